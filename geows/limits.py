@@ -1,0 +1,36 @@
+"""Every default limit and timeout in one place, each with its reason.
+
+Values that httpd or mod_websocket define keep their numbers, so a config that
+does not mention them behaves as it did under Apache.
+"""
+
+# httpd core defaults (LimitRequestLine, LimitRequestFields, LimitRequestFieldSize).
+LIMIT_REQUEST_LINE = 8190
+LIMIT_REQUEST_FIELDS = 100
+LIMIT_REQUEST_FIELD_SIZE = 8190
+
+# mod_websocket's MaxMessageSize default: 32 MiB. A message (or a draft-76 frame,
+# even one that is only discarded) longer than this closes the connection.
+MAX_MESSAGE_SIZE = 33_554_432
+
+# mod_reqtimeout's default for the request head: "header=20-40,MinRate=500":
+# 20 s to start, extended by 1 s per 500 bytes received, never past 40 s.
+# It bounds the handshake only (draft-76's 8 key bytes included), never an open
+# WebSocket: mod_reqtimeout killing live sockets was a known mod_websocket bite.
+HEADER_TIMEOUT = 20.0
+HEADER_TIMEOUT_MAX = 40.0
+HEADER_MIN_RATE = 500
+
+# How long a closing handshake may take before the socket is closed anyway
+# (mod_websocket waited forever for the peer's answer).
+CLOSE_TIMEOUT = 5.0
+
+# How long a stop waits for connections to finish their closing handshakes.
+SHUTDOWN_TIMEOUT = 10.0
+
+# Bytes asked of the socket per recv(); large enough that a 1 MiB message
+# takes few wake-ups, small enough to stay cheap per idle greenlet.
+RECV_SIZE = 65_536
+
+# Listen backlog, httpd's ListenBacklog default.
+LISTEN_BACKLOG = 511

@@ -1,0 +1,74 @@
+"""The one interface every WebSocket protocol object offers to the server loop."""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+
+from geows import limits
+from geows.protocols.events import Event
+
+
+class State(enum.Enum):
+    CONNECTING = "connecting"   # handshake not answered yet
+    OPEN = "open"
+    CLOSING = "closing"         # our close is sent; waiting for the peer's
+    CLOSED = "closed"           # nothing more to read or send but data_to_send()
+
+
+class WebSocketProtocol(ABC):
+    """A sans-I/O WebSocket connection, server side.
+
+    The driver feeds `receive_data`/`receive_eof`, takes `events_received()`
+    and writes `data_to_send()` to the socket after every call. Peer
+    misbehaviour never raises: it becomes a ProtocolError event and queued
+    close bytes. Misuse by the caller raises ValueError.
+    """
+
+    name: str  # for logs: "hixie-76", "rfc6455"
+
+    def __init__(self, *, max_message_size: int = limits.MAX_MESSAGE_SIZE):
+        self.max_message_size = max_message_size
+        self.state = State.CONNECTING
+        self._events: list[Event] = []
+        self._output = bytearray()
+
+    @property
+    @abstractmethod
+    def subprotocols(self) -> tuple[str, ...]:
+        """Subprotocols the client offered, in its order."""
+
+    @abstractmethod
+    def accept(self, subprotocol: str | None = None,
+               headers: Iterable[tuple[str, str]] = ()) -> None:
+        """Answer the handshake (as soon as the protocol has all it needs)."""
+
+    @abstractmethod
+    def receive_data(self, data: bytes) -> None:
+        """Take bytes read from the peer."""
+
+    def receive_eof(self) -> None:
+        """The peer closed its side: nothing more will arrive."""
+        self.state = State.CLOSED
+
+    @abstractmethod
+    def send(self, type: int, data: str | bytes) -> int:
+        """Queue one message; returns the payload size in bytes."""
+
+    @abstractmethod
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake."""
+
+    def events_received(self) -> list[Event]:
+        events, self._events = self._events, []
+        return events
+
+    def data_to_send(self) -> bytes:
+        data = bytes(self._output)
+        self._output.clear()
+        return data
+
+    def close_expected(self) -> bool:
+        """True while the driver should bound its wait for the peer (closing)."""
+        return self.state is State.CLOSING

@@ -1,0 +1,230 @@
+"""draft-hixie-thewebsocketprotocol-76 (draft-ietf-hybi-00), server side, sans-I/O.
+
+The handshake answer needs the 8 bytes (key3) that follow the request head, so
+the protocol takes them through `receive_data` like any other bytes; whatever
+follows key3 is already frames and is parsed, never dropped. Section numbers
+in comments are the draft's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterable
+
+from geows import limits
+from geows.errors import HttpError
+from geows.http import Request
+from geows.protocols.base import State, WebSocketProtocol
+from geows.protocols.events import (
+    BINARY,
+    CLOSE,
+    PING,
+    PONG,
+    TEXT,
+    CloseReceived,
+    Message,
+    ProtocolError,
+)
+
+KEY3_SIZE = 8
+CLOSING_FRAME = b"\xff\x00"
+
+
+def key_number(key: str) -> int:
+    """Section 5.2, step 4: the key's digits as a number, divided by its spaces.
+
+    Raises ValueError for keys the draft says to refuse.
+    """
+    spaces = key.count(" ")
+    digits = "".join(c for c in key if "0" <= c <= "9")
+    if not spaces or not digits:
+        raise ValueError("key has no spaces or no digits")
+    number = int(digits)
+    if number % spaces:
+        raise ValueError("key number is not a multiple of its spaces")
+    if number // spaces > 0xFFFFFFFF:
+        raise ValueError("key number does not fit 32 bits")
+    return number // spaces
+
+
+def challenge_response(key1: str, key2: str, key3: bytes) -> bytes:
+    """Section 5.2, step 7: MD5 over both key numbers (big-endian) and key3."""
+    return hashlib.md5(struct.pack(">II", key_number(key1), key_number(key2)) + key3).digest()
+
+
+def _length_prefix(length: int) -> bytes:
+    """Section 5.3: the length in 7-bit groups, most significant first, the
+    high bit set on every byte but the last."""
+    groups = [length & 0x7F]
+    length >>= 7
+    while length:
+        groups.append(0x80 | (length & 0x7F))
+        length >>= 7
+    return bytes(reversed(groups))
+
+
+class Hixie76(WebSocketProtocol):
+    name = "hixie-76"
+
+    def __init__(self, request: Request, *, secure: bool = False,
+                 max_message_size: int = limits.MAX_MESSAGE_SIZE):
+        super().__init__(max_message_size=max_message_size)
+        headers = request.headers
+        self._key1 = headers.get("Sec-WebSocket-Key1", "")
+        self._key2 = headers.get("Sec-WebSocket-Key2", "")
+        self._host = headers.get("Host")
+        if not self._host:
+            raise HttpError(400, "draft-76 handshake without Host")
+        for key in (self._key1, self._key2):
+            try:
+                key_number(key)
+            except ValueError as exc:
+                raise HttpError(400, f"invalid draft-76 key: {exc}") from None
+        self._origin = headers.get("Origin")
+        # mod_websocket split the offer on spaces; clients that learnt RFC 6455's
+        # habit send commas. Either separates.
+        offered = (headers.get("Sec-WebSocket-Protocol") or "").replace(",", " ")
+        self._subprotocols = tuple(offered.split())
+        target = request.target
+        if not target.startswith("/"):  # absolute-form request target
+            target = "/" + target.split("://", 1)[-1].partition("/")[2]
+        self._location = f"{'wss' if secure else 'ws'}://{self._host}{target}"
+        self._buffer = bytearray()
+        self._answer: list[str] | None = None   # response head, waiting for key3
+        self._skip = 0                          # bytes left of a discarded frame
+        self._scanned = 1                       # where to resume looking for 0xFF
+
+    @property
+    def subprotocols(self) -> tuple[str, ...]:
+        return self._subprotocols
+
+    def accept(self, subprotocol: str | None = None,
+               headers: Iterable[tuple[str, str]] = ()) -> None:
+        if self.state is not State.CONNECTING or self._answer is not None:
+            raise ValueError("the handshake is already answered")
+        lines = [
+            "HTTP/1.1 101 WebSocket Protocol Handshake",
+            "Upgrade: WebSocket",
+            "Connection: Upgrade",
+        ]
+        if self._origin is not None:
+            lines.append(f"Sec-WebSocket-Origin: {self._origin}")
+        lines.append(f"Sec-WebSocket-Location: {self._location}")
+        if subprotocol is not None:
+            lines.append(f"Sec-WebSocket-Protocol: {subprotocol}")
+        lines.extend(f"{name}: {value}" for name, value in headers)
+        self._answer = lines
+        self._parse()
+
+    def receive_data(self, data: bytes) -> None:
+        if self.state is State.CLOSED:
+            return
+        self._buffer += data
+        self._parse()
+
+    def send(self, type: int, data: str | bytes) -> int:
+        if type == CLOSE:
+            self.close()
+            return 0
+        if type in (PING, PONG):
+            return 0  # draft-76 has no ping or pong: nothing is sent
+        if type not in (TEXT, BINARY):
+            raise ValueError(f"unknown message type {type}")
+        if self.state is not State.OPEN:
+            raise ValueError(f"cannot send while {self.state.value}")
+        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        if type == TEXT:
+            if isinstance(data, bytes):
+                payload.decode("utf-8")  # 0xFF inside would end the frame early
+            # Section 5.3: 0x00, the UTF-8 text, 0xFF.
+            self._output += b"\x00" + payload + b"\xff"
+        else:
+            # As mod_websocket did: a 0x80 length-prefixed frame, which draft-76
+            # clients read and discard (section 5.3).
+            self._output += b"\x80" + _length_prefix(len(payload)) + payload
+        return len(payload)
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        # Section 5.3: the closing handshake is 0xFF 0x00; it has no code.
+        if self.state is State.OPEN:
+            self._output += CLOSING_FRAME
+            self.state = State.CLOSING
+        elif self.state is State.CONNECTING:
+            self.state = State.CLOSED
+
+    def _parse(self) -> None:
+        if self.state is State.CONNECTING:
+            if self._answer is None or len(self._buffer) < KEY3_SIZE:
+                return
+            key3 = bytes(self._buffer[:KEY3_SIZE])
+            del self._buffer[:KEY3_SIZE]
+            head = "\r\n".join(self._answer) + "\r\n\r\n"
+            self._output += head.encode("latin-1")
+            self._output += challenge_response(self._key1, self._key2, key3)
+            self.state = State.OPEN
+        while self._buffer and self.state in (State.OPEN, State.CLOSING):
+            if not self._parse_frame():
+                return
+
+    def _parse_frame(self) -> bool:
+        """Consume one frame from the buffer; False when more bytes are needed."""
+        buffer = self._buffer
+        if self._skip:
+            dropped = min(self._skip, len(buffer))
+            del buffer[:dropped]
+            self._skip -= dropped
+            return not self._skip
+        frame_type = buffer[0]
+        if frame_type & 0x80:
+            # Section 5.3: a length-prefixed frame, 7 bits per byte, high bit
+            # set on all but the last. Only 0xFF 0x00 (closing) means anything.
+            length, pos = 0, 1
+            while True:
+                if pos >= len(buffer):
+                    return False
+                byte = buffer[pos]
+                length = length * 128 + (byte & 0x7F)
+                pos += 1
+                if length > self.max_message_size:
+                    self._fail("frame longer than MaxMessageSize")
+                    return False
+                if not byte & 0x80:
+                    break
+            del buffer[:pos]
+            if frame_type == 0xFF and length == 0:
+                self._closing_received()
+                return False
+            self._skip = length
+            return True
+        # Section 5.3: a sentinel frame runs to the next 0xFF.
+        end = buffer.find(b"\xff", self._scanned)
+        if end < 0:
+            if len(buffer) - 1 > self.max_message_size:
+                self._fail("message longer than MaxMessageSize")
+            else:
+                self._scanned = len(buffer)
+            return False
+        payload = bytes(buffer[1:end])
+        del buffer[: end + 1]
+        self._scanned = 1
+        if frame_type == 0x00 and self.state is State.OPEN:
+            # Invalid UTF-8 becomes U+FFFD, as the draft tells clients to do.
+            self._events.append(Message(TEXT, payload.decode("utf-8", "replace")))
+        return True
+
+    def _closing_received(self) -> None:
+        if self.state is State.OPEN:
+            self._output += CLOSING_FRAME
+        self._events.append(CloseReceived())
+        self._close_now()
+
+    def _fail(self, reason: str) -> None:
+        if self.state is State.OPEN:
+            self._output += CLOSING_FRAME
+        self._events.append(ProtocolError(1009, reason))
+        self._close_now()
+
+    def _close_now(self) -> None:
+        self.state = State.CLOSED
+        self._buffer.clear()

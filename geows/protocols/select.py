@@ -1,0 +1,27 @@
+"""Pick the protocol object a handshake asks for, or the HTTP status refusing it."""
+
+from __future__ import annotations
+
+from geows import limits
+from geows.errors import HttpError
+from geows.http import Request
+from geows.protocols.base import WebSocketProtocol
+from geows.protocols.hixie76 import Hixie76
+
+UPGRADE_REQUIRED = (("Upgrade", "WebSocket"), ("Connection", "Upgrade"))
+
+
+def select_protocol(request: Request, *, secure: bool = False,
+                    max_message_size: int = limits.MAX_MESSAGE_SIZE) -> WebSocketProtocol:
+    """The protocol for this handshake; HttpError when it cannot be served."""
+    headers = request.headers
+    if "websocket" not in headers.tokens("Upgrade"):
+        raise HttpError(426, "not a WebSocket handshake", UPGRADE_REQUIRED)
+    if request.method != "GET":
+        raise HttpError(405, f"{request.method} is not a WebSocket handshake",
+                        (("Allow", "GET"),))
+    if "upgrade" not in headers.tokens("Connection"):
+        raise HttpError(400, "Connection header lacks the Upgrade token")
+    if "Sec-WebSocket-Key1" in headers or "Sec-WebSocket-Key2" in headers:
+        return Hixie76(request, secure=secure, max_message_size=max_message_size)
+    raise HttpError(400, "handshake is neither draft-76 nor a protocol this server speaks")

@@ -1,0 +1,217 @@
+"""draft-76 as bytes in, events and bytes out: no sockets."""
+
+import pytest
+
+from geows.errors import HttpError
+from geows.http import RequestParser
+from geows.protocols import CloseReceived, Message, ProtocolError, State
+from geows.protocols.events import BINARY, CLOSE, PING, PONG, TEXT
+from geows.protocols.hixie76 import Hixie76, challenge_response, key_number
+
+# A second well-known example of the draft's handshake.
+KEY1 = "4 @1  46546xW%0l 1 5"
+KEY2 = "12998 5 Y3 1  .P00"
+KEY3 = b"^n:ds[4U"
+ANSWER = b"8jKS'y:G*Co,Wxa-"
+
+
+def parse(head: str, extra: bytes = b"") -> Hixie76:
+    request = RequestParser().feed(head.encode("latin-1").replace(b"\n", b"\r\n") + extra)
+    assert request is not None
+    protocol = Hixie76(request, max_message_size=64)
+    protocol.receive_data(request.trailing)
+    return protocol
+
+
+HEAD = f"""GET /demo?x=1 HTTP/1.1
+Host: example.com
+Connection: Upgrade
+Sec-WebSocket-Key2: {KEY2}
+Sec-WebSocket-Protocol: sample
+Upgrade: WebSocket
+Sec-WebSocket-Key1: {KEY1}
+Origin: http://example.com
+
+"""
+
+
+def open_protocol(**kwargs) -> Hixie76:
+    protocol = parse(HEAD, KEY3)
+    protocol.accept(protocol.subprotocols[0], **kwargs)
+    protocol.data_to_send()
+    return protocol
+
+
+def test_draft_worked_example():
+    # draft-76 section 1.3: the keys' numbers and the 16-byte answer.
+    key1 = "18x 6]8vM;54 *(5:  {   U1]8  z [  8"
+    key2 = "1_ tx7X d  <  nw  334J702) 7]o}` 0"
+    assert key_number(key1) == 155712099
+    assert key_number(key2) == 173347027
+    assert challenge_response(key1, key2, b"Tm[K T2u") == b"fQJ,fN/4F4!~K~MH"
+
+
+def test_second_example():
+    assert challenge_response(KEY1, KEY2, KEY3) == ANSWER
+
+
+@pytest.mark.parametrize("key", ["123456", "1 2 3", "", " ", "4294967296 0 "])
+def test_bad_keys_refused(key):
+    with pytest.raises(ValueError):
+        key_number(key)
+
+
+def test_handshake_answer_is_exact_and_one_write():
+    protocol = parse(HEAD, KEY3)
+    assert protocol.subprotocols == ("sample",)
+    assert protocol.state is State.CONNECTING
+    protocol.accept("sample", [("X-Extra", "1")])
+    assert protocol.state is State.OPEN
+    assert protocol.data_to_send() == (
+        b"HTTP/1.1 101 WebSocket Protocol Handshake\r\n"
+        b"Upgrade: WebSocket\r\n"
+        b"Connection: Upgrade\r\n"
+        b"Sec-WebSocket-Origin: http://example.com\r\n"
+        b"Sec-WebSocket-Location: ws://example.com/demo?x=1\r\n"
+        b"Sec-WebSocket-Protocol: sample\r\n"
+        b"X-Extra: 1\r\n"
+        b"\r\n" + ANSWER
+    )
+
+
+def test_subprotocols_split_on_spaces_or_commas():
+    for offer in ("chat superchat", "chat, superchat", "chat,superchat"):
+        protocol = parse(HEAD.replace("Protocol: sample", f"Protocol: {offer}"), KEY3)
+        assert protocol.subprotocols == ("chat", "superchat")
+
+
+def test_no_origin_no_protocol_lines():
+    head = HEAD.replace("Origin: http://example.com\n", "").replace(
+        "Sec-WebSocket-Protocol: sample\n", "")
+    protocol = parse(head, KEY3)
+    assert protocol.subprotocols == ()
+    protocol.accept(None)
+    out = protocol.data_to_send()
+    assert b"Origin" not in out and b"Sec-WebSocket-Protocol" not in out
+    assert out.endswith(b"\r\n\r\n" + ANSWER)
+
+
+def test_key3_in_later_packets_with_crlf_bytes():
+    key3 = b"\r\n\r\n\x00\xff\r\n"
+    protocol = parse(HEAD)
+    protocol.accept("sample")
+    assert protocol.data_to_send() == b""      # waits for key3
+    protocol.receive_data(key3[:3])
+    assert protocol.data_to_send() == b""
+    protocol.receive_data(key3[3:] + b"\x00hi\xff")
+    assert protocol.data_to_send().endswith(challenge_response(KEY1, KEY2, key3))
+    assert protocol.events_received() == [Message(TEXT, "hi")]
+
+
+def test_frames_pipelined_after_key3_are_kept():
+    protocol = parse(HEAD, KEY3 + b"\x00one\xff\x00two\xff\x00thr")
+    protocol.accept("sample")
+    protocol.receive_data(b"ee\xff")
+    assert protocol.events_received() == [
+        Message(TEXT, "one"), Message(TEXT, "two"), Message(TEXT, "three")]
+
+
+def test_text_frames_split_anywhere():
+    protocol = open_protocol()
+    stream = b"\x00h\xc3\xa9llo\xff\x00\xff\x00world\xff"
+    for byte in stream:
+        protocol.receive_data(bytes([byte]))
+    assert protocol.events_received() == [
+        Message(TEXT, "héllo"), Message(TEXT, ""), Message(TEXT, "world")]
+
+
+def test_invalid_utf8_becomes_replacement_char():
+    protocol = open_protocol()
+    protocol.receive_data(b"\x00a\xc3b\xff")
+    assert protocol.events_received() == [Message(TEXT, "a\ufffdb")]
+
+
+def test_length_prefixed_frames_are_discarded():
+    protocol = open_protocol()
+    # A 0x80 frame of length 48 in two length bytes (0x80 0x30), then text.
+    protocol.receive_data(b"\x80\x80\x30" + b"x" * 40)
+    protocol.receive_data(b"x" * 8 + b"\x00after\xff")
+    assert protocol.events_received() == [Message(TEXT, "after")]
+    assert protocol.state is State.OPEN
+
+
+def test_other_sentinel_types_discarded():
+    protocol = open_protocol()
+    protocol.receive_data(b"\x05junk\xff\x00ok\xff")
+    assert protocol.events_received() == [Message(TEXT, "ok")]
+
+
+def test_closing_handshake_from_client():
+    protocol = open_protocol()
+    protocol.receive_data(b"\x00bye\xff\xff\x00\x00ignored\xff")
+    assert protocol.events_received() == [Message(TEXT, "bye"), CloseReceived()]
+    assert protocol.data_to_send() == b"\xff\x00"
+    assert protocol.state is State.CLOSED
+
+
+def test_closing_handshake_from_server():
+    protocol = open_protocol()
+    protocol.close()
+    assert protocol.state is State.CLOSING and protocol.close_expected()
+    assert protocol.data_to_send() == b"\xff\x00"
+    protocol.receive_data(b"\x00late\xff\xff\x00")
+    assert protocol.events_received() == [CloseReceived()]
+    assert protocol.data_to_send() == b""
+    assert protocol.state is State.CLOSED
+
+
+def test_oversized_sentinel_frame_closes():
+    protocol = open_protocol()   # max_message_size=64
+    protocol.receive_data(b"\x00" + b"a" * 64)
+    assert protocol.events_received() == []
+    protocol.receive_data(b"a")
+    assert protocol.events_received() == [ProtocolError(1009, "message longer than MaxMessageSize")]
+    assert protocol.data_to_send() == b"\xff\x00"
+    assert protocol.state is State.CLOSED
+
+
+def test_oversized_length_prefixed_frame_closes_before_buffering():
+    protocol = open_protocol()
+    protocol.receive_data(b"\x80\x81\x00")  # announces 128 bytes > 64
+    assert isinstance(protocol.events_received()[0], ProtocolError)
+    assert protocol.state is State.CLOSED
+
+
+def test_send_text_and_refusals():
+    protocol = open_protocol()
+    assert protocol.send(TEXT, "héllo") == 6
+    assert protocol.send(TEXT, b"raw") == 3
+    assert protocol.data_to_send() == b"\x00h\xc3\xa9llo\xff\x00raw\xff"
+    # BINARY goes out as the module sent it: a 0x80 frame clients discard.
+    assert protocol.send(BINARY, b"\x01" * 200) == 200
+    assert protocol.data_to_send() == b"\x80\x81\x48" + b"\x01" * 200
+    assert protocol.send(PING, b"") == 0 and protocol.send(PONG, b"") == 0
+    assert protocol.data_to_send() == b""
+    with pytest.raises(ValueError):
+        protocol.send(TEXT, b"\xff")
+    assert protocol.send(CLOSE, b"") == 0
+    assert protocol.data_to_send() == b"\xff\x00"
+    with pytest.raises(ValueError):
+        protocol.send(TEXT, "after close")
+
+
+@pytest.mark.parametrize("head", [
+    HEAD.replace(f"Sec-WebSocket-Key1: {KEY1}", "Sec-WebSocket-Key1: 1234"),
+    HEAD.replace(f"Sec-WebSocket-Key2: {KEY2}", "Sec-WebSocket-Key2: 1 2 3"),
+    HEAD.replace("Host: example.com\n", ""),
+])
+def test_bad_handshakes_are_400(head):
+    with pytest.raises(HttpError) as info:
+        parse(head)
+    assert info.value.status == 400
+
+
+def test_absolute_form_target_location():
+    protocol = parse(HEAD.replace("GET /demo?x=1", "GET http://example.com/demo?x=1"), KEY3)
+    protocol.accept(None)
+    assert b"Sec-WebSocket-Location: ws://example.com/demo?x=1\r\n" in protocol.data_to_send()
