@@ -1,0 +1,225 @@
+"""The directives geows understands, in one table, and the parsers of their arguments.
+
+Parsers raise ConfigError without a location; the reader adds the directive's FILE:LINE.
+Messages follow httpd's where httpd has one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import operator
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from geows.errors import ConfigError
+
+# Where a directive may appear: the main server, a <VirtualHost>, or a directory-like
+# section (<Location>, <Directory>, <Files>, <If>, ...).
+SERVER, VHOST, DIR = "server", "vhost", "dir"
+_SERVER_ONLY = frozenset({SERVER})
+_SERVER_OR_VHOST = frozenset({SERVER, VHOST})
+_DIR_ONLY = frozenset({DIR})  # mod_websocket's directives are OR_AUTHCFG
+_ANYWHERE = frozenset({SERVER, VHOST, DIR})
+
+_ARITY = {(1, 1): "takes one argument", (2, 2): "takes two arguments",
+          (1, 2): "takes 1-2 arguments", (1, None): "requires at least one argument"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One directive: its arity, where it may appear, and what it takes (for messages)."""
+
+    name: str
+    min_args: int
+    max_args: int | None  # None: no limit
+    contexts: frozenset[str]
+    usage: str
+
+    def check(self, args: Sequence[str], context: str) -> None:
+        """Raise ConfigError if the directive may not appear here or has the wrong arity."""
+        if context not in self.contexts:
+            if context == VHOST:
+                raise ConfigError(f"{self.name} cannot occur within <VirtualHost> section")
+            raise ConfigError(f"{self.name} not allowed here")
+        if len(args) < self.min_args or (self.max_args is not None and len(args) > self.max_args):
+            raise ConfigError(f"{self.name} {_ARITY[self.min_args, self.max_args]}, {self.usage}")
+
+
+DIRECTIVES = {spec.name.lower(): spec for spec in (
+    Spec("ServerRoot", 1, 1, _SERVER_ONLY, "the directory other relative paths start from"),
+    Spec("Listen", 1, 2, _SERVER_ONLY, "[address:]port and an optional protocol"),
+    Spec("LoadModule", 2, 2, _SERVER_ONLY,
+         "a module name and the name of a shared object file to load it from"),
+    Spec("LogLevel", 1, None, _ANYWHERE, "a level, then optional module:level pairs"),
+    Spec("Define", 1, 2, _ANYWHERE, "a variable name and an optional value"),
+    Spec("UnDefine", 1, 1, _ANYWHERE, "the name of a variable to undefine"),
+    Spec("Include", 1, 1, _ANYWHERE, "a config file, directory or wildcard pattern"),
+    Spec("IncludeOptional", 1, 1, _ANYWHERE, "a config file, directory or wildcard pattern"),
+    Spec("SetHandler", 1, 1, _ANYWHERE, "a handler name that overrides any other handler"),
+    Spec("WebSocketHandler", 2, 2, _DIR_ONLY,
+         "the plugin file followed by the name of its initialization function"),
+    Spec("MaxMessageSize", 1, 1, _DIR_ONLY, "the largest message to accept, in bytes"),
+    Spec("SupportDraft75", 1, 1, _DIR_ONLY, "On or Off"),
+    Spec("RequestReadTimeout", 0, None, _SERVER_OR_VHOST, "key=value timeout parameters"),
+)}
+
+# Access control and TLS that geows does not enforce yet: with any of these in the active
+# config, geows refuses to start rather than serve its WebSocket locations unguarded.
+ACCESS_DIRECTIVES = frozenset({
+    "require", "allow", "deny", "order", "satisfy", "authtype", "authname", "authuserfile",
+    "authgroupfile", "authbasicprovider", "authdigestprovider", "authmerging",
+    "sslrequire", "sslrequiressl", "sslverifyclient",
+})
+TLS_DIRECTIVE = "sslengine"
+REQUIRE_NONE = "requirenone"  # negates the Require lines inside it
+
+LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
+              *(f"trace{n}" for n in range(1, 9)))
+
+HTTPD_VERSION = (2, 4, 99)  # what geows answers to <IfVersion>
+_COMPARE = {"=": operator.eq, "==": operator.eq, "<": operator.lt, "<=": operator.le,
+            ">": operator.gt, ">=": operator.ge}
+
+_LISTEN = re.compile(r"(?:\[([^\]]*)\]|([^:\[\]]*)):([0-9]+)|([0-9]+)")
+_TIMEOUT = re.compile(r"([0-9]+)(?:-([0-9]+))?(?:,minrate=([0-9]+))?", re.IGNORECASE)
+
+
+def guard_reason(key: str, args: Sequence[str], in_require_none: bool) -> str | None:
+    """Why geows must refuse to serve unguarded beside this directive, if it must."""
+    if key == TLS_DIRECTIVE and [arg.lower() for arg in args] != ["off"]:
+        return ("TLS is not supported by this version of geows, which refuses to start "
+                "rather than serve it unencrypted")
+    if key in ACCESS_DIRECTIVES and (
+            key != "require" or list(args) != ["all", "granted"] or in_require_none):
+        return ("access control is not enforced by this version of geows, which refuses "
+                "to start rather than serve it unguarded")
+    return None
+
+
+def parse_listen(args: Sequence[str]) -> tuple[str | None, int]:
+    """`[host:]port [protocol]` as (host or None for all addresses, port)."""
+    m = _LISTEN.fullmatch(args[0])
+    if not m or m[2] == "":
+        raise ConfigError(f"Invalid address or port '{args[0]}': expected [address:]port, "
+                          "with an IPv6 address in brackets as in [::1]:8080")
+    if m[1] is not None:
+        if "%" in m[1]:
+            raise ConfigError("Scope id is not supported")
+        try:
+            ipaddress.IPv6Address(m[1])
+        except ValueError:
+            raise ConfigError(f"Invalid IPv6 address '{m[1]}'") from None
+    port = int(m[3] or m[4])
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"Port {port} is out of range 1-65535")
+    if len(args) == 2 and args[1].lower() != "http":
+        raise ConfigError(
+            f"Listen protocol '{args[1]}' needs TLS, which this version of geows does not "
+            "support; it refuses to start rather than serve it as plain text")
+    host = m[1] if m[1] is not None else m[2]
+    return (None if host in (None, "*") else host), port
+
+
+def module_short_name(name: str) -> str:
+    """websocket_module, mod_websocket.c and websocket all name "websocket"."""
+    if name.endswith(".c"):
+        return name[:-2].removeprefix("mod_")
+    return name.removesuffix("_module")
+
+
+def module_names(identifier: str) -> set[str]:
+    """The names <IfModule> knows a LoadModule'd module by: x_module and mod_x.c."""
+    return {identifier, f"mod_{module_short_name(identifier)}.c"}
+
+
+def parse_log_level(args: Sequence[str]) -> tuple[str | None, dict[str, str]]:
+    """LogLevel's main level (None if not given) and its module:level pairs."""
+    main = None
+    modules = {}
+    for arg in args:
+        module, _, level = arg.rpartition(":")
+        level = level.lower()
+        if level not in LOG_LEVELS:
+            raise ConfigError("LogLevel requires level keyword: one of "
+                              f"{'/'.join(LOG_LEVELS)}, not '{arg}'")
+        if module:
+            modules[module_short_name(module)] = level
+        else:
+            main = level
+    return main, modules
+
+
+def parse_request_read_timeout(args: Sequence[str]) -> tuple[float, float, int] | None:
+    """The header stage as (timeout, maximum, MinRate), None if not set; others checked only."""
+    header = None
+    for arg in args:
+        key, equals, value = arg.partition("=")
+        if not equals:
+            raise ConfigError("Invalid RequestReadTimeout parameter. "
+                              "Parameter must be in the form 'key=value'")
+        if key.lower() not in ("handshake", "header", "body"):
+            raise ConfigError(f"RequestReadTimeout: {arg}: Unknown RequestReadTimeout parameter")
+        m = _TIMEOUT.fullmatch(value)
+        if not m:
+            raise ConfigError(f"RequestReadTimeout: {arg}: expected "
+                              "seconds[-maxseconds][,MinRate=bytes-per-second]")
+        timeout, maximum, rate = (int(group or 0) for group in m.groups())
+        if maximum and m[3] is None:
+            raise ConfigError(f"RequestReadTimeout: {arg}: "
+                              "Must set MinRate option if using timeout range")
+        if m[3] is not None and rate == 0:
+            raise ConfigError(f"RequestReadTimeout: {arg}: Minimum data rate must be larger than 0")
+        if maximum and timeout >= maximum:
+            raise ConfigError(f"RequestReadTimeout: {arg}: "
+                              "Maximum timeout must be larger than initial timeout")
+        if key.lower() == "header":
+            if timeout == 0:  # the server would time out at once; refuse rather than guess
+                raise ConfigError(f"RequestReadTimeout: {arg}: turning the header timeout off "
+                                  "is not supported by geows; give a number of seconds")
+            cap = maximum or (math.inf if rate else timeout)
+            header = (float(timeout), float(cap), rate)
+    return header
+
+
+def parse_size(value: str) -> int:
+    """MaxMessageSize's value: a positive number of bytes."""
+    if not value.isascii() or not value.isdigit() or int(value) == 0:
+        raise ConfigError(f"Invalid maximum message size '{value}': expected a positive "
+                          "number of bytes")
+    return int(value)
+
+
+def parse_flag(name: str, value: str) -> bool:
+    """On or Off, in any case."""
+    if value.lower() not in ("on", "off"):
+        raise ConfigError(f"{name} must be On or Off")
+    return value.lower() == "on"
+
+
+def if_version(args: Sequence[str]) -> bool:
+    """Evaluate <IfVersion [[!]operator] version> for HTTPD_VERSION, as mod_version does."""
+    if len(args) > 2:
+        raise ConfigError("<IfVersion> takes one or two arguments")
+    op, wanted = ("=", args[0]) if len(args) == 1 else args
+    negate = op.startswith("!") and len(op) > 1
+    op = op[1:] if negate else op
+    if op in ("=", "==") and wanted.startswith("/"):
+        if len(wanted) < 2 or not wanted.endswith("/"):
+            raise ConfigError("Missing delimiting / of regular expression.")
+        op, wanted = "~", wanted[1:-1]
+    if op == "~":
+        try:
+            found = re.search(wanted, ".".join(map(str, HTTPD_VERSION))) is not None
+        except re.error as e:
+            raise ConfigError(f"Regex could not be compiled: {e}") from None
+    elif op in _COMPARE:
+        m = re.fullmatch(r"([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?", wanted)
+        if not m:
+            raise ConfigError("Version appears to be invalid. It must have the format "
+                              "major[.minor[.patch]] where major, minor and patch are numbers.")
+        found = _COMPARE[op](HTTPD_VERSION, tuple(int(part or 0) for part in m.groups()))
+    else:
+        raise ConfigError(f"unrecognized operator '{args[0]}'")
+    return found != negate

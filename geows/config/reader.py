@@ -1,0 +1,327 @@
+"""Read an httpd.conf as httpd does, into geows' Config.
+
+One in-order pass over the tree: ServerRoot, LoadModule, Define, ${VAR}, Include and the
+<If...> conditions take effect where they appear, like httpd's EXEC_ON_READ directives.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from geows import limits
+from geows.config import directives
+from geows.config.directives import DIR, SERVER, VHOST
+from geows.config.lexer import split_words
+from geows.config.model import (
+    WEBSOCKET_HANDLER,
+    Config,
+    Listener,
+    LocationSection,
+    WebSocketSettings,
+    has_wildcard,
+)
+from geows.config.tree import Node, Section, parse
+from geows.errors import ConfigError
+
+log = logging.getLogger("geows.config")
+
+# geows is mod_websocket, in both of its builds: loaded whether or not LoadModule says so.
+ALWAYS_LOADED = frozenset({"mod_websocket.c", "websocket_module",
+                           "mod_websocket_draft76.c", "websocket_draft76_module"})
+
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_CONDITIONS = frozenset({"ifmodule", "ifdefine", "ifversion", "iffile"})
+_LOCATIONS = frozenset({"location", "locationmatch"})
+
+
+def load_config(path: str | os.PathLike[str], *,
+                server_root: str | os.PathLike[str] | None = None,
+                defines: Iterable[str] = ()) -> Config:
+    """Read the main config file (relative paths start at the server root) and its includes.
+
+    server_root defaults to the current directory; a ServerRoot directive overrides it.
+    defines are -D names, true for <IfDefine>. Raises ConfigError at the offending FILE:LINE.
+    """
+    root = os.path.abspath(server_root if server_root is not None else os.getcwd())
+    return _Reader(root, defines).read(os.path.abspath(os.path.join(root, path)))
+
+
+@dataclass
+class _Draft:
+    """A main-server <Location> being read: what its directives set so far."""
+
+    section: LocationSection
+    handler: str | None = None
+    first_websocket: Node | None = None  # the first mod_websocket directive, for errors
+    websocket_at: Node | None = None     # the WebSocketHandler directive
+    plugin: str = ""
+    init: str = ""
+    max_message_size: int = limits.MAX_MESSAGE_SIZE
+    support_draft75: bool = False
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Where the walk is: kind is the directive table's SERVER, VHOST or DIR."""
+
+    kind: str
+    section: str = ""            # the innermost non-conditional section, as written
+    vhost: bool = False          # anywhere inside a <VirtualHost>
+    draft: _Draft | None = None  # set directly inside a <Location>
+    require_none: bool = False   # inside <RequireNone>
+
+
+class _Reader:
+    def __init__(self, root: str, defines: Iterable[str]):
+        self.root = root
+        self.defines = set(defines)
+        self.variables: dict[str, str] = {}
+        self.modules = set(ALWAYS_LOADED)
+        self.reading: list[str] = []  # files being read, to refuse include loops
+        self.listeners: list[Listener] = []
+        self.drafts: list[_Draft] = []
+        self.log_level = "warn"
+        self.module_log_levels: dict[str, str] = {}
+        self.header = (limits.HEADER_TIMEOUT, limits.HEADER_TIMEOUT_MAX, limits.HEADER_MIN_RATE)
+        self.guarded: ConfigError | None = None  # the first access or TLS directive met
+
+    def read(self, file: str) -> Config:
+        self._walk_file(file, _Scope(SERVER))
+        locations = [self._finish(draft) for draft in self.drafts]
+        config = Config(file, self.root, self.listeners, self.log_level, self.module_log_levels,
+                        locations, *self.header, frozenset(self.modules))
+        if self.guarded and config.websocket_sections():
+            raise self.guarded
+        if not self.listeners:
+            raise ConfigError("no Listen directive, so no listening sockets available", file)
+        return config
+
+    def _finish(self, draft: _Draft) -> LocationSection:
+        websocket = None
+        if draft.websocket_at is not None:
+            # Against the final ServerRoot: httpd runs WebSocketHandler after reading it all.
+            plugin = os.path.normpath(os.path.join(self.root, draft.plugin))
+            websocket = WebSocketSettings(plugin, draft.init, draft.websocket_at.file,
+                                          draft.websocket_at.line, draft.max_message_size,
+                                          draft.support_draft75)
+        return replace(draft.section, handler=draft.handler, websocket=websocket)
+
+    def _walk_file(self, path: str, scope: _Scope) -> None:
+        real = os.path.realpath(path)
+        if real in self.reading:
+            raise ConfigError(f"Include loop: {path} is already being read")
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                text = f.read()
+        except OSError as e:
+            raise ConfigError(f"Could not open configuration file {path}: {e.strerror}") from None
+        self.reading.append(real)
+        self._walk(parse(text, path), scope)
+        self.reading.pop()
+
+    def _walk(self, nodes: Sequence[Node], scope: _Scope) -> None:
+        for node in nodes:
+            try:
+                if isinstance(node, Section):
+                    self._section(node, scope)
+                else:
+                    self._directive(node, scope)
+            except ConfigError as e:
+                if e.file is None:  # from a parser: it happened at this node
+                    raise ConfigError(e.message, node.file, node.line) from None
+                raise
+
+    def _args(self, node: Node) -> list[str]:
+        """The node's arguments after ${VAR} substitution, which, as in httpd, may add words."""
+        if "${" not in node.raw:
+            return list(node.args)
+        return split_words(_VARIABLE.sub(lambda m: self._variable(m, node), node.raw))
+
+    def _variable(self, match: re.Match[str], node: Node) -> str:
+        name = match[1]
+        value = self.variables[name] if name in self.variables else os.environ.get(name)
+        if value is not None:
+            return value
+        if ":" not in name:  # httpd leaves ${a:b} to the modules that use that syntax
+            log.warning("%s:%d: Config variable ${%s} is not defined", node.file, node.line, name)
+        return match[0]
+
+    def _section(self, node: Section, scope: _Scope) -> None:
+        key = node.key
+        args = self._args(node)
+        if not args and (key in _CONDITIONS or key in _LOCATIONS or key == "virtualhost"):
+            raise ConfigError(f"<{node.name}> directive requires additional arguments")
+        if key in _CONDITIONS:
+            if self._condition(node, args):
+                self._walk(node.children, scope)
+        elif key in _LOCATIONS or key == "virtualhost":
+            if scope.kind == DIR or (key == "virtualhost" and scope.kind == VHOST):
+                raise ConfigError(f"<{node.name}> cannot occur within <{scope.section}> section")
+            if key == "virtualhost":
+                self._walk(node.children, _Scope(VHOST, node.name, vhost=True))
+            else:
+                self._location(node, args, scope)
+        else:  # <Directory>, <Files>, <If>, <Limit>, ...: read for errors and the guard only
+            require_none = scope.require_none or key == directives.REQUIRE_NONE
+            self._walk(node.children, _Scope(DIR, node.name, scope.vhost, None, require_none))
+
+    def _condition(self, node: Section, args: list[str]) -> bool:
+        if node.key == "ifversion":
+            return directives.if_version(args)
+        if len(args) > 1:
+            raise ConfigError(f"<{node.name}> takes one argument")
+        name = args[0].removeprefix("!")
+        if node.key == "ifmodule":
+            found = name in self.modules
+        elif node.key == "ifdefine":
+            found = name in self.defines
+        else:
+            found = os.path.exists(os.path.join(self.root, name))
+        return found != args[0].startswith("!")
+
+    def _location(self, node: Section, args: list[str], scope: _Scope) -> None:
+        regex = node.key == "locationmatch" or args[0] == "~"
+        if node.key == "location" and args[0] == "~":
+            args = args[1:] or [""]
+        if len(args) > 1:
+            raise ConfigError(f"Multiple <{node.name}> arguments not (yet) supported.")
+        try:
+            section = LocationSection(args[0], regex, None, None, node.file, node.line)
+        except re.error as e:
+            raise ConfigError(f"Regex could not be compiled: {e}") from None
+        draft = _Draft(section)
+        self._walk(node.children, _Scope(DIR, node.name, scope.vhost, draft))
+        if scope.vhost:
+            return
+        first = draft.first_websocket
+        if first is not None and draft.websocket_at is None:
+            raise ConfigError(
+                f"{first.name} without WebSocketHandler in the same section: mod_websocket "
+                "does not merge sections, so paths matched here would have no plugin",
+                first.file, first.line)
+        self.drafts.append(draft)
+
+    def _directive(self, node: Node, scope: _Scope) -> None:
+        args = self._args(node)
+        reason = directives.guard_reason(node.key, args, scope.require_none)
+        if reason and self.guarded is None:
+            self.guarded = ConfigError(f"{' '.join([node.name, *args])}: {reason}",
+                                       node.file, node.line)
+        spec = directives.DIRECTIVES.get(node.key)
+        if spec is None:
+            log.debug("%s:%d: %s is not used by geows", node.file, node.line, node.name)
+            return
+        spec.check(args, scope.kind)
+        getattr(self, f"_{node.key}")(node, args, scope)  # one method per table entry, below
+
+    def _route(self, scope: _Scope) -> _Draft:
+        """The <Location> a WebSocket route is set in; ConfigError where geows cannot serve it."""
+        if scope.vhost:
+            raise ConfigError("WebSocket locations inside <VirtualHost> are not served by "
+                              "this version of geows")
+        if scope.kind == SERVER:
+            raise ConfigError(f"SetHandler {WEBSOCKET_HANDLER} outside <Location> is not served "
+                              "by this version of geows")
+        if scope.draft is None:
+            raise ConfigError(f"WebSocket handlers inside <{scope.section}> are not served by "
+                              "this version of geows")
+        return scope.draft
+
+    @staticmethod
+    def _mark(draft: _Draft, node: Node) -> _Draft:
+        draft.first_websocket = draft.first_websocket or node
+        return draft
+
+    def _serverroot(self, node: Node, args: list[str], scope: _Scope) -> None:
+        root = os.path.abspath(args[0])
+        if not os.path.isdir(root):
+            raise ConfigError("ServerRoot must be a valid directory")
+        self.root = root
+
+    def _listen(self, node: Node, args: list[str], scope: _Scope) -> None:
+        host, port = directives.parse_listen(args)
+        if any((other.host, other.port) == (host, port) for other in self.listeners):
+            raise ConfigError("Cannot define multiple Listeners on the same IP:port")
+        self.listeners.append(Listener(host, port, node.file, node.line))
+
+    def _loadmodule(self, node: Node, args: list[str], scope: _Scope) -> None:
+        self.modules |= directives.module_names(args[0])
+
+    def _loglevel(self, node: Node, args: list[str], scope: _Scope) -> None:
+        main, modules = directives.parse_log_level(args)
+        if scope.kind == SERVER:  # per-vhost and per-directory levels have nothing to apply to
+            self.log_level = main or self.log_level
+            self.module_log_levels.update(modules)
+
+    def _define(self, node: Node, args: list[str], scope: _Scope) -> None:
+        _check_variable_name(args[0])
+        self.defines.add(args[0])
+        if len(args) == 2:
+            self.variables[args[0]] = args[1]
+
+    def _undefine(self, node: Node, args: list[str], scope: _Scope) -> None:
+        _check_variable_name(args[0])
+        self.defines.discard(args[0])
+        self.variables.pop(args[0], None)
+
+    def _include(self, node: Node, args: list[str], scope: _Scope, optional: bool = False) -> None:
+        path = os.path.join(self.root, args[0])
+        if has_wildcard(args[0]):
+            found = glob.glob(os.path.join(glob.escape(self.root), args[0]))
+            if not found and not optional:
+                raise ConfigError(f"No matches for the wildcard '{os.path.basename(path)}' "
+                                  f"in '{os.path.dirname(path)}', failing "
+                                  "(use IncludeOptional if required)")
+        else:
+            found = [path] if os.path.exists(path) or not optional else []
+        # httpd sorts each directory level by name.
+        for match in sorted(found, key=lambda p: p.split(os.sep)):
+            for file in _files_under(match):
+                self._walk_file(file, scope)
+
+    def _includeoptional(self, node: Node, args: list[str], scope: _Scope) -> None:
+        self._include(node, args, scope, optional=True)
+
+    def _sethandler(self, node: Node, args: list[str], scope: _Scope) -> None:
+        handler = args[0].lower()  # as httpd stores it
+        draft = self._route(scope) if handler == WEBSOCKET_HANDLER else scope.draft
+        if draft is not None:
+            draft.handler = handler
+
+    def _websockethandler(self, node: Node, args: list[str], scope: _Scope) -> None:
+        draft = self._mark(self._route(scope), node)
+        draft.websocket_at = node
+        draft.plugin, draft.init = args
+
+    def _maxmessagesize(self, node: Node, args: list[str], scope: _Scope) -> None:
+        size = directives.parse_size(args[0])
+        if scope.draft is not None:
+            self._mark(scope.draft, node).max_message_size = size
+
+    def _supportdraft75(self, node: Node, args: list[str], scope: _Scope) -> None:
+        flag = directives.parse_flag("SupportDraft75", args[0])
+        if scope.draft is not None:
+            self._mark(scope.draft, node).support_draft75 = flag
+
+    def _requestreadtimeout(self, node: Node, args: list[str], scope: _Scope) -> None:
+        header = directives.parse_request_read_timeout(args)
+        if header is not None and scope.kind == SERVER:
+            self.header = header
+
+
+def _check_variable_name(name: str) -> None:
+    if ":" in name:
+        raise ConfigError("Variable name must not contain ':'")
+
+
+def _files_under(path: str) -> list[str]:
+    """A file, or every file below a directory, each level in name order."""
+    if not os.path.isdir(path):
+        return [path]
+    return [file for name in sorted(os.listdir(path))
+            for file in _files_under(os.path.join(path, name))]

@@ -1,0 +1,298 @@
+"""Listeners, location matching, path resolution, and what geows refuses to serve."""
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from geows.config import LocationSection, load_config
+
+DATA = Path(__file__).parent / "data"
+
+
+def location(pattern, regex=False):
+    return LocationSection(pattern, regex, None, None, "f.conf", 1)
+
+
+# Listen
+
+
+@pytest.mark.parametrize(("arg", "host", "port"), [
+    ("8080", None, 8080),
+    ("127.0.0.1:8080", "127.0.0.1", 8080),
+    ("[::1]:8080", "::1", 8080),
+    ("*:80", None, 80),
+    ("localhost:81 http", "localhost", 81),
+    ("65535", None, 65535),
+])
+def test_listen_forms(root, arg, host, port):
+    (listener,) = root.load(f"\nListen {arg}\n").listeners
+    assert (listener.host, listener.port, listener.file, listener.line) == (
+        host, port, root.conf, 2)
+
+
+@pytest.mark.parametrize(("arg", "message"), [
+    ("0", "Port 0 is out of range 1-65535"),
+    ("70000", "Port 70000 is out of range 1-65535"),
+    ("http", "Invalid address or port 'http': expected [address:]port, with an IPv6 address "
+             "in brackets as in [::1]:8080"),
+    ("::1", "Invalid address or port '::1': expected [address:]port, with an IPv6 address "
+            "in brackets as in [::1]:8080"),
+    ("[::1]", "Invalid address or port '[::1]': expected [address:]port, with an IPv6 address "
+              "in brackets as in [::1]:8080"),
+    ("[nope]:80", "Invalid IPv6 address 'nope'"),
+    ("[fe80::1%eth0]:80", "Scope id is not supported"),
+    ("443 https", "Listen protocol 'https' needs TLS, which this version of geows does not "
+                  "support; it refuses to start rather than serve it as plain text"),
+    ("80 http extra", "Listen takes 1-2 arguments, [address:]port and an optional protocol"),
+])
+def test_listen_errors(root, arg, message):
+    assert root.error(f"Listen 8080\nListen {arg}\n") == f"{root.conf}:2: {message}"
+
+
+def test_duplicate_listen(root):
+    assert root.error("Listen 80\nListen *:80\n") == (
+        f"{root.conf}:2: Cannot define multiple Listeners on the same IP:port")
+    assert len(root.load("Listen 80\nListen 127.0.0.1:80\n").listeners) == 2
+
+
+def test_no_listen_names_the_main_file(root):
+    root.write("httpd.conf", "<IfDefine NOPE>\nListen 80\n</IfDefine>\n")
+    assert root.error() == f"{root.conf}: no Listen directive, so no listening sockets available"
+
+
+# Matching
+
+
+@pytest.mark.parametrize(("pattern", "path", "matched"), [
+    ("/echo", "/echo", True),
+    ("/echo", "/echo/", True),
+    ("/echo", "/echo/x", True),
+    ("/echo", "/echoes", False),
+    ("/echo", "/ech", False),
+    ("/dir/", "/dir/", True),
+    ("/dir/", "/dir/x", True),
+    ("/dir/", "/dir", False),
+    ("/", "/anything/at/all", True),
+    ("/ws/*", "/ws/chat", True),
+    ("/ws/*", "/ws/chat/x", False),
+    ("/ws/ch?t", "/ws/chat", True),
+    ("/ws/[!c]hat", "/ws/chat", False),
+    ("/ws/[a-c]hat", "/ws/chat", True),
+    ("/a[b", "/a[b", True),
+])
+def test_plain_location_matches_prefixes_on_segment_boundaries(pattern, path, matched):
+    assert location(pattern).matches(path) is matched
+
+
+@pytest.mark.parametrize(("pattern", "path", "matched"), [
+    ("^/echo$", "/echo", True),
+    ("^/echo$", "/echo/", False),
+    ("cho", "/echo", True),  # unanchored, as PCRE in httpd
+    (r"^/(?<room>\w+)/ws$", "/lobby/ws", True),  # PCRE's named group syntax
+    (r"(?<!x)/ws", "/a/ws", True),
+])
+def test_regex_location_searches_the_path(pattern, path, matched):
+    assert location(pattern, regex=True).matches(path) is matched
+
+
+def test_location_tilde_and_locationmatch_are_regexes(root):
+    config = root.load("""\
+        Listen 80
+        <Location ~ "^/a+$">
+        </Location>
+        <LocationMatch ^/b+$>
+        </LocationMatch>
+        <Location /c>
+        </Location>
+        """)
+    assert [(s.pattern, s.regex, s.line) for s in config.locations] == [
+        ("^/a+$", True, 2), ("^/b+$", True, 4), ("/c", False, 6)]
+    assert config.locations[0].matches("/aaa") and not config.locations[0].matches("/ab")
+
+
+# Resolution: sections merge in file order, later ones win
+
+
+def test_resolve_merges_in_file_order(root):
+    config = root.load("""\
+        Listen 80
+        <Location /ws>
+          SetHandler websocket-handler
+          WebSocketHandler chat.py chat_init
+        </Location>
+        <LocationMatch ^/ws/admin>
+          SetHandler None
+        </LocationMatch>
+        <Location /ws/echo>
+          WebSocketHandler echo.py echo_init
+          MaxMessageSize 100
+        </Location>
+        <Location /ws/echo/big>
+          WebSocketHandler echo.py echo_init
+        </Location>
+        """)
+    assert config.resolve("/ws/room").settings.init == "chat_init"
+    assert config.resolve("/ws/admin") is None  # SetHandler None takes the path back
+    echo = config.resolve("/ws/echo")
+    assert (echo.settings.init, echo.settings.max_message_size, echo.section.line) == (
+        "echo_init", 100, 9)
+    # mod_websocket replaces its settings whole: the default size again, not 100.
+    assert config.resolve("/ws/echo/big").settings.max_message_size == 33554432
+    assert config.resolve("/elsewhere") is None
+    assert config.locations[1].handler == "none"
+
+
+def test_handler_without_plugin_or_plugin_without_handler_is_not_an_endpoint(root):
+    config = root.load("""\
+        Listen 80
+        <Location /a>
+          SetHandler websocket-handler
+        </Location>
+        <Location /b>
+          WebSocketHandler b.py b_init
+        </Location>
+        """)
+    assert config.resolve("/a") is None and config.resolve("/b") is None
+    assert [s.pattern for s in config.websocket_sections()] == ["/a", "/b"]
+
+
+def test_module_directive_without_websockethandler_is_refused(root):
+    text = "Listen 80\n<Location /a>\nSetHandler websocket-handler\nSupportDraft75 On\n" \
+        "</Location>\n"
+    assert root.error(text) == (
+        f"{root.conf}:4: SupportDraft75 without WebSocketHandler in the same section: "
+        "mod_websocket does not merge sections, so paths matched here would have no plugin")
+
+
+def test_the_readme_config():
+    config = load_config("readme-echo.conf", server_root=DATA)
+    endpoint = config.resolve("/echo")
+    assert endpoint.settings.plugin == str(DATA / "libexec/apache2/mod_websocket_echo.py")
+    assert (endpoint.settings.init, endpoint.section.line, endpoint.settings.line) == (
+        "echo_init", 8, 10)
+    assert config.resolve("/echo/x") is not None and config.resolve("/echoes") is None
+    assert "websocket_module" in config.modules
+
+
+def test_the_two_module_layout_resolves_to_the_last_copy():
+    config = load_config(DATA / "two-modules.conf")
+    assert [s.line for s in config.websocket_sections()] == [8, 15]
+    endpoint = config.resolve("/echo")
+    assert (endpoint.section.line, endpoint.settings.support_draft75) == (15, True)
+    assert {"mod_websocket_draft76.c", "websocket_draft76_module"} <= config.modules
+    assert config.server_root == os.getcwd()
+
+
+# Section errors
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("<Location>\n</Location>\n", 2, "<Location> directive requires additional arguments"),
+    ("<Location /a>\n<Location /b>\n</Location>\n</Location>\n", 3,
+     "<Location> cannot occur within <Location> section"),
+    ("<Directory />\n<LocationMatch x>\n</LocationMatch>\n</Directory>\n", 3,
+     "<LocationMatch> cannot occur within <Directory> section"),
+    ("<LocationMatch (>\n</LocationMatch>\n", 2,
+     "Regex could not be compiled: missing ), unterminated subpattern at position 0"),
+    ("<Location /a /b>\n</Location>\n", 2, "Multiple <Location> arguments not (yet) supported."),
+    ("<VirtualHost *:80>\n<VirtualHost *:81>\n</VirtualHost>\n</VirtualHost>\n", 3,
+     "<VirtualHost> cannot occur within <VirtualHost> section"),
+])
+def test_section_errors(root, text, line, message):
+    assert root.error(f"Listen 80\n{text}") == f"{root.conf}:{line}: {message}"
+
+
+# Refusals: what geows does not serve, it does not start with
+
+
+def test_virtualhost_websocket_location_is_refused(root):
+    text = """\
+        Listen 80
+        <VirtualHost *:80>
+          ServerName example.com
+          <Location /echo>
+            SetHandler websocket-handler
+          </Location>
+        </VirtualHost>
+        """
+    assert root.error(text) == (f"{root.conf}:5: WebSocket locations inside <VirtualHost> "
+                                "are not served by this version of geows")
+
+
+def test_virtualhost_without_websocket_is_read_and_ignored(root):
+    config = root.load("""\
+        Listen 80
+        <VirtualHost *:80>
+          <Location /status>
+            SetHandler server-status
+          </Location>
+        </VirtualHost>
+        """)
+    assert config.locations == []
+
+
+def test_virtualhost_contents_are_still_checked(root):
+    text = "Listen 80\n<VirtualHost *:80>\n<Location /x>\nMaxMessageSize big\n</Location>\n" \
+           "</VirtualHost>\n"
+    assert root.error(text).startswith(f"{root.conf}:4: Invalid maximum message size 'big'")
+
+
+def test_server_level_websocket_handler_is_refused(root):
+    assert root.error("Listen 80\nSetHandler websocket-handler\n") == (
+        f"{root.conf}:2: SetHandler websocket-handler outside <Location> is not served by "
+        "this version of geows")
+    assert root.load("Listen 80\nSetHandler none\n").locations == []
+
+
+def test_websocket_handler_in_other_sections_is_refused(root):
+    text = "Listen 80\n<Directory /srv>\nWebSocketHandler a.py init\n</Directory>\n"
+    assert root.error(text) == (
+        f"{root.conf}:3: WebSocket handlers inside <Directory> are not served by this "
+        "version of geows")
+
+
+ECHO = textwrap.dedent("""\
+    Listen 80
+    <Location /echo>
+      SetHandler websocket-handler
+      WebSocketHandler echo.py echo_init
+    </Location>
+    """)
+
+
+@pytest.mark.parametrize(("extra", "line", "shown"), [
+    ("<Location /echo>\nRequire ip 10.0.0.0/8\n</Location>", 7, "Require ip 10.0.0.0/8"),
+    ("<Directory />\nRequire all denied\n</Directory>", 7, "Require all denied"),
+    ("<VirtualHost *:80>\nOrder deny,allow\n</VirtualHost>", 7, "Order deny,allow"),
+    ("<Location />\n<RequireAll>\nRequire host example.com\n</RequireAll>\n</Location>", 8,
+     "Require host example.com"),
+    ("<Location />\n<RequireNone>\nRequire all granted\n</RequireNone>\n</Location>", 8,
+     "Require all granted"),
+    ("<Location />\n<Limit POST>\nAuthType Basic\n</Limit>\n</Location>", 8, "AuthType Basic"),
+    ("SSLVerifyClient require", 6, "SSLVerifyClient require"),
+])
+def test_access_control_is_refused_when_something_is_served(root, extra, line, shown):
+    assert root.error(f"{ECHO}{extra}\n") == (
+        f"{root.conf}:{line}: {shown}: access control is not enforced by this version of "
+        "geows, which refuses to start rather than serve it unguarded")
+
+
+def test_tls_is_refused_when_something_is_served(root):
+    text = "LoadModule ssl_module m.so\n<IfModule ssl_module>\nSSLEngine on\n</IfModule>\n"
+    assert root.error(ECHO + text) == (
+        f"{root.conf}:8: SSLEngine on: TLS is not supported by this version of geows, which "
+        "refuses to start rather than serve it unencrypted")
+    assert root.load(f"{ECHO}SSLEngine off\n").resolve("/echo")
+
+
+def test_access_control_is_accepted_when_nothing_is_served(root):
+    config = root.load("Listen 80\n<Location />\nRequire ip 10.0.0.0/8\n</Location>\n")
+    assert config.websocket_sections() == []
+
+
+def test_require_all_granted_and_inactive_guards_are_accepted(root):
+    text = ECHO + "<Location />\nRequire all granted\n</Location>\n" \
+        "<IfModule mod_ssl.c>\nSSLEngine on\n</IfModule>\n"
+    assert root.load(text).resolve("/echo") is not None
