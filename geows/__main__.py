@@ -1,0 +1,5 @@
+import sys
+
+from geows.cli import main
+
+sys.exit(main())

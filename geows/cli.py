@@ -1,0 +1,135 @@
+"""The `geows` command, in httpd's habits (-f, -d, -D, -t, -S).
+
+Monkeypatching comes first, before anything imports socket or threading and
+before any plugin loads, so that plugins' blocking calls cooperate.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+from typing import Any  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.event import Event  # noqa: E402
+
+from geows import __version__, log  # noqa: E402
+from geows.config import Config, WebSocketSettings, load_config  # noqa: E402
+from geows.errors import ConfigError  # noqa: E402
+from geows.plugin import load_plugin  # noqa: E402
+from geows.server import Server  # noqa: E402
+
+DEFAULT_CONFIG = "conf/httpd.conf"
+logger = logging.getLogger("geows.main")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="geows", description="Serve mod_websocket locations from an Apache httpd.conf.")
+    parser.add_argument("-f", dest="config", default=DEFAULT_CONFIG, metavar="FILE",
+                        help=f"the server configuration file (default {DEFAULT_CONFIG})")
+    parser.add_argument("-d", dest="server_root", metavar="SERVERROOT",
+                        help="the initial ServerRoot (default: the current directory)")
+    parser.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME",
+                        help="define a name for <IfDefine> (repeatable)")
+    parser.add_argument("-t", dest="test", action="store_true",
+                        help="check the configuration and load every plugin, then exit")
+    parser.add_argument("-S", dest="show", action="store_true",
+                        help="show the listeners and WebSocket locations, then exit")
+    parser.add_argument("--json", action="store_true", help="with -S: print JSON")
+    parser.add_argument("--version", action="version", version=f"geows/{__version__}")
+    return parser.parse_args(argv)
+
+
+def describe(config: Config) -> dict[str, Any]:
+    """The listeners and WebSocket locations, as -S shows them."""
+    return {
+        "config": config.file,
+        "server_root": config.server_root,
+        "listeners": [
+            {"host": listener.host, "port": listener.port,
+             "file": listener.file, "line": listener.line}
+            for listener in config.listeners
+        ],
+        "routes": [
+            {
+                "location": section.pattern,
+                "regex": section.regex,
+                "handler": section.handler,
+                "plugin": section.websocket.plugin if section.websocket else None,
+                "init": section.websocket.init if section.websocket else None,
+                "max_message_size": (section.websocket.max_message_size
+                                     if section.websocket else None),
+                "file": section.file,
+                "line": section.line,
+            }
+            for section in config.websocket_sections()
+        ],
+    }
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    print(f"ServerRoot: \"{summary['server_root']}\"")
+    print(f"Config: {summary['config']}")
+    for listener in summary["listeners"]:
+        host = listener["host"] or "*"
+        host = f"[{host}]" if ":" in host else host
+        print(f"Listen {host}:{listener['port']} ({listener['file']}:{listener['line']})")
+    print("WebSocket locations:")
+    for route in summary["routes"]:
+        kind = "LocationMatch" if route["regex"] else "Location"
+        target = f"{route['plugin']} {route['init']}" if route["plugin"] else "(no plugin)"
+        print(f"  <{kind} {route['location']}> handler={route['handler']} -> {target} "
+              f"({route['file']}:{route['line']})")
+
+
+def load_plugins(config: Config) -> dict[WebSocketSettings, Any]:
+    """Load the plugin of every WebSocketHandler line (ConfigError on the first failure)."""
+    return {section.websocket: load_plugin(section.websocket)
+            for section in config.locations if section.websocket is not None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = load_config(args.config, server_root=args.server_root, defines=args.defines)
+        if args.show:
+            summary = describe(config)
+            if args.json:
+                print(json.dumps(summary, indent=2))
+            else:
+                print_summary(summary)
+            return 0
+        log.configure(config.log_level, config.module_log_levels)
+        plugins = load_plugins(config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if args.test:
+        print("Syntax OK", file=sys.stderr)
+        return 0
+    return serve(config, plugins)
+
+
+def serve(config: Config, plugins: dict[WebSocketSettings, Any]) -> int:
+    server = Server(config, plugins)
+    try:
+        server.start()
+    except OSError as exc:
+        logger.error("could not bind a listener: %s", exc)
+        return 1
+    stop = Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stop.set)
+    listening = ", ".join(f"{host}:{port}" for host, port in server.addresses)
+    logger.log(log.NOTICE, "geows/%s configured -- serving %d WebSocket location(s) on %s",
+               __version__, len(config.websocket_sections()), listening)
+    stop.wait()
+    logger.log(log.NOTICE, "caught a stop signal, shutting down")
+    server.stop()
+    return 0

@@ -1,0 +1,95 @@
+"""The plugin API: what a plugin returns from its init function, and the
+handle (`WebSocketServer`, after the C struct) it gets for each connection.
+
+A plugin is any object with a callable `on_message`; `on_connect`,
+`on_disconnect` and `destroy` are optional. `Plugin` below is a convenient
+way to build one from functions:
+
+    def echo_init():
+        def on_message(state, server, type, data):
+            server.send(type, data)
+        return Plugin(on_message=on_message)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from geows.http import Request
+from geows.protocols.events import BINARY, CLOSE, PING, PONG, TEXT
+
+__all__ = ["BINARY", "CLOSE", "PING", "PONG", "TEXT", "Plugin", "WebSocketServer"]
+
+
+@dataclass
+class Plugin:
+    """mod_websocket's WebSocketPlugin, as Python callables.
+
+    on_connect(server) -> state: runs before the handshake is answered; its
+        result is the connection's state, and None refuses the connection (403).
+        Without on_connect every connection is accepted with state None.
+    on_message(state, server, type, data): one whole message; `data` is str for
+        TEXT and bytes for BINARY.
+    on_disconnect(state, server): once per accepted connection, however it ends.
+    destroy(): once, when the server stops.
+    """
+
+    on_message: Callable[[Any, WebSocketServer, int, str | bytes], None]
+    on_connect: Callable[[WebSocketServer], Any] | None = None
+    on_disconnect: Callable[[Any, WebSocketServer], None] | None = None
+    destroy: Callable[[], None] | None = None
+
+
+class _Channel(Protocol):
+    """What the server behind a handle provides (server.py implements it)."""
+
+    def send(self, type: int, data: str | bytes) -> int: ...
+    def close(self) -> None: ...
+    @property
+    def handshake_done(self) -> bool: ...
+
+
+class WebSocketServer:
+    """One connection, as a plugin sees it (mod_websocket's WebSocketServer)."""
+
+    def __init__(self, request: Request, remote_addr: tuple[str, int],
+                 subprotocols: tuple[str, ...], channel: _Channel):
+        self.request = request
+        self.remote_addr = remote_addr
+        self.subprotocols = subprotocols
+        self.response_headers: list[tuple[str, str]] = []
+        self._subprotocol = subprotocols[0] if subprotocols else None
+        self._channel = channel
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol answered: the client's first offer unless changed
+        in on_connect (C: protocol_set)."""
+        return self._subprotocol
+
+    @subprotocol.setter
+    def subprotocol(self, name: str | None) -> None:
+        if self._channel.handshake_done:
+            raise ValueError("the handshake is already answered")
+        if name is not None and name not in self.subprotocols:
+            raise ValueError(f"the client did not offer subprotocol {name!r}")
+        self._subprotocol = name
+
+    def set_header(self, name: str, value: str) -> None:
+        """Add a header to the handshake response (C: header_set); in on_connect."""
+        if self._channel.handshake_done:
+            raise ValueError("the handshake is already answered")
+        if any(c in name + value for c in "\r\n") or ":" in name:
+            raise ValueError("header name or value would break the response")
+        self.response_headers.append((name, value))
+
+    def send(self, type: int, data: str | bytes) -> int:
+        """Send one message; returns its payload size. Raises ConnectionClosed
+        once the connection is closed."""
+        return self._channel.send(type, data)
+
+    def close(self) -> None:
+        """Start the closing handshake; the connection ends within a bounded time."""
+        self._channel.close()

@@ -1,0 +1,324 @@
+"""The server loop: one gevent StreamServer per Listen, one greenlet per connection.
+
+`Connection.handle` reads as the request's life: read the head under
+mod_reqtimeout's budget, find the location, pick the protocol, ask the plugin,
+answer the handshake, pump messages, and - however it ends - call
+on_disconnect once and close the socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+import traceback
+from typing import Any
+
+from gevent.lock import Semaphore
+from gevent.pool import Pool
+from gevent.server import StreamServer
+
+from geows import http, limits
+from geows.config import Config, Listener, WebSocketSettings
+from geows.errors import ConnectionClosed, HttpError
+from geows.plugin.api import WebSocketServer
+from geows.protocols import (
+    CloseReceived,
+    Message,
+    ProtocolError,
+    State,
+    WebSocketProtocol,
+    select_protocol,
+)
+
+log = logging.getLogger("geows.server")
+access_log = logging.getLogger("geows.access")
+
+# Errors that mean the peer went away: an ordinary end, never a traceback.
+PEER_GONE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
+
+
+class HandshakeTimeout(Exception):
+    """The request head (or draft-76's key3) did not arrive in time."""
+
+
+def bind(listener: Listener) -> socket.socket:
+    """A listening socket for one Listen directive (all addresses: dual-stack)."""
+    if listener.host is None and socket.has_dualstack_ipv6():
+        return socket.create_server(("::", listener.port), family=socket.AF_INET6,
+                                    backlog=limits.LISTEN_BACKLOG, dualstack_ipv6=True)
+    host = listener.host or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, listener.port), family=family,
+                                backlog=limits.LISTEN_BACKLOG)
+
+
+class Server:
+    """Serves every WebSocket location of one configuration."""
+
+    def __init__(self, config: Config, plugins: dict[WebSocketSettings, Any]):
+        self.config = config
+        self.plugins = plugins
+        self.connections: set[Connection] = set()
+        self._group = Pool()  # unbounded; StreamServer needs a Pool, not a Group
+        self._servers: list[StreamServer] = []
+
+    def start(self) -> None:
+        """Bind every Listen and start accepting; OSError when one cannot bind."""
+        try:
+            for listener in self.config.listeners:
+                server = StreamServer(bind(listener), self._handle, spawn=self._group)
+                server.start()
+                self._servers.append(server)
+        except OSError:
+            self.stop()
+            raise
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        return [server.address[:2] for server in self._servers]
+
+    def stop(self, timeout: float = limits.SHUTDOWN_TIMEOUT) -> None:
+        """Stop accepting, close every connection politely, then end the rest."""
+        for server in self._servers:
+            server.close()
+        for connection in list(self.connections):
+            connection.close()
+        self._group.join(timeout)
+        self._group.kill(timeout=limits.CLOSE_TIMEOUT)
+        for plugin in {id(p): p for p in self.plugins.values()}.values():
+            destroy = getattr(plugin, "destroy", None)
+            if destroy is not None:
+                try:
+                    destroy()
+                except Exception:
+                    log.exception("plugin destroy() raised")
+
+    def _handle(self, sock: socket.socket, address: tuple) -> None:
+        connection = Connection(self, sock, address)
+        self.connections.add(connection)
+        try:
+            connection.handle()
+        finally:
+            self.connections.discard(connection)
+
+
+class Connection:
+    """One client connection; owns its socket and closes it in `handle`."""
+
+    def __init__(self, server: Server, sock: socket.socket, address: tuple):
+        self.server = server
+        self.sock = sock
+        self.client = f"{address[0]}:{address[1]}"
+        self.remote_addr = (address[0], address[1])
+        self.protocol: WebSocketProtocol | None = None
+        self._lock = Semaphore()   # one writer at a time: sendall can yield mid-frame
+        self._started = time.monotonic()
+        self._request_line = "-"
+        self._status: int | str = "-"
+        self._ending = "client went away before a request"
+        self._messages_in = 0
+        self._messages_out = 0
+        self._deadline = self._started + server.config.header_timeout
+
+    # The channel a plugin's WebSocketServer handle talks to.
+
+    @property
+    def handshake_done(self) -> bool:
+        return self.protocol is not None and self.protocol.state is not State.CONNECTING
+
+    def send(self, type: int, data: str | bytes) -> int:
+        with self._lock:
+            protocol = self.protocol
+            if protocol is None or protocol.state is not State.OPEN:
+                raise ConnectionClosed("the WebSocket connection is closed")
+            size = protocol.send(type, data)
+            try:
+                self._flush()
+            except OSError as exc:
+                raise ConnectionClosed(f"the peer is gone: {exc}") from exc
+        self._messages_out += 1
+        return size
+
+    def close(self) -> None:
+        with self._lock:
+            if self.protocol is not None and self.protocol.state is State.OPEN:
+                self._ending = "server closed"
+                self.protocol.close(1001)
+                self._flush()
+
+    # The connection's life.
+
+    def handle(self) -> None:
+        try:
+            self._serve()
+        except HttpError as exc:
+            self._refuse(exc)
+        except HandshakeTimeout:
+            self._refuse(HttpError(408, "request head not received in time"))
+        except PEER_GONE:
+            self._ending = "connection dropped"
+        except Exception:
+            self._ending = "server error"
+            log.error("[client %s] internal error\n%s", self.client, traceback.format_exc())
+        finally:
+            self.sock.close()
+            self._log_access()
+
+    def _serve(self) -> None:
+        config = self.server.config
+        request = self._read_head()
+        self._request_line = f"{request.method} {request.target[:200]} {request.version}"
+        endpoint = config.resolve(request.path)
+        if endpoint is None:
+            raise HttpError(404, f"no WebSocket location for {request.path}")
+        self.protocol = select_protocol(
+            request, max_message_size=endpoint.settings.max_message_size)
+        plugin = self.server.plugins[endpoint.settings]
+        handle = WebSocketServer(request, self.remote_addr, self.protocol.subprotocols, self)
+        self.protocol.receive_data(request.trailing)
+        on_connect = getattr(plugin, "on_connect", None)
+        try:
+            state = on_connect(handle) if on_connect is not None else None
+        except Exception:
+            log.error("[client %s] plugin on_connect raised for %s\n%s",
+                      self.client, request.path, traceback.format_exc())
+            raise HttpError(500, "plugin on_connect raised") from None
+        if on_connect is not None and state is None:
+            raise HttpError(403, "refused by the plugin's on_connect")
+        try:
+            self.protocol.accept(handle.subprotocol, handle.response_headers)
+            self._finish_handshake()
+            self._status = 101
+            self._ending = "open"
+            self._pump(plugin, state, handle)
+        finally:
+            on_disconnect = getattr(plugin, "on_disconnect", None)
+            if on_disconnect is not None:
+                try:
+                    on_disconnect(state, handle)
+                except Exception:
+                    log.error("[client %s] plugin on_disconnect raised\n%s",
+                              self.client, traceback.format_exc())
+
+    def _read_head(self) -> http.Request:
+        """The request head, under mod_reqtimeout's header budget."""
+        parser = http.RequestParser()
+        request = None
+        while request is None:
+            data = self._recv_with_budget()
+            if not data:
+                raise ConnectionResetError("client closed before a complete head")
+            request = parser.feed(data)
+        return request
+
+    def _finish_handshake(self) -> None:
+        """Send the 101 once the protocol has all it needs (draft-76: key3)."""
+        with self._lock:
+            self._flush()
+        while self.protocol.state is State.CONNECTING:
+            data = self._recv_with_budget()
+            if not data:
+                raise ConnectionResetError("client closed during the handshake")
+            with self._lock:
+                self.protocol.receive_data(data)
+                self._flush()
+
+    def _recv_with_budget(self) -> bytes:
+        # mod_reqtimeout "header=T-MAX,MinRate=R": T seconds to start, one more
+        # second per R bytes received, never beyond MAX seconds in all.
+        config = self.server.config
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise HandshakeTimeout()
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(limits.RECV_SIZE)
+        except TimeoutError:
+            raise HandshakeTimeout() from None
+        finally:
+            self.sock.settimeout(None)
+        if config.header_min_rate:
+            self._deadline = min(self._deadline + len(data) / config.header_min_rate,
+                                 self._started + config.header_timeout_max)
+        return data
+
+    def _pump(self, plugin: Any, state: Any, handle: WebSocketServer) -> None:
+        """Read, feed the protocol, hand whole messages to the plugin, until closed."""
+        protocol = self.protocol
+        self._dispatch(plugin, state, handle)  # frames that came with the handshake
+        closing_since = None
+        while protocol.state is not State.CLOSED:
+            if protocol.close_expected():
+                closing_since = closing_since or time.monotonic()
+                remaining = closing_since + limits.CLOSE_TIMEOUT - time.monotonic()
+                if remaining <= 0:
+                    self._ending += ", close handshake timed out"
+                    return
+                self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(limits.RECV_SIZE)
+            except TimeoutError:
+                continue
+            except PEER_GONE:
+                data = b""
+            with self._lock:
+                if data:
+                    protocol.receive_data(data)
+                else:
+                    if protocol.state is State.OPEN:
+                        self._ending = "connection dropped"
+                    protocol.receive_eof()
+                self._flush()
+            self._dispatch(plugin, state, handle)
+
+    def _dispatch(self, plugin: Any, state: Any, handle: WebSocketServer) -> None:
+        for event in self.protocol.events_received():
+            if isinstance(event, Message):
+                self._messages_in += 1
+                try:
+                    plugin.on_message(state, handle, event.type, event.data)
+                except ConnectionClosed:
+                    pass  # the plugin sent after the peer left: an ordinary end
+                except Exception:
+                    log.error("[client %s] plugin on_message raised; closing the connection\n%s",
+                              self.client, traceback.format_exc())
+                    self._fail("plugin error", 1011)
+            elif isinstance(event, CloseReceived):
+                if self._ending == "open":
+                    self._ending = "client closed"
+            elif isinstance(event, ProtocolError):
+                log.info("[client %s] protocol error: %s", self.client, event.reason)
+                self._ending = f"protocol error: {event.reason}"
+
+    def _fail(self, ending: str, code: int) -> None:
+        with self._lock:
+            self._ending = ending
+            if self.protocol.state is State.OPEN:
+                self.protocol.close(code)
+                self._flush()
+
+    def _flush(self) -> None:
+        """Write what the protocol queued; caller holds the lock."""
+        data = self.protocol.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def _refuse(self, error: HttpError) -> None:
+        self._status = error.status
+        self._ending = error.reason
+        log.info("[client %s] %s %s: %s", self.client, self._request_line,
+                 error.status, error.reason)
+        try:
+            self.sock.sendall(http.response(error.status, error.headers))
+        except OSError:
+            pass  # the client is gone; nothing left to tell it
+
+    def _log_access(self) -> None:
+        protocol = self.protocol.name if self.protocol and self._status == 101 else "-"
+        access_log.info(
+            '%s "%s" %s %s %.3fs in=%d out=%d "%s"',
+            self.client, self._request_line, self._status, protocol,
+            time.monotonic() - self._started, self._messages_in, self._messages_out,
+            self._ending)
+

@@ -1,0 +1,89 @@
+"""Start the real `geows` CLI as a subprocess on a generated config."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_cli(*args: str, cwd: Path = REPO, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run `python -m geows ARGS` to completion."""
+    return subprocess.run([sys.executable, "-m", "geows", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+class GeowsProcess:
+    """A running geows; `stop()` sends SIGTERM and collects its logs."""
+
+    def __init__(self, config_text: str, *, server_root: Path = REPO, extra_files=None):
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="geows-test-"))
+        for name, text in (extra_files or {}).items():
+            (self.dir / name).write_text(textwrap.dedent(text))
+        self.config = self.dir / "httpd.conf"
+        self.config.write_text(textwrap.dedent(config_text).replace("@PORT@", str(self.port))
+                               .replace("@DIR@", str(self.dir)))
+        self.stdout_path = self.dir / "access.log"
+        self.stderr_path = self.dir / "error.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "geows", "-f", str(self.config), "-d", str(server_root)],
+            cwd=server_root, stdout=self.stdout_path.open("w"), stderr=self.stderr_path.open("w"),
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self._wait_listening()
+
+    def _wait_listening(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"geows exited {self.proc.returncode}:\n{self.error_log}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.proc.kill()
+        raise RuntimeError(f"geows did not listen on {self.port}:\n{self.error_log}")
+
+    @property
+    def error_log(self) -> str:
+        return self.stderr_path.read_text()
+
+    @property
+    def access_log(self) -> str:
+        return self.stdout_path.read_text()
+
+    def wait_for_log(self, text: str, timeout: float = 10, access: bool = True) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self.access_log if access else self.error_log
+            if text in log:
+                return log
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not logged; access log:\n{self.access_log}\n"
+                             f"error log:\n{self.error_log}")
+
+    def stop(self, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        return self.proc.returncode
