@@ -130,7 +130,9 @@ class Connection:
     def send(self, type: int, data: str | bytes) -> int:
         with self._lock:
             protocol = self.protocol
-            if protocol is None or protocol.state is not State.OPEN:
+            if protocol is None or protocol.state is State.CONNECTING:
+                raise ValueError("the handshake is not answered yet; send once on_connect returns")
+            if protocol.state is not State.OPEN:
                 raise ConnectionClosed("the WebSocket connection is closed")
             size = protocol.send(type, data)
             try:

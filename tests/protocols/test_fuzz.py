@@ -1,0 +1,44 @@
+"""Whatever bytes a client sends, the parsers answer with events or HttpError,
+never another exception, and never buffer past their limits."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geows.errors import HttpError
+from geows.http import RequestParser
+from geows.protocols import State
+from geows.protocols.hixie76 import Hixie76
+
+HEAD = (b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key1: 1 2\r\nSec-WebSocket-Key2: 3 3\r\n\r\n12345678")
+
+chunks = st.lists(st.binary(max_size=300), max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(prefix=st.sampled_from([b"", b"GET / HTTP/1.1\r\n", b"GET /echo HTTP/1.1\r\nHost: x\r\n"]),
+       data=chunks)
+def test_request_parser_only_raises_http_error(prefix, data):
+    parser = RequestParser(limit_request_line=200, limit_request_field_size=200)
+    try:
+        for chunk in [prefix, *data]:
+            parser.feed(chunk)
+            assert len(parser._buffer) <= 200 + len(chunk)
+    except HttpError as exc:
+        assert exc.status in (400, 404, 414)
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=chunks)
+def test_hixie76_frames_never_raise_and_stay_bounded(data):
+    request = RequestParser().feed(HEAD)
+    protocol = Hixie76(request, max_message_size=256)
+    protocol.receive_data(request.trailing)
+    protocol.accept(None)
+    for chunk in data:
+        protocol.receive_data(chunk)
+        protocol.events_received()
+        protocol.data_to_send()
+        assert len(protocol._buffer) <= 256 + 1 + len(chunk)
+    assert protocol.state in (State.OPEN, State.CLOSED)
+
