@@ -116,7 +116,7 @@ class Connection:
         self._started = time.monotonic()
         self._request_line = "-"
         self._status: int | str = "-"
-        self._ending = "client went away before a request"
+        self._ending = "closed before a complete request"
         self._messages_in = 0
         self._messages_out = 0
         self._deadline = self._started + server.config.header_timeout
@@ -159,7 +159,8 @@ class Connection:
         except HandshakeTimeout:
             self._refuse(HttpError(408, "request head not received in time"))
         except PEER_GONE:
-            self._ending = "connection dropped"
+            if self._ending == "open":
+                self._ending = "connection dropped"
         except Exception:
             self._ending = "server error"
             log.error("[client %s] internal error\n%s", self.client, traceback.format_exc())
@@ -171,6 +172,7 @@ class Connection:
         config = self.server.config
         request = self._read_head()
         self._request_line = f"{request.method} {request.target[:200]} {request.version}"
+        self._ending = "closed during the handshake"
         endpoint = config.resolve(request.path)
         if endpoint is None:
             raise HttpError(404, f"no WebSocket location for {request.path}")
