@@ -34,3 +34,9 @@ RECV_SIZE = 65_536
 
 # Listen backlog, httpd's ListenBacklog default.
 LISTEN_BACKLOG = 511
+
+# permessage-deflate (RFC 7692) memory per connection: a 4 KiB LZ77 window each
+# way (max_window_bits=12) and zlib memLevel 5 keep a compressing connection
+# to tens of KB instead of zlib's default ~256 KB.
+DEFLATE_WINDOW_BITS = 12
+DEFLATE_MEM_LEVEL = 5

@@ -58,6 +58,10 @@ def configure(level: str = "warn", module_levels: dict[str, str] | None = None) 
     root.setLevel(LEVELS[level])
     for module, module_level in (module_levels or {}).items():
         logging.getLogger(f"geows.{module}").setLevel(LEVELS[module_level])
+    # The RFC 6455 engine's own "connection open/closed" lines repeat the access
+    # log; keep them for LogLevel debug.
+    if LEVELS[level] > logging.DEBUG:
+        logging.getLogger("geows.rfc6455").setLevel(logging.WARNING)
     # Start-up and shut-down notices always show, as httpd's do at any LogLevel.
     logging.getLogger("geows.main").setLevel(min(LEVELS[level], NOTICE))
 

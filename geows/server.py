@@ -176,9 +176,11 @@ class Connection:
         endpoint = config.resolve(request.path)
         if endpoint is None:
             raise HttpError(404, f"no WebSocket location for {request.path}")
+        settings = endpoint.settings
         self.protocol = select_protocol(
-            request, max_message_size=endpoint.settings.max_message_size)
-        plugin = self.server.plugins[endpoint.settings]
+            request, max_message_size=settings.max_message_size,
+            support_draft75=settings.support_draft75)
+        plugin = self.server.plugins[settings]
         handle = WebSocketServer(request, self.remote_addr, self.protocol.subprotocols, self)
         self.protocol.receive_data(request.trailing)
         on_connect = getattr(plugin, "on_connect", None)
@@ -319,7 +321,7 @@ class Connection:
             pass  # the client is gone; nothing left to tell it
 
     def _log_access(self) -> None:
-        protocol = self.protocol.name if self.protocol and self._status == 101 else "-"
+        protocol = self.protocol.label if self.protocol and self._status == 101 else "-"
         access_log.info(
             '%s "%s" %s %s %.3fs in=%d out=%d "%s"',
             self.client, self._request_line, self._status, protocol,

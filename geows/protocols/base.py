@@ -60,6 +60,11 @@ class WebSocketProtocol(ABC):
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake."""
 
+    @property
+    def label(self) -> str:
+        """The protocol, with any negotiated extension, for the access log."""
+        return self.name
+
     def events_received(self) -> list[Event]:
         events, self._events = self._events, []
         return events

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from geows import limits
 from geows.errors import HttpError
-from geows.http import Request
+from geows.http import Headers, Request
 from geows.protocols.base import State, WebSocketProtocol
 from geows.protocols.events import (
     BINARY,
@@ -66,25 +66,22 @@ def _length_prefix(length: int) -> bytes:
 
 class Hixie76(WebSocketProtocol):
     name = "hixie-76"
+    status_line = "HTTP/1.1 101 WebSocket Protocol Handshake"
+    header_prefix = "Sec-WebSocket-"
+    key3_size = KEY3_SIZE
 
     def __init__(self, request: Request, *, secure: bool = False,
                  max_message_size: int = limits.MAX_MESSAGE_SIZE):
         super().__init__(max_message_size=max_message_size)
         headers = request.headers
-        self._key1 = headers.get("Sec-WebSocket-Key1", "")
-        self._key2 = headers.get("Sec-WebSocket-Key2", "")
         self._host = headers.get("Host")
         if not self._host:
-            raise HttpError(400, "draft-76 handshake without Host")
-        for key in (self._key1, self._key2):
-            try:
-                key_number(key)
-            except ValueError as exc:
-                raise HttpError(400, f"invalid draft-76 key: {exc}") from None
+            raise HttpError(400, f"{self.name} handshake without Host")
+        self._check_keys(headers)
         self._origin = headers.get("Origin")
         # mod_websocket split the offer on spaces; clients that learnt RFC 6455's
         # habit send commas. Either separates.
-        offered = (headers.get("Sec-WebSocket-Protocol") or "").replace(",", " ")
+        offered = (headers.get(f"{self.header_prefix}Protocol") or "").replace(",", " ")
         self._subprotocols = tuple(offered.split())
         target = request.target
         if not target.startswith("/"):  # absolute-form request target
@@ -95,6 +92,18 @@ class Hixie76(WebSocketProtocol):
         self._skip = 0                          # bytes left of a discarded frame
         self._scanned = 1                       # where to resume looking for 0xFF
 
+    def _check_keys(self, headers: Headers) -> None:
+        self._key1 = headers.get("Sec-WebSocket-Key1", "")
+        self._key2 = headers.get("Sec-WebSocket-Key2", "")
+        for key in (self._key1, self._key2):
+            try:
+                key_number(key)
+            except ValueError as exc:
+                raise HttpError(400, f"invalid draft-76 key: {exc}") from None
+
+    def _challenge_response(self, key3: bytes) -> bytes:
+        return challenge_response(self._key1, self._key2, key3)
+
     @property
     def subprotocols(self) -> tuple[str, ...]:
         return self._subprotocols
@@ -103,16 +112,13 @@ class Hixie76(WebSocketProtocol):
                headers: Iterable[tuple[str, str]] = ()) -> None:
         if self.state is not State.CONNECTING or self._answer is not None:
             raise ValueError("the handshake is already answered")
-        lines = [
-            "HTTP/1.1 101 WebSocket Protocol Handshake",
-            "Upgrade: WebSocket",
-            "Connection: Upgrade",
-        ]
+        prefix = self.header_prefix
+        lines = [self.status_line, "Upgrade: WebSocket", "Connection: Upgrade"]
         if self._origin is not None:
-            lines.append(f"Sec-WebSocket-Origin: {self._origin}")
-        lines.append(f"Sec-WebSocket-Location: {self._location}")
+            lines.append(f"{prefix}Origin: {self._origin}")
+        lines.append(f"{prefix}Location: {self._location}")
         if subprotocol is not None:
-            lines.append(f"Sec-WebSocket-Protocol: {subprotocol}")
+            lines.append(f"{prefix}Protocol: {subprotocol}")
         lines.extend(f"{name}: {value}" for name, value in headers)
         self._answer = lines
         self._parse()
@@ -155,13 +161,13 @@ class Hixie76(WebSocketProtocol):
 
     def _parse(self) -> None:
         if self.state is State.CONNECTING:
-            if self._answer is None or len(self._buffer) < KEY3_SIZE:
+            if self._answer is None or len(self._buffer) < self.key3_size:
                 return
-            key3 = bytes(self._buffer[:KEY3_SIZE])
-            del self._buffer[:KEY3_SIZE]
+            key3 = bytes(self._buffer[:self.key3_size])
+            del self._buffer[:self.key3_size]
             head = "\r\n".join(self._answer) + "\r\n\r\n"
             self._output += head.encode("latin-1")
-            self._output += challenge_response(self._key1, self._key2, key3)
+            self._output += self._challenge_response(key3)
             self.state = State.OPEN
         while self._buffer and self.state in (State.OPEN, State.CLOSING):
             if not self._parse_frame():
@@ -228,3 +234,23 @@ class Hixie76(WebSocketProtocol):
     def _close_now(self) -> None:
         self.state = State.CLOSED
         self._buffer.clear()
+
+
+class Hixie75(Hixie76):
+    """draft-hixie-thewebsocketprotocol-75, opt-in with `SupportDraft75 On` as in
+    mod_websocket: the same frames, no keys, no key3, no closing handshake."""
+
+    name = "hixie-75"
+    status_line = "HTTP/1.1 101 Web Socket Protocol Handshake"
+    header_prefix = "WebSocket-"
+    key3_size = 0
+
+    def _check_keys(self, headers: Headers) -> None:
+        pass  # draft-75 has no keys
+
+    def _challenge_response(self, key3: bytes) -> bytes:
+        return b""
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        # draft-75 ends a connection by closing TCP; 0xFF 0x00 means nothing there.
+        self.state = State.CLOSED

@@ -6,12 +6,14 @@ from geows import limits
 from geows.errors import HttpError
 from geows.http import Request
 from geows.protocols.base import WebSocketProtocol
-from geows.protocols.hixie76 import Hixie76
+from geows.protocols.hixie76 import Hixie75, Hixie76
+from geows.protocols.rfc6455 import RFC6455
 
 UPGRADE_REQUIRED = (("Upgrade", "WebSocket"), ("Connection", "Upgrade"))
 
 
-def select_protocol(request: Request, *, secure: bool = False,
+def select_protocol(request: Request, *, secure: bool = False, deflate: bool = True,
+                    support_draft75: bool = False,
                     max_message_size: int = limits.MAX_MESSAGE_SIZE) -> WebSocketProtocol:
     """The protocol for this handshake; HttpError when it cannot be served."""
     headers = request.headers
@@ -24,4 +26,8 @@ def select_protocol(request: Request, *, secure: bool = False,
         raise HttpError(400, "Connection header lacks the Upgrade token")
     if "Sec-WebSocket-Key1" in headers or "Sec-WebSocket-Key2" in headers:
         return Hixie76(request, secure=secure, max_message_size=max_message_size)
+    if "Sec-WebSocket-Key" in headers or "Sec-WebSocket-Version" in headers:
+        return RFC6455(request, max_message_size=max_message_size, deflate=deflate)
+    if support_draft75:
+        return Hixie75(request, secure=secure, max_message_size=max_message_size)
     raise HttpError(400, "handshake is neither draft-76 nor a protocol this server speaks")

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from geows.errors import HttpError
 from geows.http import RequestParser
-from geows.protocols import State
+from geows.protocols import State, select_protocol
 from geows.protocols.hixie76 import Hixie76
 
 HEAD = (b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
@@ -42,3 +42,32 @@ def test_hixie76_frames_never_raise_and_stay_bounded(data):
         assert len(protocol._buffer) <= 256 + 1 + len(chunk)
     assert protocol.state in (State.OPEN, State.CLOSED)
 
+
+
+RFC_HEAD = (b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+# Valid masked frames to splice between random bytes, so the parser goes deep.
+FRAMES = [
+    b"\x81\x82\x00\x00\x00\x00hi",           # text "hi"
+    b"\x01\x81\x00\x00\x00\x00a",            # first fragment
+    b"\x80\x80\x00\x00\x00\x00",             # final continuation
+    b"\x89\x80\x00\x00\x00\x00",             # ping
+    b"\xc1\x80\x00\x00\x00\x00",             # compressed (RSV1) empty text
+    b"\x88\x82\x00\x00\x00\x00\x03\xe8",     # close 1000
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.lists(st.one_of(st.binary(max_size=200), st.sampled_from(FRAMES)), max_size=30))
+def test_rfc6455_frames_never_raise(data):
+    request = RequestParser().feed(RFC_HEAD)
+    protocol = select_protocol(request, max_message_size=256)
+    protocol.accept(None)
+    for chunk in data:
+        protocol.receive_data(chunk)
+        protocol.events_received()
+        protocol.data_to_send()
+    protocol.receive_eof()
+    protocol.events_received()
+    assert protocol.state is State.CLOSED

@@ -1,0 +1,207 @@
+"""RFC 6455 (and permessage-deflate, RFC 7692), server side, sans-I/O.
+
+The framing engine is the `websockets` library's sans-I/O ServerProtocol: it is
+conformant (Autobahn), keeps parsing limits while it reads, validates UTF-8
+incrementally, and negotiates permessage-deflate. This module adapts it to
+geows' protocol interface: whole messages in, mod_websocket's message types,
+and the subprotocol chosen by the plugin rather than by a fixed list.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable
+from logging import getLogger
+
+from websockets.exceptions import InvalidHeader, InvalidState
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.frames import Opcode
+from websockets.headers import parse_subprotocol
+from websockets.http11 import Request as WsRequest
+from websockets.protocol import State as WsState
+from websockets.server import ServerProtocol
+
+from geows import limits
+from geows.errors import HttpError
+from geows.http import Request
+from geows.protocols.base import State, WebSocketProtocol
+from geows.protocols.events import (
+    BINARY,
+    CLOSE,
+    PING,
+    PONG,
+    TEXT,
+    CloseReceived,
+    Message,
+    ProtocolError,
+)
+
+# Versions 7 and 8 (hybi-07/08, which mod_websocket accepted) frame exactly as 13.
+SUPPORTED_VERSIONS = ("13", "8", "7")
+VERSION_REQUIRED = (("Sec-WebSocket-Version", "13"),)
+
+_STATES = {WsState.CONNECTING: State.CONNECTING, WsState.OPEN: State.OPEN,
+           WsState.CLOSING: State.CLOSING, WsState.CLOSED: State.CLOSED}
+_DATA_TYPES = {Opcode.TEXT: TEXT, Opcode.BINARY: BINARY}
+# Close codes that mean the peer broke the protocol (7.4.1): 1002, 1007, 1009.
+_PEER_FAULTS = frozenset({1002, 1007, 1009})
+_utf8_decoder = codecs.getincrementaldecoder("utf-8")
+_logger = getLogger("geows.rfc6455")
+
+
+def deflate_factory() -> ServerPerMessageDeflateFactory:
+    """permessage-deflate with bounded memory per connection (window and memLevel)."""
+    return ServerPerMessageDeflateFactory(
+        server_max_window_bits=limits.DEFLATE_WINDOW_BITS,
+        client_max_window_bits=limits.DEFLATE_WINDOW_BITS,
+        compress_settings={"memLevel": limits.DEFLATE_MEM_LEVEL},
+    )
+
+
+class RFC6455(WebSocketProtocol):
+    name = "rfc6455"
+
+    def __init__(self, request: Request, *, max_message_size: int = limits.MAX_MESSAGE_SIZE,
+                 deflate: bool = True):
+        super().__init__(max_message_size=max_message_size)
+        version = request.headers.get("Sec-WebSocket-Version")
+        if version not in SUPPORTED_VERSIONS:
+            raise HttpError(426, f"unsupported Sec-WebSocket-Version {version!r}",
+                            VERSION_REQUIRED)
+        if not request.headers.get("Host"):
+            raise HttpError(400, "RFC 6455 handshake without Host")
+        # The engine parses the head itself (its parser then moves on to frames),
+        # so it gets the head again, with hybi-07/08's version spelled as 13.
+        lines = [f"{request.method} {request.target} {request.version}"]
+        lines += [f"{name}: {'13' if name.lower() == 'sec-websocket-version' else value}"
+                  for name, value in request.headers]
+        self._engine = ServerProtocol(
+            extensions=[deflate_factory()] if deflate else None,
+            max_size=max_message_size, logger=_logger)
+        self._engine.receive_data(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        events = self._engine.events_received()
+        if len(events) != 1 or not isinstance(events[0], WsRequest):
+            raise HttpError(400, f"invalid handshake: {self._engine.handshake_exc}")
+        ws_request = events[0]
+        try:
+            self._subprotocols = tuple(
+                p for value in ws_request.headers.get_all("Sec-WebSocket-Protocol")
+                for p in parse_subprotocol(value))
+        except InvalidHeader as exc:
+            raise HttpError(400, str(exc)) from None
+        self._response = self._engine.accept(ws_request)
+        if self._response.status_code != 101:
+            reason = str(self._engine.handshake_exc or self._response.reason_phrase)
+            raise HttpError(self._response.status_code, reason,
+                            tuple((k, v) for k, v in self._response.headers.raw_items()
+                                  if k in ("Allow", "Upgrade")))
+        self._fragments: list[str] | list[bytes] = []
+        self._message_type = TEXT
+        self._decoder: codecs.IncrementalDecoder | None = None
+        self._early = b""               # frames sent before the 101 was written
+        self._failure_reported = False
+
+    @property
+    def subprotocols(self) -> tuple[str, ...]:
+        return self._subprotocols
+
+    @property
+    def label(self) -> str:
+        if self._engine.extensions:
+            return "+".join([self.name, *(e.name for e in self._engine.extensions)])
+        return self.name
+
+    def accept(self, subprotocol: str | None = None,
+               headers: Iterable[tuple[str, str]] = ()) -> None:
+        if self.state is not State.CONNECTING:
+            raise ValueError("the handshake is already answered")
+        if subprotocol is not None:
+            self._response.headers["Sec-WebSocket-Protocol"] = subprotocol
+        for name, value in headers:
+            self._response.headers[name] = value
+        self._engine.send_response(self._response)
+        self._sync()
+
+    def receive_data(self, data: bytes) -> None:
+        if self.state is State.CONNECTING:
+            # RFC 6455 4.1: the client must not send frames before the 101;
+            # keep them for after the handshake, as websockets would.
+            self._early += data
+            return
+        self._engine.receive_data(data)
+        self._collect()
+
+    def receive_eof(self) -> None:
+        self._engine.receive_eof()
+        self._collect()
+
+    def send(self, type: int, data: str | bytes) -> int:
+        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        try:
+            if type == TEXT:
+                if not isinstance(data, str):
+                    payload.decode("utf-8")  # a text frame must be valid UTF-8 (8.1)
+                self._engine.send_text(payload)
+            elif type == BINARY:
+                self._engine.send_binary(payload)
+            elif type == PING:
+                self._engine.send_ping(payload)
+            elif type == PONG:
+                self._engine.send_pong(payload)
+            elif type == CLOSE:
+                self.close()
+                return 0
+            else:
+                raise ValueError(f"unknown message type {type}")
+        except InvalidState as exc:
+            raise ValueError(f"cannot send while {self.state.value}") from exc
+        return len(payload)
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        if self.state is State.OPEN:
+            self._engine.send_close(code, reason)
+            self._sync()
+
+    def data_to_send(self) -> bytes:
+        return b"".join(self._engine.data_to_send())
+
+    def _sync(self) -> None:
+        self.state = _STATES[self._engine.state]
+        if self._engine.eof_sent:
+            # The server closes the TCP connection once close frames crossed (7.1.1).
+            self.state = State.CLOSED
+        if self._early and self.state is State.OPEN:
+            early, self._early = self._early, b""
+            self.receive_data(early)
+
+    def _collect(self) -> None:
+        for frame in self._engine.events_received():
+            if frame.opcode in _DATA_TYPES:
+                self._message_type = _DATA_TYPES[frame.opcode]
+                self._decoder = _utf8_decoder() if self._message_type == TEXT else None
+                self._fragments = []
+            elif frame.opcode is Opcode.CLOSE:
+                close = self._engine.close_rcvd
+                self._events.append(CloseReceived(close.code if close else None,
+                                                  close.reason if close else ""))
+                continue
+            elif frame.opcode is not Opcode.CONT:
+                continue  # ping (answered by the engine) and pong
+            if self._decoder is not None:
+                try:
+                    # 8.1: validate text as it arrives, so bad UTF-8 fails fast.
+                    self._fragments.append(self._decoder.decode(frame.data, final=frame.fin))
+                except UnicodeDecodeError as exc:
+                    self._engine.fail(1007, f"invalid UTF-8 at byte {exc.start}")
+                    break
+            else:
+                self._fragments.append(frame.data)
+            if frame.fin:
+                empty = "" if self._message_type == TEXT else b""
+                self._events.append(Message(self._message_type, empty.join(self._fragments)))
+                self._fragments = []
+        sent = self._engine.close_sent
+        if sent is not None and sent.code in _PEER_FAULTS and not self._failure_reported:
+            self._failure_reported = True
+            self._events.append(ProtocolError(sent.code, sent.reason))
+        self._sync()

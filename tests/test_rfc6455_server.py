@@ -1,0 +1,253 @@
+"""RFC 6455 end to end with third-party clients (websockets, websocket-client)
+against the real geows CLI."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import threading
+import time
+
+import pytest
+import websocket  # websocket-client
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.sync.client import connect
+
+from tests.draft76 import Draft76Client
+from tests.geows_process import GeowsProcess
+
+CONFIG = """
+Listen 127.0.0.1:@PORT@
+LogLevel info
+<Location /echo>
+  SetHandler websocket-handler
+  WebSocketHandler plugins/echo.py echo_init
+</Location>
+<Location /small>
+  SetHandler websocket-handler
+  WebSocketHandler plugins/echo.py echo_init
+  MaxMessageSize 1024
+</Location>
+<Location /life>
+  SetHandler websocket-handler
+  WebSocketHandler @DIR@/life.py life_init
+</Location>
+"""
+
+LIFE = '''
+from geows.plugin import Plugin, TEXT
+
+def life_init():
+    def on_message(state, server, type, data):
+        if data == "raise":
+            raise ValueError("on_message failed on purpose")
+        if data == "close":
+            server.close()
+        else:
+            server.send(TEXT, data)
+    return Plugin(on_message=on_message)
+'''
+
+
+@pytest.fixture(scope="module")
+def geows():
+    process = GeowsProcess(CONFIG, extra_files={"life.py": LIFE})
+    yield process
+    assert process.stop() == 0
+
+
+def url(geows, path="/echo") -> str:
+    return f"ws://127.0.0.1:{geows.port}{path}"
+
+
+def test_text_binary_large_fragmented(geows):
+    with connect(url(geows), max_size=None) as ws:
+        ws.send("héllo")
+        assert ws.recv() == "héllo"
+        ws.send(b"\x00\x01\xff")
+        assert ws.recv() == b"\x00\x01\xff"
+        big = os.urandom(1 << 20)
+        ws.send(big)
+        assert ws.recv() == big
+        ws.send(["frag", "men", "ted"])
+        assert ws.recv() == "fragmented"
+        ws.send([b"a" * 70000, b"b" * 70000])
+        assert ws.recv() == b"a" * 70000 + b"b" * 70000
+    geows.wait_for_log("101 rfc6455+permessage-deflate")
+
+
+def test_deflate_negotiated_and_can_be_declined(geows):
+    with connect(url(geows)) as ws:
+        [extension] = ws.protocol.extensions
+        assert extension.name == "permessage-deflate"
+        text = "compressible " * 10000
+        ws.send(text)
+        assert ws.recv() == text
+    with connect(url(geows), compression=None) as ws:
+        assert ws.protocol.extensions == []
+        ws.send("plain")
+        assert ws.recv() == "plain"
+
+
+def test_ping_pong_and_close_codes(geows):
+    with connect(url(geows)) as ws:
+        assert ws.ping(b"are you there").wait(5)
+        ws.close(4000, "bye")
+    assert ws.protocol.close_rcvd.code == 4000   # the server echoes the client's code
+
+
+def test_websocket_client_library(geows):
+    ws = websocket.create_connection(url(geows), timeout=10)
+    ws.send("wc")
+    assert ws.recv() == "wc"
+    ws.send_binary(b"\x01\x02")
+    assert ws.recv() == b"\x01\x02"
+    ws.ping("p")
+    opcode, frame = ws.recv_data_frame(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_PONG and frame.data == b"p"
+    ws.close(status=1000)
+
+
+def test_subprotocol_default_is_first_offered(geows):
+    with connect(url(geows), subprotocols=["chat", "superchat"]) as ws:
+        assert ws.subprotocol == "chat"
+
+
+def test_message_size_limit_closes_1009(geows):
+    with connect(url(geows, "/small"), compression=None) as ws:
+        ws.send("x" * 1024)
+        assert ws.recv() == "x" * 1024
+        ws.send("x" * 1025)
+        with pytest.raises(ConnectionClosedError):
+            ws.recv()
+    assert ws.protocol.close_rcvd.code == 1009
+
+
+def test_fragmented_message_over_limit_closes_1009(geows):
+    with connect(url(geows, "/small"), compression=None) as ws:
+        ws.send(["x" * 600, "x" * 600])
+        with pytest.raises(ConnectionClosedError):
+            ws.recv()
+    assert ws.protocol.close_rcvd.code == 1009
+
+
+def raw_handshake(port: int, path: str = "/echo", version: str = "13") -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  f"Sec-WebSocket-Version: {version}\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    assert b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head   # RFC 6455 1.3's worked example
+    return sock
+
+
+def masked(opcode: int, payload: bytes, fin: bool = True) -> bytes:
+    mask = b"\x01\x02\x03\x04"
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([(0x80 if fin else 0) | opcode, 0x80 | len(payload)]) + mask + body
+
+
+def read_close_code(sock: socket.socket) -> int:
+    data = b""
+    while len(data) < 4:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    assert data[0] == 0x88, data
+    return struct.unpack(">H", data[2:4])[0]
+
+
+def test_invalid_utf8_closes_1007(geows):
+    sock = raw_handshake(geows.port)
+    sock.sendall(masked(0x1, b"ok \xc3\x28"))
+    assert read_close_code(sock) == 1007
+
+
+def test_invalid_utf8_fails_fast_in_the_first_fragment(geows):
+    sock = raw_handshake(geows.port)
+    sock.sendall(masked(0x1, b"\xff\xfe", fin=False))   # no final fragment ever sent
+    assert read_close_code(sock) == 1007
+
+
+def test_protocol_error_closes_1002(geows):
+    sock = raw_handshake(geows.port)
+    sock.sendall(b"\x81\x02hi")   # unmasked client frame (RFC 6455 5.1)
+    assert read_close_code(sock) == 1002
+
+
+def test_plugin_error_closes_1011(geows):
+    with connect(url(geows, "/life")) as ws:
+        ws.send("raise")
+        with pytest.raises(ConnectionClosedError):
+            ws.recv()
+    assert ws.protocol.close_rcvd.code == 1011
+    assert "on_message failed on purpose" in geows.error_log
+
+
+def test_server_close_is_bounded_when_the_client_never_answers(geows):
+    sock = raw_handshake(geows.port, "/life")
+    sock.sendall(masked(0x1, b"close"))
+    started = time.monotonic()
+    assert sock.recv(2) == b"\x88\x02"   # the server's close frame; we never answer
+    while sock.recv(4096):
+        pass
+    assert 3 < time.monotonic() - started < 10   # limits.CLOSE_TIMEOUT is 5 s
+
+
+@pytest.mark.parametrize("version", ["8", "7"])
+def test_hybi_versions_7_and_8_accepted(geows, version):
+    sock = raw_handshake(geows.port, version=version)
+    sock.sendall(masked(0x1, b"v"))
+    assert sock.recv(3) == b"\x81\x01v"
+    sock.close()
+
+
+def test_unsupported_version_426(geows):
+    with socket.create_connection(("127.0.0.1", geows.port), timeout=10) as sock:
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"Sec-WebSocket-Version: 12\r\n\r\n")
+        data = sock.recv(4096)
+    assert data.startswith(b"HTTP/1.1 426 ")
+    assert b"\r\nSec-WebSocket-Version: 13\r\n" in data
+
+
+def test_bad_key_400(geows):
+    with pytest.raises(InvalidStatus) as info:
+        connect(url(geows), additional_headers={"Sec-WebSocket-Key": "short"})
+    assert info.value.response.status_code == 400
+
+
+def test_both_protocols_on_one_location_at_once(geows):
+    errors: list[BaseException] = []
+
+    def rfc(n: int) -> None:
+        try:
+            with connect(url(geows)) as ws:
+                for i in range(50):
+                    ws.send(f"r{n}-{i}")
+                    assert ws.recv() == f"r{n}-{i}"
+        except BaseException as exc:
+            errors.append(exc)
+
+    def hixie(n: int) -> None:
+        try:
+            client = Draft76Client(geows.port, "/echo", seed=n)
+            for i in range(50):
+                client.send(f"h{n}-{i}")
+                assert client.recv() == f"h{n}-{i}"
+            client.close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=f, args=(n,)) for n in range(20) for f in (rfc, hixie)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors[:3]
