@@ -21,6 +21,11 @@ LoadModule websocket_module modules/mod_websocket.so
     SetHandler websocket-handler
     WebSocketHandler plugins/echo.py echo_init
   </Location>
+  <Location /d75>
+    SetHandler websocket-handler
+    WebSocketHandler plugins/echo.py echo_init
+    SupportDraft75 On
+  </Location>
   <Location /life>
     SetHandler websocket-handler
     WebSocketHandler @DIR@/life.py life_init
@@ -291,3 +296,21 @@ def test_sigterm_closes_clients_and_runs_callbacks():
     for n in range(5):
         assert process.error_log.count(f"on_disconnect s{n}\n") == 1
     assert process.error_log.count("destroy called") == 1
+
+
+DRAFT75_HEAD = (b"GET {path} HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
+                b"Host: h\r\nOrigin: http://o\r\nWebSocket-Protocol: chat\r\n\r\n")
+
+
+def test_draft75_only_where_supportdraft75_is_on(geows):
+    with socket.create_connection(("127.0.0.1", geows.port), timeout=10) as sock:
+        sock.sendall(DRAFT75_HEAD.replace(b"{path}", b"/d75") + b"\x00seventy-five\xff")
+        data = b""
+        while not data.endswith(b"seventy-five\xff"):
+            data += sock.recv(4096)
+    assert data == (b"HTTP/1.1 101 Web Socket Protocol Handshake\r\nUpgrade: WebSocket\r\n"
+                    b"Connection: Upgrade\r\nWebSocket-Origin: http://o\r\n"
+                    b"WebSocket-Location: ws://h/d75\r\nWebSocket-Protocol: chat\r\n\r\n"
+                    b"\x00seventy-five\xff")
+    data = raw_request(geows.port, DRAFT75_HEAD.replace(b"{path}", b"/echo"))
+    assert status_of(data) == 400
