@@ -1,0 +1,196 @@
+"""RFC 6455 as bytes in, events and bytes out; the short path against the engine."""
+
+import os
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geows.errors import HttpError
+from geows.http import RequestParser
+from geows.protocols import CloseReceived, Message, ProtocolError, State
+from geows.protocols.events import BINARY, PING, TEXT
+from geows.protocols.rfc6455 import RFC6455
+
+HEAD = ("GET /chat?x=1 HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: {version}\r\n{extra}\r\n")
+
+
+def make(version="13", extra="", **kwargs) -> RFC6455:
+    request = RequestParser().feed(HEAD.format(version=version, extra=extra).encode())
+    return RFC6455(request, **kwargs)
+
+
+def opened(**kwargs) -> RFC6455:
+    protocol = make(**kwargs)
+    protocol.accept(None)
+    protocol.data_to_send()
+    return protocol
+
+
+def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0,
+          mask: bytes | None = b"\x37\xfa\x21\x3d") -> bytes:
+    head = bytes([(0x80 if fin else 0) | rsv << 4 | opcode])
+    flag = 0x80 if mask is not None else 0
+    n = len(payload)
+    if n < 126:
+        head += bytes([flag | n])
+    elif n < 65536:
+        head += bytes([flag | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([flag | 127]) + struct.pack("!Q", n)
+    if mask is None:
+        return head + payload
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_handshake_answer_rfc_example():
+    protocol = make(extra="Sec-WebSocket-Protocol: chat, superchat\r\n")
+    assert protocol.subprotocols == ("chat", "superchat")
+    protocol.accept("superchat", [("X-Extra", "1")])
+    out = protocol.data_to_send()
+    assert out.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+    assert b"\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n" in out   # 1.3
+    assert b"\r\nSec-WebSocket-Protocol: superchat\r\n" in out
+    assert b"\r\nX-Extra: 1\r\n" in out
+    assert protocol.state is State.OPEN
+
+
+@pytest.mark.parametrize("version", ["13", "8", "7"])
+def test_versions_accepted(version):
+    assert make(version=version).state is State.CONNECTING
+
+
+@pytest.mark.parametrize("version", ["12", "6", "14", ""])
+def test_other_versions_426(version):
+    with pytest.raises(HttpError) as info:
+        make(version=version)
+    assert info.value.status == 426
+    assert ("Sec-WebSocket-Version", "13") in info.value.headers
+
+
+def test_deflate_offer_negotiated_with_bounded_window():
+    protocol = make(extra="Sec-WebSocket-Extensions: permessage-deflate; "
+                          "client_max_window_bits\r\n")
+    protocol.accept(None)
+    out = protocol.data_to_send()
+    assert b"permessage-deflate" in out and b"server_max_window_bits=12" in out
+    assert protocol.label == "rfc6455+permessage-deflate"
+    declined = make(extra="Sec-WebSocket-Extensions: permessage-deflate\r\n", deflate=False)
+    declined.accept(None)
+    assert b"Sec-WebSocket-Extensions" not in declined.data_to_send()
+
+
+def test_messages_and_replies():
+    protocol = opened()
+    protocol.receive_data(frame(1, "héllo".encode()) + frame(2, b"\x00\xff")
+                          + frame(1, b"fra", fin=False) + frame(9, b"ping!")
+                          + frame(0, b"gment", fin=True))
+    assert protocol.events_received() == [
+        Message(TEXT, "héllo"), Message(BINARY, b"\x00\xff"), Message(TEXT, "fragment")]
+    assert protocol.data_to_send() == b"\x8a\x05ping!"   # 5.5.2: pong
+    assert protocol.send(TEXT, "é" * 100) == 200
+    assert protocol.send(BINARY, b"x" * 70000) == 70000
+    assert protocol.send(PING, b"p") == 1
+    out = protocol.data_to_send()
+    assert out.startswith(b"\x81\x7e\x00\xc8" + "é".encode())
+    assert b"\x82\x7f" + struct.pack("!Q", 70000) in out
+    assert out.endswith(b"\x89\x01p")
+
+
+def test_close_from_client_and_from_server():
+    protocol = opened()
+    protocol.receive_data(frame(8, struct.pack("!H", 4000) + b"bye"))
+    assert protocol.events_received() == [CloseReceived(4000, "bye")]
+    assert protocol.data_to_send() == b"\x88\x05\x0f\xa0bye"
+    assert protocol.state is State.CLOSED
+
+    protocol = opened()
+    protocol.close(1001)
+    assert protocol.close_expected()
+    assert protocol.data_to_send() == b"\x88\x02\x03\xe9"
+    protocol.receive_data(frame(1, b"late") + frame(8, struct.pack("!H", 1001)))
+    # Data the client sent before it saw our close is still delivered (7.1.2).
+    assert protocol.events_received() == [Message(TEXT, "late"), CloseReceived(1001, "")]
+    assert protocol.state is State.CLOSED
+
+
+@pytest.mark.parametrize("data, code", [
+    (frame(1, b"\xc3\x28"), 1007),
+    (frame(1, b"\xff", fin=False), 1007),          # fails before the message ends
+    (frame(1, b"no mask", mask=None), 1002),
+    (frame(0, b"no start"), 1002),
+    (frame(3, b""), 1002),                         # reserved opcode
+    (frame(1, b"x", rsv=1), 1002),                 # RSV1 without deflate
+    (frame(9, b"x" * 126), 1002),                  # control frame over 125 bytes
+    (frame(1, b"x" * 201), 1009),
+    (frame(1, b"x" * 120, fin=False) + frame(0, b"x" * 120), 1009),
+])
+def test_peer_faults(data, code):
+    protocol = opened(max_message_size=200)
+    protocol.receive_data(data)
+    events = protocol.events_received()
+    assert isinstance(events[-1], ProtocolError) and events[-1].code == code
+    out = protocol.data_to_send()
+    assert out[:1] == b"\x88" and struct.unpack("!H", out[2:4])[0] == code
+    assert protocol.state is State.CLOSED
+
+
+def test_oversized_header_fails_before_the_payload_arrives():
+    protocol = opened(max_message_size=1000)
+    protocol.receive_data(b"\x82\xff" + struct.pack("!Q", 10**12))
+    assert protocol.events_received()[-1].code == 1009
+
+
+def test_frames_before_the_101_are_kept():
+    protocol = make()
+    protocol.receive_data(frame(1, b"early"))
+    assert protocol.events_received() == []
+    protocol.accept(None)
+    assert protocol.events_received() == [Message(TEXT, "early")]
+
+
+# The short path must be invisible: the same bytes give the same events and
+# the same output as the websockets engine alone.
+payloads = st.one_of(st.binary(max_size=80), st.text(max_size=40).map(str.encode),
+                     st.sampled_from([b"\xc3\x28", b"\xe2\x82", os.urandom(200)]))
+frames = st.builds(
+    frame,
+    opcode=st.sampled_from([0, 1, 1, 2, 2, 8, 9, 10, 3]),
+    payload=payloads,
+    fin=st.booleans() | st.just(True),
+    rsv=st.sampled_from([0, 0, 0, 0, 1, 4]),
+    mask=st.sampled_from([b"\x00\x00\x00\x00", b"\x37\xfa\x21\x3d", None, b"\x01\x02\x03\x04"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(stream=st.lists(frames, max_size=12), cuts=st.lists(st.integers(1, 60), max_size=8),
+       deflate=st.booleans(), echo=st.booleans())
+def test_short_path_matches_the_engine(stream, cuts, deflate, echo):
+    extra = "Sec-WebSocket-Extensions: permessage-deflate\r\n" if deflate else ""
+    data = b"".join(stream)
+    chunks, pos = [], 0
+    for cut in cuts:
+        chunks.append(data[pos:pos + cut])
+        pos += cut
+    chunks.append(data[pos:])
+    results = []
+    for short_path in (True, False):
+        protocol = make(extra=extra, max_message_size=150, short_path=short_path)
+        protocol.accept(None)
+        protocol.data_to_send()   # the 101, whose Date may differ between the runs
+        events, out = [], []
+        for chunk in chunks:
+            protocol.receive_data(chunk)
+            new = protocol.events_received()
+            events += new
+            if echo and protocol.state is State.OPEN:
+                for event in new:
+                    if isinstance(event, Message):
+                        protocol.send(event.type, event.data)
+            out.append(protocol.data_to_send())
+        results.append((events, b"".join(out), protocol.state))
+    assert results[0] == results[1]
