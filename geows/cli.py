@@ -20,6 +20,7 @@ from gevent.event import Event  # noqa: E402
 
 from geows import __version__, log  # noqa: E402
 from geows.config import Config, WebSocketSettings, load_config  # noqa: E402
+from geows.config.vhosts import VirtualHost  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
 from geows.plugin import load_plugin  # noqa: E402
 from geows.server import Server  # noqa: E402
@@ -65,12 +66,21 @@ def describe(config: Config) -> dict[str, Any]:
                 "init": section.websocket.init if section.websocket else None,
                 "max_message_size": (section.websocket.max_message_size
                                      if section.websocket else None),
+                "vhost": describe_vhost(section.vhost),
                 "file": section.file,
                 "line": section.line,
             }
             for section in config.websocket_sections()
         ],
     }
+
+
+def describe_vhost(vhost: VirtualHost | None) -> dict[str, Any] | None:
+    if vhost is None:
+        return None
+    return {"addresses": [f"{a.text}:{a.port or '*'}" for a in vhost.addresses],
+            "server_name": vhost.server_name, "aliases": list(vhost.aliases),
+            "file": vhost.file, "line": vhost.line}
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -84,7 +94,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     for route in summary["routes"]:
         kind = "LocationMatch" if route["regex"] else "Location"
         target = f"{route['plugin']} {route['init']}" if route["plugin"] else "(no plugin)"
-        print(f"  <{kind} {route['location']}> handler={route['handler']} -> {target} "
+        vhost = route["vhost"]
+        where = (f" in <VirtualHost {' '.join(vhost['addresses'])}> "
+                 f"{vhost['server_name'] or ''}" if vhost else "")
+        print(f"  <{kind} {route['location']}>{where} handler={route['handler']} -> {target} "
               f"({route['file']}:{route['line']})")
 
 

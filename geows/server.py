@@ -173,7 +173,9 @@ class Connection:
         request = self._read_head()
         self._request_line = f"{request.method} {request.target[:200]} {request.version}"
         self._ending = "closed during the handshake"
-        endpoint = config.resolve(request.path)
+        local_ip, local_port = self.sock.getsockname()[:2]
+        endpoint = config.resolve(request.path, host=request.headers.get("Host"),
+                                  port=local_port, local_ip=local_ip)
         if endpoint is None:
             raise HttpError(404, f"no WebSocket location for {request.path}")
         settings = endpoint.settings

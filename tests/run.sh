@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Third-party draft-76 clients (Perl, Ruby) the tests drive against geows.
-DEBIAN_PACKAGES=(libprotocol-websocket-perl ruby ruby-websocket)
+# Third-party draft-76 clients (Perl, Ruby) the tests drive against geows, and
+# the real httpd (with apxs, to build a stand-in module) for tests/httpd.
+DEBIAN_PACKAGES=(libprotocol-websocket-perl ruby ruby-websocket apache2 apache2-dev)
 if ! dpkg -s "${DEBIAN_PACKAGES[@]}" >/dev/null 2>&1; then
     SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
     $SUDO apt-get update -qq

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from geows.config.model import has_wildcard
 from geows.errors import ConfigError
 
 # Where a directive may appear: the main server, a <VirtualHost>, or a directory-like
@@ -61,8 +62,12 @@ DIRECTIVES = {spec.name.lower(): spec for spec in (
     Spec("WebSocketHandler", 2, 2, _DIR_ONLY,
          "the plugin file followed by the name of its initialization function"),
     Spec("MaxMessageSize", 1, 1, _DIR_ONLY, "the largest message to accept, in bytes"),
-    Spec("SupportDraft75", 1, 1, _DIR_ONLY, "On or Off"),
+    # A FLAG: httpd reads the first word and ignores any others.
+    Spec("SupportDraft75", 0, None, _DIR_ONLY, "On or Off"),
     Spec("RequestReadTimeout", 0, None, _SERVER_OR_VHOST, "key=value timeout parameters"),
+    Spec("ServerName", 1, 1, _SERVER_OR_VHOST, "The hostname and port of the server"),
+    Spec("ServerAlias", 0, None, _SERVER_OR_VHOST,
+         "A name or names alternately used to access the server"),
 )}
 
 # Access control and TLS that geows does not enforce yet: with any of these in the active
@@ -183,12 +188,61 @@ def parse_request_read_timeout(args: Sequence[str]) -> tuple[float, float, int] 
     return header
 
 
+_ATOI64 = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]*)")
+_INT64_MAX = 2**63 - 1
+
+
 def parse_size(value: str) -> int:
-    """MaxMessageSize's value: a positive number of bytes."""
-    if not value.isascii() or not value.isdigit() or int(value) == 0:
+    """MaxMessageSize's value, read as the module does: apr_atoi64 (leading blanks, a sign,
+    the digits up to the first other character, saturating) must give more than zero.
+    So "10k" is 10 bytes, as in httpd; the reader warns about the ignored rest."""
+    digits = _ATOI64.match(value)[1]  # type: ignore[index]  # the pattern always matches
+    size = int(digits) if digits.lstrip("+-") else 0
+    if size <= 0:
         raise ConfigError(f"Invalid maximum message size '{value}': expected a positive "
                           "number of bytes")
-    return int(value)
+    return min(size, _INT64_MAX)
+
+
+def parse_server_name(value: str) -> str:
+    """ServerName [scheme://]host[:port] as the host httpd compares Host headers with."""
+    if has_wildcard(value):
+        raise ConfigError(f'Invalid ServerName "{value}" use ServerAlias to set multiple '
+                          "server names.")
+    host = value.split("://", 1)[1] if "://" in value else value
+    host, colon, port = host.partition(":")  # httpd splits at the first ':' and atoi()s
+    number = re.match(r"[ \t]*[+-]?[0-9]*", port)[0].strip()  # type: ignore[index]
+    if colon and not 1 <= (int(number) if number.lstrip("+-") else 0) <= 65535:
+        raise ConfigError(f'The port number "{value}" is outside the appropriate range '
+                          "(i.e., 1..65535).")
+    return host
+
+
+_VHOST_ADDRESS = re.compile(r"(.*?)(?::([0-9]+))?", re.DOTALL)
+
+
+def parse_vhost_address(word: str) -> tuple[str, int | None] | None:
+    """A <VirtualHost> address as (host as written, port or None for any); None for an
+    empty word. As get_addresses and apr_parse_addr_port read it: ":port" counts only when
+    it is all digits, otherwise the whole word is a host name (which then fails to resolve
+    and is ignored, as httpd does)."""
+    if not word:
+        return None
+    wild_port = word == "*" or word.endswith(":*")
+    text = word[:-2] if wild_port and word != "*" else word
+    m = _VHOST_ADDRESS.fullmatch(text)
+    host, port = m[1], m[2]  # type: ignore[index]  # the pattern always matches
+    if text.isdigit():  # "80": apr reads a port and no address
+        if not 1 <= int(text) <= 65535:
+            raise ConfigError("The address or port is invalid")
+        raise ConfigError("Missing address for VirtualHost")
+    if host == "" or (port is not None and not 1 <= int(port) <= 65535):
+        raise ConfigError("The address or port is invalid")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ConfigError("The address or port is invalid")
+        host = host[1:-1]
+    return host, (None if wild_port or port is None else int(port))
 
 
 def parse_flag(name: str, value: str) -> bool:

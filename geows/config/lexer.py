@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 # C isspace(), which httpd uses; str.isspace() would also split on Unicode spaces.
 SPACE = " \t\n\v\f\r"
+_BLANKS = re.compile(f"[{re.escape(SPACE)}]+")
+_UNQUOTED = re.compile(f"[^{re.escape(SPACE)}\\\\]*")  # up to a blank or a backslash
+_SKIP = re.compile(f"[{re.escape(SPACE)}]*")
+_PLAIN = re.compile(r"[^\"'\\]*")  # no quote or backslash: words are just blank-separated
 
 
 def logical_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -30,6 +35,11 @@ def logical_lines(text: str) -> Iterator[tuple[int, str]]:
 
 def read_word(text: str, pos: int = 0) -> tuple[str, int]:
     """Read the word at `pos` (after any blanks); return it and where the next one starts."""
+    pos = _SKIP.match(text, pos).end()
+    if text[pos:pos + 1] not in ("\"", "'"):  # the common case, in C: no quote, no escape
+        word_end = _UNQUOTED.match(text, pos).end()
+        if text[word_end:word_end + 1] != "\\":
+            return text[pos:word_end], _SKIP.match(text, word_end).end()
     end = len(text)
     while pos < end and text[pos] in SPACE:
         pos += 1
@@ -52,6 +62,8 @@ def read_word(text: str, pos: int = 0) -> tuple[str, int]:
 
 def split_words(text: str) -> list[str]:
     """All the words of `text`: `"a" "b"` is two words, `*#` is one."""
+    if _PLAIN.fullmatch(text):  # the common case, in C
+        return _BLANKS.split(text.strip(SPACE)) if text.strip(SPACE) else []
     words = []
     pos = len(text) - len(text.lstrip(SPACE))
     while pos < len(text):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from geows import limits
+from geows.config.vhosts import VirtualHost, VirtualHostTable
 
 WEBSOCKET_HANDLER = "websocket-handler"
 
@@ -38,14 +40,18 @@ class WebSocketSettings:
 
 @dataclass(frozen=True)
 class LocationSection:
-    """One <Location>, <Location ~ re> or <LocationMatch> of the main server."""
+    """One <Location>, <Location ~ re> or <LocationMatch>, of the main server or a vhost."""
 
     pattern: str   # as written
     regex: bool
     handler: str | None  # SetHandler's value, lowercased ("none" included)
-    websocket: WebSocketSettings | None
+    websocket: WebSocketSettings | None  # set by WebSocketHandler
     file: str      # the section's opening line
     line: int
+    vhost: VirtualHost | None = None  # None: the main server's, which every vhost inherits
+    # Any of mod_websocket's directives here: the module has no merge function, so this
+    # section's config (without a plugin if it has no WebSocketHandler) replaces an earlier's.
+    websocket_config: bool = False
     _match: Callable[[str], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -82,17 +88,43 @@ class Config:
     header_timeout_max: float = limits.HEADER_TIMEOUT_MAX
     header_min_rate: int = limits.HEADER_MIN_RATE
     modules: frozenset[str] = frozenset()  # both "x_module" and "mod_x.c" spellings
+    virtual_hosts: list[VirtualHost] = field(default_factory=list)  # in file order
+    _vhost_table: VirtualHostTable | None = field(default=None, init=False, repr=False,
+                                                  compare=False)
 
-    def resolve(self, path: str) -> Endpoint | None:
-        """The WebSocket endpoint for `path`, merging sections in file order as httpd does."""
+    def virtual_host(self, host: str | None, port: int,
+                     local_ip: str | None = None) -> VirtualHost | None:
+        """The <VirtualHost> httpd picks for a request with this Host header that came in
+        on local_ip:port (the listening socket's address); None for the main server."""
+        if not self.virtual_hosts:
+            return None
+        if self._vhost_table is None:
+            self._vhost_table = VirtualHostTable(self.virtual_hosts)
+        return self._vhost_table.select(local_ip, port, host)
+
+    def sections_for(self, path: str, host: str | None = None, port: int | None = None,
+                     local_ip: str | None = None) -> list[LocationSection]:
+        """The sections httpd merges for `path`, in merge order: the main server's in file
+        order, then those of the vhost serving host/port/local_ip (main server: no port)."""
+        vhost = None if port is None else self.virtual_host(host, port, local_ip)
+        main = [s for s in self.locations if s.vhost is None and s.matches(path)]
+        if vhost is None:
+            return main
+        return main + [s for s in self.locations if s.vhost is vhost and s.matches(path)]
+
+    def resolve(self, path: str, host: str | None = None, port: int | None = None,
+                local_ip: str | None = None) -> Endpoint | None:
+        """The WebSocket endpoint for `path`, merging sections as httpd does.
+
+        Without port, only the main server's sections apply; with the Host header, the
+        local port and address, the vhost's sections apply after them.
+        """
         handler = None
         chosen: LocationSection | None = None
-        for section in self.locations:
-            if not section.matches(path):
-                continue
+        for section in self.sections_for(path, host, port, local_ip):
             if section.handler is not None:
                 handler = section.handler
-            if section.websocket is not None:
+            if section.websocket_config:
                 chosen = section  # mod_websocket has no merge function: the last one wins whole
         if handler == WEBSOCKET_HANDLER and chosen is not None and chosen.websocket is not None:
             return Endpoint(chosen, chosen.websocket)
@@ -101,7 +133,7 @@ class Config:
     def websocket_sections(self) -> list[LocationSection]:
         """Sections that set the websocket-handler or mod_websocket settings."""
         return [section for section in self.locations
-                if section.handler == WEBSOCKET_HANDLER or section.websocket is not None]
+                if section.handler == WEBSOCKET_HANDLER or section.websocket_config]
 
 
 def has_wildcard(pattern: str) -> bool:
@@ -117,6 +149,9 @@ def has_wildcard(pattern: str) -> bool:
     return False
 
 
+# Compiling is most of the cost of loading a big config, and the reader builds each section
+# twice (while reading, then with its final settings): compile each pattern once.
+@lru_cache(maxsize=65536)
 def _matcher(pattern: str, regex: bool) -> Callable[[str], bool]:
     if regex:  # httpd uses PCRE, unanchored
         search = re.compile(_PCRE_NAMED_GROUP.sub("(?P<", pattern)).search

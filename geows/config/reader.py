@@ -7,9 +7,11 @@ One in-order pass over the tree: ServerRoot, LoadModule, Define, ${VAR}, Include
 from __future__ import annotations
 
 import glob
+import ipaddress
 import logging
 import os
 import re
+import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -26,6 +28,7 @@ from geows.config.model import (
     has_wildcard,
 )
 from geows.config.tree import Node, Section, parse
+from geows.config.vhosts import ANY_PORT, VirtualHost, VirtualHostAddress
 from geows.errors import ConfigError
 
 log = logging.getLogger("geows.config")
@@ -41,14 +44,27 @@ _LOCATIONS = frozenset({"location", "locationmatch"})
 
 def load_config(path: str | os.PathLike[str], *,
                 server_root: str | os.PathLike[str] | None = None,
-                defines: Iterable[str] = ()) -> Config:
+                defines: Iterable[str] = (), guard: bool = True) -> Config:
     """Read the main config file (relative paths start at the server root) and its includes.
 
     server_root defaults to the current directory; a ServerRoot directive overrides it.
     defines are -D names, true for <IfDefine>. Raises ConfigError at the offending FILE:LINE.
+    guard=False reads a config that has access control or TLS geows does not enforce, for
+    inspection only: never serve what it returns.
     """
     root = os.path.abspath(server_root if server_root is not None else os.getcwd())
-    return _Reader(root, defines).read(os.path.abspath(os.path.join(root, path)))
+    return _Reader(root, defines, guard).read(os.path.abspath(os.path.join(root, path)))
+
+
+@dataclass
+class _VirtualHostDraft:
+    """A <VirtualHost> being read; its names are final only after the whole config."""
+
+    addresses: list[VirtualHostAddress]
+    node: Node
+    server_name: str | None = None
+    aliases: list[str] | None = None
+    built: VirtualHost | None = None
 
 
 @dataclass
@@ -56,6 +72,7 @@ class _Draft:
     """A main-server <Location> being read: what its directives set so far."""
 
     section: LocationSection
+    vhost: _VirtualHostDraft | None = None
     handler: str | None = None
     first_websocket: Node | None = None  # the first mod_websocket directive, for errors
     websocket_at: Node | None = None     # the WebSocketHandler directive
@@ -71,20 +88,23 @@ class _Scope:
 
     kind: str
     section: str = ""            # the innermost non-conditional section, as written
-    vhost: bool = False          # anywhere inside a <VirtualHost>
+    vhost: _VirtualHostDraft | None = None  # anywhere inside a <VirtualHost>
     draft: _Draft | None = None  # set directly inside a <Location>
     require_none: bool = False   # inside <RequireNone>
 
 
 class _Reader:
-    def __init__(self, root: str, defines: Iterable[str]):
+    def __init__(self, root: str, defines: Iterable[str], guard: bool = True):
         self.root = root
+        self.guard = guard
         self.defines = set(defines)
         self.variables: dict[str, str] = {}
         self.modules = set(ALWAYS_LOADED)
         self.reading: list[str] = []  # files being read, to refuse include loops
         self.listeners: list[Listener] = []
         self.drafts: list[_Draft] = []
+        self.vhosts: list[_VirtualHostDraft] = []
+        self.server_name: str | None = None
         self.log_level = "warn"
         self.module_log_levels: dict[str, str] = {}
         self.header = (limits.HEADER_TIMEOUT, limits.HEADER_TIMEOUT_MAX, limits.HEADER_MIN_RATE)
@@ -92,10 +112,11 @@ class _Reader:
 
     def read(self, file: str) -> Config:
         self._walk_file(file, _Scope(SERVER))
+        vhosts = [self._finish_vhost(vhost) for vhost in self.vhosts]
         locations = [self._finish(draft) for draft in self.drafts]
         config = Config(file, self.root, self.listeners, self.log_level, self.module_log_levels,
-                        locations, *self.header, frozenset(self.modules))
-        if self.guarded and config.websocket_sections():
+                        locations, *self.header, frozenset(self.modules), vhosts)
+        if self.guard and self.guarded and config.websocket_sections():
             raise self.guarded
         if not self.listeners:
             raise ConfigError("no Listen directive, so no listening sockets available", file)
@@ -109,7 +130,20 @@ class _Reader:
             websocket = WebSocketSettings(plugin, draft.init, draft.websocket_at.file,
                                           draft.websocket_at.line, draft.max_message_size,
                                           draft.support_draft75)
-        return replace(draft.section, handler=draft.handler, websocket=websocket)
+        vhost = draft.vhost.built if draft.vhost is not None else None
+        return replace(draft.section, handler=draft.handler, websocket=websocket, vhost=vhost,
+                       websocket_config=draft.first_websocket is not None)
+
+    def _finish_vhost(self, draft: _VirtualHostDraft) -> VirtualHost:
+        name = draft.server_name
+        if name is None:  # as ap_fini_vhost_config names a vhost without ServerName
+            if any(address.ip is None for address in draft.addresses):
+                name = self.server_name
+            elif draft.addresses:
+                name = _reverse_dns(draft.addresses[0].ip)
+        draft.built = VirtualHost(tuple(draft.addresses), name, tuple(draft.aliases or ()),
+                                  draft.node.file, draft.node.line)
+        return draft.built
 
     def _walk_file(self, path: str, scope: _Scope) -> None:
         real = os.path.realpath(path)
@@ -163,12 +197,26 @@ class _Reader:
             if scope.kind == DIR or (key == "virtualhost" and scope.kind == VHOST):
                 raise ConfigError(f"<{node.name}> cannot occur within <{scope.section}> section")
             if key == "virtualhost":
-                self._walk(node.children, _Scope(VHOST, node.name, vhost=True))
+                vhost = _VirtualHostDraft(self._vhost_addresses(node, args), node)
+                self.vhosts.append(vhost)
+                self._walk(node.children, _Scope(VHOST, node.name, vhost=vhost))
             else:
                 self._location(node, args, scope)
         else:  # <Directory>, <Files>, <If>, <Limit>, ...: read for errors and the guard only
             require_none = scope.require_none or key == directives.REQUIRE_NONE
             self._walk(node.children, _Scope(DIR, node.name, scope.vhost, None, require_none))
+
+    def _vhost_addresses(self, node: Section, args: list[str]) -> list[VirtualHostAddress]:
+        addresses = []
+        for word in args:
+            parsed = directives.parse_vhost_address(word)
+            if parsed is None:
+                continue
+            host, port = parsed
+            for ip in _resolve(host, node):
+                addresses.append(VirtualHostAddress(ip, ANY_PORT if port is None else port,
+                                                    host))
+        return addresses
 
     def _condition(self, node: Section, args: list[str]) -> bool:
         if node.key == "ifversion":
@@ -194,16 +242,15 @@ class _Reader:
             section = LocationSection(args[0], regex, None, None, node.file, node.line)
         except re.error as e:
             raise ConfigError(f"Regex could not be compiled: {e}") from None
-        draft = _Draft(section)
+        draft = _Draft(section, scope.vhost)
         self._walk(node.children, _Scope(DIR, node.name, scope.vhost, draft))
-        if scope.vhost:
-            return
         first = draft.first_websocket
         if first is not None and draft.websocket_at is None:
-            raise ConfigError(
-                f"{first.name} without WebSocketHandler in the same section: mod_websocket "
-                "does not merge sections, so paths matched here would have no plugin",
-                first.file, first.line)
+            # httpd accepts this; the section's module config, without a plugin, replaces
+            # any earlier one, so the paths it matches are not WebSocket endpoints.
+            log.warning("%s:%d: %s without WebSocketHandler in the same section: mod_websocket "
+                        "does not merge sections, so paths matched here have no plugin",
+                        first.file, first.line, first.name)
         self.drafts.append(draft)
 
     def _directive(self, node: Node, scope: _Scope) -> None:
@@ -221,10 +268,7 @@ class _Reader:
 
     def _route(self, scope: _Scope) -> _Draft:
         """The <Location> a WebSocket route is set in; ConfigError where geows cannot serve it."""
-        if scope.vhost:
-            raise ConfigError("WebSocket locations inside <VirtualHost> are not served by "
-                              "this version of geows")
-        if scope.kind == SERVER:
+        if scope.kind in (SERVER, VHOST):
             raise ConfigError(f"SetHandler {WEBSOCKET_HANDLER} outside <Location> is not served "
                               "by this version of geows")
         if scope.draft is None:
@@ -300,18 +344,68 @@ class _Reader:
 
     def _maxmessagesize(self, node: Node, args: list[str], scope: _Scope) -> None:
         size = directives.parse_size(args[0])
+        if args[0].strip(" \t").lstrip("+") != str(size):  # "10k", or past 2**63-1
+            log.warning("%s:%d: MaxMessageSize %s is read as %d bytes, as mod_websocket "
+                        "reads it", node.file, node.line, args[0], size)
         if scope.draft is not None:
             self._mark(scope.draft, node).max_message_size = size
 
     def _supportdraft75(self, node: Node, args: list[str], scope: _Scope) -> None:
-        flag = directives.parse_flag("SupportDraft75", args[0])
+        flag = directives.parse_flag("SupportDraft75", args[0] if args else "")
         if scope.draft is not None:
             self._mark(scope.draft, node).support_draft75 = flag
+
+    def _servername(self, node: Node, args: list[str], scope: _Scope) -> None:
+        name = directives.parse_server_name(args[0])
+        if scope.vhost is not None:
+            scope.vhost.server_name = name
+        else:
+            self.server_name = name
+
+    def _serveralias(self, node: Node, args: list[str], scope: _Scope) -> None:
+        if scope.vhost is None:
+            raise ConfigError("ServerAlias only used in <VirtualHost>")
+        scope.vhost.aliases = [*(scope.vhost.aliases or ()), *args]
 
     def _requestreadtimeout(self, node: Node, args: list[str], scope: _Scope) -> None:
         header = directives.parse_request_read_timeout(args)
         if header is not None and scope.kind == SERVER:
             self.header = header
+
+
+def _resolve(host: str, node: Node) -> list[str | None]:
+    """The IP addresses of a <VirtualHost> host (None: the wildcard), as httpd looks them
+    up; a name that does not resolve is ignored with httpd's error."""
+    if host == "*" or host.lower() == "_default_":
+        return [None]
+    try:
+        ip = ipaddress.ip_address(host)
+        return [None if ip.is_unspecified else str(ip)]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
+                                   socket.AI_ADDRCONFIG)
+    except (OSError, UnicodeError) as e:
+        log.error("%s:%d: Could not resolve host name %s -- ignoring! (%s)",
+                  node.file, node.line, host, e)
+        return []
+    found = []
+    for info in infos:
+        ip = str(ipaddress.ip_address(info[4][0].split("%")[0]))
+        if ip not in found:
+            found.append(ip)
+    return [None if ipaddress.ip_address(ip).is_unspecified else ip for ip in found]
+
+
+def _reverse_dns(ip: str | None) -> str | None:
+    """The name httpd gives an IP-based vhost without ServerName: its reverse lookup."""
+    if ip is None:
+        return None
+    try:
+        return socket.getnameinfo((ip, 0), socket.NI_NAMEREQD)[0]
+    except OSError:
+        return None
 
 
 def _check_variable_name(name: str) -> None:

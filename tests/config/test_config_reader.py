@@ -335,11 +335,32 @@ def test_websocket_settings_values(root):
                                                          True, 4)
 
 
+@pytest.mark.parametrize(("value", "size"), [
+    ("10k", 10),           # apr_atoi64 stops at the first non-digit, as the module reads it
+    ("+12", 12),
+    (" 7", 7),
+    ("9" * 30, 2**63 - 1),  # saturates
+])
+def test_max_message_size_is_read_as_the_module_reads_it(root, caplog, value, size):
+    config = root.load(f"""\
+        Listen 80
+        <Location /a>
+          SetHandler websocket-handler
+          WebSocketHandler a.py init
+          MaxMessageSize "{value}"
+        </Location>
+        """)
+    assert config.resolve("/a").settings.max_message_size == size
+    assert any("is read as" in m for m in caplog.messages) == (value in ("10k", "9" * 30))
+
+
 @pytest.mark.parametrize(("line", "message"), [
     ("WebSocketHandler a.py init # note", "WebSocketHandler takes two arguments, the plugin "
                                           "file followed by the name of its initialization "
                                           "function"),
-    ("MaxMessageSize 10k", "Invalid maximum message size '10k': expected a positive number "
+    ("MaxMessageSize 0", "Invalid maximum message size '0': expected a positive number "
+                         "of bytes"),
+    ("MaxMessageSize k10", "Invalid maximum message size 'k10': expected a positive number "
                            "of bytes"),
     ("MaxMessageSize -1", "Invalid maximum message size '-1': expected a positive number "
                           "of bytes"),
@@ -370,7 +391,7 @@ def test_unknown_directives_and_sections_are_skipped(root, caplog):
     caplog.set_level(logging.DEBUG, "geows.config")
     config = root.load(f"""\
         Listen 80
-        ServerName example.com
+        ServerAdmin admin@example.com
         <Directory /var/www>
           Options None
         </Directory>
@@ -380,5 +401,5 @@ def test_unknown_directives_and_sections_are_skipped(root, caplog):
         </Location>
         """)
     assert config.resolve("/echo") is not None
-    assert f"{root.conf}:2: ServerName is not used by geows" in caplog.messages
+    assert f"{root.conf}:2: ServerAdmin is not used by geows" in caplog.messages
     assert f"{root.conf}:4: Options is not used by geows" in caplog.messages

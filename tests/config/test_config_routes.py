@@ -158,12 +158,24 @@ def test_handler_without_plugin_or_plugin_without_handler_is_not_an_endpoint(roo
     assert [s.pattern for s in config.websocket_sections()] == ["/a", "/b"]
 
 
-def test_module_directive_without_websockethandler_is_refused(root):
-    text = "Listen 80\n<Location /a>\nSetHandler websocket-handler\nSupportDraft75 On\n" \
-        "</Location>\n"
-    assert root.error(text) == (
-        f"{root.conf}:4: SupportDraft75 without WebSocketHandler in the same section: "
-        "mod_websocket does not merge sections, so paths matched here would have no plugin")
+def test_module_directive_without_websockethandler_replaces_the_plugin(root, caplog):
+    # httpd accepts it: the module has no merge function, so this section's config, which
+    # has no plugin, replaces the earlier one and the handler declines.
+    config = root.load("""\
+        Listen 80
+        <Location /a>
+          SetHandler websocket-handler
+          WebSocketHandler a.py init
+        </Location>
+        <Location /a/small>
+          MaxMessageSize 10
+        </Location>
+        """)
+    assert config.resolve("/a/x") is not None and config.resolve("/a/small") is None
+    assert [s.pattern for s in config.websocket_sections()] == ["/a", "/a/small"]
+    assert f"{root.conf}:7: MaxMessageSize without WebSocketHandler in the same section: " \
+        "mod_websocket does not merge sections, so paths matched here have no plugin" \
+        in caplog.messages
 
 
 def test_the_readme_config():
@@ -207,21 +219,7 @@ def test_section_errors(root, text, line, message):
 # Refusals: what geows does not serve, it does not start with
 
 
-def test_virtualhost_websocket_location_is_refused(root):
-    text = """\
-        Listen 80
-        <VirtualHost *:80>
-          ServerName example.com
-          <Location /echo>
-            SetHandler websocket-handler
-          </Location>
-        </VirtualHost>
-        """
-    assert root.error(text) == (f"{root.conf}:5: WebSocket locations inside <VirtualHost> "
-                                "are not served by this version of geows")
-
-
-def test_virtualhost_without_websocket_is_read_and_ignored(root):
+def test_virtualhost_without_websocket_is_read(root):
     config = root.load("""\
         Listen 80
         <VirtualHost *:80>
@@ -230,7 +228,9 @@ def test_virtualhost_without_websocket_is_read_and_ignored(root):
           </Location>
         </VirtualHost>
         """)
-    assert config.locations == []
+    (section,) = config.locations
+    assert (section.vhost.file, section.vhost.line) == (root.conf, 2)
+    assert config.websocket_sections() == []
 
 
 def test_virtualhost_contents_are_still_checked(root):

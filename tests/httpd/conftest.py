@@ -1,0 +1,65 @@
+"""One lab per test session: the stand-in module built, a prelude, ports and httpd's env."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.httpd import harness
+
+PRELUDE = """\
+LoadModule mpm_event_module {modules}/mod_mpm_event.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+LoadModule authz_host_module {modules}/mod_authz_host.so
+LoadModule headers_module {modules}/mod_headers.so
+LoadModule websocket_module {standin}
+User www-data
+Group www-data
+PidFile {run}/httpd.pid
+ErrorLog {run}/error.log
+DocumentRoot {docroot}
+ServerName main.test
+Listen 127.0.0.1:${{GEOWS_PORT_A}}
+Listen [::1]:${{GEOWS_PORT_A}}
+Listen 127.0.0.1:${{GEOWS_PORT_B}}
+"""
+
+
+@dataclass(frozen=True)
+class Lab:
+    dir: Path
+    standin: Path
+    env: dict[str, str]  # httpd's and geows': GEOWS_PRELUDE, GEOWS_PORT_A, GEOWS_PORT_B
+    ports: dict[str, int]
+
+    @property
+    def error_log(self) -> Path:
+        return self.dir / "run" / "error.log"
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    reason = harness.available()
+    if reason:
+        pytest.skip(reason)
+    base = tmp_path_factory.mktemp("httpd")
+    standin = harness.build_standin(base)
+    # httpd serves as www-data, which cannot enter pytest's private temp directories.
+    docroot = Path(tempfile.mkdtemp(prefix="geows-httpd-docroot-"))
+    docroot.chmod(0o755)
+    ports = {"A": harness.free_port(), "B": harness.free_port()}
+    prelude = base / "prelude.conf"
+    prelude.write_text(PRELUDE.format(modules=harness.MODULES, standin=standin,
+                                      run=base / "run", docroot=docroot))
+    env = harness.httpd_env(base / "run", {"GEOWS_PRELUDE": str(prelude),
+                                           "GEOWS_PORT_A": str(ports["A"]),
+                                           "GEOWS_PORT_B": str(ports["B"])})
+    try:
+        yield Lab(base, standin, env, ports)
+    finally:
+        shutil.rmtree(docroot, ignore_errors=True)

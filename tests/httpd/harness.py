@@ -1,0 +1,223 @@
+"""Run the real httpd (Debian's apache2) beside geows on the same config files.
+
+- `build_standin` compiles mod_websocket_standin.c with apxs, so httpd knows the module's
+  directives and its handler reports which WebSocket configuration wins for a request.
+- `httpd_check` is `apache2 -t`; `GeowsChecker` runs `geows -t` (the real CLI's main) on
+  many files in one subprocess, because starting Python and gevent per file is slow.
+- `Httpd` runs httpd in one process (-X) on loopback ports; `instrument` copies a config
+  tree with a `Header always add X-Route <n>` line in each <Location>, so every response
+  lists, in merge order, the sections httpd applied to the request.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from geows.config.lexer import logical_lines, read_word
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+APACHE2 = shutil.which("apache2") or "/usr/sbin/apache2"
+APXS = shutil.which("apxs") or shutil.which("apxs2") or "/usr/bin/apxs"
+MODULES = Path("/usr/lib/apache2/modules")
+ROUTE = "X-Route"
+WEBSOCKET = "X-WebSocket"  # set by the stand-in's handler: plugin init max_size draft75
+
+
+def available() -> str | None:
+    """Why the differential tests cannot run here, or None."""
+    for tool in (APACHE2, APXS):
+        if not os.access(tool, os.X_OK):
+            return f"{tool} not installed (apt-get install apache2 apache2-dev)"
+    return None
+
+
+def build_standin(dest: Path) -> Path:
+    """Compile the stand-in module into dest; return the .so path."""
+    source = dest / "mod_websocket_standin.c"
+    shutil.copy(HERE / "mod_websocket_standin.c", source)
+    subprocess.run([APXS, "-c", "-o", "mod_websocket_standin.so", source.name], cwd=dest,
+                   check=True, capture_output=True, text=True)
+    return dest / ".libs" / "mod_websocket_standin.so"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def httpd_env(run_dir: Path, extra: Mapping[str, str] = ()) -> dict[str, str]:
+    """The environment Debian's apache2ctl gives httpd (envvars), pointed into run_dir."""
+    for name in ("run", "lock", "log"):
+        (run_dir / name).mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APACHE_")}
+    env.update(APACHE_RUN_USER="www-data", APACHE_RUN_GROUP="www-data",
+               APACHE_PID_FILE=str(run_dir / "run/apache2.pid"),
+               APACHE_RUN_DIR=str(run_dir / "run"), APACHE_LOCK_DIR=str(run_dir / "lock"),
+               APACHE_LOG_DIR=str(run_dir / "log"), LANG="C")
+    env.update(extra)
+    return env
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    output: str
+
+
+def httpd_check(conf: Path, root: Path, env: Mapping[str, str]) -> Verdict:
+    """`apache2 -t`: does httpd accept the config?"""
+    done = subprocess.run([APACHE2, "-t", "-d", str(root), "-f", str(conf)], env=dict(env),
+                          capture_output=True, text=True, timeout=30)
+    return Verdict(done.returncode == 0, (done.stdout + done.stderr).strip())
+
+
+# One subprocess runs `geows -t` for every file: the real CLI's main, its stderr captured.
+_GEOWS_DRIVER = """
+import contextlib, io, json, os, sys
+from geows.cli import main
+out = []
+for conf, root, env in json.load(sys.stdin):
+    os.environ.clear()
+    os.environ.update(env)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["-t", "-d", root, "-f", conf])
+    out.append([code, err.getvalue()])
+print(json.dumps(out))
+"""
+
+
+def geows_check_all(jobs: list[tuple[Path, Path, Mapping[str, str]]]) -> list[Verdict]:
+    """`geows -t` for each (conf, root, env)."""
+    payload = json.dumps([[str(conf), str(root), dict(env)] for conf, root, env in jobs])
+    done = subprocess.run([sys.executable, "-c", _GEOWS_DRIVER], input=payload, cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=True)
+    return [Verdict(code == 0, err.strip()) for code, err in json.loads(done.stdout)]
+
+
+# Routing
+
+
+_LOCATION_OPEN = re.compile(r"<\s*location(match)?\b", re.IGNORECASE)
+
+
+def instrument(src: Path, dest: Path) -> dict[str, tuple[str, int]]:
+    """Copy the tree src to dest with a `Header always add X-Route <n>` line after each
+    <Location>/<LocationMatch> opening line; return n -> (file in dest, line of the section).
+
+    The marker is `add`, not `set`: mod_headers appends the Header lines of every section
+    merged into the request, in merge order, so the response lists them all.
+    """
+    markers: dict[str, tuple[str, int]] = {}
+    shutil.copytree(src, dest, symlinks=False, dirs_exist_ok=True)
+    for path in sorted(p for p in dest.rglob("*") if p.is_file() and not p.is_symlink()):
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        if not _LOCATION_OPEN.search(text):
+            continue
+        physical = text.split("\n")
+        inserts: dict[int, str] = {}  # after this 1-based physical line: this marker
+        for line, logical in logical_lines(text):
+            word, _ = read_word(logical)
+            if _LOCATION_OPEN.fullmatch(word.rstrip(">")):
+                last = line + _continuations(physical, line)
+                # Earlier markers in this file push the section down one line each.
+                markers[str(len(markers) + 1)] = (str(path), line + len(inserts))
+                inserts[last] = str(len(markers))
+        out = []
+        for number, piece in enumerate(physical, 1):
+            out.append(piece)
+            if number in inserts:
+                out.append(f"Header always add {ROUTE} {inserts[number]}")
+        path.write_text("\n".join(out))
+    return markers
+
+
+def _continuations(physical: list[str], line: int) -> int:
+    """How many physical lines after `line` its logical line continues over."""
+    extra = 0
+    while physical[line - 1 + extra].rstrip("\r").endswith("\\"):
+        extra += 1
+    return extra
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    routes: tuple[str, ...]   # X-Route values, in merge order
+    websocket: str | None     # the stand-in's X-WebSocket, if its handler answered
+
+
+class Httpd:
+    """A running httpd (-X: one process) on the config; `stop()` always ends it."""
+
+    def __init__(self, conf: Path, root: Path, env: Mapping[str, str], ports: list[int],
+                 log: Path):
+        self.ports = ports
+        self.log = log
+        self.proc = subprocess.Popen([APACHE2, "-X", "-d", str(root), "-f", str(conf)],
+                                     env=dict(env), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while not all(self._listening(port) for port in ports):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"httpd did not start: {self.proc.stderr.read()}"
+                                   f"{log.read_text() if log.exists() else ''}")
+            time.sleep(0.02)
+
+    @staticmethod
+    def _listening(port: int) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def get(self, path: str, host: str, port: int, address: str = "127.0.0.1") -> Answer:
+        conn = http.client.HTTPConnection(address, port, timeout=5)
+        try:
+            conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+            conn.putheader("Host", host)
+            conn.endheaders()
+            response = conn.getresponse()
+            response.read()
+            return Answer(response.status, tuple(response.msg.get_all(ROUTE) or ()),
+                          response.getheader(WEBSOCKET))
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@contextmanager
+def running_httpd(conf: Path, root: Path, env: Mapping[str, str], ports: list[int],
+                  log: Path) -> Iterator[Httpd]:
+    httpd = Httpd(conf, root, env, ports, log)
+    try:
+        yield httpd
+    finally:
+        httpd.stop()
