@@ -166,6 +166,7 @@ class Hixie76(WebSocketProtocol):
             key3 = bytes(self._buffer[:self.key3_size])
             del self._buffer[:self.key3_size]
             head = "\r\n".join(self._answer) + "\r\n\r\n"
+            self._answer = None  # an idle connection keeps nothing of its handshake
             self._output += head.encode("latin-1")
             self._output += self._challenge_response(key3)
             self.state = State.OPEN

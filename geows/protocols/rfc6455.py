@@ -66,13 +66,13 @@ _utf8_decoder = codecs.getincrementaldecoder("utf-8")
 _logger = getLogger("geows.rfc6455")
 
 
-def deflate_factory() -> ServerPerMessageDeflateFactory:
-    """permessage-deflate with bounded memory per connection (window and memLevel)."""
-    return ServerPerMessageDeflateFactory(
-        server_max_window_bits=limits.DEFLATE_WINDOW_BITS,
-        client_max_window_bits=limits.DEFLATE_WINDOW_BITS,
-        compress_settings={"memLevel": limits.DEFLATE_MEM_LEVEL},
-    )
+# permessage-deflate with bounded memory per connection (window and memLevel);
+# the factory only holds settings, so every connection shares it.
+DEFLATE = ServerPerMessageDeflateFactory(
+    server_max_window_bits=limits.DEFLATE_WINDOW_BITS,
+    client_max_window_bits=limits.DEFLATE_WINDOW_BITS,
+    compress_settings={"memLevel": limits.DEFLATE_MEM_LEVEL},
+)
 
 
 def _frame_header(opcode: int, length: int) -> bytes:
@@ -102,7 +102,7 @@ class RFC6455(WebSocketProtocol):
         lines += [f"{name}: {'13' if name.lower() == 'sec-websocket-version' else value}"
                   for name, value in request.headers]
         self._engine = ServerProtocol(
-            extensions=[deflate_factory()] if deflate else None,
+            extensions=[DEFLATE] if deflate else None,
             max_size=max_message_size, logger=_logger)
         self._engine.receive_data(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         events = self._engine.events_received()
@@ -150,6 +150,7 @@ class RFC6455(WebSocketProtocol):
         for name, value in headers:
             self._response.headers[name] = value
         self._engine.send_response(self._response)
+        self._response = None  # an idle connection keeps nothing of its handshake
         self._sync()
 
     def receive_data(self, data: bytes) -> None:
