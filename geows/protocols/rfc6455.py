@@ -192,6 +192,12 @@ class RFC6455(WebSocketProtocol):
             else:
                 if opcode in (0, 1, 2):
                     self._in_fragments = not first & 0x80
+                elif opcode == 8 and self._in_fragments:
+                    # 5.4: a close may come between fragments; the unfinished message is
+                    # dropped and the close answered (Autobahn 7.1.5). websockets would
+                    # call it an incomplete message (1002), so it is told the message ended.
+                    self._in_fragments = False
+                    self._engine.current_size = None
                 self._engine.receive_data(bytes(buffer[pos:end]))
                 self._collect()
             pos = end

@@ -117,6 +117,13 @@ def test_close_from_client_and_from_server():
     assert protocol.state is State.CLOSED
 
 
+def test_close_between_fragments_is_answered_not_a_fault():
+    protocol = opened()
+    protocol.receive_data(frame(1, b"fra", fin=False) + frame(8, struct.pack("!H", 1000)))
+    assert protocol.events_received() == [CloseReceived(1000, "")]
+    assert protocol.data_to_send() == b"\x88\x02\x03\xe8"
+
+
 @pytest.mark.parametrize("data, code", [
     (frame(1, b"\xc3\x28"), 1007),
     (frame(1, b"\xff", fin=False), 1007),          # fails before the message ends
