@@ -32,6 +32,10 @@ SHUTDOWN_TIMEOUT = 10.0
 # takes few wake-ups, small enough to stay cheap per idle greenlet.
 RECV_SIZE = 65_536
 
+# gevent's recv() returns at once while data is waiting, without yielding; a
+# connection whose client keeps it busy yields to the others every this many reads.
+ROUNDS_BEFORE_YIELD = 16
+
 # Listen backlog, httpd's ListenBacklog default.
 LISTEN_BACKLOG = 511
 

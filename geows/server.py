@@ -8,12 +8,14 @@ on_disconnect once and close the socket.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
 import time
 import traceback
 from typing import Any
 
+import gevent
 from gevent.lock import Semaphore
 from gevent.pool import Pool
 from gevent.server import StreamServer
@@ -120,6 +122,8 @@ class Connection:
         self._messages_in = 0
         self._messages_out = 0
         self._deadline = self._started + server.config.header_timeout
+        self._reader = gevent.getcurrent()   # the greenlet reading this connection
+        self._flush_pending = False
 
     # The channel a plugin's WebSocketServer handle talks to.
 
@@ -135,12 +139,34 @@ class Connection:
             if protocol.state is not State.OPEN:
                 raise ConnectionClosed("the WebSocket connection is closed")
             size = protocol.send(type, data)
-            try:
-                self._flush()
-            except OSError as exc:
-                raise ConnectionClosed(f"the peer is gone: {exc}") from exc
+            if gevent.getcurrent() is self._reader:
+                self._flush_later()
+            else:
+                try:
+                    self._flush()
+                except OSError as exc:
+                    raise ConnectionClosed(f"the peer is gone: {exc}") from exc
         self._messages_out += 1
         return size
+
+    def _flush_later(self) -> None:
+        """Replies made while handling a read go out in one write after it, or as
+        soon as the plugin blocks (sleeps, waits on I/O) before that."""
+        if not self._flush_pending:
+            self._flush_pending = True
+            gevent.get_hub().loop.run_callback(self._flush_if_blocked)
+
+    def _flush_if_blocked(self) -> None:
+        # Runs in the hub, which cannot block: a greenlet does the write.
+        if self._flush_pending:
+            gevent.spawn(self._flush_now)
+
+    def _flush_now(self) -> None:
+        with self._lock:
+            try:
+                self._flush()
+            except OSError:
+                pass  # the reader sees the broken connection and ends it
 
     def close(self) -> None:
         with self._lock:
@@ -254,9 +280,13 @@ class Connection:
     def _pump(self, plugin: Any, state: Any, handle: WebSocketServer) -> None:
         """Read, feed the protocol, hand whole messages to the plugin, until closed."""
         protocol = self.protocol
-        self._dispatch(plugin, state, handle)  # frames that came with the handshake
         closing_since = None
-        while protocol.state is not State.CLOSED:
+        for rounds in itertools.count(1):
+            self._dispatch(plugin, state, handle)
+            with self._lock:
+                self._flush()  # the plugin's replies to this read, in one write
+            if protocol.state is State.CLOSED:
+                return
             if protocol.close_expected():
                 closing_since = closing_since or time.monotonic()
                 remaining = closing_since + limits.CLOSE_TIMEOUT - time.monotonic()
@@ -264,6 +294,8 @@ class Connection:
                     self._ending += ", close handshake timed out"
                     return
                 self.sock.settimeout(remaining)
+            if rounds % limits.ROUNDS_BEFORE_YIELD == 0:
+                gevent.sleep(0)  # recv() does not yield while data is waiting: be fair
             try:
                 data = self.sock.recv(limits.RECV_SIZE)
             except TimeoutError:
@@ -277,8 +309,6 @@ class Connection:
                     if protocol.state is State.OPEN:
                         self._ending = "connection dropped"
                     protocol.receive_eof()
-                self._flush()
-            self._dispatch(plugin, state, handle)
 
     def _dispatch(self, plugin: Any, state: Any, handle: WebSocketServer) -> None:
         for event in self.protocol.events_received():
@@ -308,9 +338,13 @@ class Connection:
 
     def _flush(self) -> None:
         """Write what the protocol queued; caller holds the lock."""
+        self._flush_pending = False
         data = self.protocol.data_to_send()
         if data:
-            self.sock.sendall(data)
+            # send() first: gevent's sendall() costs an extra syscall on every call.
+            sent = self.sock.send(data)
+            if sent < len(data):
+                self.sock.sendall(memoryview(data)[sent:])
 
     def _refuse(self, error: HttpError) -> None:
         self._status = error.status

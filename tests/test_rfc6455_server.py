@@ -36,10 +36,17 @@ LogLevel info
 """
 
 LIFE = '''
+import time
+
 from geows.plugin import Plugin, TEXT
 
 def life_init():
     def on_message(state, server, type, data):
+        if data == "slow":
+            server.send(TEXT, "before")
+            time.sleep(1.5)      # blocking, as plugins may: the process is monkeypatched
+            server.send(TEXT, "after")
+            return
         if data == "raise":
             raise ValueError("on_message failed on purpose")
         if data == "close":
@@ -187,6 +194,18 @@ def test_plugin_error_closes_1011(geows):
             ws.recv()
     assert ws.protocol.close_rcvd.code == 1011
     assert "on_message failed on purpose" in geows.error_log
+
+
+def test_a_reply_goes_out_before_the_plugin_blocks(geows):
+    with connect(url(geows, "/life")) as ws:
+        ws.send("slow")
+        ws.send("queued")
+        started = time.monotonic()
+        assert ws.recv() == "before"
+        assert time.monotonic() - started < 1.0
+        assert ws.recv() == "after"
+        assert ws.recv() == "queued"
+        assert time.monotonic() - started > 1.4
 
 
 def test_server_close_is_bounded_when_the_client_never_answers(geows):
