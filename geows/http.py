@@ -30,6 +30,7 @@ REASONS = {
     500: "Internal Server Error",
     501: "Not Implemented",
     503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
 }
 
 # Why a status is sent, in the words of httpd's error pages.

@@ -25,6 +25,7 @@ import struct
 from collections.abc import Iterable
 from logging import getLogger
 
+from websockets.datastructures import Headers as WsHeaders
 from websockets.exceptions import InvalidHeader, InvalidState
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import Opcode
@@ -96,31 +97,31 @@ class RFC6455(WebSocketProtocol):
                             VERSION_REQUIRED)
         if not request.headers.get("Host"):
             raise HttpError(400, "RFC 6455 handshake without Host")
-        # The engine parses the head itself (its parser then moves on to frames),
-        # so it gets the head again, with hybi-07/08's version spelled as 13.
-        lines = [f"{request.method} {request.target} {request.version}"]
-        lines += [f"{name}: {'13' if name.lower() == 'sec-websocket-version' else value}"
-                  for name, value in request.headers]
-        self._engine = ServerProtocol(
-            extensions=[DEFLATE] if deflate else None,
-            max_size=max_message_size, logger=_logger)
-        self._engine.receive_data(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        events = self._engine.events_received()
-        if len(events) != 1 or not isinstance(events[0], WsRequest):
-            raise HttpError(400, f"invalid handshake: {self._engine.handshake_exc}")
-        ws_request = events[0]
+        # hybi-07/08 frame as 13 does; websockets knows 13 only.
+        headers = WsHeaders(
+            (name, "13" if name.lower() == "sec-websocket-version" else value)
+            for name, value in request.headers)
         try:
             self._subprotocols = tuple(
-                p for value in ws_request.headers.get_all("Sec-WebSocket-Protocol")
+                p for value in headers.get_all("Sec-WebSocket-Protocol")
                 for p in parse_subprotocol(value))
         except InvalidHeader as exc:
             raise HttpError(400, str(exc)) from None
-        self._response = self._engine.accept(ws_request)
+        # One engine checks the handshake and negotiates extensions; a second one,
+        # born open, frames the connection. The first is dropped with the request it
+        # parsed, so an idle connection keeps nothing of its handshake.
+        handshake = ServerProtocol(extensions=[DEFLATE] if deflate else None, logger=_logger)
+        self._response = handshake.accept(WsRequest(request.target, headers,
+                                                    method=request.method,
+                                                    protocol=request.version))
         if self._response.status_code != 101:
-            reason = str(self._engine.handshake_exc or self._response.reason_phrase)
+            reason = str(handshake.handshake_exc or self._response.reason_phrase)
             raise HttpError(self._response.status_code, reason,
                             tuple((k, v) for k, v in self._response.headers.raw_items()
                                   if k in ("Allow", "Upgrade")))
+        self._engine = ServerProtocol(state=WsState.OPEN, max_size=max_message_size,
+                                      logger=_logger)
+        self._engine.extensions = handshake.extensions
         self._fragments: list[str] | list[bytes] = []
         self._message_type = TEXT
         self._decoder: codecs.IncrementalDecoder | None = None
@@ -149,8 +150,8 @@ class RFC6455(WebSocketProtocol):
             self._response.headers["Sec-WebSocket-Protocol"] = subprotocol
         for name, value in headers:
             self._response.headers[name] = value
-        self._engine.send_response(self._response)
-        self._response = None  # an idle connection keeps nothing of its handshake
+        self._output += self._response.serialize()
+        self._response = None
         self._sync()
 
     def receive_data(self, data: bytes) -> None:
