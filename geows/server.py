@@ -85,7 +85,7 @@ class Server:
         for server in self._servers:
             server.close()
         for connection in list(self.connections):
-            connection.close()
+            connection.close(1001, "server stopping")  # 1001: going away (RFC 6455 7.4.1)
         self._group.join(timeout)
         self._group.kill(timeout=limits.CLOSE_TIMEOUT)
         for plugin in {id(p): p for p in self.plugins.values()}.values():
@@ -168,12 +168,15 @@ class Connection:
             except OSError:
                 pass  # the reader sees the broken connection and ends it
 
-    def close(self) -> None:
+    def close(self, code: int = 1000, ending: str = "closed by the plugin") -> None:
         with self._lock:
             if self.protocol is not None and self.protocol.state is State.OPEN:
-                self._ending = "server closed"
-                self.protocol.close(1001)
-                self._flush()
+                self._ending = ending
+                self.protocol.close(code)
+                try:
+                    self._flush()
+                except OSError:
+                    pass  # the reader sees the broken connection and ends it
 
     # The connection's life.
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 import websocket  # websocket-client
-from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
 from websockets.sync.client import connect
 
 from tests.draft76 import Draft76Client
@@ -212,10 +212,22 @@ def test_server_close_is_bounded_when_the_client_never_answers(geows):
     sock = raw_handshake(geows.port, "/life")
     sock.sendall(masked(0x1, b"close"))
     started = time.monotonic()
-    assert sock.recv(2) == b"\x88\x02"   # the server's close frame; we never answer
+    assert sock.recv(4) == b"\x88\x02\x03\xe8"   # the plugin's close, 1000; never answered
     while sock.recv(4096):
         pass
     assert 3 < time.monotonic() - started < 10   # limits.CLOSE_TIMEOUT is 5 s
+
+
+def test_stop_sends_going_away_to_rfc6455_clients():
+    process = GeowsProcess(CONFIG, extra_files={"life.py": LIFE})
+    ws = connect(url(process))
+    ws.send("x")
+    assert ws.recv() == "x"
+    assert process.stop() == 0
+    with pytest.raises(ConnectionClosedOK):
+        ws.recv()
+    assert ws.protocol.close_rcvd.code == 1001
+    assert '"server stopping"' in process.access_log
 
 
 @pytest.mark.parametrize("version", ["8", "7"])
