@@ -64,6 +64,8 @@ DIRECTIVES = {spec.name.lower(): spec for spec in (
     Spec("MaxMessageSize", 1, 1, _DIR_ONLY, "the largest message to accept, in bytes"),
     # A FLAG: httpd reads the first word and ignores any others.
     Spec("SupportDraft75", 0, None, _DIR_ONLY, "On or Off"),
+    # geows' own: whether permessage-deflate (RFC 7692) is offered; a FLAG like the above.
+    Spec("WebSocketDeflate", 0, None, _DIR_ONLY, "On or Off"),
     Spec("RequestReadTimeout", 0, None, _SERVER_OR_VHOST, "key=value timeout parameters"),
     Spec("ServerName", 1, 1, _SERVER_OR_VHOST, "The hostname and port of the server"),
     Spec("ServerAlias", 0, None, _SERVER_OR_VHOST,
@@ -78,6 +80,7 @@ ACCESS_DIRECTIVES = frozenset({
     "sslrequire", "sslrequiressl", "sslverifyclient",
 })
 TLS_DIRECTIVE = "sslengine"
+GUARDED = ACCESS_DIRECTIVES | {TLS_DIRECTIVE}  # the only keys guard_reason may answer for
 REQUIRE_NONE = "requirenone"  # negates the Require lines inside it
 
 LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",

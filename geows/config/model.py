@@ -36,6 +36,7 @@ class WebSocketSettings:
     line: int
     max_message_size: int = limits.MAX_MESSAGE_SIZE
     support_draft75: bool = False
+    deflate: bool = True  # geows' WebSocketDeflate: offer permessage-deflate (RFC 7692)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class LocationSection:
     _match: Callable[[str], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_match", _matcher(self.pattern, self.regex))  # re.error
+        object.__setattr__(self, "_match", location_matcher(self.pattern, self.regex))
 
     def matches(self, path: str) -> bool:
         """Whether httpd's location walk applies this section to `path` (decoded URI path)."""
@@ -138,6 +139,8 @@ class Config:
 
 def has_wildcard(pattern: str) -> bool:
     """apr_fnmatch_test: '*', '?', or a '[' closed by a ']'; a backslash escapes."""
+    if "*" not in pattern and "?" not in pattern and "]" not in pattern:
+        return False  # most paths: none of the characters that can make a wildcard
     chars = iter(pattern)
     bracket = False
     for c in chars:
@@ -149,10 +152,12 @@ def has_wildcard(pattern: str) -> bool:
     return False
 
 
-# Compiling is most of the cost of loading a big config, and the reader builds each section
-# twice (while reading, then with its final settings): compile each pattern once.
+# Compiling regexes is most of the cost of loading a big config with many of them, and the
+# reader compiles each where it reads it (a bad one is an error there, as in httpd), then
+# builds the section at the end: compile each pattern once.
 @lru_cache(maxsize=65536)
-def _matcher(pattern: str, regex: bool) -> Callable[[str], bool]:
+def location_matcher(pattern: str, regex: bool) -> Callable[[str], bool]:
+    """Whether a path matches a section's pattern; re.error for a regex that does not compile."""
     if regex:  # httpd uses PCRE, unanchored
         search = re.compile(_PCRE_NAMED_GROUP.sub("(?P<", pattern)).search
         return lambda path: search(path) is not None

@@ -6,14 +6,16 @@ One in-order pass over the tree: ServerRoot, LoadModule, Define, ${VAR}, Include
 
 from __future__ import annotations
 
+import gc
 import glob
 import ipaddress
 import logging
 import os
 import re
 import socket
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from geows import limits
 from geows.config import directives
@@ -26,6 +28,7 @@ from geows.config.model import (
     LocationSection,
     WebSocketSettings,
     has_wildcard,
+    location_matcher,
 )
 from geows.config.tree import Node, Section, parse
 from geows.config.vhosts import ANY_PORT, VirtualHost, VirtualHostAddress
@@ -53,7 +56,16 @@ def load_config(path: str | os.PathLike[str], *,
     inspection only: never serve what it returns.
     """
     root = os.path.abspath(server_root if server_root is not None else os.getcwd())
-    return _Reader(root, defines, guard).read(os.path.abspath(os.path.join(root, path)))
+    # Reading makes no reference cycles, but it makes a great many objects, and the cyclic
+    # collector would walk the growing tree again and again (a third of the time of loading
+    # 10,000 sections): pause it while reading.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _Reader(root, defines, guard).read(os.path.abspath(os.path.join(root, path)))
+    finally:
+        if collecting:
+            gc.enable()
 
 
 @dataclass
@@ -67,11 +79,13 @@ class _VirtualHostDraft:
     built: VirtualHost | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Draft:
-    """A main-server <Location> being read: what its directives set so far."""
+    """A <Location> being read: what its directives set so far."""
 
-    section: LocationSection
+    node: Section
+    pattern: str
+    regex: bool
     vhost: _VirtualHostDraft | None = None
     handler: str | None = None
     first_websocket: Node | None = None  # the first mod_websocket directive, for errors
@@ -80,10 +94,10 @@ class _Draft:
     init: str = ""
     max_message_size: int = limits.MAX_MESSAGE_SIZE
     support_draft75: bool = False
+    deflate: bool = True
 
 
-@dataclass(frozen=True)
-class _Scope:
+class _Scope(NamedTuple):  # a NamedTuple: as immutable as a frozen dataclass, faster to make
     """Where the walk is: kind is the directive table's SERVER, VHOST or DIR."""
 
     kind: str
@@ -91,6 +105,9 @@ class _Scope:
     vhost: _VirtualHostDraft | None = None  # anywhere inside a <VirtualHost>
     draft: _Draft | None = None  # set directly inside a <Location>
     require_none: bool = False   # inside <RequireNone>
+
+
+_Handler = Callable[["_Reader", Node, Sequence[str], _Scope], None]
 
 
 class _Reader:
@@ -109,6 +126,7 @@ class _Reader:
         self.module_log_levels: dict[str, str] = {}
         self.header = (limits.HEADER_TIMEOUT, limits.HEADER_TIMEOUT_MAX, limits.HEADER_MIN_RATE)
         self.guarded: ConfigError | None = None  # the first access or TLS directive met
+        self.plugins: dict[str, str] = {}  # WebSocketHandler's file -> its absolute path
 
     def read(self, file: str) -> Config:
         self._walk_file(file, _Scope(SERVER))
@@ -125,14 +143,21 @@ class _Reader:
     def _finish(self, draft: _Draft) -> LocationSection:
         websocket = None
         if draft.websocket_at is not None:
-            # Against the final ServerRoot: httpd runs WebSocketHandler after reading it all.
-            plugin = os.path.normpath(os.path.join(self.root, draft.plugin))
-            websocket = WebSocketSettings(plugin, draft.init, draft.websocket_at.file,
-                                          draft.websocket_at.line, draft.max_message_size,
-                                          draft.support_draft75)
+            websocket = WebSocketSettings(self._plugin_path(draft.plugin), draft.init,
+                                          draft.websocket_at.file, draft.websocket_at.line,
+                                          draft.max_message_size, draft.support_draft75,
+                                          draft.deflate)
         vhost = draft.vhost.built if draft.vhost is not None else None
-        return replace(draft.section, handler=draft.handler, websocket=websocket, vhost=vhost,
-                       websocket_config=draft.first_websocket is not None)
+        return LocationSection(draft.pattern, draft.regex, draft.handler, websocket,
+                               draft.node.file, draft.node.line, vhost,
+                               websocket_config=draft.first_websocket is not None)
+
+    def _plugin_path(self, plugin: str) -> str:
+        """Against the final ServerRoot: httpd runs WebSocketHandler after reading it all."""
+        path = self.plugins.get(plugin)
+        if path is None:
+            path = self.plugins[plugin] = os.path.normpath(os.path.join(self.root, plugin))
+        return path
 
     def _finish_vhost(self, draft: _VirtualHostDraft) -> VirtualHost:
         name = draft.server_name
@@ -170,10 +195,10 @@ class _Reader:
                     raise ConfigError(e.message, node.file, node.line) from None
                 raise
 
-    def _args(self, node: Node) -> list[str]:
+    def _args(self, node: Node) -> Sequence[str]:
         """The node's arguments after ${VAR} substitution, which, as in httpd, may add words."""
         if "${" not in node.raw:
-            return list(node.args)
+            return node.args
         return split_words(_VARIABLE.sub(lambda m: self._variable(m, node), node.raw))
 
     def _variable(self, match: re.Match[str], node: Node) -> str:
@@ -206,7 +231,7 @@ class _Reader:
             require_none = scope.require_none or key == directives.REQUIRE_NONE
             self._walk(node.children, _Scope(DIR, node.name, scope.vhost, None, require_none))
 
-    def _vhost_addresses(self, node: Section, args: list[str]) -> list[VirtualHostAddress]:
+    def _vhost_addresses(self, node: Section, args: Sequence[str]) -> list[VirtualHostAddress]:
         addresses = []
         for word in args:
             parsed = directives.parse_vhost_address(word)
@@ -218,7 +243,7 @@ class _Reader:
                                                     host))
         return addresses
 
-    def _condition(self, node: Section, args: list[str]) -> bool:
+    def _condition(self, node: Section, args: Sequence[str]) -> bool:
         if node.key == "ifversion":
             return directives.if_version(args)
         if len(args) > 1:
@@ -232,17 +257,17 @@ class _Reader:
             found = os.path.exists(os.path.join(self.root, name))
         return found != args[0].startswith("!")
 
-    def _location(self, node: Section, args: list[str], scope: _Scope) -> None:
+    def _location(self, node: Section, args: Sequence[str], scope: _Scope) -> None:
         regex = node.key == "locationmatch" or args[0] == "~"
         if node.key == "location" and args[0] == "~":
             args = args[1:] or [""]
         if len(args) > 1:
             raise ConfigError(f"Multiple <{node.name}> arguments not (yet) supported.")
         try:
-            section = LocationSection(args[0], regex, None, None, node.file, node.line)
+            location_matcher(args[0], regex)  # as httpd, refuse a bad regex where it is read
         except re.error as e:
             raise ConfigError(f"Regex could not be compiled: {e}") from None
-        draft = _Draft(section, scope.vhost)
+        draft = _Draft(node, args[0], regex, scope.vhost)
         self._walk(node.children, _Scope(DIR, node.name, scope.vhost, draft))
         first = draft.first_websocket
         if first is not None and draft.websocket_at is None:
@@ -255,16 +280,17 @@ class _Reader:
 
     def _directive(self, node: Node, scope: _Scope) -> None:
         args = self._args(node)
-        reason = directives.guard_reason(node.key, args, scope.require_none)
-        if reason and self.guarded is None:
-            self.guarded = ConfigError(f"{' '.join([node.name, *args])}: {reason}",
-                                       node.file, node.line)
+        if node.key in directives.GUARDED:
+            reason = directives.guard_reason(node.key, args, scope.require_none)
+            if reason and self.guarded is None:
+                self.guarded = ConfigError(f"{' '.join([node.name, *args])}: {reason}",
+                                           node.file, node.line)
         spec = directives.DIRECTIVES.get(node.key)
         if spec is None:
             log.debug("%s:%d: %s is not used by geows", node.file, node.line, node.name)
             return
         spec.check(args, scope.kind)
-        getattr(self, f"_{node.key}")(node, args, scope)  # one method per table entry, below
+        _HANDLERS[node.key](self, node, args, scope)  # one method per table entry, below
 
     def _route(self, scope: _Scope) -> _Draft:
         """The <Location> a WebSocket route is set in; ConfigError where geows cannot serve it."""
@@ -281,39 +307,40 @@ class _Reader:
         draft.first_websocket = draft.first_websocket or node
         return draft
 
-    def _serverroot(self, node: Node, args: list[str], scope: _Scope) -> None:
+    def _serverroot(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         root = os.path.abspath(args[0])
         if not os.path.isdir(root):
             raise ConfigError("ServerRoot must be a valid directory")
         self.root = root
 
-    def _listen(self, node: Node, args: list[str], scope: _Scope) -> None:
+    def _listen(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         host, port = directives.parse_listen(args)
         if any((other.host, other.port) == (host, port) for other in self.listeners):
             raise ConfigError("Cannot define multiple Listeners on the same IP:port")
         self.listeners.append(Listener(host, port, node.file, node.line))
 
-    def _loadmodule(self, node: Node, args: list[str], scope: _Scope) -> None:
+    def _loadmodule(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         self.modules |= directives.module_names(args[0])
 
-    def _loglevel(self, node: Node, args: list[str], scope: _Scope) -> None:
+    def _loglevel(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         main, modules = directives.parse_log_level(args)
         if scope.kind == SERVER:  # per-vhost and per-directory levels have nothing to apply to
             self.log_level = main or self.log_level
             self.module_log_levels.update(modules)
 
-    def _define(self, node: Node, args: list[str], scope: _Scope) -> None:
+    def _define(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         _check_variable_name(args[0])
         self.defines.add(args[0])
         if len(args) == 2:
             self.variables[args[0]] = args[1]
 
-    def _undefine(self, node: Node, args: list[str], scope: _Scope) -> None:
+    def _undefine(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         _check_variable_name(args[0])
         self.defines.discard(args[0])
         self.variables.pop(args[0], None)
 
-    def _include(self, node: Node, args: list[str], scope: _Scope, optional: bool = False) -> None:
+    def _include(self, node: Node, args: Sequence[str], scope: _Scope,
+                 optional: bool = False) -> None:
         path = os.path.join(self.root, args[0])
         if has_wildcard(args[0]):
             found = glob.glob(os.path.join(glob.escape(self.root), args[0]))
@@ -328,21 +355,21 @@ class _Reader:
             for file in _files_under(match):
                 self._walk_file(file, scope)
 
-    def _includeoptional(self, node: Node, args: list[str], scope: _Scope) -> None:
+    def _includeoptional(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         self._include(node, args, scope, optional=True)
 
-    def _sethandler(self, node: Node, args: list[str], scope: _Scope) -> None:
+    def _sethandler(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         handler = args[0].lower()  # as httpd stores it
         draft = self._route(scope) if handler == WEBSOCKET_HANDLER else scope.draft
         if draft is not None:
             draft.handler = handler
 
-    def _websockethandler(self, node: Node, args: list[str], scope: _Scope) -> None:
+    def _websockethandler(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         draft = self._mark(self._route(scope), node)
         draft.websocket_at = node
         draft.plugin, draft.init = args
 
-    def _maxmessagesize(self, node: Node, args: list[str], scope: _Scope) -> None:
+    def _maxmessagesize(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         size = directives.parse_size(args[0])
         if args[0].strip(" \t").lstrip("+") != str(size):  # "10k", or past 2**63-1
             log.warning("%s:%d: MaxMessageSize %s is read as %d bytes, as mod_websocket "
@@ -350,27 +377,37 @@ class _Reader:
         if scope.draft is not None:
             self._mark(scope.draft, node).max_message_size = size
 
-    def _supportdraft75(self, node: Node, args: list[str], scope: _Scope) -> None:
+    def _supportdraft75(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         flag = directives.parse_flag("SupportDraft75", args[0] if args else "")
         if scope.draft is not None:
             self._mark(scope.draft, node).support_draft75 = flag
 
-    def _servername(self, node: Node, args: list[str], scope: _Scope) -> None:
+    def _websocketdeflate(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        flag = directives.parse_flag("WebSocketDeflate", args[0] if args else "")
+        if scope.draft is not None:
+            self._mark(scope.draft, node).deflate = flag
+
+    def _servername(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         name = directives.parse_server_name(args[0])
         if scope.vhost is not None:
             scope.vhost.server_name = name
         else:
             self.server_name = name
 
-    def _serveralias(self, node: Node, args: list[str], scope: _Scope) -> None:
+    def _serveralias(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         if scope.vhost is None:
             raise ConfigError("ServerAlias only used in <VirtualHost>")
         scope.vhost.aliases = [*(scope.vhost.aliases or ()), *args]
 
-    def _requestreadtimeout(self, node: Node, args: list[str], scope: _Scope) -> None:
+    def _requestreadtimeout(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         header = directives.parse_request_read_timeout(args)
         if header is not None and scope.kind == SERVER:
             self.header = header
+
+
+# Each entry of the directive table to its _Reader method: "listen" -> _Reader._listen.
+_HANDLERS: dict[str, _Handler] = {key: getattr(_Reader, f"_{key}")
+                                  for key in directives.DIRECTIVES}
 
 
 def _resolve(host: str, node: Node) -> list[str | None]:

@@ -335,6 +335,84 @@ def test_websocket_settings_values(root):
                                                          True, 4)
 
 
+# WebSocketDeflate, geows' own directive: whether permessage-deflate is offered
+
+
+def test_websocket_deflate_is_on_by_default_and_set_per_location(root):
+    config = root.load("""\
+        Listen 80
+        <Location /a>
+          SetHandler websocket-handler
+          WebSocketHandler a.py init
+        </Location>
+        <Location /b>
+          SetHandler websocket-handler
+          WebSocketHandler b.py init
+          WebSocketDeflate Off
+        </Location>
+        <LocationMatch ^/c$>
+          SetHandler websocket-handler
+          WebSocketHandler c.py init
+          websocketdeflate oN
+        </LocationMatch>
+        """)
+    assert [config.resolve(path).settings.deflate for path in ("/a", "/b", "/c")] == [
+        True, False, True]
+    assert config.resolve("/b").settings.support_draft75 is False
+
+
+@pytest.mark.parametrize("flag", ["off", "OFF", "Off", "off extra"])
+def test_websocket_deflate_flag_is_case_insensitive_and_reads_the_first_word(root, flag):
+    config = root.load(f"Listen 80\n<Location /a>\nSetHandler websocket-handler\n"
+                       f"WebSocketHandler a.py init\nWebSocketDeflate {flag}\n</Location>\n")
+    assert config.resolve("/a").settings.deflate is False
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("<Location /a>\nWebSocketDeflate yes\n</Location>\n", 3,
+     "WebSocketDeflate must be On or Off"),
+    ("<Location /a>\nWebSocketDeflate\n</Location>\n", 3, "WebSocketDeflate must be On or Off"),
+    ("WebSocketDeflate Off\n", 2, "WebSocketDeflate not allowed here"),
+    ("<VirtualHost *:80>\nWebSocketDeflate Off\n</VirtualHost>\n", 3,
+     "WebSocketDeflate cannot occur within <VirtualHost> section"),
+])
+def test_websocket_deflate_errors(root, text, line, message):
+    assert root.error(f"Listen 8080\n{text}") == f"{root.conf}:{line}: {message}"
+
+
+def test_websocket_deflate_replaces_the_websocket_config_like_the_modules_directives(
+        root, caplog):
+    # Like MaxMessageSize: a section that sets it has a WebSocket config of its own, which
+    # replaces the earlier one whole (here: without a plugin).
+    config = root.load("""\
+        Listen 80
+        <Location /a>
+          SetHandler websocket-handler
+          WebSocketHandler a.py init
+          MaxMessageSize 100
+        </Location>
+        <Location /a/plain>
+          WebSocketDeflate Off
+        </Location>
+        <Location /a/full>
+          WebSocketHandler full.py init
+          WebSocketDeflate Off
+        </Location>
+        """)
+    assert config.resolve("/a/x").settings.deflate is True
+    assert config.resolve("/a/plain") is None
+    full = config.resolve("/a/full").settings
+    assert (full.init, full.deflate, full.max_message_size) == ("init", False, 32 * 1024 * 1024)
+    assert f"{root.conf}:8: WebSocketDeflate without WebSocketHandler in the same section: " \
+        "mod_websocket does not merge sections, so paths matched here have no plugin" \
+        in caplog.messages
+
+
+def test_websocket_deflate_in_other_sections_is_read_and_ignored(root):
+    config = root.load(f"Listen 80\n<Directory /srv>\nWebSocketDeflate Off\n</Directory>\n{WS}")
+    assert config.resolve("/echo").settings.deflate is True
+
+
 @pytest.mark.parametrize(("value", "size"), [
     ("10k", 10),           # apr_atoi64 stops at the first non-digit, as the module reads it
     ("+12", 12),
