@@ -210,7 +210,7 @@ class Connection:
         settings = endpoint.settings
         self.protocol = select_protocol(
             request, max_message_size=settings.max_message_size,
-            support_draft75=settings.support_draft75)
+            support_draft75=settings.support_draft75, deflate=settings.deflate)
         plugin = self.server.plugins[settings]
         handle = WebSocketServer(request, self.remote_addr, self.protocol.subprotocols, self)
         self.protocol.receive_data(request.trailing)

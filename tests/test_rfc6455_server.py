@@ -33,6 +33,11 @@ LogLevel info
   SetHandler websocket-handler
   WebSocketHandler @DIR@/life.py life_init
 </Location>
+<Location /plain>
+  SetHandler websocket-handler
+  WebSocketHandler plugins/echo.py echo_init
+  WebSocketDeflate Off
+</Location>
 """
 
 LIFE = '''
@@ -95,6 +100,13 @@ def test_deflate_negotiated_and_can_be_declined(geows):
         assert ws.protocol.extensions == []
         ws.send("plain")
         assert ws.recv() == "plain"
+
+
+def test_websocketdeflate_off_declines_the_offer(geows):
+    with connect(url(geows, "/plain")) as ws:   # offers permessage-deflate
+        assert ws.protocol.extensions == []
+        ws.send("not compressed")
+        assert ws.recv() == "not compressed"
 
 
 def test_ping_pong_and_close_codes(geows):
