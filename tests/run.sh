@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Third-party draft-76 clients (Perl, Ruby) the tests drive against geows, and
-# the real httpd (with apxs, to build a stand-in module) for tests/httpd.
-DEBIAN_PACKAGES=(libprotocol-websocket-perl ruby ruby-websocket apache2 apache2-dev)
+# Third-party draft-76 clients (Perl, Ruby) the tests drive against geows,
+# the real httpd (with apxs, to build a stand-in module) for tests/httpd, and the
+# browser tests/browser drives (Autobahn's runner, kosoku, comes from PyPI below).
+DEBIAN_PACKAGES=(libprotocol-websocket-perl ruby ruby-websocket chromium apache2 apache2-dev)
 if ! dpkg -s "${DEBIAN_PACKAGES[@]}" >/dev/null 2>&1; then
     SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
     $SUDO apt-get update -qq
@@ -16,5 +17,11 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# playwright-core for tests/browser, from its lock; only when node_modules is older than it.
+if ! command -v npm >/dev/null; then
+    echo "tests/run.sh: npm not found: the browser test cannot run" >&2
+elif [ ! tests/browser/node_modules/.package-lock.json -nt tests/browser/package-lock.json ]; then
+    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/null
+fi
 .venv/bin/ruff check geows plugins tests
 exec .venv/bin/python -m pytest "$@"

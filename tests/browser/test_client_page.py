@@ -1,0 +1,105 @@
+"""A real browser: headless Chromium (Debian's `chromium`) opens examples/client.html as a
+file, connects to geows' echo location, sends a message and reads the echo from the page.
+
+tests/browser/client_page.mjs drives the page with playwright-core (tests/run.sh runs
+`npm ci` in tests/browser/); it prints one JSON object, read here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.geows_process import GeowsProcess
+
+HERE = Path(__file__).resolve().parent
+SCRIPT = HERE / "client_page.mjs"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+MESSAGE = "Hello from Chromium \u00e9\u00e8 \u2713"
+
+CONFIG = """
+Listen 127.0.0.1:@PORT@
+<Location /echo>
+  SetHandler websocket-handler
+  WebSocketHandler plugins/echo.py echo_init
+</Location>
+"""
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    """The node binary; fails under CI (CI=true), skips elsewhere, when a tool is missing."""
+    node = shutil.which("node")
+    missing = []
+    if node is None:
+        missing.append("node (Node.js 20)")
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    if not (HERE / "node_modules" / "playwright-core" / "package.json").exists():
+        missing.append("playwright-core (npm ci --prefix tests/browser)")
+    if missing:
+        reason = "browser test needs " + ", ".join(missing) + "; tests/run.sh installs them"
+        if in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return node
+
+
+@pytest.fixture(scope="module")
+def geows(node):
+    process = GeowsProcess(CONFIG)
+    yield process
+    assert process.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def page_run(node, geows):
+    """Run the page once against geows: (the script's JSON result, its stderr)."""
+    command = [node, str(SCRIPT), "--url", f"ws://127.0.0.1:{geows.port}/echo",
+               "--message", MESSAGE, "--chromium", CHROMIUM, "--timeout", "20000"]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                               stdin=subprocess.DEVNULL)
+    try:
+        result = json.loads(completed.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        pytest.fail(f"client_page.mjs exited {completed.returncode} without a result:\n"
+                    f"stdout: {completed.stdout}\nstderr: {completed.stderr}")
+    return result, completed.stderr
+
+
+def explain(result, stderr, geows) -> str:
+    return (f"page result: {json.dumps(result, indent=1, ensure_ascii=False)}\n"
+            f"stderr: {stderr[-2000:]}\ngeows access log:\n{geows.access_log}\n"
+            f"geows error log (tail):\n" + "\n".join(geows.error_log.splitlines()[-20:]))
+
+
+def test_chromium_client_page_echo(geows, page_run):
+    result, stderr = page_run
+    assert result["ok"] and result["received"] == [MESSAGE], explain(result, stderr, geows)
+    assert result["status"] == "Connected"
+    # Disconnect: the browser's close handshake completed (1005: a close frame without a
+    # code, echoed; 1006 would mean the TCP connection ended without one).
+    assert result["closeCode"] in (1000, 1005), explain(result, stderr, geows)
+
+    log = geows.wait_for_log('"GET /echo HTTP/1.1" 101 ')
+    lines = [line for line in log.splitlines() if '"GET /echo HTTP/1.1" 101 ' in line]
+    assert len(lines) == 1, log
+    # "rfc6455", or "rfc6455+permessage-deflate" with the extension
+    assert re.search(r'" 101 rfc6455(\+\S+)? ', lines[0]), f"not logged as rfc6455: {lines[0]}"
+    assert re.search(r"\bin=1 out=1\b", lines[0]), lines[0]
+
+
+def test_chromium_negotiates_permessage_deflate(geows, page_run):
+    result, stderr = page_run
+    assert result.get("extensions", "").startswith("permessage-deflate"), \
+        explain(result, stderr, geows)
