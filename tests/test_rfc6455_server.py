@@ -232,12 +232,12 @@ def test_server_close_is_bounded_when_the_client_never_answers(geows):
 
 def test_stop_sends_going_away_to_rfc6455_clients():
     process = GeowsProcess(CONFIG, extra_files={"life.py": LIFE})
-    ws = connect(url(process))
-    ws.send("x")
-    assert ws.recv() == "x"
-    assert process.stop() == 0
-    with pytest.raises(ConnectionClosedOK):
-        ws.recv()
+    with connect(url(process)) as ws:
+        ws.send("x")
+        assert ws.recv() == "x"
+        assert process.stop() == 0
+        with pytest.raises(ConnectionClosedOK):
+            ws.recv()
     assert ws.protocol.close_rcvd.code == 1001
     assert '"server stopping"' in process.access_log
 
