@@ -132,16 +132,21 @@ class Connection:
         return self.protocol is not None and self.protocol.state is not State.CONNECTING
 
     def send(self, type: int, data: str | bytes) -> int:
-        with self._lock:
-            protocol = self.protocol
-            if protocol is None or protocol.state is State.CONNECTING:
-                raise ValueError("the handshake is not answered yet; send once on_connect returns")
-            if protocol.state is not State.OPEN:
-                raise ConnectionClosed("the WebSocket connection is closed")
+        protocol = self.protocol
+        if protocol is None or protocol.state is State.CONNECTING:
+            raise ValueError("the handshake is not answered yet; send once on_connect returns")
+        if protocol.state is not State.OPEN:
+            raise ConnectionClosed("the WebSocket connection is closed")
+        if gevent.getcurrent() is self._reader:
+            # No lock: queuing never yields, so no other writer can come between,
+            # and a writer already in sendall() took its bytes out before ours.
             size = protocol.send(type, data)
-            if gevent.getcurrent() is self._reader:
-                self._flush_later()
-            else:
+            self._flush_later()
+        else:
+            with self._lock:
+                if protocol.state is not State.OPEN:  # it may have closed while we waited
+                    raise ConnectionClosed("the WebSocket connection is closed")
+                size = protocol.send(type, data)
                 try:
                     self._flush()
                 except OSError as exc:

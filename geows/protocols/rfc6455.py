@@ -122,6 +122,8 @@ class RFC6455(WebSocketProtocol):
         self._engine = ServerProtocol(state=WsState.OPEN, max_size=max_message_size,
                                       logger=_logger)
         self._engine.extensions = handshake.extensions
+        # Without an extension, text and binary frames are framed here (5.2).
+        self._frame_directly = short_path and not handshake.extensions
         self._fragments: list[str] | list[bytes] = []
         self._message_type = TEXT
         self._decoder: codecs.IncrementalDecoder | None = None
@@ -230,14 +232,14 @@ class RFC6455(WebSocketProtocol):
         self._collect()
 
     def send(self, type: int, data: str | bytes) -> int:
-        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        payload = data.encode("utf-8") if isinstance(data, str) else data
         if type == TEXT and not isinstance(data, str):
             payload.decode("utf-8")  # a text frame must be valid UTF-8 (8.1)
-        if type in (TEXT, BINARY) and self._short_path and not self._engine.extensions:
+        if type in (TEXT, BINARY) and self._frame_directly:
             if self.state is not State.OPEN:
                 raise ValueError(f"cannot send while {self.state.value}")
-            self._output += b"".join(self._engine.data_to_send())  # keeps the order
-            self._output += _frame_header(1 if type == TEXT else 2, len(payload)) + payload
+            self._output += _frame_header(1 if type == TEXT else 2, len(payload))
+            self._output += payload
             return len(payload)
         try:
             if type == TEXT:
@@ -255,6 +257,7 @@ class RFC6455(WebSocketProtocol):
                 raise ValueError(f"unknown message type {type}")
         except InvalidState as exc:
             raise ValueError(f"cannot send while {self.state.value}") from exc
+        self._drain()
         return len(payload)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
@@ -263,12 +266,18 @@ class RFC6455(WebSocketProtocol):
             self._sync()
 
     def data_to_send(self) -> bytes:
-        self._output += b"".join(self._engine.data_to_send())
         data = bytes(self._output)
         self._output.clear()
         return data
 
+    def _drain(self) -> None:
+        """Move what the engine wrote into our output, in order with our own frames."""
+        writes = self._engine.data_to_send()
+        if writes:
+            self._output += b"".join(writes)
+
     def _sync(self) -> None:
+        self._drain()
         self.state = _STATES[self._engine.state]
         if self._engine.eof_sent:
             # The server closes the TCP connection once close frames crossed (7.1.1).
