@@ -14,6 +14,20 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
+# A config serving the shipped echo plugin on /echo; @PORT@ becomes a free port.
+ECHO_CONFIG = """
+Listen 127.0.0.1:@PORT@
+<Location /echo>
+  SetHandler websocket-handler
+  WebSocketHandler plugins/echo.py echo_init
+</Location>
+"""
+
+
+def in_ci() -> bool:
+    """CI=true: a missing test tool is a failure there, a skip elsewhere."""
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -7,25 +7,16 @@ import subprocess
 
 import pytest
 
-from tests.geows_process import REPO, GeowsProcess
+from tests.geows_process import ECHO_CONFIG, REPO, GeowsProcess
 
 CLIENTS = {
     "perl": ["perl", str(REPO / "tests/clients/draft76_client.pl")],
     "ruby": ["ruby", str(REPO / "tests/clients/draft76_client.rb")],
 }
 
-CONFIG = """
-Listen 127.0.0.1:@PORT@
-<Location /echo>
-  SetHandler websocket-handler
-  WebSocketHandler plugins/echo.py echo_init
-</Location>
-"""
-
-
 @pytest.fixture(scope="module")
 def geows():
-    process = GeowsProcess(CONFIG)
+    process = GeowsProcess(ECHO_CONFIG)
     yield process
     assert process.stop() == 0
 

@@ -16,25 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.geows_process import GeowsProcess
+from tests.geows_process import ECHO_CONFIG, GeowsProcess, in_ci
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "client_page.mjs"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 MESSAGE = "Hello from Chromium \u00e9\u00e8 \u2713"
-
-CONFIG = """
-Listen 127.0.0.1:@PORT@
-<Location /echo>
-  SetHandler websocket-handler
-  WebSocketHandler plugins/echo.py echo_init
-</Location>
-"""
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
-
 
 @pytest.fixture(scope="module")
 def node() -> str:
@@ -57,7 +44,7 @@ def node() -> str:
 
 @pytest.fixture(scope="module")
 def geows(node):
-    process = GeowsProcess(CONFIG)
+    process = GeowsProcess(ECHO_CONFIG)
     yield process
     assert process.stop() == 0
 

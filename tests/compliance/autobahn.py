@@ -31,10 +31,6 @@ PASSING_BEHAVIOR = frozenset({"OK", "NON-STRICT", "INFORMATIONAL"})
 PASSING_CLOSE = frozenset({"OK", "INFORMATIONAL"})
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
-
-
 def kosoku_command() -> list[str] | None:
     """The kosoku console script of this interpreter's environment, else on PATH."""
     here = Path(sys.executable).parent / "kosoku"

@@ -32,15 +32,7 @@ from tests.compliance.autobahn import (
     kosoku_version,
     run_groups,
 )
-from tests.geows_process import REPO, GeowsProcess
-
-CONFIG = """
-Listen 127.0.0.1:@PORT@
-<Location /echo>
-  SetHandler websocket-handler
-  WebSocketHandler plugins/echo.py echo_init
-</Location>
-"""
+from tests.geows_process import ECHO_CONFIG, REPO, GeowsProcess
 
 SUMMARY = Path(__file__).resolve().parent / "deflate-summary.md"
 
@@ -138,7 +130,7 @@ def main(argv=None) -> int:
     if args.url:
         url, target = args.url, args.url
     else:
-        geows = GeowsProcess(CONFIG)
+        geows = GeowsProcess(ECHO_CONFIG)
         url, target = f"ws://127.0.0.1:{geows.port}/echo", "geows, plugins/echo.py on /echo"
     started = time.monotonic()
     try:

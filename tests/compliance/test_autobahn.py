@@ -17,20 +17,11 @@ import pytest
 
 from tests.compliance.autobahn import (
     CORE_GROUPS,
-    in_ci,
     known_case_ids,
     kosoku_command,
     run_groups,
 )
-from tests.geows_process import GeowsProcess
-
-CONFIG = """
-Listen 127.0.0.1:@PORT@
-<Location /echo>
-  SetHandler websocket-handler
-  WebSocketHandler plugins/echo.py echo_init
-</Location>
-"""
+from tests.geows_process import ECHO_CONFIG, GeowsProcess, in_ci
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +36,7 @@ def kosoku():
 
 @pytest.fixture(scope="module")
 def geows(kosoku):
-    process = GeowsProcess(CONFIG)
+    process = GeowsProcess(ECHO_CONFIG)
     yield process
     assert process.stop() == 0
 
