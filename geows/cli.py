@@ -139,7 +139,8 @@ def serve(config: Config, plugins: dict[WebSocketSettings, Any]) -> int:
     stop = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stop.set)
-    listening = ", ".join(f"{host}:{port}" for host, port in server.addresses)
+    listening = ", ".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                          for host, port in server.addresses)
     logger.log(log.NOTICE, "geows/%s configured -- serving %d WebSocket location(s) on %s",
                __version__, len(config.websocket_sections()), listening)
     stop.wait()
