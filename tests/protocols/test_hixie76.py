@@ -211,6 +211,14 @@ def test_bad_handshakes_are_400(head):
     assert info.value.status == 400
 
 
+def test_secure_connection_location_is_wss():
+    request = RequestParser().feed(HEAD.encode().replace(b"\n", b"\r\n") + KEY3)
+    protocol = Hixie76(request, secure=True)
+    protocol.receive_data(request.trailing)
+    protocol.accept(None)
+    assert b"Sec-WebSocket-Location: wss://example.com/demo?x=1\r\n" in protocol.data_to_send()
+
+
 def test_absolute_form_target_location():
     protocol = parse(HEAD.replace("GET /demo?x=1", "GET http://example.com/demo?x=1"), KEY3)
     protocol.accept(None)
