@@ -98,6 +98,24 @@ def test_relative_plugin_paths_resolve_against_server_root(tmp_path):
     assert result.returncode == 1 and "no such file" in result.stderr
 
 
+def test_a_plugin_imports_modules_beside_it(tmp_path):
+    (tmp_path / "helper_beside.py").write_text("PREFIX = 'helped: '\n")
+    (tmp_path / "mine.py").write_text(
+        "import helper_beside\nfrom geows.plugin import Plugin, TEXT\n"
+        "def mine_init():\n"
+        "    return Plugin(on_message=lambda s, server, t, d: "
+        "server.send(TEXT, helper_beside.PREFIX + d))\n")
+    process = GeowsProcess(GOOD.format(plugin=tmp_path / "mine.py", init="mine_init")
+                           .replace("127.0.0.1:8099", "127.0.0.1:@PORT@"))
+    try:
+        client = Draft76Client(process.port, "/echo")
+        client.send("x")
+        assert client.recv() == "helped: x"
+        client.close()
+    finally:
+        assert process.stop() == 0
+
+
 def test_show_routes_json(tmp_path):
     path = write(tmp_path, """\
         Listen 127.0.0.1:8099

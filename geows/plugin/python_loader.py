@@ -55,6 +55,10 @@ def _import(path: Path, fail) -> ModuleType:
         raise fail(f"WebSocketHandler: cannot load plugin {path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # so the plugin's own dataclasses and pickling work
+    if str(path.parent) not in sys.path:
+        # A plugin may import modules that sit beside it; appended, so they never
+        # shadow the standard library or installed packages.
+        sys.path.append(str(path.parent))
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
