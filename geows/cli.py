@@ -83,13 +83,17 @@ def describe_vhost(vhost: VirtualHost | None) -> dict[str, Any] | None:
             "file": vhost.file, "line": vhost.line}
 
 
+def host_port(host: str, port: int) -> str:
+    """An address as httpd writes it: IPv6 in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def print_summary(summary: dict[str, Any]) -> None:
     print(f"ServerRoot: \"{summary['server_root']}\"")
     print(f"Config: {summary['config']}")
     for listener in summary["listeners"]:
-        host = listener["host"] or "*"
-        host = f"[{host}]" if ":" in host else host
-        print(f"Listen {host}:{listener['port']} ({listener['file']}:{listener['line']})")
+        print(f"Listen {host_port(listener['host'] or '*', listener['port'])} "
+              f"({listener['file']}:{listener['line']})")
     print("WebSocket locations:")
     for route in summary["routes"]:
         kind = "LocationMatch" if route["regex"] else "Location"
@@ -139,8 +143,7 @@ def serve(config: Config, plugins: dict[WebSocketSettings, Any]) -> int:
     stop = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stop.set)
-    listening = ", ".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-                          for host, port in server.addresses)
+    listening = ", ".join(host_port(host, port) for host, port in server.addresses)
     logger.log(log.NOTICE, "geows/%s configured -- serving %d WebSocket location(s) on %s",
                __version__, len(config.websocket_sections()), listening)
     stop.wait()
