@@ -49,6 +49,8 @@ _BODIES = {
 class Headers:
     """Request header fields in arrival order; names compare case-insensitively."""
 
+    __slots__ = ("_items",)
+
     def __init__(self, items: list[tuple[str, str]] | None = None):
         self._items: list[tuple[str, str]] = items or []
 
@@ -78,7 +80,7 @@ class Headers:
         return f"Headers({self._items!r})"
 
 
-@dataclass
+@dataclass(slots=True)
 class Request:
     method: str
     target: str          # as sent: "/echo?x=1"

@@ -108,6 +108,11 @@ class Server:
 class Connection:
     """One client connection; owns its socket and closes it in `handle`."""
 
+    # Thousands live at once, mostly idle: slots keep each one small.
+    __slots__ = ("server", "sock", "client", "remote_addr", "protocol", "_lock", "_started",
+                 "_request_line", "_status", "_ending", "_messages_in", "_messages_out",
+                 "_deadline", "_reader", "_flush_pending", "__weakref__")
+
     def __init__(self, server: Server, sock: socket.socket, address: tuple):
         self.server = server
         self.sock = sock

@@ -54,6 +54,9 @@ class _Channel(Protocol):
 class WebSocketServer:
     """One connection, as a plugin sees it (mod_websocket's WebSocketServer)."""
 
+    __slots__ = ("request", "remote_addr", "subprotocols", "response_headers",
+                 "_subprotocol", "_channel")
+
     def __init__(self, request: Request, remote_addr: tuple[str, int],
                  subprotocols: tuple[str, ...], channel: _Channel):
         self.request = request
