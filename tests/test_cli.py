@@ -153,6 +153,22 @@ def test_show_routes_json(tmp_path):
     assert "<Location /echo>" in text and "127.0.0.1:8099" in text
 
 
+def test_define_on_the_command_line_opens_ifdefine(tmp_path):
+    path = write(tmp_path, """\
+        Listen 127.0.0.1:8099
+        <IfDefine WEBSOCKETS>
+          <Location /echo>
+            SetHandler websocket-handler
+            WebSocketHandler plugins/echo.py echo_init
+          </Location>
+        </IfDefine>
+        """)
+    without = json.loads(run_cli("-S", "--json", "-f", str(path)).stdout)
+    with_define = json.loads(run_cli("-S", "--json", "-D", "WEBSOCKETS", "-f", str(path)).stdout)
+    assert without["routes"] == []
+    assert [route["location"] for route in with_define["routes"]] == ["/echo"]
+
+
 def test_seed_readme_config_verbatim_but_the_plugin_line(tmp_path):
     # mod_websocket's README example, with only the WebSocketHandler line changed.
     path = write(tmp_path, f"""\
