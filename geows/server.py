@@ -179,14 +179,33 @@ class Connection:
                 pass  # the reader sees the broken connection and ends it
 
     def close(self, code: int = 1000, ending: str = "closed by the plugin") -> None:
+        """Start the closing handshake; the connection ends when the peer answers,
+        or CLOSE_TIMEOUT later (mod_websocket waited forever)."""
         with self._lock:
-            if self.protocol is not None and self.protocol.state is State.OPEN:
-                self._ending = ending
-                self.protocol.close(code)
-                try:
-                    self._flush()
-                except OSError:
-                    pass  # the reader sees the broken connection and ends it
+            if self.protocol is None or self.protocol.state is not State.OPEN:
+                return
+            self._ending = ending
+            self.protocol.close(code)
+            try:
+                self._flush()
+            except OSError:
+                pass  # the reader sees the broken connection and ends it
+        if self.protocol.close_expected():
+            gevent.spawn_later(limits.CLOSE_TIMEOUT, self._close_timed_out)
+        else:
+            self._wake_reader()  # closed without a handshake (draft-75)
+
+    def _close_timed_out(self) -> None:
+        if self.protocol.close_expected():
+            self._ending += ", close handshake timed out"
+            self._wake_reader()
+
+    def _wake_reader(self) -> None:
+        """End the reader's wait in recv(): it sees EOF and finishes the connection."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
 
     # The connection's life.
 
@@ -293,27 +312,17 @@ class Connection:
     def _pump(self, plugin: Any, state: Any, handle: WebSocketServer) -> None:
         """Read, feed the protocol, hand whole messages to the plugin, until closed."""
         protocol = self.protocol
-        closing_since = None
         for rounds in itertools.count(1):
             self._dispatch(plugin, state, handle)
             with self._lock:
                 self._flush()  # the plugin's replies to this read, in one write
             if protocol.state is State.CLOSED:
                 return
-            if protocol.close_expected():
-                closing_since = closing_since or time.monotonic()
-                remaining = closing_since + limits.CLOSE_TIMEOUT - time.monotonic()
-                if remaining <= 0:
-                    self._ending += ", close handshake timed out"
-                    return
-                self.sock.settimeout(remaining)
             if rounds % limits.ROUNDS_BEFORE_YIELD == 0:
                 gevent.sleep(0)  # recv() does not yield while data is waiting: be fair
             try:
                 data = self.sock.recv(limits.RECV_SIZE)
-            except TimeoutError:
-                continue
-            except PEER_GONE:
+            except OSError:  # reset by the peer, or woken by _wake_reader: the end
                 data = b""
             with self._lock:
                 if data:
@@ -334,20 +343,13 @@ class Connection:
                 except Exception:
                     log.error("[client %s] plugin on_message raised; closing the connection\n%s",
                               self.client, traceback.format_exc())
-                    self._fail("plugin error", 1011)
+                    self.close(1011, "plugin error")
             elif isinstance(event, CloseReceived):
                 if self._ending == "open":
                     self._ending = "client closed"
             elif isinstance(event, ProtocolError):
                 log.info("[client %s] protocol error: %s", self.client, event.reason)
                 self._ending = f"protocol error: {event.reason}"
-
-    def _fail(self, ending: str, code: int) -> None:
-        with self._lock:
-            self._ending = ending
-            if self.protocol.state is State.OPEN:
-                self.protocol.close(code)
-                self._flush()
 
     def _flush(self) -> None:
         """Write what the protocol queued; caller holds the lock."""

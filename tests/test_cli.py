@@ -203,6 +203,24 @@ def test_python_m_and_the_console_script_agree():
     assert result.returncode == 0 and "Syntax OK" in result.stderr
 
 
+def test_ctrl_c_stops_cleanly():
+    import signal
+    import time
+
+    from tests.geows_process import ECHO_CONFIG
+    process = GeowsProcess(ECHO_CONFIG)
+    client = Draft76Client(process.port, "/echo")
+    started = time.monotonic()
+    process.proc.send_signal(signal.SIGINT)
+    assert process.proc.wait(20) == 0
+    # The client never answers the closing handshake: geows waits 5 s, not forever.
+    assert time.monotonic() - started < 9
+    assert client.recv() is None           # the closing handshake reached the client
+    assert "Traceback" not in process.error_log
+    assert "shutting down" in process.error_log
+    assert '"server stopping, close handshake timed out"' in process.access_log
+
+
 def test_bind_failure_is_one_clear_line(tmp_path):
     import socket
     with socket.socket() as busy:
