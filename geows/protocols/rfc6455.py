@@ -265,11 +265,6 @@ class RFC6455(WebSocketProtocol):
             self._engine.send_close(code, reason)
             self._sync()
 
-    def data_to_send(self) -> bytes:
-        data = bytes(self._output)
-        self._output.clear()
-        return data
-
     def _drain(self) -> None:
         """Move what the engine wrote into our output, in order with our own frames."""
         writes = self._engine.data_to_send()
