@@ -44,3 +44,14 @@ LISTEN_BACKLOG = 511
 # to tens of KB instead of zlib's default ~256 KB.
 DEFLATE_WINDOW_BITS = 12
 DEFLATE_MEM_LEVEL = 5
+
+# Unsent output a connection may hold (bytes queued plus bytes being written).
+# Past it, a broadcast closes that connection (1008) rather than buffer without
+# bound for a client that does not read, and a send from an OS thread waits.
+SEND_BUFFER = 1_048_576
+
+# OS threads for plugin calls that block without yielding to gevent
+# (geows.plugin.run_in_thread): as many as httpd's default MaxRequestWorkers
+# (400) could have blocked in mod_websocket plugins at once. Idle ones exit.
+PLUGIN_THREADS = 400
+PLUGIN_THREAD_IDLE_TIMEOUT = 10.0

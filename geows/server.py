@@ -16,6 +16,7 @@ import traceback
 from typing import Any
 
 import gevent
+from gevent import monkey
 from gevent.lock import Semaphore
 from gevent.pool import Pool
 from gevent.server import StreamServer
@@ -32,12 +33,22 @@ from geows.protocols import (
     WebSocketProtocol,
     select_protocol,
 )
+from geows.protocols.events import BINARY, CLOSE, PING, PONG, TEXT
 
 log = logging.getLogger("geows.server")
 access_log = logging.getLogger("geows.access")
 
 # Errors that mean the peer went away: an ordinary end, never a traceback.
 PEER_GONE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
+
+
+# The real thread primitives: monkeypatching turns threading's into greenlet ones,
+# which cannot tell an OS thread (a C plugin's pthread) from the hub's.
+_thread_ident = monkey.get_original("_thread", "get_ident")
+_os_sleep = monkey.get_original("time", "sleep")
+
+# How often an OS thread whose send is held back by a full buffer looks again.
+THREAD_SEND_POLL = 0.005
 
 
 class HandshakeTimeout(Exception):
@@ -62,6 +73,11 @@ class Server:
         self.config = config
         self.plugins = plugins
         self.connections: set[Connection] = set()
+        # Open connections per WebSocketHandler line: what a broadcast reaches.
+        self.locations: dict[WebSocketSettings, set[Connection]] = {
+            settings: set() for settings in plugins}
+        self.hub = gevent.get_hub()
+        self.hub_thread = _thread_ident()
         self._group = Pool()  # unbounded; StreamServer needs a Pool, not a Group
         self._servers: list[StreamServer] = []
 
@@ -96,6 +112,11 @@ class Server:
                 except Exception:
                     log.exception("plugin destroy() raised")
 
+    def broadcast(self, settings: WebSocketSettings, type: int, data: str | bytes) -> int:
+        """Queue one message for every open connection of a location; in the hub."""
+        return sum(connection.send_nowait(type, data)
+                   for connection in list(self.locations[settings]))
+
     def _handle(self, sock: socket.socket, address: tuple) -> None:
         connection = Connection(self, sock, address)
         self.connections.add(connection)
@@ -106,12 +127,19 @@ class Server:
 
 
 class Connection:
-    """One client connection; owns its socket and closes it in `handle`."""
+    """One client connection; owns its socket and closes it in `handle`.
+
+    Writers: the reader greenlet queues replies and writes them after each read;
+    other greenlets write under `_lock`; OS threads hand messages to the hub
+    (`_from_threads`) and never wait for it, so a plugin that joins its thread
+    in on_disconnect cannot deadlock against a send.
+    """
 
     # Thousands live at once, mostly idle: slots keep each one small.
-    __slots__ = ("server", "sock", "client", "remote_addr", "protocol", "_lock", "_started",
-                 "_request_line", "_status", "_ending", "_messages_in", "_messages_out",
-                 "_deadline", "_reader", "_flush_pending", "__weakref__")
+    __slots__ = ("server", "sock", "client", "remote_addr", "protocol", "settings", "_lock",
+                 "_started", "_request_line", "_status", "_ending", "_messages_in",
+                 "_messages_out", "_deadline", "_reader", "_flush_pending", "_queued",
+                 "_writing", "_finished", "_close_timer", "__weakref__")
 
     def __init__(self, server: Server, sock: socket.socket, address: tuple):
         self.server = server
@@ -119,6 +147,7 @@ class Connection:
         self.client = f"{address[0]}:{address[1]}"
         self.remote_addr = (address[0], address[1])
         self.protocol: WebSocketProtocol | None = None
+        self.settings: WebSocketSettings | None = None
         self._lock = Semaphore()   # one writer at a time: sendall can yield mid-frame
         self._started = time.monotonic()
         self._request_line = "-"
@@ -129,6 +158,10 @@ class Connection:
         self._deadline = self._started + server.config.header_timeout
         self._reader = gevent.getcurrent()   # the greenlet reading this connection
         self._flush_pending = False
+        self._queued = 0           # payload bytes queued since the last write began
+        self._writing = 0          # bytes of the write in progress
+        self._finished = False     # on_disconnect is due: nothing more is sent
+        self._close_timer: gevent.Greenlet | None = None
 
     # The channel a plugin's WebSocketServer handle talks to.
 
@@ -136,35 +169,106 @@ class Connection:
     def handshake_done(self) -> bool:
         return self.protocol is not None and self.protocol.state is not State.CONNECTING
 
+    @property
+    def is_open(self) -> bool:
+        return not self._finished and self.protocol is not None \
+            and self.protocol.state is State.OPEN
+
+    @property
+    def unsent(self) -> int:
+        """Bytes given to send and not yet written (payload sizes, near enough)."""
+        return self._queued + self._writing
+
     def send(self, type: int, data: str | bytes) -> int:
-        protocol = self.protocol
-        if protocol is None or protocol.state is State.CONNECTING:
-            raise ValueError("the handshake is not answered yet; send once on_connect returns")
-        if protocol.state is not State.OPEN:
-            raise ConnectionClosed("the WebSocket connection is closed")
+        if _thread_ident() != self.server.hub_thread:
+            return self._send_from_thread(type, data)
+        if type == CLOSE:
+            self.close()
+            return 0
+        self._check_open()
         if gevent.getcurrent() is self._reader:
             # No lock: queuing never yields, so no other writer can come between,
             # and a writer already in sendall() took its bytes out before ours.
-            size = protocol.send(type, data)
-            self._flush_later()
+            size = self._queue(type, data)
+            if self.unsent > limits.SEND_BUFFER:
+                with self._lock:  # a plugin sending in a loop: write as it goes
+                    self._flush()
+            else:
+                self._flush_later()
         else:
             with self._lock:
-                if protocol.state is not State.OPEN:  # it may have closed while we waited
-                    raise ConnectionClosed("the WebSocket connection is closed")
-                size = protocol.send(type, data)
+                self._check_open()  # it may have closed while we waited
+                size = self._queue(type, data)
                 try:
                     self._flush()
                 except OSError as exc:
                     raise ConnectionClosed(f"the peer is gone: {exc}") from exc
+        return size
+
+    def send_nowait(self, type: int, data: str | bytes) -> bool:
+        """Queue a message without waiting on this client (a broadcast); a
+        client that does not read what it is sent is closed with 1008."""
+        if not self.is_open:
+            return False
+        if self.unsent > limits.SEND_BUFFER:
+            self.close(1008, "closed: too slow to read what it was sent")
+            return False
+        self._queue(type, data)
+        self._flush_later()
+        return True
+
+    def broadcast(self, type: int, data: str | bytes) -> int:
+        if _thread_ident() != self.server.hub_thread:
+            count = len(self.server.locations[self.settings])
+            self.server.hub.loop.run_callback_threadsafe(
+                self.server.broadcast, self.settings, type, data)
+            return count
+        return self.server.broadcast(self.settings, type, data)
+
+    def _check_open(self) -> None:
+        if self.protocol is None or self.protocol.state is State.CONNECTING:
+            raise ValueError("the handshake is not answered yet; send once on_connect returns")
+        if not self.is_open:
+            raise ConnectionClosed("the WebSocket connection is closed")
+
+    def _queue(self, type: int, data: str | bytes) -> int:
+        size = self.protocol.send(type, data)
+        self._queued += size
         self._messages_out += 1
         return size
 
+    def _send_from_thread(self, type: int, data: str | bytes) -> int:
+        """send() from an OS thread: check, then hand over to the hub without
+        waiting for it (it may be blocked joining this very thread in
+        on_disconnect); wait only while this connection's buffer is full."""
+        if type not in (TEXT, BINARY, PING, PONG, CLOSE):
+            raise ValueError(f"unknown message type {type}")
+        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        if type == TEXT:
+            payload.decode("utf-8")  # invalid UTF-8 fails here, in the sender's thread
+        if type != CLOSE:
+            self._check_open()
+            while self.unsent > limits.SEND_BUFFER and self.is_open:
+                _os_sleep(THREAD_SEND_POLL)
+            self._check_open()
+        # The loop runs callbacks in the order they were handed over.
+        self.server.hub.loop.run_callback_threadsafe(self._take_from_thread, type, payload)
+        return 0 if type == CLOSE else len(payload)
+
+    def _take_from_thread(self, type: int, payload: bytes) -> None:
+        if type == CLOSE:
+            self.close()
+        elif self.is_open:  # it may have closed since the thread looked
+            self._queue(type, payload)
+            self._flush_later()
+
     def _flush_later(self) -> None:
         """Replies made while handling a read go out in one write after it, or as
-        soon as the plugin blocks (sleeps, waits on I/O) before that."""
+        soon as the plugin blocks (sleeps, waits on I/O) before that; messages
+        queued by anyone else go out on the hub's next turn."""
         if not self._flush_pending:
             self._flush_pending = True
-            gevent.get_hub().loop.run_callback(self._flush_if_blocked)
+            self.server.hub.loop.run_callback(self._flush_if_blocked)
 
     def _flush_if_blocked(self) -> None:
         # Runs in the hub, which cannot block: a greenlet does the write.
@@ -179,20 +283,24 @@ class Connection:
                 pass  # the reader sees the broken connection and ends it
 
     def close(self, code: int = 1000, ending: str = "closed by the plugin") -> None:
-        """Start the closing handshake; the connection ends when the peer answers,
-        or CLOSE_TIMEOUT later (mod_websocket waited forever)."""
-        with self._lock:
-            if self.protocol is None or self.protocol.state is not State.OPEN:
-                return
-            self._ending = ending
-            self.protocol.close(code)
-            try:
-                self._flush()
-            except OSError:
-                pass  # the reader sees the broken connection and ends it
-        if self.protocol.close_expected():
-            gevent.spawn_later(limits.CLOSE_TIMEOUT, self._close_timed_out)
-        else:
+        """Start the closing handshake without waiting for it; the connection
+        ends when the peer answers, or CLOSE_TIMEOUT later (mod_websocket waited
+        forever). Safe from any greenlet or OS thread."""
+        if _thread_ident() != self.server.hub_thread:
+            self._send_from_thread(CLOSE, b"")
+            return
+        if not self.is_open:
+            return
+        self._ending = ending
+        self.protocol.close(code)
+        self._close_timer = gevent.spawn_later(limits.CLOSE_TIMEOUT, self._close_timed_out)
+        if gevent.getcurrent() is not self._reader:
+            gevent.spawn(self._flush_and_wake)
+        # else the reader writes the close after its dispatch, as any reply
+
+    def _flush_and_wake(self) -> None:
+        self._flush_now()
+        if not self.protocol.close_expected():
             self._wake_reader()  # closed without a handshake (draft-75)
 
     def _close_timed_out(self) -> None:
@@ -223,6 +331,8 @@ class Connection:
             self._ending = "server error"
             log.error("[client %s] internal error\n%s", self.client, traceback.format_exc())
         finally:
+            if self._close_timer is not None:
+                self._close_timer.kill(block=False)
             self.sock.close()
             self._log_access()
 
@@ -236,7 +346,7 @@ class Connection:
                                   port=local_port, local_ip=local_ip)
         if endpoint is None:
             raise HttpError(404, f"no WebSocket location for {request.path}")
-        settings = endpoint.settings
+        settings = self.settings = endpoint.settings
         self.protocol = select_protocol(
             request, max_message_size=settings.max_message_size,
             support_draft75=settings.support_draft75, deflate=settings.deflate)
@@ -252,13 +362,17 @@ class Connection:
             raise HttpError(500, "plugin on_connect raised") from None
         if on_connect is not None and state is None:
             raise HttpError(403, "refused by the plugin's on_connect")
+        location = self.server.locations[settings]
         try:
             self.protocol.accept(handle.subprotocol, handle.response_headers)
             self._finish_handshake()
             self._status = 101
             self._ending = "open"
+            location.add(self)
             self._pump(plugin, state, handle)
         finally:
+            location.discard(self)
+            self._finished = True  # sends from here on fail, from threads too
             on_disconnect = getattr(plugin, "on_disconnect", None)
             if on_disconnect is not None:
                 try:
@@ -355,11 +469,16 @@ class Connection:
         """Write what the protocol queued; caller holds the lock."""
         self._flush_pending = False
         data = self.protocol.data_to_send()
+        self._queued = 0
         if data:
-            # send() first: gevent's sendall() costs an extra syscall on every call.
-            sent = self.sock.send(data)
-            if sent < len(data):
-                self.sock.sendall(memoryview(data)[sent:])
+            self._writing = len(data)
+            try:
+                # send() first: gevent's sendall() costs an extra syscall on every call.
+                sent = self.sock.send(data)
+                if sent < len(data):
+                    self.sock.sendall(memoryview(data)[sent:])
+            finally:
+                self._writing = 0
 
     def _refuse(self, error: HttpError) -> None:
         self._status = error.status

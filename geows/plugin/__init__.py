@@ -8,8 +8,10 @@ from geows.config import WebSocketSettings
 from geows.errors import ConfigError
 from geows.plugin.api import BINARY, CLOSE, PING, PONG, TEXT, Plugin, WebSocketServer
 from geows.plugin.python_loader import load_python_plugin
+from geows.plugin.threads import run_in_thread
 
-__all__ = ["BINARY", "CLOSE", "PING", "PONG", "TEXT", "Plugin", "WebSocketServer", "load_plugin"]
+__all__ = ["BINARY", "CLOSE", "PING", "PONG", "TEXT", "Plugin", "WebSocketServer", "load_plugin",
+           "run_in_thread"]
 
 
 def load_plugin(settings: WebSocketSettings) -> Any:

@@ -46,13 +46,18 @@ class _Channel(Protocol):
     """What the server behind a handle provides (server.py implements it)."""
 
     def send(self, type: int, data: str | bytes) -> int: ...
+    def broadcast(self, type: int, data: str | bytes) -> int: ...
     def close(self) -> None: ...
     @property
     def handshake_done(self) -> bool: ...
 
 
 class WebSocketServer:
-    """One connection, as a plugin sees it (mod_websocket's WebSocketServer)."""
+    """One connection, as a plugin sees it (mod_websocket's WebSocketServer).
+
+    `send`, `broadcast` and `close` may be called from any greenlet and from any
+    OS thread; everything else belongs to the plugin's callbacks.
+    """
 
     __slots__ = ("request", "remote_addr", "subprotocols", "response_headers",
                  "_subprotocol", "_channel")
@@ -74,25 +79,44 @@ class WebSocketServer:
 
     @subprotocol.setter
     def subprotocol(self, name: str | None) -> None:
-        if self._channel.handshake_done:
-            raise ValueError("the handshake is already answered")
+        self._check_handshake_pending()
         if name is not None and name not in self.subprotocols:
             raise ValueError(f"the client did not offer subprotocol {name!r}")
         self._subprotocol = name
 
+    def get_header(self, name: str) -> str | None:
+        """A request header, None when absent (C: header_get)."""
+        return self.request.headers.get(name)
+
     def set_header(self, name: str, value: str) -> None:
-        """Add a header to the handshake response (C: header_set); in on_connect."""
-        if self._channel.handshake_done:
-            raise ValueError("the handshake is already answered")
-        if any(c in name + value for c in "\r\n") or ":" in name:
+        """Set a handshake response header, replacing one of the same name
+        (C: header_set); in on_connect."""
+        self._check_handshake_pending()
+        if any(c in name + value for c in "\r\n") or ":" in name or not name:
             raise ValueError("header name or value would break the response")
+        key = name.lower()
+        self.response_headers[:] = [(n, v) for n, v in self.response_headers if n.lower() != key]
         self.response_headers.append((name, value))
 
     def send(self, type: int, data: str | bytes) -> int:
-        """Send one message; returns its payload size. Raises ConnectionClosed
-        once the connection is closed."""
+        """Send one message; returns its payload size in bytes. Raises
+        ConnectionClosed once the connection is closed. From a greenlet it
+        returns when the message is written (or, inside on_message, queued for
+        the write after it); from an OS thread, once it is handed to the server."""
         return self._channel.send(type, data)
 
+    def broadcast(self, type: int, data: str | bytes) -> int:
+        """Send one message to every open connection of this location, this
+        one included; returns how many it was queued for. Never waits on a slow
+        reader: one whose unsent output is over limits.SEND_BUFFER is closed
+        (1008) instead."""
+        return self._channel.broadcast(type, data)
+
     def close(self) -> None:
-        """Start the closing handshake; the connection ends within a bounded time."""
+        """Start the closing handshake; the connection ends within
+        limits.CLOSE_TIMEOUT (5 s) even if the peer never answers."""
         self._channel.close()
+
+    def _check_handshake_pending(self) -> None:
+        if self._channel.handshake_done:
+            raise ValueError("the handshake is already answered")

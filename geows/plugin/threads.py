@@ -1,0 +1,32 @@
+"""OS threads for plugin calls that block without yielding to gevent.
+
+Monkeypatching makes sleeps, sockets and subprocesses cooperate, but code that
+blocks inside C (sqlite3, a database driver's C library, heavy hashing) holds
+the whole process. `run_in_thread` runs such a call in an OS thread and
+suspends only the calling greenlet:
+
+    rows = run_in_thread(cursor.execute, "SELECT ...")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from gevent.threadpool import ThreadPool
+
+from geows import limits
+
+T = TypeVar("T")
+
+_pool: ThreadPool | None = None
+
+
+def run_in_thread(func: Callable[..., T], /, *args, **kwargs) -> T:
+    """Call func(*args, **kwargs) in an OS thread; return its result or raise
+    its exception in the calling greenlet."""
+    global _pool
+    if _pool is None:  # created on first use, in the hub's thread
+        _pool = ThreadPool(limits.PLUGIN_THREADS,
+                           idle_task_timeout=limits.PLUGIN_THREAD_IDLE_TIMEOUT)
+    return _pool.apply(func, args, kwargs)
