@@ -113,9 +113,16 @@ class Server:
                     log.exception("plugin destroy() raised")
 
     def broadcast(self, settings: WebSocketSettings, type: int, data: str | bytes) -> int:
-        """Queue one message for every open connection of a location; in the hub."""
-        return sum(connection.send_nowait(type, data)
-                   for connection in list(self.locations[settings]))
+        """Queue one message for every open connection of a location (in the
+        hub's thread); returns how many took it."""
+        connections = list(self.locations[settings])
+        if gevent.getcurrent() is not self.hub and \
+                any(c.unsent > limits.SEND_BUFFER for c in connections):
+            # A sender in a tight loop starves the writers: let them hand what they
+            # hold to the kernel first, so that only a client that truly stopped
+            # reading is still over the limit below.
+            gevent.idle()
+        return sum(connection.send_nowait(type, data) for connection in connections)
 
     def _handle(self, sock: socket.socket, address: tuple) -> None:
         connection = Connection(self, sock, address)
@@ -176,7 +183,8 @@ class Connection:
 
     @property
     def unsent(self) -> int:
-        """Bytes given to send and not yet written (payload sizes, near enough)."""
+        """Bytes given to send that the kernel has not taken yet (payload sizes
+        for those still queued, near enough)."""
         return self._queued + self._writing
 
     def send(self, type: int, data: str | bytes) -> int:
@@ -471,12 +479,13 @@ class Connection:
         data = self.protocol.data_to_send()
         self._queued = 0
         if data:
-            self._writing = len(data)
+            # Our own loop rather than sendall(): it costs gevent an extra syscall
+            # per call, and `unsent` must see what the kernel has not taken yet.
+            view = memoryview(data)
             try:
-                # send() first: gevent's sendall() costs an extra syscall on every call.
-                sent = self.sock.send(data)
-                if sent < len(data):
-                    self.sock.sendall(memoryview(data)[sent:])
+                while view:
+                    self._writing = len(view)
+                    view = view[self.sock.send(view):]
             finally:
                 self._writing = 0
 
