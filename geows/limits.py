@@ -45,9 +45,10 @@ LISTEN_BACKLOG = 511
 DEFLATE_WINDOW_BITS = 12
 DEFLATE_MEM_LEVEL = 5
 
-# Unsent output a connection may hold (bytes queued plus bytes being written).
-# Past it, a broadcast closes that connection (1008) rather than buffer without
-# bound for a client that does not read, and a send from an OS thread waits.
+# Unsent output a connection may hold: bytes queued plus bytes the kernel has
+# not taken yet. Past it, a broadcast closes that connection (1008) rather than
+# buffer without bound for a client that stopped reading, and a send from an OS
+# thread waits.
 SEND_BUFFER = 1_048_576
 
 # OS threads for plugin calls that block without yielding to gevent
