@@ -1,0 +1,126 @@
+/*
+ * websocket_plugin.h - the C plugin interface geows serves, binary-compatible
+ * with the plugins Apache mod_websocket loaded: a plugin built for the module
+ * loads unchanged (WebSocketHandler path/to/plugin.so init_function), and its
+ * source compiles unchanged against this header.
+ *
+ * A plugin exports one function, named on the WebSocketHandler line, that
+ * returns a WebSocketPlugin. geows calls it once per line, at configuration
+ * time (geows -t too), and refuses the line if it returns NULL, a version
+ * other than WEBSOCKET_PLUGIN_VERSION_0, a size under sizeof(WebSocketPlugin)
+ * or no on_message.
+ *
+ * Threads: on_connect, on_message and on_disconnect run in an OS thread of a
+ * pool (one call at a time per connection), so they may block as they could
+ * under Apache. send and close may be called from any thread, the plugin's
+ * own included, until on_disconnect has returned; after that the server
+ * pointer must not be used.
+ *
+ * Build: cc -shared -fPIC -O2 -Wall -Wextra -pthread -o plugin.so plugin.c
+ */
+
+#ifndef GEOWS_WEBSOCKET_PLUGIN_H
+#define GEOWS_WEBSOCKET_PLUGIN_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Calling convention and export of the plugin's functions. */
+#ifndef CALLBACK
+#ifdef _WIN32
+#define CALLBACK __stdcall
+#else
+#define CALLBACK
+#endif
+#endif
+
+#ifndef EXPORT
+#ifdef _WIN32
+#define EXPORT __declspec(dllexport)
+#else
+#define EXPORT __attribute__((visibility("default")))
+#endif
+#endif
+
+/* Message types, for on_message and send. */
+#define MESSAGE_TYPE_TEXT   0    /* UTF-8 text */
+#define MESSAGE_TYPE_BINARY 128  /* bytes */
+#define MESSAGE_TYPE_CLOSE  255  /* send: start the closing handshake */
+#define MESSAGE_TYPE_PING   256  /* RFC 6455 only; nothing is sent on draft-76 */
+#define MESSAGE_TYPE_PONG   257
+
+#define WEBSOCKET_SERVER_VERSION_1 1
+#define WEBSOCKET_PLUGIN_VERSION_0 0
+
+/*
+ * Apache's request record. geows has none (request() returns NULL), so it is
+ * only named here, unless the plugin already included Apache's httpd.h (a
+ * plugin that includes httpd.h after this header repeats the typedef: fine in
+ * C11, a -pedantic warning in C99).
+ */
+#ifndef APACHE_HTTPD_H
+typedef struct request_rec request_rec;
+#endif
+
+struct _WebSocketState;
+typedef struct _WebSocketServer WebSocketServer;
+typedef struct _WebSocketPlugin WebSocketPlugin;
+
+/* One connection, as the server offers it to the plugin. */
+struct _WebSocketServer {
+    unsigned int size;    /* sizeof(WebSocketServer) */
+    unsigned int version; /* WEBSOCKET_SERVER_VERSION_1 */
+    struct _WebSocketState *state; /* the server's own: do not touch */
+
+    /* Apache's request record; under geows always NULL. */
+    struct request_rec *(CALLBACK *request)(const WebSocketServer *server);
+    /* A request header's value, NULL if absent; valid for the connection's life. */
+    const char *(CALLBACK *header_get)(const WebSocketServer *server, const char *key);
+    /* Set a response header of the handshake, replacing one of that name;
+       in on_connect only. */
+    void (CALLBACK *header_set)(const WebSocketServer *server, const char *key,
+                                const char *value);
+    /* How many subprotocols the client offered. */
+    size_t (CALLBACK *protocol_count)(const WebSocketServer *server);
+    /* The index-th offered subprotocol (from 0), NULL past the end; valid for
+       the connection's life. */
+    const char *(CALLBACK *protocol_index)(const WebSocketServer *server, const size_t index);
+    /* Answer this subprotocol (one the client offered; NULL for none) instead
+       of the first offered; in on_connect only. */
+    void (CALLBACK *protocol_set)(const WebSocketServer *server, const char *protocol);
+    /* Send one message; returns the bytes sent, 0 if the connection is not
+       open (yet or any more) or the call is refused (the error log says why). */
+    size_t (CALLBACK *send)(const WebSocketServer *server, const int type,
+                            const unsigned char *buffer, const size_t buffer_size);
+    /* Start the closing handshake. */
+    void (CALLBACK *close)(const WebSocketServer *server);
+};
+
+/* What the plugin's init function returns. */
+struct _WebSocketPlugin {
+    unsigned int size;    /* sizeof(WebSocketPlugin) */
+    unsigned int version; /* WEBSOCKET_PLUGIN_VERSION_0 */
+
+    /* Once, when the server stops; may be NULL. */
+    void (CALLBACK *destroy)(WebSocketPlugin *plugin);
+    /* Before the handshake is answered: returns the connection's private
+       pointer, or NULL to refuse it (403). May be NULL: every connection is
+       then accepted, with a NULL private pointer. */
+    void *(CALLBACK *on_connect)(const WebSocketServer *server);
+    /* One whole message (TEXT: UTF-8, not NUL-terminated by contract though
+       geows adds a NUL after it). The return value is ignored. Required. */
+    size_t (CALLBACK *on_message)(void *plugin_private, const WebSocketServer *server,
+                                  const int type, unsigned char *buffer,
+                                  const size_t buffer_size);
+    /* Once for every accepted connection, however it ends; may be NULL. */
+    void (CALLBACK *on_disconnect)(void *plugin_private, const WebSocketServer *server);
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GEOWS_WEBSOCKET_PLUGIN_H */
