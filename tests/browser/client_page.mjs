@@ -5,13 +5,11 @@
 //   node tests/browser/client_page.mjs --url ws://127.0.0.1:8080/echo [--message TEXT]
 //       [--page examples/client.html] [--chromium /usr/bin/chromium] [--timeout 15000]
 //       [--screenshot out.png]
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
-import { chromium } from "playwright-core";
+import { launch, recordConsole } from "./chromium.mjs";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const { values: opts } = parseArgs({
@@ -45,25 +43,15 @@ function step(name) {
   clock = Date.now();
   result.step = name;
 }
-const userDataDir = mkdtempSync(join(tmpdir(), "geows-chromium-"));
 let context;
+let closeBrowser = async () => {};
 try {
-  // launchPersistentContext is how playwright takes --user-data-dir; it adds headless.
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: opts.chromium,
-    headless: true,
-    timeout,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
+  ({ context, close: closeBrowser } = await launch(opts.chromium, timeout));
   result.browser = context.browser()?.version() ?? null;
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(timeout);
   result.console = [];
-  page.on("console", (msg) => result.console.push(`${msg.type()}: ${msg.text()}`));
-  page.on("pageerror", (err) => result.console.push(`pageerror: ${err.message}`));
+  recordConsole(page, result.console);
 
   step("open page");
   await page.goto(result.page);
@@ -110,8 +98,7 @@ try {
     // the page is gone: keep what we have
   }
 } finally {
-  await context?.close().catch(() => {});
-  rmSync(userDataDir, { recursive: true, force: true });
+  await closeBrowser();
 }
 process.stdout.write(JSON.stringify(result) + "\n");
 process.exit(result.ok ? 0 : 1);

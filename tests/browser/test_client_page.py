@@ -8,38 +8,16 @@ tests/browser/client_page.mjs drives the page with playwright-core (tests/run.sh
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from tests.geows_process import ECHO_CONFIG, GeowsProcess, in_ci
+from tests.browser import CHROMIUM, HERE
+from tests.geows_process import ECHO_CONFIG, GeowsProcess
 
-HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "client_page.mjs"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 MESSAGE = "Hello from Chromium \u00e9\u00e8 \u2713"
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    """The node binary; fails under CI (CI=true), skips elsewhere, when a tool is missing."""
-    node = shutil.which("node")
-    missing = []
-    if node is None:
-        missing.append("node (Node.js 20)")
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    if not (HERE / "node_modules" / "playwright-core" / "package.json").exists():
-        missing.append("playwright-core (npm ci --prefix tests/browser)")
-    if missing:
-        reason = "browser test needs " + ", ".join(missing) + "; tests/run.sh installs them"
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return node
 
 
 @pytest.fixture(scope="module")
