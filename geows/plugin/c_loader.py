@@ -1,0 +1,355 @@
+"""Load a C plugin built for Apache mod_websocket (a .so) and serve it through
+the Python plugin API (WebSocketHandler path/to/plugin.so init_function).
+
+ctypes rather than cffi: it ships with Python, so loading a plugin needs no
+compiler or build step when geows runs.
+
+How a C plugin runs here:
+- its init function runs once per WebSocketHandler line, at configuration time
+  (`geows -t` too), and a plugin struct it returns is checked as the module did;
+- on_connect, on_message and on_disconnect run in an OS thread of
+  run_in_thread's pool while the connection's greenlet waits: C cannot be
+  monkeypatched, and a plugin that blocks (a sleep, a socket, a mutex held
+  across send while another connection's call wants it) would otherwise stop
+  every connection, or deadlock the hub, where Apache gave each its own thread;
+- each connection gets a WebSocketServer struct whose `state` field is a key
+  into `_live`; the server callbacks are created once, here, and look the
+  connection up by that key. Keys are never reused, so a late call through an
+  ended connection's struct finds nothing;
+- `request` returns NULL: there is no Apache request_rec.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from gevent import monkey
+
+from geows.config import WebSocketSettings
+from geows.errors import ConfigError, ConnectionClosed
+from geows.plugin.api import BINARY, CLOSE, PING, PONG, TEXT, WebSocketServer
+from geows.plugin.threads import run_in_thread
+
+log = logging.getLogger("geows.plugin")
+
+# A real lock: the holders are pool threads, not greenlets.
+_os_lock = monkey.get_original("_thread", "allocate_lock")
+
+MESSAGE_TYPES = frozenset((TEXT, BINARY, CLOSE, PING, PONG))
+
+# Request headers arrive decoded as latin-1 (geows.http), so latin-1 gives C the
+# bytes the client sent, and any bytes C passes back map to a str.
+WIRE = "latin-1"
+
+# Pointers to the server struct travel as plain addresses (c_void_p).
+_Request = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
+_HeaderGet = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p)
+_HeaderSet = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p)
+_ProtocolCount = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p)
+_ProtocolIndex = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+_ProtocolSet = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
+_Send = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
+                         ctypes.c_size_t)
+_Close = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+_Destroy = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_OnConnect = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
+_OnMessage = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                              ctypes.c_void_p, ctypes.c_size_t)
+_OnDisconnect = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+
+
+class _ServerStruct(ctypes.Structure):
+    """struct _WebSocketServer (80 bytes on LP64)."""
+
+    _fields_ = [
+        ("size", ctypes.c_uint),
+        ("version", ctypes.c_uint),
+        ("state", ctypes.c_void_p),
+        ("request", _Request),
+        ("header_get", _HeaderGet),
+        ("header_set", _HeaderSet),
+        ("protocol_count", _ProtocolCount),
+        ("protocol_index", _ProtocolIndex),
+        ("protocol_set", _ProtocolSet),
+        ("send", _Send),
+        ("close", _Close),
+    ]
+
+
+class _PluginStruct(ctypes.Structure):
+    """struct _WebSocketPlugin (40 bytes on LP64)."""
+
+    _fields_ = [
+        ("size", ctypes.c_uint),
+        ("version", ctypes.c_uint),
+        ("destroy", _Destroy),
+        ("on_connect", _OnConnect),
+        ("on_message", _OnMessage),
+        ("on_disconnect", _OnDisconnect),
+    ]
+
+
+class _PluginHead(ctypes.Structure):
+    """The two fields every plugin struct has, read before trusting its size."""
+
+    _fields_ = [("size", ctypes.c_uint), ("version", ctypes.c_uint)]
+
+
+SERVER_VERSION = 1
+PLUGIN_VERSION = 0
+_STATE_OFFSET = _ServerStruct.state.offset
+
+# Open connections by the key in their struct's `state`.
+_live: dict[int, _Connection] = {}
+_keys = itertools.count(1)
+
+# Each .so once, however many lines name it (dlopen would share it anyway);
+# each plugin struct once, so that destroy() runs once for it.
+_libraries: dict[str, ctypes.CDLL] = {}
+_plugins: dict[int, CPlugin] = {}
+
+
+class _Misuse(Exception):
+    """A plugin called the API wrongly: logged without a traceback."""
+
+
+class _Connection:
+    """One accepted (or being accepted) connection of a C plugin."""
+
+    __slots__ = ("plugin", "handle", "key", "struct", "address", "private", "lock", "_strings")
+
+    def __init__(self, plugin: CPlugin, handle: WebSocketServer):
+        self.plugin = plugin
+        self.handle = handle
+        self.key = next(_keys)
+        self.struct = _ServerStruct(ctypes.sizeof(_ServerStruct), SERVER_VERSION, self.key,
+                                    *_SERVER_CALLBACKS)
+        self.address = ctypes.addressof(self.struct)
+        self.private: int | None = None
+        # One C call at a time per connection, even if its greenlet is killed
+        # while a call runs (at shutdown): on_disconnect then waits for it.
+        self.lock = _os_lock()
+        # Strings handed to C stay valid for the connection's life.
+        self._strings: dict[str, ctypes.Array] = {}
+        _live[self.key] = self
+
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Call into the plugin, in a pool thread."""
+        with self.lock:
+            return function(*args)
+
+    def c_string(self, text: str) -> int:
+        """The address of a NUL-terminated copy of text, kept until the end."""
+        buffer = self._strings.get(text)
+        if buffer is None:
+            # setdefault: two threads asking at once get the same buffer.
+            buffer = self._strings.setdefault(text, ctypes.create_string_buffer(text.encode(WIRE)))
+        return ctypes.addressof(buffer)
+
+    def end(self) -> None:
+        _live.pop(self.key, None)
+
+    def __str__(self) -> str:
+        host, port = self.handle.remote_addr
+        return f"C plugin {self.plugin.path} [client {host}:{port}]"
+
+
+class CPlugin:
+    """A mod_websocket plugin struct behind the Python plugin API.
+
+    The state the server keeps for a connection is its _Connection; C's
+    private pointer is in it. on_connect is always defined: without C's, every
+    connection is accepted (with a NULL private pointer), as the module did.
+    """
+
+    def __init__(self, path: str, plugin: _PluginStruct, address: int):
+        self.path = path
+        self._address = address
+        self._destroy = plugin.destroy
+        self._on_connect = plugin.on_connect
+        self._on_message = plugin.on_message
+        self._on_disconnect = plugin.on_disconnect
+
+    def on_connect(self, server: WebSocketServer) -> _Connection | None:
+        connection = _Connection(self, server)
+        if not self._on_connect:
+            return connection
+        try:
+            private = run_in_thread(connection.call, self._on_connect, connection.address)
+        except BaseException:
+            connection.end()
+            raise
+        if private is None:
+            connection.end()  # refused (403): no on_disconnect follows
+            return None
+        connection.private = private
+        return connection
+
+    def on_message(self, connection: _Connection, server: WebSocketServer, type: int,
+                   data: str | bytes) -> None:
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        # A copy C may write to, NUL-terminated for plugins that treat text as a string.
+        buffer = ctypes.create_string_buffer(payload, len(payload) + 1)
+        run_in_thread(connection.call, self._on_message, connection.private,
+                      connection.address, type, buffer, len(payload))
+
+    def on_disconnect(self, connection: _Connection, server: WebSocketServer) -> None:
+        try:
+            if self._on_disconnect:
+                run_in_thread(connection.call, self._on_disconnect, connection.private,
+                              connection.address)
+        finally:
+            connection.end()
+
+    def destroy(self) -> None:
+        if self._destroy:
+            self._destroy(self._address)
+
+
+def load_c_plugin(settings: WebSocketSettings) -> CPlugin:
+    """dlopen the .so, call its init function and check what it returns;
+    ConfigError at the WebSocketHandler line for anything the module refused."""
+
+    def fail(message: str) -> ConfigError:
+        return ConfigError(f"WebSocketHandler: {message}", settings.file, settings.line)
+
+    path = settings.plugin
+    library = _libraries.get(path)
+    if library is None:
+        try:
+            # As Apache's apr_dso_load: every symbol resolved now, and exported
+            # to libraries loaded later.
+            library = ctypes.CDLL(path, mode=os.RTLD_NOW | os.RTLD_GLOBAL)
+        except OSError as exc:  # the message is dlerror()'s, often led by the path
+            reason = str(exc).removeprefix(f"{path}: ")
+            raise fail(f"cannot load C plugin {path}: {reason}") from None
+        _libraries[path] = library
+    try:
+        init = library[settings.init]  # not getattr: it refuses names like __init__
+    except AttributeError:
+        raise fail(f"C plugin {path} has no init function {settings.init!r}") from None
+    init.restype = ctypes.c_void_p
+    init.argtypes = []
+    address = init()
+    where = f"{settings.init}() in {path}"
+    if address is None:
+        raise fail(f"{where} returned NULL")
+    head = _PluginHead.from_address(address)
+    if head.version != PLUGIN_VERSION:
+        raise fail(f"{where} returned a plugin with version {head.version} "
+                   f"(expected {PLUGIN_VERSION})")
+    if head.size < ctypes.sizeof(_PluginStruct):
+        raise fail(f"{where} returned a plugin of size {head.size} "
+                   f"(expected at least {ctypes.sizeof(_PluginStruct)})")
+    plugin = _PluginStruct.from_address(address)
+    if not plugin.on_message:
+        raise fail(f"{where} returned a plugin without on_message")
+    if address not in _plugins:
+        _plugins[address] = CPlugin(path, plugin, address)
+    return _plugins[address]
+
+
+# The server callbacks: made once, and kept here so they are never collected.
+
+def _server_callback(type_: Any, safe: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Wrap a callback so that nothing raises into C: misuse and errors are
+    logged and C gets `safe` instead."""
+
+    def wrap(function: Callable[..., Any]) -> Any:
+        name = function.__name__
+
+        def callback(server: int | None, *args: Any) -> Any:
+            connection = None
+            try:
+                key = ctypes.c_void_p.from_address(server + _STATE_OFFSET).value if server else None
+                connection = _live.get(key)
+                if connection is None:
+                    raise _Misuse(f"{name}() on a connection that has ended or is unknown")
+                return function(connection, *args)
+            except _Misuse as exc:
+                log.error("%s: %s", connection or "C plugin", exc)
+            except BaseException:  # C cannot take an exception: log it, answer `safe`
+                log.exception("%s: %s() failed", connection or "C plugin", name)
+            return safe
+
+        return type_(callback)
+
+    return wrap
+
+
+@_server_callback(_Request, None)
+def request(connection: _Connection) -> None:
+    return None  # no request_rec exists outside Apache
+
+
+@_server_callback(_HeaderGet, None)
+def header_get(connection: _Connection, key: bytes | None) -> int | None:
+    if key is None:
+        raise _Misuse("header_get() with a NULL key")
+    value = connection.handle.get_header(key.decode(WIRE))
+    return None if value is None else connection.c_string(value)
+
+
+@_server_callback(_HeaderSet, None)
+def header_set(connection: _Connection, key: bytes | None, value: bytes | None) -> None:
+    if key is None or value is None:
+        raise _Misuse("header_set() with a NULL key or value")
+    try:
+        connection.handle.set_header(key.decode(WIRE), value.decode(WIRE))
+    except ValueError as exc:
+        raise _Misuse(f"header_set({key.decode(WIRE)!r}) refused: {exc}") from None
+
+
+@_server_callback(_ProtocolCount, 0)
+def protocol_count(connection: _Connection) -> int:
+    return len(connection.handle.subprotocols)
+
+
+@_server_callback(_ProtocolIndex, None)
+def protocol_index(connection: _Connection, index: int) -> int | None:
+    offered = connection.handle.subprotocols
+    return connection.c_string(offered[index]) if index < len(offered) else None
+
+
+@_server_callback(_ProtocolSet, None)
+def protocol_set(connection: _Connection, protocol: bytes | None) -> None:
+    try:
+        connection.handle.subprotocol = None if protocol is None else protocol.decode(WIRE)
+    except ValueError as exc:
+        raise _Misuse(f"protocol_set() refused: {exc}") from None
+
+
+@_server_callback(_Send, 0)
+def send(connection: _Connection, type: int, buffer: int | None, size: int) -> int:
+    if type not in MESSAGE_TYPES:
+        raise _Misuse(f"send() with unknown message type {type}")
+    if buffer is None and size:
+        raise _Misuse(f"send() with a NULL buffer of size {size}")
+    data = ctypes.string_at(buffer, size) if size else b""
+    if type == TEXT:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _Misuse(f"send() of TEXT that is not UTF-8: {exc}") from None
+    try:
+        return connection.handle.send(type, data)
+    except ConnectionClosed:
+        return 0  # the peer may leave at any time: not the plugin's fault
+    except ValueError as exc:  # not open yet: the handshake is still being answered
+        log.info("%s: send() refused: %s", connection, exc)
+        return 0
+
+
+@_server_callback(_Close, None)
+def close(connection: _Connection) -> None:
+    connection.handle.close()
+
+
+_SERVER_CALLBACKS = (request, header_get, header_set, protocol_count, protocol_index,
+                     protocol_set, send, close)
