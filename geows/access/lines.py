@@ -1,0 +1,46 @@
+"""What the config reader hands over: access directives as written, with where."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AccessContainer:
+    """An enclosing <RequireAll>/<RequireAny>/<RequireNone>/<Limit>/<LimitExcept>."""
+
+    key: str                 # lowercased: "requireall", "limit", ...
+    args: tuple[str, ...]    # <Limit GET POST>: ("GET", "POST")
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class AccessLine:
+    """One access directive inside one config section, after ${VAR} substitution."""
+
+    key: str                 # lowercased directive name: "require", "authuserfile", ...
+    args: tuple[str, ...]
+    file: str
+    line: int
+    containers: tuple[AccessContainer, ...] = ()   # outermost first
+
+
+# The sections that shape access directives inside a config section.
+ACCESS_CONTAINERS = frozenset({"requireall", "requireany", "requirenone", "limit", "limitexcept"})
+
+# Access directives outside the "auth"/"remoteip" families.
+_ACCESS_KEYS = frozenset({"require", "order", "allow", "deny", "satisfy", "allowmethods",
+                          "sslrequire", "sslrequiressl", "sslverifyclient"})
+
+
+def is_access_directive(key: str) -> bool:
+    """Whether the reader hands this (lowercased) directive to the access rules:
+    mod_authz_*, mod_authn_*, mod_auth_*, mod_access_compat, mod_allowmethods
+    and mod_ssl's access checks."""
+    return key in _ACCESS_KEYS or key.startswith("auth")
+
+
+def is_remoteip_directive(key: str) -> bool:
+    """mod_remoteip's directives (server and virtual host level)."""
+    return key.startswith("remoteip")
