@@ -3,8 +3,10 @@ with the real geows CLI, RFC 6455 (websockets) and draft-76 (tests/draft76.py) c
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from geows.errors import ConnectionClosed
+from geows.plugin import TEXT
 from tests.draft76 import Draft76Client
 from tests.geows_process import REPO, GeowsProcess, run_cli
 
@@ -78,6 +82,15 @@ def access_line(geows: GeowsProcess, client) -> str:
     return match.group()
 
 
+def wait_for_lines(geows: GeowsProcess, pattern: str, count: int) -> None:
+    """Wait until the access log has `count` lines matching the regex `pattern`:
+    a connection's line is written when it ends, after the client has moved on."""
+    deadline = time.monotonic() + 10
+    while len(re.findall(pattern, geows.access_log)) < count:
+        assert time.monotonic() < deadline, f"{pattern!r} x{count} not logged:\n{geows.access_log}"
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def geows():
     process = GeowsProcess(CONFIG)
@@ -137,9 +150,7 @@ def test_dumb_increment_refuses_clients_without_its_subprotocol(geows):
     for protocol in (None, "chat"):
         with pytest.raises(ConnectionRefusedError, match=" 403 "):
             Draft76Client(geows.port, "/dumb-increment", protocol=protocol)
-    geows.wait_for_log('"GET /dumb-increment HTTP/1.1" 403 ')
-    log = geows.access_log
-    assert log.count('"GET /dumb-increment HTTP/1.1" 403 - ') >= 4, log
+    wait_for_lines(geows, r'"GET /dumb-increment HTTP/1\.1" 403 - .* "refused by the plugin', 4)
 
 
 @pytest.mark.parametrize("kind", ["rfc6455", "draft76"])
@@ -185,6 +196,67 @@ def test_dumb_increment_picks_its_subprotocol_when_offered_second(geows, kind):
         assert client.header("Sec-WebSocket-Protocol") == PROTOCOL
     assert client.recv() == "0"
     client.close()
+
+
+class FakeHandle:
+    """A WebSocketServer handle's surface, for dumb_increment in plain OS threads."""
+
+    def __init__(self):
+        self.subprotocols = ("chat", PROTOCOL)
+        self.subprotocol = "chat"
+        self.remote_addr = ("127.0.0.1", 4242)
+        self.state = "handshake"  # then "open", then "closed"
+        self.sent: list[str] = []
+
+    def send(self, type: int, data: str) -> int:
+        assert type == TEXT
+        if self.state == "handshake":
+            raise ValueError("the handshake is not answered yet")
+        if self.state == "closed":
+            raise ConnectionClosed("closed")
+        self.sent.append(data)
+        return len(data)
+
+
+def tickers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("dumb-increment ")]
+
+
+def wait_until(condition, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_dumb_increment_ticker_in_plain_threads():
+    # Outside geows (no monkeypatching) the plugin's thread is a real one: the same
+    # code, and a way to watch it start counting after the handshake and stop.
+    spec = importlib.util.spec_from_file_location("dumb_increment", REPO / "plugins" /
+                                                  "dumb_increment.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    plugin = module.dumb_increment_init()
+
+    handle = FakeHandle()
+    counter = plugin.on_connect(handle)
+    assert handle.subprotocol == PROTOCOL and len(tickers()) == 1
+    time.sleep(0.2)          # ticks before the 101 are skipped, not counted
+    assert handle.sent == []
+    handle.state = "open"
+    wait_until(lambda: len(handle.sent) >= 3)
+    plugin.on_disconnect(counter, handle)
+    wait_until(lambda: not tickers())
+    assert handle.sent == [str(n) for n in range(len(handle.sent))]
+
+    handle = FakeHandle()
+    plugin.on_connect(handle)
+    handle.state = "closed"  # a send that finds the connection closed ends it too
+    wait_until(lambda: not tickers())
+
+    handle = FakeHandle()
+    handle.subprotocols = ("chat",)
+    assert plugin.on_connect(handle) is None and not tickers()  # refused: no thread
 
 
 # chat

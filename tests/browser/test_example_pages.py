@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 
 import pytest
 
 from tests.browser import CHROMIUM, HERE
 from tests.geows_process import GeowsProcess
-from tests.test_shipped_plugins import CONFIG
+from tests.test_shipped_plugins import CONFIG, wait_for_lines
 
 SCRIPT = HERE / "example_pages.mjs"
 
@@ -45,14 +44,6 @@ def pages(node, geows) -> dict:
         f"stderr: {completed.stderr[-2000:]}\ngeows access log:\n{geows.access_log}\n"
         f"geows error log (tail):\n" + "\n".join(geows.error_log.splitlines()[-20:]))
     return result
-
-
-def wait_for_lines(geows: GeowsProcess, pattern: str, count: int) -> None:
-    """Wait until the access log has `count` lines matching `pattern`."""
-    deadline = time.monotonic() + 10
-    while len(re.findall(pattern, geows.access_log)) < count:
-        assert time.monotonic() < deadline, f"{pattern!r} x{count} not logged:\n{geows.access_log}"
-        time.sleep(0.05)
 
 
 def test_chat_pages_talk_to_each_other(pages, geows):
