@@ -164,6 +164,17 @@ def test_api_misuse_is_logged_and_harms_no_one(geows: GeowsProcess, build_dir: P
     assert "Traceback" not in log
 
 
+def test_misuse_from_many_threads_at_once_is_logged(geows: GeowsProcess) -> None:
+    # Logging's locks are gevent's: OS threads contending for them once stalled.
+    with connect(url(geows, "/api")) as ws:
+        ws.send("noise")
+        assert [ws.recv(timeout=5) for _ in range(5)] == ["done"] * 4 + ["quiet"]
+    deadline = time.monotonic() + 5
+    while geows.error_log.count("send() with unknown message type 7") < 400:
+        assert time.monotonic() < deadline, "the misuse was not all logged"
+        time.sleep(0.05)
+
+
 def test_close_from_the_plugin(geows: GeowsProcess) -> None:
     with connect(url(geows, "/api")) as ws:
         ws.send("close")

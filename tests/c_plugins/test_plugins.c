@@ -49,8 +49,8 @@ EXPORT WebSocketPlugin *CALLBACK gate_init(void)
  * api: shows what the server callbacks answer. In on_connect it copies the
  * X-Echo-Me request header to X-Echoed, picks the second offered protocol,
  * and tries things the server must refuse; the message "report" describes
- * the callbacks' answers, "misuse" calls the API wrongly, "close" closes;
- * anything else is echoed.
+ * the callbacks' answers, "misuse" calls the API wrongly, "noise" has four
+ * threads call it wrongly at once, "close" closes; anything else is echoed.
  */
 
 static void *CALLBACK api_connect(const WebSocketServer *server)
@@ -70,6 +70,18 @@ static void *CALLBACK api_connect(const WebSocketServer *server)
     if (server->protocol_count(server) >= 2)
         server->protocol_set(server, server->protocol_index(server, 1));
     return (void *)server;
+}
+
+/* One of the threads "noise" starts: misuse from threads at once, then "done". */
+static void *noise_run(void *arg)
+{
+    const WebSocketServer *server = arg;
+    int i;
+
+    for (i = 0; i < 100; i++)
+        server->send(server, 7, (const unsigned char *)"x", 1);
+    send_text(server, "done");
+    return NULL;
 }
 
 static const char *or_null(const char *text)
@@ -108,6 +120,14 @@ static size_t CALLBACK api_message(void *plugin_private, const WebSocketServer *
         snprintf(text, sizeof(text), "survived %zu %zu %zu %s", bad_type, bad_text,
                  null_buffer, or_null(null_key));
         send_text(server, text);
+    } else if (is_text(type, buffer, size, "noise")) {
+        pthread_t threads[4];
+        int i;
+        for (i = 0; i < 4; i++)
+            pthread_create(&threads[i], NULL, noise_run, (void *)server);
+        for (i = 0; i < 4; i++)
+            pthread_join(threads[i], NULL);
+        send_text(server, "quiet");
     } else if (is_text(type, buffer, size, "close")) {
         server->close(server);
     } else {
