@@ -1,8 +1,7 @@
 """Load a C plugin built for Apache mod_websocket (a .so) and serve it through
 the Python plugin API (WebSocketHandler path/to/plugin.so init_function).
 
-ctypes rather than cffi: it ships with Python, so loading a plugin needs no
-compiler or build step when geows runs.
+ctypes rather than cffi: it is in the standard library and needs no compiler or build step.
 
 How a C plugin runs here:
 - its init function runs once per WebSocketHandler line, at configuration time
@@ -11,11 +10,13 @@ How a C plugin runs here:
   run_in_thread's pool while the connection's greenlet waits: C cannot be
   monkeypatched, and a plugin that blocks (a sleep, a socket, a mutex held
   across send while another connection's call wants it) would otherwise stop
-  every connection, or deadlock the hub, where Apache gave each its own thread;
+  every connection, or deadlock the hub, where Apache gave each connection a
+  thread of its own;
 - each connection gets a WebSocketServer struct whose `state` field is a key
   into `_live`; the server callbacks are created once, here, and look the
-  connection up by that key. Keys are never reused, so a late call through an
-  ended connection's struct finds nothing;
+  connection up by that key. The struct lives until on_disconnect returns
+  (a plugin's thread may send until then), and keys are never reused, so a
+  call after that is logged rather than reaching another connection;
 - `request` returns NULL: there is no Apache request_rec.
 """
 
