@@ -119,24 +119,28 @@ def test_shipped_config_iffile_blocks_follow_the_c_plugins(tmp_path: Path):
     assert routes["/c/chat"]["plugin"] == str(tmp_path / "plugins" / "c" / "chat.so")
 
 
-def test_shipped_config_serves_every_python_plugin():
-    # The README's first command, on a free port instead of 8080.
+def test_shipped_config_serves_every_plugin():
+    # The README's first command, on a free port instead of 8080: the Python plugins,
+    # and the C ones that `make -C plugins/c` has built.
     text = SHIPPED.read_text()
     assert "Listen 127.0.0.1:8080\n" in text
+    # plugin name: (location, subprotocols, what to send, the first answer)
+    cases = {"echo": ("/echo", None, "echo?", "echo?"),
+             "dumb_increment": ("/dumb-increment", [PROTOCOL], None, "0"),
+             "chat": ("/chat", None, "anyone?", "anyone?")}
+    locations = {path: rest for path, *rest in cases.values()}
+    locations.update({f"/c{path}": rest for name, (path, *rest) in cases.items()
+                      if (REPO / "plugins" / "c" / f"{name}.so").exists()})
     process = GeowsProcess(text.replace("Listen 127.0.0.1:8080\n", "Listen 127.0.0.1:@PORT@\n"))
     try:
-        base = f"ws://127.0.0.1:{process.port}"
-        with connect(f"{base}/echo") as ws:
-            ws.send("echo?")
-            assert ws.recv(timeout=10) == "echo?"
-        with connect(f"{base}/dumb-increment", subprotocols=[PROTOCOL]) as ws:
-            assert ws.recv(timeout=10) == "0"
-        with connect(f"{base}/chat") as ws:
-            ws.send("anyone?")
-            assert ws.recv(timeout=10) == "anyone?"
+        for path, (protocols, message, answer) in locations.items():
+            with connect(f"ws://127.0.0.1:{process.port}{path}", subprotocols=protocols) as ws:
+                if message is not None:
+                    ws.send(message)
+                assert ws.recv(timeout=10) == answer, path
     finally:
         assert process.stop() == 0
-    for path in ("/echo", "/dumb-increment", "/chat"):
+    for path in locations:
         assert f'"GET {path} HTTP/1.1" 101 ' in process.access_log, process.access_log
 
 
