@@ -12,6 +12,8 @@ import os
 import sys
 import time
 
+from gevent import monkey
+
 NOTICE = 25
 TRACE = 5
 logging.addLevelName(NOTICE, "NOTICE")
@@ -26,6 +28,18 @@ LEVELS = {
 }
 _NAMES = {logging.CRITICAL: "crit", logging.ERROR: "error", logging.WARNING: "warn",
           NOTICE: "notice", logging.INFO: "info", logging.DEBUG: "debug", TRACE: "trace1"}
+
+
+# A real lock for each handler: monkeypatching makes logging's locks gevent's,
+# and OS threads (run_in_thread, C plugins' threads) contending for those stall.
+_os_rlock = monkey.get_original("_thread", "RLock")
+
+
+def _handler(stream, formatter: logging.Formatter) -> logging.Handler:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.lock = _os_rlock()
+    return handler
 
 
 class ErrorLogFormatter(logging.Formatter):
@@ -51,10 +65,8 @@ class AccessLogFormatter(logging.Formatter):
 
 def configure(level: str = "warn", module_levels: dict[str, str] | None = None) -> None:
     """Error log to stderr at `level`, access log to stdout."""
-    error_handler = logging.StreamHandler(sys.stderr)
-    error_handler.setFormatter(ErrorLogFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [error_handler]
+    root.handlers[:] = [_handler(sys.stderr, ErrorLogFormatter())]
     root.setLevel(LEVELS[level])
     for module, module_level in (module_levels or {}).items():
         logging.getLogger(f"geows.{module}").setLevel(LEVELS[module_level])
@@ -65,9 +77,7 @@ def configure(level: str = "warn", module_levels: dict[str, str] | None = None) 
     # Start-up and shut-down notices always show, as httpd's do at any LogLevel.
     logging.getLogger("geows.main").setLevel(min(LEVELS[level], NOTICE))
 
-    access_handler = logging.StreamHandler(sys.stdout)
-    access_handler.setFormatter(AccessLogFormatter())
     access = logging.getLogger("geows.access")
-    access.handlers[:] = [access_handler]
+    access.handlers[:] = [_handler(sys.stdout, AccessLogFormatter())]
     access.setLevel(logging.INFO)
     access.propagate = False

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import threading
 
-from geows.errors import ConnectionClosed
-from geows.plugin import TEXT, Plugin, WebSocketServer
+from geows.plugin import TEXT, ConnectionClosed, Plugin, WebSocketServer
 
 PROTOCOL = "dumb-increment-protocol"
 INTERVAL = 0.05  # seconds between two numbers

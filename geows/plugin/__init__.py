@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from geows.config import WebSocketSettings
+from geows.errors import ConnectionClosed
 from geows.plugin.api import BINARY, CLOSE, PING, PONG, TEXT, Plugin, WebSocketServer
 from geows.plugin.c_loader import load_c_plugin
 from geows.plugin.python_loader import load_python_plugin
 from geows.plugin.threads import run_in_thread
 
-__all__ = ["BINARY", "CLOSE", "PING", "PONG", "TEXT", "Plugin", "WebSocketServer", "load_plugin",
-           "run_in_thread"]
+__all__ = ["BINARY", "CLOSE", "PING", "PONG", "TEXT", "ConnectionClosed", "Plugin",
+           "WebSocketServer", "load_plugin", "run_in_thread"]
 
 
 def load_plugin(settings: WebSocketSettings) -> Any:

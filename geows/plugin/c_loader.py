@@ -30,7 +30,6 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-import gevent
 from gevent import monkey
 
 from geows.config import WebSocketSettings
@@ -42,7 +41,6 @@ log = logging.getLogger("geows.plugin")
 
 # A real lock: the holders are pool threads, not greenlets.
 _os_lock = monkey.get_original("_thread", "allocate_lock")
-_thread_ident = monkey.get_original("_thread", "get_ident")
 
 MESSAGE_TYPES = frozenset((TEXT, BINARY, CLOSE, PING, PONG))
 
@@ -117,20 +115,6 @@ _keys = itertools.count(1)
 # each plugin struct once, so that destroy() runs once for it.
 _libraries: dict[str, ctypes.CDLL] = {}
 _plugins: dict[int, CPlugin] = {}
-
-# The hub that writes the error log for the callbacks, set when a plugin loads.
-_hub: gevent.hub.Hub | None = None
-
-
-def _log(level: int, text: str) -> None:
-    """Log from any thread. Logging's locks are gevent's once monkeypatched, and
-    OS threads contending for them stall, so a callback's record (made in a pool
-    or plugin thread) is handed to the hub to write."""
-    if _thread_ident() == _hub.thread_ident:
-        log.log(level, "%s", text)
-    else:
-        _hub.loop.run_callback_threadsafe(log.log, level, "%s", text)
-
 
 class _Misuse(Exception):
     """A plugin called the API wrongly: logged without a traceback."""
@@ -236,8 +220,6 @@ def load_c_plugin(settings: WebSocketSettings) -> CPlugin:
     def fail(message: str) -> ConfigError:
         return ConfigError(f"WebSocketHandler: {message}", settings.file, settings.line)
 
-    global _hub
-    _hub = gevent.get_hub()  # config time runs in the hub's thread
     path = settings.plugin
     library = _libraries.get(path)
     if library is None:
@@ -292,10 +274,10 @@ def _server_callback(type_: Any, safe: Any) -> Callable[[Callable[..., Any]], An
                     raise _Misuse(f"{name}() on a connection that has ended or is unknown")
                 return function(connection, *args)
             except _Misuse as exc:
-                _log(logging.ERROR, f"{connection or 'C plugin'}: {exc}")
+                log.error("%s: %s", connection or "C plugin", exc)
             except BaseException:  # C cannot take an exception: log it, answer `safe`
-                _log(logging.ERROR, f"{connection or 'C plugin'}: {name}() failed\n"
-                                    f"{traceback.format_exc()}")
+                log.error("%s: %s() failed\n%s", connection or "C plugin", name,
+                          traceback.format_exc())
             return safe
 
         return type_(callback)
@@ -362,7 +344,7 @@ def send(connection: _Connection, type: int, buffer: int | None, size: int) -> i
     except ConnectionClosed:
         return 0  # the peer may leave at any time: not the plugin's fault
     except ValueError as exc:  # not open yet: the handshake is still being answered
-        _log(logging.INFO, f"{connection}: send() refused: {exc}")
+        log.info("%s: send() refused: %s", connection, exc)
         return 0
 
 
