@@ -2,7 +2,7 @@
  * Chat: every message goes to everyone connected to the same location, its
  * sender included, with the type it came with.
  *
- *     <Location /chat-c>
+ *     <Location /c/chat>
  *       SetHandler websocket-handler
  *       WebSocketHandler plugins/c/chat.so chat_init
  *     </Location>

@@ -4,7 +4,7 @@
  * message "reset\n" starts it again from 0. The client must offer the
  * subprotocol dumb-increment-protocol; others are refused.
  *
- *     <Location /dumb-increment-c>
+ *     <Location /c/dumb-increment>
  *       SetHandler websocket-handler
  *       WebSocketHandler plugins/c/dumb_increment.so dumb_increment_init
  *     </Location>

@@ -1,7 +1,7 @@
 /*
  * Echo: every message goes back to its sender with the type it came with.
  *
- *     <Location /echo-c>
+ *     <Location /c/echo>
  *       SetHandler websocket-handler
  *       WebSocketHandler plugins/c/echo.so echo_init
  *     </Location>
