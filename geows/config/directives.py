@@ -70,7 +70,48 @@ DIRECTIVES = {spec.name.lower(): spec for spec in (
     Spec("ServerName", 1, 1, _SERVER_OR_VHOST, "The hostname and port of the server"),
     Spec("ServerAlias", 0, None, _SERVER_OR_VHOST,
          "A name or names alternately used to access the server"),
+    # What the access rules need to know: which file a URI maps to, and .htaccess files.
+    Spec("DocumentRoot", 1, 1, _SERVER_OR_VHOST, "Root directory of the document tree"),
+    Spec("Alias", 1, 2, _ANYWHERE, "a fakename and a realname, or a realname in a Location"),
+    Spec("ScriptAlias", 1, 2, _ANYWHERE,
+         "a fakename and a realname, or a realname in a Location"),
+    Spec("AliasMatch", 2, 2, _SERVER_OR_VHOST, "a regular expression and a filename"),
+    Spec("ScriptAliasMatch", 2, 2, _SERVER_OR_VHOST, "a regular expression and a filename"),
+    Spec("AllowOverride", 1, None, _DIR_ONLY,
+         "Controls what groups of directives can be configured by per-directory config files"),
+    Spec("AllowOverrideList", 1, None, _DIR_ONLY,
+         "Controls what individual directives can be configured by per-directory config "
+         "files"),
 )}
+
+# Access directives httpd allows in directory-like sections (and .htaccess) only, never
+# at the server or <VirtualHost> level (their modules' OR_AUTHCFG and OR_LIMIT), as
+# `apache2 -t` says for each of Debian's access modules; the access directives it does
+# allow there (SSLVerifyClient, AuthnCacheSOCache, AuthDigestShmemSize...) are not listed.
+PER_DIRECTORY_ACCESS = frozenset({
+    "require", "requireall", "requireany", "requirenone", "limit", "limitexcept",
+    "authmerging", "authzsendforbiddenonfailure", "authgroupfile", "authdbmgroupfile",
+    "authzdbmtype", "authzdbdlogintoreferer", "authzdbdquery", "authzdbdredirectquery",
+    "authtype", "authname", "authuserfile", "authdbmuserfile", "authdbmtype",
+    "authdbduserpwquery", "authdbduserrealmquery", "authncacheprovidefor",
+    "authncachetimeout", "authncachecontext", "authbasicprovider", "authbasicauthoritative",
+    "authbasicfake", "authbasicusedigestalgorithm", "authdigestprovider", "authdigestqop",
+    "authdigestnoncelifetime", "authdigestnccheck", "authdigestalgorithm",
+    "authdigestdomain", "authformprovider", "authformusername", "authformpassword",
+    "authformlocation", "authformmethod", "authformmimetype", "authformbody",
+    "authformsize", "authformloginrequiredlocation", "authformloginsuccesslocation",
+    "authformlogoutlocation", "authformsitepassphrase", "authformauthoritative",
+    "authformfakebasicauth", "authformdisablenostore", "order", "allow", "deny", "satisfy",
+    "allowmethods", "sslrequiressl", "sslrequire", "authldapurl", "authldapbinddn",
+    "authldapbindpassword", "authldapbindauthoritative", "authldapremoteuserisdn",
+    "authldapremoteuserattribute", "authldapcomparednonserver",
+    "authldapsubgroupattribute", "authldapsubgroupclass", "authldapmaxsubgroupdepth",
+    "authldapgroupattribute", "authldapgroupattributeisdn", "authldapdereferencealiases",
+    "authldapauthorizeprefix", "authldapinitialbindasuser", "authldapinitialbindpattern",
+    "authldapsearchasuser", "authldapcompareasuser",
+})
+_OVERRIDES = frozenset({"none", "all", "authconfig", "fileinfo", "indexes", "limit", "options",
+                        "nonfatal"})
 
 # Access control and TLS that geows does not enforce yet: with any of these in the active
 # config, geows refuses to start rather than serve its WebSocket locations unguarded.
@@ -104,6 +145,17 @@ def guard_reason(key: str, args: Sequence[str], in_require_none: bool) -> str | 
         return ("access control is not enforced by this version of geows, which refuses "
                 "to start rather than serve it unguarded")
     return None
+
+
+def check_overrides(key: str, args: Sequence[str]) -> None:
+    """AllowOverride's words (Options= and Nonfatal= take values), or AllowOverrideList's
+    None alone."""
+    if key == "allowoverride":
+        for word in args:
+            if word.partition("=")[0].lower() not in _OVERRIDES:
+                raise ConfigError(f"Illegal override option {word}")
+    elif len(args) > 1 and any(word.lower() == "none" for word in args):
+        raise ConfigError("'None' not allowed with other directives in AllowOverrideList")
 
 
 def parse_listen(args: Sequence[str]) -> tuple[str | None, int]:

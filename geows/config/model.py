@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from geows import limits
+from geows.access.lines import ACCESS_CONTAINERS, AccessLine, is_access_directive
+from geows.config import paths
+from geows.config.paths import DEFAULT_DOCUMENT_ROOT, Alias, compile_pcre
 from geows.config.vhosts import VirtualHost, VirtualHostTable
+from geows.errors import ConfigError
 
 WEBSOCKET_HANDLER = "websocket-handler"
-
-# PCRE's (?<name>...) is Python's (?P<name>...); lookbehinds (?<= (?<! stay as they are.
-_PCRE_NAMED_GROUP = re.compile(r"(?<!\\)\(\?<(?![=!])")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,85 @@ class Endpoint:
     settings: WebSocketSettings
 
 
+@dataclass(frozen=True)
+class AccessSection:
+    """The access directives of one config section, which httpd merges into a request's
+    access configuration when the section applies to it (Config.access_sections).
+
+    Sections without any (in them or in their nested sections) are not recorded: they
+    change nothing in the access modules' merges. <Proxy>/<ProxyMatch> sections are not
+    recorded either: they apply to proxied requests only, never to a WebSocket request.
+    """
+
+    kind: str      # "server", "vhost", "directory", "files", "location" or "if"
+    pattern: str   # as written: path, glob or regex; <If>/<ElseIf>'s expression; "" otherwise
+    regex: bool    # <DirectoryMatch>, <Directory ~>, <FilesMatch>, <Files ~>, <LocationMatch>...
+    vhost: VirtualHost | None  # None: the main server's
+    file: str      # the section's opening line ("server": the main config file, line 0)
+    line: int
+    lines: tuple[AccessLine, ...]
+    files: tuple[AccessSection, ...] = ()  # a <Directory>'s nested <Files> sections
+    ifs: tuple[AccessSection, ...] = ()    # nested <If>/<ElseIf>/<Else> sections
+    # A plain <Directory>'s path as httpd compares it (absolute, canonical, trailing slash)
+    # and its number of slashes, by which httpd sorts them ("/": 0, it always applies).
+    directory: str = field(init=False, repr=False, compare=False)
+    depth: int = field(init=False, repr=False, compare=False)
+    _match: Callable[[str], bool] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        directory, depth = "", 0
+        if self.kind == "directory" and not self.regex:
+            directory = paths.canonical(os.path.join("/", self.pattern)).rstrip("/") + "/"
+            depth = 0 if directory == "/" else directory.count("/")
+        object.__setattr__(self, "directory", directory)
+        object.__setattr__(self, "depth", depth)
+        object.__setattr__(self, "_match", _section_matcher(self.kind, directory or self.pattern,
+                                                            self.regex))
+
+    def matches(self, text: str) -> bool:
+        """Whether this section applies to `text`: the URI path (location), the file name's
+        last component (files), the walked directory at this section's depth with a
+        trailing slash (plain directory) or the whole file name (regex directory)."""
+        return self._match(text)
+
+
+def _section_matcher(kind: str, pattern: str, regex: bool) -> Callable[[str], bool]:
+    if kind == "location" or regex:
+        return location_matcher(pattern, regex)
+    if kind in ("directory", "files"):  # apr_fnmatch with APR_FNM_PATHNAME, or strcmp
+        if has_wildcard(pattern):
+            return re.compile(_glob_regex(pattern)).fullmatch  # type: ignore[return-value]
+        return pattern.__eq__
+    return lambda text: True  # server, vhost: always; <If>: geows cannot evaluate it
+
+
+@dataclass(frozen=True)
+class Override:
+    """An AllowOverride or AllowOverrideList line in a plain <Directory>: what .htaccess
+    files in that directory and below may set. httpd reads .htaccess files while it walks
+    the plain <Directory> sections only, so one in a regex section, <Files>, <Location> or
+    <If> does nothing (httpd warns "Useless use of AllowOverride" for most)."""
+
+    name: str         # as written: AllowOverride or AllowOverrideList
+    args: tuple[str, ...]
+    directory: AccessSection  # its <Directory> (kind "directory", perhaps without lines)
+    file: str
+    line: int
+
+    @property
+    def grants_access(self) -> bool:
+        """Whether .htaccess files may then hold access directives: AllowOverride's
+        AuthConfig, Limit or All (the last None resets), or an access directive listed in
+        AllowOverrideList."""
+        if self.name.lower() == "allowoverridelist":
+            return any(is_access_directive(name.lower().lstrip("<"))
+                       or name.lower().lstrip("<") in ACCESS_CONTAINERS for name in self.args)
+        granted: set[str] = set()
+        for word in self.args:
+            granted = set() if word.lower() == "none" else granted | {word.lower()}
+        return bool(granted & {"authconfig", "limit", "all"})
+
+
 @dataclass
 class Config:
     """The parts of an httpd.conf geows serves.
@@ -90,8 +171,19 @@ class Config:
     header_min_rate: int = limits.HEADER_MIN_RATE
     modules: frozenset[str] = frozenset()  # both "x_module" and "mod_x.c" spellings
     virtual_hosts: list[VirtualHost] = field(default_factory=list)  # in file order
+    # The main server's; a vhost's are on its VirtualHost.
+    document_root: str = DEFAULT_DOCUMENT_ROOT  # absolute, canonical
+    aliases: tuple[Alias, ...] = ()  # in file order, the order mod_alias tries them
+    remoteip_lines: tuple[AccessLine, ...] = ()  # mod_remoteip's directives
+    # Every recorded access section in file order, nested ones inside their parents; the
+    # main server's and each vhost's own ("server"/"vhost": the directives outside any
+    # section, the base of every merge) where they have access directives.
+    access: list[AccessSection] = field(default_factory=list)
+    overrides: list[Override] = field(default_factory=list)  # in file order
     _vhost_table: VirtualHostTable | None = field(default=None, init=False, repr=False,
                                                   compare=False)
+    _plans: dict[int, _Plan] = field(default_factory=dict, init=False, repr=False,
+                                     compare=False)  # by id() of the vhost (or of None)
 
     def virtual_host(self, host: str | None, port: int,
                      local_ip: str | None = None) -> VirtualHost | None:
@@ -136,6 +228,190 @@ class Config:
         return [section for section in self.locations
                 if section.handler == WEBSOCKET_HANDLER or section.websocket_config]
 
+    def document_root_for(self, vhost: VirtualHost | None) -> str:
+        """DocumentRoot of the vhost (None: main server), which inherits the main server's."""
+        if vhost is not None and vhost.document_root is not None:
+            return vhost.document_root
+        return self.document_root
+
+    def aliases_for(self, vhost: VirtualHost | None) -> tuple[Alias, ...]:
+        """The aliases mod_alias tries for the vhost's requests, first match wins: the
+        vhost's own, then the main server's."""
+        return self.aliases if vhost is None else vhost.path_aliases + self.aliases
+
+    def file_name(self, path: str, vhost: VirtualHost | None = None) -> str:
+        """The file name httpd's translate_name gives the URI path (decoded): through the
+        first matching alias, else under DocumentRoot; canonical, relative alias targets
+        under ServerRoot. (mod_rewrite, mod_userdir, ProxyPass and an Alias inside a
+        <Location> are not modelled.)"""
+        for alias in self.aliases_for(vhost):
+            found = alias.translate(path)
+            if found is not None:
+                return paths.canonical(os.path.join(self.server_root, found))
+        return paths.canonical(f"{self.document_root_for(vhost)}/{path}")
+
+    def access_sections(self, path: str, host: str | None = None, port: int | None = None,
+                        local_ip: str | None = None) -> list[AccessSection]:
+        """The access sections httpd merges for a request to `path` (decoded URI path) on
+        the vhost serving host/port/local_ip (main server: no port), in its merge order:
+        the server's and the vhost's own directives; the <Directory> sections of the
+        directories the walk reaches (plain ones by depth, main server's first at equal
+        depth, then regex ones in file order); <Files> (top-level, then those nested in the
+        matched directories) on the file name's last component; <Location> sections in file
+        order, the main server's first; then <If> sections nested in all of those, each
+        level of nesting after the one above it. The file system is looked at now, as httpd
+        does per request (see paths.walk)."""
+        vhost = None if port is None else self.virtual_host(host, port, local_ip)
+        plan = self._plan(vhost)
+        levels, filename = paths.walk(self.file_name(path, vhost))
+        directories = [section for section in plan.directories if section.depth == 0 or (
+            section.depth <= len(levels) and section.matches(levels[section.depth - 1]))]
+        directories += [section for section in plan.regex_directories
+                        if section.matches(filename)]
+        name = filename.rsplit("/", 1)[1]
+        files = [section for section in (*plan.files, *(f for d in directories for f in d.files))
+                 if section.matches(name)]
+        locations = [section for section in plan.locations if section.matches(path)]
+        merged = [*plan.base, *directories, *files, *locations]
+        level = [nested for section in merged for nested in section.ifs]
+        while level:
+            merged += level
+            level = [nested for section in level for nested in section.ifs]
+        return merged
+
+    def _plan(self, vhost: VirtualHost | None) -> _Plan:
+        plan = self._plans.get(id(vhost))
+        if plan is None:
+            plan = self._plans[id(vhost)] = _Plan(
+                [s for s in self.access if s.vhost is None]
+                + ([s for s in self.access if s.vhost is vhost] if vhost is not None else []))
+        return plan
+
+    def may_apply(self, section: AccessSection, websocket_section: LocationSection) -> bool:
+        """Whether `section` may apply to some request that `websocket_section` serves: True
+        unless provably not. Provably not: another vhost's; a plain <Location> unrelated to
+        the WebSocket location's (neither a prefix of the other); a plain <Directory>
+        unrelated (neither a prefix of the other) to every directory the location's requests
+        can map to, on each server that serves it."""
+        ws = websocket_section
+        if section.vhost is not None and ws.vhost is not None and section.vhost is not ws.vhost:
+            return False
+        if section.kind == "location":
+            return (section.regex or ws.regex or has_wildcard(section.pattern)
+                    or has_wildcard(ws.pattern) or section.matches(ws.pattern)
+                    or ws.matches(section.pattern))
+        if section.kind == "directory" and not section.regex:
+            return any(mapped is None or any(_related(section.directory, d) for d in mapped)
+                       for mapped in (self._mapped(ws, vhost)
+                                      for vhost in self._servers(ws, section.vhost)))
+        return True
+
+    def _servers(self, ws: LocationSection,
+                 vhost: VirtualHost | None = None) -> list[VirtualHost | None]:
+        """The servers whose requests `ws` may serve (and that `vhost`'s sections see)."""
+        if ws.vhost is not None or vhost is not None:
+            return [ws.vhost or vhost]
+        return [None, *self.virtual_hosts]  # the main server's sections are every vhost's
+
+    def _mapped(self, ws: LocationSection, vhost: VirtualHost | None) -> list[str] | None:
+        """The directories (canonical, trailing slash) at or below which the file names of
+        `ws`'s requests on that server lie; None when unknown (a regex or glob location)."""
+        if ws.regex or has_wildcard(ws.pattern):
+            return None
+        found = [self.file_name(ws.pattern, vhost)]
+        for alias in self.aliases_for(vhost):
+            if alias.regex:  # it may match some path below the location: its fixed part
+                fixed = re.split(r"[$\\]", alias.real, maxsplit=1)[0]
+                found.append(fixed if fixed == alias.real else os.path.dirname(fixed))
+            elif paths.alias_matches(alias.fake, ws.pattern):  # an alias below the location
+                found.append(alias.real)
+        return [paths.canonical(os.path.join(self.server_root, f)).rstrip("/") + "/"
+                for f in found]
+
+    def check_htaccess(self) -> None:
+        """ConfigError at the AllowOverride (or AllowOverrideList) that lets httpd read
+        access directives from .htaccess files on a WebSocket location's paths: geows does
+        not read them, so it would serve those paths unguarded."""
+        if not any(override.grants_access for override in self.overrides):
+            return  # the common case: .htaccess files hold no access directives anywhere
+        for ws in self.websocket_sections():
+            for vhost in self._servers(ws):
+                mapped = self._mapped(ws, vhost)
+                # httpd's walk order: by depth, the main server's first at equal depth.
+                entries = sorted((o for o in self.overrides if o.directory.vhost in (None, vhost)),
+                                 key=lambda o: (o.directory.depth, o.directory.vhost is not None))
+                for key in ("allowoverride", "allowoverridelist"):
+                    found = _htaccess_grant([o for o in entries if o.name.lower() == key], mapped)
+                    if found is not None:
+                        override, where = found
+                        raise ConfigError(
+                            f"{override.name} {' '.join(override.args)} lets .htaccess "
+                            f"files in {where} set access control for the WebSocket location "
+                            f"{ws.pattern} ({ws.file}:{ws.line}); geows does not read .htaccess "
+                            "files and refuses to start rather than serve it unguarded",
+                            override.file, override.line)
+
+
+class _Plan:
+    """One server's access sections, grouped and ordered as httpd's walks try them."""
+
+    def __init__(self, sections: list[AccessSection]):
+        self.base = [s for s in sections if s.kind in ("server", "vhost")]
+        plain = [s for s in sections if s.kind == "directory" and not s.regex]
+        # ap_core_reorder_directories: plain ones by depth, in file order (main server's
+        # first) at equal depth; regex ones after them, in file order.
+        self.directories = sorted(plain, key=lambda s: s.depth)
+        self.regex_directories = [s for s in sections if s.kind == "directory" and s.regex]
+        self.files = [s for s in sections if s.kind == "files"]
+        self.locations = [s for s in sections if s.kind == "location"]
+
+
+def _fixed(directory: str) -> str:
+    """A plain <Directory> path up to its first segment with a wildcard."""
+    if not has_wildcard(directory):
+        return directory
+    segments = directory.split("/")
+    wild = next(i for i, segment in enumerate(segments) if has_wildcard(segment))
+    return "/".join(segments[:wild]) + "/"
+
+
+def _related(directory: str, mapped: str) -> bool:
+    """Whether a plain <Directory> path and a directory may be one at or below the other."""
+    directory = _fixed(directory)
+    return mapped.startswith(directory) or directory.startswith(mapped)
+
+
+def _htaccess_grant(entries: list[Override],
+                    mapped: list[str] | None) -> tuple[Override, str] | None:
+    """The first override (of one key, sorted as httpd's walk merges them) in effect at a
+    directory the walk may reach that grants access directives, with that directory.
+
+    The walk reads .htaccess in every directory from the root down, with the setting of
+    the deepest <Directory> at or above it (the last at equal depth), so any directory
+    above, at or below the mapped ones counts."""
+    granting = [o for o in entries if o.grants_access]
+    if not granting:
+        return None
+    if mapped is None:  # no knowing where the requests map to
+        first = min(granting, key=lambda o: (o.file, o.line))
+        return first, first.directory.directory or first.directory.pattern
+    for directory in mapped:
+        segments = directory.strip("/").split("/") if directory != "/" else []
+        levels = ["/" + "".join(f"{s}/" for s in segments[:n]) for n in range(len(segments) + 1)]
+        for n, level in enumerate(levels):
+            effective = None
+            for override in entries:
+                depth = override.directory.depth
+                if depth == 0 or (depth <= n + 1 and override.directory.matches(levels[depth - 1])):
+                    effective = override
+            if effective is not None and effective.grants_access:
+                return effective, level
+        for override in granting:  # below the mapped directory: some request may walk there
+            below = override.directory.directory
+            if below != directory and _fixed(below).startswith(directory):
+                return override, below
+    return None
+
 
 def has_wildcard(pattern: str) -> bool:
     """apr_fnmatch_test: '*', '?', or a '[' closed by a ']'; a backslash escapes."""
@@ -159,7 +435,7 @@ def has_wildcard(pattern: str) -> bool:
 def location_matcher(pattern: str, regex: bool) -> Callable[[str], bool]:
     """Whether a path matches a section's pattern; re.error for a regex that does not compile."""
     if regex:  # httpd uses PCRE, unanchored
-        search = re.compile(_PCRE_NAMED_GROUP.sub("(?P<", pattern)).search
+        search = compile_pcre(pattern).search
         return lambda path: search(path) is not None
     if has_wildcard(pattern):  # apr_fnmatch with APR_FNM_PATHNAME: the whole path
         fullmatch = re.compile(_glob_regex(pattern)).fullmatch

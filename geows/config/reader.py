@@ -14,22 +14,32 @@ import os
 import re
 import socket
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from geows import limits
-from geows.config import directives
+from geows.access.lines import (
+    ACCESS_CONTAINERS,
+    AccessContainer,
+    AccessLine,
+    is_access_directive,
+    is_remoteip_directive,
+)
+from geows.config import directives, paths
 from geows.config.directives import DIR, SERVER, VHOST
 from geows.config.lexer import split_words
 from geows.config.model import (
     WEBSOCKET_HANDLER,
+    AccessSection,
     Config,
     Listener,
     LocationSection,
+    Override,
     WebSocketSettings,
     has_wildcard,
     location_matcher,
 )
+from geows.config.paths import Alias
 from geows.config.tree import Node, Section, parse
 from geows.config.vhosts import ANY_PORT, VirtualHost, VirtualHostAddress
 from geows.errors import ConfigError
@@ -43,6 +53,12 @@ ALWAYS_LOADED = frozenset({"mod_websocket.c", "websocket_module",
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _CONDITIONS = frozenset({"ifmodule", "ifdefine", "ifversion", "iffile"})
 _LOCATIONS = frozenset({"location", "locationmatch"})
+_DIRECTORIES = frozenset({"directory", "directorymatch"})
+_FILES = frozenset({"files", "filesmatch"})
+_IFS = frozenset({"if", "elseif", "else"})
+# Their directives configure an authn/authz provider, not a directory: the section's
+# opening is handed over as one access line, its directives are not.
+_PROVIDER_ALIASES = frozenset({"authnprovideralias", "authzprovideralias"})
 
 
 def load_config(path: str | os.PathLike[str], *,
@@ -76,7 +92,26 @@ class _VirtualHostDraft:
     node: Node
     server_name: str | None = None
     aliases: list[str] | None = None
+    document_root: tuple[Node, str] | None = None  # DocumentRoot and its path, resolved at the end
+    path_aliases: list[Alias] = field(default_factory=list)
+    remoteip_lines: list[AccessLine] = field(default_factory=list)
     built: VirtualHost | None = None
+
+
+@dataclass(slots=True, eq=False)
+class _AccessDraft:
+    """A config section's access directives being read (see model.AccessSection)."""
+
+    kind: str
+    pattern: str
+    regex: bool
+    vhost: _VirtualHostDraft | None
+    file: str
+    line: int
+    lines: list[AccessLine] = field(default_factory=list)
+    files: list[_AccessDraft] = field(default_factory=list)
+    ifs: list[_AccessDraft] = field(default_factory=list)
+    built: AccessSection | None = None
 
 
 @dataclass(slots=True)
@@ -105,6 +140,9 @@ class _Scope(NamedTuple):  # a NamedTuple: as immutable as a frozen dataclass, f
     vhost: _VirtualHostDraft | None = None  # anywhere inside a <VirtualHost>
     draft: _Draft | None = None  # set directly inside a <Location>
     require_none: bool = False   # inside <RequireNone>
+    access: _AccessDraft | None = None  # where access directives here go; None: nowhere
+    containers: tuple[AccessContainer, ...] = ()  # enclosing <Limit>, <RequireAll>...
+    location: str = ""           # the enclosing <Location>/<LocationMatch>, as written
 
 
 _Handler = Callable[["_Reader", Node, Sequence[str], _Scope], None]
@@ -127,18 +165,61 @@ class _Reader:
         self.header = (limits.HEADER_TIMEOUT, limits.HEADER_TIMEOUT_MAX, limits.HEADER_MIN_RATE)
         self.guarded: ConfigError | None = None  # the first access or TLS directive met
         self.plugins: dict[str, str] = {}  # WebSocketHandler's file -> its absolute path
+        self.document_root: tuple[Node, str] | None = None  # the main server's DocumentRoot
+        self.aliases: list[Alias] = []
+        self.remoteip_lines: list[AccessLine] = []
+        self.access: list[_AccessDraft] = []  # top-level sections, in file order
+        self.overrides: list[tuple[Node, Sequence[str], _AccessDraft]] = []
 
     def read(self, file: str) -> Config:
-        self._walk_file(file, _Scope(SERVER))
+        server = _AccessDraft("server", "", False, None, file, 0)
+        self.access.append(server)
+        self._walk_file(file, _Scope(SERVER, access=server))
         vhosts = [self._finish_vhost(vhost) for vhost in self.vhosts]
         locations = [self._finish(draft) for draft in self.drafts]
+        document_root = paths.DEFAULT_DOCUMENT_ROOT
+        if self.document_root is not None:
+            document_root = self._document_root(*self.document_root, virtual=False)
+        access = [section for draft in self.access if (section := self._finish_access(draft))]
+        overrides = [Override(node.name, tuple(args), self._finish_access(draft, keep=True),
+                              node.file, node.line)  # type: ignore[arg-type]  # kept: built
+                     for node, args, draft in self.overrides]
         config = Config(file, self.root, self.listeners, self.log_level, self.module_log_levels,
-                        locations, *self.header, frozenset(self.modules), vhosts)
+                        locations, *self.header, frozenset(self.modules), vhosts,
+                        document_root, tuple(self.aliases), tuple(self.remoteip_lines), access,
+                        overrides)
         if self.guard and self.guarded and config.websocket_sections():
             raise self.guarded
+        if self.guard:
+            config.check_htaccess()
         if not self.listeners:
             raise ConfigError("no Listen directive, so no listening sockets available", file)
         return config
+
+    def _finish_access(self, draft: _AccessDraft, keep: bool = False) -> AccessSection | None:
+        """The draft's section, None if neither it nor a nested section holds access
+        directives (unless kept: an AllowOverride's <Directory>)."""
+        if draft.built is None:
+            files = tuple(filter(None, map(self._finish_access, draft.files)))
+            ifs = tuple(filter(None, map(self._finish_access, draft.ifs)))
+            if not (draft.lines or files or ifs or keep):
+                return None
+            vhost = draft.vhost.built if draft.vhost is not None else None
+            draft.built = AccessSection(draft.kind, draft.pattern, draft.regex, vhost, draft.file,
+                                        draft.line, tuple(draft.lines), files, ifs)
+        return draft.built
+
+    def _document_root(self, node: Node, arg: str, virtual: bool) -> str:
+        """DocumentRoot against the final ServerRoot (httpd runs it after reading it all); the
+        main server's must be a directory, a vhost's only gets a warning."""
+        path = paths.canonical(os.path.join(self.root, arg)).rstrip("/") or "/"
+        if not os.path.isdir(path):
+            if not virtual:
+                raise ConfigError(f"DocumentRoot '{os.path.join(self.root, arg)}' is not a "
+                                  "directory, or is not readable", node.file, node.line)
+            log.warning("%s:%d: Warning: DocumentRoot [%s] does not exist", node.file, node.line,
+                        os.path.join(self.root, arg))
+        return path
 
     def _finish(self, draft: _Draft) -> LocationSection:
         websocket = None
@@ -166,8 +247,11 @@ class _Reader:
                 name = self.server_name
             elif draft.addresses:
                 name = _reverse_dns(draft.addresses[0].ip)
+        root = draft.document_root
+        document_root = None if root is None else self._document_root(*root, virtual=True)
         draft.built = VirtualHost(tuple(draft.addresses), name, tuple(draft.aliases or ()),
-                                  draft.node.file, draft.node.line)
+                                  draft.node.file, draft.node.line, document_root,
+                                  tuple(draft.path_aliases), tuple(draft.remoteip_lines))
         return draft.built
 
     def _walk_file(self, path: str, scope: _Scope) -> None:
@@ -224,12 +308,71 @@ class _Reader:
             if key == "virtualhost":
                 vhost = _VirtualHostDraft(self._vhost_addresses(node, args), node)
                 self.vhosts.append(vhost)
-                self._walk(node.children, _Scope(VHOST, node.name, vhost=vhost))
+                access = _AccessDraft("vhost", "", False, vhost, node.file, node.line)
+                self.access.append(access)
+                self._walk(node.children, _Scope(VHOST, node.name, vhost=vhost, access=access))
             else:
                 self._location(node, args, scope)
-        else:  # <Directory>, <Files>, <If>, <Limit>, ...: read for errors and the guard only
+        elif key in _DIRECTORIES or key in _FILES or key in _IFS:
+            self._access_section(node, args, scope)
+        else:  # <Limit>, <RequireAll>, <Proxy>, ...: read for errors, the guard, access lines
             require_none = scope.require_none or key == directives.REQUIRE_NONE
-            self._walk(node.children, _Scope(DIR, node.name, scope.vhost, None, require_none))
+            access, containers = scope.access, scope.containers
+            if key in ACCESS_CONTAINERS:
+                if scope.kind != DIR:
+                    raise ConfigError(_not_allowed(f"<{node.name}", scope))
+                containers += (AccessContainer(key, tuple(args), node.file, node.line),)
+            elif key in _PROVIDER_ALIASES and access is not None:
+                access.lines.append(AccessLine(key, tuple(args), node.file, node.line))
+                access = None
+            else:  # <Proxy>/<ProxyMatch> apply to proxied requests only, never to ours
+                access = None
+            self._walk(node.children, _Scope(DIR, node.name, scope.vhost, None, require_none,
+                                             access, containers, scope.location))
+
+    def _access_section(self, node: Section, args: Sequence[str], scope: _Scope) -> None:
+        """<Directory>, <Files>, <If> and their variants: where their access directives go."""
+        key = node.key
+        parent = scope.access
+        limited = any(c.key in ("limit", "limitexcept") for c in scope.containers)
+        if key in _DIRECTORIES and scope.kind == DIR:
+            raise ConfigError(_not_allowed(f"<{node.name}", scope))
+        if key in _FILES and (scope.location or limited):
+            where = f"<{scope.location}>" if scope.location else "<Limit> or <LimitExcept>"
+            raise ConfigError(f"<{node.name}> cannot occur within {where} section")
+        if key in _IFS:
+            if limited:
+                raise ConfigError(f"<{node.name}> cannot occur within <Limit> or <LimitExcept> "
+                                  "section")
+            if (key == "else") != (not args):
+                raise ConfigError("<Else> does not take an argument" if args else
+                                  f"<{node.name}> directive requires additional arguments")
+            draft = _AccessDraft("if", args[0] if args else "", False, scope.vhost, node.file,
+                                 node.line)
+            if parent is not None:
+                parent.ifs.append(draft)
+        else:
+            if not args:
+                raise ConfigError(f"<{node.name}> directive requires additional arguments")
+            regex = key.endswith("match") or args[0] == "~"
+            if args[0] == "~" and not key.endswith("match"):
+                args = args[1:] or [""]
+            if len(args) > 1:
+                raise ConfigError(f"Multiple <{node.name}> arguments not (yet) supported.")
+            if regex:
+                try:
+                    location_matcher(args[0], regex)
+                except re.error as e:
+                    raise ConfigError(f"Regex could not be compiled: {e}") from None
+            kind = "directory" if key in _DIRECTORIES else "files"
+            draft = _AccessDraft(kind, args[0], regex, scope.vhost, node.file, node.line)
+            if scope.kind != DIR:
+                self.access.append(draft)
+            elif parent is not None and parent.kind == "directory":
+                parent.files.append(draft)
+            # else: <Files> in <Files> or <If>: httpd's file walk never reaches it
+        self._walk(node.children, _Scope(DIR, node.name, scope.vhost, None, scope.require_none,
+                                         draft, (), scope.location))
 
     def _vhost_addresses(self, node: Section, args: Sequence[str]) -> list[VirtualHostAddress]:
         addresses = []
@@ -268,7 +411,10 @@ class _Reader:
         except re.error as e:
             raise ConfigError(f"Regex could not be compiled: {e}") from None
         draft = _Draft(node, args[0], regex, scope.vhost)
-        self._walk(node.children, _Scope(DIR, node.name, scope.vhost, draft))
+        access = _AccessDraft("location", args[0], regex, scope.vhost, node.file, node.line)
+        self.access.append(access)
+        self._walk(node.children, _Scope(DIR, node.name, scope.vhost, draft, access=access,
+                                         location=node.name))
         first = draft.first_websocket
         if first is not None and draft.websocket_at is None:
             # httpd accepts this; the section's module config, without a plugin, replaces
@@ -285,12 +431,26 @@ class _Reader:
             if reason and self.guarded is None:
                 self.guarded = ConfigError(f"{' '.join([node.name, *args])}: {reason}",
                                            node.file, node.line)
+        if is_access_directive(node.key) or is_remoteip_directive(node.key):
+            self._access_line(node, args, scope)
+            return
         spec = directives.DIRECTIVES.get(node.key)
         if spec is None:
             log.debug("%s:%d: %s is not used by geows", node.file, node.line, node.name)
             return
         spec.check(args, scope.kind)
         _HANDLERS[node.key](self, node, args, scope)  # one method per table entry, below
+
+    def _access_line(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        line = AccessLine(node.key, tuple(args), node.file, node.line, scope.containers)
+        if is_remoteip_directive(node.key):  # server and vhost level only
+            if scope.kind == DIR:
+                raise ConfigError(_not_allowed(node.name, scope))
+            (scope.vhost.remoteip_lines if scope.vhost else self.remoteip_lines).append(line)
+        elif scope.kind != DIR and node.key in directives.PER_DIRECTORY_ACCESS:
+            raise ConfigError(_not_allowed(node.name, scope))
+        elif scope.access is not None:
+            scope.access.lines.append(line)
 
     def _route(self, scope: _Scope) -> _Draft:
         """The <Location> a WebSocket route is set in; ConfigError where geows cannot serve it."""
@@ -403,6 +563,51 @@ class _Reader:
         header = directives.parse_request_read_timeout(args)
         if header is not None and scope.kind == SERVER:
             self.header = header
+
+
+    def _documentroot(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        if scope.vhost is not None:
+            scope.vhost.document_root = (node, args[0])
+        else:
+            self.document_root = (node, args[0])
+
+    def _alias(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        if len(args) == 1:
+            if scope.kind != DIR:
+                raise ConfigError(f"{node.name} must have two arguments when used globally")
+            return  # an Alias inside a <Location>: not modelled (see Config.file_name)
+        if scope.kind == DIR:
+            raise ConfigError(f"{node.name} cannot occur within <{scope.section}> section")
+        self._add_alias(Alias(args[0], args[1], False, node.file, node.line), scope)
+
+    _scriptalias = _alias
+
+    def _aliasmatch(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        try:
+            alias = Alias(args[0], args[1], True, node.file, node.line)
+        except re.error:
+            raise ConfigError("Regular expression could not be compiled.") from None
+        self._add_alias(alias, scope)
+
+    _scriptaliasmatch = _aliasmatch
+
+    def _add_alias(self, alias: Alias, scope: _Scope) -> None:
+        (scope.vhost.path_aliases if scope.vhost else self.aliases).append(alias)
+
+    def _allowoverride(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        directives.check_overrides(node.key, args)
+        # httpd reads .htaccess files on its walk of the plain <Directory> sections only.
+        if scope.access is not None and scope.access.kind == "directory" and not scope.access.regex:
+            self.overrides.append((node, args, scope.access))
+
+    _allowoverridelist = _allowoverride
+
+
+def _not_allowed(name: str, scope: _Scope) -> str:
+    """httpd's message for a directive in a context its module does not allow."""
+    if scope.kind == SERVER:
+        return f"{name} not allowed here"
+    return f"{name} not allowed in <{scope.section}> context"
 
 
 # Each entry of the directive table to its _Reader method: "listen" -> _Reader._listen.

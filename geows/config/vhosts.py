@@ -12,6 +12,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from geows.access.lines import AccessLine
+from geows.config.paths import Alias
+
 ANY_PORT = 0  # a VirtualHost address without a port, or with ":*"
 
 
@@ -33,6 +36,9 @@ class VirtualHost:
     aliases: tuple[str, ...]  # ServerAlias names, '*' and '?' wildcards allowed
     file: str
     line: int
+    document_root: str | None = None  # None: the main server's
+    path_aliases: tuple[Alias, ...] = ()  # its Alias(Match) lines, tried before the main's
+    remoteip_lines: tuple[AccessLine, ...] = ()  # mod_remoteip's directives in it
     _wild: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -265,7 +265,8 @@ ECHO = textwrap.dedent("""\
 @pytest.mark.parametrize(("extra", "line", "shown"), [
     ("<Location /echo>\nRequire ip 10.0.0.0/8\n</Location>", 7, "Require ip 10.0.0.0/8"),
     ("<Directory />\nRequire all denied\n</Directory>", 7, "Require all denied"),
-    ("<VirtualHost *:80>\nOrder deny,allow\n</VirtualHost>", 7, "Order deny,allow"),
+    ("<VirtualHost *:80>\n<Directory /srv>\nOrder deny,allow\n</Directory>\n</VirtualHost>", 8,
+     "Order deny,allow"),
     ("<Location />\n<RequireAll>\nRequire host example.com\n</RequireAll>\n</Location>", 8,
      "Require host example.com"),
     ("<Location />\n<RequireNone>\nRequire all granted\n</RequireNone>\n</Location>", 8,
