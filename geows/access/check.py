@@ -84,8 +84,9 @@ class _Request:
         """mod_auth_basic's note_auth_failure: only AuthType Basic sends one."""
         if (self.auth_type or "").lower() != "basic":
             return ()
-        realm = self.policy.authn.auth_name
-        return (("WWW-Authenticate", f'Basic realm="{realm.value if realm else ""}"'),)
+        # Only reached once authentication ran, and it needs AuthName (AH01615).
+        realm = self.policy.authn.auth_name.value  # type: ignore[union-attr]
+        return (("WWW-Authenticate", f'Basic realm="{_escape_quotes(realm)}"'),)  # type: ignore[arg-type]
 
 
 def check(policy: SectionAccess, *, client_ip: str, method: str, path: str,
@@ -349,6 +350,11 @@ def _check_password(r: _Request, user: str, password: str) -> tuple[str, str]:
         return _AUTH_GRANTED, ""
     return _AUTH_DENIED, (f'AH01617: user {user}: authentication failure for "{r.path}": '
                           "Password Mismatch")
+
+
+def _escape_quotes(text: str) -> str:
+    """ap_escape_quotes: '"' becomes '\\"'; a backslash keeps the character after it."""
+    return re.sub(r'\\(.)|"', lambda m: m[0] if m[1] else '\\"', text, flags=re.DOTALL)
 
 
 def _decode_basic(text: str) -> str:

@@ -244,9 +244,11 @@ def refusal(line: AccessLine, what: str, reason: str = "") -> ConfigError:
     return ConfigError(f"{what} {reason}, {_REFUSE}", line.file, line.line)
 
 
-def _arity(line: AccessLine, name: str, count: int, usage: str) -> None:
-    if len(line.args) != count:
+def _take1(line: AccessLine, name: str, usage: str) -> str:
+    """The single argument of a TAKE1 directive (httpd reads "" as a missing word)."""
+    if len(line.args) != 1 or not line.args[0]:
         raise ConfigError(f"{name} takes one argument, {usage}")
+    return line.args[0]
 
 
 def _flag(line: AccessLine, name: str) -> bool:
@@ -334,10 +336,9 @@ class _Builder:
             parent.children.append(_freeze(group))
 
     def auth_merging(self, line: AccessLine) -> None:
-        _arity(line, "AuthMerging", 1, "controls how a <Directory>, <Location>, or similar "
-               "directive's authorization directives are combined with those of its "
-               "predecessor")
-        value = line.args[0].lower()
+        value = _take1(line, "AuthMerging", "controls how a <Directory>, <Location>, or "
+                       "similar directive's authorization directives are combined with those "
+                       "of its predecessor").lower()
         if value not in ("off", "and", "or"):
             raise ConfigError("AuthMerging must be one of: Off | And | Or")
         self.merging = value
@@ -348,8 +349,7 @@ class _Builder:
     # mod_authn_core
 
     def auth_type(self, line: AccessLine) -> None:
-        _arity(line, "AuthType", 1, 'an HTTP authorization type (e.g., "Basic")')
-        value = line.args[0]
+        value = _take1(line, "AuthType", 'an HTTP authorization type (e.g., "Basic")')
         refused = None
         if _is_expression(value):
             refused = refusal(line, "AuthType", "with an expression is not supported by geows")
@@ -360,8 +360,7 @@ class _Builder:
             None if value.lower() == "none" else value, refused))
 
     def auth_name(self, line: AccessLine) -> None:
-        _arity(line, "AuthName", 1, 'the authentication realm (e.g. "Members Only")')
-        value = line.args[0]
+        value = _take1(line, "AuthName", 'the authentication realm (e.g. "Members Only")')
         refused = refusal(line, "AuthName", "with an expression is not supported by geows") \
             if _is_expression(value) else None
         self.authn = replace(self.authn, auth_name=Setting(value, refused))
@@ -397,27 +396,25 @@ class _Builder:
             None if off else refusal(line, "AuthBasicUseDigestAlgorithm")))
 
     def user_file_(self, line: AccessLine) -> None:
-        _arity(line, "AuthUserFile", 1, "text file containing user IDs and passwords")
-        self.user_file = os.path.join(self.server_root, line.args[0])
+        self.user_file = os.path.join(self.server_root, _take1(
+            line, "AuthUserFile", "text file containing user IDs and passwords"))
 
     def group_file_(self, line: AccessLine) -> None:
-        _arity(line, "AuthGroupFile", 1, "text file containing group names and member user IDs")
-        self.group_file = os.path.join(self.server_root, line.args[0])
+        self.group_file = os.path.join(self.server_root, _take1(
+            line, "AuthGroupFile", "text file containing group names and member user IDs"))
 
     # mod_access_compat
 
     def order(self, line: AccessLine) -> None:
-        _arity(line, "order", 1, "'allow,deny', 'deny,allow', or 'mutual-failure'")
-        value = line.args[0].lower()
+        value = _take1(line, "order", "'allow,deny', 'deny,allow', or 'mutual-failure'").lower()
         if value not in ("allow,deny", "deny,allow", "mutual-failure"):
             raise ConfigError("unknown order")
         compat = self.compat or Compat()
         self.compat = replace(compat, orders=compat.orders + ((_methods(line), value),))
 
     def satisfy(self, line: AccessLine) -> None:
-        _arity(line, "Satisfy", 1,
-               "access policy if both allow and require used ('all' or 'any')")
-        value = line.args[0].lower()
+        value = _take1(line, "Satisfy",
+                       "access policy if both allow and require used ('all' or 'any')").lower()
         if value not in ("all", "any"):
             raise ConfigError("Satisfy either 'any' or 'all'.")
         compat = self.compat or Compat()
