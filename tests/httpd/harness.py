@@ -7,6 +7,8 @@
 - `Httpd` runs httpd in one process (-X) on loopback ports; `instrument` copies a config
   tree with a `Header always add X-Route <n>` line in each <Location>, so every response
   lists, in merge order, the sections httpd applied to the request.
+- `Geows` runs the real geows CLI the same way; `handshake` sends a WebSocket upgrade GET
+  from a chosen loopback source address to either of them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -57,6 +60,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_dual_port() -> int:
+    """A port free on both 127.0.0.1 and [::1] (other test runs share this machine)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET6) as six, socket.socket() as four:
+            six.bind(("::1", 0))
+            port = six.getsockname()[1]
+            try:
+                four.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no port free on both 127.0.0.1 and ::1")
 
 
 def httpd_env(run_dir: Path, extra: Mapping[str, str] = ()) -> dict[str, str]:
@@ -221,3 +238,91 @@ def running_httpd(conf: Path, root: Path, env: Mapping[str, str], ports: list[in
         yield httpd
     finally:
         httpd.stop()
+
+
+# Handshakes: the same request to httpd and to geows, from a chosen source address.
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+class Geows:
+    """The real geows CLI on a config (`python -m geows -f conf -d root`), started without
+    waiting; `wait()` until it listens on every port, `stop()` always ends it."""
+
+    def __init__(self, conf: Path, root: Path, env: Mapping[str, str], ports: list[int],
+                 log: Path):
+        self.ports = ports
+        self.log = log
+        with log.open("w") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "geows", "-f", str(conf),
+                                          "-d", str(root)], cwd=root, env=dict(env),
+                                         stdout=subprocess.DEVNULL, stderr=err)
+
+    def wait(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(_listening(port) for port in self.ports):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"geows did not start:\n{self.log.read_text()}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@contextmanager
+def running_geows(conf: Path, root: Path, env: Mapping[str, str], ports: list[int],
+                  log: Path) -> Iterator[Geows]:
+    geows = Geows(conf, root, env, ports, log)
+    try:
+        geows.wait()
+        yield geows
+    finally:
+        geows.stop()
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    www_authenticate: str | None
+    websocket: str | None   # the stand-in's X-WebSocket: httpd ran the WebSocket handler
+
+
+def handshake(port: int, path: str, *, host: str = "main.test", source: str = "127.0.0.1",
+              headers: tuple[str, ...] = ()) -> Reply:
+    """An RFC 6455 upgrade GET to 127.0.0.1:port (::1 when source is IPv6) from a client
+    socket bound to source; only the response head is read."""
+    family = socket.AF_INET6 if ":" in source else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.settimeout(10)
+        sock.bind((source, 0))
+        sock.connect(("::1" if family == socket.AF_INET6 else "127.0.0.1", port))
+        request = [f"GET {path} HTTP/1.1", f"Host: {host}", "Upgrade: websocket",
+                   "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                   "Sec-WebSocket-Version: 13", *headers, "", ""]
+        sock.sendall("\r\n".join(request).encode("latin-1"))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    lines = head.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    fields: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip().lower(), value.strip())
+    return Reply(int(lines[0].split()[1]), fields.get("www-authenticate"),
+                 fields.get(WEBSOCKET.lower()))
