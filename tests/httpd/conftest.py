@@ -1,4 +1,5 @@
-"""One lab per test session: the stand-in module built, a prelude, ports and httpd's env."""
+"""One lab per test session: the stand-in module built, a prelude, ports and httpd's env;
+for the access-control tests, a tree with a DocumentRoot, htpasswd files and their prelude."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.httpd import harness
+from tests.geows_process import in_ci
+from tests.httpd import access_lab, harness
 
 PRELUDE = """\
 LoadModule mpm_event_module {modules}/mod_mpm_event.so
@@ -30,6 +32,14 @@ Listen 127.0.0.1:${{GEOWS_PORT_B}}
 """
 
 
+def missing(reason: str) -> None:
+    """A tool these tests need is missing: a failure in CI (tests/run.sh installs it), a
+    skip elsewhere."""
+    if in_ci():
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 @dataclass(frozen=True)
 class Lab:
     dir: Path
@@ -46,7 +56,7 @@ class Lab:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     reason = harness.available()
     if reason:
-        pytest.skip(reason)
+        missing(reason)
     base = tmp_path_factory.mktemp("httpd")
     standin = harness.build_standin(base)
     # httpd serves as www-data, which cannot enter pytest's private temp directories.
@@ -63,3 +73,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield Lab(base, standin, env, ports)
     finally:
         shutil.rmtree(docroot, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def access(lab: Lab) -> Iterator[access_lab.AccessLab]:
+    if not Path(access_lab.HTPASSWD).exists():
+        missing(f"{access_lab.HTPASSWD} not installed (apt-get install apache2-utils)")
+    tree = access_lab.make_tree(lab.standin, lab.dir / "run", lab.env)
+    try:
+        yield tree
+    finally:
+        shutil.rmtree(tree.tree, ignore_errors=True)
