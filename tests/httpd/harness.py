@@ -303,7 +303,7 @@ class Reply:
 def handshake(port: int, path: str, *, host: str = "main.test", source: str = "127.0.0.1",
               headers: tuple[str, ...] = ()) -> Reply:
     """An RFC 6455 upgrade GET to 127.0.0.1:port (::1 when source is IPv6) from a client
-    socket bound to source; only the response head is read."""
+    socket bound to source; only the response head is read (status 0: none came)."""
     family = socket.AF_INET6 if ":" in source else socket.AF_INET
     with socket.socket(family) as sock:
         sock.settimeout(10)
@@ -319,6 +319,8 @@ def handshake(port: int, path: str, *, host: str = "main.test", source: str = "1
             if not chunk:
                 break
             head += chunk
+    if not head:
+        return Reply(0, None, None)  # closed without a response
     lines = head.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
     fields: dict[str, str] = {}
     for line in lines[1:]:

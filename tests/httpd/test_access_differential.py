@@ -18,7 +18,8 @@ import pytest
 from tests.httpd import access_lab, harness
 from tests.httpd.access_lab import CORPUS, CORPUS_FILES, TREES_HEAD, Probe, location
 
-pytestmark = pytest.mark.xfail(reason="issue 7 integration pending", strict=False)  # ISSUE 7
+# ISSUE 7: delete the next line once the server enforces access control.
+pytestmark = pytest.mark.xfail(reason="issue 7 integration pending", strict=False)
 
 
 def expected_from_geows(reply: harness.Reply) -> tuple[int, str | None]:
