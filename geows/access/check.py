@@ -20,6 +20,7 @@ import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import gevent
 
@@ -63,12 +64,11 @@ class _Request:
     path: str
     user: str | None = None
     notes: list[str] = field(default_factory=list)
-    _host: list[str | None] = field(default_factory=list)  # the lookup, once done
 
+    @cached_property
     def remote_host(self) -> str | None:
-        if not self._host:
-            self._host.append(double_reverse(self.client_ip))
-        return self._host[0]
+        """Looked up once a request, when a rule first needs it (as httpd does)."""
+        return double_reverse(self.client_ip)
 
     def decide(self, status: int | None, message: str | None = None,
                headers: tuple[tuple[str, str], ...] = ()) -> Decision:
@@ -130,14 +130,11 @@ def _access_checker(r: _Request) -> Decision | None:
     compat = r.policy.compat
     if compat is None:
         return None
-    order = compat.order(r.method)
-    if order == "allow,deny":
-        ok = _matches(r, compat.allows) and not _matches(r, compat.denies)
-    elif order == "deny,allow":
-        ok = not _matches(r, compat.denies) or _matches(r, compat.allows)
-    else:  # mutual-failure
-        ok = _matches(r, compat.allows) and not _matches(r, compat.denies)
-    if ok:
+    if compat.order(r.method) == "deny,allow":
+        passed = not _matches(r, compat.denies) or _matches(r, compat.allows)
+    else:  # allow,deny and mutual-failure come to the same
+        passed = _matches(r, compat.allows) and not _matches(r, compat.denies)
+    if passed:
         return None
     return r.decide(403, f"AH01797: client denied by server configuration: {r.path}")
 
@@ -151,7 +148,7 @@ def _matches(r: _Request, rules: tuple[HostRule, ...]) -> bool:
         if rule.kind == "ip" and r.client_ip in rule.value:  # type: ignore[operator]
             return True
         if rule.kind == "host":
-            host = r.remote_host()
+            host = r.remote_host
             if host is not None and in_domain(rule.value, host):  # type: ignore[arg-type]
                 return True
     return False
@@ -237,7 +234,7 @@ def _local(r: _Request, rule: Require) -> str:
 
 def _host(r: _Request, rule: Require) -> str:
     line = " ".join(rule.args)
-    host = r.remote_host()
+    host = r.remote_host
     if host is None:
         r.notes.append(f"AH01753: access check of '{line}' to {r.path} failed, reason: "
                        "unable to get the remote host name")
@@ -284,14 +281,12 @@ def _group(r: _Request, rule: Require) -> str:
     except OSError as e:
         r.notes.append(f"({e.errno}){e.strerror}: AH01665: Could not open group file: {path}")
         return ERROR
-    if not groups:
-        reason = f"AH01666: ... reason: user doesn't appear in group file ({path})."
-    elif any(word.lower() in groups for word in rule.args):
+    if any(word.lower() in groups for word in rule.args):  # group names ignore case
         return GRANTED
-    else:
-        reason = "AH01667: ... reason: user is not part of the 'require'ed group(s)."
-    r.notes.append(reason.replace("...", f"Authorization of user {r.user} to access "
-                                         f"{r.path} failed,"))
+    number, reason = (("AH01667", "user is not part of the 'require'ed group(s).") if groups
+                      else ("AH01666", f"user doesn't appear in group file ({path})."))
+    r.notes.append(f"{number}: Authorization of user {r.user} to access {r.path} failed, "
+                   f"reason: {reason}")
     return DENIED
 
 
@@ -354,7 +349,8 @@ def _check_password(r: _Request, user: str, password: str) -> tuple[str, str]:
 
 def _escape_quotes(text: str) -> str:
     """ap_escape_quotes: '"' becomes '\\"'; a backslash keeps the character after it."""
-    return re.sub(r'\\(.)|"', lambda m: m[0] if m[1] else '\\"', text, flags=re.DOTALL)
+    return re.sub(r'\\(.)|"', lambda m: m[0] if m[1] is not None else '\\"', text,
+                  flags=re.DOTALL)
 
 
 def _decode_basic(text: str) -> str:

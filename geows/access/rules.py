@@ -15,8 +15,8 @@ keeps them apart the same way (SectionAccess has one field per module):
   Allow/Deny/Order inherited from an earlier one.
 - mod_allowmethods (AllowMethods) keeps the last section's list.
 
-What geows cannot enforce is kept beside the rule it would replace (`Refusal`), so a
-merge drops it exactly when httpd would drop that rule; `unenforceable` lists what is
+What geows cannot enforce is kept beside the rule it belongs to (the `refused` fields),
+so a merge drops it exactly when httpd drops that rule; `unenforceable` lists what is
 still in force.
 """
 
@@ -33,10 +33,9 @@ from geows.errors import ConfigError
 
 _REFUSE = "which refuses to start rather than serve this location unguarded"
 
-REQUIRE_SECTIONS = {"requireall": ("all", False), "requireany": ("any", False),
-                    "requirenone": ("any", True)}
-# The providers check.py evaluates; each value is parsed by _PARSERS below.
-PROVIDERS = ("all", "ip", "host", "local", "user", "group", "valid-user", "method")
+# container key: (op, negated)
+_REQUIRE_SECTIONS = {"requireall": ("all", False), "requireany": ("any", False),
+                     "requirenone": ("any", True)}
 
 
 # --- mod_authz_core ----------------------------------------------------------------
@@ -53,10 +52,6 @@ class Require:
     file: str
     line: int
     refused: ConfigError | None = None
-
-    def describe(self) -> str:
-        words = ("Require", "not" if self.negate else "", self.provider, *self.args)
-        return " ".join(word for word in words if word)
 
 
 @dataclass(frozen=True)
@@ -209,7 +204,7 @@ def _merge_authz(base: Authz, new: Authz) -> Authz:
     forbidden = (new.forbidden_on_failure if new.forbidden_on_failure is not None
                  else base.forbidden_on_failure)
     if new.merging is None and new.root is None:
-        merged = base                      # `new` only set AuthzSendForbiddenOnFailure
+        merged = base                      # `new` sets AuthzSendForbiddenOnFailure at most
     elif new.merging in (None, "off") or not (base.root or new.root):
         merged = new
     elif base.root and new.root:
@@ -238,7 +233,7 @@ def build(lines: Sequence[AccessLine], server_root: str) -> SectionAccess:
     return builder.finish()
 
 
-def refusal(line: AccessLine, what: str, reason: str = "") -> ConfigError:
+def _refusal(line: AccessLine, what: str, reason: str = "") -> ConfigError:
     """The error naming a directive (or provider) geows cannot enforce."""
     reason = reason or "is not supported by geows"
     return ConfigError(f"{what} {reason}, {_REFUSE}", line.file, line.line)
@@ -293,7 +288,7 @@ class _Builder:
     def add(self, line: AccessLine) -> None:
         handler = _HANDLERS.get(line.key)
         if handler is None:
-            self.refused.append(refusal(line, _display(line.key)))
+            self.refused.append(_refusal(line, _display(line.key)))
         else:
             handler(self, line)
 
@@ -311,11 +306,11 @@ class _Builder:
     # mod_authz_core
 
     def require(self, line: AccessLine) -> None:
-        path = [c for c in line.containers if c.key in REQUIRE_SECTIONS]
+        path = [c for c in line.containers if c.key in _REQUIRE_SECTIONS]
         while [g.container for g in self.stack[1:]] != path[:len(self.stack) - 1]:
             self._close()
         for container in path[len(self.stack) - 1:]:
-            op, negate = REQUIRE_SECTIONS[container.key]
+            op, negate = _REQUIRE_SECTIONS[container.key]
             self.stack.append(_OpenGroup(container, op, negate))
         leaf = _parse_require(line, _methods(line))
         if leaf.negate and self.stack[-1].op == "any":
@@ -352,16 +347,16 @@ class _Builder:
         value = _take1(line, "AuthType", 'an HTTP authorization type (e.g., "Basic")')
         refused = None
         if _is_expression(value):
-            refused = refusal(line, "AuthType", "with an expression is not supported by geows")
+            refused = _refusal(line, "AuthType", "with an expression is not supported by geows")
         elif value.lower() not in ("basic", "none"):
-            refused = refusal(line, f"AuthType {value}",
+            refused = _refusal(line, f"AuthType {value}",
                               "is not supported by geows (only Basic)")
         self.authn = replace(self.authn, auth_type=Setting(
             None if value.lower() == "none" else value, refused))
 
     def auth_name(self, line: AccessLine) -> None:
         value = _take1(line, "AuthName", 'the authentication realm (e.g. "Members Only")')
-        refused = refusal(line, "AuthName", "with an expression is not supported by geows") \
+        refused = _refusal(line, "AuthName", "with an expression is not supported by geows") \
             if _is_expression(value) else None
         self.authn = replace(self.authn, auth_name=Setting(value, refused))
 
@@ -376,7 +371,7 @@ class _Builder:
         refused = old.refused if old else None
         for name in line.args:
             if name != "file" and refused is None:
-                refused = refusal(line, f"AuthBasicProvider {name}:",
+                refused = _refusal(line, f"AuthBasicProvider {name}:",
                                   f"the {name} provider is not supported by geows")
         self.basic = replace(self.basic, providers=Setting(names, refused))
 
@@ -387,13 +382,13 @@ class _Builder:
     def basic_fake(self, line: AccessLine) -> None:
         off = len(line.args) == 1 and line.args[0].lower() == "off"
         self.basic = replace(self.basic, fake=Setting(
-            None if off else line.args, None if off else refusal(line, "AuthBasicFake")))
+            None if off else line.args, None if off else _refusal(line, "AuthBasicFake")))
 
     def basic_digest_algorithm(self, line: AccessLine) -> None:
         off = len(line.args) == 1 and line.args[0].lower() == "off"
         self.basic = replace(self.basic, digest_algorithm=Setting(
             None if off else line.args,
-            None if off else refusal(line, "AuthBasicUseDigestAlgorithm")))
+            None if off else _refusal(line, "AuthBasicUseDigestAlgorithm")))
 
     def user_file_(self, line: AccessLine) -> None:
         self.user_file = os.path.join(self.server_root, _take1(
@@ -449,7 +444,7 @@ class _Builder:
     def ssl(self, line: AccessLine) -> None:
         if line.key == "sslverifyclient" and [a.lower() for a in line.args] == ["none"]:
             return
-        self.refused.append(refusal(line, _display(line.key),
+        self.refused.append(_refusal(line, _display(line.key),
                                     "needs TLS, which this version of geows does not support"))
 
 
@@ -543,10 +538,10 @@ def _parse_require(line: AccessLine, methods: MethodSet) -> Require:
     if parser is None:
         if not provider:
             raise ConfigError("Unknown Authz provider: ")
-        refused = refusal(line, f"Require {provider}:",
+        refused = _refusal(line, f"Require {provider}:",
                           f"the {provider} provider is not supported by geows")
     elif provider in ("user", "group", "host") and any(map(_is_expression, rest)):
-        refused = refusal(line, f"Require {provider}:",
+        refused = _refusal(line, f"Require {provider}:",
                           "expressions in its arguments are not supported by geows")
     else:
         value = parser(rest)
@@ -596,7 +591,7 @@ def _host_rule(line: AccessLine, word: str, methods: MethodSet) -> HostRule:
         raise ConfigError("No comments are allowed here")
     if word[:4].lower() == "env=":
         return HostRule("env", word[4:], methods,
-                        refusal(line, f"{line.key} from {word}:",
+                        _refusal(line, f"{line.key} from {word}:",
                                 "environment variables are not supported by geows"))
     if word.lower() == "all":
         return HostRule("all", None, methods)
