@@ -148,7 +148,8 @@ class Override:
                        or name.lower().lstrip("<") in ACCESS_CONTAINERS for name in self.args)
         granted: set[str] = set()
         for word in self.args:
-            granted = set() if word.lower() == "none" else granted | {word.lower()}
+            word = word.partition("=")[0].lower()  # Options=...; httpd ignores any other value
+            granted = set() if word == "none" else granted | {word}
         return bool(granted & {"authconfig", "limit", "all"})
 
 

@@ -98,20 +98,18 @@ class _VirtualHostDraft:
     built: VirtualHost | None = None
 
 
-@dataclass(slots=True, eq=False)
 class _AccessDraft:
     """A config section's access directives being read (see model.AccessSection)."""
 
-    kind: str
-    pattern: str
-    regex: bool
-    vhost: _VirtualHostDraft | None
-    file: str
-    line: int
-    lines: list[AccessLine] = field(default_factory=list)
-    files: list[_AccessDraft] = field(default_factory=list)
-    ifs: list[_AccessDraft] = field(default_factory=list)
-    built: AccessSection | None = None
+    __slots__ = ("kind", "pattern", "regex", "vhost", "file", "line", "lines", "nested", "built")
+
+    def __init__(self, kind: str, pattern: str, regex: bool, vhost: _VirtualHostDraft | None,
+                 file: str, line: int):
+        self.kind, self.pattern, self.regex, self.vhost = kind, pattern, regex, vhost
+        self.file, self.line = file, line
+        self.lines: list[AccessLine] = []
+        self.nested: list[_AccessDraft] = []  # a <Directory>'s <Files>, any section's <If>s
+        self.built: AccessSection | None = None
 
 
 @dataclass(slots=True)
@@ -200,13 +198,16 @@ class _Reader:
         """The draft's section, None if neither it nor a nested section holds access
         directives (unless kept: an AllowOverride's <Directory>)."""
         if draft.built is None:
-            files = tuple(filter(None, map(self._finish_access, draft.files)))
-            ifs = tuple(filter(None, map(self._finish_access, draft.ifs)))
-            if not (draft.lines or files or ifs or keep):
+            if not (draft.lines or draft.nested or keep):
+                return None  # most sections: nothing to build
+            nested = [section for section in map(self._finish_access, draft.nested) if section]
+            if not (draft.lines or nested or keep):
                 return None
             vhost = draft.vhost.built if draft.vhost is not None else None
-            draft.built = AccessSection(draft.kind, draft.pattern, draft.regex, vhost, draft.file,
-                                        draft.line, tuple(draft.lines), files, ifs)
+            draft.built = AccessSection(
+                draft.kind, draft.pattern, draft.regex, vhost, draft.file, draft.line,
+                tuple(draft.lines), tuple(s for s in nested if s.kind == "files"),
+                tuple(s for s in nested if s.kind == "if"))
         return draft.built
 
     def _document_root(self, node: Node, arg: str, virtual: bool) -> str:
@@ -350,7 +351,7 @@ class _Reader:
             draft = _AccessDraft("if", args[0] if args else "", False, scope.vhost, node.file,
                                  node.line)
             if parent is not None:
-                parent.ifs.append(draft)
+                parent.nested.append(draft)
         else:
             if not args:
                 raise ConfigError(f"<{node.name}> directive requires additional arguments")
@@ -369,7 +370,7 @@ class _Reader:
             if scope.kind != DIR:
                 self.access.append(draft)
             elif parent is not None and parent.kind == "directory":
-                parent.files.append(draft)
+                parent.nested.append(draft)
             # else: <Files> in <Files> or <If>: httpd's file walk never reaches it
         self._walk(node.children, _Scope(DIR, node.name, scope.vhost, None, scope.require_none,
                                          draft, (), scope.location))
@@ -413,8 +414,8 @@ class _Reader:
         draft = _Draft(node, args[0], regex, scope.vhost)
         access = _AccessDraft("location", args[0], regex, scope.vhost, node.file, node.line)
         self.access.append(access)
-        self._walk(node.children, _Scope(DIR, node.name, scope.vhost, draft, access=access,
-                                         location=node.name))
+        self._walk(node.children, _Scope(DIR, node.name, scope.vhost, draft, False, access, (),
+                                         node.name))
         first = draft.first_websocket
         if first is not None and draft.websocket_at is None:
             # httpd accepts this; the section's module config, without a plugin, replaces
@@ -431,10 +432,10 @@ class _Reader:
             if reason and self.guarded is None:
                 self.guarded = ConfigError(f"{' '.join([node.name, *args])}: {reason}",
                                            node.file, node.line)
-        if is_access_directive(node.key) or is_remoteip_directive(node.key):
+        spec = directives.DIRECTIVES.get(node.key)
+        if spec is None and (is_access_directive(node.key) or is_remoteip_directive(node.key)):
             self._access_line(node, args, scope)
             return
-        spec = directives.DIRECTIVES.get(node.key)
         if spec is None:
             log.debug("%s:%d: %s is not used by geows", node.file, node.line, node.name)
             return
