@@ -62,8 +62,14 @@ class _Request:
     local_ip: str | None
     method: str
     path: str
+    file_name: str | None
     user: str | None = None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def target(self) -> str:
+        """How httpd's "client denied" lines name the request: its file, else its URI."""
+        return self.file_name if self.file_name is not None else f"uri {self.path}"
 
     @cached_property
     def remote_host(self) -> str | None:
@@ -90,11 +96,13 @@ class _Request:
 
 
 def check(policy: SectionAccess, *, client_ip: str, method: str, path: str,
-          authorization: str | None, local_ip: str | None = None) -> Decision:
+          authorization: str | None, local_ip: str | None = None,
+          file_name: str | None = None) -> Decision:
     """Decide a request as httpd 2.4 would under `policy` (the merged configuration of
     its sections). `client_ip` is the client as mod_remoteip leaves it, `local_ip` the
-    address the connection came in on, `path` what httpd names in its log lines."""
-    r = _Request(policy, client_ip, local_ip, method, path)
+    address the connection came in on. The log lines name the URI `path`, and the
+    "client denied" ones the file it maps to (r->filename), `file_name`, when given."""
+    r = _Request(policy, client_ip, local_ip, method, path, file_name)
     if policy.unenforceable:  # the server refuses such configs; never guess at one
         return r.decide(500, f"geows cannot enforce: {policy.unenforceable[0]}")
     satisfy_any = policy.compat is not None and policy.compat.satisfy(method) == "any"
@@ -126,7 +134,7 @@ def _access_checker(r: _Request) -> Decision | None:
     if allowed is not None and r.method not in allowed:
         # httpd's 405 page lists what the (absent) handler allowed: TRACE alone
         return r.decide(405, f"AH01623: client method denied by server configuration: "
-                             f"'{r.method}' to {r.path}", (("Allow", "TRACE"),))
+                             f"'{r.method}' to {r.target}", (("Allow", "TRACE"),))
     compat = r.policy.compat
     if compat is None:
         return None
@@ -136,7 +144,7 @@ def _access_checker(r: _Request) -> Decision | None:
         passed = _matches(r, compat.allows) and not _matches(r, compat.denies)
     if passed:
         return None
-    return r.decide(403, f"AH01797: client denied by server configuration: {r.path}")
+    return r.decide(403, f"AH01797: client denied by server configuration: {r.target}")
 
 
 def _matches(r: _Request, rules: tuple[HostRule, ...]) -> bool:
@@ -177,7 +185,7 @@ def _authorize(r: _Request, *, after_authn: bool) -> Decision | None:
     if result == ERROR:
         return r.decide(500, r.notes.pop() if r.notes else None)
     if not after_authn or r.auth_type is None:
-        return r.decide(403, f"AH01630: client denied by server configuration: {r.path}")
+        return r.decide(403, f"AH01630: client denied by server configuration: {r.target}")
     message = f'AH01631: user {r.user}: authorization failure for "{r.path}": '
     if authz.forbidden_on_failure:
         return r.decide(403, message)

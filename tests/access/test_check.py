@@ -49,7 +49,7 @@ BOB = credentials("bob", "bob-pw")
 def decide(root, *sections, ip="127.0.0.1", auth=None, method="GET", local_ip=None):
     policy = merged(*sections, server_root=root)
     return check(policy, client_ip=ip, method=method, path="/ws", authorization=auth,
-                 local_ip=local_ip)
+                 local_ip=local_ip, file_name="/var/www/html/ws")
 
 
 def statuses(root, *sections, auth=None):
@@ -97,6 +97,13 @@ def test_local_is_also_the_connections_own_address(root):
     assert decide(root, "Require local", ip="192.0.2.7", local_ip="192.0.2.7").status is None
     assert decide(root, "Require local", ip="192.0.2.7", local_ip="192.0.2.8").status == 403
     assert decide(root, "Require local", ip="192.0.2.7").status == 403
+
+
+def test_without_a_file_name_the_uri_is_named(root):
+    policy = merged("Require all denied")
+    decision = check(policy, client_ip="127.0.0.1", method="GET", path="/ws",
+                     authorization=None)
+    assert decision.log_message == "AH01630: client denied by server configuration: uri /ws"
 
 
 def test_host_logs(root):
@@ -160,11 +167,12 @@ def test_satisfy_with_authentication(root, text, without, with_bob):
 def test_access_compat_log(root):
     denied = decide(root, "Deny from all")
     assert (denied.status, denied.log_message) == (
-        403, "AH01797: client denied by server configuration: /ws")
+        403, "AH01797: client denied by server configuration: /var/www/html/ws")
     # httpd logs the host check's refusal even when Satisfy Any then lets the user in
     granted = decide(root, BASIC + "Require valid-user\nDeny from all\nSatisfy Any", auth=BOB)
     assert (granted.status, granted.user) == (None, "bob")
-    assert granted.log_notes == ("AH01797: client denied by server configuration: /ws",)
+    assert granted.log_notes == (
+        "AH01797: client denied by server configuration: /var/www/html/ws",)
 
 
 # --- <Limit>, AllowMethods --------------------------------------------------------------
@@ -198,7 +206,8 @@ def test_allow_methods(root):
     refused = decide(root, "AllowMethods POST")
     assert (refused.status, refused.headers, refused.log_message) == (
         405, (("Allow", "TRACE"),),
-        "AH01623: client method denied by server configuration: 'GET' to /ws")
+        "AH01623: client method denied by server configuration: 'GET' to "
+        "/var/www/html/ws")
     assert decide(root, "AllowMethods GET").status is None
     assert decide(root, "AllowMethods GET", method="HEAD").status is None
     assert decide(root, "AllowMethods POST", "AllowMethods reset").status is None
