@@ -16,14 +16,16 @@ geows denies rather than guess at the rest.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import bcrypt
 from passlib import hash as passlib_hash
 
-from geows.config.lexer import logical_lines, split_words
+from geows.config.lexer import SPACE, logical_lines, split_words
+
+T = TypeVar("T")
 
 _BCRYPT_MAX = 72  # crypt_blowfish reads no further; the bcrypt package refuses longer
 
@@ -31,14 +33,13 @@ _BCRYPT_MAX = 72  # crypt_blowfish reads no further; the bcrypt package refuses 
 @dataclass(frozen=True)
 class _Cached:
     stamp: tuple[int, int, int]
-    value: object
+    value: Any
 
 
-_cache: dict[tuple[str, str], _Cached] = {}
-_lock = threading.Lock()
+_cache: dict[tuple[str, str], _Cached] = {}  # (kind, path): read in the server's thread
 
 
-def _load(path: str, kind: str, parse: Callable[[list[str]], object]) -> object:
+def _load(path: str, kind: str, parse: Callable[[list[str]], T]) -> T:
     """The parsed file, re-read only when it changed; OSError when it cannot be read."""
     with open(path, "rb") as f:
         st = os.fstat(f.fileno())
@@ -48,8 +49,7 @@ def _load(path: str, kind: str, parse: Callable[[list[str]], object]) -> object:
             return cached.value
         text = f.read().decode("utf-8", "surrogateescape")
     value = parse([line for _, line in logical_lines(text)])
-    with _lock:
-        _cache[kind, path] = _Cached(stamp, value)
+    _cache[kind, path] = _Cached(stamp, value)
     return value
 
 
@@ -66,19 +66,19 @@ def _parse_groups(lines: list[str]) -> dict[str, frozenset[str]]:
     for line in lines:
         group, _, rest = line.partition(":")
         for user in split_words(rest.lstrip(":")):
-            members.setdefault(user, set()).add(group.rstrip(" \t\n\v\f\r").lower())
+            members.setdefault(user, set()).add(group.rstrip(SPACE).lower())
     return {user: frozenset(groups) for user, groups in members.items()}
 
 
 def password_hash(path: str, user: str) -> str | None:
     """The user's hash in an AuthUserFile, None if the user is not there (OSError if the
     file cannot be read)."""
-    return _load(path, "passwords", _parse_passwords).get(user)  # type: ignore[attr-defined]
+    return _load(path, "passwords", _parse_passwords).get(user)
 
 
 def groups_of(path: str, user: str) -> frozenset[str]:
     """The (lowercased) groups an AuthGroupFile lists the user in (OSError if unreadable)."""
-    return _load(path, "groups", _parse_groups).get(user, frozenset())  # type: ignore[attr-defined]
+    return _load(path, "groups", _parse_groups).get(user, frozenset())
 
 
 def _bcrypt(password: bytes, hashed: str) -> bool:
