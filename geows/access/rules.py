@@ -287,10 +287,10 @@ class _Builder:
 
     def add(self, line: AccessLine) -> None:
         handler = _HANDLERS.get(line.key)
-        if handler is None:
-            self.refused.append(_refusal(line, _display(line.key)))
-        else:
+        if handler is not None:
             handler(self, line)
+        elif line.key not in _INERT:
+            self.refused.append(_refusal(line, _display(line.key)))
 
     def finish(self) -> SectionAccess:
         while len(self.stack) > 1:
@@ -469,6 +469,12 @@ _HANDLERS: dict[str, Callable[[_Builder, AccessLine], None]] = {
     "sslrequiressl": _Builder.ssl,
     "sslverifyclient": _Builder.ssl,
 }
+
+# Server-wide settings of other auth modules: they check no request by themselves (what
+# would use them, a Require or AuthBasicProvider naming their provider, is refused).
+_INERT = frozenset({"authncachesocache", "authncacheenable", "authncachecontext",
+                    "authncachetimeout", "authncacheprovidefor", "authdigestshmemsize",
+                    "authldapcharsetconfig", "authnzfcgidefineprovider"})
 
 _DISPLAY = {"sslrequire": "SSLRequire", "sslrequiressl": "SSLRequireSSL",
             "sslverifyclient": "SSLVerifyClient"}

@@ -135,6 +135,13 @@ def test_sslverifyclient_none_is_no_check():
     assert not section("SSLVerifyClient none").unenforceable
 
 
+def test_other_modules_server_settings_check_nothing():
+    assert not section("AuthnCacheSOCache shmcb\nAuthDigestShmemSize 1000\n"
+                       "AuthLDAPCharsetConfig conf/charset.conv\n"
+                       "AuthnzFcgiDefineProvider authn check fcgi://localhost:10102/").unenforceable
+    assert section("AuthnzFcgiCheckAuthnProvider check").unenforceable
+
+
 def test_tree_mirrors_the_sections():
     policy = section("""
         Require ip 10.0.0.0/8
