@@ -30,8 +30,9 @@ from geows.access.ipsubnet import client_address, parse_rule
 from geows.access.rules import HostRule, Require, RequireGroup, SectionAccess
 from geows.config.lexer import SPACE
 
-GRANTED, DENIED, DENIED_NO_USER, NEUTRAL, ERROR = (
-    "granted", "denied", "denied (no authenticated user yet)", "neutral", "error")
+# mod_authz_core's results (the providers geows runs never report an error)
+GRANTED, DENIED, DENIED_NO_USER, NEUTRAL = (
+    "granted", "denied", "denied (no authenticated user yet)", "neutral")
 
 # mod_authn_file's results
 _AUTH_GRANTED, _AUTH_DENIED, _AUTH_USER_NOT_FOUND, _AUTH_ERROR = (
@@ -182,8 +183,6 @@ def _authorize(r: _Request, *, after_authn: bool) -> Decision | None:
         headers = r.challenge() if r.user else ()
         return r.decide(401, "AH01629: authorization failure (no authenticated user): "
                              f"{r.path}", headers)
-    if result == ERROR:
-        return r.decide(500, r.notes.pop() if r.notes else None)
     if not after_authn or r.auth_type is None:
         return r.decide(403, f"AH01630: client denied by server configuration: {r.target}")
     message = f'AH01631: user {r.user}: authorization failure for "{r.path}": '
@@ -210,8 +209,6 @@ def _combine(r: _Request, group: RequireGroup) -> str:
     result = NEUTRAL
     for child in group.children:
         outcome = _apply(r, child, group.op)
-        if outcome == ERROR:
-            return ERROR
         if outcome == NEUTRAL:
             continue
         decisive = DENIED if group.op == "all" else GRANTED
@@ -286,9 +283,9 @@ def _group(r: _Request, rule: Require) -> str:
         return DENIED
     try:
         groups = passwords.groups_of(path, r.user)
-    except OSError as e:
+    except OSError as e:  # 2.4.71 then denies (401 again), it does not fail with 500
         r.notes.append(f"({e.errno}){e.strerror}: AH01665: Could not open group file: {path}")
-        return ERROR
+        return DENIED
     if any(word.lower() in groups for word in rule.args):  # group names ignore case
         return GRANTED
     number, reason = (("AH01667", "user is not part of the 'require'ed group(s).") if groups

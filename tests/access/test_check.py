@@ -330,14 +330,21 @@ def test_realm_quotes_are_escaped(root):
      401, 'AH01617: user bob: authentication failure for "/ws": Password Mismatch'),
     (("AuthType Basic\nAuthName r\nAuthUserFile users\nRequire group admins",), BOB, 401,
      'AH01631: user bob: authorization failure for "/ws": '),
-    (("AuthType Basic\nAuthName r\nAuthUserFile users\nAuthGroupFile missing\n"
-      "Require group admins",), BOB, 500,
-     "(2)No such file or directory: AH01665: Could not open group file: {root}/missing"),
 ])
 def test_incomplete_configurations(root, sections, auth, status, message):
     decision = decide(root, *sections, auth=auth)
     assert decision.status == status
     assert decision.log_message == (message and message.format(root=root))
+
+
+def test_unreadable_group_file_denies(root):
+    # apache2 2.4.71: AH01665, then AH01631 and 401 (not 500)
+    decision = decide(root, "AuthType Basic\nAuthName r\nAuthUserFile users\n"
+                            "AuthGroupFile missing\nRequire group admins", auth=BOB)
+    assert decision.status == 401
+    assert decision.log_notes == ("(2)No such file or directory: AH01665: Could not open "
+                                  f"group file: {root}/missing",)
+    assert decision.log_message == 'AH01631: user bob: authorization failure for "/ws": '
 
 
 def test_no_group_file(root):
