@@ -390,11 +390,11 @@ class _Builder:
             None if off else line.args,
             None if off else _refusal(line, "AuthBasicUseDigestAlgorithm")))
 
-    def user_file_(self, line: AccessLine) -> None:
+    def auth_user_file(self, line: AccessLine) -> None:
         self.user_file = os.path.join(self.server_root, _take1(
             line, "AuthUserFile", "text file containing user IDs and passwords"))
 
-    def group_file_(self, line: AccessLine) -> None:
+    def auth_group_file(self, line: AccessLine) -> None:
         self.group_file = os.path.join(self.server_root, _take1(
             line, "AuthGroupFile", "text file containing group names and member user IDs"))
 
@@ -431,7 +431,7 @@ class _Builder:
 
     # mod_allowmethods
 
-    def allow_methods_(self, line: AccessLine) -> None:
+    def allowmethods(self, line: AccessLine) -> None:
         if not line.args:
             raise ConfigError("AllowMethods: No method or 'reset' keyword given")
         if line.args == ("reset",):
@@ -458,13 +458,13 @@ _HANDLERS: dict[str, Callable[[_Builder, AccessLine], None]] = {
     "authbasicauthoritative": _Builder.basic_authoritative,
     "authbasicfake": _Builder.basic_fake,
     "authbasicusedigestalgorithm": _Builder.basic_digest_algorithm,
-    "authuserfile": _Builder.user_file_,
-    "authgroupfile": _Builder.group_file_,
+    "authuserfile": _Builder.auth_user_file,
+    "authgroupfile": _Builder.auth_group_file,
     "order": _Builder.order,
     "satisfy": _Builder.satisfy,
     "allow": _Builder.allow_deny,
     "deny": _Builder.allow_deny,
-    "allowmethods": _Builder.allow_methods_,
+    "allowmethods": _Builder.allowmethods,
     "sslrequire": _Builder.ssl,
     "sslrequiressl": _Builder.ssl,
     "sslverifyclient": _Builder.ssl,
