@@ -55,6 +55,9 @@ class LocationSection:
     # Any of mod_websocket's directives here: the module has no merge function, so this
     # section's config (without a plugin if it has no WebSocketHandler) replaces an earlier's.
     websocket_config: bool = False
+    # An Alias inside it (target as written, file, line): mod_alias maps every request it
+    # matches to that file, before any other alias. The target is an ap_expr string.
+    alias: tuple[str, str, int] | None = None
     _match: Callable[[str], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -241,10 +244,16 @@ class Config:
         return self.aliases if vhost is None else vhost.path_aliases + self.aliases
 
     def file_name(self, path: str, vhost: VirtualHost | None = None) -> str:
-        """The file name httpd's translate_name gives the URI path (decoded): through the
-        first matching alias, else under DocumentRoot; canonical, relative alias targets
-        under ServerRoot. (mod_rewrite, mod_userdir, ProxyPass and an Alias inside a
-        <Location> are not modelled.)"""
+        """The file name httpd's translate_name gives the URI path (decoded): the Alias in
+        the last matching <Location> that has one, else through the first matching alias,
+        else under DocumentRoot; canonical, relative alias targets under ServerRoot.
+        (mod_rewrite, mod_userdir and ProxyPass are not modelled.)"""
+        target = None
+        for section in self._plan(vhost).aliased:
+            if section.matches(path):
+                target = section.alias[0]  # type: ignore[index]  # aliased: set
+        if target is not None:
+            return paths.canonical(os.path.join(self.server_root, target))
         for alias in self.aliases_for(vhost):
             found = alias.translate(path)
             if found is not None:
@@ -283,9 +292,12 @@ class Config:
     def _plan(self, vhost: VirtualHost | None) -> _Plan:
         plan = self._plans.get(id(vhost))
         if plan is None:
+            # The main server's sections before the vhost's, wherever they are in the files.
             plan = self._plans[id(vhost)] = _Plan(
                 [s for s in self.access if s.vhost is None]
-                + ([s for s in self.access if s.vhost is vhost] if vhost is not None else []))
+                + [s for s in self.access if vhost is not None and s.vhost is vhost],
+                [s for s in self.locations if s.alias and s.vhost is None]
+                + [s for s in self.locations if s.alias and vhost is not None and s.vhost is vhost])
         return plan
 
     def may_apply(self, section: AccessSection, websocket_section: LocationSection) -> bool:
@@ -298,9 +310,7 @@ class Config:
         if section.vhost is not None and ws.vhost is not None and section.vhost is not ws.vhost:
             return False
         if section.kind == "location":
-            return (section.regex or ws.regex or has_wildcard(section.pattern)
-                    or has_wildcard(ws.pattern) or section.matches(ws.pattern)
-                    or ws.matches(section.pattern))
+            return _related_locations(section, ws)
         if section.kind == "directory" and not section.regex:
             return any(mapped is None or any(_related(section.directory, d) for d in mapped)
                        for mapped in (self._mapped(ws, vhost)
@@ -329,6 +339,23 @@ class Config:
         return [paths.canonical(os.path.join(self.server_root, f)).rstrip("/") + "/"
                 for f in found]
 
+    def check_alias_expressions(self) -> None:
+        """ConfigError at an Alias inside a <Location> whose target is an expression geows
+        cannot evaluate (%{...}), where it may map a WebSocket location's requests: which
+        <Directory> and <Files> sections apply to them would be unknown."""
+        for section in self.locations:
+            if section.alias is None or "%{" not in section.alias[0]:
+                continue
+            for ws in self.websocket_sections():
+                if (section.vhost is None or ws.vhost is None or section.vhost is ws.vhost) \
+                        and _related_locations(section, ws):
+                    target, file, line = section.alias
+                    raise ConfigError(
+                        f"Alias {target}: geows cannot evaluate this expression, so it cannot "
+                        f"tell which <Directory> sections apply to the WebSocket location "
+                        f"{ws.pattern} ({ws.file}:{ws.line}); it refuses to start rather than "
+                        "serve it unguarded", file, line)
+
     def check_htaccess(self) -> None:
         """ConfigError at the AllowOverride (or AllowOverrideList) that lets httpd read
         access directives from .htaccess files on a WebSocket location's paths: geows does
@@ -354,9 +381,11 @@ class Config:
 
 
 class _Plan:
-    """One server's access sections, grouped and ordered as httpd's walks try them."""
+    """One server's access sections, grouped and ordered as httpd's walks try them, and
+    its <Location> sections that hold an Alias."""
 
-    def __init__(self, sections: list[AccessSection]):
+    def __init__(self, sections: list[AccessSection], aliased: list[LocationSection]):
+        self.aliased = aliased
         self.base = [s for s in sections if s.kind in ("server", "vhost")]
         plain = [s for s in sections if s.kind == "directory" and not s.regex]
         # ap_core_reorder_directories: plain ones by depth, in file order (main server's
@@ -365,6 +394,13 @@ class _Plan:
         self.regex_directories = [s for s in sections if s.kind == "directory" and s.regex]
         self.files = [s for s in sections if s.kind == "files"]
         self.locations = [s for s in sections if s.kind == "location"]
+
+
+def _related_locations(a: AccessSection | LocationSection, b: LocationSection) -> bool:
+    """Whether two <Location> sections may match one request: a regex or a glob may, plain
+    prefixes when one is a prefix of the other."""
+    return (a.regex or b.regex or has_wildcard(a.pattern) or has_wildcard(b.pattern)
+            or a.matches(b.pattern) or b.matches(a.pattern))
 
 
 def _fixed(directory: str) -> str:

@@ -128,6 +128,7 @@ class _Draft:
     max_message_size: int = limits.MAX_MESSAGE_SIZE
     support_draft75: bool = False
     deflate: bool = True
+    alias: tuple[str, str, int] | None = None  # an Alias in it: target, file, line
 
 
 class _Scope(NamedTuple):  # a NamedTuple: as immutable as a frozen dataclass, faster to make
@@ -140,7 +141,7 @@ class _Scope(NamedTuple):  # a NamedTuple: as immutable as a frozen dataclass, f
     require_none: bool = False   # inside <RequireNone>
     access: _AccessDraft | None = None  # where access directives here go; None: nowhere
     containers: tuple[AccessContainer, ...] = ()  # enclosing <Limit>, <RequireAll>...
-    location: str = ""           # the enclosing <Location>/<LocationMatch>, as written
+    location: _Draft | None = None  # the enclosing <Location>/<LocationMatch>
 
 
 _Handler = Callable[["_Reader", Node, Sequence[str], _Scope], None]
@@ -190,6 +191,7 @@ class _Reader:
             raise self.guarded
         if self.guard:
             config.check_htaccess()
+            config.check_alias_expressions()
         if not self.listeners:
             raise ConfigError("no Listen directive, so no listening sockets available", file)
         return config
@@ -232,7 +234,8 @@ class _Reader:
         vhost = draft.vhost.built if draft.vhost is not None else None
         return LocationSection(draft.pattern, draft.regex, draft.handler, websocket,
                                draft.node.file, draft.node.line, vhost,
-                               websocket_config=draft.first_websocket is not None)
+                               websocket_config=draft.first_websocket is not None,
+                               alias=draft.alias)
 
     def _plugin_path(self, plugin: str) -> str:
         """Against the final ServerRoot: httpd runs WebSocketHandler after reading it all."""
@@ -338,8 +341,10 @@ class _Reader:
         limited = any(c.key in ("limit", "limitexcept") for c in scope.containers)
         if key in _DIRECTORIES and scope.kind == DIR:
             raise ConfigError(_not_allowed(f"<{node.name}", scope))
-        if key in _FILES and (scope.location or limited):
-            where = f"<{scope.location}>" if scope.location else "<Limit> or <LimitExcept>"
+        if key in _FILES and (scope.location is not None or limited):
+            where = "<Limit> or <LimitExcept>"
+            if scope.location is not None:
+                where = f"<{scope.location.node.name}>"
             raise ConfigError(f"<{node.name}> cannot occur within {where} section")
         if key in _IFS:
             if limited:
@@ -415,7 +420,7 @@ class _Reader:
         access = _AccessDraft("location", args[0], regex, scope.vhost, node.file, node.line)
         self.access.append(access)
         self._walk(node.children, _Scope(DIR, node.name, scope.vhost, draft, False, access, (),
-                                         node.name))
+                                         draft))
         first = draft.first_websocket
         if first is not None and draft.websocket_at is None:
             # httpd accepts this; the section's module config, without a plugin, replaces
@@ -573,13 +578,16 @@ class _Reader:
             self.document_root = (node, args[0])
 
     def _alias(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
-        if len(args) == 1:
-            if scope.kind != DIR:
-                raise ConfigError(f"{node.name} must have two arguments when used globally")
-            return  # an Alias inside a <Location>: not modelled (see Config.file_name)
-        if scope.kind == DIR:
+        if len(args) == 2:
+            if scope.kind == DIR:
+                raise ConfigError(f"{node.name} cannot occur within directory context")
+            self._add_alias(Alias(args[0], args[1], False, node.file, node.line), scope)
+        elif scope.kind != DIR:
+            raise ConfigError(f"{node.name} must have two arguments when used globally")
+        elif scope.location is None or scope.access is None or scope.access.kind == "if":
             raise ConfigError(f"{node.name} cannot occur within <{scope.section}> section")
-        self._add_alias(Alias(args[0], args[1], False, node.file, node.line), scope)
+        else:  # the file every request of the <Location> maps to (an ap_expr string)
+            scope.location.alias = (args[0], node.file, node.line)
 
     _scriptalias = _alias
 

@@ -122,6 +122,12 @@ def test_remoteip_lines_per_server(root):
     ("<Files ~ (>\n</Files>", 3,
      "Regex could not be compiled: missing ), unterminated subpattern at position 0"),
     ("Alias /x", 3, "Alias must have two arguments when used globally"),
+    ("<Directory /a>\nAlias /x /y\n</Directory>", 4, "Alias cannot occur within directory context"),
+    ("<Location /a>\nScriptAlias /x /y\n</Location>", 4,
+     "ScriptAlias cannot occur within directory context"),
+    ("<Files a>\nAlias /y\n</Files>", 4, "Alias cannot occur within <Files> section"),
+    ("<Location /a>\n<If true>\nAlias /y\n</If>\n</Location>", 5,
+     "Alias cannot occur within <If> section"),
     ("AliasMatch ( /x", 3, "Regular expression could not be compiled."),
     ("<Directory /a>\nAllowOverride Bogus\n</Directory>", 4, "Illegal override option Bogus"),
     ("<Directory /a>\nAllowOverrideList None Require\n</Directory>", 4,
@@ -179,6 +185,25 @@ def test_aliases_map_uris_as_mod_alias(root, path, expected):
                               "Alias /slash/ /srv/slashed/\nScriptAlias /rel relative\n"))
     assert config.file_name(path) == expected.replace("ROOT", str(root.path)).replace(
         "/doc/", f"{root.path}/doc/")
+
+
+def test_an_alias_in_a_location_maps_all_its_requests(root):
+    config = root.load(marked("Alias /pa /elsewhere\n<Location /pa>\nAlias /srv/one\n</Location>\n"
+                              "<VirtualHost *:80>\n<Location /pa>\nAlias rel\n</Location>\n"
+                              "</VirtualHost>\n<Location /pa/c>\nAlias /srv/two\n</Location>\n"))
+    vhost = config.virtual_hosts[0]
+    assert config.file_name("/pa/x/y") == "/srv/one"
+    assert config.file_name("/pa/c/d") == "/srv/two"
+    assert config.file_name("/pa/c/d", vhost) == f"{root.path}/rel"  # the vhost's come last
+
+
+def test_an_alias_expression_near_a_websocket_location_is_refused(root):
+    text = marked(WS + "<Location />\nAlias /srv/%{HTTP_HOST}\n</Location>\n")
+    assert root.error(text) == (
+        f"{root.conf}:8: Alias /srv/%{{HTTP_HOST}}: geows cannot evaluate this expression, so "
+        "it cannot tell which <Directory> sections apply to the WebSocket location /echo "
+        f"({root.conf}:3); it refuses to start rather than serve it unguarded")
+    root.load(marked(WS + "<Location /other>\nAlias /srv/%{HTTP_HOST}\n</Location>\n"))
 
 
 def test_vhost_aliases_come_before_the_main_servers(root):

@@ -96,6 +96,10 @@ Header always add X-Route in-limit
 <LocationMatch "^/echo">
 {mark loc-match}
 </LocationMatch>
+<Location /pa>
+{mark loc-pa}
+Alias {top}/alias/x
+</Location>
 <VirtualHost *:${{GEOWS_PORT_A}}>
 ServerName v.test
 Alias /al {top}/doc
@@ -125,7 +129,7 @@ DocumentRoot {top}/alias
 """
 PATHS = ["/echo", "/echo/a/b", "/sub", "/sub/", "/sub/a", "/sub/deeper/x", "/f.txt",
          "/f.txt/x", "/", "/al/x/echo", "/am/x/echo", "/al", "/alx", "/al//x/echo", "/slash",
-         "/slash/x", "/x/echo"]
+         "/slash/x", "/x/echo", "/pa", "/pa/y"]
 
 
 def marked(text: str) -> str:
