@@ -19,6 +19,7 @@ import gevent  # noqa: E402
 from gevent.event import Event  # noqa: E402
 
 from geows import __version__, log  # noqa: E402
+from geows.access.control import AccessControl  # noqa: E402
 from geows.config import Config, WebSocketSettings, load_config  # noqa: E402
 from geows.config.vhosts import VirtualHost  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 print_summary(summary)
             return 0
         log.configure(config.log_level, config.module_log_levels)
+        access = AccessControl(config)
         plugins = load_plugins(config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
@@ -130,11 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.test:
         print("Syntax OK", file=sys.stderr)
         return 0
-    return serve(config, plugins)
+    return serve(config, plugins, access)
 
 
-def serve(config: Config, plugins: dict[WebSocketSettings, Any]) -> int:
-    server = Server(config, plugins)
+def serve(config: Config, plugins: dict[WebSocketSettings, Any], access: AccessControl) -> int:
+    server = Server(config, plugins, access)
     try:
         server.start()
     except OSError as exc:

@@ -21,6 +21,7 @@ SERVER = f"geows/{__version__}"
 REASONS = {
     101: "Switching Protocols",
     400: "Bad Request",
+    401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
@@ -36,6 +37,8 @@ REASONS = {
 # Why a status is sent, in the words of httpd's error pages.
 _BODIES = {
     400: "Your browser sent a request that this server could not understand.",
+    401: "This server could not verify that you are authorized to access the document "
+         "requested.",
     403: "You don't have permission to access this resource.",
     404: "The requested URL was not found on this server.",
     405: "The requested method is not allowed for this URL.",

@@ -22,6 +22,7 @@ from gevent.pool import Pool
 from gevent.server import StreamServer
 
 from geows import http, limits
+from geows.access.control import AccessControl
 from geows.config import Config, Listener, WebSocketSettings
 from geows.errors import ConnectionClosed, HttpError
 from geows.plugin.api import WebSocketServer
@@ -36,6 +37,7 @@ from geows.protocols import (
 from geows.protocols.events import BINARY, CLOSE, PING, PONG, TEXT
 
 log = logging.getLogger("geows.server")
+auth_log = logging.getLogger("geows.auth")
 access_log = logging.getLogger("geows.access")
 
 # Errors that mean the peer went away: an ordinary end, never a traceback.
@@ -69,9 +71,11 @@ def bind(listener: Listener) -> socket.socket:
 class Server:
     """Serves every WebSocket location of one configuration."""
 
-    def __init__(self, config: Config, plugins: dict[WebSocketSettings, Any]):
+    def __init__(self, config: Config, plugins: dict[WebSocketSettings, Any],
+                 access: AccessControl):
         self.config = config
         self.plugins = plugins
+        self.access = access
         self.connections: set[Connection] = set()
         # Open connections per WebSocketHandler line: what a broadcast reaches.
         self.locations: dict[WebSocketSettings, set[Connection]] = {
@@ -151,8 +155,10 @@ class Connection:
     def __init__(self, server: Server, sock: socket.socket, address: tuple):
         self.server = server
         self.sock = sock
-        self.client = f"{address[0]}:{address[1]}"
-        self.remote_addr = (address[0], address[1])
+        # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; httpd (APR) as a.b.c.d.
+        ip = address[0].removeprefix("::ffff:") if "." in address[0] else address[0]
+        self.client = f"{ip}:{address[1]}"
+        self.remote_addr = (ip, address[1])
         self.protocol: WebSocketProtocol | None = None
         self.settings: WebSocketSettings | None = None
         self._lock = Semaphore()   # one writer at a time: sendall can yield mid-frame
@@ -354,6 +360,7 @@ class Connection:
                                   port=local_port, local_ip=local_ip)
         if endpoint is None:
             raise HttpError(404, f"no WebSocket location for {request.path}")
+        self._check_access(request, local_ip, local_port)
         settings = self.settings = endpoint.settings
         self.protocol = select_protocol(
             request, max_message_size=settings.max_message_size,
@@ -388,6 +395,21 @@ class Connection:
                 except Exception:
                     log.error("[client %s] plugin on_disconnect raised\n%s",
                               self.client, traceback.format_exc())
+
+    def _check_access(self, request: http.Request, local_ip: str, local_port: int) -> None:
+        """Refuse whom httpd would refuse, before any plugin sees the request; the
+        client is who mod_remoteip says it is from here on (logs, rules, plugin)."""
+        client_ip, decision, file_name = self.server.access.decide(
+            request, self.remote_addr[0], local_ip, local_port)
+        if client_ip != self.remote_addr[0]:
+            self.remote_addr = (client_ip, self.remote_addr[1])
+            self.client = f"{client_ip}:{self.remote_addr[1]}"
+        if decision.status is None:
+            return
+        for line in (*decision.log_notes, decision.log_message):
+            if line:
+                auth_log.error("[client %s] %s", self.client, line)
+        raise HttpError(decision.status, f"access denied to {file_name}", decision.headers)
 
     def _read_head(self) -> http.Request:
         """The request head, under mod_reqtimeout's header budget."""

@@ -140,10 +140,6 @@ def guard_reason(key: str, args: Sequence[str], in_require_none: bool) -> str | 
     if key == TLS_DIRECTIVE and [arg.lower() for arg in args] != ["off"]:
         return ("TLS is not supported by this version of geows, which refuses to start "
                 "rather than serve it unencrypted")
-    if key in ACCESS_DIRECTIVES and (
-            key != "require" or list(args) != ["all", "granted"] or in_require_none):
-        return ("access control is not enforced by this version of geows, which refuses "
-                "to start rather than serve it unguarded")
     return None
 
 

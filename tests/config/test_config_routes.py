@@ -262,24 +262,6 @@ ECHO = textwrap.dedent("""\
     """)
 
 
-@pytest.mark.parametrize(("extra", "line", "shown"), [
-    ("<Location /echo>\nRequire ip 10.0.0.0/8\n</Location>", 7, "Require ip 10.0.0.0/8"),
-    ("<Directory />\nRequire all denied\n</Directory>", 7, "Require all denied"),
-    ("<VirtualHost *:80>\n<Directory /srv>\nOrder deny,allow\n</Directory>\n</VirtualHost>", 8,
-     "Order deny,allow"),
-    ("<Location />\n<RequireAll>\nRequire host example.com\n</RequireAll>\n</Location>", 8,
-     "Require host example.com"),
-    ("<Location />\n<RequireNone>\nRequire all granted\n</RequireNone>\n</Location>", 8,
-     "Require all granted"),
-    ("<Location />\n<Limit POST>\nAuthType Basic\n</Limit>\n</Location>", 8, "AuthType Basic"),
-    ("SSLVerifyClient require", 6, "SSLVerifyClient require"),
-])
-def test_access_control_is_refused_when_something_is_served(root, extra, line, shown):
-    assert root.error(f"{ECHO}{extra}\n") == (
-        f"{root.conf}:{line}: {shown}: access control is not enforced by this version of "
-        "geows, which refuses to start rather than serve it unguarded")
-
-
 def test_tls_is_refused_when_something_is_served(root):
     text = "LoadModule ssl_module m.so\n<IfModule ssl_module>\nSSLEngine on\n</IfModule>\n"
     assert root.error(ECHO + text) == (
@@ -288,12 +270,7 @@ def test_tls_is_refused_when_something_is_served(root):
     assert root.load(f"{ECHO}SSLEngine off\n").resolve("/echo")
 
 
-def test_access_control_is_accepted_when_nothing_is_served(root):
-    config = root.load("Listen 80\n<Location />\nRequire ip 10.0.0.0/8\n</Location>\n")
-    assert config.websocket_sections() == []
-
-
-def test_require_all_granted_and_inactive_guards_are_accepted(root):
+def test_tls_in_an_unloaded_module_is_accepted(root):
     text = ECHO + "<Location />\nRequire all granted\n</Location>\n" \
         "<IfModule mod_ssl.c>\nSSLEngine on\n</IfModule>\n"
     assert root.load(text).resolve("/echo") is not None

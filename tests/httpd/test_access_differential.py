@@ -18,9 +18,6 @@ import pytest
 from tests.httpd import access_lab, harness
 from tests.httpd.access_lab import CORPUS, CORPUS_FILES, TREES_HEAD, Probe, location
 
-# ISSUE 7: delete the next line once the server enforces access control.
-pytestmark = pytest.mark.xfail(reason="issue 7 integration pending", strict=False)
-
 
 def expected_from_geows(reply: harness.Reply) -> tuple[int, str | None]:
     """What geows must answer for httpd's reply: 101 where the handler ran, else the same."""
@@ -83,3 +80,31 @@ def test_random_require_trees(lab, access, tmp_path):
     probes = [Probe(f"/t{n}", source=source) for n in accepted for source in access_lab.SOURCES]
     disagree = compare(conf, root, access, lab, probes, root / "geows.log")
     assert not disagree, "\n".join(disagree) + "\n" + conf.read_text()
+
+
+# What geows cannot enforce: httpd serves each of these, and `geows -t` refuses it at the
+# line that holds the rule, rather than serve the location open.
+UNENFORCEABLE = {
+    "forward-dns": ("  Require forward-dns localhost\n", "forward-dns"),
+    "expr": ("  Require expr %{REMOTE_ADDR} == '127.0.0.1'\n", "expr"),
+    "env": ("  Order deny,allow\n  Deny from all\n  Allow from env=GEOWS_NEVER_SET\n", "env"),
+    "if": ("  <If \"%{REMOTE_ADDR} == '127.0.0.2'\">\n    Require all denied\n  </If>\n",
+           "cannot evaluate"),
+}
+
+
+@pytest.mark.parametrize("name", UNENFORCEABLE)
+def test_what_geows_cannot_enforce_is_refused_at_its_line(access, tmp_path, name):
+    body, reason = UNENFORCEABLE[name]
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins/ws.py").write_text((CORPUS / "plugins/ws.py").read_text())
+    conf = tmp_path / f"{name}.conf"
+    conf.write_text(TREES_HEAD + "<Location /ws>\n" + body + "</Location>\n")
+    env = access.env_for(access.port)
+    assert harness.httpd_check(conf, tmp_path, env).ok
+    [verdict] = harness.geows_check_all([(conf, tmp_path, env)])
+    assert not verdict.ok
+    assert reason in verdict.output, verdict.output
+    first = TREES_HEAD.count("\n") + 1   # the <Location /ws> line
+    block = range(first, first + body.count("\n") + 2)
+    assert any(f"{conf}:{n}:" in verdict.output for n in block), verdict.output

@@ -1,0 +1,111 @@
+"""The access rules of one configuration, ready to decide handshakes.
+
+Built once per configuration (so `geows -t` reports every error), then asked for
+each WebSocket request: who the client is (mod_remoteip), which sections apply
+(the config's walk, which looks at the disk as httpd does per request), their
+merge, and the decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from geows.access import remoteip
+from geows.access.check import Decision, check
+from geows.access.rules import EMPTY, SectionAccess, build, merge
+from geows.config import Config
+from geows.config.model import AccessSection
+from geows.config.vhosts import VirtualHost
+from geows.errors import ConfigError
+from geows.http import Request
+
+GRANTED = Decision(None)
+
+# Merged policies kept per combination of sections; combinations are few, but bound
+# them all the same against paths crafted to walk into many.
+_MERGED_CACHE_SIZE = 4096
+
+
+class Verdict(NamedTuple):
+    client_ip: str       # the peer, or the client mod_remoteip found behind it
+    decision: Decision
+    file_name: str       # what httpd's log lines name: the path as mapped to the disk
+
+
+class AccessControl:
+    def __init__(self, config: Config):
+        self.config = config
+        self._built: dict[int, SectionAccess] = {}
+        for section in config.access:
+            self._build(section)
+        self._refuse_unenforceable()
+        main = remoteip.build_remoteip(config.remoteip_lines, config.server_root)
+        self._remoteip: dict[int, remoteip.RemoteIPConfig | None] = {id(None): main}
+        for vhost in config.virtual_hosts:
+            self._remoteip[id(vhost)] = remoteip.build_remoteip(
+                vhost.remoteip_lines, config.server_root, main=config.remoteip_lines)
+        self._merged: dict[tuple[int, ...], SectionAccess] = {}
+
+    def _build(self, section: AccessSection) -> None:
+        self._built[id(section)] = build(section.lines, self.config.server_root)
+        for nested in (*section.files, *section.ifs):
+            self._build(nested)
+
+    def _refuse_unenforceable(self) -> None:
+        """Refuse to start on a rule geows cannot enforce wherever it may guard a
+        WebSocket location: serving it open would be worse than not serving."""
+        websockets = self.config.websocket_sections()
+        for section, outer in _with_outermost(self.config.access):
+            problems = self._built[id(section)].unenforceable
+            if section.kind == "if" and section.lines:
+                problems = (ConfigError(
+                    f"<{section.pattern or 'If'}> holds access directives, and geows cannot "
+                    "evaluate its expression; it refuses to start rather than serve this "
+                    "location unguarded", section.file, section.line), *problems)
+            if problems and any(self.config.may_apply(outer, ws) for ws in websockets):
+                raise problems[0]
+
+    def decide(self, request: Request, peer_ip: str, local_ip: str, local_port: int) -> Verdict:
+        """Who the client is and whether httpd would let it through to the handler."""
+        host = request.headers.get("Host")
+        vhost = self.config.virtual_host(host, local_port, local_ip)
+        client_ip = self._client_ip(vhost, peer_ip, request)
+        file_name = self.config.file_name(request.path, vhost)
+        if not self.config.access:  # no access directive anywhere: nothing to decide
+            return Verdict(client_ip, GRANTED, file_name)
+        sections = self.config.access_sections(request.path, host, local_port, local_ip)
+        decision = check(self._policy(sections), client_ip=client_ip, method=request.method,
+                         path=request.path, file_name=file_name, local_ip=local_ip,
+                         authorization=request.headers.get("Authorization"))
+        return Verdict(client_ip, decision, file_name)
+
+    def _client_ip(self, vhost: VirtualHost | None, peer_ip: str, request: Request) -> str:
+        config = self._remoteip[id(vhost)]
+        if config is None:
+            return peer_ip
+        return remoteip.client_ip(config, peer_ip, request.headers).client_ip
+
+    def _policy(self, sections: list[AccessSection]) -> SectionAccess:
+        key = tuple(id(section) for section in sections)
+        policy = self._merged.get(key)
+        if policy is None:
+            policy = EMPTY
+            for section in sections:
+                policy = merge(policy, self._built[id(section)])
+            if len(self._merged) >= _MERGED_CACHE_SIZE:
+                self._merged.clear()
+            self._merged[key] = policy
+        return policy
+
+
+def _with_outermost(sections: tuple[AccessSection, ...] | list[AccessSection],
+                    outer: AccessSection | None = None) -> Iterator[tuple[AccessSection,
+                                                                          AccessSection]]:
+    """Each section with the top-level section it sits in: a nested <Files> or <If>
+    applies only where its enclosing section does."""
+    for section in sections:
+        top = outer or section
+        yield section, top
+        yield from _with_outermost((*section.files, *section.ifs), top)
+
