@@ -95,8 +95,9 @@ class AccessSection:
     lines: tuple[AccessLine, ...]
     files: tuple[AccessSection, ...] = ()  # a <Directory>'s nested <Files> sections
     ifs: tuple[AccessSection, ...] = ()    # nested <If>/<ElseIf>/<Else> sections
-    # A plain <Directory>'s path as httpd compares it (absolute, canonical, trailing slash)
-    # and its number of slashes, by which httpd sorts them ("/": 0, it always applies).
+    # A plain <Directory>'s path as httpd compares it (canonical, trailing slash; a relative
+    # one from /, httpd's working directory as a service) and its number of slashes, by
+    # which httpd sorts them ("/": 0, it always applies).
     directory: str = field(init=False, repr=False, compare=False)
     depth: int = field(init=False, repr=False, compare=False)
     _match: Callable[[str], bool] = field(init=False, repr=False, compare=False)
@@ -336,6 +337,8 @@ class Config:
                 found.append(fixed if fixed == alias.real else os.path.dirname(fixed))
             elif paths.alias_matches(alias.fake, ws.pattern):  # an alias below the location
                 found.append(alias.real)
+        found += [section.alias[0] for section in self._plan(vhost).aliased  # type: ignore[index]
+                  if _related_locations(section, ws)]
         return [paths.canonical(os.path.join(self.server_root, f)).rstrip("/") + "/"
                 for f in found]
 
@@ -366,7 +369,8 @@ class Config:
             for vhost in self._servers(ws):
                 mapped = self._mapped(ws, vhost)
                 # httpd's walk order: by depth, the main server's first at equal depth.
-                entries = sorted((o for o in self.overrides if o.directory.vhost in (None, vhost)),
+                entries = sorted((o for o in self.overrides
+                                  if o.directory.vhost is None or o.directory.vhost is vhost),
                                  key=lambda o: (o.directory.depth, o.directory.vhost is not None))
                 for key in ("allowoverride", "allowoverridelist"):
                     found = _htaccess_grant([o for o in entries if o.name.lower() == key], mapped)
@@ -430,8 +434,7 @@ def _htaccess_grant(entries: list[Override],
     if not granting:
         return None
     if mapped is None:  # no knowing where the requests map to
-        first = min(granting, key=lambda o: (o.file, o.line))
-        return first, first.directory.directory or first.directory.pattern
+        return granting[0], granting[0].directory.directory
     for directory in mapped:
         segments = directory.strip("/").split("/") if directory != "/" else []
         levels = ["/" + "".join(f"{s}/" for s in segments[:n]) for n in range(len(segments) + 1)]

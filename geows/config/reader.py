@@ -326,8 +326,11 @@ class _Reader:
                 if scope.kind != DIR:
                     raise ConfigError(_not_allowed(f"<{node.name}", scope))
                 containers += (AccessContainer(key, tuple(args), node.file, node.line),)
-            elif key in _PROVIDER_ALIASES and access is not None:
-                access.lines.append(AccessLine(key, tuple(args), node.file, node.line))
+            elif key in _PROVIDER_ALIASES:
+                if scope.kind != SERVER:
+                    raise ConfigError(f"<{node.name}> cannot occur within <{scope.section}> "
+                                      "section")
+                scope.access.lines.append(AccessLine(key, tuple(args), node.file, node.line))
                 access = None
             else:  # <Proxy>/<ProxyMatch> apply to proxied requests only, never to ours
                 access = None
@@ -569,7 +572,6 @@ class _Reader:
         header = directives.parse_request_read_timeout(args)
         if header is not None and scope.kind == SERVER:
             self.header = header
-
 
     def _documentroot(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         if scope.vhost is not None:

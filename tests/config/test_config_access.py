@@ -122,6 +122,8 @@ def test_remoteip_lines_per_server(root):
     ("<Files ~ (>\n</Files>", 3,
      "Regex could not be compiled: missing ), unterminated subpattern at position 0"),
     ("Alias /x", 3, "Alias must have two arguments when used globally"),
+    ("<VirtualHost *:80>\n<AuthzProviderAlias ldap x>\n</AuthzProviderAlias>\n</VirtualHost>", 4,
+     "<AuthzProviderAlias> cannot occur within <VirtualHost> section"),
     ("<Directory /a>\nAlias /x /y\n</Directory>", 4, "Alias cannot occur within directory context"),
     ("<Location /a>\nScriptAlias /x /y\n</Location>", 4,
      "ScriptAlias cannot occur within directory context"),
@@ -293,7 +295,13 @@ def test_directories_sort_by_depth_main_servers_first_regex_last(root):
         <Directory {doc}/b/c>
         AuthName vhost-c
         </Directory>
+        <Location />
+        AuthName vhost-location
+        </Location>
         </VirtualHost>
+        <Location />
+        AuthName main-location
+        </Location>
         <DirectoryMatch "/c$">
         AuthName main-regex
         </DirectoryMatch>
@@ -305,8 +313,9 @@ def test_directories_sort_by_depth_main_servers_first_regex_last(root):
         </Directory>
         """.replace("        ", "")))
     assert names(config, "/b/c", "v", 80) == [
-        "main-a", "vhost-a", "main-b", "vhost-c", "main-regex", "vhost-regex"]
-    assert names(config, "/b/c/x") == ["main-a", "main-b"]  # "/c$" misses .../b/c/x
+        "main-a", "vhost-a", "main-b", "vhost-c", "main-regex", "vhost-regex", "main-location",
+        "vhost-location"]
+    assert names(config, "/b/c/x") == ["main-a", "main-b", "main-location"]  # "/c$" misses
 
 
 def test_files_locations_and_ifs_in_merge_order(root):
@@ -451,6 +460,15 @@ def test_may_apply(root):
     assert not config.may_apply(vhost_other, echo)
     assert config.may_apply(vhost_other, regex)
     assert all(config.may_apply(s, regex) for s in sections.values())
+
+
+def test_may_apply_follows_an_alias_in_a_location_below(root):
+    config = root.load(marked(f"{WS}<Location /echo/in>\nAlias /srv/in\n</Location>\n"
+                              "<Directory /srv/in>\nRequire all denied\n</Directory>\n"
+                              "<Directory /srv/out>\nRequire all denied\n</Directory>\n"),
+                       guard=False)
+    (ws,) = config.websocket_sections()
+    assert [config.may_apply(s, ws) for s in config.access] == [True, False]
 
 
 # .htaccess
