@@ -179,7 +179,8 @@ class _Reader:
         document_root = paths.DEFAULT_DOCUMENT_ROOT
         if self.document_root is not None:
             document_root = self._document_root(*self.document_root, virtual=False)
-        access = [section for draft in self.access if (section := self._finish_access(draft))]
+        access = [section for draft in self.access
+                  if (draft.lines or draft.nested) and (section := self._finish_access(draft))]
         overrides = [Override(node.name, tuple(args), self._finish_access(draft, keep=True),
                               node.file, node.line)  # type: ignore[arg-type]  # kept: built
                      for node, args, draft in self.overrides]
@@ -200,8 +201,6 @@ class _Reader:
         """The draft's section, None if neither it nor a nested section holds access
         directives (unless kept: an AllowOverride's <Directory>)."""
         if draft.built is None:
-            if not (draft.lines or draft.nested or keep):
-                return None  # most sections: nothing to build
             nested = [section for section in map(self._finish_access, draft.nested) if section]
             if not (draft.lines or nested or keep):
                 return None
