@@ -113,16 +113,9 @@ PER_DIRECTORY_ACCESS = frozenset({
 _OVERRIDES = frozenset({"none", "all", "authconfig", "fileinfo", "indexes", "limit", "options",
                         "nonfatal"})
 
-# Access control and TLS that geows does not enforce yet: with any of these in the active
-# config, geows refuses to start rather than serve its WebSocket locations unguarded.
-ACCESS_DIRECTIVES = frozenset({
-    "require", "allow", "deny", "order", "satisfy", "authtype", "authname", "authuserfile",
-    "authgroupfile", "authbasicprovider", "authdigestprovider", "authmerging",
-    "sslrequire", "sslrequiressl", "sslverifyclient",
-})
+# TLS, which geows does not serve yet: with SSLEngine on in the active config, geows
+# refuses to start rather than serve its WebSocket locations unencrypted.
 TLS_DIRECTIVE = "sslengine"
-GUARDED = ACCESS_DIRECTIVES | {TLS_DIRECTIVE}  # the only keys guard_reason may answer for
-REQUIRE_NONE = "requirenone"  # negates the Require lines inside it
 
 LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
               *(f"trace{n}" for n in range(1, 9)))
@@ -135,9 +128,9 @@ _LISTEN = re.compile(r"(?:\[([^\]]*)\]|([^:\[\]]*)):([0-9]+)|([0-9]+)")
 _TIMEOUT = re.compile(r"([0-9]+)(?:-([0-9]+))?(?:,minrate=([0-9]+))?", re.IGNORECASE)
 
 
-def guard_reason(key: str, args: Sequence[str], in_require_none: bool) -> str | None:
-    """Why geows must refuse to serve unguarded beside this directive, if it must."""
-    if key == TLS_DIRECTIVE and [arg.lower() for arg in args] != ["off"]:
+def tls_refusal(args: Sequence[str]) -> str | None:
+    """Why geows must refuse to start beside `SSLEngine args`, if it must."""
+    if [arg.lower() for arg in args] != ["off"]:
         return ("TLS is not supported by this version of geows, which refuses to start "
                 "rather than serve it unencrypted")
     return None

@@ -68,7 +68,7 @@ def load_config(path: str | os.PathLike[str], *,
 
     server_root defaults to the current directory; a ServerRoot directive overrides it.
     defines are -D names, true for <IfDefine>. Raises ConfigError at the offending FILE:LINE.
-    guard=False reads a config that has access control or TLS geows does not enforce, for
+    guard=False reads a config that has TLS or .htaccess rules geows does not enforce, for
     inspection only: never serve what it returns.
     """
     root = os.path.abspath(server_root if server_root is not None else os.getcwd())
@@ -138,7 +138,6 @@ class _Scope(NamedTuple):  # a NamedTuple: as immutable as a frozen dataclass, f
     section: str = ""            # the innermost non-conditional section, as written
     vhost: _VirtualHostDraft | None = None  # anywhere inside a <VirtualHost>
     draft: _Draft | None = None  # set directly inside a <Location>
-    require_none: bool = False   # inside <RequireNone>
     access: _AccessDraft | None = None  # where access directives here go; None: nowhere
     containers: tuple[AccessContainer, ...] = ()  # enclosing <Limit>, <RequireAll>...
     location: _Draft | None = None  # the enclosing <Location>/<LocationMatch>
@@ -162,7 +161,7 @@ class _Reader:
         self.log_level = "warn"
         self.module_log_levels: dict[str, str] = {}
         self.header = (limits.HEADER_TIMEOUT, limits.HEADER_TIMEOUT_MAX, limits.HEADER_MIN_RATE)
-        self.guarded: ConfigError | None = None  # the first access or TLS directive met
+        self.guarded: ConfigError | None = None  # the first TLS directive met
         self.plugins: dict[str, str] = {}  # WebSocketHandler's file -> its absolute path
         self.document_root: tuple[Node, str] | None = None  # the main server's DocumentRoot
         self.aliases: list[Alias] = []
@@ -318,8 +317,7 @@ class _Reader:
                 self._location(node, args, scope)
         elif key in _DIRECTORIES or key in _FILES or key in _IFS:
             self._access_section(node, args, scope)
-        else:  # <Limit>, <RequireAll>, <Proxy>, ...: read for errors, the guard, access lines
-            require_none = scope.require_none or key == directives.REQUIRE_NONE
+        else:  # <Limit>, <RequireAll>, <Proxy>, ...: read for errors and access lines
             access, containers = scope.access, scope.containers
             if key in ACCESS_CONTAINERS:
                 if scope.kind != DIR:
@@ -333,8 +331,8 @@ class _Reader:
                 access = None
             else:  # <Proxy>/<ProxyMatch> apply to proxied requests only, never to ours
                 access = None
-            self._walk(node.children, _Scope(DIR, node.name, scope.vhost, None, require_none,
-                                             access, containers, scope.location))
+            self._walk(node.children, _Scope(DIR, node.name, scope.vhost, None, access,
+                                             containers, scope.location))
 
     def _access_section(self, node: Section, args: Sequence[str], scope: _Scope) -> None:
         """<Directory>, <Files>, <If> and their variants: where their access directives go."""
@@ -379,8 +377,8 @@ class _Reader:
             elif parent is not None and parent.kind == "directory":
                 parent.nested.append(draft)
             # else: <Files> in <Files> or <If>: httpd's file walk never reaches it
-        self._walk(node.children, _Scope(DIR, node.name, scope.vhost, None, scope.require_none,
-                                         draft, (), scope.location))
+        self._walk(node.children, _Scope(DIR, node.name, scope.vhost, None, draft, (),
+                                         scope.location))
 
     def _vhost_addresses(self, node: Section, args: Sequence[str]) -> list[VirtualHostAddress]:
         addresses = []
@@ -421,8 +419,7 @@ class _Reader:
         draft = _Draft(node, args[0], regex, scope.vhost)
         access = _AccessDraft("location", args[0], regex, scope.vhost, node.file, node.line)
         self.access.append(access)
-        self._walk(node.children, _Scope(DIR, node.name, scope.vhost, draft, False, access, (),
-                                         draft))
+        self._walk(node.children, _Scope(DIR, node.name, scope.vhost, draft, access, (), draft))
         first = draft.first_websocket
         if first is not None and draft.websocket_at is None:
             # httpd accepts this; the section's module config, without a plugin, replaces
@@ -434,8 +431,8 @@ class _Reader:
 
     def _directive(self, node: Node, scope: _Scope) -> None:
         args = self._args(node)
-        if node.key in directives.GUARDED:
-            reason = directives.guard_reason(node.key, args, scope.require_none)
+        if node.key == directives.TLS_DIRECTIVE:
+            reason = directives.tls_refusal(args)
             if reason and self.guarded is None:
                 self.guarded = ConfigError(f"{' '.join([node.name, *args])}: {reason}",
                                            node.file, node.line)

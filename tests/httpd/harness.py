@@ -191,7 +191,7 @@ class Httpd:
         self.proc = subprocess.Popen([APACHE2, "-X", "-d", str(root), "-f", str(conf)],
                                      env=dict(env), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20   # a loaded CI machine: be patient
         while not all(self._listening(port) for port in ports):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()

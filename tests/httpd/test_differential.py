@@ -23,7 +23,6 @@ CORPUS = Path(__file__).parent / "corpus"
 CORPUS_FILES = sorted(CORPUS.glob("*.conf"))
 DEBIAN = Path("/etc/apache2")
 
-GUARD = ("access control is not enforced", "TLS is not supported")
 UNSUPPORTED = "not served by this version of geows"
 
 
@@ -37,12 +36,9 @@ def verdict_message(name: str, verdict: harness.Verdict) -> str:
 
 def assert_agree(expected: str, httpd: harness.Verdict, geows: harness.Verdict) -> None:
     both = f"{verdict_message('httpd', httpd)}\n{verdict_message('geows', geows)}"
-    if expected in ("accept", "refuse"):
-        assert httpd.ok == geows.ok == (expected == "accept"), both
-    elif expected == "guarded":
-        # geows refuses only because it does not enforce access control or TLS yet (issue
-        # 7): the accept/refuse comparison is skipped for this file, the reason asserted.
-        assert httpd.ok and not geows.ok and any(g in geows.output for g in GUARD), both
+    if expected in ("accept", "refuse", "guarded"):
+        # guarded: accepted, with access rules that keep the probes from the handler
+        assert httpd.ok == geows.ok == (expected != "refuse"), both
     else:
         assert expected == "unsupported", expected
         assert httpd.ok and not geows.ok and UNSUPPORTED in geows.output, both
@@ -137,8 +133,8 @@ def debian_tree(dest: Path, standin: Path, *, websocket_site: bool = False,
 @pytest.mark.skipif(not DEBIAN.is_dir(), reason="/etc/apache2 not installed")
 @pytest.mark.parametrize(("websocket_site", "expected"), [(False, "accept"), (True, "guarded")])
 def test_debian_tree_accept_refuse(lab, tmp_path, websocket_site, expected):
-    # With a WebSocket location, Debian's `<Directory /> Require all denied` is access
-    # control geows does not enforce: it refuses, as it must, and httpd accepts.
+    # With a WebSocket location under Debian's `<Directory /> Require all denied`, both
+    # accept: geows enforces it (tests/httpd/test_access_differential.py).
     conf = debian_tree(tmp_path / "apache2", lab.standin, websocket_site=websocket_site)
     httpd = harness.httpd_check(conf, conf.parent, lab.env)
     (geows,) = harness.geows_check_all([(conf, conf.parent, lab.env)])
