@@ -181,6 +181,14 @@ class Answer:
     websocket: str | None     # the stand-in's X-WebSocket, if its handler answered
 
 
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
 class Httpd:
     """A running httpd (-X: one process) on the config; `stop()` always ends it."""
 
@@ -192,20 +200,12 @@ class Httpd:
                                      env=dict(env), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 20   # a loaded CI machine: be patient
-        while not all(self._listening(port) for port in ports):
+        while not all(_listening(port) for port in ports):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"httpd did not start: {self.proc.stderr.read()}"
                                    f"{log.read_text() if log.exists() else ''}")
             time.sleep(0.02)
-
-    @staticmethod
-    def _listening(port: int) -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            return False
 
     def get(self, path: str, host: str, port: int, address: str = "127.0.0.1") -> Answer:
         conn = http.client.HTTPConnection(address, port, timeout=5)
@@ -241,14 +241,6 @@ def running_httpd(conf: Path, root: Path, env: Mapping[str, str], ports: list[in
 
 
 # Handshakes: the same request to httpd and to geows, from a chosen source address.
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 class Geows:
