@@ -9,6 +9,7 @@ merge, and the decision.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import NamedTuple
 
 from geows.access import remoteip
@@ -48,7 +49,15 @@ class AccessControl:
         self._merged: dict[tuple[int, ...], SectionAccess] = {}
 
     def _build(self, section: AccessSection) -> None:
-        self._built[id(section)] = build(section.lines, self.config.server_root)
+        built = build(section.lines, self.config.server_root)
+        if section.kind == "if" and section.lines:
+            # Never evaluated: a request that walks into it is refused (500), so that a
+            # wrong "may not apply" below fails closed.
+            built = replace(built, refused=(*built.refused, ConfigError(
+                "an <If>, <ElseIf> or <Else> section holds access directives, and geows "
+                "cannot evaluate expressions; it refuses to start rather than serve this "
+                "location unguarded", section.file, section.line)))
+        self._built[id(section)] = built
         for nested in (*section.files, *section.ifs):
             self._build(nested)
 
@@ -58,11 +67,6 @@ class AccessControl:
         websockets = self.config.websocket_sections()
         for section, outer in _with_outermost(self.config.access):
             problems = self._built[id(section)].unenforceable
-            if section.kind == "if" and section.lines:
-                problems = (ConfigError(
-                    f"<{section.pattern or 'If'}> holds access directives, and geows cannot "
-                    "evaluate its expression; it refuses to start rather than serve this "
-                    "location unguarded", section.file, section.line), *problems)
             if problems and any(self.config.may_apply(outer, ws) for ws in websockets):
                 raise problems[0]
 

@@ -29,15 +29,21 @@ class AccessLine:
 # The sections that shape access directives inside a config section.
 ACCESS_CONTAINERS = frozenset({"requireall", "requireany", "requirenone", "limit", "limitexcept"})
 
-# Access directives outside the "auth"/"remoteip" families.
+# Access directives outside the "auth"/"remoteip" families, and those of modules that
+# refuse or remap requests before the handler (mod_rewrite, mod_alias's Redirect,
+# mod_userdir, mod_vhost_alias): geows does not model those, so they must be seen to be
+# refused where they may apply.
 _ACCESS_KEYS = frozenset({"require", "order", "allow", "deny", "satisfy", "allowmethods",
-                          "sslrequire", "sslrequiressl", "sslverifyclient"})
+                          "sslrequire", "sslrequiressl", "sslverifyclient",
+                          "rewriteengine", "redirect", "redirectmatch", "redirectpermanent",
+                          "redirecttemp", "userdir", "virtualdocumentroot",
+                          "virtualdocumentrootip"})
 
 
 def is_access_directive(key: str) -> bool:
     """Whether the reader hands this (lowercased) directive to the access rules:
-    mod_authz_*, mod_authn_*, mod_auth_*, mod_access_compat, mod_allowmethods
-    and mod_ssl's access checks."""
+    mod_authz_*, mod_authn_*, mod_auth_*, mod_access_compat, mod_allowmethods,
+    mod_ssl's access checks, and the modules that refuse or remap requests."""
     return key in _ACCESS_KEYS or key.startswith("auth")
 
 

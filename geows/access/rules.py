@@ -447,6 +447,17 @@ class _Builder:
         self.refused.append(_refusal(line, _display(line.key),
                                     "needs TLS, which this version of geows does not support"))
 
+    # Modules that can refuse a request ([F], Redirect 403) or give it another file name
+    # (and so other <Directory> rules): geows models neither.
+
+    def remapping(self, line: AccessLine) -> None:
+        words = [a.lower() for a in line.args]
+        if (line.key == "rewriteengine" and words != ["on"]) or (
+                line.key == "userdir" and words[:1] == ["disabled"] and len(words) == 1):
+            return  # off: nothing is rewritten or mapped
+        self.refused.append(_refusal(
+            line, _display(line.key), "refuses or remaps requests in ways geows does not model"))
+
 
 _HANDLERS: dict[str, Callable[[_Builder, AccessLine], None]] = {
     "require": _Builder.require,
@@ -468,6 +479,9 @@ _HANDLERS: dict[str, Callable[[_Builder, AccessLine], None]] = {
     "sslrequire": _Builder.ssl,
     "sslrequiressl": _Builder.ssl,
     "sslverifyclient": _Builder.ssl,
+    **dict.fromkeys(("rewriteengine", "redirect", "redirectmatch", "redirectpermanent",
+                     "redirecttemp", "userdir", "virtualdocumentroot", "virtualdocumentrootip"),
+                    _Builder.remapping),
 }
 
 # Server-wide settings of other auth modules: they check no request by themselves (what
@@ -477,7 +491,12 @@ _INERT = frozenset({"authncachesocache", "authncacheenable", "authncachecontext"
                     "authldapcharsetconfig", "authnzfcgidefineprovider"})
 
 _DISPLAY = {"sslrequire": "SSLRequire", "sslrequiressl": "SSLRequireSSL",
-            "sslverifyclient": "SSLVerifyClient"}
+            "sslverifyclient": "SSLVerifyClient", "rewriteengine": "RewriteEngine On",
+            "redirect": "Redirect",
+            "redirectmatch": "RedirectMatch", "redirectpermanent": "RedirectPermanent",
+            "redirecttemp": "RedirectTemp", "userdir": "UserDir",
+            "virtualdocumentroot": "VirtualDocumentRoot",
+            "virtualdocumentrootip": "VirtualDocumentRootIP"}
 
 
 def _display(key: str) -> str:
