@@ -18,7 +18,7 @@ from typing import Any  # noqa: E402
 import gevent  # noqa: E402
 from gevent.event import Event  # noqa: E402
 
-from geows import __version__, log  # noqa: E402
+from geows import __version__, log, migrate  # noqa: E402
 from geows.access.control import AccessControl  # noqa: E402
 from geows.config import Config, WebSocketSettings, load_config  # noqa: E402
 from geows.config.vhosts import VirtualHost  # noqa: E402
@@ -44,6 +44,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-S", dest="show", action="store_true",
                         help="show the listeners and WebSocket locations, then exit")
     parser.add_argument("--json", action="store_true", help="with -S: print JSON")
+    # A long option: httpd's one-letter flags mean other things (-L, -M, -V...), and this
+    # one has no httpd counterpart.
+    parser.add_argument("--apache-snippet", action="store_true",
+                        help="print what to paste into Apache's config to proxy the WebSocket "
+                             "locations to geows, the mod_websocket lines to remove from it, "
+                             "and the lines geows' config needs, then exit")
+    parser.add_argument("--proxy-form", choices=migrate.FORMS, default="auto",
+                        help="with --apache-snippet: ws (mod_proxy_wstunnel, httpd before "
+                             f"{migrate.UPGRADE_VERSION}), upgrade (mod_proxy_http's "
+                             "upgrade=websocket, since then) or auto (both, by <IfVersion>; "
+                             "the default)")
+    parser.add_argument("--backend", metavar="HOST:PORT",
+                        help="with --apache-snippet: where Apache reaches geows "
+                             "(default: the first Listen)")
+    parser.add_argument("--apache-address", metavar="ADDR",
+                        help="with --apache-snippet: the address Apache connects to geows "
+                             "from (default: loopback, when geows is reached on loopback)")
     parser.add_argument("--version", action="version", version=f"geows/{__version__}")
     return parser.parse_args(argv)
 
@@ -123,10 +140,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print_summary(summary)
             return 0
+        if args.apache_snippet:
+            print(migrate.snippet(config, form=args.proxy_form, backend=args.backend,
+                                  apache=args.apache_address), end="")
+            return 0
         log.configure(config.log_level, config.module_log_levels)
         access = AccessControl(config)
         plugins = load_plugins(config)
-    except ConfigError as exc:
+    except (ConfigError, ValueError) as exc:  # ValueError: a bad --backend/--apache-address
         print(exc, file=sys.stderr)
         return 1
     if args.test:
