@@ -12,6 +12,7 @@ import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from geows.config.model import has_wildcard
 from geows.errors import ConfigError
@@ -82,6 +83,9 @@ DIRECTIVES = {spec.name.lower(): spec for spec in (
     Spec("AllowOverrideList", 1, None, _DIR_ONLY,
          "Controls what individual directives can be configured by per-directory config "
          "files"),
+    # mod_proxy's reverse proxy: where geows forwards what it does not serve itself.
+    Spec("ProxyPass", 1, None, _ANYWHERE,
+         "a URL-path, then a URL (or ! to exclude the path) and optional key=value parameters"),
 )}
 
 # Access directives httpd allows in directory-like sections (and .htaccess) only, never
@@ -181,6 +185,30 @@ def module_short_name(name: str) -> str:
 def module_names(identifier: str) -> set[str]:
     """The names <IfModule> knows a LoadModule'd module by: x_module and mod_x.c."""
     return {identifier, f"mod_{module_short_name(identifier)}.c"}
+
+
+# The ProxyPass targets geows forwards to: plain HTTP, and ws:// which mod_proxy_wstunnel
+# reaches over plain HTTP too.
+_PROXY_SCHEMES = {"http": 80, "ws": 80}
+
+
+def parse_proxy_target(target: str, params: Sequence[str]) -> tuple[str, int, str] | str:
+    """ProxyPass's URL as (host, port, path) geows can forward to, or why it cannot."""
+    scheme, sep, _ = target.partition("://")
+    if not sep and not target.lower().startswith("unix:"):
+        raise ConfigError("ProxyPass URL must be absolute!")
+    if params:
+        return f"parameters ({' '.join(params)}) are not honoured by geows"
+    if scheme.lower() not in _PROXY_SCHEMES:
+        return f"geows forwards to http:// and ws:// only, not {target.split(':', 1)[0]}:"
+    url = urlsplit(target)
+    try:
+        port = url.port or _PROXY_SCHEMES[scheme.lower()]
+    except ValueError:
+        raise ConfigError(f"ProxyPass URL {target}: invalid port") from None
+    if not url.hostname:
+        raise ConfigError(f"ProxyPass URL {target}: no host name")
+    return url.hostname, port, url.path
 
 
 def parse_log_level(args: Sequence[str]) -> tuple[str | None, dict[str, str]]:

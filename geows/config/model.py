@@ -11,7 +11,7 @@ from functools import lru_cache
 from geows import limits
 from geows.access.lines import ACCESS_CONTAINERS, AccessLine, is_access_directive
 from geows.config import paths
-from geows.config.paths import DEFAULT_DOCUMENT_ROOT, Alias, compile_pcre
+from geows.config.paths import DEFAULT_DOCUMENT_ROOT, Alias, ProxyPass, compile_pcre
 from geows.config.vhosts import VirtualHost, VirtualHostTable
 from geows.errors import ConfigError
 
@@ -185,6 +185,7 @@ class Config:
     # section, the base of every merge) where they have access directives.
     access: list[AccessSection] = field(default_factory=list)
     overrides: list[Override] = field(default_factory=list)  # in file order
+    proxy_passes: tuple[ProxyPass, ...] = ()  # the main server's, in file order
     _vhost_table: VirtualHostTable | None = field(default=None, init=False, repr=False,
                                                   compare=False)
     _plans: dict[int, _Plan] = field(default_factory=dict, init=False, repr=False,
@@ -227,6 +228,15 @@ class Config:
         if handler == WEBSOCKET_HANDLER and chosen is not None and chosen.websocket is not None:
             return Endpoint(chosen, chosen.websocket)
         return None
+
+    def proxy_pass(self, path: str, host: str | None, port: int,
+                   local_ip: str | None = None) -> ProxyPass | None:
+        """The first ProxyPass line that applies to `path` (decoded) for the vhost serving
+        host/port/local_ip, None if none does. mod_proxy merges a vhost's lines after the
+        main server's (merge_proxy_config appends the override to the base)."""
+        vhost = self.virtual_host(host, port, local_ip)
+        lines = self.proxy_passes + (vhost.proxy_passes if vhost is not None else ())
+        return next((line for line in lines if line.rewrite(path) is not None), None)
 
     def websocket_sections(self) -> list[LocationSection]:
         """Sections that set the websocket-handler or mod_websocket settings."""

@@ -47,6 +47,27 @@ class Alias:
         return self.real + uri[length:] if length else None
 
 
+@dataclass(frozen=True)
+class ProxyPass:
+    """One `ProxyPass path target` of the main server or a vhost: mod_proxy's reverse proxy,
+    which geows follows for the requests no WebSocket location of its own serves."""
+
+    prefix: str   # the URL-path, matched as mod_proxy's alias_match does
+    backend: tuple[str, int] | None  # host, port; None: not forwarded (`!`, or not honoured)
+    backend_path: str  # the target URL's path, which replaces the matched prefix
+    file: str
+    line: int
+
+    def rewrite(self, path: str) -> str | None:
+        """The backend's path for the decoded request path `path`, None if this line does
+        not apply to it."""
+        length = alias_matches(path, self.prefix)
+        if not length:
+            return None
+        rewritten = self.backend_path + path[length:]
+        return rewritten if rewritten.startswith("/") else "/" + rewritten
+
+
 def canonical(path: str) -> str:
     """apr_filepath_merge's canonical form of an absolute path: no empty, "." or ".."
     segments (".." stops at the root); a trailing slash is kept."""

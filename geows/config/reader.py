@@ -39,7 +39,7 @@ from geows.config.model import (
     has_wildcard,
     location_matcher,
 )
-from geows.config.paths import Alias
+from geows.config.paths import Alias, ProxyPass
 from geows.config.tree import Node, Section, parse
 from geows.config.vhosts import ANY_PORT, VirtualHost, VirtualHostAddress
 from geows.errors import ConfigError
@@ -95,6 +95,7 @@ class _VirtualHostDraft:
     document_root: tuple[Node, str] | None = None  # DocumentRoot and its path, resolved at the end
     path_aliases: list[Alias] = field(default_factory=list)
     remoteip_lines: list[AccessLine] = field(default_factory=list)
+    proxy_passes: list[ProxyPass] = field(default_factory=list)
     built: VirtualHost | None = None
 
 
@@ -166,6 +167,7 @@ class _Reader:
         self.document_root: tuple[Node, str] | None = None  # the main server's DocumentRoot
         self.aliases: list[Alias] = []
         self.remoteip_lines: list[AccessLine] = []
+        self.proxy_passes: list[ProxyPass] = []
         self.access: list[_AccessDraft] = []  # top-level sections, in file order
         self.overrides: list[tuple[Node, Sequence[str], _AccessDraft]] = []
 
@@ -186,7 +188,7 @@ class _Reader:
         config = Config(file, self.root, self.listeners, self.log_level, self.module_log_levels,
                         locations, *self.header, frozenset(self.modules), vhosts,
                         document_root, tuple(self.aliases), tuple(self.remoteip_lines), access,
-                        overrides)
+                        overrides, tuple(self.proxy_passes))
         if self.guard and self.guarded and config.websocket_sections():
             raise self.guarded
         if self.guard:
@@ -253,7 +255,8 @@ class _Reader:
         document_root = None if root is None else self._document_root(*root, virtual=True)
         draft.built = VirtualHost(tuple(draft.addresses), name, tuple(draft.aliases or ()),
                                   draft.node.file, draft.node.line, document_root,
-                                  tuple(draft.path_aliases), tuple(draft.remoteip_lines))
+                                  tuple(draft.path_aliases), tuple(draft.remoteip_lines),
+                                  tuple(draft.proxy_passes))
         return draft.built
 
     def _walk_file(self, path: str, scope: _Scope) -> None:
@@ -608,6 +611,28 @@ class _Reader:
             self.overrides.append((node, args, scope.access))
 
     _allowoverridelist = _allowoverride
+
+
+    def _proxypass(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        if scope.kind == DIR:
+            # mod_proxy takes `ProxyPass URL` inside a <Location>; geows reads only the
+            # server's and the vhosts' lines, and says so rather than ignore it silently.
+            log.warning("%s:%d: ProxyPass inside <%s> is not honoured by geows: requests it "
+                        "would forward get 404 from geows", node.file, node.line, scope.section)
+            return
+        if len(args) < 2:
+            raise ConfigError("ProxyPass needs a path when not defined in a location")
+        prefix, target, params = args[0], args[1], args[2:]
+        backend, backend_path = None, ""
+        if target != "!":
+            parsed = directives.parse_proxy_target(target, params)
+            if isinstance(parsed, str):
+                log.warning("%s:%d: ProxyPass %s %s: %s; geows answers 404 for %s",
+                            node.file, node.line, prefix, target, parsed, prefix)
+            else:
+                backend, backend_path = parsed[:2], parsed[2]
+        line = ProxyPass(prefix, backend, backend_path, node.file, node.line)
+        (scope.vhost.proxy_passes if scope.vhost else self.proxy_passes).append(line)
 
 
 def _not_allowed(name: str, scope: _Scope) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from geows.access.lines import AccessLine
-from geows.config.paths import Alias
+from geows.config.paths import Alias, ProxyPass
 
 ANY_PORT = 0  # a VirtualHost address without a port, or with ":*"
 
@@ -39,6 +39,7 @@ class VirtualHost:
     document_root: str | None = None  # None: the main server's
     path_aliases: tuple[Alias, ...] = ()  # its Alias(Match) lines, tried before the main's
     remoteip_lines: tuple[AccessLine, ...] = ()  # mod_remoteip's directives in it
+    proxy_passes: tuple[ProxyPass, ...] = ()  # its ProxyPass lines, in file order
     _wild: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
