@@ -30,6 +30,7 @@ REASONS = {
     426: "Upgrade Required",
     500: "Internal Server Error",
     501: "Not Implemented",
+    502: "Bad Gateway",
     503: "Service Unavailable",
     505: "HTTP Version Not Supported",
 }
@@ -46,6 +47,7 @@ _BODIES = {
     414: "The requested URL's length exceeds the capacity limit for this server.",
     426: "This resource is only served over the WebSocket protocol.",
     500: "The server encountered an internal error and was unable to complete your request.",
+    502: "The proxy server received an invalid response from an upstream server.",
 }
 
 
@@ -92,6 +94,7 @@ class Request:
     path: str            # decoded and normalised, what <Location> matches
     query: str           # raw, without "?"
     trailing: bytes = field(default=b"", repr=False)   # bytes after the head
+    head: bytes = field(default=b"", repr=False)       # the head as received, blank line included
 
 
 class RequestParser:
@@ -114,6 +117,7 @@ class RequestParser:
         self._buffer = bytearray()
         self._request_line: str | None = None
         self._fields: list[tuple[str, str]] = []
+        self._head = bytearray()  # the lines read so far, as they came (a proxy forwards them)
 
     def feed(self, data: bytes) -> Request | None:
         self._buffer += data
@@ -124,6 +128,8 @@ class RequestParser:
                 return None
             line = bytes(self._buffer[:end]).rstrip(b"\r")
             self._check_length(len(line))
+            if self._request_line is not None or line:
+                self._head += self._buffer[: end + 1]
             del self._buffer[: end + 1]
             if self._request_line is None:
                 if line:  # httpd skips blank lines before the request line
@@ -176,6 +182,7 @@ class RequestParser:
             path=normalize_path(split.path or "/"),
             query=split.query,
             trailing=bytes(self._buffer),
+            head=bytes(self._head),
         )
 
 

@@ -36,6 +36,11 @@ RECV_SIZE = 65_536
 # connection whose client keeps it busy yields to the others every this many reads.
 ROUNDS_BEFORE_YIELD = 16
 
+# A forwarded connection (geows in front of Apache, ProxyPass): how long connecting to
+# the backend, and a wait with no bytes moving either way, may take. httpd's Timeout
+# default, which mod_proxy and its WebSocket tunnel use for the same waits.
+FORWARD_TIMEOUT = 60.0
+
 # Listen backlog, httpd's ListenBacklog default.
 LISTEN_BACKLOG = 511
 

@@ -21,7 +21,7 @@ from gevent.lock import Semaphore
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
-from geows import http, limits
+from geows import forward, http, limits
 from geows.access.control import AccessControl
 from geows.config import Config, Listener, WebSocketSettings
 from geows.errors import ConnectionClosed, HttpError
@@ -359,7 +359,8 @@ class Connection:
         endpoint = config.resolve(request.path, host=request.headers.get("Host"),
                                   port=local_port, local_ip=local_ip)
         if endpoint is None:
-            raise HttpError(404, f"no WebSocket location for {request.path}")
+            self._forward(request, local_ip, local_port)
+            return
         self._check_access(request, local_ip, local_port)
         settings = self.settings = endpoint.settings
         self.protocol = select_protocol(
@@ -395,6 +396,17 @@ class Connection:
                 except Exception:
                     log.error("[client %s] plugin on_disconnect raised\n%s",
                               self.client, traceback.format_exc())
+
+    def _forward(self, request: http.Request, local_ip: str, local_port: int) -> None:
+        """Hand the connection to its ProxyPass backend (geows in front of Apache); 404
+        when no line forwards the path."""
+        entry = self.server.config.proxy_pass(request.path, request.headers.get("Host"),
+                                              local_port, local_ip)
+        if entry is None or entry.backend is None:
+            raise HttpError(404, f"no WebSocket location or ProxyPass for {request.path}")
+        relayed = forward.relay(self.sock, request, entry, self.remote_addr[0], self.client)
+        self._status, self._messages_in, self._ending = \
+            relayed.status, relayed.requests, relayed.ending
 
     def _check_access(self, request: http.Request, local_ip: str, local_port: int) -> None:
         """Refuse whom httpd would refuse, before any plugin sees the request; the
