@@ -180,7 +180,7 @@ def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: 
     host, port = entry.backend  # type: ignore[misc]  # the caller checked it is set
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        backend = socket.create_connection((host, port), timeout=limits.FORWARD_TIMEOUT)
+        backend = socket.create_connection((host, port), timeout=limits.TIMEOUT)
     except OSError as exc:
         log.error("[client %s] cannot reach the ProxyPass backend %s (%s:%d): %s",
                   client_name, where, entry.file, entry.line, exc)
@@ -194,7 +194,7 @@ def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: 
 class _Relay:
     """Both directions of one forwarded connection: the client's greenlet forwards
     requests, another copies responses back. Idle means no bytes either way for
-    FORWARD_TIMEOUT: a tunnel where only one side talks stays open."""
+    TIMEOUT: a tunnel where only one side talks stays open."""
 
     def __init__(self, client: socket.socket, backend: socket.socket, stream: RequestStream):
         self.client = client
@@ -202,7 +202,7 @@ class _Relay:
         self.stream = stream
         self.result = Relayed()
         self.active = time.monotonic()  # when bytes last moved, either way
-        client.settimeout(limits.FORWARD_TIMEOUT)
+        client.settimeout(limits.TIMEOUT)
 
     def run(self, request: Request) -> Relayed:
         back = gevent.spawn(self._copy_back)
@@ -221,7 +221,7 @@ class _Relay:
                 result.ending = "client closed"
                 # The backend still answers what it was sent: close its reading side only.
                 self.backend.shutdown(socket.SHUT_WR)
-                back.join(limits.FORWARD_TIMEOUT)
+                back.join(limits.TIMEOUT)
         except HttpError as exc:
             result.ending = f"bad request framing: {exc.reason}"
         except TimeoutError:
@@ -237,12 +237,12 @@ class _Relay:
 
     def _recv(self, sock: socket.socket) -> bytes:
         """The next bytes from sock; TimeoutError only when neither side sent anything
-        for FORWARD_TIMEOUT."""
+        for TIMEOUT."""
         while True:
             try:
                 data = sock.recv(limits.RECV_SIZE)
             except TimeoutError:
-                if time.monotonic() - self.active >= limits.FORWARD_TIMEOUT:
+                if time.monotonic() - self.active >= limits.TIMEOUT:
                     raise
                 continue
             self.active = time.monotonic()

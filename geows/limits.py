@@ -36,10 +36,11 @@ RECV_SIZE = 65_536
 # connection whose client keeps it busy yields to the others every this many reads.
 ROUNDS_BEFORE_YIELD = 16
 
-# A forwarded connection (geows in front of Apache, ProxyPass): how long connecting to
-# the backend, and a wait with no bytes moving either way, may take. httpd's Timeout
-# default, which mod_proxy and its WebSocket tunnel use for the same waits.
-FORWARD_TIMEOUT = 60.0
+# httpd's Timeout default, for the waits it bounds in httpd too: a send to a client that
+# takes nothing (past it the client is closed, 1008; it bounded mod_websocket's writes),
+# and a forwarded connection (ProxyPass) connecting to its backend, or with no bytes
+# moving either way (mod_proxy and its WebSocket tunnel).
+TIMEOUT = 60.0
 
 # Listen backlog, httpd's ListenBacklog default.
 LISTEN_BACKLOG = 511
@@ -61,3 +62,6 @@ SEND_BUFFER = 1_048_576
 # (400) could have blocked in mod_websocket plugins at once. Idle ones exit.
 PLUGIN_THREADS = 400
 PLUGIN_THREAD_IDLE_TIMEOUT = 10.0
+
+# How often an OS thread whose send is held back by a full buffer looks again.
+THREAD_SEND_POLL = 0.005

@@ -13,6 +13,7 @@ import logging
 import socket
 import time
 import traceback
+from collections import deque
 from typing import Any
 
 import gevent
@@ -48,9 +49,7 @@ PEER_GONE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, Time
 # which cannot tell an OS thread (a C plugin's pthread) from the hub's.
 _thread_ident = monkey.get_original("_thread", "get_ident")
 _os_sleep = monkey.get_original("time", "sleep")
-
-# How often an OS thread whose send is held back by a full buffer looks again.
-THREAD_SEND_POLL = 0.005
+_os_lock = monkey.get_original("_thread", "allocate_lock")
 
 
 class HandshakeTimeout(Exception):
@@ -82,6 +81,12 @@ class Server:
             settings: set() for settings in plugins}
         self.hub = gevent.get_hub()
         self.hub_thread = _thread_ident()
+        # What OS threads hand over (sends, broadcasts, closes), run in their order by one
+        # greenlet, which may wait (a broadcast lets writers run) as a hub callback cannot.
+        self._from_threads: deque[tuple[int, Any, tuple]] = deque()
+        self._from_threads_lock = _os_lock()
+        self._thread_worker: gevent.Greenlet | None = None
+        self.handed = 0   # bytes handed over by threads and not yet taken: their bound
         self._group = Pool()  # unbounded; StreamServer needs a Pool, not a Group
         self._servers: list[StreamServer] = []
 
@@ -128,6 +133,49 @@ class Server:
             gevent.idle()
         return sum(connection.send_nowait(type, data) for connection in connections)
 
+    def call_from_thread(self, size: int, function: Any, *args: Any) -> None:
+        """From an OS thread: have a greenlet run function(*args) after everything
+        handed over before it; `size` bytes count against the threads' bound until then."""
+        with self._from_threads_lock:
+            self._from_threads.append((size, function, args))
+            self.handed += size
+        self.hub.loop.run_callback_threadsafe(self._start_thread_worker)
+
+    def wait_for_room(self, deadline: float, connection: Connection | None = None) -> bool:
+        """In an OS thread: wait while what threads handed over (or this connection's
+        unsent output) is over limits.SEND_BUFFER; False if it still is at `deadline`."""
+        while self.handed > limits.SEND_BUFFER or (
+                connection is not None and connection.is_open
+                and connection.unsent > limits.SEND_BUFFER):
+            if time.monotonic() > deadline:
+                return False
+            _os_sleep(limits.THREAD_SEND_POLL)
+        return True
+
+    def catch_up(self) -> None:
+        """Run what threads handed over before the caller goes on: a greenlet that
+        waited for a thread (run_in_thread) sends after that thread's sends."""
+        while self._from_threads:
+            self._start_thread_worker()
+            self._thread_worker.join()
+
+    def _start_thread_worker(self) -> None:
+        if self._thread_worker is None or self._thread_worker.dead:
+            self._thread_worker = gevent.spawn(self._run_from_threads)
+
+    def _run_from_threads(self) -> None:
+        while True:
+            with self._from_threads_lock:
+                if not self._from_threads:
+                    return  # without yielding: a later hand-over finds this greenlet dead
+                size, function, args = self._from_threads.popleft()
+                self.handed -= size
+            try:
+                function(*args)
+            except Exception:
+                log.error("work handed over by a plugin's thread failed\n%s",
+                          traceback.format_exc())
+
     def _handle(self, sock: socket.socket, address: tuple) -> None:
         connection = Connection(self, sock, address)
         self.connections.add(connection)
@@ -141,9 +189,9 @@ class Connection:
     """One client connection; owns its socket and closes it in `handle`.
 
     Writers: the reader greenlet queues replies and writes them after each read;
-    other greenlets write under `_lock`; OS threads hand messages to the hub
-    (`_from_threads`) and never wait for it, so a plugin that joins its thread
-    in on_disconnect cannot deadlock against a send.
+    other greenlets write under `_lock`; OS threads hand messages over
+    (Server.call_from_thread) and never wait for the hub to take them, so a plugin
+    that joins its thread in on_disconnect cannot deadlock against a send.
     """
 
     # Thousands live at once, mostly idle: slots keep each one small.
@@ -194,8 +242,10 @@ class Connection:
         return self._queued + self._writing
 
     def send(self, type: int, data: str | bytes) -> int:
+        """Send one message (see WebSocketServer.send); from any greenlet or OS thread."""
         if _thread_ident() != self.server.hub_thread:
             return self._send_from_thread(type, data)
+        self.server.catch_up()
         if type == CLOSE:
             self.close()
             return 0
@@ -206,22 +256,22 @@ class Connection:
             size = self._queue(type, data)
             if self.unsent > limits.SEND_BUFFER:
                 with self._lock:  # a plugin sending in a loop: write as it goes
-                    self._flush()
+                    self._flush_or_closed()
             else:
                 self._flush_later()
         else:
             with self._lock:
                 self._check_open()  # it may have closed while we waited
                 size = self._queue(type, data)
-                try:
-                    self._flush()
-                except OSError as exc:
-                    raise ConnectionClosed(f"the peer is gone: {exc}") from exc
+                self._flush_or_closed()
         return size
 
     def send_nowait(self, type: int, data: str | bytes) -> bool:
         """Queue a message without waiting on this client (a broadcast); a
         client that does not read what it is sent is closed with 1008."""
+        if type == CLOSE:
+            self.close()
+            return False
         if not self.is_open:
             return False
         if self.unsent > limits.SEND_BUFFER:
@@ -232,11 +282,14 @@ class Connection:
         return True
 
     def broadcast(self, type: int, data: str | bytes) -> int:
+        """Send to every open connection of this location (see WebSocketServer.broadcast);
+        from an OS thread, it is handed over and counts the connections open then."""
         if _thread_ident() != self.server.hub_thread:
-            count = len(self.server.locations[self.settings])
-            self.server.hub.loop.run_callback_threadsafe(
-                self.server.broadcast, self.settings, type, data)
-            return count
+            size = len(_payload(type, data))  # a bad message fails in the caller's thread
+            self.server.wait_for_room(time.monotonic() + limits.TIMEOUT)
+            self.server.call_from_thread(size, self.server.broadcast, self.settings, type, data)
+            return len(self.server.locations[self.settings])
+        self.server.catch_up()
         return self.server.broadcast(self.settings, type, data)
 
     def _check_open(self) -> None:
@@ -252,27 +305,24 @@ class Connection:
         return size
 
     def _send_from_thread(self, type: int, data: str | bytes) -> int:
-        """send() from an OS thread: check, then hand over to the hub without
-        waiting for it (it may be blocked joining this very thread in
-        on_disconnect); wait only while this connection's buffer is full."""
-        if type not in (TEXT, BINARY, PING, PONG, CLOSE):
-            raise ValueError(f"unknown message type {type}")
-        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-        if type == TEXT:
-            payload.decode("utf-8")  # invalid UTF-8 fails here, in the sender's thread
-        if type != CLOSE:
-            self._check_open()
-            while self.unsent > limits.SEND_BUFFER and self.is_open:
-                _os_sleep(THREAD_SEND_POLL)
-            self._check_open()
-        # The loop runs callbacks in the order they were handed over.
-        self.server.hub.loop.run_callback_threadsafe(self._take_from_thread, type, payload)
-        return 0 if type == CLOSE else len(payload)
+        """send() from an OS thread: check, then hand over without waiting for the hub
+        (it may be blocked joining this very thread in on_disconnect). Wait only while
+        the buffers are full, and close a client that takes nothing for limits.TIMEOUT."""
+        payload = _payload(type, data)
+        if type == CLOSE:
+            self.server.call_from_thread(0, self.close)
+            return 0
+        self._check_open()
+        if not self.server.wait_for_room(time.monotonic() + limits.TIMEOUT, self):
+            self.server.call_from_thread(0, self.close, 1008,
+                                         "closed: too slow to read what it was sent")
+            raise ConnectionClosed("the client took nothing for limits.TIMEOUT")
+        self._check_open()
+        self.server.call_from_thread(len(payload), self._take_from_thread, type, payload)
+        return len(payload)
 
     def _take_from_thread(self, type: int, payload: bytes) -> None:
-        if type == CLOSE:
-            self.close()
-        elif self.is_open:  # it may have closed since the thread looked
+        if self.is_open:  # it may have closed since the thread looked
             self._queue(type, payload)
             self._flush_later()
 
@@ -301,7 +351,7 @@ class Connection:
         ends when the peer answers, or CLOSE_TIMEOUT later (mod_websocket waited
         forever). Safe from any greenlet or OS thread."""
         if _thread_ident() != self.server.hub_thread:
-            self._send_from_thread(CLOSE, b"")
+            self.server.call_from_thread(0, self.close, code, ending)
             return
         if not self.is_open:
             return
@@ -507,6 +557,12 @@ class Connection:
                 log.info("[client %s] protocol error: %s", self.client, event.reason)
                 self._ending = f"protocol error: {event.reason}"
 
+    def _flush_or_closed(self) -> None:
+        try:
+            self._flush()
+        except OSError as exc:
+            raise ConnectionClosed(f"the peer is gone: {exc}") from exc
+
     def _flush(self) -> None:
         """Write what the protocol queued; caller holds the lock."""
         self._flush_pending = False
@@ -541,3 +597,14 @@ class Connection:
             time.monotonic() - self._started, self._messages_in, self._messages_out,
             self._ending)
 
+
+
+def _payload(type: int, data: str | bytes) -> bytes:
+    """A message's bytes, checked where a plugin's OS thread hands it over, so that a
+    bad one raises there (ValueError) rather than in the hub."""
+    if type not in (TEXT, BINARY, PING, PONG, CLOSE):
+        raise ValueError(f"unknown message type {type}")
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    if type == TEXT:
+        payload.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    return payload

@@ -38,11 +38,14 @@ import time
 from gevent import monkey
 
 import geows.errors
-from geows.plugin import TEXT, Plugin, run_in_thread
+from geows.plugin import BINARY, TEXT, Plugin, run_in_thread
 
 os_thread = monkey.get_original("_thread", "start_new_thread")
 os_sleep = monkey.get_original("time", "sleep")
 late_outcomes = []
+
+
+servers = []
 
 
 def probe_init():
@@ -55,6 +58,7 @@ def probe_init():
             server.subprotocol = "second"
         server.set_header("X-Probe", "first")
         server.set_header("x-probe", "replaced")   # set, not add (C: header_set)
+        servers.append(server)
         return {"agent": server.get_header("User-Agent")}
 
     def on_message(state, server, type, data):
@@ -81,6 +85,20 @@ def probe_init():
             server.close()
         elif data == "outcomes":
             server.send(TEXT, ",".join(late_outcomes))
+        elif data.startswith("hand over "):
+            # An OS thread sends 1 MiB messages to the connection named by its port, which
+            # does not read; report after 2 s how many it could hand over.
+            port = int(data.split()[2])
+            target = next(s for s in servers if s.remote_addr[1] == port)
+            handed = []
+
+            def push():
+                for _ in range(20):
+                    target.send(BINARY, bytes(1 << 20))
+                    handed.append(1)
+            os_thread(push, ())
+            time.sleep(2)
+            server.send(TEXT, f"handed {len(handed)}")
         elif data == "bad type":
             try:
                 server.send(42, "x")
@@ -95,12 +113,15 @@ def probe_init():
 
 def room_init():
     def on_message(state, server, type, data):
-        if data.startswith("flood "):
-            _, count, size = data.split()
+        if data.startswith(("flood ", "thread flood ")):
+            *how, count, size = data.split()
             filler = "x" * int(size)
+
+            def flood():
+                for i in range(int(count)):
+                    server.broadcast(TEXT, f"{i} {filler}")
             started = time.monotonic()
-            for i in range(int(count)):
-                server.broadcast(TEXT, f"{i} {filler}")
+            run_in_thread(flood) if how == ["thread", "flood"] else flood()
             server.send(TEXT, f"flooded in {time.monotonic() - started:.2f}s")
         elif data == "from thread":
             run_in_thread(server.broadcast, TEXT, "broadcast from a thread")
@@ -231,7 +252,8 @@ def stalled_client(port: int, path: str) -> socket.socket:
     return sock
 
 
-def test_a_reader_that_stalls_is_closed_1008_and_the_others_get_everything(geows):
+@pytest.mark.parametrize("flood", ["flood", "thread flood"])
+def test_a_reader_that_stalls_is_closed_1008_and_the_others_get_everything(geows, flood):
     count, size = 1500, 10_000   # 15 MB: past any kernel buffers, and the 1 MiB limit
     stalled = stalled_client(geows.port, "/room")
     received: list[str] = []
@@ -246,10 +268,20 @@ def test_a_reader_that_stalls_is_closed_1008_and_the_others_get_everything(geows
         reader = threading.Thread(
             target=lambda: heard.extend(listener.recv(timeout=30) for _ in range(count)))
         reader.start()
-        sender.send(f"flood {count} {size}")
+        sender.send(f"{flood} {count} {size}")
         read_all(sender)
         reader.join(60)
         assert [m.split(" ", 1)[0] for m in received[:-1]] == [str(i) for i in range(count)]
         assert [m.split(" ", 1)[0] for m in heard] == [str(i) for i in range(count)]
     geows.wait_for_log("too slow to read what it was sent")
+    stalled.close()
+
+
+def test_an_os_thread_sending_to_a_client_that_does_not_read_is_held_back(geows):
+    stalled = stalled_client(geows.port, "/probe")
+    with connect(url(geows)) as ws:
+        ws.send(f"hand over {stalled.getsockname()[1]}")
+        handed = int(ws.recv(timeout=10).split()[1])
+    # 20 MiB offered: what the kernel buffers take and SEND_BUFFER (1 MiB) allow, no more.
+    assert 1 <= handed <= 8, handed
     stalled.close()
