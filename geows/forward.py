@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gevent
@@ -67,13 +68,16 @@ class RequestStream:
     sent and returns what goes to the backend; `requests` lists the heads seen so far.
 
     Framing follows RFC 9112 6.3 for requests, as httpd frames them: chunked when
-    Transfer-Encoding is (chunked last), else Content-Length, else no body. A malformed
-    frame raises HttpError; the connection cannot be resynchronised after one.
+    Transfer-Encoding is (chunked last), else Content-Length, else no body. After a
+    malformed frame (`stopped`), the connection cannot be resynchronised.
     """
 
-    def __init__(self, entry: ProxyPass, client_ip: str):
+    def __init__(self, entry: ProxyPass, client_ip: str,
+                 admit: Callable[[Request], None] = lambda request: None):
         self.entry = entry
         self.client_ip = client_ip
+        self.admit = admit   # raises HttpError for a later request that may not go on
+        self.stopped: HttpError | None = None
         self.requests: list[Request] = []
         self._state = _HEAD
         self._parser = RequestParser()
@@ -85,8 +89,18 @@ class RequestStream:
         return self._state == _TUNNEL
 
     def feed(self, data: bytes) -> bytes:
+        """What goes to the backend for `data`. Past a request that may not go on (bad
+        framing, or refused by `admit`), nothing more does: `stopped` says why, and
+        what came before it is still returned, to be answered."""
         out = bytearray()
-        while data:
+        try:
+            self._feed(data, out)
+        except HttpError as exc:
+            self.stopped = exc
+        return bytes(out)
+
+    def _feed(self, data: bytes, out: bytearray) -> None:
+        while data and self.stopped is None:
             if self._state == _TUNNEL:
                 out += data
                 break
@@ -104,11 +118,12 @@ class RequestStream:
                     self._state = _CHUNK_SIZE if self._state == _CHUNK_DATA else _HEAD
             else:
                 data = self._chunk_line(data, out)
-        return bytes(out)
 
     def start(self, request: Request, out: bytearray) -> bytes:
         """Begin forwarding `request` (its head into out); returns the bytes after its head,
         still to be fed."""
+        if self.requests:
+            self.admit(request)
         self.requests.append(request)
         out += forwarded_head(request, self.entry, self.client_ip)
         self._parser = RequestParser()
@@ -173,7 +188,7 @@ class Relayed:
 
 
 def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: str,
-          client_name: str) -> Relayed:
+          client_name: str, admit: Callable[[Request], None]) -> Relayed:
     """Forward `request` and the rest of the client's connection to entry's backend until
     either side closes. HttpError(502) when the backend cannot be reached; the caller
     closes the client socket."""
@@ -186,7 +201,7 @@ def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: 
                   client_name, where, entry.file, entry.line, exc)
         raise HttpError(502, f"backend {where} unreachable") from None
     with backend:
-        result = _Relay(client, backend, RequestStream(entry, client_ip)).run(request)
+        result = _Relay(client, backend, RequestStream(entry, client_ip, admit)).run(request)
     result.ending = f"forwarded to {where}: {result.ending}"
     return result
 
@@ -210,20 +225,20 @@ class _Relay:
         try:
             out = bytearray()
             data = self.stream.start(request, out)
-            while True:
+            while self.stream.stopped is None:
                 out += self.stream.feed(data)
                 self.backend.sendall(out)
                 out.clear()
-                data = self._recv(self.client)
-                if not data:
-                    break
+                if self.stream.stopped is None:
+                    data = self._recv(self.client)
+                    if not data:
+                        break
             if not result.ending:
-                result.ending = "client closed"
+                result.ending = ("client closed" if self.stream.stopped is None
+                                 else f"stopped: {self.stream.stopped.reason}")
                 # The backend still answers what it was sent: close its reading side only.
                 self.backend.shutdown(socket.SHUT_WR)
                 back.join(limits.TIMEOUT)
-        except HttpError as exc:
-            result.ending = f"bad request framing: {exc.reason}"
         except TimeoutError:
             result.ending = "idle too long"
         except OSError as exc:

@@ -195,7 +195,8 @@ class Connection:
     """
 
     # Thousands live at once, mostly idle: slots keep each one small.
-    __slots__ = ("server", "sock", "client", "remote_addr", "protocol", "settings", "_lock",
+    __slots__ = ("server", "sock", "client", "remote_addr", "peer_ip", "protocol", "settings",
+                 "_lock",
                  "_started", "_request_line", "_status", "_ending", "_messages_in",
                  "_messages_out", "_deadline", "_reader", "_flush_pending", "_queued",
                  "_writing", "_finished", "_close_timer", "__weakref__")
@@ -206,7 +207,8 @@ class Connection:
         # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; httpd (APR) as a.b.c.d.
         ip = address[0].removeprefix("::ffff:") if "." in address[0] else address[0]
         self.client = f"{ip}:{address[1]}"
-        self.remote_addr = (ip, address[1])
+        self.remote_addr = (ip, address[1])   # mod_remoteip's client, once it has spoken
+        self.peer_ip = ip
         self.protocol: WebSocketProtocol | None = None
         self.settings: WebSocketSettings | None = None
         self._lock = Semaphore()   # one writer at a time: sendall can yield mid-frame
@@ -450,19 +452,34 @@ class Connection:
     def _forward(self, request: http.Request, local_ip: str, local_port: int) -> None:
         """Hand the connection to its ProxyPass backend (geows in front of Apache); 404
         when no line forwards the path."""
-        entry = self.server.config.proxy_pass(request.path, request.headers.get("Host"),
-                                              local_port, local_ip)
+        config = self.server.config
+        entry = config.proxy_pass(request.path, request.headers.get("Host"), local_port,
+                                  local_ip)
         if entry is None or entry.backend is None:
             raise HttpError(404, f"no WebSocket location or ProxyPass for {request.path}")
-        relayed = forward.relay(self.sock, request, entry, self.remote_addr[0], self.client)
+        self._check_access(request, local_ip, local_port, proxied=True)
+
+        def admit(later: http.Request) -> None:
+            """A later request of the connection goes to the same backend only if httpd
+            would send it there too, and let it through; else the connection ends."""
+            host = later.headers.get("Host")
+            if (config.resolve(later.path, host, local_port, local_ip) is not None
+                    or config.proxy_pass(later.path, host, local_port, local_ip) is not entry):
+                raise HttpError(400, f"{later.path} is not forwarded to the same backend")
+            self._check_access(later, local_ip, local_port, proxied=True)
+
+        relayed = forward.relay(self.sock, request, entry, self.remote_addr[0], self.client,
+                                admit)
         self._status, self._messages_in, self._ending = \
             relayed.status, relayed.requests, relayed.ending
 
-    def _check_access(self, request: http.Request, local_ip: str, local_port: int) -> None:
-        """Refuse whom httpd would refuse, before any plugin sees the request; the
-        client is who mod_remoteip says it is from here on (logs, rules, plugin)."""
+    def _check_access(self, request: http.Request, local_ip: str, local_port: int,
+                      proxied: bool = False) -> None:
+        """Refuse whom httpd would refuse, before any plugin (or backend) sees the
+        request; the client is who mod_remoteip says it is from here on (logs, rules,
+        plugin)."""
         client_ip, decision, file_name = self.server.access.decide(
-            request, self.remote_addr[0], local_ip, local_port)
+            request, self.peer_ip, local_ip, local_port, proxied)
         if client_ip != self.remote_addr[0]:
             self.remote_addr = (client_ip, self.remote_addr[1])
             self.client = f"{client_ip}:{self.remote_addr[1]}"

@@ -20,7 +20,7 @@ from geows.config.paths import ProxyPass
 from geows.errors import HttpError
 from geows.forward import RequestStream
 from tests.draft76 import Draft76Client
-from tests.geows_process import ECHO_CONFIG, GeowsProcess, in_ci
+from tests.geows_process import ECHO_CONFIG, GeowsProcess, in_ci, run_cli
 from tests.httpd import harness
 from tests.test_third_party_clients import CLIENTS
 
@@ -63,6 +63,9 @@ Listen 127.0.0.1:@PORT@
 <Location /echo>
   SetHandler websocket-handler
   WebSocketHandler plugins/echo.py echo_init
+</Location>
+<Location /guarded>
+  Require ip 10.0.0.0/8
 </Location>
 ProxyPass /d76 http://127.0.0.1:{echo}/echo
 ProxyPass /private !
@@ -243,6 +246,36 @@ def test_excluded_and_unreachable(lab):
     front.wait_for_log("cannot reach the ProxyPass backend", access=False)
 
 
+def test_access_rules_guard_forwarded_requests_too(lab):
+    """Whom httpd (in front) would refuse, geows refuses before forwarding: the first
+    request of a connection is answered 403; a later one ends the connection unforwarded,
+    as does one for another backend or an excluded path."""
+    front, _, base = lab
+    assert exchange(front.port, [get("/guarded/x")])[0].startswith(b"HTTP/1.1 403")
+    for later in ("/guarded/y", "/private/z", "/echo"):
+        with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+            sock.sendall(get("/index.html") + get(later))
+            buffer = bytearray()
+            assert read_response(sock, buffer).startswith(b"HTTP/1.1 200")
+            with pytest.raises(EOFError):
+                read_response(sock, buffer)
+    assert "/guarded" not in (base / "access.log").read_text()
+    assert "/private" not in (base / "access.log").read_text()
+
+
+@pytest.mark.parametrize(("rules", "words"), [
+    ("<Location /api>\n  Require ldap-group cn=staff\n</Location>\n", "ldap-group"),
+    ("<Proxy http://127.0.0.1:9/*>\n  Require ip 10.0.0.0/8\n</Proxy>\n", "<Proxy> section"),
+])
+def test_what_geows_cannot_enforce_on_a_forwarded_path_refuses_start(tmp_path, rules, words):
+    conf = tmp_path / "front.conf"
+    conf.write_text(f"Listen 127.0.0.1:8099\n{rules}ProxyPass / http://127.0.0.1:9/\n")
+    done = run_cli("-t", "-f", str(conf))
+    assert done.returncode == 1 and words in done.stderr, done.stderr
+    conf.write_text(f"Listen 127.0.0.1:8099\n{rules}")   # nothing forwarded: nothing guarded
+    assert run_cli("-t", "-f", str(conf)).returncode == 0
+
+
 # RequestStream, sans-I/O: what goes to the backend for the client's bytes, however split.
 
 ENTRY = ProxyPass("/app", ("b", 80), "/v2", "f.conf", 1)
@@ -279,7 +312,18 @@ def test_request_stream_frames_bodies_and_rewrites_heads(step):
     b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
     b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 ])
-def test_request_stream_refuses_what_it_cannot_frame(raw):
-    with pytest.raises(HttpError) as info:
-        RequestStream(ENTRY, "192.0.2.1").feed(raw)
-    assert info.value.status == 400
+def test_request_stream_stops_at_what_it_cannot_frame(raw):
+    stream = RequestStream(ENTRY, "192.0.2.1")
+    first = b"GET /app/ok HTTP/1.1\r\n\r\n"
+    # What came before the bad request still goes on, to be answered; nothing after it.
+    assert stream.feed(first + raw).startswith(b"GET /v2/ok HTTP/1.1\r\n")
+    assert stream.stopped is not None and stream.stopped.status == 400
+    assert stream.feed(b"GET /app/more HTTP/1.1\r\n\r\n") == b""
+
+
+def test_request_stream_stops_at_a_later_request_admit_refuses():
+    def admit(request):
+        raise HttpError(403, f"no {request.path}")
+    stream = RequestStream(ENTRY, "192.0.2.1", admit)
+    out = stream.feed(b"GET /app/a HTTP/1.1\r\n\r\nGET /app/b HTTP/1.1\r\n\r\n")
+    assert out.count(b"GET ") == 1 and stream.stopped.reason == "no /app/b"

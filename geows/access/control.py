@@ -16,7 +16,7 @@ from geows.access import remoteip
 from geows.access.check import Decision, check
 from geows.access.rules import EMPTY, SectionAccess, build, merge
 from geows.config import Config
-from geows.config.model import AccessSection
+from geows.config.model import AccessSection, LocationSection
 from geows.config.vhosts import VirtualHost
 from geows.errors import ConfigError
 from geows.http import Request
@@ -62,16 +62,25 @@ class AccessControl:
             self._build(nested)
 
     def _refuse_unenforceable(self) -> None:
-        """Refuse to start on a rule geows cannot enforce wherever it may guard a
-        WebSocket location: serving it open would be worse than not serving."""
-        websockets = self.config.websocket_sections()
+        """Refuse to start on a rule geows cannot enforce wherever it may guard what geows
+        serves (a WebSocket location, or a path it forwards): serving it open would be
+        worse than not serving."""
+        served = self.config.websocket_sections() + _forwarded(self.config)
         for section, outer in _with_outermost(self.config.access):
             problems = self._built[id(section)].unenforceable
-            if problems and any(self.config.may_apply(outer, ws) for ws in websockets):
+            if problems and any(self.config.may_apply(outer, place) for place in served):
                 raise problems[0]
+        if self.config.proxy_access and len(served) > len(self.config.websocket_sections()):
+            line = self.config.proxy_access[0]
+            raise ConfigError(
+                f"{line.key} in a <Proxy> section: geows forwards ProxyPass requests but does "
+                "not apply <Proxy> sections' access rules; it refuses to start rather than "
+                "forward them unguarded", line.file, line.line)
 
-    def decide(self, request: Request, peer_ip: str, local_ip: str, local_port: int) -> Verdict:
-        """Who the client is and whether httpd would let it through to the handler."""
+    def decide(self, request: Request, peer_ip: str, local_ip: str, local_port: int,
+               proxied: bool = False) -> Verdict:
+        """Who the client is and whether httpd would let it through to the handler (or,
+        `proxied`, to mod_proxy, which maps no file: only <Location> sections apply)."""
         host = request.headers.get("Host")
         vhost = self.config.virtual_host(host, local_port, local_ip)
         client_ip = self._client_ip(vhost, peer_ip, request)
@@ -79,6 +88,8 @@ class AccessControl:
         if not self.config.access:  # no access directive anywhere: nothing to decide
             return Verdict(client_ip, GRANTED, file_name)
         sections = self.config.access_sections(request.path, host, local_port, local_ip)
+        if proxied:
+            sections = _with_ifs([s for s in sections if s.kind == "location"])
         decision = check(self._policy(sections), client_ip=client_ip, method=request.method,
                          path=request.path, file_name=file_name, local_ip=local_ip,
                          authorization=request.headers.get("Authorization"))
@@ -113,3 +124,21 @@ def _with_outermost(sections: tuple[AccessSection, ...] | list[AccessSection],
         yield section, top
         yield from _with_outermost((*section.files, *section.ifs), top)
 
+
+
+def _with_ifs(sections: list[AccessSection]) -> list[AccessSection]:
+    """Sections and the <If>s nested in them, each level after the one above, as the
+    config's walk orders them."""
+    merged, level = list(sections), [nested for s in sections for nested in s.ifs]
+    while level:
+        merged += level
+        level = [nested for s in level for nested in s.ifs]
+    return merged
+
+
+def _forwarded(config: Config) -> list[LocationSection]:
+    """The paths ProxyPass forwards, as the <Location>s they amount to for may_apply."""
+    return [LocationSection(entry.prefix, False, None, None, entry.file, entry.line, vhost)
+            for vhost, entries in ((None, config.proxy_passes),
+                                   *((v, v.proxy_passes) for v in config.virtual_hosts))
+            for entry in entries if entry.backend is not None]

@@ -186,6 +186,9 @@ class Config:
     access: list[AccessSection] = field(default_factory=list)
     overrides: list[Override] = field(default_factory=list)  # in file order
     proxy_passes: tuple[ProxyPass, ...] = ()  # the main server's, in file order
+    # The first access directive of each <Proxy>/<ProxyMatch> that has any: geows does
+    # not walk those sections, so it must not forward where they exist.
+    proxy_access: tuple[AccessLine, ...] = ()
     _vhost_table: VirtualHostTable | None = field(default=None, init=False, repr=False,
                                                   compare=False)
     _plans: dict[int, _Plan] = field(default_factory=dict, init=False, repr=False,

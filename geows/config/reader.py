@@ -170,6 +170,7 @@ class _Reader:
         self.proxy_passes: list[ProxyPass] = []
         self.access: list[_AccessDraft] = []  # top-level sections, in file order
         self.overrides: list[tuple[Node, Sequence[str], _AccessDraft]] = []
+        self.proxy_access: list[_AccessDraft] = []  # <Proxy>/<ProxyMatch> sections' rules
 
     def read(self, file: str) -> Config:
         server = _AccessDraft("server", "", False, None, file, 0)
@@ -188,7 +189,8 @@ class _Reader:
         config = Config(file, self.root, self.listeners, self.log_level, self.module_log_levels,
                         locations, *self.header, frozenset(self.modules), vhosts,
                         document_root, tuple(self.aliases), tuple(self.remoteip_lines), access,
-                        overrides, tuple(self.proxy_passes))
+                        overrides, tuple(self.proxy_passes),
+                        tuple(line for draft in self.proxy_access for line in draft.lines[:1]))
         if self.guard and self.guarded and config.websocket_sections():
             raise self.guarded
         if self.guard:
@@ -332,7 +334,13 @@ class _Reader:
                                       "section")
                 scope.access.lines.append(AccessLine(key, tuple(args), node.file, node.line))
                 access = None
-            else:  # <Proxy>/<ProxyMatch> apply to proxied requests only, never to ours
+            elif key in ("proxy", "proxymatch"):
+                # They guard forwarded (ProxyPass) requests only: kept apart, so that geows
+                # can refuse to forward where they hold rules (it does not walk them).
+                access = _AccessDraft("proxy", args[0] if args else "", key == "proxymatch",
+                                      scope.vhost, node.file, node.line)
+                self.proxy_access.append(access)
+            else:
                 access = None
             self._walk(node.children, _Scope(DIR, node.name, scope.vhost, None, access,
                                              containers, scope.location))
