@@ -26,6 +26,7 @@ REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
+    413: "Request Entity Too Large",
     414: "Request-URI Too Long",
     426: "Upgrade Required",
     500: "Internal Server Error",

@@ -42,6 +42,10 @@ ROUNDS_BEFORE_YIELD = 16
 # moving either way (mod_proxy and its WebSocket tunnel).
 TIMEOUT = 60.0
 
+# The largest body an RFC 6455 handshake may carry (a proxy forwards what a client sends;
+# a WebSocket client sends none): read and dropped, so that the frames after it are read.
+HANDSHAKE_BODY_LIMIT = 65_536
+
 # Listen backlog, httpd's ListenBacklog default.
 LISTEN_BACKLOG = 511
 

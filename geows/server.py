@@ -420,7 +420,7 @@ class Connection:
             support_draft75=settings.support_draft75, deflate=settings.deflate)
         plugin = self.server.plugins[settings]
         handle = WebSocketServer(request, self.remote_addr, self.protocol.subprotocols, self)
-        self.protocol.receive_data(request.trailing)
+        self.protocol.receive_data(self._after_body(request))
         on_connect = getattr(plugin, "on_connect", None)
         try:
             state = on_connect(handle) if on_connect is not None else None
@@ -489,6 +489,25 @@ class Connection:
             if line:
                 auth_log.error("[client %s] %s", self.client, line)
         raise HttpError(decision.status, f"access denied to {file_name}", decision.headers)
+
+    def _after_body(self, request: http.Request) -> bytes:
+        """What follows the request's body: an RFC 6455 handshake has no use for one, but a
+        proxy in front (Apache) forwards one announced with Content-Length, and the frames
+        come after it. (draft-76's Content-Length: 8 is its key3, the protocol's own.)"""
+        length = request.headers.get("Content-Length")
+        if self.protocol.name != "rfc6455" or length is None:
+            return request.trailing
+        if not length.isdigit():
+            raise HttpError(400, f"invalid Content-Length {length[:20]!r}")
+        if int(length) > limits.HANDSHAKE_BODY_LIMIT:
+            raise HttpError(413, "a handshake body over limits.HANDSHAKE_BODY_LIMIT")
+        data = request.trailing
+        while len(data) < int(length):
+            more = self._recv_with_budget()
+            if not more:
+                raise ConnectionResetError("client closed during the handshake's body")
+            data += more
+        return data[int(length):]
 
     def _read_head(self) -> http.Request:
         """The request head, under mod_reqtimeout's header budget."""

@@ -193,11 +193,15 @@ def test_the_handshake_survives_what_apache_changes(apache):
     assert "upgrade" in names["connection"].lower()
 
 
-# Apache forwards the body; geows (server.py feeds Request.trailing to the protocol) takes
-# it for frames: "he" announces a 101-byte frame that swallows the next real one.
-@pytest.mark.xfail(strict=True, reason="geows reads a Content-Length body as frames")
-def test_a_content_length_body_on_the_upgrade_get_is_not_taken_for_frames(apache):
-    port, _ = apache
+# Apache forwards the body; geows drops it, or "he" would announce a 101-byte frame that
+# swallows the next real one. mod_proxy_wstunnel (the ws:// form) strips Content-Length
+# from the head and then passes the body on as if it were frames: nothing downstream can
+# tell them apart, so that form cannot carry a body.
+def test_a_content_length_body_on_the_upgrade_get_is_not_taken_for_frames(apache, request):
+    port, text = apache
+    if "ws://" in part(text, 1):
+        request.node.add_marker(pytest.mark.xfail(
+            strict=True, reason="mod_proxy_wstunnel sends the body unannounced, as frames"))
     with client_socket(port) as sock:
         sock.sendall(b"GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
                      b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"

@@ -294,3 +294,30 @@ def test_both_protocols_on_one_location_at_once(geows):
     for thread in threads:
         thread.join(60)
     assert not errors, errors[:3]
+
+
+def handshake_with_body(port: int, length: str, body: bytes) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                 b"Content-Length: " + length.encode() + b"\r\n\r\n" + body)
+    return sock
+
+
+def test_a_body_announced_on_the_handshake_is_dropped_before_the_frames(geows):
+    # As a proxy in front forwards it (Apache's upgrade=websocket form), in two writes.
+    sock = handshake_with_body(geows.port, "300", b"x" * 100)
+    time.sleep(0.2)
+    sock.sendall(b"y" * 200 + masked(0x1, b"after the body"))
+    data = b""
+    while not data.endswith(b"after the body"):
+        chunk = sock.recv(4096)
+        assert chunk, data
+        data += chunk
+    assert data.startswith(b"HTTP/1.1 101") and data.endswith(b"\r\n\r\n\x81\x0eafter the body")
+
+
+@pytest.mark.parametrize(("length", "status"), [("65537", b"413"), ("5x", b"400")])
+def test_a_handshake_body_too_big_or_malformed_is_refused(geows, length, status):
+    with handshake_with_body(geows.port, length, b"") as sock:
+        assert sock.recv(4096).split(b" ")[1] == status
