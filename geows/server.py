@@ -413,13 +413,14 @@ class Connection:
         if endpoint is None:
             self._forward(request, local_ip, local_port)
             return
-        self._check_access(request, local_ip, local_port)
+        user = self._check_access(request, local_ip, local_port)
         settings = self.settings = endpoint.settings
         self.protocol = select_protocol(
             request, max_message_size=settings.max_message_size,
             support_draft75=settings.support_draft75, deflate=settings.deflate)
         plugin = self.server.plugins[settings]
-        handle = WebSocketServer(request, self.remote_addr, self.protocol.subprotocols, self)
+        handle = WebSocketServer(request, self.remote_addr, self.protocol.subprotocols, self,
+                                 user)
         self.protocol.receive_data(self._after_body(request))
         on_connect = getattr(plugin, "on_connect", None)
         try:
@@ -474,17 +475,17 @@ class Connection:
             relayed.status, relayed.requests, relayed.ending
 
     def _check_access(self, request: http.Request, local_ip: str, local_port: int,
-                      proxied: bool = False) -> None:
+                      proxied: bool = False) -> str | None:
         """Refuse whom httpd would refuse, before any plugin (or backend) sees the
         request; the client is who mod_remoteip says it is from here on (logs, rules,
-        plugin)."""
+        plugin). Returns the user Basic authentication let through, if any."""
         client_ip, decision, file_name = self.server.access.decide(
             request, self.peer_ip, local_ip, local_port, proxied)
         if client_ip != self.remote_addr[0]:
             self.remote_addr = (client_ip, self.remote_addr[1])
             self.client = f"{client_ip}:{self.remote_addr[1]}"
         if decision.status is None:
-            return
+            return decision.user
         for line in (*decision.log_notes, decision.log_message):
             if line:
                 auth_log.error("[client %s] %s", self.client, line)

@@ -47,7 +47,7 @@ def who_init():
         return True
 
     def on_message(state, server, type, data):
-        server.send(TEXT, f"{server.remote_addr[0]} {','.join(calls)}")
+        server.send(TEXT, f"{server.remote_addr[0]} {','.join(calls)} {server.user}")
     return Plugin(on_connect=on_connect, on_message=on_message)
 '''
 
@@ -87,7 +87,7 @@ def test_a_missing_credential_is_401_with_the_realm_and_the_plugin_never_runs(ge
                        "Password Mismatch", access=False)
     with connect(url(geows, "/who/members"), additional_headers=basic("ann", "s3cret")) as ws:
         ws.send("who")
-        assert ws.recv() == "127.0.0.1 /who/members"   # on_connect ran once, for this one
+        assert ws.recv() == "127.0.0.1 /who/members ann"   # on_connect ran for this one
     geows.wait_for_log('"GET /who/members HTTP/1.1" 401 -')
 
 

@@ -21,7 +21,7 @@ from geows.config.vhosts import VirtualHost
 from geows.errors import ConfigError
 from geows.http import Request
 
-GRANTED = Decision(None)
+THROUGH = Decision(None)
 
 # Merged policies kept per combination of sections; combinations are few, but bound
 # them all the same against paths crafted to walk into many.
@@ -86,7 +86,7 @@ class AccessControl:
         client_ip = self._client_ip(vhost, peer_ip, request)
         file_name = self.config.file_name(request.path, vhost)
         if not self.config.access:  # no access directive anywhere: nothing to decide
-            return Verdict(client_ip, GRANTED, file_name)
+            return Verdict(client_ip, THROUGH, file_name)
         sections = self.config.access_sections(request.path, host, local_port, local_ip)
         if proxied:
             sections = _with_ifs([s for s in sections if s.kind == "location"])

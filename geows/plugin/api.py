@@ -59,13 +59,14 @@ class WebSocketServer:
     OS thread; everything else belongs to the plugin's callbacks.
     """
 
-    __slots__ = ("request", "remote_addr", "subprotocols", "response_headers",
+    __slots__ = ("request", "remote_addr", "user", "subprotocols", "response_headers",
                  "_subprotocol", "_channel")
 
     def __init__(self, request: Request, remote_addr: tuple[str, int],
-                 subprotocols: tuple[str, ...], channel: _Channel):
+                 subprotocols: tuple[str, ...], channel: _Channel, user: str | None = None):
         self.request = request
         self.remote_addr = remote_addr
+        self.user = user   # who Basic authentication let through (httpd's REMOTE_USER)
         self.subprotocols = subprotocols
         self.response_headers: list[tuple[str, str]] = []
         self._subprotocol = subprotocols[0] if subprotocols else None

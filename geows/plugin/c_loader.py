@@ -16,7 +16,8 @@ How a C plugin runs here:
   into `_live`; the server callbacks are created once, here, and look the
   connection up by that key. The struct lives until on_disconnect returns
   (a plugin's thread may send until then), and keys are never reused, so a
-  call after that is logged rather than reaching another connection;
+  call after that is logged rather than reaching another connection - as long
+  as the freed struct's memory still holds its key: using it is the plugin's bug;
 - `request` returns NULL: there is no Apache request_rec.
 """
 
@@ -115,6 +116,7 @@ _keys = itertools.count(1)
 # each plugin struct once, so that destroy() runs once for it.
 _libraries: dict[str, ctypes.CDLL] = {}
 _plugins: dict[int, CPlugin] = {}
+
 
 class _Misuse(Exception):
     """A plugin called the API wrongly: logged without a traceback."""
