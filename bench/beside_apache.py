@@ -219,12 +219,13 @@ def measure(args: argparse.Namespace, workdir: Path, client_cpu: str | None) -> 
                       port)
         servers = [backend.proc.pid, apache.proc.pid, front.proc.pid]
         results: dict = {"snippet_part_1": part(text, 1)}
+        ports = {"geows direct": backend.port, "Apache in front": apache_port,
+                 "Apache direct": apache_port, "geows in front": front.port}
         for case, direct_name, via_name in PAIRS:
-            ports = {direct_name: backend.port if case == "websocket echo" else apache_port,
-                     via_name: apache_port if case == "websocket echo" else front.port}
             for connections in (args.connections, 1):
                 for name in (direct_name, via_name):
-                    wait_quiet(QUIET_PERCENT, args.quiet_wait)
+                    if args.quiet_wait > 0:
+                        wait_quiet(QUIET_PERCENT, args.quiet_wait)
                     before = cpu_marks(servers)
                     if case == "websocket echo":
                         result = websocket_echo(ports[name], connections, args.seconds,
