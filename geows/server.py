@@ -27,6 +27,7 @@ from geows.access.control import AccessControl
 from geows.config import Config, Listener, WebSocketSettings
 from geows.errors import ConnectionClosed, HttpError
 from geows.plugin.api import WebSocketServer
+from geows.plugin.threads import wait_for_threads
 from geows.protocols import (
     CloseReceived,
     Message,
@@ -113,6 +114,9 @@ class Server:
             connection.close(1001, "server stopping")  # 1001: going away (RFC 6455 7.4.1)
         self._group.join(timeout)
         self._group.kill(timeout=limits.CLOSE_TIMEOUT)
+        if not wait_for_threads(limits.CLOSE_TIMEOUT):
+            # A plugin call stuck in its thread: destroy() may free what it uses.
+            log.error("plugin calls still running in threads; destroying the plugins anyway")
         for plugin in {id(p): p for p in self.plugins.values()}.values():
             destroy = getattr(plugin, "destroy", None)
             if destroy is not None:

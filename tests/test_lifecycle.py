@@ -32,13 +32,20 @@ import json
 import os
 import sys
 
+from gevent import monkey
 from greenlet import greenlet
 
-from geows.plugin import TEXT, Plugin
+from geows.plugin import TEXT, Plugin, run_in_thread
 from geows.server import Connection
 
 live = {}
-counts = {"connects": 0, "disconnects": 0, "twice": 0}
+counts = {"connects": 0, "disconnects": 0, "twice": 0, "held": 0}
+c_sleep = monkey.get_original("time", "sleep")   # a call that holds its thread
+
+
+def hold():
+    c_sleep(12)   # past SHUTDOWN_TIMEOUT (10 s): the stop kills the greenlet waiting on it
+    counts["held"] += 1
 
 
 def stats():
@@ -70,6 +77,8 @@ def lifecycle_init():
             server.close()
         elif data == "raise":
             raise RuntimeError("on_message failed on purpose")
+        elif data == "hold":
+            run_in_thread(hold)
         elif state == "stats":
             server.send(TEXT, json.dumps(stats()))
         else:
@@ -266,3 +275,17 @@ def test_shutdown_ends_every_open_connection_once():
     destroyed = json.loads(process.error_log.split("destroy: ")[1].splitlines()[0])
     assert destroyed["connects"] == destroyed["disconnects"] == 100
     assert destroyed["live_states"] == 0 and destroyed["twice"] == 0
+
+
+def test_destroy_waits_for_plugin_calls_still_running_in_threads():
+    """A C plugin's destroy() frees what its calls use: the stop waits (a bounded time)
+    for calls still running in run_in_thread's threads after their greenlets ended."""
+    process = GeowsProcess(CONFIG, extra_files={"lifecycle.py": LIFECYCLE})
+    try:
+        client = RawClient(process.port)
+        client.send_text("hold")
+        time.sleep(0.5)
+    finally:
+        assert process.stop(timeout=40) == 0
+    destroyed = json.loads(process.error_log.split("destroy: ")[1].splitlines()[0])
+    assert destroyed["held"] == 1

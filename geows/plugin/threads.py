@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+import gevent
 from gevent.threadpool import ThreadPool
 
 from geows import limits
@@ -31,3 +32,14 @@ def run_in_thread(func: Callable[..., T], /, *args, **kwargs) -> T:
         _pool = ThreadPool(limits.PLUGIN_THREADS,
                            idle_task_timeout=limits.PLUGIN_THREAD_IDLE_TIMEOUT)
     return _pool.apply(func, args, kwargs)
+
+
+def wait_for_threads(timeout: float) -> bool:
+    """Wait up to `timeout` seconds for the calls running in threads to return (at
+    shutdown, before plugins are destroyed); False if some still run."""
+    if _pool is None:
+        return True
+    with gevent.Timeout(timeout, False):
+        _pool.join()
+        return True
+    return False
