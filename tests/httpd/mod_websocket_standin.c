@@ -18,12 +18,26 @@
  * "websocket-handler" is the handler with an X-WebSocket header naming the plugin, the
  * init function, the size limit and the draft-75 flag, and declines otherwise, as the
  * module does when no plugin is configured.
+ *
+ * THIS IS A TEST DOUBLE, not mod_websocket. When httpd runs with STANDIN_ECHO=1 in its
+ * environment (tests/test_migration_walkthrough.py), a WebSocket handshake to such a
+ * location is answered instead, whatever the plugin: RFC 6455 (Sec-WebSocket-Accept from
+ * SHA-1 and base64) or draft-76 (the MD5 of key1's and key2's numbers and key3), then every
+ * message is echoed until either side closes. Written from RFC 6455 and
+ * draft-ietf-hybi-thewebsocketprotocol-00 (draft-76); no extensions, no subprotocols, no
+ * draft-75, messages up to ECHO_MAX bytes per frame.
  */
 
 #include "httpd.h"
 #include "http_config.h"
 #include "http_protocol.h"
+#include "util_filter.h"
 #include "apr_strings.h"
+#include "apr_base64.h"
+#include "apr_md5.h"
+#include "apr_sha1.h"
+
+#include <stdlib.h>
 
 module AP_MODULE_DECLARE_DATA websocket_module;
 
@@ -65,6 +79,7 @@ static const char *standin_set_max_message_size(cmd_parms *cmd, void *dirconf,
     standin_config *conf = dirconf;
     apr_int64_t value;
 
+    (void)cmd;
     if (conf == NULL) {
         return "Invalid parameter";
     }
@@ -80,6 +95,7 @@ static const char *standin_set_draft75(cmd_parms *cmd, void *dirconf, int on)
 {
     standin_config *conf = dirconf;
 
+    (void)cmd;
     if (conf == NULL) {
         return "Invalid parameter";
     }
@@ -87,13 +103,264 @@ static const char *standin_set_draft75(cmd_parms *cmd, void *dirconf, int on)
     return NULL;
 }
 
+/* The echo: raw bytes on the connection once the 101 has gone out. */
+
+#define ECHO_MAX (1 << 20)
+#define RFC6455_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+typedef struct {
+    conn_rec *c;
+    apr_bucket_brigade *bb;
+} wire;
+
+/* Read exactly n bytes; 0 on success, -1 when the connection ends or fails first. */
+static int wire_read(wire *w, unsigned char *buf, apr_size_t n)
+{
+    apr_size_t got = 0;
+
+    while (got < n) {
+        apr_size_t len = n - got;
+
+        apr_brigade_cleanup(w->bb);
+        if (ap_get_brigade(w->c->input_filters, w->bb, AP_MODE_READBYTES, APR_BLOCK_READ,
+                           len) != APR_SUCCESS
+            || apr_brigade_flatten(w->bb, (char *)buf + got, &len) != APR_SUCCESS
+            || len == 0) {
+            return -1;
+        }
+        got += len;
+    }
+    return 0;
+}
+
+static int wire_write(wire *w, const void *data, apr_size_t n)
+{
+    apr_brigade_cleanup(w->bb);
+    if (ap_fwrite(w->c->output_filters, w->bb, data, n) != APR_SUCCESS
+        || ap_fflush(w->c->output_filters, w->bb) != APR_SUCCESS) {
+        return -1;
+    }
+    return 0;
+}
+
+/* RFC 6455 section 5.2: echo text, binary and continuation frames as they came (so a
+ * fragmented message comes back fragmented), answer pings, answer a close and stop. */
+static void echo_rfc6455(wire *w, apr_pool_t *p)
+{
+    unsigned char *payload = apr_palloc(p, ECHO_MAX);
+    unsigned char head[14], mask[4];
+
+    for (;;) {
+        apr_uint64_t len;
+        apr_size_t i, used = 2;
+        int opcode;
+
+        if (wire_read(w, head, 2) != 0) {
+            return;
+        }
+        opcode = head[0] & 0x0F;
+        len = head[1] & 0x7F;
+        if (!(head[1] & 0x80)) {
+            return;                 /* a client's frames are masked (5.1) */
+        }
+        if (len == 126 || len == 127) {
+            unsigned char ext[8];
+            apr_size_t size = len == 126 ? 2 : 8;
+
+            if (wire_read(w, ext, size) != 0) {
+                return;
+            }
+            len = 0;
+            for (i = 0; i < size; i++) {
+                len = (len << 8) | ext[i];
+            }
+        }
+        if (len > ECHO_MAX || wire_read(w, mask, 4) != 0
+            || wire_read(w, payload, (apr_size_t)len) != 0) {
+            return;
+        }
+        for (i = 0; i < len; i++) {
+            payload[i] ^= mask[i % 4];
+        }
+        /* The answer: same FIN and opcode (a ping's is a pong), unmasked. */
+        head[0] = (head[0] & 0x80) | (opcode == 0x9 ? 0xA : opcode);
+        if (len < 126) {
+            head[1] = (unsigned char)len;
+        }
+        else if (len <= 0xFFFF) {
+            head[1] = 126;
+            head[2] = (unsigned char)(len >> 8);
+            head[3] = (unsigned char)len;
+            used = 4;
+        }
+        else {
+            head[1] = 127;
+            for (i = 0; i < 8; i++) {
+                head[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+            }
+            used = 10;
+        }
+        if (opcode == 0xA) {
+            continue;               /* an unsolicited pong needs no answer */
+        }
+        if (wire_write(w, head, used) != 0 || wire_write(w, payload, (apr_size_t)len) != 0
+            || opcode == 0x8) {
+            return;                 /* after a close, our close echoes its status code */
+        }
+    }
+}
+
+/* draft-76 section 4.2: 0x00 text 0xFF frames are echoed; 0xFF 0x00 is the closing
+ * handshake, answered in kind. Any other frame type ends the connection. */
+static void echo_draft76(wire *w, apr_pool_t *p)
+{
+    unsigned char *frame = apr_palloc(p, ECHO_MAX + 2);
+    apr_size_t len;
+
+    for (;;) {
+        if (wire_read(w, frame, 1) != 0) {
+            return;
+        }
+        if (frame[0] == 0xFF) {
+            if (wire_read(w, frame + 1, 1) == 0 && frame[1] == 0x00) {
+                wire_write(w, "\xFF\x00", 2);
+            }
+            return;
+        }
+        if (frame[0] != 0x00) {
+            return;
+        }
+        for (len = 1; len < ECHO_MAX + 2; len++) {
+            if (wire_read(w, frame + len, 1) != 0) {
+                return;
+            }
+            if (frame[len] == 0xFF) {
+                break;
+            }
+        }
+        if (len == ECHO_MAX + 2 || wire_write(w, frame, len + 1) != 0) {
+            return;
+        }
+    }
+}
+
+/* draft-76 section 5.2 step 4: the key's digits as a number, divided by its spaces. */
+static int draft76_key_number(const char *key, apr_uint32_t *out)
+{
+    apr_uint64_t digits = 0;
+    unsigned spaces = 0;
+
+    for (; *key; key++) {
+        if (*key >= '0' && *key <= '9') {
+            digits = digits * 10 + (apr_uint64_t)(*key - '0');
+            if (digits > 0xFFFFFFFFu) {
+                return -1;
+            }
+        }
+        else if (*key == ' ') {
+            spaces++;
+        }
+    }
+    if (spaces == 0 || digits % spaces != 0) {
+        return -1;
+    }
+    *out = (apr_uint32_t)(digits / spaces);
+    return 0;
+}
+
+static int header_has_token(request_rec *r, const char *name, const char *token)
+{
+    const char *value = apr_table_get(r->headers_in, name);
+
+    return value != NULL && ap_find_token(r->pool, value, token);
+}
+
+/* A WebSocket handshake for this request: answer it and echo, then end the connection.
+ * DECLINED when the request is no handshake (the report answers it). */
+static int standin_echo(request_rec *r)
+{
+    const char *key = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
+    const char *key1 = apr_table_get(r->headers_in, "Sec-WebSocket-Key1");
+    const char *key2 = apr_table_get(r->headers_in, "Sec-WebSocket-Key2");
+    wire w;
+
+    if (r->method_number != M_GET || !header_has_token(r, "Upgrade", "websocket")
+        || !header_has_token(r, "Connection", "upgrade") || (key == NULL && key1 == NULL)) {
+        return DECLINED;
+    }
+    w.c = r->connection;
+    w.bb = apr_brigade_create(r->pool, w.c->bucket_alloc);
+    r->status = HTTP_SWITCHING_PROTOCOLS;
+    r->status_line = ap_get_status_line(r->status);
+    apr_table_clear(r->headers_out);
+    if (key != NULL) {                                  /* RFC 6455 section 4.2.2 */
+        unsigned char sha1[APR_SHA1_DIGESTSIZE];
+        char *accept = apr_palloc(r->pool, apr_base64_encode_len(sizeof(sha1)));
+        apr_sha1_ctx_t ctx;
+
+        apr_sha1_init(&ctx);
+        apr_sha1_update(&ctx, key, (unsigned int)strlen(key));
+        apr_sha1_update(&ctx, RFC6455_GUID, (unsigned int)strlen(RFC6455_GUID));
+        apr_sha1_final(sha1, &ctx);
+        apr_base64_encode(accept, (const char *)sha1, sizeof(sha1));
+        apr_table_setn(r->headers_out, "Upgrade", "websocket");
+        apr_table_setn(r->headers_out, "Connection", "Upgrade");
+        apr_table_setn(r->headers_out, "Sec-WebSocket-Accept", accept);
+        ap_send_interim_response(r, 1);
+        echo_rfc6455(&w, r->pool);
+    }
+    else {                                              /* draft-76 section 5.2 */
+        unsigned char challenge[16], answer[APR_MD5_DIGESTSIZE];
+        const char *origin = apr_table_get(r->headers_in, "Origin");
+        const char *host = apr_table_get(r->headers_in, "Host");
+        apr_uint32_t n1, n2;
+        int i;
+
+        if (key2 == NULL || host == NULL || draft76_key_number(key1, &n1) != 0
+            || draft76_key_number(key2, &n2) != 0) {
+            return HTTP_BAD_REQUEST;
+        }
+        for (i = 0; i < 4; i++) {
+            challenge[i] = (unsigned char)(n1 >> (24 - 8 * i));
+            challenge[4 + i] = (unsigned char)(n2 >> (24 - 8 * i));
+        }
+        if (wire_read(&w, challenge + 8, 8) != 0) {    /* key3 follows the head */
+            return HTTP_BAD_REQUEST;
+        }
+        apr_md5(answer, challenge, sizeof(challenge));
+        apr_table_setn(r->headers_out, "Upgrade", "WebSocket");
+        apr_table_setn(r->headers_out, "Connection", "Upgrade");
+        if (origin != NULL) {
+            apr_table_setn(r->headers_out, "Sec-WebSocket-Origin", origin);
+        }
+        apr_table_setn(r->headers_out, "Sec-WebSocket-Location",
+                       apr_pstrcat(r->pool, "ws://", host, r->unparsed_uri, NULL));
+        ap_send_interim_response(r, 1);
+        if (wire_write(&w, answer, sizeof(answer)) == 0) {
+            echo_draft76(&w, r->pool);
+        }
+    }
+    /* The connection spoke WebSocket: nothing more goes out on it. */
+    w.c->keepalive = AP_CONN_CLOSE;
+    w.c->aborted = 1;
+    return OK;
+}
+
 static int standin_handler(request_rec *r)
 {
     standin_config *conf = ap_get_module_config(r->per_dir_config, &websocket_module);
+    const char *echo = getenv("STANDIN_ECHO");
 
     if (r->handler == NULL || strcmp(r->handler, "websocket-handler") != 0
         || conf == NULL || conf->plugin == NULL) {
         return DECLINED;
+    }
+    if (echo != NULL && strcmp(echo, "1") == 0) {
+        int done = standin_echo(r);
+
+        if (done != DECLINED) {
+            return done;
+        }
     }
     apr_table_setn(r->headers_out, "X-WebSocket",
                    apr_psprintf(r->pool, "%s %s %" APR_INT64_T_FMT " %s", conf->plugin,
@@ -106,6 +373,7 @@ static int standin_handler(request_rec *r)
 
 static void standin_register_hooks(apr_pool_t *p)
 {
+    (void)p;
     ap_hook_handler(standin_handler, NULL, NULL, APR_HOOK_FIRST);
 }
 
@@ -126,5 +394,6 @@ module AP_MODULE_DECLARE_DATA websocket_module = {
     NULL,
     NULL,
     standin_commands,
-    standin_register_hooks
+    standin_register_hooks,
+    0                           /* flags */
 };
