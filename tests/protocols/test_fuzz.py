@@ -4,7 +4,10 @@ never another exception, and never buffer past their limits."""
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from geows import limits
+from geows.config.paths import ProxyPass
 from geows.errors import HttpError
+from geows.forward import RequestStream
 from geows.http import RequestParser
 from geows.protocols import State, select_protocol
 from geows.protocols.hixie76 import Hixie76
@@ -71,3 +74,31 @@ def test_rfc6455_frames_never_raise(data):
     protocol.receive_eof()
     protocol.events_received()
     assert protocol.state is State.CLOSED
+
+
+FORWARD_HEAD = b"POST /app/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+# Pieces of chunked bodies and heads, to splice between random bytes.
+FORWARD_PIECES = [b"5\r\nhello\r\n", b"0\r\n\r\n", b"3;ext=1\r\nabc\r\n", b"T: 1\r\n",
+                  b"GET /app/y HTTP/1.1\r\nContent-Length: 2\r\n\r\nok",
+                  b"GET /app/z HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.lists(st.one_of(st.binary(max_size=200), st.sampled_from(FORWARD_PIECES)),
+                     max_size=30))
+def test_forwarded_request_stream_never_raises_and_stays_bounded(data):
+    """The forwarder's framing (geows in front of Apache) takes whatever a client sends:
+    it passes on no more than it was given, or stops with a reason, and never buffers
+    a line past httpd's limit."""
+    stream = RequestStream(ProxyPass("/app", ("b", 80), "/app", "f.conf", 1), "192.0.2.1")
+    given = sent = 0
+    for chunk in [FORWARD_HEAD, *data]:
+        given += len(chunk)
+        sent += len(stream.feed(chunk))
+        # What came in, plus one X-Forwarded-For line per request head passed on.
+        assert sent <= given + len(b"X-Forwarded-For: 192.0.2.1\r\n") * len(stream.requests)
+        assert len(stream._line) <= limits.LIMIT_REQUEST_FIELD_SIZE + len(chunk)
+        if stream.stopped is not None:
+            assert stream.stopped.status == 400
+            assert stream.feed(b"more") == b""
+            break
