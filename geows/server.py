@@ -8,9 +8,11 @@ on_disconnect once and close the socket.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import socket
+import ssl
 import time
 import traceback
 from collections import deque
@@ -22,7 +24,7 @@ from gevent.lock import Semaphore
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
-from geows import forward, http, limits
+from geows import forward, http, limits, tls
 from geows.access.control import AccessControl
 from geows.config import Config, Listener, WebSocketSettings
 from geows.errors import ConnectionClosed, HttpError
@@ -55,6 +57,10 @@ _os_lock = monkey.get_original("_thread", "allocate_lock")
 
 class HandshakeTimeout(Exception):
     """The request head (or draft-76's key3) did not arrive in time."""
+
+
+class TlsFailed(Exception):
+    """The TLS handshake failed or did not end in time: nothing can be answered."""
 
 
 def bind(listener: Listener) -> socket.socket:
@@ -93,9 +99,11 @@ class Server:
 
     def start(self) -> None:
         """Bind every Listen and start accepting; OSError when one cannot bind."""
+        contexts = tls.listener_contexts(self.config)  # None: plain text
         try:
             for listener in self.config.listeners:
-                server = StreamServer(bind(listener), self._handle, spawn=self._group)
+                handle = functools.partial(self._handle, tls_context=contexts[listener])
+                server = StreamServer(bind(listener), handle, spawn=self._group)
                 server.start()
                 self._servers.append(server)
         except OSError:
@@ -180,8 +188,9 @@ class Server:
                 log.error("work handed over by a plugin's thread failed\n%s",
                           traceback.format_exc())
 
-    def _handle(self, sock: socket.socket, address: tuple) -> None:
-        connection = Connection(self, sock, address)
+    def _handle(self, sock: socket.socket, address: tuple,
+                tls_context: ssl.SSLContext | None) -> None:
+        connection = Connection(self, sock, address, tls_context)
         self.connections.add(connection)
         try:
             connection.handle()
@@ -200,14 +209,16 @@ class Connection:
 
     # Thousands live at once, mostly idle: slots keep each one small.
     __slots__ = ("server", "sock", "client", "remote_addr", "peer_ip", "protocol", "settings",
-                 "_lock",
+                 "tls_context", "_lock",
                  "_started", "_request_line", "_status", "_ending", "_messages_in",
                  "_messages_out", "_deadline", "_reader", "_flush_pending", "_queued",
                  "_writing", "_finished", "_close_timer", "__weakref__")
 
-    def __init__(self, server: Server, sock: socket.socket, address: tuple):
+    def __init__(self, server: Server, sock: socket.socket, address: tuple,
+                 tls_context: ssl.SSLContext | None = None):
         self.server = server
         self.sock = sock
+        self.tls_context = tls_context  # set on a TLS listener: sock is wrapped in _serve
         # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; httpd (APR) as a.b.c.d.
         ip = address[0].removeprefix("::ffff:") if "." in address[0] else address[0]
         self.client = f"{ip}:{address[1]}"
@@ -394,6 +405,8 @@ class Connection:
             self._refuse(exc)
         except HandshakeTimeout:
             self._refuse(HttpError(408, "request head not received in time"))
+        except TlsFailed as exc:
+            self._ending = str(exc)  # no HTTP answer: the client never got past TLS
         except PEER_GONE:
             if self._ending == "open":
                 self._ending = "connection dropped"
@@ -408,6 +421,8 @@ class Connection:
 
     def _serve(self) -> None:
         config = self.server.config
+        if self.tls_context is not None:
+            self._start_tls(self.tls_context)
         request = self._read_head()
         self._request_line = f"{request.method} {request.target[:200]} {request.version}"
         self._ending = "closed during the handshake"
@@ -420,7 +435,8 @@ class Connection:
         user = self._check_access(request, local_ip, local_port)
         settings = self.settings = endpoint.settings
         self.protocol = select_protocol(
-            request, max_message_size=settings.max_message_size,
+            request, secure=self.tls_context is not None,
+            max_message_size=settings.max_message_size,
             support_draft75=settings.support_draft75, deflate=settings.deflate)
         plugin = self.server.plugins[settings]
         handle = WebSocketServer(request, self.remote_addr, self.protocol.subprotocols, self,
@@ -513,6 +529,20 @@ class Connection:
                 raise ConnectionResetError("client closed during the handshake's body")
             data += more
         return data[int(length):]
+
+    def _start_tls(self, context: ssl.SSLContext) -> None:
+        """The TLS handshake, in this greenlet (gevent's SSLSocket waits cooperatively) and
+        within the request head's mod_reqtimeout budget, so that a client stalling it is
+        dropped as one stalling its head is."""
+        self.sock = context.wrap_socket(self.sock, server_side=True,
+                                        do_handshake_on_connect=False)
+        self.sock.settimeout(self._deadline - time.monotonic())
+        try:
+            self.sock.do_handshake()
+        except (ssl.SSLError, OSError) as exc:  # a timeout is an SSLError in gevent
+            raise TlsFailed(f"TLS handshake failed: {exc}") from None
+        finally:
+            self.sock.settimeout(None)
 
     def _read_head(self) -> http.Request:
         """The request head, under mod_reqtimeout's header budget."""

@@ -86,7 +86,39 @@ DIRECTIVES = {spec.name.lower(): spec for spec in (
     # mod_proxy's reverse proxy: where geows forwards what it does not serve itself.
     Spec("ProxyPass", 1, None, _ANYWHERE,
          "a URL-path, then a URL (or ! to exclude the path) and optional key=value parameters"),
+    # mod_ssl: what makes a server's connections TLS, and how (geows.tls honours them).
+    Spec("SSLEngine", 1, 1, _SERVER_OR_VHOST, "On or Off"),
+    Spec("SSLCertificateFile", 1, 1, _SERVER_OR_VHOST, "a PEM certificate file"),
+    Spec("SSLCertificateKeyFile", 1, 1, _SERVER_OR_VHOST, "a PEM private key file"),
+    Spec("SSLCertificateChainFile", 1, 1, _SERVER_OR_VHOST, "a PEM file of CA certificates"),
+    Spec("SSLProtocol", 1, None, _SERVER_OR_VHOST, "[+-]protocol words: all, TLSv1.2..."),
+    Spec("SSLCipherSuite", 1, 2, _SERVER_OR_VHOST,
+         "an optional protocol (SSL or TLSv1.3) and an OpenSSL cipher string"),
+    Spec("SSLHonorCipherOrder", 1, 1, _SERVER_OR_VHOST, "On or Off"),
+    Spec("SSLSessionTickets", 1, 1, _SERVER_OR_VHOST, "On or Off"),
+    # mod_ssl settings that weaken or change TLS in ways Python's ssl cannot reproduce:
+    # refused (see SSL_REFUSED) rather than served differently.
+    Spec("SSLCompression", 1, 1, _SERVER_OR_VHOST, "On or Off"),
+    Spec("SSLInsecureRenegotiation", 1, 1, _SERVER_OR_VHOST, "On or Off"),
+    Spec("SSLStrictSNIVHostCheck", 1, 1, _SERVER_OR_VHOST, "On or Off"),
+    Spec("SSLFIPS", 1, 1, _SERVER_ONLY, "On or Off"),
+    Spec("SSLOpenSSLConfCmd", 2, 2, _SERVER_OR_VHOST, "an OpenSSL command and its value"),
+    Spec("SSLSRPVerifierFile", 1, 1, _SERVER_OR_VHOST, "an SRP verifier file"),
 )}
+
+# Why geows refuses the mod_ssl directives it cannot honour: these flags when On...
+# (SSLVerifyClient and SSLRequire* are access directives: geows.access refuses them.)
+SSL_REFUSED_WHEN_ON = {
+    "sslcompression": "TLS compression (CRIME) cannot be enabled with Python's ssl",
+    "sslinsecurerenegotiation": "Python's ssl cannot allow insecure renegotiation",
+    "sslstrictsnivhostcheck": "geows does not refuse clients without SNI",
+    "sslfips": "geows does not switch OpenSSL into FIPS mode",
+}
+# ... and these whatever they say.
+SSL_REFUSED = {
+    "sslopensslconfcmd": "geows cannot hand OpenSSL configuration commands to Python's ssl",
+    "sslsrpverifierfile": "Python's ssl has no SRP (password) authentication",
+}
 
 # Access directives httpd allows in directory-like sections (and .htaccess) only, never
 # at the server or <VirtualHost> level (their modules' OR_AUTHCFG and OR_LIMIT), as
@@ -117,9 +149,9 @@ PER_DIRECTORY_ACCESS = frozenset({
 _OVERRIDES = frozenset({"none", "all", "authconfig", "fileinfo", "indexes", "limit", "options",
                         "nonfatal"})
 
-# TLS, which geows does not serve yet: with SSLEngine on in the active config, geows
-# refuses to start rather than serve its WebSocket locations unencrypted.
-TLS_DIRECTIVE = "sslengine"
+# SSLProtocol's TLS versions, oldest first; mod_ssl's "all" is every one of them (Debian's
+# OpenSSL has no SSLv3, so mod_ssl's "all" leaves it out there too).
+TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
 LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
               *(f"trace{n}" for n in range(1, 9)))
@@ -132,12 +164,58 @@ _LISTEN = re.compile(r"(?:\[([^\]]*)\]|([^:\[\]]*)):([0-9]+)|([0-9]+)")
 _TIMEOUT = re.compile(r"([0-9]+)(?:-([0-9]+))?(?:,minrate=([0-9]+))?", re.IGNORECASE)
 
 
-def tls_refusal(args: Sequence[str]) -> str | None:
-    """Why geows must refuse to start beside `SSLEngine args`, if it must."""
-    if [arg.lower() for arg in args] != ["off"]:
-        return ("TLS is not supported by this version of geows, which refuses to start "
-                "rather than serve it unencrypted")
-    return None
+def parse_ssl_engine(value: str) -> bool:
+    """SSLEngine On or Off; mod_ssl's Optional (RFC 2817 upgrades) is not served."""
+    if value.lower() == "optional":
+        raise ConfigError("SSLEngine optional (TLS upgrade, RFC 2817) is not supported by "
+                          "geows, which refuses to start rather than serve it as plain text")
+    if value.lower() not in ("on", "off"):
+        raise ConfigError("SSLEngine: geows takes On or Off (or refuses Optional), "
+                          f"not '{value}'")
+    return value.lower() == "on"
+
+
+def parse_ssl_protocol(args: Sequence[str]) -> tuple[str, str]:
+    """SSLProtocol's words as the (lowest, highest) TLS version to offer. As mod_ssl sets
+    them: the highest enabled, then down while the next older one is enabled too (no holes;
+    "TLSv1 +TLSv1.2" offers TLSv1.2 only). SSLv2/SSLv3 cannot be enabled."""
+    enabled: set[str] = set()
+    for word in args:
+        action = word[0] if word.startswith(("+", "-")) else ""
+        name = word[len(action):].lower()
+        if name == "sslv2":
+            raise ConfigError("SSLProtocol: SSLv2 is no longer supported")
+        if name == "sslv3":
+            if action != "-":
+                raise ConfigError(f"SSLProtocol: '{word}': SSLv3 is insecure and Python's ssl "
+                                  "cannot enable it; geows refuses rather than serve without it")
+            continue  # never enabled: nothing to take away
+        versions = set(TLS_VERSIONS) if name == "all" else \
+            {version for version in TLS_VERSIONS if version.lower() == name}
+        if not versions:
+            raise ConfigError(f"SSLProtocol: Illegal protocol '{word}'")
+        if action == "-":
+            enabled -= versions
+        elif action == "+":
+            enabled |= versions
+        else:
+            enabled = versions
+    if not enabled:
+        raise ConfigError("SSLProtocol: no protocol left enabled")
+    high = max(TLS_VERSIONS.index(version) for version in enabled)
+    low = high
+    while low > 0 and TLS_VERSIONS[low - 1] in enabled:
+        low -= 1
+    return TLS_VERSIONS[low], TLS_VERSIONS[high]
+
+
+def parse_cipher_suite(args: Sequence[str]) -> tuple[bool, str]:
+    """SSLCipherSuite [protocol] ciphers as (for TLS 1.3, cipher string)."""
+    if len(args) == 1:
+        return False, args[0]
+    if args[0].lower() not in ("ssl", "tlsv1.3"):
+        raise ConfigError(f"SSLCipherSuite: protocol '{args[0]}' not supported")
+    return args[0].lower() == "tlsv1.3", args[1]
 
 
 def check_overrides(key: str, args: Sequence[str]) -> None:
@@ -151,8 +229,8 @@ def check_overrides(key: str, args: Sequence[str]) -> None:
         raise ConfigError("'None' not allowed with other directives in AllowOverrideList")
 
 
-def parse_listen(args: Sequence[str]) -> tuple[str | None, int]:
-    """`[host:]port [protocol]` as (host or None for all addresses, port)."""
+def parse_listen(args: Sequence[str]) -> tuple[str | None, int, str]:
+    """`[host:]port [protocol]` as (host or None for all addresses, port, protocol)."""
     m = _LISTEN.fullmatch(args[0])
     if not m or m[2] == "":
         raise ConfigError(f"Invalid address or port '{args[0]}': expected [address:]port, "
@@ -167,12 +245,11 @@ def parse_listen(args: Sequence[str]) -> tuple[str | None, int]:
     port = int(m[3] or m[4])
     if not 1 <= port <= 65535:
         raise ConfigError(f"Port {port} is out of range 1-65535")
-    if len(args) == 2 and args[1].lower() != "http":
-        raise ConfigError(
-            f"Listen protocol '{args[1]}' needs TLS, which this version of geows does not "
-            "support; it refuses to start rather than serve it as plain text")
+    protocol = args[1].lower() if len(args) == 2 else "http"  # httpd lowercases it
+    if protocol not in ("http", "https"):
+        raise ConfigError(f"Listen protocol '{args[1]}': geows serves http and https only")
     host = m[1] if m[1] is not None else m[2]
-    return (None if host in (None, "*") else host), port
+    return (None if host in (None, "*") else host), port, protocol
 
 
 def module_short_name(name: str) -> str:

@@ -12,6 +12,7 @@ from geows import limits
 from geows.access.lines import ACCESS_CONTAINERS, AccessLine, is_access_directive
 from geows.config import paths
 from geows.config.paths import DEFAULT_DOCUMENT_ROOT, Alias, ProxyPass, compile_pcre
+from geows.config.tls_settings import TlsSettings
 from geows.config.vhosts import VirtualHost, VirtualHostTable
 from geows.errors import ConfigError
 
@@ -26,6 +27,7 @@ class Listener:
     port: int
     file: str
     line: int
+    protocol: str = "http"  # "https": TLS, whatever the servers on it say
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ class Config:
     # The first access directive of each <Proxy>/<ProxyMatch> that has any: geows does
     # not walk those sections, so it must not forward where they exist.
     proxy_access: tuple[AccessLine, ...] = ()
+    tls: TlsSettings | None = None  # the main server's, with SSLEngine on
     _vhost_table: VirtualHostTable | None = field(default=None, init=False, repr=False,
                                                   compare=False)
     _plans: dict[int, _Plan] = field(default_factory=dict, init=False, repr=False,
@@ -200,9 +203,18 @@ class Config:
         on local_ip:port (the listening socket's address); None for the main server."""
         if not self.virtual_hosts:
             return None
+        return self._vhosts().select(local_ip, port, host)
+
+    def servers_on(self, listener: Listener) -> list[VirtualHost | None]:
+        """Every server that may answer on the listener: vhosts, and None for the main
+        server when no vhost covers all the addresses it accepts on."""
+        vhosts, main = self._vhosts().on_listener(listener.host, listener.port)
+        return [*vhosts, None] if main else list(vhosts)
+
+    def _vhosts(self) -> VirtualHostTable:
         if self._vhost_table is None:
             self._vhost_table = VirtualHostTable(self.virtual_hosts)
-        return self._vhost_table.select(local_ip, port, host)
+        return self._vhost_table
 
     def sections_for(self, path: str, host: str | None = None, port: int | None = None,
                      local_ip: str | None = None) -> list[LocationSection]:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from geows import limits
+from geows import limits, tls
 from geows.access.lines import (
     ACCESS_CONTAINERS,
     AccessContainer,
@@ -40,6 +40,7 @@ from geows.config.model import (
     location_matcher,
 )
 from geows.config.paths import Alias, ProxyPass
+from geows.config.tls_settings import Located, TlsSettings
 from geows.config.tree import Node, Section, parse
 from geows.config.vhosts import ANY_PORT, VirtualHost, VirtualHostAddress
 from geows.errors import ConfigError
@@ -68,8 +69,8 @@ def load_config(path: str | os.PathLike[str], *,
 
     server_root defaults to the current directory; a ServerRoot directive overrides it.
     defines are -D names, true for <IfDefine>. Raises ConfigError at the offending FILE:LINE.
-    guard=False reads a config that has TLS or .htaccess rules geows does not enforce, for
-    inspection only: never serve what it returns.
+    guard=False reads a config that has .htaccess rules geows does not enforce, without
+    loading its TLS certificates, for inspection only: never serve what it returns.
     """
     root = os.path.abspath(server_root if server_root is not None else os.getcwd())
     # Reading makes no reference cycles, but it makes a great many objects, and the cyclic
@@ -85,6 +86,43 @@ def load_config(path: str | os.PathLike[str], *,
 
 
 @dataclass
+class _TlsDraft:
+    """A server's mod_ssl directives being read; what a vhost leaves unset (None or empty)
+    is the main server's, as mod_ssl merges them."""
+
+    engine: Located | None = None  # SSLEngine, "on" or "off"
+    certificates: list[Located] = field(default_factory=list)
+    keys: list[Located] = field(default_factory=list)
+    chain: Located | None = None
+    protocols: tuple[str, str] | None = None
+    ciphers: Located | None = None
+    tls13_ciphers: Located | None = None
+    honor_cipher_order: bool | None = None
+    session_tickets: bool | None = None
+
+    def settings(self, main: _TlsDraft) -> TlsSettings | None:
+        """This server's TlsSettings, main's filling what it leaves unset; None without
+        SSLEngine on. A certificate goes with its own server's keys, never the main's."""
+        engine = self.engine or main.engine
+        if engine is None or engine.value == "off":
+            return None
+        own = self.certificates or not main.certificates
+        certificates, keys = (self.certificates, self.keys) if own else \
+            (main.certificates, main.keys)
+        return TlsSettings(
+            engine, tuple(certificates), tuple(keys), self.chain or main.chain,
+            self.protocols or main.protocols, self.ciphers or main.ciphers,
+            self.tls13_ciphers or main.tls13_ciphers,
+            _unless_none(self.honor_cipher_order, main.honor_cipher_order, False),
+            _unless_none(self.session_tickets, main.session_tickets, True))
+
+
+def _unless_none(*flags: bool | None) -> bool:
+    """The first flag that is set."""
+    return next(flag for flag in flags if flag is not None)  # type: ignore[misc]
+
+
+@dataclass
 class _VirtualHostDraft:
     """A <VirtualHost> being read; its names are final only after the whole config."""
 
@@ -96,6 +134,7 @@ class _VirtualHostDraft:
     path_aliases: list[Alias] = field(default_factory=list)
     remoteip_lines: list[AccessLine] = field(default_factory=list)
     proxy_passes: list[ProxyPass] = field(default_factory=list)
+    tls: _TlsDraft = field(default_factory=_TlsDraft)
     built: VirtualHost | None = None
 
 
@@ -162,7 +201,7 @@ class _Reader:
         self.log_level = "warn"
         self.module_log_levels: dict[str, str] = {}
         self.header = (limits.HEADER_TIMEOUT, limits.HEADER_TIMEOUT_MAX, limits.HEADER_MIN_RATE)
-        self.guarded: ConfigError | None = None  # the first TLS directive met
+        self.tls = _TlsDraft()  # the main server's mod_ssl directives
         self.plugins: dict[str, str] = {}  # WebSocketHandler's file -> its absolute path
         self.document_root: tuple[Node, str] | None = None  # the main server's DocumentRoot
         self.aliases: list[Alias] = []
@@ -190,14 +229,15 @@ class _Reader:
                         locations, *self.header, frozenset(self.modules), vhosts,
                         document_root, tuple(self.aliases), tuple(self.remoteip_lines), access,
                         overrides, tuple(self.proxy_passes),
-                        tuple(line for draft in self.proxy_access for line in draft.lines[:1]))
-        if self.guard and self.guarded and config.websocket_sections():
-            raise self.guarded
+                        tuple(line for draft in self.proxy_access for line in draft.lines[:1]),
+                        self.tls.settings(self.tls))
         if self.guard:
             config.check_htaccess()
             config.check_alias_expressions()
         if not self.listeners:
             raise ConfigError("no Listen directive, so no listening sockets available", file)
+        if self.guard:
+            tls.listener_contexts(config)  # refuses certificates that do not load, and the like
         return config
 
     def _finish_access(self, draft: _AccessDraft, keep: bool = False) -> AccessSection | None:
@@ -258,7 +298,7 @@ class _Reader:
         draft.built = VirtualHost(tuple(draft.addresses), name, tuple(draft.aliases or ()),
                                   draft.node.file, draft.node.line, document_root,
                                   tuple(draft.path_aliases), tuple(draft.remoteip_lines),
-                                  tuple(draft.proxy_passes))
+                                  tuple(draft.proxy_passes), draft.tls.settings(self.tls))
         return draft.built
 
     def _walk_file(self, path: str, scope: _Scope) -> None:
@@ -442,11 +482,6 @@ class _Reader:
 
     def _directive(self, node: Node, scope: _Scope) -> None:
         args = self._args(node)
-        if node.key == directives.TLS_DIRECTIVE:
-            reason = directives.tls_refusal(args)
-            if reason and self.guarded is None:
-                self.guarded = ConfigError(f"{' '.join([node.name, *args])}: {reason}",
-                                           node.file, node.line)
         spec = directives.DIRECTIVES.get(node.key)
         if spec is None and (is_access_directive(node.key) or is_remoteip_directive(node.key)):
             self._access_line(node, args, scope)
@@ -490,10 +525,10 @@ class _Reader:
         self.root = root
 
     def _listen(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
-        host, port = directives.parse_listen(args)
+        host, port, protocol = directives.parse_listen(args)
         if any((other.host, other.port) == (host, port) for other in self.listeners):
             raise ConfigError("Cannot define multiple Listeners on the same IP:port")
-        self.listeners.append(Listener(host, port, node.file, node.line))
+        self.listeners.append(Listener(host, port, node.file, node.line, protocol))
 
     def _loadmodule(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         self.modules |= directives.module_names(args[0])
@@ -641,6 +676,63 @@ class _Reader:
                 backend, backend_path = parsed[:2], parsed[2]
         line = ProxyPass(prefix, backend, backend_path, node.file, node.line)
         (scope.vhost.proxy_passes if scope.vhost else self.proxy_passes).append(line)
+
+    # mod_ssl's directives: each sets the TLS draft of the server it is in.
+
+    def _tls_draft(self, scope: _Scope) -> _TlsDraft:
+        return scope.vhost.tls if scope.vhost is not None else self.tls
+
+    def _sslengine(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        on = directives.parse_ssl_engine(args[0])
+        self._tls_draft(scope).engine = Located("on" if on else "off", node.file, node.line)
+
+    def _tls_file(self, node: Node, arg: str) -> Located:
+        """A certificate or key file, ServerRoot-relative, checked where it is read as
+        mod_ssl checks it (loading it is geows.tls's)."""
+        path = os.path.join(self.root, arg)
+        if not os.path.isfile(path) or os.path.getsize(path) == 0:
+            raise ConfigError(f"{node.name}: file '{path}' does not exist or is empty")
+        return Located(path, node.file, node.line)
+
+    def _sslcertificatefile(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        self._tls_draft(scope).certificates.append(self._tls_file(node, args[0]))
+
+    def _sslcertificatekeyfile(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        self._tls_draft(scope).keys.append(self._tls_file(node, args[0]))
+
+    def _sslcertificatechainfile(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        self._tls_draft(scope).chain = self._tls_file(node, args[0])
+
+    def _sslprotocol(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        self._tls_draft(scope).protocols = directives.parse_ssl_protocol(args)
+
+    def _sslciphersuite(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        tls13, ciphers = directives.parse_cipher_suite(args)
+        located = Located(ciphers, node.file, node.line)
+        if tls13:
+            self._tls_draft(scope).tls13_ciphers = located
+        else:
+            self._tls_draft(scope).ciphers = located
+
+    def _sslhonorcipherorder(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        self._tls_draft(scope).honor_cipher_order = directives.parse_flag(node.name, args[0])
+
+    def _sslsessiontickets(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        self._tls_draft(scope).session_tickets = directives.parse_flag(node.name, args[0])
+
+    def _ssl_refused_when_on(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        if directives.parse_flag(node.name, args[0]):
+            raise ConfigError(f"{node.name} {args[0]}: {directives.SSL_REFUSED_WHEN_ON[node.key]}"
+                              "; geows refuses to start rather than serve TLS differently")
+
+    _sslcompression = _sslinsecurerenegotiation = _ssl_refused_when_on
+    _sslstrictsnivhostcheck = _sslfips = _ssl_refused_when_on
+
+    def _ssl_refused(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        raise ConfigError(f"{node.name}: {directives.SSL_REFUSED[node.key]}; geows refuses to "
+                          "start rather than serve TLS differently")
+
+    _sslopensslconfcmd = _sslsrpverifierfile = _ssl_refused
 
 
 def _not_allowed(name: str, scope: _Scope) -> str:

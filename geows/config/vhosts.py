@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from geows.access.lines import AccessLine
 from geows.config.paths import Alias, ProxyPass
+from geows.config.tls_settings import TlsSettings
 
 ANY_PORT = 0  # a VirtualHost address without a port, or with ":*"
 
@@ -40,6 +41,7 @@ class VirtualHost:
     path_aliases: tuple[Alias, ...] = ()  # its Alias(Match) lines, tried before the main's
     remoteip_lines: tuple[AccessLine, ...] = ()  # mod_remoteip's directives in it
     proxy_passes: tuple[ProxyPass, ...] = ()  # its ProxyPass lines, in file order
+    tls: TlsSettings | None = None  # with SSLEngine on (its own or the main server's)
     _wild: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -87,6 +89,19 @@ class VirtualHostTable:
                         and previous.port == address.port):
                     chain.entries.append((vhost, address))
                 previous = address
+
+    def on_listener(self, ip: str | None, port: int) -> tuple[list[VirtualHost], bool]:
+        """The vhosts that may answer on a listening socket (ip None: all addresses), in
+        config order, and whether the main server may too (no vhost covers every address
+        the socket accepts on)."""
+        ip = _normal_ip(ip)
+        vhosts: list[VirtualHost] = []
+        covered = False
+        for (chain_ip, chain_port), chain in self.chains.items():
+            if chain_port in (port, ANY_PORT) and (chain_ip is None or ip in (None, chain_ip)):
+                covered = covered or chain_ip in (None, ip)
+                vhosts += [vhost for vhost, _ in chain.entries if vhost not in vhosts]
+        return vhosts, not covered
 
     def select(self, local_ip: str | None, port: int, host: str | None) -> VirtualHost | None:
         """The vhost serving a request that came in on local_ip:port with this Host header;

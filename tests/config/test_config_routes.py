@@ -43,8 +43,7 @@ def test_listen_forms(root, arg, host, port):
               "in brackets as in [::1]:8080"),
     ("[nope]:80", "Invalid IPv6 address 'nope'"),
     ("[fe80::1%eth0]:80", "Scope id is not supported"),
-    ("443 https", "Listen protocol 'https' needs TLS, which this version of geows does not "
-                  "support; it refuses to start rather than serve it as plain text"),
+    ("443 ftp", "Listen protocol 'ftp': geows serves http and https only"),
     ("80 http extra", "Listen takes 1-2 arguments, [address:]port and an optional protocol"),
 ])
 def test_listen_errors(root, arg, message):
@@ -262,12 +261,28 @@ ECHO = textwrap.dedent("""\
     """)
 
 
-def test_tls_is_refused_when_something_is_served(root):
+def test_tls_without_a_certificate_is_refused(root):
     text = "LoadModule ssl_module m.so\n<IfModule ssl_module>\nSSLEngine on\n</IfModule>\n"
     assert root.error(ECHO + text) == (
-        f"{root.conf}:8: SSLEngine on: TLS is not supported by this version of geows, which "
-        "refuses to start rather than serve it unencrypted")
+        f"{root.conf}:8: SSLEngine on: the server has no certificate [Hint: SSLCertificateFile]")
     assert root.load(f"{ECHO}SSLEngine off\n").resolve("/echo")
+
+
+def test_https_listener_needs_a_tls_server(root):
+    assert root.error("Listen 443 https\n") == (
+        f"{root.conf}:1: the main server answers on the TLS listener at {root.conf}:1 (https) "
+        "without SSLEngine on; geows refuses to start rather than serve TLS other than "
+        "configured")
+
+
+def test_ssl_protocol_is_read_as_mod_ssl_reads_it(root):
+    for words, versions in [("all -SSLv3", ("TLSv1", "TLSv1.3")),
+                            ("-all +TLSv1.2 +TLSv1.3", ("TLSv1.2", "TLSv1.3")),
+                            ("TLSv1 +TLSv1.2", ("TLSv1.2", "TLSv1.2")),  # no holes
+                            ("all -TLSv1.3", ("TLSv1", "TLSv1.2"))]:
+        config = root.load(f"SSLProtocol {words}\n<VirtualHost *:80>\nSSLEngine on\n"
+                           "</VirtualHost>\nListen 80\n", guard=False)
+        assert config.virtual_hosts[0].tls.protocols == versions
 
 
 def test_tls_in_an_unloaded_module_is_accepted(root):
