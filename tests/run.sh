@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Third-party draft-76 clients (Perl, Ruby) the tests drive against geows,
 # the real httpd (with apxs, to build a stand-in module) for tests/httpd, and the
 # browser tests/browser drives (Autobahn's runner, kosoku, comes from PyPI below).
-DEBIAN_PACKAGES=(libprotocol-websocket-perl ruby ruby-websocket chromium apache2 apache2-dev apache2-utils gcc libc6-dev)
+DEBIAN_PACKAGES=(libprotocol-websocket-perl ruby ruby-websocket chromium apache2 apache2-dev apache2-utils gcc libc6-dev openssl)
 if ! dpkg -s "${DEBIAN_PACKAGES[@]}" >/dev/null 2>&1; then
     SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
     $SUDO apt-get update -qq
