@@ -439,13 +439,14 @@ class _Builder:
         else:
             self.allow_methods = parse_known(line.args, "AllowMethods: ")
 
-    # mod_ssl: without TLS there is nothing to check these against
+    # mod_ssl's per-request checks (client certificates, SSLRequire expressions): geows
+    # serves TLS but checks none of them
 
     def ssl(self, line: AccessLine) -> None:
         if line.key == "sslverifyclient" and [a.lower() for a in line.args] == ["none"]:
             return
         self.refused.append(_refusal(line, _display(line.key),
-                                    "needs TLS, which this version of geows does not support"))
+                                    "is not enforced by geows"))
 
     # Modules that can refuse a request ([F], Redirect 403) or give it another file name
     # (and so other <Directory> rules): geows models neither.

@@ -121,8 +121,7 @@ _REFUSE = "which refuses to start rather than serve this location unguarded"
     ("AuthBasicFake bob secret", f"AuthBasicFake is not supported by geows, {_REFUSE}"),
     ("Allow from env=LET_IN", "allow from env=LET_IN: environment variables are not "
                               f"supported by geows, {_REFUSE}"),
-    ("SSLRequireSSL", "SSLRequireSSL needs TLS, which this version of geows does not "
-                      f"support, {_REFUSE}"),
+    ("SSLRequireSSL", f"SSLRequireSSL is not enforced by geows, {_REFUSE}"),
     ("AuthDigestProvider file", f"authdigestprovider is not supported by geows, {_REFUSE}"),
 ])
 def test_unenforceable(text, message):
