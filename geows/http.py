@@ -161,7 +161,7 @@ class RequestParser:
         name, colon, value = line.partition(":")
         if not colon or not name or name != name.strip() or " " in name:
             raise HttpError(400, f"malformed request header line {line[:60]!r}")
-        if len(self._fields) >= self._limit_fields:
+        if self._limit_fields and len(self._fields) >= self._limit_fields:  # 0: no limit
             raise HttpError(400, "more request header fields than LimitRequestFields")
         self._fields.append((name, value.strip(" \t")))
 

@@ -545,8 +545,13 @@ class Connection:
             self.sock.settimeout(None)
 
     def _read_head(self) -> http.Request:
-        """The request head, under mod_reqtimeout's header budget."""
-        parser = http.RequestParser()
+        """The request head, under mod_reqtimeout's header budget and core's LimitRequest*."""
+        local_ip, local_port = self.sock.getsockname()[:2]
+        limits_here = self.server.config.request_limits_for(local_port, local_ip)
+        parser = http.RequestParser(
+            limit_request_line=limits_here.limit_request_line,
+            limit_request_fields=limits_here.limit_request_fields,
+            limit_request_field_size=limits_here.limit_request_field_size)
         request = None
         while request is None:
             data = self._recv_with_budget()

@@ -68,6 +68,13 @@ DIRECTIVES = {spec.name.lower(): spec for spec in (
     # geows' own: whether permessage-deflate (RFC 7692) is offered; a FLAG like the above.
     Spec("WebSocketDeflate", 0, None, _DIR_ONLY, "On or Off"),
     Spec("RequestReadTimeout", 0, None, _SERVER_OR_VHOST, "key=value timeout parameters"),
+    # core's request head limits; httpd spells the last one "LimitRequestFieldsize".
+    Spec("LimitRequestLine", 1, 1, _SERVER_OR_VHOST,
+         "Limit on maximum size of an HTTP request line"),
+    Spec("LimitRequestFields", 1, 1, _SERVER_OR_VHOST,
+         "Limit (0 = unlimited) on max number of header fields in a request message"),
+    Spec("LimitRequestFieldsize", 1, 1, _SERVER_OR_VHOST,
+         "Limit on maximum size of an HTTP request header field"),
     Spec("ServerName", 1, 1, _SERVER_OR_VHOST, "The hostname and port of the server"),
     Spec("ServerAlias", 0, None, _SERVER_OR_VHOST,
          "A name or names alternately used to access the server"),
@@ -351,6 +358,19 @@ def parse_size(value: str) -> int:
         raise ConfigError(f"Invalid maximum message size '{value}': expected a positive "
                           "number of bytes")
     return min(size, _INT64_MAX)
+
+
+def parse_request_limit(name: str, value: str) -> int:
+    """LimitRequestLine, LimitRequestFields or LimitRequestFieldsize, read as core reads
+    them: atoi (so "8k" is 8 and "x" is 0), refused only when negative. 0 is taken as it
+    is: no request line or header field fits (httpd answers every request 414 or 400),
+    except for LimitRequestFields, where 0 means no limit."""
+    digits = _ATOI64.match(value)[1]  # type: ignore[index]  # the pattern always matches
+    number = int(digits) if digits.lstrip("+-") else 0
+    if number < 0:
+        unlimited = " (0 = no limit)" if name.lower() == "limitrequestfields" else ""
+        raise ConfigError(f'{name} "{value}" must be a non-negative integer{unlimited}')
+    return number
 
 
 def parse_server_name(value: str) -> str:

@@ -13,7 +13,7 @@ from geows.access.lines import ACCESS_CONTAINERS, AccessLine, is_access_directiv
 from geows.config import paths
 from geows.config.paths import DEFAULT_DOCUMENT_ROOT, Alias, ProxyPass, compile_pcre
 from geows.config.tls_settings import TlsSettings
-from geows.config.vhosts import VirtualHost, VirtualHostTable
+from geows.config.vhosts import RequestLimits, VirtualHost, VirtualHostTable
 from geows.errors import ConfigError
 
 WEBSOCKET_HANDLER = "websocket-handler"
@@ -192,6 +192,7 @@ class Config:
     # not walk those sections, so it must not forward where they exist.
     proxy_access: tuple[AccessLine, ...] = ()
     tls: TlsSettings | None = None  # the main server's, with SSLEngine on
+    request_limits: RequestLimits = RequestLimits()  # the main server's
     _vhost_table: VirtualHostTable | None = field(default=None, init=False, repr=False,
                                                   compare=False)
     _plans: dict[int, _Plan] = field(default_factory=dict, init=False, repr=False,
@@ -204,6 +205,13 @@ class Config:
         if not self.virtual_hosts:
             return None
         return self._vhosts().select(local_ip, port, host)
+
+    def request_limits_for(self, port: int, local_ip: str | None = None) -> RequestLimits:
+        """The head limits for a connection on local_ip:port: those of the server that
+        answers there without a Host header (httpd reads the head with them, before it
+        picks a vhost by name; checked against Debian's apache2)."""
+        vhost = self.virtual_host(None, port, local_ip)
+        return self.request_limits if vhost is None else vhost.request_limits
 
     def servers_on(self, listener: Listener) -> list[VirtualHost | None]:
         """Every server that may answer on the listener: vhosts, and None for the main

@@ -42,7 +42,7 @@ from geows.config.model import (
 from geows.config.paths import Alias, ProxyPass
 from geows.config.tls_settings import Located, TlsSettings
 from geows.config.tree import Node, Section, parse
-from geows.config.vhosts import ANY_PORT, VirtualHost, VirtualHostAddress
+from geows.config.vhosts import ANY_PORT, RequestLimits, VirtualHost, VirtualHostAddress
 from geows.errors import ConfigError
 
 log = logging.getLogger("geows.config")
@@ -135,6 +135,7 @@ class _VirtualHostDraft:
     remoteip_lines: list[AccessLine] = field(default_factory=list)
     proxy_passes: list[ProxyPass] = field(default_factory=list)
     tls: _TlsDraft = field(default_factory=_TlsDraft)
+    request_limits: dict[str, int] = field(default_factory=dict)  # RequestLimits' fields set
     built: VirtualHost | None = None
 
 
@@ -202,6 +203,7 @@ class _Reader:
         self.module_log_levels: dict[str, str] = {}
         self.header = (limits.HEADER_TIMEOUT, limits.HEADER_TIMEOUT_MAX, limits.HEADER_MIN_RATE)
         self.tls = _TlsDraft()  # the main server's mod_ssl directives
+        self.request_limits: dict[str, int] = {}  # the main server's LimitRequest* set
         self.plugins: dict[str, str] = {}  # WebSocketHandler's file -> its absolute path
         self.document_root: tuple[Node, str] | None = None  # the main server's DocumentRoot
         self.aliases: list[Alias] = []
@@ -230,7 +232,7 @@ class _Reader:
                         document_root, tuple(self.aliases), tuple(self.remoteip_lines), access,
                         overrides, tuple(self.proxy_passes),
                         tuple(line for draft in self.proxy_access for line in draft.lines[:1]),
-                        self.tls.settings(self.tls))
+                        self.tls.settings(self.tls), RequestLimits(**self.request_limits))
         if self.guard:
             config.check_htaccess()
             config.check_alias_expressions()
@@ -298,7 +300,9 @@ class _Reader:
         draft.built = VirtualHost(tuple(draft.addresses), name, tuple(draft.aliases or ()),
                                   draft.node.file, draft.node.line, document_root,
                                   tuple(draft.path_aliases), tuple(draft.remoteip_lines),
-                                  tuple(draft.proxy_passes), draft.tls.settings(self.tls))
+                                  tuple(draft.proxy_passes), draft.tls.settings(self.tls),
+                                  RequestLimits(**{**self.request_limits,
+                                                   **draft.request_limits}))
         return draft.built
 
     def _walk_file(self, path: str, scope: _Scope) -> None:
@@ -614,6 +618,16 @@ class _Reader:
         header = directives.parse_request_read_timeout(args)
         if header is not None and scope.kind == SERVER:
             self.header = header
+
+    def _limitrequestline(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        # Named by RequestLimits' (and RequestParser's) arguments: limit_request_line...
+        key = {"limitrequestline": "limit_request_line",
+               "limitrequestfields": "limit_request_fields",
+               "limitrequestfieldsize": "limit_request_field_size"}[node.key]
+        value = directives.parse_request_limit(directives.DIRECTIVES[node.key].name, args[0])
+        (scope.vhost.request_limits if scope.vhost else self.request_limits)[key] = value
+
+    _limitrequestfields = _limitrequestfieldsize = _limitrequestline
 
     def _documentroot(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         if scope.vhost is not None:

@@ -12,11 +12,23 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from geows import limits
 from geows.access.lines import AccessLine
 from geows.config.paths import Alias, ProxyPass
 from geows.config.tls_settings import TlsSettings
 
 ANY_PORT = 0  # a VirtualHost address without a port, or with ":*"
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """core's LimitRequestLine, LimitRequestFields (0: no limit), LimitRequestFieldsize, as
+    geows.http.RequestParser takes them. httpd reads the head before it knows the Host, so
+    the limits of the connection's default server for its address:port apply."""
+
+    limit_request_line: int = limits.LIMIT_REQUEST_LINE
+    limit_request_fields: int = limits.LIMIT_REQUEST_FIELDS
+    limit_request_field_size: int = limits.LIMIT_REQUEST_FIELD_SIZE
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,7 @@ class VirtualHost:
     remoteip_lines: tuple[AccessLine, ...] = ()  # mod_remoteip's directives in it
     proxy_passes: tuple[ProxyPass, ...] = ()  # its ProxyPass lines, in file order
     tls: TlsSettings | None = None  # with SSLEngine on (its own or the main server's)
+    request_limits: RequestLimits = RequestLimits()  # the main server's where it sets none
     _wild: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,59 @@
+"""LimitRequest*, as httpd's core reads them (contexts and values checked with apache2 -t
+and against a running apache2: see geows.config.vhosts.RequestLimits)."""
+
+from __future__ import annotations
+
+import pytest
+
+from geows import limits
+from geows.config.vhosts import RequestLimits
+
+LISTEN = "Listen 127.0.0.1:8080\n"
+
+
+def test_defaults_are_httpds(root):
+    config = root.load(LISTEN)
+    assert config.request_limits == RequestLimits(limits.LIMIT_REQUEST_LINE,
+                                                  limits.LIMIT_REQUEST_FIELDS,
+                                                  limits.LIMIT_REQUEST_FIELD_SIZE)
+
+
+def test_values_are_read_as_atoi(root):
+    config = root.load(LISTEN + "LimitRequestLine 8k\nLimitRequestFields x\n"
+                       "LimitRequestFieldSize 300\n")
+    assert config.request_limits == RequestLimits(8, 0, 300)
+
+
+@pytest.mark.parametrize(("directive", "message"), [
+    ("LimitRequestLine -1", 'LimitRequestLine "-1" must be a non-negative integer'),
+    ("LimitRequestFields -1",
+     'LimitRequestFields "-1" must be a non-negative integer (0 = no limit)'),
+    ("LimitRequestFieldSize -5", 'LimitRequestFieldsize "-5" must be a non-negative integer'),
+])
+def test_negative_values_are_refused_with_httpds_message(root, directive, message):
+    assert root.error(LISTEN + directive + "\n") == f"{root.conf}:2: {message}"
+
+
+def test_not_allowed_in_a_location(root):
+    message = root.error(LISTEN + "<Location /x>\nLimitRequestLine 100\n</Location>\n")
+    assert message == f"{root.conf}:3: LimitRequestLine not allowed here"
+
+
+def test_a_vhost_sets_its_own_and_inherits_the_rest(root):
+    config = root.load(LISTEN + """
+        LimitRequestFields 3
+        LimitRequestLine 500
+        <VirtualHost *:8080>
+          ServerName first
+          LimitRequestLine 100
+          LimitRequestFields 0
+        </VirtualHost>
+        <VirtualHost *:8080>
+          ServerName second
+        </VirtualHost>
+        """)
+    first, second = config.virtual_hosts
+    assert first.request_limits == RequestLimits(100, 0, limits.LIMIT_REQUEST_FIELD_SIZE)
+    assert second.request_limits == RequestLimits(500, 3, limits.LIMIT_REQUEST_FIELD_SIZE)
+    # httpd reads the head before it picks a vhost by name: the default vhost's apply.
+    assert config.request_limits_for(8080, "127.0.0.1") == first.request_limits
