@@ -438,6 +438,10 @@ class Connection:
             request, secure=self.tls_context is not None,
             max_message_size=settings.max_message_size,
             support_draft75=settings.support_draft75, deflate=settings.deflate)
+        # RFC 6455 and draft-76 send Origin; hybi-07/08 sent Sec-WebSocket-Origin.
+        origin = request.headers.get("Origin", request.headers.get("Sec-WebSocket-Origin"))
+        if not settings.origin_allowed(origin):
+            raise HttpError(403, f"origin {origin[:100]} not allowed by WebSocketOrigin")
         plugin = self.server.plugins[settings]
         handle = WebSocketServer(request, self.remote_addr, self.protocol.subprotocols, self,
                                  user)

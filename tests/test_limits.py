@@ -9,6 +9,7 @@ import socket
 
 import pytest
 
+from tests.draft76 import Draft76Client
 from tests.geows_process import GeowsProcess
 
 HEAD_LIMITS = """
@@ -53,3 +54,40 @@ def test_request_head_limits_come_from_the_config(head_limits):
     assert handshake(port, extra=("X-One: 1", "X-Two: 2")) == b"HTTP/1.1 400 Bad Request"
     head_limits.wait_for_log("400 - ")
     assert "more request header fields than LimitRequestFields" in head_limits.access_log
+
+
+ORIGINS = """
+Listen 127.0.0.1:@PORT@
+<Location /echo>
+  SetHandler websocket-handler
+  WebSocketHandler plugins/echo.py echo_init
+  WebSocketOrigin https://a.test http://b.test
+</Location>
+"""
+
+
+@pytest.fixture(scope="module")
+def origins():
+    process = GeowsProcess(ORIGINS)
+    yield process
+    assert process.stop() == 0
+
+
+@pytest.mark.parametrize(("extra", "status"), [
+    (("Origin: https://a.test",), b"101"),
+    (("Origin: HTTP://B.test",), b"101"),
+    ((), b"101"),                                   # no Origin: not a browser
+    (("Origin: https://evil.test",), b"403"),
+    (("Origin: null",), b"403"),
+    (("Sec-WebSocket-Origin: https://evil.test",), b"403"),   # hybi-07/08's header
+])
+def test_rfc6455_origin_allow_list(origins, extra, status):
+    assert handshake(origins.port, extra=extra).split(b" ")[1] == status
+
+
+def test_draft76_origin_allow_list(origins):
+    client = Draft76Client(origins.port, origin="http://b.test")
+    client.sock.close()
+    with pytest.raises(ConnectionRefusedError, match="403"):
+        Draft76Client(origins.port, origin="http://evil.test")
+    origins.wait_for_log("not allowed by WebSocketOrigin")

@@ -67,6 +67,9 @@ DIRECTIVES = {spec.name.lower(): spec for spec in (
     Spec("SupportDraft75", 0, None, _DIR_ONLY, "On or Off"),
     # geows' own: whether permessage-deflate (RFC 7692) is offered; a FLAG like the above.
     Spec("WebSocketDeflate", 0, None, _DIR_ONLY, "On or Off"),
+    # geows' own: the browser origins allowed to open the location's WebSockets.
+    Spec("WebSocketOrigin", 1, None, _DIR_ONLY,
+         "the origins allowed (scheme://host[:port], or null)"),
     Spec("RequestReadTimeout", 0, None, _SERVER_OR_VHOST, "key=value timeout parameters"),
     # core's request head limits; httpd spells the last one "LimitRequestFieldsize".
     Spec("LimitRequestLine", 1, 1, _SERVER_OR_VHOST,
@@ -371,6 +374,21 @@ def parse_request_limit(name: str, value: str) -> int:
         unlimited = " (0 = no limit)" if name.lower() == "limitrequestfields" else ""
         raise ConfigError(f'{name} "{value}" must be a non-negative integer{unlimited}')
     return number
+
+
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#@\s]+")
+
+
+def parse_origins(args: Sequence[str]) -> tuple[str, ...]:
+    """WebSocketOrigin's origins as browsers serialize them (RFC 6454 6.1): scheme://host
+    with a port only when not the scheme's default, lowercased here to compare without case;
+    "null" is the opaque origin browsers send from file:// and sandboxed pages."""
+    origins = tuple(arg.lower() for arg in args)
+    for origin in origins:
+        if origin != "null" and not _ORIGIN.fullmatch(origin):
+            raise ConfigError(f"WebSocketOrigin: '{origin}' is not an origin: expected "
+                              "scheme://host[:port] without a path, or null")
+    return origins
 
 
 def parse_server_name(value: str) -> str:

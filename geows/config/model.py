@@ -41,6 +41,13 @@ class WebSocketSettings:
     max_message_size: int = limits.MAX_MESSAGE_SIZE
     support_draft75: bool = False
     deflate: bool = True  # geows' WebSocketDeflate: offer permessage-deflate (RFC 7692)
+    origins: tuple[str, ...] = ()  # geows' WebSocketOrigin, lowercased; empty: any origin
+
+    def origin_allowed(self, origin: str | None) -> bool:
+        """Whether a handshake with this Origin may go on. Without WebSocketOrigin, any; a
+        handshake without Origin always: every browser sends one, and a client that does
+        not could as well send a listed one, so refusing it would protect nothing."""
+        return not self.origins or origin is None or origin.lower() in self.origins
 
 
 @dataclass(frozen=True)

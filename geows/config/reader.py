@@ -169,6 +169,7 @@ class _Draft:
     max_message_size: int = limits.MAX_MESSAGE_SIZE
     support_draft75: bool = False
     deflate: bool = True
+    origins: tuple[str, ...] = ()
     alias: tuple[str, str, int] | None = None  # an Alias in it: target, file, line
 
 
@@ -274,7 +275,7 @@ class _Reader:
             websocket = WebSocketSettings(self._plugin_path(draft.plugin), draft.init,
                                           draft.websocket_at.file, draft.websocket_at.line,
                                           draft.max_message_size, draft.support_draft75,
-                                          draft.deflate)
+                                          draft.deflate, draft.origins)
         vhost = draft.vhost.built if draft.vhost is not None else None
         return LocationSection(draft.pattern, draft.regex, draft.handler, websocket,
                                draft.node.file, draft.node.line, vhost,
@@ -601,6 +602,11 @@ class _Reader:
         flag = directives.parse_flag("WebSocketDeflate", args[0] if args else "")
         if scope.draft is not None:
             self._mark(scope.draft, node).deflate = flag
+
+    def _websocketorigin(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        origins = directives.parse_origins(args)
+        if scope.draft is not None:
+            self._mark(scope.draft, node).origins = origins
 
     def _servername(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         name = directives.parse_server_name(args[0])

@@ -57,3 +57,27 @@ def test_a_vhost_sets_its_own_and_inherits_the_rest(root):
     assert second.request_limits == RequestLimits(500, 3, limits.LIMIT_REQUEST_FIELD_SIZE)
     # httpd reads the head before it picks a vhost by name: the default vhost's apply.
     assert config.request_limits_for(8080, "127.0.0.1") == first.request_limits
+
+
+def test_websocket_origin_is_per_location_and_not_merged(root):
+    config = root.load(LISTEN + """
+        <Location /ws>
+          SetHandler websocket-handler
+          WebSocketHandler p.py init
+          WebSocketOrigin https://A.test http://b.test:8080 null
+        </Location>
+        <Location /ws/open>
+          WebSocketHandler p.py init
+        </Location>
+        """)
+    ws = config.resolve("/ws").settings
+    assert ws.origins == ("https://a.test", "http://b.test:8080", "null")
+    assert ws.origin_allowed("https://a.TEST") and ws.origin_allowed(None)
+    assert not ws.origin_allowed("https://c.test")
+    assert config.resolve("/ws/open").settings.origins == ()  # the module's no-merge rule
+
+
+def test_websocket_origin_refuses_what_is_not_an_origin(root):
+    message = root.error(LISTEN + "<Location /ws>\nWebSocketOrigin https://a.test/path\n"
+                         "</Location>\n")
+    assert message.startswith(f"{root.conf}:3: WebSocketOrigin: 'https://a.test/path' is not")
