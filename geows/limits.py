@@ -69,3 +69,10 @@ PLUGIN_THREAD_IDLE_TIMEOUT = 10.0
 
 # How often an OS thread whose send is held back by a full buffer looks again.
 THREAD_SEND_POLL = 0.005
+
+# With no MaxRequestWorkers, the cap on open connections is the descriptor limit
+# (RLIMIT_NOFILE, read at start) less these, kept for the listeners, logs, plugin files
+# and the connections being refused: past the cap a client gets a 503, rather than the
+# accept() failing. httpd's default (400) counts threads; a WebSocket server holds
+# thousands of idle connections, each a socket and a greenlet, so descriptors are the bound.
+MAX_CONNECTIONS_FD_RESERVE = 64

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import resource
 import socket
 import ssl
 import time
@@ -95,6 +96,11 @@ class Server:
         self._thread_worker: gevent.Greenlet | None = None
         self.handed = 0   # bytes handed over by threads and not yet taken: their bound
         self._group = Pool()  # unbounded; StreamServer needs a Pool, not a Group
+        soft_fds = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if soft_fds == resource.RLIM_INFINITY:
+            soft_fds = 1 << 20
+        self.max_connections = config.max_connections or max(
+            1, soft_fds - limits.MAX_CONNECTIONS_FD_RESERVE)
         self._servers: list[StreamServer] = []
 
     def start(self) -> None:
@@ -426,6 +432,9 @@ class Connection:
         request = self._read_head()
         self._request_line = f"{request.method} {request.target[:200]} {request.version}"
         self._ending = "closed during the handshake"
+        if len(self.server.connections) > self.server.max_connections:  # this one included
+            raise HttpError(503, f"over MaxRequestWorkers ({self.server.max_connections} "
+                                 "connections)")
         local_ip, local_port = self.sock.getsockname()[:2]
         endpoint = config.resolve(request.path, host=request.headers.get("Host"),
                                   port=local_port, local_ip=local_ip)

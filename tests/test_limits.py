@@ -4,10 +4,13 @@ WebSocketOrigin and WebSocketPing."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import socket
 
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from tests.draft76 import Draft76Client
 from tests.geows_process import GeowsProcess
@@ -91,3 +94,33 @@ def test_draft76_origin_allow_list(origins):
     with pytest.raises(ConnectionRefusedError, match="403"):
         Draft76Client(origins.port, origin="http://evil.test")
     origins.wait_for_log("not allowed by WebSocketOrigin")
+
+
+CAPPED = """
+Listen 127.0.0.1:@PORT@
+MaxRequestWorkers 5
+<Location /echo>
+  SetHandler websocket-handler
+  WebSocketHandler plugins/echo.py echo_init
+</Location>
+"""
+
+
+def test_max_request_workers_caps_open_connections():
+    process = GeowsProcess(CAPPED)
+    url = f"ws://127.0.0.1:{process.port}/echo"
+    try:
+        with contextlib.ExitStack() as stack:
+            held = [stack.enter_context(connect(url)) for _ in range(5)]
+            with pytest.raises(InvalidStatus) as refused:
+                connect(url)
+            assert refused.value.response.status_code == 503
+            process.wait_for_log("503 - ")
+            assert "over MaxRequestWorkers (5 connections)" in process.access_log
+            held[0].close()
+            process.wait_for_log("client closed")
+            with connect(url) as ws:
+                ws.send("served")
+                assert ws.recv() == "served"
+    finally:
+        assert process.stop() == 0

@@ -71,6 +71,11 @@ DIRECTIVES = {spec.name.lower(): spec for spec in (
     Spec("WebSocketOrigin", 1, None, _DIR_ONLY,
          "the origins allowed (scheme://host[:port], or null)"),
     Spec("RequestReadTimeout", 0, None, _SERVER_OR_VHOST, "key=value timeout parameters"),
+    # The MPM's cap on simultaneous requests (MaxClients: its 2.2 name, which 2.4 takes):
+    # in geows, on open connections (mod_websocket held a worker per WebSocket).
+    Spec("MaxRequestWorkers", 1, 1, _SERVER_ONLY,
+         "Maximum number of threads alive at the same time"),
+    Spec("MaxClients", 1, 1, _SERVER_ONLY, "Maximum number of threads alive at the same time"),
     # core's request head limits; httpd spells the last one "LimitRequestFieldsize".
     Spec("LimitRequestLine", 1, 1, _SERVER_OR_VHOST,
          "Limit on maximum size of an HTTP request line"),
@@ -363,13 +368,18 @@ def parse_size(value: str) -> int:
     return min(size, _INT64_MAX)
 
 
+def atoi(value: str) -> int:
+    """C's atoi: leading blanks, a sign, then the digits up to the first other character."""
+    digits = _ATOI64.match(value)[1]  # type: ignore[index]  # the pattern always matches
+    return int(digits) if digits.lstrip("+-") else 0
+
+
 def parse_request_limit(name: str, value: str) -> int:
     """LimitRequestLine, LimitRequestFields or LimitRequestFieldsize, read as core reads
     them: atoi (so "8k" is 8 and "x" is 0), refused only when negative. 0 is taken as it
     is: no request line or header field fits (httpd answers every request 414 or 400),
     except for LimitRequestFields, where 0 means no limit."""
-    digits = _ATOI64.match(value)[1]  # type: ignore[index]  # the pattern always matches
-    number = int(digits) if digits.lstrip("+-") else 0
+    number = atoi(value)
     if number < 0:
         unlimited = " (0 = no limit)" if name.lower() == "limitrequestfields" else ""
         raise ConfigError(f'{name} "{value}" must be a non-negative integer{unlimited}')

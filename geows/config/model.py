@@ -200,6 +200,7 @@ class Config:
     proxy_access: tuple[AccessLine, ...] = ()
     tls: TlsSettings | None = None  # the main server's, with SSLEngine on
     request_limits: RequestLimits = RequestLimits()  # the main server's
+    max_connections: int | None = None  # MaxRequestWorkers; None: from RLIMIT_NOFILE (server)
     _vhost_table: VirtualHostTable | None = field(default=None, init=False, repr=False,
                                                   compare=False)
     _plans: dict[int, _Plan] = field(default_factory=dict, init=False, repr=False,

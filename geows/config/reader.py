@@ -205,6 +205,7 @@ class _Reader:
         self.header = (limits.HEADER_TIMEOUT, limits.HEADER_TIMEOUT_MAX, limits.HEADER_MIN_RATE)
         self.tls = _TlsDraft()  # the main server's mod_ssl directives
         self.request_limits: dict[str, int] = {}  # the main server's LimitRequest* set
+        self.max_connections: int | None = None
         self.plugins: dict[str, str] = {}  # WebSocketHandler's file -> its absolute path
         self.document_root: tuple[Node, str] | None = None  # the main server's DocumentRoot
         self.aliases: list[Alias] = []
@@ -233,7 +234,8 @@ class _Reader:
                         document_root, tuple(self.aliases), tuple(self.remoteip_lines), access,
                         overrides, tuple(self.proxy_passes),
                         tuple(line for draft in self.proxy_access for line in draft.lines[:1]),
-                        self.tls.settings(self.tls), RequestLimits(**self.request_limits))
+                        self.tls.settings(self.tls), RequestLimits(**self.request_limits),
+                        self.max_connections)
         if self.guard:
             config.check_htaccess()
             config.check_alias_expressions()
@@ -634,6 +636,16 @@ class _Reader:
         (scope.vhost.request_limits if scope.vhost else self.request_limits)[key] = value
 
     _limitrequestfields = _limitrequestfieldsize = _limitrequestline
+
+    def _maxrequestworkers(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        # Read with atoi, as the MPM does; it raises a value under its minimum, warning.
+        number = directives.atoi(args[0])
+        if number < 1:
+            log.warning("%s:%d: WARNING: MaxRequestWorkers of %s is less than 1, increasing "
+                        "to 1", node.file, node.line, args[0])
+        self.max_connections = max(number, 1)
+
+    _maxclients = _maxrequestworkers
 
     def _documentroot(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         if scope.vhost is not None:

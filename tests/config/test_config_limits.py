@@ -81,3 +81,12 @@ def test_websocket_origin_refuses_what_is_not_an_origin(root):
     message = root.error(LISTEN + "<Location /ws>\nWebSocketOrigin https://a.test/path\n"
                          "</Location>\n")
     assert message.startswith(f"{root.conf}:3: WebSocketOrigin: 'https://a.test/path' is not")
+
+
+def test_max_request_workers_at_server_level_only(root):
+    assert root.load(LISTEN).max_connections is None
+    assert root.load(LISTEN + "MaxRequestWorkers 5000\n").max_connections == 5000
+    assert root.load(LISTEN + "MaxClients 7\n").max_connections == 7
+    assert root.load(LISTEN + "MaxRequestWorkers 0\n").max_connections == 1  # raised, warned
+    message = root.error(LISTEN + "<VirtualHost *:8080>\nMaxRequestWorkers 5\n</VirtualHost>\n")
+    assert message == f"{root.conf}:3: MaxRequestWorkers cannot occur within <VirtualHost> section"
