@@ -8,17 +8,14 @@ Skips without node, Chromium, playwright-core or apache2; fails instead under CI
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 
 import pytest
 
-from tests.browser import CHROMIUM, HERE
+from tests.browser import explain, run_client_page
 from tests.geows_process import ECHO_CONFIG, GeowsProcess
 from tests.test_apache_in_front import part, snippet, start_apache
 
-SCRIPT = HERE / "client_page.mjs"
 MESSAGE = "Through Apache \u00e9\u00e8 \u2713"
 # Part 3 of the snippet, already in geows' config: the client Apache forwards is the one
 # geows logs.
@@ -35,26 +32,12 @@ def through_apache(request, node, tmp_path_factory):
         text = snippet(geows.config, "--proxy-form", request.param)
         httpd, port = start_apache(tmp_path_factory.mktemp(f"apache-{request.param}"),
                                    part(text, 1))
-        command = [node, str(SCRIPT), "--url", f"ws://127.0.0.1:{port}/echo",
-                   "--message", MESSAGE, "--chromium", CHROMIUM, "--timeout", "20000"]
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                                   stdin=subprocess.DEVNULL)
-        try:
-            result = json.loads(completed.stdout.strip().splitlines()[-1])
-        except (IndexError, ValueError):
-            pytest.fail(f"client_page.mjs exited {completed.returncode} without a result:\n"
-                        f"stdout: {completed.stdout}\nstderr: {completed.stderr}")
-        yield result, completed.stderr, text, geows
+        result, stderr = run_client_page(node, f"ws://127.0.0.1:{port}/echo", MESSAGE)
+        yield result, stderr, text, geows
     finally:
         if httpd is not None:
             httpd.stop()
         geows.stop()
-
-
-def explain(result: dict, stderr: str, geows: GeowsProcess) -> str:
-    return (f"page result: {json.dumps(result, indent=1, ensure_ascii=False)}\n"
-            f"stderr: {stderr[-2000:]}\ngeows access log:\n{geows.access_log}\n"
-            f"geows error log (tail):\n" + "\n".join(geows.error_log.splitlines()[-20:]))
 
 
 def test_the_snippet_needs_nothing_more_in_geows_config(through_apache):

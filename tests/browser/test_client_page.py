@@ -7,16 +7,13 @@ tests/browser/client_page.mjs drives the page with playwright-core (tests/run.sh
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 
 import pytest
 
-from tests.browser import CHROMIUM, HERE
+from tests.browser import explain, run_client_page
 from tests.geows_process import ECHO_CONFIG, GeowsProcess
 
-SCRIPT = HERE / "client_page.mjs"
 MESSAGE = "Hello from Chromium \u00e9\u00e8 \u2713"
 
 
@@ -30,22 +27,7 @@ def geows(node):
 @pytest.fixture(scope="module")
 def page_run(node, geows):
     """Run the page once against geows: (the script's JSON result, its stderr)."""
-    command = [node, str(SCRIPT), "--url", f"ws://127.0.0.1:{geows.port}/echo",
-               "--message", MESSAGE, "--chromium", CHROMIUM, "--timeout", "20000"]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                               stdin=subprocess.DEVNULL)
-    try:
-        result = json.loads(completed.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        pytest.fail(f"client_page.mjs exited {completed.returncode} without a result:\n"
-                    f"stdout: {completed.stdout}\nstderr: {completed.stderr}")
-    return result, completed.stderr
-
-
-def explain(result, stderr, geows) -> str:
-    return (f"page result: {json.dumps(result, indent=1, ensure_ascii=False)}\n"
-            f"stderr: {stderr[-2000:]}\ngeows access log:\n{geows.access_log}\n"
-            f"geows error log (tail):\n" + "\n".join(geows.error_log.splitlines()[-20:]))
+    return run_client_page(node, f"ws://127.0.0.1:{geows.port}/echo", MESSAGE)
 
 
 def test_chromium_client_page_echo(geows, page_run):
