@@ -16,6 +16,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -56,24 +57,34 @@ def build_standin(dest: Path) -> Path:
     return dest / ".libs" / "mod_websocket_standin.so"
 
 
+# Ports handed out here may be bound only later (a session's lab ports, for each httpd it
+# starts): taken from below the kernel's ephemeral range, so that none of the thousands of
+# outgoing test connections can be sitting on one by then (EADDRINUSE).
+_EPHEMERAL_LOW = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+_PORTS = range(max(1024, _EPHEMERAL_LOW - 12_000), _EPHEMERAL_LOW)
+
+
+def _unused_port(addresses: tuple[str, ...]) -> int:
+    """A port below the ephemeral range that is free on every one of `addresses`."""
+    for port in random.sample(_PORTS, 200):
+        try:
+            for address in addresses:
+                family = socket.AF_INET6 if ":" in address else socket.AF_INET
+                with socket.socket(family) as sock:
+                    sock.bind((address, port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError(f"no port free on {', '.join(addresses)}")
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return _unused_port(("127.0.0.1",))
 
 
 def free_dual_port() -> int:
     """A port free on both 127.0.0.1 and [::1] (other test runs share this machine)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET6) as six, socket.socket() as four:
-            six.bind(("::1", 0))
-            port = six.getsockname()[1]
-            try:
-                four.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no port free on both 127.0.0.1 and ::1")
+    return _unused_port(("127.0.0.1", "::1"))
 
 
 def httpd_env(run_dir: Path, extra: Mapping[str, str] = ()) -> dict[str, str]:
