@@ -77,6 +77,7 @@ def describe(config: Config) -> dict[str, Any]:
         ],
         "routes": [
             {
+                "name": section.name,
                 "location": section.pattern,
                 "regex": section.regex,
                 "handler": section.handler,
@@ -114,12 +115,8 @@ def print_summary(summary: dict[str, Any]) -> None:
               f"({listener['file']}:{listener['line']})")
     print("WebSocket locations:")
     for route in summary["routes"]:
-        kind = "LocationMatch" if route["regex"] else "Location"
         target = f"{route['plugin']} {route['init']}" if route["plugin"] else "(no plugin)"
-        vhost = route["vhost"]
-        where = (f" in <VirtualHost {' '.join(vhost['addresses'])}> "
-                 f"{vhost['server_name'] or ''}" if vhost else "")
-        print(f"  <{kind} {route['location']}>{where} handler={route['handler']} -> {target} "
+        print(f"  {route['name']} handler={route['handler']} -> {target} "
               f"({route['file']}:{route['line']})")
 
 

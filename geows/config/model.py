@@ -76,6 +76,17 @@ class LocationSection:
         """Whether httpd's location walk applies this section to `path` (decoded URI path)."""
         return self._match(path)
 
+    @property
+    def name(self) -> str:
+        """The section as an operator knows it, the same in every worker and across reloads
+        of an unchanged section: `<Location /echo>`, with its vhost's name if it has one."""
+        kind = "LocationMatch" if self.regex else "Location"
+        where = ""
+        if self.vhost is not None:
+            addresses = " ".join(f"{a.text}:{a.port or '*'}" for a in self.vhost.addresses)
+            where = f" in <VirtualHost {addresses}> {self.vhost.server_name or ''}".rstrip()
+        return f"<{kind} {self.pattern}>{where}"
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -273,6 +284,15 @@ class Config:
         """Sections that set the websocket-handler or mod_websocket settings."""
         return [section for section in self.locations
                 if section.handler == WEBSOCKET_HANDLER or section.websocket_config]
+
+    def location_names(self) -> dict[WebSocketSettings, str]:
+        """Each WebSocketHandler's name (LocationSection.name of the section setting it):
+        what a broadcast reaches across workers, and what the status page counts by."""
+        names: dict[WebSocketSettings, str] = {}
+        for section in self.locations:
+            if section.websocket is not None:
+                names.setdefault(section.websocket, section.name)
+        return names
 
     def document_root_for(self, vhost: VirtualHost | None) -> str:
         """DocumentRoot of the vhost (None: main server), which inherits the main server's."""
