@@ -11,22 +11,26 @@ monkey.patch_all()
 import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
-import gevent  # noqa: E402
-from gevent.event import Event  # noqa: E402
-
 from geows import __version__, log, migrate  # noqa: E402
 from geows.access.control import AccessControl  # noqa: E402
-from geows.config import Config, WebSocketSettings, load_config  # noqa: E402
+from geows.config import Config, load_config  # noqa: E402
+from geows.config.model import host_port  # noqa: E402
 from geows.config.vhosts import VirtualHost  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
-from geows.plugin import load_plugin  # noqa: E402
-from geows.server import Server  # noqa: E402
+from geows.master import Master  # noqa: E402
+from geows.plugin import load_plugins  # noqa: E402
+from geows.server import Server, bind  # noqa: E402
+from geows.worker import serve  # noqa: E402
 
 DEFAULT_CONFIG = "conf/httpd.conf"
+# -k's commands and the signal each sends the master (geows.master says what each does).
+COMMANDS = {"stop": signal.SIGTERM, "restart": signal.SIGHUP, "graceful": signal.SIGUSR1,
+            "graceful-stop": signal.SIGWINCH}
 logger = logging.getLogger("geows.main")
 
 
@@ -43,6 +47,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="check the configuration and load every plugin, then exit")
     parser.add_argument("-S", dest="show", action="store_true",
                         help="show the listeners and WebSocket locations, then exit")
+    parser.add_argument("-k", dest="command", choices=sorted(COMMANDS),
+                        help="as apachectl: signal the running master (found by PidFile) to "
+                             "stop, reload gracefully, or stop gracefully")
+    parser.add_argument("-X", dest="one_process", action="store_true",
+                        help="serve in this one process, without a master or workers "
+                             "(httpd's debug mode: for a debugger or a profiler)")
     parser.add_argument("--json", action="store_true", help="with -S: print JSON")
     # A long option: httpd's one-letter flags mean other things (-L, -M, -V...), and this
     # one has no httpd counterpart.
@@ -102,28 +112,17 @@ def describe_vhost(vhost: VirtualHost | None) -> dict[str, Any] | None:
             "file": vhost.file, "line": vhost.line}
 
 
-def host_port(host: str, port: int) -> str:
-    """An address as httpd writes it: IPv6 in brackets."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def print_summary(summary: dict[str, Any]) -> None:
     print(f"ServerRoot: \"{summary['server_root']}\"")
     print(f"Config: {summary['config']}")
     for listener in summary["listeners"]:
-        print(f"Listen {host_port(listener['host'] or '*', listener['port'])} "
+        print(f"Listen {host_port(listener['host'], listener['port'])} "
               f"({listener['file']}:{listener['line']})")
     print("WebSocket locations:")
     for route in summary["routes"]:
         target = f"{route['plugin']} {route['init']}" if route["plugin"] else "(no plugin)"
         print(f"  {route['name']} handler={route['handler']} -> {target} "
               f"({route['file']}:{route['line']})")
-
-
-def load_plugins(config: Config) -> dict[WebSocketSettings, Any]:
-    """Load the plugin of every WebSocketHandler line (ConfigError on the first failure)."""
-    return {section.websocket: load_plugin(section.websocket)
-            for section in config.locations if section.websocket is not None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,32 +140,46 @@ def main(argv: list[str] | None = None) -> int:
             print(migrate.snippet(config, form=args.proxy_form, backend=args.backend,
                                   apache=args.apache_address), end="")
             return 0
+        if args.command is not None:
+            return signal_master(config, args.command)
         log.configure(config.log_level, config.module_log_levels)
         access = AccessControl(config)
+        if args.test:
+            load_plugins(config)
+            print("Syntax OK", file=sys.stderr)
+            return 0
+        if not args.one_process:
+            return Master(args, config).run()  # the workers load the plugins
+        sockets = {(listener.host, listener.port): bind(listener)
+                   for listener in config.listeners}
         plugins = load_plugins(config)
     except (ConfigError, ValueError) as exc:  # ValueError: a bad --backend/--apache-address
         print(exc, file=sys.stderr)
         return 1
-    if args.test:
-        print("Syntax OK", file=sys.stderr)
-        return 0
-    return serve(config, plugins, access)
-
-
-def serve(config: Config, plugins: dict[WebSocketSettings, Any], access: AccessControl) -> int:
-    server = Server(config, plugins, access)
-    try:
-        server.start()
     except OSError as exc:
         logger.error("could not bind a listener: %s", exc)
         return 1
-    stop = Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(signum, stop.set)
-    listening = ", ".join(host_port(host, port) for host, port in server.addresses)
-    logger.log(log.NOTICE, "geows/%s configured -- serving %d WebSocket location(s) on %s",
-               __version__, len(config.websocket_sections()), listening)
-    stop.wait()
-    logger.log(log.NOTICE, "caught a stop signal, shutting down")
-    server.stop()
+    server = Server(config, plugins, access)
+    server.start(sockets)
+    logger.log(log.NOTICE, "geows/%s configured -- serving %d WebSocket location(s) on %s "
+               "in one process", __version__, len(config.websocket_sections()),
+               ", ".join(host_port(host, port) for host, port in sockets))
+    serve(server)
+    return 0
+
+
+def signal_master(config: Config, command: str) -> int:
+    """-k: send the master named by PidFile the command's signal, as apachectl does."""
+    path = config.process.pid_file
+    if path is None:
+        print(f"geows -k {command}: the config has no PidFile, by which -k finds the master",
+              file=sys.stderr)
+        return 1
+    try:
+        with open(path) as file:
+            pid = int(file.read().strip())
+        os.kill(pid, COMMANDS[command])
+    except (OSError, ValueError):
+        print(f"geows (pid file {path}) not running", file=sys.stderr)
+        return 1
     return 0

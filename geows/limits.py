@@ -25,8 +25,39 @@ HEADER_MIN_RATE = 500
 # (mod_websocket waited forever for the peer's answer).
 CLOSE_TIMEOUT = 5.0
 
-# How long a stop waits for connections to finish their closing handshakes.
+# How long a stop waits for connections to finish their closing handshakes, unless
+# GracefulShutdownTimeout says otherwise.
 SHUTDOWN_TIMEOUT = 10.0
+
+# Worker processes without StartServers: one, so that a plugin's state in memory is
+# shared by all of a location's connections as it is in one process; StartServers N runs
+# N (the cores, for a busy server). Capped as httpd's event MPM caps it (ServerLimit 16).
+WORKERS = 1
+MAX_WORKERS = 16
+
+# How long a new worker may take to read the config, load its plugins and listen (at
+# start and on reload) before the master gives up on it.
+WORKER_START_TIMEOUT = 60.0
+
+# A worker that dies this soon after it started is replaced only WORKER_RESTART_DELAY
+# later, so that a crash loop does not spin.
+WORKER_YOUNG = 10.0
+WORKER_RESTART_DELAY = 1.0
+
+# What a stopping worker may take on top of the stop's own bound before the master kills
+# it: its bounded waits for greenlets and plugin threads (CLOSE_TIMEOUT each), destroy().
+WORKER_EXIT_MARGIN = 20.0
+
+# Broadcast bytes the master may hold for a worker that takes none: past it that worker
+# is stuck, and is replaced (as a client that reads nothing is closed).
+RELAY_BACKLOG = 67_108_864
+
+# How often a finishing worker (after a reload, or a graceful stop) looks whether its
+# last connection has ended.
+FINISH_POLL = 0.2
+
+# How often each worker reports its figures for the status page.
+STATUS_INTERVAL = 1.0
 
 # Bytes asked of the socket per recv(); large enough that a 1 MiB message
 # takes few wake-ups, small enough to stay cheap per idle greenlet.

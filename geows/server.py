@@ -27,6 +27,7 @@ from gevent.server import StreamServer
 
 from geows import forward, http, limits, tls
 from geows.access.control import AccessControl
+from geows.channel import Channel, Kind, broadcast_body, parse_broadcast
 from geows.config import Config, Listener, WebSocketSettings
 from geows.errors import ConnectionClosed, HttpError
 from geows.plugin.api import WebSocketServer
@@ -64,22 +65,25 @@ class TlsFailed(Exception):
     """The TLS handshake failed or did not end in time: nothing can be answered."""
 
 
-def bind(listener: Listener) -> socket.socket:
-    """A listening socket for one Listen directive (all addresses: dual-stack)."""
+def bind(listener: Listener, reuse_port: bool = False) -> socket.socket:
+    """A listening socket for one Listen directive (all addresses: dual-stack); with
+    reuse_port, one of several on the same address, among which the kernel spreads the
+    incoming connections (SO_REUSEPORT)."""
     if listener.host is None and socket.has_dualstack_ipv6():
         return socket.create_server(("::", listener.port), family=socket.AF_INET6,
-                                    backlog=limits.LISTEN_BACKLOG, dualstack_ipv6=True)
+                                    backlog=limits.LISTEN_BACKLOG, dualstack_ipv6=True,
+                                    reuse_port=reuse_port)
     host = listener.host or "0.0.0.0"
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     return socket.create_server((host, listener.port), family=family,
-                                backlog=limits.LISTEN_BACKLOG)
+                                backlog=limits.LISTEN_BACKLOG, reuse_port=reuse_port)
 
 
 class Server:
     """Serves every WebSocket location of one configuration."""
 
     def __init__(self, config: Config, plugins: dict[WebSocketSettings, Any],
-                 access: AccessControl):
+                 access: AccessControl, relay: Channel | None = None):
         self.config = config
         self.plugins = plugins
         self.access = access
@@ -87,6 +91,10 @@ class Server:
         # Open connections per WebSocketHandler line: what a broadcast reaches.
         self.locations: dict[WebSocketSettings, set[Connection]] = {
             settings: set() for settings in plugins}
+        # A broadcast also goes to the other workers' connections of the location, by name.
+        self.relay = relay
+        self.names = config.location_names()
+        self._by_name = {name: settings for settings, name in self.names.items()}
         self.hub = gevent.get_hub()
         self.hub_thread = _thread_ident()
         # What OS threads hand over (sends, broadcasts, closes), run in their order by one
@@ -99,17 +107,22 @@ class Server:
         soft_fds = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         if soft_fds == resource.RLIM_INFINITY:
             soft_fds = 1 << 20
-        self.max_connections = config.max_connections or max(
-            1, soft_fds - limits.MAX_CONNECTIONS_FD_RESERVE)
+        # MaxRequestWorkers counts every worker's connections, as httpd's counts every
+        # child's threads: each worker takes its share.
+        workers = config.process.workers
+        self.max_connections = max(1, config.max_connections // workers) \
+            if config.max_connections else max(1, soft_fds - limits.MAX_CONNECTIONS_FD_RESERVE)
         self._servers: list[StreamServer] = []
 
-    def start(self) -> None:
-        """Bind every Listen and start accepting; OSError when one cannot bind."""
+    def start(self, sockets: dict[tuple[str | None, int], socket.socket] | None = None) -> None:
+        """Start accepting on every Listen: on the listening sockets given by (host, port)
+        (a worker's, bound by the master), or bound here; OSError when one cannot bind."""
         contexts = tls.listener_contexts(self.config)  # None: plain text
         try:
             for listener in self.config.listeners:
                 handle = functools.partial(self._handle, tls_context=contexts[listener])
-                server = StreamServer(bind(listener), handle, spawn=self._group)
+                sock = sockets[listener.host, listener.port] if sockets else bind(listener)
+                server = StreamServer(sock, handle, spawn=self._group)
                 server.start()
                 self._servers.append(server)
         except OSError:
@@ -120,10 +133,15 @@ class Server:
     def addresses(self) -> list[tuple[str, int]]:
         return [server.address[:2] for server in self._servers]
 
-    def stop(self, timeout: float = limits.SHUTDOWN_TIMEOUT) -> None:
-        """Stop accepting, close every connection politely, then end the rest."""
+    def stop_accepting(self) -> None:
+        """Close the listening sockets (a worker's copies: the master and the other workers
+        keep theirs, and what waits in the backlog goes to them)."""
         for server in self._servers:
             server.close()
+
+    def stop(self, timeout: float = limits.SHUTDOWN_TIMEOUT) -> None:
+        """Stop accepting, close every connection politely, then end the rest."""
+        self.stop_accepting()
         for connection in list(self.connections):
             connection.close(1001, "server stopping")  # 1001: going away (RFC 6455 7.4.1)
         self._group.join(timeout)
@@ -140,8 +158,26 @@ class Server:
                     log.exception("plugin destroy() raised")
 
     def broadcast(self, settings: WebSocketSettings, type: int, data: str | bytes) -> int:
-        """Queue one message for every open connection of a location (in the
-        hub's thread); returns how many took it."""
+        """Queue one message for every open connection of a location, this worker's (in the
+        hub's thread) and, through the master, the other workers'; returns how many of
+        this worker's took it."""
+        sent = self.deliver(settings, type, data)
+        if self.relay is not None:
+            try:
+                self.relay.send(Kind.BROADCAST, broadcast_body(self.names[settings], type, data))
+            except OSError:
+                log.error("a broadcast could not reach the other workers: the master is gone")
+        return sent
+
+    def deliver_relayed(self, body: bytes) -> None:
+        """A broadcast from another worker: to this worker's connections of the location
+        of that name (none when this worker's config has no such location)."""
+        name, type, data = parse_broadcast(body)
+        settings = self._by_name.get(name)
+        if settings is not None:
+            self.deliver(settings, type, data)
+
+    def deliver(self, settings: WebSocketSettings, type: int, data: str | bytes) -> int:
         connections = list(self.locations[settings])
         if gevent.getcurrent() is not self.hub and \
                 any(c.unsent > limits.SEND_BUFFER for c in connections):

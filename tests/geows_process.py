@@ -44,7 +44,8 @@ def run_cli(*args: str, cwd: Path = REPO, timeout: float = 60) -> subprocess.Com
 class GeowsProcess:
     """A running geows; `stop()` sends SIGTERM and collects its logs."""
 
-    def __init__(self, config_text: str, *, server_root: Path = REPO, extra_files=None):
+    def __init__(self, config_text: str, *, server_root: Path = REPO, extra_files=None,
+                 extra_args=()):
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="geows-test-"))
         for name, text in (extra_files or {}).items():
@@ -55,19 +56,25 @@ class GeowsProcess:
         self.stdout_path = self.dir / "access.log"
         self.stderr_path = self.dir / "error.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "geows", "-f", str(self.config), "-d", str(server_root)],
+            [sys.executable, "-m", "geows", "-f", str(self.config), "-d", str(server_root),
+             *extra_args],
             cwd=server_root, stdout=self.stdout_path.open("w"), stderr=self.stderr_path.open("w"),
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self._wait_listening()
 
     def _wait_listening(self, timeout: float = 20) -> None:
+        """Until a worker answers: a probe that sends nothing and half-closes is ended by
+        the worker that accepts it, or told a TLS alert first (the master listens before
+        its workers are ready; a recv that times out means none has accepted it yet)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"geows exited {self.proc.returncode}:\n{self.error_log}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
+                    probe.shutdown(socket.SHUT_WR)
+                    probe.recv(1)
+                    return
             except OSError:
                 time.sleep(0.05)
         self.proc.kill()
@@ -90,6 +97,20 @@ class GeowsProcess:
             time.sleep(0.05)
         raise AssertionError(f"{text!r} not logged; access log:\n{self.access_log}\n"
                              f"error log:\n{self.error_log}")
+
+    def workers(self) -> set[int]:
+        """The worker processes' pids (the master's children)."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return {int(pid) for pid in children.read_text().split()}
+
+    def wait_for_workers(self, count: int, timeout: float = 20) -> set[int]:
+        """Wait until the master has `count` workers; their pids."""
+        deadline = time.monotonic() + timeout
+        while len(workers := self.workers()) != count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(workers)} workers, not {count}:\n{self.error_log}")
+            time.sleep(0.05)
+        return workers
 
     def stop(self, timeout: float = 20) -> int:
         if self.proc.poll() is None:

@@ -10,7 +10,7 @@ import ipaddress
 import math
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -76,6 +76,16 @@ DIRECTIVES = {spec.name.lower(): spec for spec in (
     Spec("MaxRequestWorkers", 1, 1, _SERVER_ONLY,
          "Maximum number of threads alive at the same time"),
     Spec("MaxClients", 1, 1, _SERVER_ONLY, "Maximum number of threads alive at the same time"),
+    # The processes: how many workers, where the master's pid goes, whom workers run as,
+    # and how long a graceful stop may take.
+    Spec("StartServers", 1, 1, _SERVER_ONLY,
+         "Number of child processes launched at server startup"),
+    Spec("PidFile", 1, 1, _SERVER_ONLY, "A file for logging the server process ID"),
+    Spec("User", 1, 1, _SERVER_ONLY, "Effective user id for this server"),
+    Spec("Group", 1, 1, _SERVER_ONLY, "Effective group id for this server"),
+    Spec("GracefulShutdownTimeout", 1, 1, _SERVER_ONLY,
+         "Maximum time in seconds to wait for child processes to complete transactions "
+         "during shutdown"),
     # core's request head limits; httpd spells the last one "LimitRequestFieldsize".
     Spec("LimitRequestLine", 1, 1, _SERVER_OR_VHOST,
          "Limit on maximum size of an HTTP request line"),
@@ -387,6 +397,18 @@ def parse_request_limit(name: str, value: str) -> int:
 
 
 _ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#@\s]+")
+
+
+def parse_account(kind: str, value: str, lookup: Callable[[str], int]) -> str:
+    """User or Group: a name, or #number as httpd allows; ConfigError for an unknown name,
+    as httpd refuses one at start."""
+    if value.startswith("#") and value[1:].isdigit():
+        return value
+    try:
+        lookup(value)
+    except KeyError:
+        raise ConfigError(f"bad {kind} name {value}") from None
+    return value
 
 
 def parse_origins(args: Sequence[str]) -> tuple[str, ...]:

@@ -30,6 +30,25 @@ class Listener:
     protocol: str = "http"  # "https": TLS, whatever the servers on it say
 
 
+def host_port(host: str | None, port: int) -> str:
+    """An address as httpd writes it: IPv6 in brackets, * for all addresses."""
+    host = host or "*"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@dataclass(frozen=True)
+class ProcessSettings:
+    """How the processes run, from the MPM's and the main server's directives."""
+
+    workers: int = 1  # StartServers: worker processes, a fixed number (see limits.WORKERS)
+    pid_file: str | None = None  # PidFile, absolute; None: none is written
+    user: str | None = None   # User and Group (mod_unixd): what workers run as, under root
+    group: str | None = None
+    # GracefulShutdownTimeout: how long a graceful stop lets connections go on (None: no
+    # limit, httpd's 0), and how long a stop waits for the closing handshakes.
+    graceful_shutdown_timeout: float | None = None
+
+
 @dataclass(frozen=True)
 class WebSocketSettings:
     """mod_websocket's per-directory config, from one section."""
@@ -212,6 +231,7 @@ class Config:
     tls: TlsSettings | None = None  # the main server's, with SSLEngine on
     request_limits: RequestLimits = RequestLimits()  # the main server's
     max_connections: int | None = None  # MaxRequestWorkers; None: from RLIMIT_NOFILE (server)
+    process: ProcessSettings = ProcessSettings()
     _vhost_table: VirtualHostTable | None = field(default=None, init=False, repr=False,
                                                   compare=False)
     _plans: dict[int, _Plan] = field(default_factory=dict, init=False, repr=False,

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import gc
 import glob
+import grp
 import ipaddress
 import logging
 import os
+import pwd
 import re
 import socket
 from collections.abc import Callable, Iterable, Sequence
@@ -35,6 +37,7 @@ from geows.config.model import (
     Listener,
     LocationSection,
     Override,
+    ProcessSettings,
     WebSocketSettings,
     has_wildcard,
     location_matcher,
@@ -206,6 +209,7 @@ class _Reader:
         self.tls = _TlsDraft()  # the main server's mod_ssl directives
         self.request_limits: dict[str, int] = {}  # the main server's LimitRequest* set
         self.max_connections: int | None = None
+        self.process: dict[str, object] = {}  # ProcessSettings' fields the config sets
         self.plugins: dict[str, str] = {}  # WebSocketHandler's file -> its absolute path
         self.document_root: tuple[Node, str] | None = None  # the main server's DocumentRoot
         self.aliases: list[Alias] = []
@@ -235,7 +239,7 @@ class _Reader:
                         overrides, tuple(self.proxy_passes),
                         tuple(line for draft in self.proxy_access for line in draft.lines[:1]),
                         self.tls.settings(self.tls), RequestLimits(**self.request_limits),
-                        self.max_connections)
+                        self.max_connections, ProcessSettings(**self.process))
         if self.guard:
             config.check_htaccess()
             config.check_alias_expressions()
@@ -646,6 +650,31 @@ class _Reader:
         self.max_connections = max(number, 1)
 
     _maxclients = _maxrequestworkers
+
+    def _startservers(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        number = directives.atoi(args[0])
+        if number < 1:
+            log.warning("%s:%d: WARNING: StartServers of %s is less than 1, increasing to 1",
+                        node.file, node.line, args[0])
+        elif number > limits.MAX_WORKERS:
+            log.warning("%s:%d: WARNING: StartServers of %s exceeds ServerLimit of %d, "
+                        "decreasing to match", node.file, node.line, args[0], limits.MAX_WORKERS)
+        self.process["workers"] = min(max(number, 1), limits.MAX_WORKERS)
+
+    def _pidfile(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        self.process["pid_file"] = os.path.join(self.root, args[0])
+
+    def _user(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        self.process["user"] = directives.parse_account("user", args[0],
+                                                        lambda name: pwd.getpwnam(name).pw_uid)
+
+    def _group(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        self.process["group"] = directives.parse_account("group", args[0],
+                                                         lambda name: grp.getgrnam(name).gr_gid)
+
+    def _gracefulshutdowntimeout(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        seconds = directives.atoi(args[0])  # as the MPM reads it; 0 (or less): no limit
+        self.process["graceful_shutdown_timeout"] = float(seconds) if seconds > 0 else None
 
     def _documentroot(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         if scope.vhost is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from geows.config import WebSocketSettings
+from geows.config import Config, WebSocketSettings
 from geows.errors import ConnectionClosed
 from geows.plugin.api import BINARY, CLOSE, PING, PONG, TEXT, Plugin, WebSocketServer
 from geows.plugin.c_loader import load_c_plugin
@@ -12,7 +12,7 @@ from geows.plugin.python_loader import load_python_plugin
 from geows.plugin.threads import run_in_thread
 
 __all__ = ["BINARY", "CLOSE", "PING", "PONG", "TEXT", "ConnectionClosed", "Plugin",
-           "WebSocketServer", "load_plugin", "run_in_thread"]
+           "WebSocketServer", "load_plugin", "load_plugins", "run_in_thread"]
 
 
 def load_plugin(settings: WebSocketSettings) -> Any:
@@ -20,3 +20,9 @@ def load_plugin(settings: WebSocketSettings) -> Any:
     if settings.plugin.endswith(".so"):
         return load_c_plugin(settings)
     return load_python_plugin(settings)
+
+
+def load_plugins(config: Config) -> dict[WebSocketSettings, Any]:
+    """Load the plugin of every WebSocketHandler line (ConfigError on the first failure)."""
+    return {section.websocket: load_plugin(section.websocket)
+            for section in config.locations if section.websocket is not None}

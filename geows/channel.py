@@ -1,0 +1,82 @@
+"""The local channel between the master and each worker process: length-prefixed
+messages on a Unix socketpair.
+
+A broadcast travels worker -> master -> every other worker; a worker that cannot
+start says why before it exits; each worker reports its status figures, and the
+master hands every worker the others' (the status page's view of all workers).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+from collections.abc import Iterator
+from enum import IntEnum
+from typing import Any
+
+from gevent.lock import Semaphore
+
+from geows import limits
+
+HEADER = struct.Struct(">IB")  # body length, kind
+_BROADCAST = struct.Struct(">HB")  # location name length, message type
+
+
+class Kind(IntEnum):
+    READY = 1      # worker -> master: serving (plugins loaded, listening)
+    FAILED = 2     # worker -> master: could not start; the body says why (FILE:LINE)
+    BROADCAST = 3  # both ways: one message for every connection of a location
+    SNAPSHOT = 4   # worker -> master: this worker's status figures (JSON)
+    VIEW = 5       # master -> worker: every worker's latest figures and the master's (JSON)
+
+
+def broadcast_body(location: str, type: int, data: str | bytes) -> bytes:
+    name = location.encode("utf-8")
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    return _BROADCAST.pack(len(name), type) + name + payload
+
+
+def parse_broadcast(body: bytes) -> tuple[str, int, bytes]:
+    length, type = _BROADCAST.unpack_from(body)
+    start = _BROADCAST.size
+    return body[start:start + length].decode("utf-8"), type, body[start + length:]
+
+
+def json_body(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode("utf-8")
+
+
+class Channel:
+    """One end of the socketpair, for greenlets: `send` from any greenlet keeps each
+    message whole; iterating yields (kind, body) until the other end is gone."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self._lock = Semaphore()
+
+    def send(self, kind: Kind, body: bytes = b"") -> None:
+        """Raises OSError when the other end is gone."""
+        with self._lock:
+            self.sock.sendall(HEADER.pack(len(body), kind) + body)
+
+    def __iter__(self) -> Iterator[tuple[Kind, bytes]]:
+        buffer = bytearray()
+        while True:
+            while len(buffer) >= HEADER.size:
+                length, kind = HEADER.unpack_from(buffer)
+                if len(buffer) < HEADER.size + length:
+                    break
+                body = bytes(buffer[HEADER.size:HEADER.size + length])
+                del buffer[:HEADER.size + length]
+                yield Kind(kind), body
+            try:
+                data = self.sock.recv(limits.RECV_SIZE)
+            except OSError:
+                return
+            if not data:
+                return
+            buffer += data
+
+    def close(self) -> None:
+        self.sock.close()

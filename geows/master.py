@@ -1,0 +1,376 @@
+"""The master process: httpd's parent, for geows.
+
+It binds every Listen (as root, when started so), writes the PidFile, and starts
+StartServers workers (geows.worker). Each worker has its slot: one listening socket per
+Listen, bound with SO_REUSEPORT, so that the kernel spreads connections evenly among the
+workers. The master keeps every slot's sockets open, so a slot's backlog waits for the
+worker that replaces a dead one, or for the next generation's. It relays each broadcast
+to the other workers, replaces a worker that dies (its clients drop, the others' do
+not), and acts on signals:
+    SIGTERM, SIGINT  stop: every worker closes its connections (1001) and exits
+    SIGHUP, SIGUSR1  reload: re-read the config and start a new generation of workers;
+                     once all of them serve, the old generation stops accepting and
+                     finishes its open connections with the config they started with. A
+                     config that does not load (FILE:LINE), or a worker that cannot start
+                     on it, is refused and the old generation keeps serving.
+    SIGWINCH         graceful-stop: stop accepting; open connections go on for at most
+                     GracefulShutdownTimeout, then as SIGTERM
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import gevent
+from gevent.event import AsyncResult, Event
+from gevent.lock import Semaphore
+from gevent.queue import Queue
+
+from geows import __version__, limits, log
+from geows.access.control import AccessControl
+from geows.channel import Channel, Kind
+from geows.config import Config, load_config
+from geows.config.model import host_port
+from geows.errors import ConfigError
+from geows.server import bind
+
+ASSIGNMENT_ENV = "GEOWS_WORKER"  # how a worker gets its Assignment
+logger = logging.getLogger("geows.main")
+
+
+@dataclass
+class Assignment:
+    """What the master hands a worker it starts."""
+
+    generation: int
+    channel: int  # the worker's end of its socketpair to the master
+    listeners: list[tuple[str | None, int, int]]  # host, port and inherited fd of each Listen
+    config: str   # what the master read: -f, -d and -D as given
+    server_root: str | None
+    defines: list[str]
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> Assignment:
+        return cls(**json.loads(os.environ.pop(ASSIGNMENT_ENV)))
+
+
+class Worker:
+    """One worker process, as the master sees it."""
+
+    def __init__(self, process: subprocess.Popen, channel: Channel, generation: int,
+                 slot: int):
+        self.process = process
+        self.pid = process.pid
+        self.channel = channel
+        self.generation = generation
+        self.slot = slot
+        self.started = time.monotonic()
+        self.ready = AsyncResult()  # None once it serves; else why it could not start
+        self.finishing = False      # told to finish its connections (an old generation)
+        self.outbox: Queue = Queue()  # what to send it, in order
+        self.backlog = 0            # bytes in the outbox
+
+    @property
+    def serving(self) -> bool:
+        return self.ready.ready() and self.ready.value is None and not self.finishing
+
+
+class Master:
+    def __init__(self, args: argparse.Namespace, config: Config):
+        self.args = args
+        self.config = config
+        self.generation = 0
+        # Each Listen's listening sockets, one per worker slot.
+        self.listeners: dict[tuple[str | None, int], list[socket.socket]] = {}
+        self.workers: dict[int, Worker] = {}
+        self._stopping: int | None = None  # the signal the workers were sent to stop
+        self._stop_time = 0.0
+        self._stop_requested = Event()
+        self._reloading = Semaphore()
+
+    def run(self) -> int:
+        """Serve until stopped; 0 after a stop, 1 when it cannot start."""
+        gevent.signal_handler(signal.SIGTERM, self.stop, signal.SIGTERM)
+        gevent.signal_handler(signal.SIGINT, self.stop, signal.SIGTERM)
+        gevent.signal_handler(signal.SIGWINCH, self.stop, signal.SIGWINCH)
+        gevent.signal_handler(signal.SIGHUP, self.reload)
+        gevent.signal_handler(signal.SIGUSR1, self.reload)
+        try:
+            self._bind(self.config)
+        except OSError as exc:
+            logger.error("could not bind a listener: %s", exc)
+            return 1
+        with self._reloading:  # a reload signalled now waits for the first generation
+            error = self._start_generation(self.config)
+            if error is None:
+                error = self._write_pid_file()
+        if error is not None and self._stopping is None:
+            logger.error("%s", error)
+            self._stop_workers(signal.SIGTERM)
+            self._wait_for_workers()
+            return 1
+        if os.geteuid() == 0 and self.config.process.user is None:
+            logger.warning("the workers run as root: set User (and Group) to run them as "
+                           "another user, as httpd's children run")
+        logger.log(log.NOTICE, "geows/%s configured -- serving %d WebSocket location(s) on %s "
+                   "with %d worker process(es)", __version__,
+                   len(self.config.websocket_sections()), self._addresses(),
+                   self.config.process.workers)
+        self._stop_requested.wait()
+        self._wait_for_workers()
+        self._remove_pid_file()
+        return 0
+
+    def stop(self, worker_signal: int) -> None:
+        """Stop (SIGTERM) or stop gracefully (SIGWINCH); a stop also cuts a graceful one short."""
+        if self._stopping is not None and (self._stopping == signal.SIGTERM
+                                           or worker_signal == signal.SIGWINCH):
+            return
+        logger.log(log.NOTICE, "caught %s, shutting down",
+                   "a stop signal" if worker_signal == signal.SIGTERM else "SIGWINCH")
+        self._stopping = worker_signal
+        self._stop_workers(worker_signal)
+        # The workers close theirs: nothing is left waiting in a backlog no one takes.
+        self._close([sock for slots in self.listeners.values() for sock in slots])
+        self._stop_requested.set()
+
+    def reload(self) -> None:
+        """Re-read the config and move to a new generation of workers (see the module)."""
+        with self._reloading:
+            if self._stopping is not None:
+                return
+            logger.log(log.NOTICE, "reloading %s", self.config.file)
+            try:
+                config = load_config(self.args.config, server_root=self.args.server_root,
+                                     defines=self.args.defines)
+                AccessControl(config)
+                added = self._bind(config)
+            except (ConfigError, OSError) as exc:
+                logger.error("reload refused, generation %d keeps serving: %s",
+                             self.generation, exc)
+                return
+            old = [worker for worker in self.workers.values() if not worker.finishing]
+            error = self._start_generation(config)
+            if error is not None:
+                logger.error("reload refused, generation %d keeps serving: %s",
+                             self.generation, error)
+                self._close(added)
+                return
+            for worker in old:
+                worker.finishing = True
+                _signal(worker, signal.SIGUSR1)
+            self._close(self._unused(config))
+            self.config = config
+            log.configure(config.log_level, config.module_log_levels)
+            logger.log(log.NOTICE, "generation %d serving on %s; %d worker(s) of earlier "
+                       "generations finishing their connections", self.generation,
+                       self._addresses(), len(old))
+
+    def _bind(self, config: Config) -> list[socket.socket]:
+        """Give every Listen a listening socket per worker slot, binding those missing;
+        returns those bound here. OSError when one cannot bind, and then none is added."""
+        added: list[socket.socket] = []
+        try:
+            for listener in config.listeners:
+                slots = self.listeners.setdefault((listener.host, listener.port), [])
+                if not slots:
+                    # With SO_REUSEPORT alone, a server already listening there (as the same
+                    # user) would share the port rather than refuse: bind once without it.
+                    bind(listener).close()
+                while len(slots) < config.process.workers:
+                    slots.append(bind(listener, reuse_port=True))
+                    added.append(slots[-1])
+        except OSError:
+            self._close(added)
+            raise
+        return added
+
+    def _close(self, sockets: list[socket.socket]) -> None:
+        """Close these listening sockets and forget them."""
+        for address, slots in list(self.listeners.items()):
+            slots[:] = [sock for sock in slots if sock not in sockets]
+            if not slots:
+                del self.listeners[address]
+        for sock in sockets:
+            sock.close()
+
+    def _unused(self, config: Config) -> list[socket.socket]:
+        """The listening sockets this config does not use: removed Listens, slots past
+        StartServers."""
+        wanted = {(listener.host, listener.port) for listener in config.listeners}
+        return [sock for address, slots in self.listeners.items()
+                for slot, sock in enumerate(slots)
+                if address not in wanted or slot >= config.process.workers]
+
+    def _start_generation(self, config: Config) -> str | None:
+        """Start the next generation's workers and wait until all of them serve; None, or
+        why one could not (then none of them is left running)."""
+        generation = self.generation + 1
+        workers = [self._spawn(config, generation, slot)
+                   for slot in range(config.process.workers)]
+        deadline = time.monotonic() + limits.WORKER_START_TIMEOUT
+        error = None
+        for worker in workers:
+            try:
+                error = worker.ready.get(timeout=max(0.0, deadline - time.monotonic()))
+            except gevent.Timeout:
+                error = (f"worker pid {worker.pid} not ready within "
+                         f"{limits.WORKER_START_TIMEOUT:g} s")
+            if error is not None:
+                for other in workers:
+                    _signal(other, signal.SIGTERM)
+                return error
+        self.generation = generation
+        return None
+
+    def _spawn(self, config: Config, generation: int, slot: int) -> Worker:
+        ours, theirs = socket.socketpair()
+        listeners = [(listener.host, listener.port,
+                      self.listeners[listener.host, listener.port][slot].fileno())
+                     for listener in config.listeners]
+        assignment = Assignment(generation, theirs.fileno(), listeners,
+                                self.args.config, self.args.server_root, self.args.defines)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "geows.worker"],
+            pass_fds=[theirs.fileno(), *(fd for *_, fd in listeners)],
+            env={**os.environ, ASSIGNMENT_ENV: assignment.to_env()})
+        theirs.close()
+        worker = Worker(process, Channel(ours), generation, slot)
+        self.workers[worker.pid] = worker
+        gevent.spawn(self._listen_to, worker)
+        gevent.spawn(self._write_to, worker)
+        gevent.spawn(self._wait_for, worker)
+        return worker
+
+    def _listen_to(self, worker: Worker) -> None:
+        for kind, body in worker.channel:
+            if kind is Kind.READY:
+                worker.ready.set(None)
+            elif kind is Kind.FAILED:
+                worker.ready.set(body.decode("utf-8", "replace"))
+            elif kind is Kind.BROADCAST:
+                for other in list(self.workers.values()):
+                    if other is not worker and other.ready.ready() and other.ready.value is None:
+                        self._post(other, kind, body)
+
+    def _post(self, worker: Worker, kind: Kind, body: bytes) -> None:
+        if worker.backlog > limits.RELAY_BACKLOG:
+            logger.error("worker pid %d takes nothing from its channel (%d bytes waiting): "
+                         "ending it", worker.pid, worker.backlog)
+            _signal(worker, signal.SIGKILL)
+            return
+        worker.backlog += len(body)
+        worker.outbox.put((kind, body))
+
+    def _write_to(self, worker: Worker) -> None:
+        for kind, body in worker.outbox:
+            try:
+                worker.channel.send(kind, body)
+            except OSError:
+                return  # it exited: _wait_for handles that
+            worker.backlog -= len(body)
+
+    def _wait_for(self, worker: Worker) -> None:
+        code = worker.process.wait()
+        del self.workers[worker.pid]
+        worker.outbox.put(StopIteration)
+        worker.channel.close()
+        ended = (f"killed by {signal.Signals(-code).name}" if code < 0
+                 else f"exited with code {code}")
+        if not worker.ready.ready():
+            worker.ready.set(f"worker pid {worker.pid} {ended} before it was ready")
+        if self._stopping is not None or worker.generation != self.generation \
+                or worker.finishing:
+            logger.info("worker pid %d (generation %d) %s", worker.pid, worker.generation,
+                        ended)
+            return
+        logger.error("worker pid %d (generation %d) %s; starting a new one", worker.pid,
+                     worker.generation, ended)
+        if time.monotonic() - worker.started < limits.WORKER_YOUNG:
+            gevent.sleep(limits.WORKER_RESTART_DELAY)  # a crash loop must not spin
+        if self._stopping is None and worker.generation == self.generation:
+            self._spawn(self.config, self.generation, worker.slot)
+
+    def _stop_workers(self, worker_signal: int) -> None:
+        self._stop_time = time.monotonic()
+        for worker in list(self.workers.values()):
+            _signal(worker, worker_signal)
+
+    def _wait_for_workers(self) -> None:
+        """Until every worker has exited; past the stop's bound (GracefulShutdownTimeout
+        for a graceful stop, the close handshakes' for a stop, and the worker's own waits
+        on top), the rest are killed."""
+        while self.workers:
+            grace = self.config.process.graceful_shutdown_timeout
+            if self._stopping == signal.SIGWINCH:
+                limit = None if grace is None else grace + limits.WORKER_EXIT_MARGIN
+            else:
+                limit = (grace or limits.SHUTDOWN_TIMEOUT) + limits.WORKER_EXIT_MARGIN
+            if limit is not None and time.monotonic() - self._stop_time > limit:
+                for worker in list(self.workers.values()):
+                    logger.error("worker pid %d did not stop in %g s: killing it",
+                                 worker.pid, limit)
+                    _signal(worker, signal.SIGKILL)
+                self._stop_time = time.monotonic()
+            gevent.sleep(limits.FINISH_POLL)
+
+    def _write_pid_file(self) -> str | None:
+        """Write the PidFile; why not, if it cannot (or names a geows still running)."""
+        path = self.config.process.pid_file
+        if path is None:
+            return None
+        try:
+            with open(path) as file:
+                old = int(file.read().strip() or 0)
+        except (OSError, ValueError):
+            old = 0
+        if old and old != os.getpid() and _alive(old):
+            return f"PidFile {path} names process {old}, still running: is it running already?"
+        if old:
+            logger.warning("PidFile %s overwritten -- unclean shutdown of previous run?", path)
+        try:
+            with open(path, "w") as file:
+                file.write(f"{os.getpid()}\n")
+        except OSError as exc:
+            return f"could not write PidFile {path}: {exc.strerror}"
+        return None
+
+    def _remove_pid_file(self) -> None:
+        path = self.config.process.pid_file
+        if path is not None:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass  # removed by someone else: nothing to clean
+
+    def _addresses(self) -> str:
+        return ", ".join(host_port(host, port) for host, port in self.listeners)
+
+
+def _signal(worker: Worker, signum: int) -> None:
+    try:
+        os.kill(worker.pid, signum)
+    except ProcessLookupError:
+        pass  # exited already: _wait_for handles that
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
