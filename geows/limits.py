@@ -34,9 +34,10 @@ CLOSE_TIMEOUT = 5.0
 # long its answer may take.
 PING_TIMEOUT = 20.0
 
-# On draft-76 (no ping frames), WebSocketPing turns on TCP keepalive instead: the first
-# probe after the interval, then up to this many probes spread over the timeout, all
-# unanswered, end the connection; more than one, so that a single lost probe does not.
+# On draft-76 (no ping frames), WebSocketPing turns on TCP keepalive instead: the kernel
+# probes after the interval, and ends the connection when this many probes in a row,
+# spaced to span the timeout (fewer if it is too short for whole seconds between them),
+# go unanswered; more than one, so that a single lost probe does not end a live one.
 KEEPALIVE_PROBES = 3
 
 # How long a stop waits for connections to finish their closing handshakes.

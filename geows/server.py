@@ -668,12 +668,13 @@ class Connection:
         if self.protocol.has_pings:
             self._arm_ping(interval)
             return
-        spacing = max(1, round(timeout / limits.KEEPALIVE_PROBES))
+        # The kernel counts whole seconds: probes at least 1 s apart span the timeout.
+        probes = min(limits.KEEPALIVE_PROBES, max(1, int(timeout)))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, math.ceil(interval))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, spacing)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT,
-                             max(1, round(timeout / spacing)))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL,
+                             max(1, round(timeout / probes)))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, probes)
 
     def _arm_ping(self, delay: float) -> None:
         self._ping_timer = self.server.hub.loop.timer(delay)
