@@ -25,6 +25,21 @@ HEADER_MIN_RATE = 500
 # (mod_websocket waited forever for the peer's answer).
 CLOSE_TIMEOUT = 5.0
 
+# WebSocketPing's wait for any answer to a ping when the directive gives none (geows
+# never pings unless told to: an open WebSocket has no idle timeout). A pong needs only a
+# round trip, but one delayed by a few lost packets (TCP's retransmission timeout starts
+# near 1 s and doubles: 1+2+4+8 s) or queued behind a send buffer of messages to a slow
+# client must not fail a live connection; the `websockets` library waits 20 s as well.
+# Independent of the interval: an hour of silence before a ping says nothing about how
+# long its answer may take.
+PING_TIMEOUT = 20.0
+
+# On draft-76 (no ping frames), WebSocketPing turns on TCP keepalive instead: the kernel
+# probes after the interval, and ends the connection when this many probes in a row,
+# spaced to span the timeout (fewer if it is too short for whole seconds between them),
+# go unanswered; more than one, so that a single lost probe does not end a live one.
+KEEPALIVE_PROBES = 3
+
 # How long a stop waits for connections to finish their closing handshakes, unless
 # GracefulShutdownTimeout says otherwise.
 SHUTDOWN_TIMEOUT = 10.0

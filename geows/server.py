@@ -8,12 +8,16 @@ on_disconnect once and close the socket.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import itertools
 import logging
+import math
 import resource
 import socket
 import ssl
+import struct
+import termios
 import time
 import traceback
 from collections import deque
@@ -254,7 +258,8 @@ class Connection:
                  "tls_context", "_lock",
                  "_started", "_request_line", "_status", "_ending", "_messages_in",
                  "_messages_out", "_deadline", "_reader", "_flush_pending", "_queued",
-                 "_writing", "_finished", "_close_timer", "__weakref__")
+                 "_writing", "_finished", "_close_timer", "_heard", "_pinged", "_ping_timer",
+                 "__weakref__")
 
     def __init__(self, server: Server, sock: socket.socket, address: tuple,
                  tls_context: ssl.SSLContext | None = None):
@@ -282,6 +287,9 @@ class Connection:
         self._writing = 0          # bytes of the write in progress
         self._finished = False     # on_disconnect is due: nothing more is sent
         self._close_timer: gevent.Greenlet | None = None
+        self._heard = self._started  # when bytes last came from the client
+        self._pinged = 0.0           # when the ping waiting for an answer went out; 0.0: none
+        self._ping_timer: Any = None  # WebSocketPing's hub timer: no greenlet per connection
 
     # The channel a plugin's WebSocketServer handle talks to.
 
@@ -458,6 +466,8 @@ class Connection:
         finally:
             if self._close_timer is not None:
                 self._close_timer.kill(block=False)
+            if self._ping_timer is not None:
+                self._ping_timer.close()
             self.sock.close()
             self._log_access()
 
@@ -507,6 +517,8 @@ class Connection:
             self._status = 101
             self._ending = "open"
             location.add(self)
+            if settings.ping is not None:
+                self._watch_liveness(*settings.ping)
             self._pump(plugin, state, handle)
         finally:
             location.discard(self)
@@ -657,9 +669,10 @@ class Connection:
                 data = b""
             with self._lock:
                 if data:
+                    self._heard = time.monotonic()
                     protocol.receive_data(data)
                 else:
-                    if protocol.state is State.OPEN:
+                    if protocol.state is State.OPEN and self._ending == "open":
                         self._ending = "connection dropped"
                     protocol.receive_eof()
 
@@ -681,6 +694,55 @@ class Connection:
             elif isinstance(event, ProtocolError):
                 log.info("[client %s] protocol error: %s", self.client, event.reason)
                 self._ending = f"protocol error: {event.reason}"
+
+    # WebSocketPing: an open connection's liveness, where its location asks for it.
+
+    def _watch_liveness(self, interval: float, timeout: float) -> None:
+        """Ping the client after `interval` seconds of silence; fail the connection if
+        nothing at all comes `timeout` seconds after the ping. Protocols without pings
+        (draft-76) get TCP keepalive: the kernel probes and ends a dead peer's connection."""
+        if self.protocol.has_pings:
+            self._arm_ping(interval)
+            return
+        # The kernel counts whole seconds: probes at least 1 s apart span the timeout.
+        probes = min(limits.KEEPALIVE_PROBES, max(1, int(timeout)))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, math.ceil(interval))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL,
+                             max(1, round(timeout / probes)))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, probes)
+
+    def _arm_ping(self, delay: float) -> None:
+        self._ping_timer = self.server.hub.loop.timer(delay)
+        self._ping_timer.start(self._ping_due)
+
+    def _ping_due(self) -> None:
+        """The ping timer, run by the hub. It is not reset on every read: when it fires, the
+        time of the last bytes received says whether to wait longer, ping, or - a ping
+        having gone unanswered for the timeout - fail the connection."""
+        if not self.is_open:
+            return  # closing: CLOSE_TIMEOUT bounds the wait
+        interval, timeout = self.settings.ping
+        now = time.monotonic()
+        if self._pinged and self._heard < self._pinged and not self._unread():
+            self._ending = f"no answer to a ping within {timeout:g}s"
+            self._wake_reader()  # RFC 6455 7.1.7: close the TCP connection, no close frame
+            return
+        self._pinged = 0.0
+        silent = now - self._heard
+        if silent < interval:
+            self._arm_ping(interval - silent)
+            return
+        self.protocol.send(PING, b"")
+        self._flush_later()
+        self._pinged = now
+        self._arm_ping(timeout)
+
+    def _unread(self) -> bool:
+        """Whether bytes wait unread in the socket: the client did answer, while the reader
+        was held up in a plugin's call."""
+        waiting = fcntl.ioctl(self.sock.fileno(), termios.FIONREAD, struct.pack("i", 0))
+        return struct.unpack("i", waiting)[0] > 0
 
     def _flush_or_closed(self) -> None:
         try:

@@ -111,14 +111,15 @@ def frame(opcode: int, payload: bytes) -> bytes:
 class RawClient:
     """Just enough RFC 6455 to end connections in every way, fast."""
 
-    def __init__(self, port: int, query: str = "", linger_reset: bool = False):
+    def __init__(self, port: int, query: str = "", linger_reset: bool = False,
+                 path: str = "/life", version: int = 13):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         if linger_reset:  # close() then sends RST instead of FIN
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall(f"GET /life{'?' + query if query else ''} HTTP/1.1\r\nHost: h\r\n"
+        self.sock.sendall(f"GET {path}{'?' + query if query else ''} HTTP/1.1\r\nHost: h\r\n"
                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                          f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                          f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {version}\r\n\r\n"
                           .encode())
         self.buffer = b""
         while b"\r\n\r\n" not in self.buffer:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from geows import limits
 from geows.config.model import has_wildcard
 from geows.errors import ConfigError
 
@@ -70,6 +71,9 @@ DIRECTIVES = {spec.name.lower(): spec for spec in (
     # geows' own: the browser origins allowed to open the location's WebSockets.
     Spec("WebSocketOrigin", 1, None, _DIR_ONLY,
          "the origins allowed (scheme://host[:port], or null)"),
+    # geows' own: ping a silent client, and fail the connection when nothing answers.
+    Spec("WebSocketPing", 1, 2, _DIR_ONLY,
+         "the seconds of silence before a ping and the seconds to wait for any answer, or Off"),
     Spec("RequestReadTimeout", 0, None, _SERVER_OR_VHOST, "key=value timeout parameters"),
     # The MPM's cap on simultaneous requests (MaxClients: its 2.2 name, which 2.4 takes):
     # in geows, on open connections (mod_websocket held a worker per WebSocket).
@@ -421,6 +425,31 @@ def parse_origins(args: Sequence[str]) -> tuple[str, ...]:
             raise ConfigError(f"WebSocketOrigin: '{origin}' is not an origin: expected "
                               "scheme://host[:port] without a path, or null")
     return origins
+
+
+_SECONDS = re.compile(r"[0-9]*\.?[0-9]+")
+# Linux's bound on TCP_KEEPIDLE and TCP_KEEPINTVL, which a draft-76 connection's pings use.
+_PING_MAX = 32767
+
+
+def parse_ping(args: Sequence[str]) -> tuple[float, float] | None:
+    """WebSocketPing's interval and timeout in seconds (the timeout defaulting to
+    limits.PING_TIMEOUT), or None for Off."""
+    if args[0].lower() == "off":
+        if len(args) > 1:
+            raise ConfigError("WebSocketPing Off takes no timeout")
+        return None
+    interval = _ping_seconds("interval", args[0])
+    timeout = _ping_seconds("timeout", args[1]) if len(args) == 2 else limits.PING_TIMEOUT
+    return interval, timeout
+
+
+def _ping_seconds(name: str, value: str) -> float:
+    seconds = float(value) if _SECONDS.fullmatch(value) else 0.0
+    if not 0 < seconds <= _PING_MAX:
+        raise ConfigError(f"WebSocketPing {name} '{value}': expected a number of seconds "
+                          f"greater than 0 and at most {_PING_MAX}")
+    return seconds
 
 
 def parse_server_name(value: str) -> str:

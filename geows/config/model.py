@@ -61,6 +61,9 @@ class WebSocketSettings:
     support_draft75: bool = False
     deflate: bool = True  # geows' WebSocketDeflate: offer permessage-deflate (RFC 7692)
     origins: tuple[str, ...] = ()  # geows' WebSocketOrigin, lowercased; empty: any origin
+    # geows' WebSocketPing: (seconds of silence before a ping, seconds then to wait for any
+    # byte before failing the connection); None: never (an open WebSocket never times out).
+    ping: tuple[float, float] | None = None
 
     def origin_allowed(self, origin: str | None) -> bool:
         """Whether a handshake with this Origin may go on. Without WebSocketOrigin, any; a

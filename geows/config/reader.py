@@ -173,6 +173,7 @@ class _Draft:
     support_draft75: bool = False
     deflate: bool = True
     origins: tuple[str, ...] = ()
+    ping: tuple[float, float] | None = None
     alias: tuple[str, str, int] | None = None  # an Alias in it: target, file, line
 
 
@@ -281,7 +282,7 @@ class _Reader:
             websocket = WebSocketSettings(self._plugin_path(draft.plugin), draft.init,
                                           draft.websocket_at.file, draft.websocket_at.line,
                                           draft.max_message_size, draft.support_draft75,
-                                          draft.deflate, draft.origins)
+                                          draft.deflate, draft.origins, draft.ping)
         vhost = draft.vhost.built if draft.vhost is not None else None
         return LocationSection(draft.pattern, draft.regex, draft.handler, websocket,
                                draft.node.file, draft.node.line, vhost,
@@ -613,6 +614,11 @@ class _Reader:
         origins = directives.parse_origins(args)
         if scope.draft is not None:
             self._mark(scope.draft, node).origins = origins
+
+    def _websocketping(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        ping = directives.parse_ping(args)
+        if scope.draft is not None:
+            self._mark(scope.draft, node).ping = ping
 
     def _servername(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         name = directives.parse_server_name(args[0])

@@ -27,6 +27,8 @@ class WebSocketProtocol(ABC):
     """
 
     name: str  # for logs: "hixie-76", "rfc6455"
+    # Whether the protocol has ping frames (RFC 6455 5.5.2); draft-76 has none.
+    has_pings = False
 
     def __init__(self, *, max_message_size: int = limits.MAX_MESSAGE_SIZE):
         self.max_message_size = max_message_size

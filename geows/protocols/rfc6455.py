@@ -87,6 +87,7 @@ def _frame_header(opcode: int, length: int) -> bytes:
 
 class RFC6455(WebSocketProtocol):
     name = "rfc6455"
+    has_pings = True
 
     def __init__(self, request: Request, *, max_message_size: int = limits.MAX_MESSAGE_SIZE,
                  deflate: bool = True, short_path: bool = True):

@@ -90,3 +90,50 @@ def test_max_request_workers_at_server_level_only(root):
     assert root.load(LISTEN + "MaxRequestWorkers 0\n").max_connections == 1  # raised, warned
     message = root.error(LISTEN + "<VirtualHost *:8080>\nMaxRequestWorkers 5\n</VirtualHost>\n")
     assert message == f"{root.conf}:3: MaxRequestWorkers cannot occur within <VirtualHost> section"
+
+
+def test_websocket_ping_is_per_location_and_not_merged(root):
+    config = root.load(LISTEN + """
+        <Location /ws>
+          SetHandler websocket-handler
+          WebSocketHandler p.py init
+          WebSocketPing 30
+        </Location>
+        <Location /ws/fast>
+          WebSocketHandler p.py init
+          WebSocketPing 0.5 2.5
+        </Location>
+        <Location /ws/fast/off>
+          WebSocketHandler p.py init
+          WebSocketPing off
+        </Location>
+        <Location /ws/open>
+          WebSocketHandler p.py init
+        </Location>
+        """)
+    assert config.resolve("/ws").settings.ping == (30.0, limits.PING_TIMEOUT)
+    assert config.resolve("/ws/fast").settings.ping == (0.5, 2.5)
+    assert config.resolve("/ws/fast/off").settings.ping is None
+    assert config.resolve("/ws/open").settings.ping is None  # the module's no-merge rule
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ("0", "WebSocketPing interval '0': expected a number of seconds greater than 0"),
+    ("-5", "WebSocketPing interval '-5': expected"),
+    ("soon", "WebSocketPing interval 'soon': expected"),
+    ("inf", "WebSocketPing interval 'inf': expected"),
+    ("40000", "WebSocketPing interval '40000': expected a number of seconds greater than 0 "
+              "and at most 32767"),
+    ("10 0", "WebSocketPing timeout '0': expected"),
+    ("10 1e3", "WebSocketPing timeout '1e3': expected"),
+    ("Off 10", "WebSocketPing Off takes no timeout"),
+    ("1 2 3", "WebSocketPing takes 1-2 arguments, the seconds of silence before a ping"),
+])
+def test_websocket_ping_refuses_nonsense(root, arguments, message):
+    text = LISTEN + f"<Location /ws>\nWebSocketPing {arguments}\n</Location>\n"
+    assert root.error(text).startswith(f"{root.conf}:3: {message}")
+
+
+def test_websocket_ping_belongs_in_a_directory_section(root):
+    assert root.error(LISTEN + "WebSocketPing 10\n") == \
+        f"{root.conf}:2: WebSocketPing not allowed here"
