@@ -40,7 +40,7 @@ def host_port(host: str | None, port: int) -> str:
 class ProcessSettings:
     """How the processes run, from the MPM's and the main server's directives."""
 
-    workers: int = 1  # StartServers: worker processes, a fixed number (see limits.WORKERS)
+    workers: int = limits.WORKERS  # StartServers: worker processes, a fixed number
     pid_file: str | None = None  # PidFile, absolute; None: none is written
     user: str | None = None   # User and Group (mod_unixd): what workers run as, under root
     group: str | None = None
