@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import os
 import resource
 import socket
 import ssl
@@ -25,9 +26,10 @@ from gevent.lock import Semaphore
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
-from geows import forward, http, limits, tls
+from geows import forward, http, limits, status, tls
 from geows.access.control import AccessControl
 from geows.config import Config, Listener, WebSocketSettings
+from geows.config.model import STATUS_HANDLER
 from geows.errors import ConnectionClosed, HttpError
 from geows.plugin.api import WebSocketServer
 from geows.plugin.threads import wait_for_threads
@@ -79,7 +81,7 @@ class Server:
     """Serves every WebSocket location of one configuration."""
 
     def __init__(self, config: Config, plugins: dict[WebSocketSettings, Any],
-                 access: AccessControl):
+                 access: AccessControl, generation: int = 0):
         self.config = config
         self.plugins = plugins
         self.access = access
@@ -102,6 +104,15 @@ class Server:
         self.max_connections = config.max_connections or max(
             1, soft_fds - limits.MAX_CONNECTIONS_FD_RESERVE)
         self._servers: list[StreamServer] = []
+        # What the status page shows of this process (snapshot).
+        self.generation = generation  # the server's restarts before this process started
+        self.started = time.time()
+        self.state = "serving"        # "draining" once stop() begins
+        self.accepted = 0             # connections accepted, of any kind
+        self.location_names = config.location_names()
+        # Per (location name, protocol label): [0, accepted, messages in, messages out] of the
+        # WebSocket connections that ended; snapshot() adds the open ones' as they stand.
+        self._ended: dict[tuple[str, str], list[int]] = {}
 
     def start(self) -> None:
         """Bind every Listen and start accepting; OSError when one cannot bind."""
@@ -122,6 +133,7 @@ class Server:
 
     def stop(self, timeout: float = limits.SHUTDOWN_TIMEOUT) -> None:
         """Stop accepting, close every connection politely, then end the rest."""
+        self.state = "draining"
         for server in self._servers:
             server.close()
         for connection in list(self.connections):
@@ -194,8 +206,36 @@ class Server:
                 log.error("work handed over by a plugin's thread failed\n%s",
                           traceback.format_exc())
 
+    def snapshot(self) -> dict[str, Any]:
+        """This process's figures for the status page (status.render), JSON-serializable:
+        pid, started (Unix time), generation, state, open and accepted connections, and
+        per WebSocket location name and protocol label the status.COUNTERS."""
+        rows = {key: list(ended) for key, ended in self._ended.items()}
+        for settings, connections in self.locations.items():
+            name = self.location_names[settings]
+            for connection in connections:
+                _add(rows.setdefault((name, connection.protocol.label), [0, 0, 0, 0]),
+                     1, 1, *connection.messages)
+        locations: dict[str, dict[str, dict[str, int]]] = {
+            name: {} for name in self.location_names.values()}
+        for (name, label), row in sorted(rows.items(), key=lambda item: item[0][1]):
+            locations[name][label] = dict(zip(status.COUNTERS, row, strict=True))
+        return {"pid": os.getpid(), "started": self.started, "generation": self.generation,
+                "state": self.state, "open": len(self.connections), "accepted": self.accepted,
+                "locations": locations}
+
+    def status_snapshots(self) -> list[dict[str, Any]]:
+        """Every worker process's latest snapshot, which the status page sums."""
+        return [self.snapshot()]
+
+    def websocket_ended(self, connection: Connection) -> None:
+        """Keep the counts of a WebSocket connection that ends in its location's totals."""
+        key = (self.location_names[connection.settings], connection.protocol.label)
+        _add(self._ended.setdefault(key, [0, 0, 0, 0]), 0, 1, *connection.messages)
+
     def _handle(self, sock: socket.socket, address: tuple,
                 tls_context: ssl.SSLContext | None) -> None:
+        self.accepted += 1
         connection = Connection(self, sock, address, tls_context)
         self.connections.add(connection)
         try:
@@ -257,6 +297,11 @@ class Connection:
     def is_open(self) -> bool:
         return not self._finished and self.protocol is not None \
             and self.protocol.state is State.OPEN
+
+    @property
+    def messages(self) -> tuple[int, int]:
+        """Messages received and sent so far."""
+        return self._messages_in, self._messages_out
 
     @property
     def unsent(self) -> int:
@@ -439,7 +484,12 @@ class Connection:
         endpoint = config.resolve(request.path, host=request.headers.get("Host"),
                                   port=local_port, local_ip=local_ip)
         if endpoint is None:
-            self._forward(request, local_ip, local_port)
+            if config.handler(request.path, request.headers.get("Host"), local_port,
+                              local_ip) == STATUS_HANDLER:
+                self._check_access(request, local_ip, local_port)
+                self._answer_status(request, local_ip)
+            else:
+                self._forward(request, local_ip, local_port)
             return
         user = self._check_access(request, local_ip, local_port)
         settings = self.settings = endpoint.settings
@@ -473,6 +523,8 @@ class Connection:
             location.add(self)
             self._pump(plugin, state, handle)
         finally:
+            if self._status == 101:  # it was in the location
+                self.server.websocket_ended(self)
             location.discard(self)
             self._finished = True  # sends from here on fail, from threads too
             on_disconnect = getattr(plugin, "on_disconnect", None)
@@ -498,6 +550,7 @@ class Connection:
             would send it there too, and let it through; else the connection ends."""
             host = later.headers.get("Host")
             if (config.resolve(later.path, host, local_port, local_ip) is not None
+                    or config.handler(later.path, host, local_port, local_ip) == STATUS_HANDLER
                     or config.proxy_pass(later.path, host, local_port, local_ip) is not entry):
                 raise HttpError(400, f"{later.path} is not forwarded to the same backend")
             self._check_access(later, local_ip, local_port, proxied=True)
@@ -506,6 +559,21 @@ class Connection:
                                 admit)
         self._status, self._messages_in, self._ending = \
             relayed.status, relayed.requests, relayed.ending
+
+    def _answer_status(self, request: http.Request, local_ip: str) -> None:
+        """The status page, HTML or (?auto) text for machines; GET and HEAD only."""
+        if request.method not in ("GET", "HEAD"):
+            raise HttpError(405, f"{request.method[:20]} on the status page",
+                            (("Allow", "GET, HEAD"),))
+        server = self.server
+        content_type, content = status.render(
+            server.status_snapshots(), started=server.started, generation=server.generation,
+            now=time.time(), server_name=request.headers.get("Host") or local_ip,
+            auto="auto" in request.query.split("&"))
+        self.sock.sendall(http.message(200, status.HEADERS, content, content_type,
+                                       head_only=request.method == "HEAD"))
+        self._status = 200
+        self._ending = "status page sent"
 
     def _check_access(self, request: http.Request, local_ip: str, local_port: int,
                       proxied: bool = False) -> str | None:
@@ -686,6 +754,12 @@ class Connection:
             time.monotonic() - self._started, self._messages_in, self._messages_out,
             self._ending)
 
+
+
+def _add(row: list[int], *values: int) -> None:
+    """Add the values to a row of counters, in place."""
+    for i, value in enumerate(values):
+        row[i] += value
 
 
 def _payload(type: int, data: str | bytes) -> bytes:
