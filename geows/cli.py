@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def describe(config: Config) -> dict[str, Any]:
-    """The listeners and WebSocket locations, as -S shows them."""
+    """The listeners, WebSocket locations and status pages, as -S shows them."""
     return {
         "config": config.file,
         "server_root": config.server_root,
@@ -101,6 +101,11 @@ def describe(config: Config) -> dict[str, Any]:
             }
             for section in config.websocket_sections()
         ],
+        "status_pages": [
+            {"name": section.name, "location": section.pattern, "regex": section.regex,
+             "vhost": describe_vhost(section.vhost), "file": section.file, "line": section.line}
+            for section in config.status_sections()
+        ],
     }
 
 
@@ -123,6 +128,10 @@ def print_summary(summary: dict[str, Any]) -> None:
         target = f"{route['plugin']} {route['init']}" if route["plugin"] else "(no plugin)"
         print(f"  {route['name']} handler={route['handler']} -> {target} "
               f"({route['file']}:{route['line']})")
+    if summary["status_pages"]:
+        print("Status pages:")
+    for page in summary["status_pages"]:
+        print(f"  {page['name']} ({page['file']}:{page['line']})")
 
 
 def main(argv: list[str] | None = None) -> int:

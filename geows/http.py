@@ -20,6 +20,7 @@ SERVER = f"geows/{__version__}"
 
 REASONS = {
     101: "Switching Protocols",
+    200: "OK",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -227,14 +228,22 @@ def response(
         f"<html><head>\n<title>{status} {reason}</title>\n</head><body>\n"
         f"<h1>{reason}</h1>\n<p>{escape(_BODIES.get(status, reason))}</p>\n</body></html>\n"
     ).encode() if body else b""
+    return message(status, headers, html, "text/html; charset=iso-8859-1")
+
+
+def message(status: int, headers: tuple[tuple[str, str], ...], content: bytes,
+            content_type: str, *, head_only: bool = False) -> bytes:
+    """A complete response, after which the connection closes; `head_only` (HEAD): the
+    head alone, with the Content-Length the content would have."""
     lines = [
-        f"HTTP/1.1 {status} {reason}",
+        f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}",
         f"Date: {formatdate(usegmt=True)}",
         f"Server: {SERVER}",
         *(f"{name}: {value}" for name, value in headers),
-        f"Content-Length: {len(html)}",
+        f"Content-Length: {len(content)}",
         "Connection: close",
     ]
-    if html:
-        lines.append("Content-Type: text/html; charset=iso-8859-1")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + html
+    if content:
+        lines.append(f"Content-Type: {content_type}")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head if head_only else head + content

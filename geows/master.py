@@ -37,7 +37,7 @@ from gevent.queue import Queue
 
 from geows import __version__, limits, log
 from geows.access.control import AccessControl
-from geows.channel import Channel, Kind
+from geows.channel import Channel, Kind, json_body
 from geows.config import Config, load_config
 from geows.config.model import host_port
 from geows.errors import ConfigError
@@ -54,6 +54,7 @@ class Assignment:
     generation: int
     channel: int  # the worker's end of its socketpair to the master
     listeners: list[tuple[str | None, int, int]]  # host, port and inherited fd of each Listen
+    started: float  # when the master started (Unix time): the server's uptime
     config: str   # what the master read: -f, -d and -D as given
     server_root: str | None
     defines: list[str]
@@ -81,6 +82,7 @@ class Worker:
         self.finishing = False      # told to finish its connections (an old generation)
         self.outbox: Queue = Queue()  # what to send it, in order
         self.backlog = 0            # bytes in the outbox
+        self.snapshot: dict | None = None  # its latest status figures
 
     @property
     def serving(self) -> bool:
@@ -91,7 +93,8 @@ class Master:
     def __init__(self, args: argparse.Namespace, config: Config):
         self.args = args
         self.config = config
-        self.generation = 0
+        self.generation = -1  # the first is 0, as httpd counts restarts
+        self.started = time.time()
         # Each Listen's listening sockets, one per worker slot.
         self.listeners: dict[tuple[str | None, int], list[socket.socket]] = {}
         self.workers: dict[int, Worker] = {}
@@ -121,6 +124,8 @@ class Master:
             self._stop_workers(signal.SIGTERM)
             self._wait_for_workers()
             return 1
+        if self.config.status_sections():  # someone may ask for every worker's figures
+            gevent.spawn(self._pass_snapshots_on)
         if os.geteuid() == 0 and self.config.process.user is None:
             logger.warning("the workers run as root: set User (and Group) to run them as "
                            "another user, as httpd's children run")
@@ -240,7 +245,7 @@ class Master:
         listeners = [(listener.host, listener.port,
                       self.listeners[listener.host, listener.port][slot].fileno())
                      for listener in config.listeners]
-        assignment = Assignment(generation, theirs.fileno(), listeners,
+        assignment = Assignment(generation, theirs.fileno(), listeners, self.started,
                                 self.args.config, self.args.server_root, self.args.defines)
         process = subprocess.Popen(
             [sys.executable, "-m", "geows.worker"],
@@ -264,6 +269,18 @@ class Master:
                 for other in list(self.workers.values()):
                     if other is not worker and other.ready.ready() and other.ready.value is None:
                         self._post(other, kind, body)
+            elif kind is Kind.SNAPSHOT:
+                worker.snapshot = json.loads(body)
+
+    def _pass_snapshots_on(self) -> None:
+        """Give every serving worker the others' latest figures, for its status page."""
+        while True:
+            gevent.sleep(limits.STATUS_INTERVAL)
+            snapshots = [w.snapshot for w in self.workers.values() if w.snapshot is not None]
+            for worker in list(self.workers.values()):
+                if worker.serving:
+                    others = [s for s in snapshots if s is not worker.snapshot]
+                    self._post(worker, Kind.VIEW, json_body(others))
 
     def _post(self, worker: Worker, kind: Kind, body: bytes) -> None:
         if worker.backlog > limits.RELAY_BACKLOG:

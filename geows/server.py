@@ -13,6 +13,7 @@ import functools
 import itertools
 import logging
 import math
+import os
 import resource
 import socket
 import ssl
@@ -29,10 +30,11 @@ from gevent.lock import Semaphore
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
-from geows import forward, http, limits, tls
+from geows import forward, http, limits, status, tls
 from geows.access.control import AccessControl
 from geows.channel import Channel, Kind, broadcast_body, parse_broadcast
 from geows.config import Config, Listener, WebSocketSettings
+from geows.config.model import STATUS_HANDLER
 from geows.errors import ConnectionClosed, HttpError
 from geows.plugin.api import WebSocketServer
 from geows.plugin.threads import wait_for_threads
@@ -87,7 +89,7 @@ class Server:
     """Serves every WebSocket location of one configuration."""
 
     def __init__(self, config: Config, plugins: dict[WebSocketSettings, Any],
-                 access: AccessControl, relay: Channel | None = None):
+                 access: AccessControl, relay: Channel | None = None, generation: int = 0):
         self.config = config
         self.plugins = plugins
         self.access = access
@@ -97,8 +99,8 @@ class Server:
             settings: set() for settings in plugins}
         # A broadcast also goes to the other workers' connections of the location, by name.
         self.relay = relay
-        self.names = config.location_names()
-        self._by_name = {name: settings for settings, name in self.names.items()}
+        self.location_names = config.location_names()
+        self._by_name = {name: settings for settings, name in self.location_names.items()}
         self.hub = gevent.get_hub()
         self.hub_thread = _thread_ident()
         # What OS threads hand over (sends, broadcasts, closes), run in their order by one
@@ -117,6 +119,16 @@ class Server:
         self.max_connections = max(1, config.max_connections // workers) \
             if config.max_connections else max(1, soft_fds - limits.MAX_CONNECTIONS_FD_RESERVE)
         self._servers: list[StreamServer] = []
+        # What the status page shows of this process (snapshot).
+        self.generation = generation  # the server's restarts before this process started
+        self.started = time.time()
+        self.state = "serving"        # "draining" once stop() begins
+        self.accepted = 0             # connections accepted, of any kind
+        self.server_started = self.started  # a worker's: the master's, from its assignment
+        self.others: list[dict[str, Any]] = []  # the other workers' snapshots (the master's)
+        # Per (location name, protocol label): [0, accepted, messages in, messages out] of the
+        # WebSocket connections that ended; snapshot() adds the open ones' as they stand.
+        self._ended: dict[tuple[str, str], list[int]] = {}
 
     def start(self, sockets: dict[tuple[str | None, int], socket.socket] | None = None) -> None:
         """Start accepting on every Listen: on the listening sockets given by (host, port)
@@ -140,6 +152,7 @@ class Server:
     def stop_accepting(self) -> None:
         """Close the listening sockets (a worker's copies: the master and the other workers
         keep theirs, and what waits in the backlog goes to them)."""
+        self.state = "draining"
         for server in self._servers:
             server.close()
 
@@ -168,7 +181,8 @@ class Server:
         sent = self.deliver(settings, type, data)
         if self.relay is not None:
             try:
-                self.relay.send(Kind.BROADCAST, broadcast_body(self.names[settings], type, data))
+                self.relay.send(Kind.BROADCAST,
+                                broadcast_body(self.location_names[settings], type, data))
             except OSError:
                 log.error("a broadcast could not reach the other workers: the master is gone")
         return sent
@@ -234,8 +248,37 @@ class Server:
                 log.error("work handed over by a plugin's thread failed\n%s",
                           traceback.format_exc())
 
+    def snapshot(self) -> dict[str, Any]:
+        """This process's figures for the status page (status.render), JSON-serializable:
+        pid, started (Unix time), generation, state, open and accepted connections, and
+        per WebSocket location name and protocol label the status.COUNTERS."""
+        rows = {key: list(ended) for key, ended in self._ended.items()}
+        for settings, connections in self.locations.items():
+            name = self.location_names[settings]
+            for connection in connections:
+                _add(rows.setdefault((name, connection.protocol.label), [0, 0, 0, 0]),
+                     1, 1, *connection.messages)
+        locations: dict[str, dict[str, dict[str, int]]] = {
+            name: {} for name in self.location_names.values()}
+        for (name, label), row in sorted(rows.items(), key=lambda item: item[0][1]):
+            locations[name][label] = dict(zip(status.COUNTERS, row, strict=True))
+        return {"pid": os.getpid(), "started": self.started, "generation": self.generation,
+                "state": self.state, "open": len(self.connections), "accepted": self.accepted,
+                "locations": locations}
+
+    def status_snapshots(self) -> list[dict[str, Any]]:
+        """Every worker process's latest snapshot, which the status page sums: this one's
+        as it stands, the others' as the master last passed them on (limits.STATUS_INTERVAL)."""
+        return [self.snapshot(), *self.others]
+
+    def websocket_ended(self, connection: Connection) -> None:
+        """Keep the counts of a WebSocket connection that ends in its location's totals."""
+        key = (self.location_names[connection.settings], connection.protocol.label)
+        _add(self._ended.setdefault(key, [0, 0, 0, 0]), 0, 1, *connection.messages)
+
     def _handle(self, sock: socket.socket, address: tuple,
                 tls_context: ssl.SSLContext | None) -> None:
+        self.accepted += 1
         connection = Connection(self, sock, address, tls_context)
         self.connections.add(connection)
         try:
@@ -301,6 +344,11 @@ class Connection:
     def is_open(self) -> bool:
         return not self._finished and self.protocol is not None \
             and self.protocol.state is State.OPEN
+
+    @property
+    def messages(self) -> tuple[int, int]:
+        """Messages received and sent so far."""
+        return self._messages_in, self._messages_out
 
     @property
     def unsent(self) -> int:
@@ -485,7 +533,12 @@ class Connection:
         endpoint = config.resolve(request.path, host=request.headers.get("Host"),
                                   port=local_port, local_ip=local_ip)
         if endpoint is None:
-            self._forward(request, local_ip, local_port)
+            if config.handler(request.path, request.headers.get("Host"), local_port,
+                              local_ip) == STATUS_HANDLER:
+                self._check_access(request, local_ip, local_port)
+                self._answer_status(request, local_ip)
+            else:
+                self._forward(request, local_ip, local_port)
             return
         user = self._check_access(request, local_ip, local_port)
         settings = self.settings = endpoint.settings
@@ -521,6 +574,8 @@ class Connection:
                 self._watch_liveness(*settings.ping)
             self._pump(plugin, state, handle)
         finally:
+            if self._status == 101:  # it was in the location
+                self.server.websocket_ended(self)
             location.discard(self)
             self._finished = True  # sends from here on fail, from threads too
             on_disconnect = getattr(plugin, "on_disconnect", None)
@@ -546,6 +601,7 @@ class Connection:
             would send it there too, and let it through; else the connection ends."""
             host = later.headers.get("Host")
             if (config.resolve(later.path, host, local_port, local_ip) is not None
+                    or config.handler(later.path, host, local_port, local_ip) == STATUS_HANDLER
                     or config.proxy_pass(later.path, host, local_port, local_ip) is not entry):
                 raise HttpError(400, f"{later.path} is not forwarded to the same backend")
             self._check_access(later, local_ip, local_port, proxied=True)
@@ -554,6 +610,22 @@ class Connection:
                                 admit)
         self._status, self._messages_in, self._ending = \
             relayed.status, relayed.requests, relayed.ending
+
+    def _answer_status(self, request: http.Request, local_ip: str) -> None:
+        """The status page, HTML or (?auto) text for machines; GET and HEAD only."""
+        if request.method not in ("GET", "HEAD"):
+            raise HttpError(405, f"{request.method[:20]} on the status page",
+                            (("Allow", "GET, HEAD"),))
+        server = self.server
+        content_type, content = status.render(
+            server.status_snapshots(), started=server.server_started,
+            generation=server.generation,
+            now=time.time(), server_name=request.headers.get("Host") or local_ip,
+            auto="auto" in request.query.split("&"))
+        self.sock.sendall(http.message(200, status.HEADERS, content, content_type,
+                                       head_only=request.method == "HEAD"))
+        self._status = 200
+        self._ending = "status page sent"
 
     def _check_access(self, request: http.Request, local_ip: str, local_port: int,
                       proxied: bool = False) -> str | None:
@@ -784,6 +856,12 @@ class Connection:
             time.monotonic() - self._started, self._messages_in, self._messages_out,
             self._ending)
 
+
+
+def _add(row: list[int], *values: int) -> None:
+    """Add the values to a row of counters, in place."""
+    for i, value in enumerate(values):
+        row[i] += value
 
 
 def _payload(type: int, data: str | bytes) -> bytes:

@@ -15,6 +15,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import grp  # noqa: E402
+import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import pwd  # noqa: E402
@@ -28,7 +29,7 @@ from gevent.event import AsyncResult, Event  # noqa: E402
 
 from geows import limits, log  # noqa: E402
 from geows.access.control import AccessControl  # noqa: E402
-from geows.channel import Channel, Kind  # noqa: E402
+from geows.channel import Channel, Kind, json_body  # noqa: E402
 from geows.config import ProcessSettings, load_config  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
 from geows.master import Assignment  # noqa: E402
@@ -52,7 +53,9 @@ def main() -> int:
         plugins = load_plugins(config)
         sockets = {(host, port): socket.socket(fileno=fd)
                    for host, port, fd in assignment.listeners}
-        server = Server(config, plugins, access, relay=channel)
+        server = Server(config, plugins, access, relay=channel,
+                        generation=assignment.generation)
+        server.server_started = assignment.started
         server.start(sockets)
     except (ConfigError, OSError) as exc:
         channel.send(Kind.FAILED, str(exc).encode())
@@ -93,12 +96,26 @@ def serve(server: Server, channel: Channel | None = None) -> None:
 
 
 def _listen_to_master(server: Server, channel: Channel, stop: Event) -> None:
+    if server.config.status_sections():
+        gevent.spawn(_report, server, channel)
     for kind, body in channel:
         if kind is Kind.BROADCAST:
             server.deliver_relayed(body)
+        elif kind is Kind.VIEW:
+            server.others = json.loads(body)
     if not stop.is_set():
         logger.error("the master process is gone: stopping")
         stop.set()
+
+
+def _report(server: Server, channel: Channel) -> None:
+    """Send the master this worker's figures now and then, for the others' status pages."""
+    while True:
+        try:
+            channel.send(Kind.SNAPSHOT, json_body(server.snapshot()))
+        except OSError:
+            return  # the master is gone: _listen_to_master stops the worker
+        gevent.sleep(limits.STATUS_INTERVAL)
 
 
 def drop_privileges(process: ProcessSettings) -> None:

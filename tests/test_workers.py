@@ -175,7 +175,7 @@ def test_a_broken_reload_is_refused_with_its_line_and_the_old_config_keeps_servi
         process.config.write_text(text if broken else text.replace("v1.py", "broken.py"))
         reload(process, signal.SIGUSR1, notice="reload refused")
         refusal = [line for line in process.error_log.splitlines() if "reload refused" in line]
-        assert message in refusal[0] and "generation 1 keeps serving" in refusal[0]
+        assert message in refusal[0] and "generation 0 keeps serving" in refusal[0]
         assert ask(client, "y") == "v1:y"
         assert ask(open_client(process), "z") == "v1:z"
         assert process.workers() == workers
@@ -199,7 +199,7 @@ def test_kill_9_of_one_worker_drops_its_clients_only_and_a_new_worker_takes_its_
         workers = process.wait_for_workers(2)
         assert victim not in workers and survivor in workers
         replacement = (workers - {survivor}).pop()
-        process.wait_for_log(f"worker pid {victim} (generation 1) killed by SIGKILL; "
+        process.wait_for_log(f"worker pid {victim} (generation 0) killed by SIGKILL; "
                              "starting a new one", access=False)
         seen = {int(ask(open_client(process), "pid"))
                 for _ in range(60)}
@@ -264,7 +264,7 @@ def test_pid_file_is_written_removed_guards_a_second_start_and_serves_dash_k(tmp
         assert f"names process {process.proc.pid}, still running" in again.stderr \
             or "Address already in use" in again.stderr
         assert geows("-k", "graceful").returncode == 0
-        process.wait_for_log("generation 2 serving", access=False)
+        process.wait_for_log("generation 1 serving", access=False)
         assert not process.wait_for_workers(2) & old_workers
         assert geows("-k", "stop").returncode == 0
         assert process.proc.wait(20) == 0

@@ -63,14 +63,15 @@ class AccessControl:
 
     def _refuse_unenforceable(self) -> None:
         """Refuse to start on a rule geows cannot enforce wherever it may guard what geows
-        serves (a WebSocket location, or a path it forwards): serving it open would be
-        worse than not serving."""
-        served = self.config.websocket_sections() + _forwarded(self.config)
+        serves (a WebSocket location, the status page, or a path it forwards): serving it
+        open would be worse than not serving."""
+        forwarded = _forwarded(self.config)
+        served = self.config.served_sections() + forwarded
         for section, outer in _with_outermost(self.config.access):
             problems = self._built[id(section)].unenforceable
             if problems and any(self.config.may_apply(outer, place) for place in served):
                 raise problems[0]
-        if self.config.proxy_access and len(served) > len(self.config.websocket_sections()):
+        if self.config.proxy_access and forwarded:
             line = self.config.proxy_access[0]
             raise ConfigError(
                 f"{line.key} in a <Proxy> section: geows forwards ProxyPass requests but does "

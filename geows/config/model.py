@@ -17,6 +17,8 @@ from geows.config.vhosts import RequestLimits, VirtualHost, VirtualHostTable
 from geows.errors import ConfigError
 
 WEBSOCKET_HANDLER = "websocket-handler"
+# geows' status page; Apache's mod_status is "server-status", so both pages can coexist.
+STATUS_HANDLER = "geows-status"
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,16 @@ class Config:
             return Endpoint(chosen, chosen.websocket)
         return None
 
+    def handler(self, path: str, host: str | None = None, port: int | None = None,
+                local_ip: str | None = None) -> str | None:
+        """SetHandler's value for `path` (lowercased, "none" included): the last matching
+        section that sets one wins, as in httpd's merge; None if none does."""
+        handler = None
+        for section in self.sections_for(path, host, port, local_ip):
+            if section.handler is not None:
+                handler = section.handler
+        return handler
+
     def proxy_pass(self, path: str, host: str | None, port: int,
                    local_ip: str | None = None) -> ProxyPass | None:
         """The first ProxyPass line that applies to `path` (decoded) for the vhost serving
@@ -307,6 +319,15 @@ class Config:
         """Sections that set the websocket-handler or mod_websocket settings."""
         return [section for section in self.locations
                 if section.handler == WEBSOCKET_HANDLER or section.websocket_config]
+
+    def status_sections(self) -> list[LocationSection]:
+        """Sections that set the geows-status handler (the status page)."""
+        return [section for section in self.locations if section.handler == STATUS_HANDLER]
+
+    def served_sections(self) -> list[LocationSection]:
+        """Every section whose requests geows answers itself: the guards against access
+        rules geows cannot enforce look at these."""
+        return self.websocket_sections() + self.status_sections()
 
     def location_names(self) -> dict[WebSocketSettings, str]:
         """Each WebSocketHandler's name (LocationSection.name of the section setting it):
@@ -431,28 +452,30 @@ class Config:
 
     def check_alias_expressions(self) -> None:
         """ConfigError at an Alias inside a <Location> whose target is an expression geows
-        cannot evaluate (%{...}), where it may map a WebSocket location's requests: which
-        <Directory> and <Files> sections apply to them would be unknown."""
+        cannot evaluate (%{...}), where it may map the requests of a location geows serves
+        (WebSocket or status page): which <Directory> and <Files> sections apply to them
+        would be unknown."""
         for section in self.locations:
             if section.alias is None or "%{" not in section.alias[0]:
                 continue
-            for ws in self.websocket_sections():
+            for ws in self.served_sections():
                 if (section.vhost is None or ws.vhost is None or section.vhost is ws.vhost) \
                         and _related_locations(section, ws):
                     target, file, line = section.alias
                     raise ConfigError(
                         f"Alias {target}: geows cannot evaluate this expression, so it cannot "
-                        f"tell which <Directory> sections apply to the WebSocket location "
+                        f"tell which <Directory> sections apply to {_served(ws)} "
                         f"{ws.pattern} ({ws.file}:{ws.line}); it refuses to start rather than "
                         "serve it unguarded", file, line)
 
     def check_htaccess(self) -> None:
         """ConfigError at the AllowOverride (or AllowOverrideList) that lets httpd read
-        access directives from .htaccess files on a WebSocket location's paths: geows does
-        not read them, so it would serve those paths unguarded."""
+        access directives from .htaccess files on the paths of a location geows serves
+        (WebSocket or status page): geows does not read them, so it would serve those paths
+        unguarded."""
         if not any(override.grants_access for override in self.overrides):
             return  # the common case: .htaccess files hold no access directives anywhere
-        for ws in self.websocket_sections():
+        for ws in self.served_sections():
             for vhost in self._servers(ws):
                 mapped = self._mapped(ws, vhost)
                 # httpd's walk order: by depth, the main server's first at equal depth.
@@ -465,7 +488,7 @@ class Config:
                         override, where = found
                         raise ConfigError(
                             f"{override.name} {' '.join(override.args)} lets .htaccess "
-                            f"files in {where} set access control for the WebSocket location "
+                            f"files in {where} set access control for {_served(ws)} "
                             f"{ws.pattern} ({ws.file}:{ws.line}); geows does not read .htaccess "
                             "files and refuses to start rather than serve it unguarded",
                             override.file, override.line)
@@ -485,6 +508,11 @@ class _Plan:
         self.regex_directories = [s for s in sections if s.kind == "directory" and s.regex]
         self.files = [s for s in sections if s.kind == "files"]
         self.locations = [s for s in sections if s.kind == "location"]
+
+
+def _served(section: LocationSection) -> str:
+    """What a served section is, in an error message."""
+    return "the status page" if section.handler == STATUS_HANDLER else "the WebSocket location"
 
 
 def _related_locations(a: AccessSection | LocationSection, b: LocationSection) -> bool:

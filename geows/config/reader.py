@@ -31,6 +31,7 @@ from geows.config import directives, paths
 from geows.config.directives import DIR, SERVER, VHOST
 from geows.config.lexer import split_words
 from geows.config.model import (
+    STATUS_HANDLER,
     WEBSOCKET_HANDLER,
     AccessSection,
     Config,
@@ -515,14 +516,16 @@ class _Reader:
         elif scope.access is not None:
             scope.access.lines.append(line)
 
-    def _route(self, scope: _Scope) -> _Draft:
-        """The <Location> a WebSocket route is set in; ConfigError where geows cannot serve it."""
+    def _route(self, scope: _Scope, handler: str = WEBSOCKET_HANDLER) -> _Draft:
+        """The <Location> a route to a handler geows serves (WebSocket or status page) is set
+        in; ConfigError where geows cannot serve it."""
         if scope.kind in (SERVER, VHOST):
-            raise ConfigError(f"SetHandler {WEBSOCKET_HANDLER} outside <Location> is not served "
+            raise ConfigError(f"SetHandler {handler} outside <Location> is not served "
                               "by this version of geows")
         if scope.draft is None:
-            raise ConfigError(f"WebSocket handlers inside <{scope.section}> are not served by "
-                              "this version of geows")
+            what = "WebSocket handlers" if handler == WEBSOCKET_HANDLER else "Status pages"
+            raise ConfigError(f"{what} inside <{scope.section}> are not served by this "
+                              "version of geows")
         return scope.draft
 
     @staticmethod
@@ -583,7 +586,8 @@ class _Reader:
 
     def _sethandler(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         handler = args[0].lower()  # as httpd stores it
-        draft = self._route(scope) if handler == WEBSOCKET_HANDLER else scope.draft
+        served = handler in (WEBSOCKET_HANDLER, STATUS_HANDLER)
+        draft = self._route(scope, handler) if served else scope.draft
         if draft is not None:
             draft.handler = handler
 

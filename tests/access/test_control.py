@@ -57,6 +57,13 @@ def test_what_cannot_be_enforced_where_it_may_apply_refuses_start(tmp_path, extr
     assert words in message and "refuses to start" in message
 
 
+def test_what_cannot_be_enforced_on_the_status_page_refuses_start(tmp_path):
+    message = refusal(tmp_path, "<Location /geows-status>\n  SetHandler geows-status\n"
+                                "  Require ldap-group cn=x\n</Location>\n")
+    assert message.startswith(f"{tmp_path / 'httpd.conf'}:9: "), message
+    assert "ldap-group provider" in message and "refuses to start" in message
+
+
 @pytest.mark.parametrize("extra", [
     "RewriteEngine Off\n",
     "UserDir disabled\n",

@@ -583,3 +583,14 @@ def test_walk_logs_nothing(root, caplog):
     caplog.set_level(logging.DEBUG)
     paths.walk(os.path.join(str(root.path), "nothing"))
     assert caplog.text == ""
+
+
+def test_htaccess_on_the_status_page_is_refused(root):
+    doc = tree(root, "doc/") + "/doc"
+    message = root.error(marked(f"DocumentRoot {doc}\n<Location /geows-status>\n"
+                                f"SetHandler geows-status\n</Location>\n<Directory {doc}>\n"
+                                "AllowOverride AuthConfig\n</Directory>\n"))
+    assert message == (
+        f"{root.conf}:8: AllowOverride AuthConfig lets .htaccess files in {doc}/ set access "
+        f"control for the status page /geows-status ({root.conf}:4); geows does not read "
+        ".htaccess files and refuses to start rather than serve it unguarded")

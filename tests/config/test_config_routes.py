@@ -289,3 +289,41 @@ def test_tls_in_an_unloaded_module_is_accepted(root):
     text = ECHO + "<Location />\nRequire all granted\n</Location>\n" \
         "<IfModule mod_ssl.c>\nSSLEngine on\n</IfModule>\n"
     assert root.load(text).resolve("/echo") is not None
+
+
+# The status page (SetHandler geows-status)
+
+
+def test_the_status_handler_is_the_last_matching_sethandler(root):
+    config = root.load(ECHO + textwrap.dedent("""\
+        <Location /geows-status>
+          SetHandler geows-status
+        </Location>
+        <Location /geows-status/off>
+          SetHandler None
+        </Location>
+        <LocationMatch ^/echo/status>
+          SetHandler GEOWS-STATUS
+        </LocationMatch>
+        """))
+    assert config.handler("/geows-status/x") == "geows-status"
+    assert config.handler("/geows-status/off") == "none"
+    assert config.handler("/elsewhere") is None
+    # A later section takes a WebSocket path over, and a status path is no endpoint.
+    assert config.handler("/echo/status") == "geows-status"
+    assert config.resolve("/echo/status") is None and config.resolve("/geows-status") is None
+    assert config.resolve("/echo/x") is not None
+    assert [s.pattern for s in config.status_sections()] == ["/geows-status", "^/echo/status"]
+    assert [s.pattern for s in config.websocket_sections()] == ["/echo"]
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("SetHandler geows-status\n", 2, "SetHandler geows-status outside <Location> is not served "
+     "by this version of geows"),
+    ("<VirtualHost *:80>\nSetHandler geows-status\n</VirtualHost>\n", 3,
+     "SetHandler geows-status outside <Location> is not served by this version of geows"),
+    ("<Directory /srv>\nSetHandler geows-status\n</Directory>\n", 3,
+     "Status pages inside <Directory> are not served by this version of geows"),
+])
+def test_the_status_handler_outside_a_location_is_refused(root, text, line, message):
+    assert root.error(f"Listen 80\n{text}") == f"{root.conf}:{line}: {message}"
