@@ -22,7 +22,7 @@ from geows.config import Config, load_config  # noqa: E402
 from geows.config.model import host_port  # noqa: E402
 from geows.config.vhosts import VirtualHost  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
-from geows.master import Master  # noqa: E402
+from geows.master import Master, command_line  # noqa: E402
 from geows.plugin import load_plugins  # noqa: E402
 from geows.server import Server, bind  # noqa: E402
 from geows.worker import serve  # noqa: E402
@@ -187,6 +187,10 @@ def signal_master(config: Config, command: str) -> int:
     try:
         with open(path) as file:
             pid = int(file.read().strip())
+        if "geows" not in command_line(pid):  # Apache's, on a config both read
+            print(f"geows -k {command}: PidFile {path} names pid {pid}, which is not geows: "
+                  "not signalling it", file=sys.stderr)
+            return 1
         os.kill(pid, COMMANDS[command])
     except (OSError, ValueError):
         print(f"geows (pid file {path}) not running", file=sys.stderr)

@@ -102,6 +102,7 @@ class Master:
         self._stop_time = 0.0
         self._stop_requested = Event()
         self._reloading = Semaphore()
+        self._pid_file: str | None = None  # the PidFile this master wrote
 
     def run(self) -> int:
         """Serve until stopped; 0 after a stop, 1 when it cannot start."""
@@ -121,6 +122,7 @@ class Master:
                 error = self._write_pid_file()
         if error is not None and self._stopping is None:
             logger.error("%s", error)
+            self._stopping = signal.SIGTERM  # no worker is replaced from here on
             self._stop_workers(signal.SIGTERM)
             self._wait_for_workers()
             return 1
@@ -344,7 +346,9 @@ class Master:
             gevent.sleep(limits.FINISH_POLL)
 
     def _write_pid_file(self) -> str | None:
-        """Write the PidFile; why not, if it cannot (or names a geows still running)."""
+        """Write the PidFile; why not, if it names a geows still running or cannot be
+        written. One that names another live program (Apache, on a config both read) is
+        left alone: `apachectl` must not signal geows."""
         path = self.config.process.pid_file
         if path is None:
             return None
@@ -354,7 +358,13 @@ class Master:
         except (OSError, ValueError):
             old = 0
         if old and old != os.getpid() and _alive(old):
-            return f"PidFile {path} names process {old}, still running: is it running already?"
+            if "geows" in command_line(old):
+                return f"PidFile {path} names geows pid {old}, still running"
+            logger.warning("PidFile %s names pid %d (%s), still running: not overwriting it, "
+                           "so geows -k cannot find this geows", path, old,
+                           command_line(old).split(" ", 1)[0] or "?")
+            self._pid_file = None
+            return None
         if old:
             logger.warning("PidFile %s overwritten -- unclean shutdown of previous run?", path)
         try:
@@ -362,13 +372,13 @@ class Master:
                 file.write(f"{os.getpid()}\n")
         except OSError as exc:
             return f"could not write PidFile {path}: {exc.strerror}"
+        self._pid_file = path
         return None
 
     def _remove_pid_file(self) -> None:
-        path = self.config.process.pid_file
-        if path is not None:
+        if self._pid_file is not None:
             try:
-                os.unlink(path)
+                os.unlink(self._pid_file)
             except OSError:
                 pass  # removed by someone else: nothing to clean
 
@@ -391,3 +401,12 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def command_line(pid: int) -> str:
+    """A process's command line, "" when it is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            return file.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    except OSError:
+        return ""

@@ -27,6 +27,7 @@ import time  # noqa: E402
 import gevent  # noqa: E402
 from gevent.event import AsyncResult, Event  # noqa: E402
 
+import geows  # noqa: E402
 from geows import limits, log  # noqa: E402
 from geows.access.control import AccessControl  # noqa: E402
 from geows.channel import Channel, Kind, json_body  # noqa: E402
@@ -136,6 +137,11 @@ def drop_privileges(process: ProcessSettings) -> None:
         os.setgid(gid)
     if user is not None:
         os.setuid(user.pw_uid)
+        for module in (os, gevent, geows):  # what later imports (plugins' too) read
+            where = os.path.dirname(module.__file__)
+            if not os.access(where, os.R_OK | os.X_OK):
+                raise ConfigError(f"User {process.user} cannot read {where}, where Python "
+                                  "finds its modules: install Python and geows where it can")
 
 
 def _user(value: str) -> pwd.struct_passwd:

@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 from websockets.sync.client import connect
 
 from tests.draft76 import Draft76Client
-from tests.geows_process import ECHO_CONFIG, REPO, GeowsProcess
+from tests.geows_process import ECHO_CONFIG, REPO, GeowsProcess, free_port
 from tests.test_lifecycle import LIFECYCLE, RawClient
 
 # A plugin that tells which worker (and user) serves it, and says which version it is.
@@ -259,10 +259,14 @@ def test_pid_file_is_written_removed_guards_a_second_start_and_serves_dash_k(tmp
     try:
         old_workers = serving(process)
         assert pid_file.read_text() == f"{process.proc.pid}\n"
-        again = geows()
+        assert "Address already in use" in geows().stderr
+        elsewhere = process.dir / "elsewhere.conf"   # another port, the same PidFile
+        elsewhere.write_text(process.config.read_text().replace(str(process.port),
+                                                                str(free_port())))
+        again = subprocess.run([sys.executable, "-m", "geows", "-f", str(elsewhere)], cwd=REPO,
+                               capture_output=True, text=True, timeout=60)
         assert again.returncode == 1
-        assert f"names process {process.proc.pid}, still running" in again.stderr \
-            or "Address already in use" in again.stderr
+        assert f"names geows pid {process.proc.pid}, still running" in again.stderr
         assert geows("-k", "graceful").returncode == 0
         process.wait_for_log("generation 1 serving", access=False)
         assert not process.wait_for_workers(2) & old_workers
@@ -275,15 +279,49 @@ def test_pid_file_is_written_removed_guards_a_second_start_and_serves_dash_k(tmp
     assert stopped.returncode == 1 and "not running" in stopped.stderr
 
 
+def test_a_pid_file_of_another_running_program_is_left_alone(tmp_path: Path):
+    """Apache's PidFile, on a config geows shares with a running Apache: geows serves,
+    does not overwrite it, and -k refuses to signal the program it names."""
+    pid_file = tmp_path / "httpd.pid"
+    apache = subprocess.Popen(["sleep", "60"])   # stands for the running httpd
+    pid_file.write_text(f"{apache.pid}\n")
+    process = who_process(f"PidFile {pid_file}\n")
+    try:
+        serving(process)
+        assert pid_file.read_text() == f"{apache.pid}\n"
+        assert f"names pid {apache.pid} (sleep), still running: not overwriting" \
+            in process.error_log
+        refused = subprocess.run([sys.executable, "-m", "geows", "-f", str(process.config),
+                                  "-k", "stop"], cwd=REPO, capture_output=True, text=True,
+                                 timeout=60)
+        assert refused.returncode == 1 and "which is not geows" in refused.stderr
+        assert apache.poll() is None
+    finally:
+        assert process.stop() == 0
+        apache.kill()
+    assert pid_file.read_text() == f"{apache.pid}\n"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="dropping to User/Group needs root")
 def test_workers_run_as_user_and_group_after_binding_as_root():
+    """Where nobody can read this Python (a pyenv under /root, as on the test machines), the
+    workers refuse to serve as nobody rather than fail at their next import; elsewhere
+    they serve as nobody while the master stays root."""
     nobody = pwd.getpwnam("nobody")
     group = "nogroup" if _group_exists("nogroup") else "nobody"
+    readable = subprocess.run(["test", "-r", os.path.dirname(os.__file__)],
+                              user="nobody").returncode == 0
     plugins = Path(tempfile.mkdtemp(prefix="geows-who-"))
     plugins.chmod(0o755)   # the workers load the plugin as nobody
     (plugins / "who.py").write_text(WHO.replace("@VERSION@", ""))
-    process = GeowsProcess(CONFIG.replace("@DIR@/@PLUGIN@", f"{plugins}/who.py")
-                           + f"User nobody\nGroup {group}\n")
+    config = CONFIG.replace("@DIR@/@PLUGIN@", f"{plugins}/who.py") \
+        + f"User nobody\nGroup {group}\n"
+    if not readable:
+        with pytest.raises(RuntimeError) as refused:
+            GeowsProcess(config)
+        assert f"User nobody cannot read {os.path.dirname(os.__file__)}" in str(refused.value)
+        return
+    process = GeowsProcess(config)
     try:
         serving(process)
         uid, gid = map(int, ask(open_client(process), "ids").split(":"))

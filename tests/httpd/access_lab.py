@@ -38,8 +38,8 @@ MODULES = ["mpm_event", "authz_core", "authz_host", "authz_user", "authz_groupfi
 PRELUDE = """\
 {modules}
 LoadModule websocket_module {standin}
-User www-data
-Group www-data
+User ${{GEOWS_RUN_USER}}
+Group ${{GEOWS_RUN_GROUP}}
 PidFile {run}/httpd.pid
 ErrorLog {run}/error.log
 ServerName main.test

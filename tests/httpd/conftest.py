@@ -20,8 +20,8 @@ LoadModule authz_core_module {modules}/mod_authz_core.so
 LoadModule authz_host_module {modules}/mod_authz_host.so
 LoadModule headers_module {modules}/mod_headers.so
 LoadModule websocket_module {standin}
-User www-data
-Group www-data
+User ${{GEOWS_RUN_USER}}
+Group ${{GEOWS_RUN_GROUP}}
 PidFile {run}/httpd.pid
 ErrorLog {run}/error.log
 DocumentRoot {docroot}
@@ -66,7 +66,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     prelude = base / "prelude.conf"
     prelude.write_text(PRELUDE.format(modules=harness.MODULES, standin=standin,
                                       run=base / "run", docroot=docroot))
-    env = harness.httpd_env(base / "run", {"GEOWS_PRELUDE": str(prelude),
+    env = harness.httpd_env(base / "run", {**harness.RUN_AS, "GEOWS_PRELUDE": str(prelude),
                                            "GEOWS_PORT_A": str(ports["A"]),
                                            "GEOWS_PORT_B": str(ports["B"])})
     try:

@@ -254,6 +254,13 @@ def running_httpd(conf: Path, root: Path, env: Mapping[str, str], ports: list[in
 # Handshakes: the same request to httpd and to geows, from a chosen source address.
 
 
+# Whom httpd's children run as (the preludes' User and Group). geows' workers run as root:
+# this machine's Python lives under /root, which www-data cannot read, and a worker that
+# dropped to www-data could import nothing more (geows refuses to start so).
+RUN_AS = {"GEOWS_RUN_USER": "www-data", "GEOWS_RUN_GROUP": "www-data"}
+GEOWS_RUN_AS = {"GEOWS_RUN_USER": "#0", "GEOWS_RUN_GROUP": "#0"}
+
+
 class Geows:
     """The real geows CLI on a config (`python -m geows -f conf -d root`), started without
     waiting; `wait()` until it listens on every port, `stop()` always ends it."""
@@ -264,7 +271,8 @@ class Geows:
         self.log = log
         with log.open("w") as err:
             self.proc = subprocess.Popen([sys.executable, "-m", "geows", "-f", str(conf),
-                                          "-d", str(root)], cwd=root, env=dict(env),
+                                          "-d", str(root)], cwd=root,
+                                         env={**env, **GEOWS_RUN_AS},
                                          stdout=subprocess.DEVNULL, stderr=err)
 
     def wait(self, timeout: float = 20) -> None:
