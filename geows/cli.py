@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             print(migrate.snippet(config, form=args.proxy_form, backend=args.backend,
                                   apache=args.apache_address), end="")
             return 0
-        log.configure(config.log_level, config.module_log_levels)
+        log.configure(config, dry_run=args.test)
         access = AccessControl(config)
         plugins = load_plugins(config)
     except (ConfigError, ValueError) as exc:  # ValueError: a bad --backend/--apache-address
