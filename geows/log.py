@@ -137,6 +137,11 @@ class _SinkHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.sink.write((self.format(record) + "\n").encode("utf-8", "backslashreplace"))
+        except OSError as exc:  # its piped logger died, the disk is full...: said once
+            if not self.sink.failed:
+                self.sink.failed = True
+                print(f"geows: cannot write to the error log {self.sink.target.where}: {exc}",
+                      file=sys.stderr)
         except Exception:
             self.handleError(record)
 

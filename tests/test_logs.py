@@ -395,6 +395,47 @@ def test_a_reload_keeps_unchanged_loggers_starts_new_ones_and_lets_removed_ones_
     assert sorted(json.loads(os.environ[log.PIPES_ENV])["pipes"]) == sorted(
         f"|{sys.executable} {tmp_path}/logger.py {tmp_path}/{name}.log"
         for name in ("kept", "added"))
+    # A logger that died is started again by the next reload (httpd restarts it at once).
+    os.kill(int(re.search(r"started (\d+)", (tmp_path / "kept.log").read_text())[1]),
+            signal.SIGKILL)
+    configure("kept", "added")
+    deadline = time.monotonic() + 10
+    while (tmp_path / "kept.log").read_text().count("started") < 2:
+        assert time.monotonic() < deadline, "the dead logger was not started again"
+        time.sleep(0.05)
+
+
+# --- Several processes, one file
+
+
+WRITER = """
+import sys
+import time
+
+from geows import log
+from geows.config import load_config
+from geows.log_format import Entry
+
+config = load_config(sys.argv[1])
+log.configure(config)
+for n in range(int(sys.argv[3])):
+    log.access(Entry("192.0.2.1", "192.0.2.1", n, "127.0.0.1", 80, time.time(), time.time(),
+                     0.0, config.logs.names, notes={"filler": sys.argv[2] * 3000}),
+               config.logs)
+"""
+
+
+def test_lines_of_several_processes_never_interleave(tmp_path):
+    config = tmp_path / "httpd.conf"
+    config.write_text(f"Listen 127.0.0.1:{free_port()}\n"
+                      f'CustomLog {tmp_path}/access.log "%{{remote}}p %{{filler}}n end"\n')
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(config), letter, "500"],
+                                cwd=REPO) for letter in "abcd"]
+    assert [writer.wait(60) for writer in writers] == [0] * 4
+    lines = (tmp_path / "access.log").read_text().splitlines()
+    assert len(lines) == 2000
+    assert all(re.fullmatch(r"\d+ (a{3000}|b{3000}|c{3000}|d{3000}) end", line)
+               for line in lines)
 
 
 # --- Rotation: configure again, and the files are opened anew
