@@ -264,6 +264,27 @@ def test_each_custom_log_gets_the_line_and_a_condition_is_only_warned_about(serv
                      r"variables .* every connection is logged there", served.error_log)
 
 
+def test_a_virtual_host_logs_where_its_own_directives_say():
+    process = GeowsProcess(f"""
+Listen 127.0.0.1:@PORT@
+CustomLog @DIR@/main.log "main %v %V %p %U"
+<VirtualHost *:@PORT@>
+  ServerName own.example:8443
+  CustomLog @DIR@/own.log "own %v %V %p %U"
+</VirtualHost>
+<VirtualHost *:@PORT@>
+  ServerName other.example
+</VirtualHost>
+{ECHO}""")
+    for host, path in (("own.example", "/a"), ("other.example", "/b"), ("unknown.example", "/c")):
+        raw_request(process.port, f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    assert process.stop() == 0
+    # The first vhost of an address answers for names no vhost has, as in httpd.
+    assert wait_for_text(process.dir / "own.log", "/c").splitlines() == [
+        "own own.example own.example 8443 /a", "own own.example unknown.example 8443 /c"]
+    assert (process.dir / "main.log").read_text() == "main other.example other.example 80 /b\n"
+
+
 # --- Refused at -t (and at start), with FILE:LINE
 
 
@@ -396,10 +417,13 @@ def test_a_reload_keeps_unchanged_loggers_starts_new_ones_and_lets_removed_ones_
         f"|{sys.executable} {tmp_path}/logger.py {tmp_path}/{name}.log"
         for name in ("kept", "added"))
     # A logger that died is started again by the next reload (httpd restarts it at once).
-    os.kill(int(re.search(r"started (\d+)", (tmp_path / "kept.log").read_text())[1]),
-            signal.SIGKILL)
-    configure("kept", "added")
+    pid = int(re.search(r"started (\d+)", (tmp_path / "kept.log").read_text())[1])
+    os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the killed logger did not die"
+        time.sleep(0.05)  # dead, and not reaped yet: the reload sees it gone
+    configure("kept", "added")
     while (tmp_path / "kept.log").read_text().count("started") < 2:
         assert time.monotonic() < deadline, "the dead logger was not started again"
         time.sleep(0.05)

@@ -370,7 +370,7 @@ class _Reader:
                          draft.format(line.format, main), line.condition)
 
     def _finish_vhost(self, draft: _VirtualHostDraft,
-                      main_error_log: LogTarget | None = None) -> VirtualHost:
+                      main_error_log: LogTarget | None) -> VirtualHost:
         name = draft.server_name
         if name is None:  # as ap_fini_vhost_config names a vhost without ServerName
             if any(address.ip is None for address in draft.addresses):
