@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command is not None:
             return signal_master(config, args.command)
-        log.configure(config.log_level, config.module_log_levels)
+        log.configure(config, dry_run=args.test)
         access = AccessControl(config)
         if args.test:
             load_plugins(config)

@@ -185,6 +185,8 @@ class Relayed:
     status: int | str = "-"   # the backend's first response status
     requests: int = 0
     ending: str = ""
+    bytes_in: int = 0         # from the client, after the first request's head
+    bytes_out: int = 0        # to the client
 
 
 def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: str,
@@ -231,6 +233,7 @@ class _Relay:
                 out.clear()
                 if self.stream.stopped is None:
                     data = self._recv(self.client)
+                    result.bytes_in += len(data)
                     if not data:
                         break
             if not result.ending:
@@ -275,6 +278,7 @@ class _Relay:
                     if first[9:12].isdigit():
                         result.status = int(first[9:12])
                 self.client.sendall(data)
+                result.bytes_out += len(data)
             result.ending = result.ending or "backend closed"
         except TimeoutError:
             result.ending = result.ending or "idle too long"

@@ -168,9 +168,16 @@ class Master:
                 logger.error("reload refused, generation %d keeps serving: %s",
                              self.generation, exc)
                 return
-            old = [worker for worker in self.workers.values() if not worker.finishing]
-            error = self._start_generation(config)
+            try:
+                # Reopened (log rotation), and the new generation gets the piped loggers.
+                log.configure(config)
+            except ConfigError as exc:
+                error = str(exc)
+            else:
+                old = [worker for worker in self.workers.values() if not worker.finishing]
+                error = self._start_generation(config)
             if error is not None:
+                log.configure(self.config)  # the logs it had: they open, they did before
                 logger.error("reload refused, generation %d keeps serving: %s",
                              self.generation, error)
                 self._close(added)
@@ -180,7 +187,6 @@ class Master:
                 _signal(worker, signal.SIGUSR1)
             self._close(self._unused(config))
             self.config = config
-            log.configure(config.log_level, config.module_log_levels)
             logger.log(log.NOTICE, "generation %d serving on %s; %d worker(s) of earlier "
                        "generations finishing their connections", self.generation,
                        self._addresses(), len(old))
@@ -251,7 +257,7 @@ class Master:
                                 self.args.config, self.args.server_root, self.args.defines)
         process = subprocess.Popen(
             [sys.executable, "-m", "geows.worker"],
-            pass_fds=[theirs.fileno(), *(fd for *_, fd in listeners)],
+            pass_fds=[theirs.fileno(), *(fd for *_, fd in listeners), *log.pipe_fds()],
             env={**os.environ, ASSIGNMENT_ENV: assignment.to_env()})
         theirs.close()
         worker = Worker(process, Channel(ours), generation, slot)

@@ -31,11 +31,14 @@ from gevent.pool import Pool
 from gevent.server import StreamServer
 
 from geows import forward, http, limits, status, tls
+from geows import log as geows_log
 from geows.access.control import AccessControl
 from geows.channel import Channel, Kind, broadcast_body, parse_broadcast
 from geows.config import Config, Listener, WebSocketSettings
+from geows.config.logs import ServerLogs
 from geows.config.model import STATUS_HANDLER
 from geows.errors import ConnectionClosed, HttpError
+from geows.log_format import Entry
 from geows.plugin.api import WebSocketServer
 from geows.plugin.threads import wait_for_threads
 from geows.protocols import (
@@ -302,7 +305,9 @@ class Connection:
                  "_started", "_request_line", "_status", "_ending", "_messages_in",
                  "_messages_out", "_deadline", "_reader", "_flush_pending", "_queued",
                  "_writing", "_finished", "_close_timer", "_heard", "_pinged", "_ping_timer",
-                 "__weakref__")
+                 # what access log formats may tell (geows.log_format.Entry)
+                 "_request", "_local", "_user", "_handler", "_tls", "_bytes_in", "_bytes_out",
+                 "_head_size", "_response_head", "__weakref__")
 
     def __init__(self, server: Server, sock: socket.socket, address: tuple,
                  tls_context: ssl.SSLContext | None = None):
@@ -333,6 +338,15 @@ class Connection:
         self._heard = self._started  # when bytes last came from the client
         self._pinged = 0.0           # when the ping waiting for an answer went out; 0.0: none
         self._ping_timer: Any = None  # WebSocketPing's hub timer: no greenlet per connection
+        self._request: http.Request | None = None
+        self._local: tuple[str, int] | None = None  # the listening address it came in on
+        self._user: str | None = None
+        self._handler: str | None = None   # httpd's: websocket-handler, or proxy-server
+        self._tls: tuple[str, str] | None = None  # TLS version and cipher
+        self._bytes_in = 0   # as mod_logio counts them, TLS taken off
+        self._bytes_out = 0
+        self._head_size: int | None = None  # of the response head sent
+        self._response_head: bytes | None = None  # kept only for an access log's %o
 
     # The channel a plugin's WebSocketServer handle talks to.
 
@@ -523,13 +537,13 @@ class Connection:
         config = self.server.config
         if self.tls_context is not None:
             self._start_tls(self.tls_context)
-        request = self._read_head()
+        request = self._request = self._read_head()
         self._request_line = f"{request.method} {request.target[:200]} {request.version}"
         self._ending = "closed during the handshake"
         if len(self.server.connections) > self.server.max_connections:  # this one included
             raise HttpError(503, f"over MaxRequestWorkers ({self.server.max_connections} "
                                  "connections)")
-        local_ip, local_port = self.sock.getsockname()[:2]
+        local_ip, local_port = self._local
         endpoint = config.resolve(request.path, host=request.headers.get("Host"),
                                   port=local_port, local_ip=local_ip)
         if endpoint is None:
@@ -542,6 +556,7 @@ class Connection:
             return
         user = self._check_access(request, local_ip, local_port)
         settings = self.settings = endpoint.settings
+        self._handler = "websocket-handler"
         self.protocol = select_protocol(
             request, secure=self.tls_context is not None,
             max_message_size=settings.max_message_size,
@@ -595,6 +610,7 @@ class Connection:
         if entry is None or entry.backend is None:
             raise HttpError(404, f"no WebSocket location or ProxyPass for {request.path}")
         self._check_access(request, local_ip, local_port, proxied=True)
+        self._handler = "proxy-server"
 
         def admit(later: http.Request) -> None:
             """A later request of the connection goes to the same backend only if httpd
@@ -610,6 +626,8 @@ class Connection:
                                 admit)
         self._status, self._messages_in, self._ending = \
             relayed.status, relayed.requests, relayed.ending
+        self._bytes_in += relayed.bytes_in
+        self._bytes_out += relayed.bytes_out
 
     def _answer_status(self, request: http.Request, local_ip: str) -> None:
         """The status page, HTML or (?auto) text for machines; GET and HEAD only."""
@@ -638,6 +656,7 @@ class Connection:
             self.remote_addr = (client_ip, self.remote_addr[1])
             self.client = f"{client_ip}:{self.remote_addr[1]}"
         if decision.status is None:
+            self._user = decision.user
             return decision.user
         for line in (*decision.log_notes, decision.log_message):
             if line:
@@ -676,10 +695,11 @@ class Connection:
             raise TlsFailed(f"TLS handshake failed: {exc}") from None
         finally:
             self.sock.settimeout(None)
+        self._tls = (self.sock.version(), self.sock.cipher()[0])
 
     def _read_head(self) -> http.Request:
         """The request head, under mod_reqtimeout's header budget and core's LimitRequest*."""
-        local_ip, local_port = self.sock.getsockname()[:2]
+        self._local = local_ip, local_port = self.sock.getsockname()[:2]
         limits_here = self.server.config.request_limits_for(local_port, local_ip)
         parser = http.RequestParser(
             limit_request_line=limits_here.limit_request_line,
@@ -696,14 +716,15 @@ class Connection:
     def _finish_handshake(self) -> None:
         """Send the 101 once the protocol has all it needs (draft-76: key3)."""
         with self._lock:
-            self._flush()
+            sent = self._flush()
         while self.protocol.state is State.CONNECTING:
             data = self._recv_with_budget()
             if not data:
                 raise ConnectionResetError("client closed during the handshake")
             with self._lock:
                 self.protocol.receive_data(data)
-                self._flush()
+                sent += self._flush()
+        self._sent_head(sent)
 
     def _recv_with_budget(self) -> bytes:
         # mod_reqtimeout "header=T-MAX,MinRate=R": T seconds to start, one more
@@ -719,6 +740,7 @@ class Connection:
             raise HandshakeTimeout() from None
         finally:
             self.sock.settimeout(None)
+        self._bytes_in += len(data)
         if config.header_min_rate:
             self._deadline = min(self._deadline + len(data) / config.header_min_rate,
                                  self._started + config.header_timeout_max)
@@ -739,6 +761,7 @@ class Connection:
                 data = self.sock.recv(limits.RECV_SIZE)
             except OSError:  # reset by the peer, or woken by _wake_reader: the end
                 data = b""
+            self._bytes_in += len(data)
             with self._lock:
                 if data:
                     self._heard = time.monotonic()
@@ -822,8 +845,8 @@ class Connection:
         except OSError as exc:
             raise ConnectionClosed(f"the peer is gone: {exc}") from exc
 
-    def _flush(self) -> None:
-        """Write what the protocol queued; caller holds the lock."""
+    def _flush(self) -> bytes:
+        """Write what the protocol queued, and return it; caller holds the lock."""
         self._flush_pending = False
         data = self.protocol.data_to_send()
         self._queued = 0
@@ -834,21 +857,39 @@ class Connection:
             try:
                 while view:
                     self._writing = len(view)
-                    view = view[self.sock.send(view):]
+                    sent = self.sock.send(view)
+                    self._bytes_out += sent
+                    view = view[sent:]
             finally:
                 self._writing = 0
+        return data
+
+    def _sent_head(self, data: bytes) -> None:
+        """Note the response head at the start of `data`, which went out."""
+        self._head_size = data.find(b"\r\n\r\n") + 4
+        if geows_log.uses("o"):
+            self._response_head = data[:self._head_size]
 
     def _refuse(self, error: HttpError) -> None:
         self._status = error.status
         self._ending = error.reason
         log.info("[client %s] %s %s: %s", self.client, self._request_line,
                  error.status, error.reason)
+        response = http.response(error.status, error.headers)
         try:
-            self.sock.sendall(http.response(error.status, error.headers))
+            self.sock.sendall(response)
         except OSError:
-            pass  # the client is gone; nothing left to tell it
+            return  # the client is gone; nothing left to tell it
+        self._bytes_out += len(response)
+        self._sent_head(response)
 
     def _log_access(self) -> None:
+        if geows_log.custom_logs():
+            # As httpd: a line for each request answered, none for a connection closed
+            # before it sent one (a 408 for one too slow to send it is answered).
+            if self._request is not None or self._status != "-":
+                geows_log.access(*self._access_entry())
+            return
         protocol = self.protocol.label if self.protocol and self._status == 101 else "-"
         access_log.info(
             '%s "%s" %s %s %.3fs in=%d out=%d "%s"',
@@ -856,6 +897,33 @@ class Connection:
             time.monotonic() - self._started, self._messages_in, self._messages_out,
             self._ending)
 
+    def _access_entry(self) -> tuple[Entry, ServerLogs]:
+        """What this connection's access log lines can tell, and its server's logs."""
+        config = self.server.config
+        request = self._request
+        local_ip, local_port = self._local or ("-", 0)
+        host = request.headers.get("Host") if request is not None else None
+        vhost = config.virtual_host(host, local_port, local_ip) if self._local else None
+        logs = config.logs if vhost is None else vhost.logs
+        duration = time.monotonic() - self._started
+        ended = time.time()
+        websocket = self._status == 101 and self.protocol is not None
+        notes = {"geows-ending": self._ending}
+        if websocket:
+            notes.update({"geows-protocol": self.protocol.label,
+                          "geows-messages-in": str(self._messages_in),
+                          "geows-messages-out": str(self._messages_out)})
+        entry = Entry(
+            self.remote_addr[0], self.peer_ip, self.remote_addr[1],
+            local_ip.removeprefix("::ffff:") if "." in local_ip else local_ip, local_port,
+            ended - duration, ended, duration, logs.names, request,
+            self._status if isinstance(self._status, int) else None, self._response_head,
+            None if self._head_size is None else max(0, self._bytes_out - self._head_size),
+            self._bytes_in, self._bytes_out, self._user,
+            self._messages_in - 1 if self._handler == "proxy-server" and self._messages_in else 0,
+            "dropped" in self._ending,  # "connection dropped", its own or a forwarded one's
+            self._handler, self._tls, notes)
+        return entry, logs
 
 
 def _add(row: list[int], *values: int) -> None:

@@ -48,7 +48,7 @@ def main() -> int:
     try:
         config = load_config(assignment.config, server_root=assignment.server_root,
                              defines=assignment.defines)
-        log.configure(config.log_level, config.module_log_levels)
+        log.configure(config)  # with the master's piped loggers, before dropping privileges
         access = AccessControl(config)
         drop_privileges(config.process)
         plugins = load_plugins(config)

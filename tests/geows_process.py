@@ -99,9 +99,17 @@ class GeowsProcess:
                              f"error log:\n{self.error_log}")
 
     def workers(self) -> set[int]:
-        """The worker processes' pids (the master's children)."""
+        """The worker processes' pids (the master's children running geows.worker: piped
+        loggers are its children too)."""
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        return {int(pid) for pid in children.read_text().split()}
+        workers = set()
+        for pid in children.read_text().split():
+            try:
+                if b"geows.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    workers.add(int(pid))
+            except OSError:
+                pass  # exited meanwhile
+        return workers
 
     def wait_for_workers(self, count: int, timeout: float = 20) -> set[int]:
         """Wait until the master has `count` workers; their pids."""

@@ -183,6 +183,35 @@ def test_a_broken_reload_is_refused_with_its_line_and_the_old_config_keeps_servi
         assert process.stop() == 0
 
 
+def test_a_reload_reopens_logs_rotated_away(tmp_path: Path):
+    """logrotate's way: rename the files, reload; the master and the new workers write to
+    new files of the old names."""
+    errors, access = tmp_path / "error.log", tmp_path / "access.log"
+    process = who_process(f'LogLevel info\nErrorLog {errors}\nCustomLog {access} "%P %r %>s"\n')
+
+    def wait_for(path: Path, text: str) -> None:
+        deadline = time.monotonic() + 20
+        while not (path.exists() and text in path.read_text()):
+            assert time.monotonic() < deadline, f"{text!r} not in {path}"
+            time.sleep(0.05)
+    try:
+        wait_for(errors, "configured -- serving")
+        with open_client(process) as client:
+            assert ask(client, "x") == "v1:x"
+        wait_for(access, "GET /who HTTP/1.1 101")
+        errors.rename(tmp_path / "error.log.1")
+        access.rename(tmp_path / "access.log.1")
+        process.proc.send_signal(signal.SIGHUP)
+        wait_for(errors, "generation 1 serving")
+        with open_client(process) as client:
+            assert ask(client, "y") == "v1:y"
+        wait_for(access, "GET /who HTTP/1.1 101")
+    finally:
+        assert process.stop() == 0
+    assert "generation 1 serving" not in (tmp_path / "error.log.1").read_text()
+    assert "[main:" not in process.error_log   # stderr: only the plugin's own prints
+
+
 def test_kill_9_of_one_worker_drops_its_clients_only_and_a_new_worker_takes_its_place():
     process = who_process()
     try:

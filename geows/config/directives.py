@@ -27,7 +27,8 @@ _DIR_ONLY = frozenset({DIR})  # mod_websocket's directives are OR_AUTHCFG
 _ANYWHERE = frozenset({SERVER, VHOST, DIR})
 
 _ARITY = {(1, 1): "takes one argument", (2, 2): "takes two arguments",
-          (1, 2): "takes 1-2 arguments", (1, None): "requires at least one argument"}
+          (1, 2): "takes 1-2 arguments", (2, 3): "takes two or three arguments",
+          (1, None): "requires at least one argument"}
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,19 @@ DIRECTIVES = {spec.name.lower(): spec for spec in (
     Spec("SSLFIPS", 1, 1, _SERVER_ONLY, "On or Off"),
     Spec("SSLOpenSSLConfCmd", 2, 2, _SERVER_OR_VHOST, "an OpenSSL command and its value"),
     Spec("SSLSRPVerifierFile", 1, 1, _SERVER_OR_VHOST, "an SRP verifier file"),
+    # core's error log and mod_log_config's access logs (geows.log writes them).
+    Spec("ErrorLog", 1, 1, _SERVER_OR_VHOST,
+         "a file name, a |piped logger or syslog[:facility]"),
+    Spec("LogFormat", 1, 2, _SERVER_OR_VHOST,
+         "a log format string (see docs) and an optional format name"),
+    Spec("CustomLog", 2, 3, _SERVER_OR_VHOST,
+         "a file name, a custom log format string or format name, and an optional "
+         "\"env=\" or \"expr=\" clause (see docs)"),
+    Spec("TransferLog", 1, 1, _SERVER_OR_VHOST,
+         "the filename of the access log, or a |piped logger"),
+    Spec("GlobalLog", 2, 3, _SERVER_ONLY,
+         "a file name, a custom log format string or format name, and an optional "
+         "\"env=\" or \"expr=\" clause (see docs)"),
 )}
 
 # Why geows refuses the mod_ssl directives it cannot honour: these flags when On...
@@ -464,6 +478,28 @@ def parse_server_name(value: str) -> str:
         raise ConfigError(f'The port number "{value}" is outside the appropriate range '
                           "(i.e., 1..65535).")
     return host
+
+
+def server_name_port(value: str) -> int | None:
+    """ServerName's port, as parse_server_name reads it; None without one."""
+    host = value.split("://", 1)[1] if "://" in value else value
+    _, colon, port = host.partition(":")
+    return atoi(port) if colon else None
+
+
+def parse_log_condition(clause: str) -> str:
+    """CustomLog's third argument, env=[!]VAR or expr=EXPRESSION, checked as mod_log_config
+    checks it (geows evaluates neither: see the reader's warning)."""
+    kind = clause[:clause.find("=") + 1].lower()
+    if kind == "env=":
+        if clause[4:] in ("", "!"):
+            raise ConfigError("missing environment variable name")
+    elif kind == "expr=":
+        if not clause[5:]:
+            raise ConfigError("missing condition")
+    else:
+        raise ConfigError("error in condition clause")
+    return clause
 
 
 _VHOST_ADDRESS = re.compile(r"(.*?)(?::([0-9]+))?", re.DOTALL)

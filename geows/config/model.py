@@ -11,6 +11,7 @@ from functools import lru_cache
 from geows import limits
 from geows.access.lines import ACCESS_CONTAINERS, AccessLine, is_access_directive
 from geows.config import paths
+from geows.config.logs import LogTarget, ServerLogs
 from geows.config.paths import DEFAULT_DOCUMENT_ROOT, Alias, ProxyPass, compile_pcre
 from geows.config.tls_settings import TlsSettings
 from geows.config.vhosts import RequestLimits, VirtualHost, VirtualHostTable
@@ -236,6 +237,8 @@ class Config:
     tls: TlsSettings | None = None  # the main server's, with SSLEngine on
     request_limits: RequestLimits = RequestLimits()  # the main server's
     max_connections: int | None = None  # MaxRequestWorkers; None: from RLIMIT_NOFILE (server)
+    error_log: LogTarget | None = None  # the main server's ErrorLog; None: stderr
+    logs: ServerLogs = ServerLogs()  # the main server's access logs; a vhost's are on it
     process: ProcessSettings = ProcessSettings()
     _vhost_table: VirtualHostTable | None = field(default=None, init=False, repr=False,
                                                   compare=False)

@@ -30,6 +30,13 @@ from geows.access.lines import (
 from geows.config import directives, paths
 from geows.config.directives import DIR, SERVER, VHOST
 from geows.config.lexer import split_words
+from geows.config.logs import (
+    SYSLOG_FACILITIES,
+    AccessLog,
+    LogTarget,
+    ServerLogs,
+    log_target,
+)
 from geows.config.model import (
     STATUS_HANDLER,
     WEBSOCKET_HANDLER,
@@ -48,6 +55,7 @@ from geows.config.tls_settings import Located, TlsSettings
 from geows.config.tree import Node, Section, parse
 from geows.config.vhosts import ANY_PORT, RequestLimits, VirtualHost, VirtualHostAddress
 from geows.errors import ConfigError
+from geows.log_format import COMMON, LogFormat, ServerNames
 
 log = logging.getLogger("geows.config")
 
@@ -127,6 +135,37 @@ def _unless_none(*flags: bool | None) -> bool:
 
 
 @dataclass
+class _LogLine:
+    """A CustomLog, TransferLog (no format: the server's default) or GlobalLog line."""
+
+    node: Node
+    target: str
+    format: str | None  # a format string or a LogFormat nickname
+    condition: str | None = None
+    everywhere: bool = False  # GlobalLog: every vhost's too, even one with its own logs
+
+
+@dataclass
+class _LogDraft:
+    """A server's logging directives being read: mod_log_config opens its logs after the
+    whole config is read, against the final ServerRoot and LogFormat nicknames."""
+
+    error_log: tuple[Node, str] | None = None
+    formats: dict[str, str] = field(default_factory=dict)  # LogFormat nicknames
+    default_format: str | None = None  # the last LogFormat without a nickname
+    lines: list[_LogLine] = field(default_factory=list)
+    port: int | None = None  # ServerName's, for %p
+
+    def format(self, text: str | None, main: _LogDraft | None) -> LogFormat:
+        """A line's format: a nickname of this server's (or of the main server's), else
+        the text itself; None: the last LogFormat without a nickname, else CLF."""
+        formats = {**main.formats, **self.formats} if main is not None else self.formats
+        if text is None:
+            text = self.default_format or (main.default_format if main else None) or COMMON
+        return LogFormat.parse(formats.get(text, text))
+
+
+@dataclass
 class _VirtualHostDraft:
     """A <VirtualHost> being read; its names are final only after the whole config."""
 
@@ -140,6 +179,7 @@ class _VirtualHostDraft:
     proxy_passes: list[ProxyPass] = field(default_factory=list)
     tls: _TlsDraft = field(default_factory=_TlsDraft)
     request_limits: dict[str, int] = field(default_factory=dict)  # RequestLimits' fields set
+    logs: _LogDraft = field(default_factory=_LogDraft)
     built: VirtualHost | None = None
 
 
@@ -220,12 +260,16 @@ class _Reader:
         self.access: list[_AccessDraft] = []  # top-level sections, in file order
         self.overrides: list[tuple[Node, Sequence[str], _AccessDraft]] = []
         self.proxy_access: list[_AccessDraft] = []  # <Proxy>/<ProxyMatch> sections' rules
+        self.logs = _LogDraft()  # the main server's
+        self.main_logs = ServerLogs()  # the main server's, once read
 
     def read(self, file: str) -> Config:
         server = _AccessDraft("server", "", False, None, file, 0)
         self.access.append(server)
         self._walk_file(file, _Scope(SERVER, access=server))
-        vhosts = [self._finish_vhost(vhost) for vhost in self.vhosts]
+        error_log = self._error_log(self.logs)
+        self.main_logs = self._server_logs(self.logs, None, self.server_name)
+        vhosts = [self._finish_vhost(vhost, error_log) for vhost in self.vhosts]
         locations = [self._finish(draft) for draft in self.drafts]
         document_root = paths.DEFAULT_DOCUMENT_ROOT
         if self.document_root is not None:
@@ -241,7 +285,8 @@ class _Reader:
                         overrides, tuple(self.proxy_passes),
                         tuple(line for draft in self.proxy_access for line in draft.lines[:1]),
                         self.tls.settings(self.tls), RequestLimits(**self.request_limits),
-                        self.max_connections, ProcessSettings(**self.process))
+                        self.max_connections, error_log, self.main_logs,
+                        ProcessSettings(**self.process))
         if self.guard:
             config.check_htaccess()
             config.check_alias_expressions()
@@ -297,7 +342,42 @@ class _Reader:
             path = self.plugins[plugin] = os.path.normpath(os.path.join(self.root, plugin))
         return path
 
-    def _finish_vhost(self, draft: _VirtualHostDraft) -> VirtualHost:
+    def _error_log(self, draft: _LogDraft) -> LogTarget | None:
+        if draft.error_log is None:
+            return None
+        node, arg = draft.error_log
+        target = log_target(arg, self.root, node.file, node.line, error_log=True)
+        facility = target.syslog_facility
+        if facility is not None and facility not in SYSLOG_FACILITIES:
+            log.warning("%s:%d: ErrorLog %s: unknown syslog facility; lines go to facility "
+                        "user, as httpd's do", node.file, node.line, arg)
+            target = LogTarget("syslog:user", node.file, node.line)
+        return target
+
+    def _server_logs(self, draft: _LogDraft, main: _LogDraft | None,
+                     name: str | None) -> ServerLogs:
+        """A server's access logs, with mod_log_config's inheritance (see ServerLogs)."""
+        own = tuple(self._access_log(line, draft, main) for line in draft.lines)
+        if main is not None:
+            inherited = self.main_logs.access_logs
+            everywhere = tuple(access for access, line in zip(inherited, main.lines, strict=True)
+                               if line.everywhere)
+            own = own + everywhere if own else inherited
+            name = name or self.main_logs.names.name
+        port = draft.port if draft.port is not None or main is None else main.port
+        return ServerLogs(own, ServerNames(name or socket.gethostname(), port))
+
+    def _access_log(self, line: _LogLine, draft: _LogDraft, main: _LogDraft | None) -> AccessLog:
+        node = line.node
+        if line.condition is not None:
+            log.warning("%s:%d: %s %s: geows sets no environment variables and does not "
+                        "evaluate expressions, so every connection is logged there", node.file,
+                        node.line, node.name, line.condition)
+        return AccessLog(log_target(line.target, self.root, node.file, node.line),
+                         draft.format(line.format, main), line.condition)
+
+    def _finish_vhost(self, draft: _VirtualHostDraft,
+                      main_error_log: LogTarget | None) -> VirtualHost:
         name = draft.server_name
         if name is None:  # as ap_fini_vhost_config names a vhost without ServerName
             if any(address.ip is None for address in draft.addresses):
@@ -306,12 +386,20 @@ class _Reader:
                 name = _reverse_dns(draft.addresses[0].ip)
         root = draft.document_root
         document_root = None if root is None else self._document_root(*root, virtual=True)
+        error_log = self._error_log(draft.logs)
+        if error_log is not None and error_log.where != getattr(main_error_log, "where", None):
+            log.warning("%s:%d: ErrorLog in <VirtualHost>: geows writes every error line to the "
+                        "main server's error log (%s): they come from code every server shares "
+                        "(start-up, plugins and their threads), most of which cannot tell the "
+                        "server a line is about", error_log.file, error_log.line,
+                        main_error_log.where if main_error_log else "stderr")
         draft.built = VirtualHost(tuple(draft.addresses), name, tuple(draft.aliases or ()),
                                   draft.node.file, draft.node.line, document_root,
                                   tuple(draft.path_aliases), tuple(draft.remoteip_lines),
                                   tuple(draft.proxy_passes), draft.tls.settings(self.tls),
                                   RequestLimits(**{**self.request_limits,
-                                                   **draft.request_limits}))
+                                                   **draft.request_limits}),
+                                  self._server_logs(draft.logs, self.logs, name))
         return draft.built
 
     def _walk_file(self, path: str, scope: _Scope) -> None:
@@ -626,6 +714,7 @@ class _Reader:
 
     def _servername(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         name = directives.parse_server_name(args[0])
+        self._log_draft(scope).port = directives.server_name_port(args[0])
         if scope.vhost is not None:
             scope.vhost.server_name = name
         else:
@@ -747,6 +836,32 @@ class _Reader:
                 backend, backend_path = parsed[:2], parsed[2]
         line = ProxyPass(prefix, backend, backend_path, node.file, node.line)
         (scope.vhost.proxy_passes if scope.vhost else self.proxy_passes).append(line)
+
+    # core's ErrorLog and mod_log_config's directives: each sets the logs of its server.
+
+    def _log_draft(self, scope: _Scope) -> _LogDraft:
+        return scope.vhost.logs if scope.vhost is not None else self.logs
+
+    def _errorlog(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        self._log_draft(scope).error_log = (node, args[0])
+
+    def _logformat(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        LogFormat.parse(args[0])  # refused here, as httpd refuses it
+        if len(args) == 2:
+            self._log_draft(scope).formats[args[1]] = args[0]
+        else:
+            self._log_draft(scope).default_format = args[0]
+
+    def _customlog(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        condition = directives.parse_log_condition(args[2]) if len(args) == 3 else None
+        LogFormat.parse(args[1])  # a nickname is text without items: it parses too
+        self._log_draft(scope).lines.append(_LogLine(node, args[0], args[1], condition,
+                                                     everywhere=node.key == "globallog"))
+
+    _globallog = _customlog
+
+    def _transferlog(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        self._log_draft(scope).lines.append(_LogLine(node, args[0], None))
 
     # mod_ssl's directives: each sets the TLS draft of the server it is in.
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from geows import limits
 from geows.access.lines import AccessLine
+from geows.config.logs import ServerLogs
 from geows.config.paths import Alias, ProxyPass
 from geows.config.tls_settings import TlsSettings
 
@@ -55,6 +56,7 @@ class VirtualHost:
     proxy_passes: tuple[ProxyPass, ...] = ()  # its ProxyPass lines, in file order
     tls: TlsSettings | None = None  # with SSLEngine on (its own or the main server's)
     request_limits: RequestLimits = RequestLimits()  # the main server's where it sets none
+    logs: ServerLogs = ServerLogs()  # its access logs (the main server's if it has none)
     _wild: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
