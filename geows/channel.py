@@ -1,9 +1,10 @@
 """The local channel between the master and each worker process: length-prefixed
 messages on a Unix socketpair.
 
-A broadcast travels worker -> master -> every other worker; a worker that cannot
-start says why before it exits; each worker reports its status figures, and the
-master hands every worker the others' (the status page's view of all workers).
+A broadcast travels worker -> master -> every other worker. A worker that cannot start
+says why before it exits; one that can says so, then waits for the word to accept, so
+that a generation refused because one of its workers failed has served no one. Each
+worker reports its status figures, and the master hands every worker the others'.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class Kind(IntEnum):
     FAILED = 2     # worker -> master: could not start; the body says why (FILE:LINE)
     BROADCAST = 3  # both ways: one message for every connection of a location
     SNAPSHOT = 4   # worker -> master: this worker's status figures (JSON)
-    VIEW = 5       # master -> worker: every worker's latest figures and the master's (JSON)
+    VIEW = 5       # master -> worker: the other workers' latest figures (JSON)
+    GO = 6         # master -> worker: start accepting (all of its generation are ready)
 
 
 def broadcast_body(location: str, type: int, data: str | bytes) -> bytes:

@@ -16,16 +16,18 @@ import signal  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
-from geows import __version__, log, migrate  # noqa: E402
+import gevent  # noqa: E402
+
+from geows import __version__, log, migrate, tls  # noqa: E402
 from geows.access.control import AccessControl  # noqa: E402
 from geows.config import Config, load_config  # noqa: E402
 from geows.config.model import host_port  # noqa: E402
 from geows.config.vhosts import VirtualHost  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
-from geows.master import Master, command_line  # noqa: E402
+from geows.master import Master, is_geows  # noqa: E402
 from geows.plugin import load_plugins  # noqa: E402
 from geows.server import Server, bind  # noqa: E402
-from geows.worker import serve  # noqa: E402
+from geows.worker import Ending, drop_privileges, serve  # noqa: E402
 
 DEFAULT_CONFIG = "conf/httpd.conf"
 # -k's commands and the signal each sends the master (geows.master says what each does).
@@ -112,7 +114,7 @@ def describe(config: Config) -> dict[str, Any]:
 def describe_vhost(vhost: VirtualHost | None) -> dict[str, Any] | None:
     if vhost is None:
         return None
-    return {"addresses": [f"{a.text}:{a.port or '*'}" for a in vhost.addresses],
+    return {"addresses": [str(a) for a in vhost.addresses],
             "server_name": vhost.server_name, "aliases": list(vhost.aliases),
             "file": vhost.file, "line": vhost.line}
 
@@ -159,8 +161,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.one_process:
             return Master(args, config).run()  # the workers load the plugins
+        # One process: a worker's life, without a master (so SIGINT stops it too).
+        ending = Ending()
+        gevent.signal_handler(signal.SIGINT, ending.stop.set)
         sockets = {(listener.host, listener.port): bind(listener)
                    for listener in config.listeners}
+        contexts = tls.listener_contexts(config)
+        drop_privileges(config.process)
         plugins = load_plugins(config)
     except (ConfigError, ValueError) as exc:  # ValueError: a bad --backend/--apache-address
         print(exc, file=sys.stderr)
@@ -169,11 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("could not bind a listener: %s", exc)
         return 1
     server = Server(config, plugins, access)
-    server.start(sockets)
+    server.start(sockets, contexts)
     logger.log(log.NOTICE, "geows/%s configured -- serving %d WebSocket location(s) on %s "
                "in one process", __version__, len(config.websocket_sections()),
                ", ".join(host_port(host, port) for host, port in sockets))
-    serve(server)
+    serve(server, ending)
     return 0
 
 
@@ -187,7 +194,7 @@ def signal_master(config: Config, command: str) -> int:
     try:
         with open(path) as file:
             pid = int(file.read().strip())
-        if "geows" not in command_line(pid):  # Apache's, on a config both read
+        if not is_geows(pid):  # Apache's, on a config both read
             print(f"geows -k {command}: PidFile {path} names pid {pid}, which is not geows: "
                   "not signalling it", file=sys.stderr)
             return 1

@@ -245,10 +245,13 @@ def pipe_fds() -> tuple[int, ...]:
     return tuple(logger.fd for logger in _loggers.values())
 
 
-def configure(config: Config, dry_run: bool = False) -> None:
+def configure(config: Config, dry_run: bool = False, end_removed_loggers: bool = True) -> None:
     """Set up the error log (LogLevel, ErrorLog) and the access logs (CustomLog...) of
     `config`, closing those of an earlier call. ConfigError at the directive of a log that
     cannot be opened or started, the earlier logs left as they were.
+
+    end_removed_loggers=False (a master's reload, not taken yet): piped loggers that only
+    the earlier config names keep running until end_removed_loggers(config) is called.
 
     dry_run (geows -t): check that every log could be opened, as httpd -t does, without
     creating a file or starting a logger; the error log then stays on stderr."""
@@ -275,7 +278,15 @@ def configure(config: Config, dry_run: bool = False) -> None:
                                     for letter in access.format.letters))
     _error_sink = sinks.get(error_log.where) if error_log is not None else None
     _set_error_log(config, handler, previous)
-    _close_removed_loggers(targets)
+    if end_removed_loggers:
+        _close_removed_loggers(targets)
+    else:
+        _export_loggers()
+
+
+def end_removed_loggers(config: Config) -> None:
+    """Close this process's end of the piped loggers `config` does not name (see configure)."""
+    _close_removed_loggers(_targets(config))
 
 
 def _set_error_log(config: Config, handler: logging.Handler,
@@ -392,6 +403,10 @@ def _close_removed_loggers(targets: dict[str, LogTarget]) -> None:
     export the others for the workers it will spawn."""
     for where in [where for where in _loggers if where not in targets]:
         _loggers.pop(where).close()
+    _export_loggers()
+
+
+def _export_loggers() -> None:
     if _INHERITED is None:
         os.environ[PIPES_ENV] = json.dumps({
             "pid": os.getpid(), "pipes": {where: logger.fd for where, logger in _loggers.items()}})

@@ -117,17 +117,18 @@ class Master:
             logger.error("could not bind a listener: %s", exc)
             return 1
         with self._reloading:  # a reload signalled now waits for the first generation
-            error = self._start_generation(self.config)
+            workers, error = self._start_generation(self.config)
             if error is None:
                 error = self._write_pid_file()
+            if error is None:
+                self._commit(workers)
         if error is not None and self._stopping is None:
             logger.error("%s", error)
             self._stopping = signal.SIGTERM  # no worker is replaced from here on
             self._stop_workers(signal.SIGTERM)
             self._wait_for_workers()
             return 1
-        if self.config.status_sections():  # someone may ask for every worker's figures
-            gevent.spawn(self._pass_snapshots_on)
+        gevent.spawn(self._pass_snapshots_on)
         if os.geteuid() == 0 and self.config.process.user is None:
             logger.warning("the workers run as root: set User (and Group) to run them as "
                            "another user, as httpd's children run")
@@ -169,19 +170,23 @@ class Master:
                              self.generation, exc)
                 return
             try:
-                # Reopened (log rotation), and the new generation gets the piped loggers.
-                log.configure(config)
+                # Reopened (log rotation), and the new generation gets the piped loggers; the
+                # loggers only the old config names run on until the reload is taken.
+                log.configure(config, end_removed_loggers=False)
             except ConfigError as exc:
                 error = str(exc)
             else:
-                old = [worker for worker in self.workers.values() if not worker.finishing]
-                error = self._start_generation(config)
+                workers, error = self._start_generation(config)
             if error is not None:
                 log.configure(self.config)  # the logs it had: they open, they did before
                 logger.error("reload refused, generation %d keeps serving: %s",
                              self.generation, error)
                 self._close(added)
                 return
+            self._commit(workers)
+            log.end_removed_loggers(config)
+            old = [worker for worker in self.workers.values()
+                   if worker.generation != self.generation and not worker.finishing]
             for worker in old:
                 worker.finishing = True
                 _signal(worker, signal.SIGUSR1)
@@ -201,9 +206,11 @@ class Master:
                 if not slots:
                     # With SO_REUSEPORT alone, a server already listening there (as the same
                     # user) would share the port rather than refuse: bind once without it.
-                    bind(listener).close()
+                    bind(listener, listen=False).close()
                 while len(slots) < config.process.workers:
-                    slots.append(bind(listener, reuse_port=True))
+                    # Listening only once its worker is ready (_commit): till then the
+                    # kernel gives new connections to the slots that have workers.
+                    slots.append(bind(listener, reuse_port=True, listen=False))
                     added.append(slots[-1])
         except OSError:
             self._close(added)
@@ -227,9 +234,10 @@ class Master:
                 for slot, sock in enumerate(slots)
                 if address not in wanted or slot >= config.process.workers]
 
-    def _start_generation(self, config: Config) -> str | None:
-        """Start the next generation's workers and wait until all of them serve; None, or
-        why one could not (then none of them is left running)."""
+    def _start_generation(self, config: Config) -> tuple[list[Worker], str | None]:
+        """Start the next generation's workers and wait until all of them are ready; they
+        accept nothing before _commit. The error, if one could not start (then none of
+        them is left running)."""
         generation = self.generation + 1
         workers = [self._spawn(config, generation, slot)
                    for slot in range(config.process.workers)]
@@ -241,12 +249,23 @@ class Master:
             except gevent.Timeout:
                 error = (f"worker pid {worker.pid} not ready within "
                          f"{limits.WORKER_START_TIMEOUT:g} s")
+            if error is None and worker.pid not in self.workers:
+                error = f"worker pid {worker.pid} exited after it was ready"
             if error is not None:
                 for other in workers:
                     _signal(other, signal.SIGTERM)
-                return error
-        self.generation = generation
-        return None
+                return workers, error
+        return workers, None
+
+    def _commit(self, workers: list[Worker]) -> None:
+        """Make the started generation the current one: every slot listens, and its
+        workers accept."""
+        for slots in self.listeners.values():
+            for sock in slots:
+                sock.listen(limits.LISTEN_BACKLOG)  # again on one listening: no change
+        self.generation = workers[0].generation
+        for worker in workers:
+            self._post(worker, Kind.GO, b"")
 
     def _spawn(self, config: Config, generation: int, slot: int) -> Worker:
         ours, theirs = socket.socketpair()
@@ -256,7 +275,8 @@ class Master:
         assignment = Assignment(generation, theirs.fileno(), listeners, self.started,
                                 self.args.config, self.args.server_root, self.args.defines)
         process = subprocess.Popen(
-            [sys.executable, "-m", "geows.worker"],
+            # -P: nothing from the working directory, imported as root.
+            [sys.executable, "-P", "-m", "geows.worker"],
             pass_fds=[theirs.fileno(), *(fd for *_, fd in listeners), *log.pipe_fds()],
             env={**os.environ, ASSIGNMENT_ENV: assignment.to_env()})
         theirs.close()
@@ -271,6 +291,10 @@ class Master:
         for kind, body in worker.channel:
             if kind is Kind.READY:
                 worker.ready.set(None)
+                if self._stopping is not None:  # sent while it started: it may have missed it
+                    _signal(worker, self._stopping)
+                elif worker.generation == self.generation:  # a replacement
+                    self._post(worker, Kind.GO, b"")
             elif kind is Kind.FAILED:
                 worker.ready.set(body.decode("utf-8", "replace"))
             elif kind is Kind.BROADCAST:
@@ -285,6 +309,8 @@ class Master:
         while True:
             gevent.sleep(limits.STATUS_INTERVAL)
             snapshots = [w.snapshot for w in self.workers.values() if w.snapshot is not None]
+            if not snapshots:
+                continue  # no worker's config has a status page
             for worker in list(self.workers.values()):
                 if worker.serving:
                     others = [s for s in snapshots if s is not worker.snapshot]
@@ -364,12 +390,10 @@ class Master:
         except (OSError, ValueError):
             old = 0
         if old and old != os.getpid() and _alive(old):
-            if "geows" in command_line(old):
+            if is_geows(old):
                 return f"PidFile {path} names geows pid {old}, still running"
             logger.warning("PidFile %s names pid %d (%s), still running: not overwriting it, "
-                           "so geows -k cannot find this geows", path, old,
-                           command_line(old).split(" ", 1)[0] or "?")
-            self._pid_file = None
+                           "so geows -k cannot find this geows", path, old, _program(old))
             return None
         if old:
             logger.warning("PidFile %s overwritten -- unclean shutdown of previous run?", path)
@@ -382,11 +406,14 @@ class Master:
         return None
 
     def _remove_pid_file(self) -> None:
-        if self._pid_file is not None:
-            try:
-                os.unlink(self._pid_file)
-            except OSError:
-                pass  # removed by someone else: nothing to clean
+        """Remove the PidFile if it still names this master (Apache, on a config both read,
+        may have written its own since)."""
+        try:
+            with open(self._pid_file or "") as file:
+                if file.read().strip() == str(os.getpid()):
+                    os.unlink(self._pid_file)
+        except OSError:
+            pass  # never written, or removed by someone else: nothing to clean
 
     def _addresses(self) -> str:
         return ", ".join(host_port(host, port) for host, port in self.listeners)
@@ -409,10 +436,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def command_line(pid: int) -> str:
-    """A process's command line, "" when it is gone."""
+def is_geows(pid: int) -> bool:
+    """Whether the process is a geows master: this Python, running geows (not a worker)."""
     try:
+        same_python = os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(sys.executable)
         with open(f"/proc/{pid}/cmdline", "rb") as file:
-            return file.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+            words = file.read().split(b"\0")
     except OSError:
-        return ""
+        return False
+    return same_python and any(word.endswith((b"geows", b"geows.cli")) for word in words[1:3])
+
+
+def _program(pid: int) -> str:
+    try:
+        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return "?"

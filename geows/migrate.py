@@ -135,7 +135,7 @@ def _quote(word: str) -> str:
 
 
 def _vhost_name(vhost: VirtualHost) -> str:
-    addresses = " ".join(f"{a.text}:{a.port or '*'}" for a in vhost.addresses)
+    addresses = " ".join(map(str, vhost.addresses))
     name = f" ServerName {vhost.server_name}" if vhost.server_name else ""
     return f"<VirtualHost {addresses}>{name}"
 

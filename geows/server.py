@@ -74,25 +74,35 @@ class TlsFailed(Exception):
     """The TLS handshake failed or did not end in time: nothing can be answered."""
 
 
-def bind(listener: Listener, reuse_port: bool = False) -> socket.socket:
-    """A listening socket for one Listen directive (all addresses: dual-stack); with
-    reuse_port, one of several on the same address, among which the kernel spreads the
-    incoming connections (SO_REUSEPORT)."""
-    if listener.host is None and socket.has_dualstack_ipv6():
-        return socket.create_server(("::", listener.port), family=socket.AF_INET6,
-                                    backlog=limits.LISTEN_BACKLOG, dualstack_ipv6=True,
-                                    reuse_port=reuse_port)
-    host = listener.host or "0.0.0.0"
+def bind(listener: Listener, reuse_port: bool = False, listen: bool = True) -> socket.socket:
+    """A socket bound for one Listen directive (all addresses: dual-stack), listening unless
+    told not to yet; with reuse_port, one of several on the same address, among which the
+    kernel spreads the incoming connections (SO_REUSEPORT) once they listen."""
+    dualstack = listener.host is None and socket.has_dualstack_ipv6()
+    host = "::" if dualstack else listener.host or "0.0.0.0"
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, listener.port), family=family,
-                                backlog=limits.LISTEN_BACKLOG, reuse_port=reuse_port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dualstack else 1)
+        sock.bind((host, listener.port))
+        if listen:
+            sock.listen(limits.LISTEN_BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class Server:
     """Serves every WebSocket location of one configuration."""
 
     def __init__(self, config: Config, plugins: dict[WebSocketSettings, Any],
-                 access: AccessControl, relay: Channel | None = None, generation: int = 0):
+                 access: AccessControl, relay: Channel | None = None, generation: int = 0,
+                 processes: int = 1):
         self.config = config
         self.plugins = plugins
         self.access = access
@@ -117,9 +127,8 @@ class Server:
         if soft_fds == resource.RLIM_INFINITY:
             soft_fds = 1 << 20
         # MaxRequestWorkers counts every worker's connections, as httpd's counts every
-        # child's threads: each worker takes its share.
-        workers = config.process.workers
-        self.max_connections = max(1, config.max_connections // workers) \
+        # child's threads: each of the `processes` serving takes its share.
+        self.max_connections = max(1, config.max_connections // processes) \
             if config.max_connections else max(1, soft_fds - limits.MAX_CONNECTIONS_FD_RESERVE)
         self._servers: list[StreamServer] = []
         # What the status page shows of this process (snapshot).
@@ -133,10 +142,14 @@ class Server:
         # WebSocket connections that ended; snapshot() adds the open ones' as they stand.
         self._ended: dict[tuple[str, str], list[int]] = {}
 
-    def start(self, sockets: dict[tuple[str | None, int], socket.socket] | None = None) -> None:
+    def start(self, sockets: dict[tuple[str | None, int], socket.socket] | None = None,
+              contexts: dict[Listener, ssl.SSLContext | None] | None = None) -> None:
         """Start accepting on every Listen: on the listening sockets given by (host, port)
-        (a worker's, bound by the master), or bound here; OSError when one cannot bind."""
-        contexts = tls.listener_contexts(self.config)  # None: plain text
+        (a worker's, bound by the master), or bound here; OSError when one cannot bind.
+        `contexts`: tls.listener_contexts(config), if it was read before (keys readable by
+        root only, before a worker drops to User)."""
+        if contexts is None:
+            contexts = tls.listener_contexts(self.config)  # None: plain text
         try:
             for listener in self.config.listeners:
                 handle = functools.partial(self._handle, tls_context=contexts[listener])
@@ -147,10 +160,6 @@ class Server:
         except OSError:
             self.stop()
             raise
-
-    @property
-    def addresses(self) -> list[tuple[str, int]]:
-        return [server.address[:2] for server in self._servers]
 
     def stop_accepting(self) -> None:
         """Close the listening sockets (a worker's copies: the master and the other workers
@@ -640,8 +649,11 @@ class Connection:
             generation=server.generation,
             now=time.time(), server_name=request.headers.get("Host") or local_ip,
             auto="auto" in request.query.split("&"))
-        self.sock.sendall(http.message(200, status.HEADERS, content, content_type,
-                                       head_only=request.method == "HEAD"))
+        response = http.message(200, status.HEADERS, content, content_type,
+                                head_only=request.method == "HEAD")
+        self.sock.sendall(response)
+        self._bytes_out += len(response)
+        self._sent_head(response)
         self._status = 200
         self._ending = "status page sent"
 

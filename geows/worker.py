@@ -1,8 +1,8 @@
 """A worker process: the master starts StartServers of them, and a new set on each reload.
 
-A worker reads the config the master checked, opens its logs, drops to User/Group when
-started as root, loads the plugins and serves on the listening sockets it inherited until
-the master ends it:
+A worker reads the config the master checked, opens its logs and TLS keys, drops to
+User/Group when started as root, loads the plugins, says it is ready and, once the master
+says so, serves on the listening sockets it inherited until the master ends it:
     SIGTERM   stop: every connection gets its close now (1001 / draft-76's 0xFF 0x00)
     SIGUSR1   finish: stop accepting, let the open connections go on until they end
               (the old generation, after a reload)
@@ -23,12 +23,13 @@ import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
 import gevent  # noqa: E402
 from gevent.event import AsyncResult, Event  # noqa: E402
 
 import geows  # noqa: E402
-from geows import limits, log  # noqa: E402
+from geows import limits, log, tls  # noqa: E402
 from geows.access.control import AccessControl  # noqa: E402
 from geows.channel import Channel, Kind, json_body  # noqa: E402
 from geows.config import ProcessSettings, load_config  # noqa: E402
@@ -40,78 +41,89 @@ from geows.server import Server  # noqa: E402
 logger = logging.getLogger("geows.main")
 
 
+class Ending:
+    """How this process is asked to end (see the module's doc). Listening from the start,
+    so that a signal sent while the worker still loads its plugins is not lost."""
+
+    def __init__(self) -> None:
+        self.stop = Event()
+        self.finish = AsyncResult()  # "reload": no limit; "graceful": GracefulShutdownTimeout
+        gevent.signal_handler(signal.SIGTERM, self.stop.set)
+        gevent.signal_handler(signal.SIGUSR1, self.finish.set, "reload")
+        gevent.signal_handler(signal.SIGWINCH, self.finish.set, "graceful")
+
+
 def main() -> int:
-    assignment = Assignment.from_env()
-    channel = Channel(socket.socket(fileno=assignment.channel))
+    ending = Ending()
     for signum in (signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
+    assignment = Assignment.from_env()
+    channel = Channel(socket.socket(fileno=assignment.channel))
     try:
         config = load_config(assignment.config, server_root=assignment.server_root,
                              defines=assignment.defines)
-        log.configure(config)  # with the master's piped loggers, before dropping privileges
+        log.configure(config)  # with the master's piped loggers
         access = AccessControl(config)
-        drop_privileges(config.process)
+        contexts = tls.listener_contexts(config)  # keys readable by root alone, as httpd's
+        drop_privileges(config.process)  # the logs and the keys are open: now as User
         plugins = load_plugins(config)
-        sockets = {(host, port): socket.socket(fileno=fd)
-                   for host, port, fd in assignment.listeners}
-        server = Server(config, plugins, access, relay=channel,
-                        generation=assignment.generation)
-        server.server_started = assignment.started
-        server.start(sockets)
     except (ConfigError, OSError) as exc:
         channel.send(Kind.FAILED, str(exc).encode())
         return 1
-    except KeyError as exc:  # the files changed between the master's reading and ours
-        channel.send(Kind.FAILED, f"Listen {exc} was not there when the master read the "
-                                  "config: reload to bind it".encode())
+    sockets = {(host, port): socket.socket(fileno=fd) for host, port, fd in assignment.listeners}
+    for sock in (*sockets.values(), channel.sock):
+        sock.set_inheritable(False)  # a plugin's child processes must not hold the port
+    missing = [listener for listener in config.listeners
+               if (listener.host, listener.port) not in sockets]
+    if missing:  # the files changed between the master's reading and ours
+        channel.send(Kind.FAILED, f"{missing[0].file}:{missing[0].line}: this Listen was not "
+                                  "there when the master read the config: reload".encode())
         return 1
+    server = Server(config, plugins, access, relay=channel, generation=assignment.generation,
+                    processes=config.process.workers)
+    server.server_started = assignment.started
     channel.send(Kind.READY)
-    serve(server, channel)
+    gevent.spawn(_listen_to_master, server, channel, ending,
+                 lambda: server.start(sockets, contexts))
+    serve(server, ending)
     return 0
 
 
-def serve(server: Server, channel: Channel | None = None) -> None:
-    """Serve until a signal ends it (see the module's doc); then stop, destroy the plugins
-    and return. Without a channel (one process, -X), SIGINT stops too."""
-    stop = Event()
-    finish = AsyncResult()  # set to how long open connections may go on; None: no limit
-    grace = server.config.process.graceful_shutdown_timeout
-    gevent.signal_handler(signal.SIGTERM, stop.set)
-    gevent.signal_handler(signal.SIGUSR1, finish.set, None)
-    gevent.signal_handler(signal.SIGWINCH, finish.set, grace)
-    if channel is None:
-        gevent.signal_handler(signal.SIGINT, stop.set)
-    else:
-        gevent.spawn(_listen_to_master, server, channel, stop)
-    gevent.wait([stop, finish], count=1)
-    if not stop.is_set():
-        limit = finish.get()
+def serve(server: Server, ending: Ending) -> None:
+    """Serve until `ending` says how to end; then stop, destroy the plugins and return."""
+    gevent.wait([ending.stop, ending.finish], count=1)
+    if not ending.stop.is_set():
+        grace = server.config.process.graceful_shutdown_timeout
+        limit = grace if ending.finish.get() == "graceful" else None
         server.stop_accepting()
         logger.info("finishing %d open connection(s)%s", len(server.connections),
                     "" if limit is None else f", for at most {limit:g} s")
         deadline = None if limit is None else time.monotonic() + limit
-        while server.connections and not stop.is_set() and (
+        while server.connections and not ending.stop.is_set() and (
                 deadline is None or time.monotonic() < deadline):
-            stop.wait(limits.FINISH_POLL)
-    server.stop(grace or limits.SHUTDOWN_TIMEOUT)
+            ending.stop.wait(limits.FINISH_POLL)
+    server.stop(server.config.process.graceful_shutdown_timeout or limits.SHUTDOWN_TIMEOUT)
 
 
-def _listen_to_master(server: Server, channel: Channel, stop: Event) -> None:
-    if server.config.status_sections():
-        gevent.spawn(_report, server, channel)
+def _listen_to_master(server: Server, channel: Channel, ending: Ending,
+                      start: Callable[[], None]) -> None:
+    gevent.spawn(_report, server, channel)
     for kind, body in channel:
-        if kind is Kind.BROADCAST:
+        if kind is Kind.GO:
+            start()
+        elif kind is Kind.BROADCAST:
             server.deliver_relayed(body)
         elif kind is Kind.VIEW:
             server.others = json.loads(body)
-    if not stop.is_set():
+    if not ending.stop.is_set():
         logger.error("the master process is gone: stopping")
-        stop.set()
+        ending.stop.set()
 
 
 def _report(server: Server, channel: Channel) -> None:
-    """Send the master this worker's figures now and then, for the others' status pages."""
-    while True:
+    """Send the master this worker's figures now and then, for the others' status pages
+    (when the config has one: they cost a walk over the open connections)."""
+    while server.config.status_sections():
         try:
             channel.send(Kind.SNAPSHOT, json_body(server.snapshot()))
         except OSError:
@@ -121,22 +133,20 @@ def _report(server: Server, channel: Channel) -> None:
 
 def drop_privileges(process: ProcessSettings) -> None:
     """Run as Group and User from here on when started as root, as httpd's children do;
-    the listening sockets and the logs are open already. Without User, a worker started
-    as root stays root (httpd would use #-1): the master warns."""
+    the listening sockets, the logs and the TLS keys are open already. Without User, a
+    worker started as root stays root (httpd would use #-1): the master warns."""
     if os.geteuid() != 0:
         return
-    user = _user(process.user) if process.user is not None else None
-    gid = _group_id(process.group) if process.group is not None else None
-    if gid is None and user is not None:
-        gid = user.pw_gid  # httpd's default Group is #-1; the user's own is kinder
+    uid, name, own_gid = _user(process.user) if process.user is not None else (None, None, None)
+    gid = _group_id(process.group) if process.group is not None else own_gid
     if gid is not None:
-        if user is not None:
-            os.initgroups(user.pw_name, gid)
+        if name is not None:
+            os.initgroups(name, gid)
         else:
             os.setgroups([gid])
         os.setgid(gid)
-    if user is not None:
-        os.setuid(user.pw_uid)
+    if uid is not None:
+        os.setuid(uid)
         for module in (os, gevent, geows):  # what later imports (plugins' too) read
             where = os.path.dirname(module.__file__)
             if not os.access(where, os.R_OK | os.X_OK):
@@ -144,8 +154,17 @@ def drop_privileges(process: ProcessSettings) -> None:
                                   "finds its modules: install Python and geows where it can")
 
 
-def _user(value: str) -> pwd.struct_passwd:
-    return pwd.getpwuid(int(value[1:])) if value.startswith("#") else pwd.getpwnam(value)
+def _user(value: str) -> tuple[int, str | None, int | None]:
+    """User's uid, name and group; a #uid without a passwd entry has neither (httpd
+    allows it): then the Group, if any, is its only group."""
+    if value.startswith("#"):
+        try:
+            entry = pwd.getpwuid(int(value[1:]))
+        except KeyError:
+            return int(value[1:]), None, None
+    else:
+        entry = pwd.getpwnam(value)
+    return entry.pw_uid, entry.pw_name, entry.pw_gid
 
 
 def _group_id(value: str) -> int:

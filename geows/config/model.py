@@ -108,7 +108,7 @@ class LocationSection:
         kind = "LocationMatch" if self.regex else "Location"
         where = ""
         if self.vhost is not None:
-            addresses = " ".join(f"{a.text}:{a.port or '*'}" for a in self.vhost.addresses)
+            addresses = " ".join(map(str, self.vhost.addresses))
             where = f" in <VirtualHost {addresses}> {self.vhost.server_name or ''}".rstrip()
         return f"<{kind} {self.pattern}>{where}"
 

@@ -40,6 +40,10 @@ class VirtualHostAddress:
     port: int       # ANY_PORT: every port
     text: str       # the host part as written, which a Host header may also name
 
+    def __str__(self) -> str:
+        """As a <VirtualHost> line writes it (-S, the snippet, a location's name)."""
+        return f"{self.text}:{self.port or '*'}"
+
 
 @dataclass(frozen=True)
 class VirtualHost:
