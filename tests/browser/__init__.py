@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,20 @@ def run_client_page(node: str, url: str, message: str) -> tuple[dict, str]:
     except (IndexError, ValueError):
         pytest.fail(f"client_page.mjs exited {completed.returncode} without a result:\n"
                     f"stdout: {completed.stdout}\nstderr: {completed.stderr}")
+
+
+def assert_echoed_and_logged_once(result: dict, stderr: str, geows, message: str) -> None:
+    """The page got its echo and closed with a close handshake (1005: a close frame without
+    a code, echoed; 1006 would mean the connection ended without one), and geows logged the
+    connection once, as RFC 6455 ("rfc6455", or "+permessage-deflate"), one message each way."""
+    assert result["ok"] and result["received"] == [message], explain(result, stderr, geows)
+    assert result["status"] == "Connected"
+    assert result["closeCode"] in (1000, 1005), explain(result, stderr, geows)
+    log = geows.wait_for_log('"GET /echo HTTP/1.1" 101 ')
+    lines = [line for line in log.splitlines() if '"GET /echo HTTP/1.1" 101 ' in line]
+    assert len(lines) == 1, log
+    assert re.search(r'" 101 rfc6455(\+\S+)? ', lines[0]), f"not logged as rfc6455: {lines[0]}"
+    assert re.search(r"\bin=1 out=1\b", lines[0]), lines[0]
 
 
 def explain(result: dict, stderr: str, geows) -> str:

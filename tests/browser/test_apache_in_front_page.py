@@ -8,11 +8,9 @@ Skips without node, Chromium, playwright-core or apache2; fails instead under CI
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.browser import explain, run_client_page
+from tests.browser import assert_echoed_and_logged_once, explain, run_client_page
 from tests.geows_process import ECHO_CONFIG, GeowsProcess
 from tests.test_apache_in_front import part, snippet, start_apache
 
@@ -48,17 +46,7 @@ def test_the_snippet_needs_nothing_more_in_geows_config(through_apache):
 
 def test_chromium_echo_through_apache(through_apache):
     result, stderr, _, geows = through_apache
-    assert result["ok"] and result["received"] == [MESSAGE], explain(result, stderr, geows)
-    assert result["status"] == "Connected"
-    # the browser's closing handshake went through Apache and back (1006 would mean the
-    # connection ended without a close frame)
-    assert result["closeCode"] in (1000, 1005), explain(result, stderr, geows)
-
-    log = geows.wait_for_log('"GET /echo HTTP/1.1" 101 ')
-    lines = [line for line in log.splitlines() if '"GET /echo HTTP/1.1" 101 ' in line]
-    assert len(lines) == 1, log
-    assert re.search(r'" 101 rfc6455(\+\S+)? ', lines[0]), lines[0]
-    assert re.search(r"\bin=1 out=1\b", lines[0]), lines[0]
+    assert_echoed_and_logged_once(result, stderr, geows, MESSAGE)
 
 
 def test_permessage_deflate_is_negotiated_end_to_end(through_apache):

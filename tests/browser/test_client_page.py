@@ -7,11 +7,9 @@ tests/browser/client_page.mjs drives the page with playwright-core (tests/run.sh
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.browser import explain, run_client_page
+from tests.browser import assert_echoed_and_logged_once, explain, run_client_page
 from tests.geows_process import ECHO_CONFIG, GeowsProcess
 
 MESSAGE = "Hello from Chromium \u00e9\u00e8 \u2713"
@@ -32,18 +30,7 @@ def page_run(node, geows):
 
 def test_chromium_client_page_echo(geows, page_run):
     result, stderr = page_run
-    assert result["ok"] and result["received"] == [MESSAGE], explain(result, stderr, geows)
-    assert result["status"] == "Connected"
-    # Disconnect: the browser's close handshake completed (1005: a close frame without a
-    # code, echoed; 1006 would mean the TCP connection ended without one).
-    assert result["closeCode"] in (1000, 1005), explain(result, stderr, geows)
-
-    log = geows.wait_for_log('"GET /echo HTTP/1.1" 101 ')
-    lines = [line for line in log.splitlines() if '"GET /echo HTTP/1.1" 101 ' in line]
-    assert len(lines) == 1, log
-    # "rfc6455", or "rfc6455+permessage-deflate" with the extension
-    assert re.search(r'" 101 rfc6455(\+\S+)? ', lines[0]), f"not logged as rfc6455: {lines[0]}"
-    assert re.search(r"\bin=1 out=1\b", lines[0]), lines[0]
+    assert_echoed_and_logged_once(result, stderr, geows, MESSAGE)
 
 
 def test_chromium_negotiates_permessage_deflate(geows, page_run):
