@@ -85,8 +85,13 @@ class Worker:
         self.snapshot: dict | None = None  # its latest status figures
 
     @property
+    def started_well(self) -> bool:
+        """It said READY (it may not accept yet, or be finishing)."""
+        return self.ready.ready() and self.ready.value is None
+
+    @property
     def serving(self) -> bool:
-        return self.ready.ready() and self.ready.value is None and not self.finishing
+        return self.started_well and not self.finishing
 
 
 class Master:
@@ -299,7 +304,7 @@ class Master:
                 worker.ready.set(body.decode("utf-8", "replace"))
             elif kind is Kind.BROADCAST:
                 for other in list(self.workers.values()):
-                    if other is not worker and other.ready.ready() and other.ready.value is None:
+                    if other is not worker and other.started_well:
                         self._post(other, kind, body)
             elif kind is Kind.SNAPSHOT:
                 worker.snapshot = json.loads(body)

@@ -91,9 +91,9 @@ def main() -> int:
 
 def serve(server: Server, ending: Ending) -> None:
     """Serve until `ending` says how to end; then stop, destroy the plugins and return."""
+    grace = server.config.process.graceful_shutdown_timeout
     gevent.wait([ending.stop, ending.finish], count=1)
     if not ending.stop.is_set():
-        grace = server.config.process.graceful_shutdown_timeout
         limit = grace if ending.finish.get() == "graceful" else None
         server.stop_accepting()
         logger.info("finishing %d open connection(s)%s", len(server.connections),
@@ -102,7 +102,7 @@ def serve(server: Server, ending: Ending) -> None:
         while server.connections and not ending.stop.is_set() and (
                 deadline is None or time.monotonic() < deadline):
             ending.stop.wait(limits.FINISH_POLL)
-    server.stop(server.config.process.graceful_shutdown_timeout or limits.SHUTDOWN_TIMEOUT)
+    server.stop(grace or limits.SHUTDOWN_TIMEOUT)
 
 
 def _listen_to_master(server: Server, channel: Channel, ending: Ending,
