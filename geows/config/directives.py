@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from geows import limits
 from geows.config.model import has_wildcard
+from geows.config.paths import DEFAULT_UPGRADE
 from geows.errors import ConfigError
 
 # Where a directive may appear: the main server, a <VirtualHost>, or a directory-like
@@ -312,13 +313,20 @@ def module_names(identifier: str) -> set[str]:
 _PROXY_SCHEMES = {"http": 80, "ws": 80}
 
 
-def parse_proxy_target(target: str, params: Sequence[str]) -> tuple[str, int, str] | str:
-    """ProxyPass's URL as (host, port, path) geows can forward to, or why it cannot."""
+# mod_proxy keeps a worker's `upgrade=` in a char[PROXY_WORKER_MAX_SCHEME_SIZE] (16).
+_UPGRADE_SIZE = 16
+
+
+def parse_proxy_target(target: str, params: Sequence[str]
+                       ) -> tuple[str, int, str, tuple[str, ...]] | str:
+    """ProxyPass's URL as (host, port, path, upgrade protocols) geows can forward to, or why
+    it cannot."""
     scheme, sep, _ = target.partition("://")
     if not sep and not target.lower().startswith("unix:"):
         raise ConfigError("ProxyPass URL must be absolute!")
-    if params:
-        return f"parameters ({' '.join(params)}) are not honoured by geows"
+    upgrade, others = proxy_upgrade(params)
+    if others:
+        return f"parameters ({' '.join(others)}) are not honoured by geows"
     if scheme.lower() not in _PROXY_SCHEMES:
         return f"geows forwards to http:// and ws:// only, not {target.split(':', 1)[0]}:"
     url = urlsplit(target)
@@ -328,7 +336,25 @@ def parse_proxy_target(target: str, params: Sequence[str]) -> tuple[str, int, st
         raise ConfigError(f"ProxyPass URL {target}: invalid port") from None
     if not url.hostname:
         raise ConfigError(f"ProxyPass URL {target}: no host name")
-    return url.hostname, port, url.path
+    return url.hostname, port, url.path, upgrade
+
+
+def proxy_upgrade(params: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:
+    """ProxyPass's `upgrade=` as mod_proxy's set_worker_param reads it (the last one wins,
+    ANY is "*", empty is unset), as lowercased protocols; and the other parameters, which
+    geows does not honour."""
+    upgrade, others = DEFAULT_UPGRADE, []
+    for param in params:
+        key, equals, value = param.partition("=")
+        if not equals or key.lower() != "upgrade":
+            others.append(param)
+            continue
+        if len(value) >= _UPGRADE_SIZE:
+            raise ConfigError(f"ProxyPass upgrade protocol length must be < {_UPGRADE_SIZE} "
+                              "characters")
+        protocols = tuple(token.lower() for token in re.split(r"[\s,]+", value) if token)
+        upgrade = ("*",) if value.lower() == "any" else protocols or DEFAULT_UPGRADE
+    return upgrade, others
 
 
 def parse_log_level(args: Sequence[str]) -> tuple[str | None, dict[str, str]]:

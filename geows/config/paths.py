@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 
 DEFAULT_DOCUMENT_ROOT = "/var/www/html"  # Debian's apache2 built-in (`apache2 -S` without one)
 
+# What a ProxyPass line without `upgrade=` lets a backend's 101 switch to: WebSocket, as
+# mod_proxy_wstunnel's ws:// lines allow; geows allows it on http:// lines too (draft-76
+# needs a proxy that passes its key bytes on before the 101).
+DEFAULT_UPGRADE = ("websocket",)
+
 # PCRE's (?<name>...) is Python's (?P<name>...); lookbehinds (?<= (?<! stay as they are.
 _PCRE_NAMED_GROUP = re.compile(r"(?<!\\)\(\?<(?![=!])")
 _DOLLAR_DIGIT_OR_ESCAPE = re.compile(r"\$([0-9])|\\(.)", re.DOTALL)
@@ -57,6 +62,14 @@ class ProxyPass:
     backend_path: str  # the target URL's path, which replaces the matched prefix
     file: str
     line: int
+    # The protocols a backend's 101 may switch the connection to (`upgrade=`, lowercased;
+    # "*" for ANY).
+    upgrade: tuple[str, ...] = DEFAULT_UPGRADE
+
+    def allows_upgrade(self, protocol: str) -> bool:
+        """Whether a client's `Upgrade` value may become a tunnel through this line: httpd's
+        ap_proxy_worker_can_upgrade, which compares the whole value, without case."""
+        return "*" in self.upgrade or protocol.lower() in self.upgrade
 
     def rewrite(self, path: str) -> str | None:
         """The backend's path for the decoded request path `path`, None if this line does

@@ -826,15 +826,15 @@ class _Reader:
         if len(args) < 2:
             raise ConfigError("ProxyPass needs a path when not defined in a location")
         prefix, target, params = args[0], args[1], args[2:]
-        backend, backend_path = None, ""
+        backend, backend_path, upgrade = None, "", paths.DEFAULT_UPGRADE
         if target != "!":
             parsed = directives.parse_proxy_target(target, params)
             if isinstance(parsed, str):
                 log.warning("%s:%d: ProxyPass %s %s: %s; geows answers 404 for %s",
                             node.file, node.line, prefix, target, parsed, prefix)
             else:
-                backend, backend_path = parsed[:2], parsed[2]
-        line = ProxyPass(prefix, backend, backend_path, node.file, node.line)
+                backend, backend_path, upgrade = parsed[:2], parsed[2], parsed[3]
+        line = ProxyPass(prefix, backend, backend_path, node.file, node.line, upgrade)
         (scope.vhost.proxy_passes if scope.vhost else self.proxy_passes).append(line)
 
     # core's ErrorLog and mod_log_config's directives: each sets the logs of its server.

@@ -65,3 +65,29 @@ def test_in_a_location_is_a_warning(root, caplog):
 ])
 def test_errors(root, line, message):
     assert root.error(f"Listen 80\n{line}\n") == f"{root.conf}:2: {message}"
+
+
+def test_the_upgrade_parameter_is_read_as_mod_proxy_reads_it(root, caplog):
+    with caplog.at_level(logging.WARNING, "geows.config"):
+        config = root.load("Listen 80\n"
+                           "ProxyPass /any http://b/ upgrade=ANY\n"
+                           "ProxyPass /two ws://b/ UPGRADE=Foo,bar\n"
+                           "ProxyPass /empty http://b/ upgrade=\n"
+                           "ProxyPass /more http://b/ upgrade=foo timeout=5\n"
+                           "ProxyPass / http://b/\n")
+    upgrades = {path: config.proxy_pass(path, None, 80).upgrade
+                for path in ("/any", "/two", "/empty", "/")}
+    assert upgrades == {"/any": ("*",), "/two": ("foo", "bar"), "/empty": ("websocket",),
+                        "/": ("websocket",)}
+    assert config.proxy_pass("/two", None, 80).allows_upgrade("FOO")
+    assert not config.proxy_pass("/two", None, 80).allows_upgrade("foo, bar")  # one, whole
+    assert not config.proxy_pass("/", None, 80).allows_upgrade("h2c")
+    assert config.proxy_pass("/more", None, 80).backend is None  # timeout= is not honoured
+    assert f"{root.conf}:5: ProxyPass /more http://b/: parameters (timeout=5) are not " \
+           "honoured by geows; geows answers 404 for /more" in caplog.text
+
+
+def test_an_upgrade_protocol_too_long_for_httpd_is_refused(root):
+    assert root.error("Listen 80\nProxyPass / http://b/ upgrade=abcdefghijklmnop\n") == \
+        f"{root.conf}:2: ProxyPass upgrade protocol length must be < 16 characters"
+    assert root.load("Listen 80\nProxyPass / http://b/ upgrade=abcdefghijklmno\n")
