@@ -31,6 +31,12 @@ KEY3_SIZE = 8
 CLOSING_FRAME = b"\xff\x00"
 
 
+def is_draft76(headers: Headers) -> bool:
+    """Whether a handshake is draft-76's (section 4.1 sends Sec-WebSocket-Key1 and -Key2,
+    and key3 after the head)."""
+    return "Sec-WebSocket-Key1" in headers or "Sec-WebSocket-Key2" in headers
+
+
 def key_number(key: str) -> int:
     """Section 5.2, step 4: the key's digits as a number, divided by its spaces.
 

@@ -6,7 +6,7 @@ from geows import limits
 from geows.errors import HttpError
 from geows.http import Request
 from geows.protocols.base import WebSocketProtocol
-from geows.protocols.hixie76 import Hixie75, Hixie76
+from geows.protocols.hixie76 import Hixie75, Hixie76, is_draft76
 from geows.protocols.rfc6455 import RFC6455
 
 UPGRADE_REQUIRED = (("Upgrade", "WebSocket"), ("Connection", "Upgrade"))
@@ -24,7 +24,7 @@ def select_protocol(request: Request, *, secure: bool = False, deflate: bool = T
                         (("Allow", "GET"),))
     if "upgrade" not in headers.tokens("Connection"):
         raise HttpError(400, "Connection header lacks the Upgrade token")
-    if "Sec-WebSocket-Key1" in headers or "Sec-WebSocket-Key2" in headers:
+    if is_draft76(headers):
         return Hixie76(request, secure=secure, max_message_size=max_message_size)
     if "Sec-WebSocket-Key" in headers or "Sec-WebSocket-Version" in headers:
         return RFC6455(request, max_message_size=max_message_size, deflate=deflate)
