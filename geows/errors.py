@@ -5,6 +5,7 @@
     │                      carries FILE:LINE like `httpd -t`
     ├── HttpError          the peer sent a request geows must refuse; carries the
     │                      HTTP status (and headers) to answer with
+    ├── RoutedElsewhere    a later request on a forwarded connection goes elsewhere
     └── ConnectionClosed   a plugin sent on a connection that is already closed
 
 Misuse of an API by its caller (a wrong argument type, sending a message type a
@@ -43,6 +44,16 @@ class HttpError(GeowsError):
         self.status = status
         self.reason = reason
         self.headers = headers
+
+
+class RoutedElsewhere(GeowsError):
+    """A later request on a connection forwarded to a ProxyPass backend is for another
+    backend, an excluded path or geows' own location: it is not answered there, and the
+    connection ends after the earlier ones are; the client asks again on a new one."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class ConnectionClosed(GeowsError):

@@ -6,30 +6,37 @@ WebSocket locations are served in server.py; a connection whose first request ma
 ProxyPass line comes here, and this and every later request of it go to that backend over
 one backend connection, so pipelined responses keep their order.
 
-`RequestStream` is the sans-I/O part: client bytes in, the bytes to send to the backend
-out, each head as received plus `X-Forwarded-For`, each body exactly as framed (found
-without re-encoding it), and after an Upgrade everything as it comes. `relay` is the
-gevent part: two straight-line loops, one each way.
+`RequestStream` and `ResponseReader` are the sans-I/O part: client bytes in, the bytes to
+send to the backend out, each head as received plus `X-Forwarded-For`, each body exactly as
+framed (found without re-encoding it); backend bytes in, cut into responses, passed on
+exactly as sent. As mod_proxy_http does, what a client sends after an upgrade request waits
+for the backend's answer to it: only a 101 naming the protocol asked for (and allowed by
+the ProxyPass line) makes the rest a byte tunnel; after any other answer the connection
+stays HTTP, and its next request is checked as the first was. `relay` is the gevent part:
+two straight-line loops, one each way.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import gevent
+from gevent.event import Event
 
-from geows import limits
+from geows import http, limits
 from geows.config.paths import ProxyPass
-from geows.errors import HttpError
-from geows.http import Request, RequestParser
+from geows.errors import HttpError, RoutedElsewhere
+from geows.http import Headers, Request, RequestParser
+from geows.protocols.hixie76 import KEY3_SIZE, is_draft76
 
 log = logging.getLogger("geows.forward")
 
-_HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _TRAILER, _TUNNEL = range(6)
+_HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _TRAILER, _TUNNEL, _UNTIL_CLOSE = range(7)
 
 
 def rewrite_target(target: str, entry: ProxyPass) -> str:
@@ -59,79 +66,37 @@ def forwarded_head(request: Request, entry: ProxyPass, client_ip: str) -> bytes:
 
 
 def is_upgrade(request: Request) -> bool:
-    """An `Upgrade` request (RFC 6455, draft-76, anything): a raw tunnel after the head."""
+    """An `Upgrade` request (RFC 6455, draft-76, anything): the backend may switch protocols
+    in its answer, so what follows it waits for that answer."""
     return "Upgrade" in request.headers and "upgrade" in request.headers.tokens("Connection")
 
 
-class RequestStream:
-    """The client's side of a forwarded connection, sans-I/O: `feed` takes what the client
-    sent and returns what goes to the backend; `requests` lists the heads seen so far.
+class _Framing:
+    """Where each message's body ends, for both directions of a forwarded connection (RFC
+    9112 6.3 and 7.1): Content-Length's bytes, chunks up to the empty line after the
+    trailers, or (a response) all until the backend closes. Body bytes pass on as they
+    come; only a chunk-size or trailer line is read, and it is bounded."""
 
-    Framing follows RFC 9112 6.3 for requests, as httpd frames them: chunked when
-    Transfer-Encoding is (chunked last), else Content-Length, else no body. After a
-    malformed frame (`stopped`), the connection cannot be resynchronised.
-    """
+    _bad_frame = 400  # the status when a frame cannot be read: a client's request's
 
-    def __init__(self, entry: ProxyPass, client_ip: str,
-                 admit: Callable[[Request], None] = lambda request: None):
-        self.entry = entry
-        self.client_ip = client_ip
-        self.admit = admit   # raises HttpError for a later request that may not go on
-        self.stopped: HttpError | None = None
-        self.requests: list[Request] = []
+    def __init__(self) -> None:
         self._state = _HEAD
-        self._parser = RequestParser()
         self._remaining = 0            # body or chunk bytes still to pass on
         self._line = bytearray()       # a chunk-size or trailer line being read
 
-    @property
-    def tunnel(self) -> bool:
-        return self._state == _TUNNEL
-
-    def feed(self, data: bytes) -> bytes:
-        """What goes to the backend for `data`. Past a request that may not go on (bad
-        framing, or refused by `admit`), nothing more does: `stopped` says why, and
-        what came before it is still returned, to be answered."""
-        out = bytearray()
-        try:
-            self._feed(data, out)
-        except HttpError as exc:
-            self.stopped = exc
-        return bytes(out)
-
-    def _feed(self, data: bytes, out: bytearray) -> None:
-        while data and self.stopped is None:
-            if self._state == _TUNNEL:
-                out += data
-                break
-            if self._state == _HEAD:
-                request = self._parser.feed(data)
-                if request is None:
-                    break
-                data = self.start(request, out)
-            elif self._state in (_BODY, _CHUNK_DATA):
-                taken = data[:self._remaining]
-                out += taken
-                data = data[len(taken):]
-                self._remaining -= len(taken)
-                if not self._remaining:
-                    self._state = _CHUNK_SIZE if self._state == _CHUNK_DATA else _HEAD
-            else:
-                data = self._chunk_line(data, out)
-
-    def start(self, request: Request, out: bytearray) -> bytes:
-        """Begin forwarding `request` (its head into out); returns the bytes after its head,
-        still to be fed."""
-        if self.requests:
-            self.admit(request)
-        self.requests.append(request)
-        out += forwarded_head(request, self.entry, self.client_ip)
-        self._parser = RequestParser()
-        if is_upgrade(request):
-            self._state = _TUNNEL
-        else:
-            self._state, self._remaining = _body_framing(request)
-        return request.trailing
+    def _body(self, data: bytes, out: bytearray) -> bytes:
+        """Pass on (into out) the body bytes at the start of data; returns the rest."""
+        if self._state in (_TUNNEL, _UNTIL_CLOSE):
+            out += data
+            return b""
+        if self._state in (_BODY, _CHUNK_DATA):
+            taken = data[:self._remaining]
+            out += taken
+            self._remaining -= len(taken)
+            if not self._remaining:
+                self._state = _CHUNK_SIZE if self._state == _CHUNK_DATA else _HEAD
+            return data[len(taken):]
+        return self._chunk_line(data, out)
 
     def _chunk_line(self, data: bytes, out: bytearray) -> bytes:
         """A chunk-size line, or a trailer line after the last chunk: passed on as it comes,
@@ -141,7 +106,8 @@ class RequestStream:
         out += piece
         self._line += piece
         if len(self._line) > limits.LIMIT_REQUEST_FIELD_SIZE:
-            raise HttpError(400, "chunk-size or trailer line longer than LimitRequestFieldSize")
+            raise HttpError(self._bad_frame,
+                            "chunk-size or trailer line longer than LimitRequestFieldSize")
         if end < 0:
             return b""
         line = bytes(self._line).rstrip(b"\r\n")
@@ -154,12 +120,102 @@ class RequestStream:
             try:
                 chunk = int(size, 16)
             except ValueError:
-                raise HttpError(400, f"malformed chunk size {size[:20]!r}") from None
+                raise HttpError(self._bad_frame, f"malformed chunk size {size[:20]!r}") from None
             if chunk:
                 self._state, self._remaining = _CHUNK_DATA, chunk + 2  # with its CRLF
             else:
                 self._state = _TRAILER
         return data[end + 1:]
+
+
+class RequestStream(_Framing):
+    """The client's side of a forwarded connection, sans-I/O: `feed` takes what the client
+    sent and returns what goes to the backend; `requests` lists the heads seen so far.
+
+    Framing follows RFC 9112 6.3 for requests, as httpd frames them: chunked when
+    Transfer-Encoding is (chunked last), else Content-Length, else no body; draft-76's 8
+    key bytes are its handshake's body. After an upgrade request (`upgrade`), what the
+    client sends is held, neither parsed nor passed on, until `answered` says how the
+    backend answered it: a 101 that switched makes the rest a tunnel, anything else leaves
+    it HTTP, every request checked by `admit` again. (The caller reads no more from the
+    client while `holding`.) After a malformed frame or a request `admit` refuses
+    (`stopped`), the connection cannot be resynchronised.
+    """
+
+    def __init__(self, entry: ProxyPass, client_ip: str,
+                 admit: Callable[[Request], None] = lambda request: None):
+        super().__init__()
+        self.entry = entry
+        self.client_ip = client_ip
+        # Raises HttpError (answered) or RoutedElsewhere (not) for a later request that may
+        # not go on.
+        self.admit = admit
+        self.stopped: HttpError | RoutedElsewhere | None = None
+        self.requests: list[Request] = []
+        self.upgrade: Request | None = None   # the upgrade request waiting for its answer
+        self._parser = RequestParser()
+        self._held = bytearray()       # what came after it meanwhile
+
+    @property
+    def tunnel(self) -> bool:
+        return self._state == _TUNNEL
+
+    @property
+    def holding(self) -> bool:
+        """Whether what the client sends now waits for the backend's answer to `upgrade`."""
+        return self.upgrade is not None and self._state == _HEAD
+
+    def answered(self, switched: bool) -> None:
+        """The backend answered `upgrade`: with a 101 that opens a tunnel (switched), or
+        with anything else. What was held goes on at the next `feed`."""
+        self.upgrade = None
+        if switched:
+            self._state = _TUNNEL
+
+    def feed(self, data: bytes) -> bytes:
+        """What goes to the backend for `data` (and for what was held, once answered).
+        Past a request that may not go on (bad framing, or refused by `admit`), nothing
+        more does: `stopped` says why, and what came before it is still returned, to be
+        answered."""
+        out = bytearray()
+        if self._held and not self.holding:
+            data = bytes(self._held) + data
+            self._held.clear()
+        try:
+            self._feed(data, out)
+        except (HttpError, RoutedElsewhere) as exc:
+            self.stopped = exc
+        return bytes(out)
+
+    def _feed(self, data: bytes, out: bytearray) -> None:
+        while data and self.stopped is None:
+            if self._state != _HEAD:
+                data = self._body(data, out)
+            elif self.upgrade is not None:
+                self._held += data  # the backend may switch protocols: not HTTP, maybe
+                break
+            else:
+                request = self._parser.feed(data)
+                if request is None:
+                    break
+                data = self.start(request, out)
+
+    def start(self, request: Request, out: bytearray) -> bytes:
+        """Begin forwarding `request` (its head into out); returns the bytes after its head,
+        still to be fed."""
+        if self.requests:
+            self.admit(request)
+        state, remaining = _body_framing(request)  # refused before any of it goes on
+        self.requests.append(request)
+        out += forwarded_head(request, self.entry, self.client_ip)
+        self._parser = RequestParser()
+        self._state, self._remaining = state, remaining
+        if is_upgrade(request):
+            self.upgrade = request
+            if self._state == _HEAD and is_draft76(request.headers):
+                # Key3 follows the head unannounced, and the backend needs it to answer.
+                self._state, self._remaining = _BODY, KEY3_SIZE
+        return request.trailing
 
 
 def _body_framing(request: Request) -> tuple[int, int]:
@@ -179,10 +235,170 @@ def _body_framing(request: Request) -> tuple[int, int]:
 
 
 @dataclass
+class Response:
+    """A response head from the backend, as sent, and the request it answers (None when
+    the backend answers more than it was asked)."""
+
+    status: int
+    headers: Headers
+    head: bytes
+    request: Request | None
+
+
+_STATUS_LINE = re.compile(rb"HTTP/[0-9]\.[0-9] ([0-9]{3})")  # apr_date_checkmask's "HTTP/#.# ###*"
+
+
+class ResponseReader(_Framing):
+    """The backend's side of a forwarded connection, sans-I/O: `feed` takes what the
+    backend sent and yields it cut into response heads (Response) and the bytes between
+    them, exactly as sent, answering `stream`'s requests in order.
+
+    Framing follows RFC 9112 6.3 for responses: 1xx interim responses before the final
+    one; no body for HEAD, 204 and 304; chunked when Transfer-Encoding is (chunked last),
+    else until the backend closes if Transfer-Encoding is set; else Content-Length, else
+    until the backend closes. A 101 to the upgrade request that `switch_refused` lets
+    through makes the rest the new protocol's; the final answer to it, whatever it is,
+    releases what `stream` held. A 101 it refuses, or a head that cannot be read, raises
+    HttpError(502), as mod_proxy_http answers them.
+    """
+
+    _bad_frame = 502
+
+    def __init__(self, stream: RequestStream):
+        super().__init__()
+        self.stream = stream
+        self.answered = 0              # requests whose final response has begun
+        self._head = bytearray()       # the head being read
+        self._line_start = 0           # where its unfinished line starts
+
+    @property
+    def between(self) -> bool:
+        """Whether no response is partly passed on (a head is passed on once whole)."""
+        return self._state == _HEAD
+
+    @property
+    def idle(self) -> bool:
+        """Whether every request sent is answered in full, and nothing more came."""
+        return self.between and not self._head and self.answered == len(self.stream.requests)
+
+    def feed(self, data: bytes) -> Iterator[Response | bytes]:
+        out = bytearray()
+        while data:
+            if self._state != _HEAD:
+                data = self._body(data, out)
+                continue
+            head, data = self._read_head(data)
+            if head is None:
+                break
+            if out:
+                yield bytes(out)
+                out.clear()
+            yield self._start(head)
+        if out:
+            yield bytes(out)
+
+    def _read_head(self, data: bytes) -> tuple[bytes | None, bytes]:
+        """Read head lines from data: the head once whole, and the rest of data."""
+        while data:
+            end = data.find(b"\n")
+            self._head += data if end < 0 else data[:end + 1]
+            data = b"" if end < 0 else data[end + 1:]
+            if len(self._head) - self._line_start > limits.RESPONSE_FIELD_SIZE:
+                raise HttpError(502, "response header line longer than ResponseFieldSize")
+            if len(self._head) > limits.RESPONSE_HEAD_SIZE:
+                raise HttpError(502, "response head longer than limits.RESPONSE_HEAD_SIZE")
+            if end < 0:
+                break
+            line = self._head[self._line_start:].rstrip(b"\r\n")
+            self._line_start = len(self._head)
+            # The blank line ends the head; one before the status line is skipped, as
+            # mod_proxy_http skips a stray CRLF.
+            if not line and self._head.strip():
+                head = bytes(self._head)
+                self._head.clear()
+                self._line_start = 0
+                return head, data
+        return None, b""
+
+    def _start(self, head: bytes) -> Response:
+        """The response `head` begins: what it answers, and how its body is framed."""
+        lines = head.strip().replace(b"\r\n", b"\n").split(b"\n")
+        status_line = _STATUS_LINE.match(lines[0])
+        if status_line is None:
+            raise HttpError(502, f"malformed response status line {lines[0][:40]!r}")
+        status = int(status_line[1])
+        interim = 100 <= status < 200 and status != 101
+        requests = self.stream.requests
+        request = requests[self.answered] if self.answered < len(requests) else None
+        response = Response(status, _response_headers(lines[1:]), head, request)
+        upgrade = self.stream.upgrade
+        if status == 101:
+            refused = switch_refused(response, upgrade, self.stream.entry)
+            if refused is not None:
+                raise HttpError(502, refused)
+            self._state = _TUNNEL
+        elif not (interim or status in (204, 304) or (request and request.method == "HEAD")):
+            self._state, self._remaining = _response_framing(response.headers)
+        if not interim and request is not None:
+            self.answered += 1
+            if request is upgrade:
+                self.stream.answered(switched=status == 101)
+        return response
+
+
+def _response_headers(lines: list[bytes]) -> Headers:
+    """A response head's fields, folded lines joined (ap_proxygetline's AP_GETLINE_FOLD); a
+    line that is no field is a 502 (ProxyBadHeader's default, IsError)."""
+    fields: list[tuple[str, str]] = []
+    for raw in lines:
+        line = raw.decode("latin-1")
+        if line[:1] in (" ", "\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, f"{value} {line.strip()}")
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip():
+            raise HttpError(502, f"malformed response header line {raw[:40]!r}")
+        fields.append((name.strip(), value.strip(" \t")))
+    return Headers(fields)
+
+
+def _response_framing(headers: Headers) -> tuple[int, int]:
+    """The state after a response head that may have a body, and its length (RFC 9112
+    6.3, items 4 to 7)."""
+    codings = headers.tokens("Transfer-Encoding")
+    if codings:
+        return (_CHUNK_SIZE if codings[-1] == "chunked" else _UNTIL_CLOSE), 0
+    fields = headers.get_all("Content-Length")
+    if not fields:
+        return _UNTIL_CLOSE, 0
+    lengths = {value.strip() for value in ",".join(fields).split(",")}  # "5, 5" is one 5
+    length = lengths.pop()
+    if lengths or not re.fullmatch(r"[0-9]+", length):
+        raise HttpError(502, "invalid Content-Length in a response")
+    return (_BODY, int(length)) if int(length) else (_HEAD, 0)
+
+
+def switch_refused(response: Response, upgrade: Request | None, entry: ProxyPass) -> str | None:
+    """Why the backend's 101 may not open a tunnel, or None: it must answer `upgrade`, the
+    upgrade request waiting, whose `Upgrade` the ProxyPass line allows, and name that same
+    protocol (mod_proxy_http compares the two values whole, without case, and answers 502
+    with this reason when they differ)."""
+    asked = upgrade.headers.get("Upgrade") if upgrade is not None else None
+    if asked is not None and not entry.allows_upgrade(asked):
+        asked = None
+    given = response.headers.get("Upgrade")
+    if response.request is upgrade and asked is not None and given is not None \
+            and given.lower() == asked.lower():
+        return None
+    return f"Unexpected Upgrade: {given or 'n/a'} (expecting {asked or 'n/a'})"
+
+
+@dataclass
 class Relayed:
     """How a forwarded connection went, for the access log."""
 
-    status: int | str = "-"   # the backend's first response status
+    status: int | str = "-"   # the status of the backend's (or geows') first answer
     requests: int = 0
     ending: str = ""
     bytes_in: int = 0         # from the client, after the first request's head
@@ -203,20 +419,26 @@ def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: 
                   client_name, where, entry.file, entry.line, exc)
         raise HttpError(502, f"backend {where} unreachable") from None
     with backend:
-        result = _Relay(client, backend, RequestStream(entry, client_ip, admit)).run(request)
+        stream = RequestStream(entry, client_ip, admit)
+        result = _Relay(client, backend, stream, f"[client {client_name}] {where}").run(request)
     result.ending = f"forwarded to {where}: {result.ending}"
     return result
 
 
 class _Relay:
     """Both directions of one forwarded connection: the client's greenlet forwards
-    requests, another copies responses back. Idle means no bytes either way for
-    TIMEOUT: a tunnel where only one side talks stays open."""
+    requests, another copies responses back and tells it when an upgrade request is
+    answered. Idle means no bytes either way for TIMEOUT: a tunnel where only one side
+    talks stays open."""
 
-    def __init__(self, client: socket.socket, backend: socket.socket, stream: RequestStream):
+    def __init__(self, client: socket.socket, backend: socket.socket, stream: RequestStream,
+                 name: str):
         self.client = client
         self.backend = backend
         self.stream = stream
+        self.responses = ResponseReader(stream)
+        self.name = name              # "[client ip:port] backend" for the error log
+        self.answer = Event()         # set when the backend answered stream.upgrade
         self.result = Relayed()
         self.active = time.monotonic()  # when bytes last moved, either way
         client.settimeout(limits.TIMEOUT)
@@ -231,7 +453,13 @@ class _Relay:
                 out += self.stream.feed(data)
                 self.backend.sendall(out)
                 out.clear()
-                if self.stream.stopped is None:
+                if self.stream.holding:
+                    gevent.wait([self.answer, back], count=1)
+                    self.answer.clear()
+                    if back.dead:
+                        break
+                    data = b""  # what was held, if answered
+                elif self.stream.stopped is None:
                     data = self._recv(self.client)
                     result.bytes_in += len(data)
                     if not data:
@@ -267,19 +495,28 @@ class _Relay:
             return data
 
     def _copy_back(self) -> None:
-        """Backend bytes to the client as they come; when the backend closes, so does the
-        client's connection (which ends the reader's wait)."""
+        """Backend bytes to the client as they come, response by response; when the
+        backend closes, so does the client's connection (which ends the reader's wait)."""
         result = self.result
-        first = b""
         try:
             while data := self._recv(self.backend):
-                if len(first) < 12:  # "HTTP/1.1 200": the status for the access log
-                    first += data[:12 - len(first)]
-                    if first[9:12].isdigit():
-                        result.status = int(first[9:12])
-                self.client.sendall(data)
-                result.bytes_out += len(data)
+                for piece in self.responses.feed(data):
+                    if isinstance(piece, Response):
+                        piece = self._passed_on(piece)
+                    self.client.sendall(piece)
+                    result.bytes_out += len(piece)
             result.ending = result.ending or "backend closed"
+            stopped = self.stream.stopped
+            if isinstance(stopped, HttpError) and self.responses.idle:
+                # A later request refused: answered as httpd answers it, after the others.
+                log.info("%s: a later request refused with %d: %s", self.name,
+                         stopped.status, stopped.reason)
+                self._answer(stopped)
+        except HttpError as exc:  # the backend's answer cannot be passed on
+            log.error("%s: %s", self.name, exc.reason)
+            result.ending = exc.reason
+            if self.responses.between:
+                self._answer(exc)
         except TimeoutError:
             result.ending = result.ending or "idle too long"
         except OSError as exc:
@@ -288,3 +525,20 @@ class _Relay:
             self.client.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass  # the client is gone already
+
+    def _passed_on(self, response: Response) -> bytes:
+        """The head to pass on, noted for the access log; a final answer wakes the
+        client's greenlet, whose held bytes it may release."""
+        if response.status == 101 or response.status >= 200:
+            if self.result.status == "-":
+                self.result.status = response.status
+            self.answer.set()
+        return response.head
+
+    def _answer(self, error: HttpError) -> None:
+        """geows' own answer to the client, where the backend's would have come."""
+        answer = http.response(error.status, error.headers)
+        self.client.sendall(answer)
+        self.result.bytes_out += len(answer)
+        if self.result.status == "-":
+            self.result.status = error.status

@@ -88,6 +88,14 @@ ROUNDS_BEFORE_YIELD = 16
 # moving either way (mod_proxy and its WebSocket tunnel).
 TIMEOUT = 60.0
 
+# A forwarded (ProxyPass) backend's response head, which geows reads whole to find where
+# each response ends and whether a 101 may open a tunnel: a line longer than mod_proxy_http's
+# ResponseFieldSize default (HUGE_STRING_LEN) is a 502, as in httpd. httpd bounds the lines'
+# number by memory only; geows caps the whole head, so that a backend cannot make it hold
+# more (a legitimate head of 32 such lines still fits).
+RESPONSE_FIELD_SIZE = 8192
+RESPONSE_HEAD_SIZE = 262_144
+
 # The largest body an RFC 6455 handshake may carry (a proxy forwards what a client sends;
 # a WebSocket client sends none): read and dropped, so that the frames after it are read.
 HANDSHAKE_BODY_LIMIT = 65_536

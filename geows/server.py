@@ -37,7 +37,7 @@ from geows.channel import Channel, Kind, broadcast_body, parse_broadcast
 from geows.config import Config, Listener, WebSocketSettings
 from geows.config.logs import ServerLogs
 from geows.config.model import STATUS_HANDLER
-from geows.errors import ConnectionClosed, HttpError
+from geows.errors import ConnectionClosed, HttpError, RoutedElsewhere
 from geows.log_format import Entry
 from geows.plugin.api import WebSocketServer
 from geows.plugin.threads import wait_for_threads
@@ -623,12 +623,13 @@ class Connection:
 
         def admit(later: http.Request) -> None:
             """A later request of the connection goes to the same backend only if httpd
-            would send it there too, and let it through; else the connection ends."""
+            would send it there too (else RoutedElsewhere), and let it through (else
+            HttpError, which is answered after the earlier requests)."""
             host = later.headers.get("Host")
             if (config.resolve(later.path, host, local_port, local_ip) is not None
                     or config.handler(later.path, host, local_port, local_ip) == STATUS_HANDLER
                     or config.proxy_pass(later.path, host, local_port, local_ip) is not entry):
-                raise HttpError(400, f"{later.path} is not forwarded to the same backend")
+                raise RoutedElsewhere(f"{later.path} is not forwarded to the same backend")
             self._check_access(later, local_ip, local_port, proxied=True)
 
         relayed = forward.relay(self.sock, request, entry, self.remote_addr[0], self.client,

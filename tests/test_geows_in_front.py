@@ -11,6 +11,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +89,8 @@ def lab():
     for name in ("www", "cgi"):
         (base / name).mkdir(mode=0o755)
     (base / "www/index.html").write_text("<p>hello from apache</p>\n")
+    (base / "www/guarded").mkdir(mode=0o755)   # geows denies /guarded: Apache never should
+    (base / "www/guarded/secret.html").write_text("SECRET\n")
     (base / "www/big.bin").write_bytes(bytes(range(256)) * (BIG // 256))
     (base / "cgi/count").write_text(CGI)
     for path in base.rglob("*"):
@@ -248,15 +252,19 @@ def test_excluded_and_unreachable(lab):
 
 def test_access_rules_guard_forwarded_requests_too(lab):
     """Whom httpd (in front) would refuse, geows refuses before forwarding: the first
-    request of a connection is answered 403; a later one ends the connection unforwarded,
-    as does one for another backend or an excluded path."""
+    request of a connection is answered 403, and so is a later one, after the earlier
+    ones, as httpd answers it; then the connection ends. One for another backend or an
+    excluded path ends it unanswered and unforwarded (the client asks again anew)."""
     front, _, base = lab
     assert exchange(front.port, [get("/guarded/x")])[0].startswith(b"HTTP/1.1 403")
-    for later in ("/guarded/y", "/private/z", "/echo"):
+    for later, answer in (("/guarded/y", b"HTTP/1.1 403"), ("/private/z", None),
+                          ("/echo", None)):
         with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
             sock.sendall(get("/index.html") + get(later))
             buffer = bytearray()
             assert read_response(sock, buffer).startswith(b"HTTP/1.1 200")
+            if answer is not None:
+                assert read_response(sock, buffer).startswith(answer)
             with pytest.raises(EOFError):
                 read_response(sock, buffer)
     assert "/guarded" not in (base / "access.log").read_text()
@@ -274,6 +282,204 @@ def test_what_geows_cannot_enforce_on_a_forwarded_path_refuses_start(tmp_path, r
     assert done.returncode == 1 and words in done.stderr, done.stderr
     conf.write_text(f"Listen 127.0.0.1:8099\n{rules}")   # nothing forwarded: nothing guarded
     assert run_cli("-t", "-f", str(conf)).returncode == 0
+
+
+# Upgrades: a tunnel only after the backend's 101 for what was asked (issue 21, row 1).
+# httpd 2.4.71's mod_proxy front with the same rules, tried by hand: 200 then 403 for both
+# variants of row 1, the secret never forwarded; a 101 whose Upgrade differs from the
+# client's is a 502 ("Unexpected Upgrade: foo (expecting websocket)").
+
+class Upgrader:
+    """A backend that answers any request with a 101 naming `Upgrade: foo`, then echoes
+    what comes after it; `received` holds what each connection got."""
+
+    READY = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n"
+             b"foo/1 ready\n")
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.received: list[bytearray] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # closed
+            self.received.append(bytearray())
+            threading.Thread(target=self._answer, args=(conn, self.received[-1]),
+                             daemon=True).start()
+
+    def _answer(self, conn: socket.socket, got: bytearray) -> None:
+        with conn:
+            conn.settimeout(10)
+            try:
+                while b"\r\n\r\n" not in got:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    got += data
+                conn.sendall(self.READY)
+                while data := conn.recv(65536):
+                    got += data
+                    conn.sendall(data)
+            except OSError:
+                pass  # geows closed it
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+UPGRADES_FRONT = """
+Listen 127.0.0.1:@PORT@
+CustomLog @DIR@/relayed.log "%>s %I %O %{{geows-ending}}n"
+<Location /guarded>
+  Require ip 10.0.0.0/8
+</Location>
+ProxyPass /foo http://127.0.0.1:{upgrader}/foo upgrade=foo
+ProxyPass /switcher http://127.0.0.1:{upgrader}/switcher
+ProxyPass / http://127.0.0.1:{apache}/
+"""
+
+
+@pytest.fixture(scope="module")
+def upgrades(lab):
+    """geows in front of the lab's Apache and of an Upgrader, its access log a CustomLog
+    with the figures of each forwarded connection."""
+    upgrader = Upgrader()
+    front = GeowsProcess(UPGRADES_FRONT.format(upgrader=upgrader.port, apache=lab[1]))
+    try:
+        yield front, upgrader
+    finally:
+        front.stop()
+        upgrader.close()
+
+
+def relayed_lines(front: GeowsProcess, count: int) -> list[str]:
+    """The CustomLog's lines once it has `count` of them."""
+    deadline = time.monotonic() + 10
+    log = front.dir / "relayed.log"
+    while time.monotonic() < deadline:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if len(lines) >= count:
+            return lines
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} lines in {log}:\n{front.error_log}")
+
+
+def until_closed(sock: socket.socket) -> bytes:
+    data = bytearray()
+    while more := sock.recv(65536):
+        data += more
+    return bytes(data)
+
+
+def without_date(response: bytes) -> bytes:
+    return re.sub(rb"\r\nDate: [^\r]*", b"", response)
+
+
+WEBSOCKET_UPGRADE = ("Connection: Upgrade", "Upgrade: websocket",
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13")
+
+
+@pytest.mark.parametrize("asked", [("Connection: Upgrade", "Upgrade: foo"), WEBSOCKET_UPGRADE],
+                         ids=["foo", "websocket"])
+def test_an_upgrade_the_backend_declines_leaves_http_and_the_next_request_is_checked(
+        lab, upgrades, asked):
+    """Row 1: an upgrade request for a static file Apache serves (it answers 200, no 101),
+    then a pipelined request for a path geows denies: 200, then 403 as httpd answers it,
+    and the backend never sees the second request."""
+    front = upgrades[0]
+    _, apache_port, base = lab
+    logged = len(relayed_lines(front, 0))
+    first, secret = get("/index.html", *asked), get("/guarded/secret.html")
+    with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+        sock.sendall(first + secret)
+        buffer = bytearray()
+        answers = [read_response(sock, buffer), read_response(sock, buffer)]
+        assert buffer == b"" and until_closed(sock) == b""
+    assert without_date(answers[0]) == exchange(apache_port, [first])[0]
+    assert answers[1].startswith(b"HTTP/1.1 403 Forbidden\r\n") and b"SECRET" not in answers[1]
+    assert "/guarded" not in (base / "access.log").read_text()
+    front.wait_for_log("client denied by server configuration: /var/www/html/guarded/"
+                       "secret.html", access=False)
+    line = relayed_lines(front, logged + 1)[logged]
+    assert line == (f"200 {len(first + secret)} {len(answers[0] + answers[1])} "
+                    f"forwarded to 127.0.0.1:{apache_port}: stopped: access denied to "
+                    "/var/www/html/guarded/secret.html")
+
+
+def test_requests_held_behind_an_upgrade_go_on_once_it_is_answered(lab, upgrades):
+    requests = [get("/index.html", "Connection: Upgrade", "Upgrade: foo"), get("/missing"),
+                get("/index.html", "Connection: close")]
+    through = exchange(upgrades[0].port, requests, pipelined=True)
+    assert through == exchange(lab[1], requests, pipelined=True)
+    assert [r.split(b"\r\n", 1)[0] for r in through] == [
+        b"HTTP/1.1 200 OK", b"HTTP/1.1 404 Not Found", b"HTTP/1.1 200 OK"]
+
+
+@pytest.mark.parametrize(("asked", "expecting"), [
+    (WEBSOCKET_UPGRADE, "websocket"),                       # asked, but not what came
+    (("Connection: Upgrade", "Upgrade: foo"), "n/a"),      # not allowed on that line
+])
+def test_a_101_for_what_was_not_asked_or_allowed_opens_no_tunnel(upgrades, asked, expecting):
+    front, upgrader = upgrades
+    logged = len(relayed_lines(front, 0))
+    connections = len(upgrader.received)
+    first = get("/switcher/x", *asked)
+    with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+        sock.sendall(first + get("/switcher/y"))
+        answer = until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
+    assert answer.count(b"HTTP/1.1") == 1 and b"foo/1" not in answer
+    # The Upgrader got the first head, and nothing that followed it.
+    assert bytes(upgrader.received[connections]) == \
+        first[:-2] + b"X-Forwarded-For: 127.0.0.1\r\n\r\n"
+    front.wait_for_log(f"Unexpected Upgrade: foo (expecting {expecting})", access=False)
+    assert relayed_lines(front, logged + 1)[logged] == (
+        f"502 {len(first) + len(get('/switcher/y'))} {len(answer)} forwarded to "
+        f"127.0.0.1:{upgrader.port}: Unexpected Upgrade: foo (expecting {expecting})")
+
+
+def test_the_upgrade_parameter_tunnels_its_protocol_both_ways(upgrades):
+    """`upgrade=foo`: the Upgrader's 101 for foo opens a tunnel; what the client sent
+    early, and then a request line, are bytes of the new protocol, as in httpd."""
+    front, upgrader = upgrades
+    logged = len(relayed_lines(front, 0))
+    with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+        sock.sendall(get("/foo/x", "Connection: Upgrade", "Upgrade: foo") + b"early\n")
+        expected = Upgrader.READY + b"early\n"
+        assert receive_exactly(sock, len(expected)) == expected
+        sock.sendall(get("/guarded/secret.html"))
+        assert receive_exactly(sock, len(get("/guarded/secret.html"))) == \
+            get("/guarded/secret.html")
+    line = relayed_lines(front, logged + 1)[logged]
+    assert line.startswith("101 ") and line.endswith(
+        f"forwarded to 127.0.0.1:{upgrader.port}: tunnel, client closed")
+
+
+def test_websockets_through_proxypass_carry_messages_both_ways(lab):
+    front = lab[0]
+    with connect(f"ws://127.0.0.1:{front.port}/wsapp", open_timeout=10, max_size=None) as ws:
+        for message in ("one", bytes(range(256)) * 400, "three"):
+            ws.send(message)
+            assert ws.recv(timeout=10) == message
+        assert ws.ping().wait(10)
+    client = Draft76Client(front.port, "/d76", key3_later=True)
+    for text in ("a", "b" * 10_000, "c"):
+        client.send(text)
+        assert client.recv() == text
+    assert client.close()
+    front.wait_for_log(f"forwarded to 127.0.0.1:{lab[1]}: tunnel,")
+
+
+def receive_exactly(sock: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        data += receive(sock)
+    return bytes(data)
 
 
 # RequestStream, sans-I/O: what goes to the backend for the client's bytes, however split.
@@ -300,10 +506,13 @@ def test_request_stream_frames_bodies_and_rewrites_heads(step):
         b"PUT /other HTTP/1.1\r\nContent-Length: 4\r\nX-Forwarded-For: 192.0.2.1\r\n\r\nGET "
         b"GET /v2 HTTP/1.0\nX-Forwarded-For: 10.0.0.1\nX-Forwarded-For: 192.0.2.1\r\n\n"
         b"GET /ws HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
-        b"X-Forwarded-For: 192.0.2.1\r\n\r\nKEY3BYTE")
+        b"X-Forwarded-For: 192.0.2.1\r\n\r\n")
     assert [r.method for r in stream.requests] == ["POST", "PUT", "GET", "GET"]
+    # What follows the upgrade request waits for the backend's answer; a 101 sends it raw.
+    assert stream.holding and not stream.tunnel
+    stream.answered(switched=True)
     assert stream.tunnel
-    assert stream.feed(b"GET / HTTP/1.1\r\n\r\n") == b"GET / HTTP/1.1\r\n\r\n"  # raw now
+    assert stream.feed(b"GET / HTTP/1.1\r\n\r\n") == b"KEY3BYTEGET / HTTP/1.1\r\n\r\n"
 
 
 @pytest.mark.parametrize("raw", [
