@@ -338,6 +338,13 @@ CustomLog @DIR@/relayed.log "%>s %I %O %{{geows-ending}}n"
 <Location /guarded>
   Require ip 10.0.0.0/8
 </Location>
+<Location /members>
+  AuthType Basic
+  AuthName "Members only"
+  AuthBasicProvider file
+  AuthUserFile @DIR@/htpasswd
+  Require valid-user
+</Location>
 ProxyPass /foo http://127.0.0.1:{upgrader}/foo upgrade=foo
 ProxyPass /switcher http://127.0.0.1:{upgrader}/switcher
 ProxyPass / http://127.0.0.1:{apache}/
@@ -348,8 +355,15 @@ ProxyPass / http://127.0.0.1:{apache}/
 def upgrades(lab):
     """geows in front of the lab's Apache and of an Upgrader, its access log a CustomLog
     with the figures of each forwarded connection."""
+    htpasswd = shutil.which("htpasswd")
+    if htpasswd is None:
+        if in_ci():
+            pytest.fail("htpasswd (apache2-utils) is missing")
+        pytest.skip("htpasswd (apache2-utils) is missing")
     upgrader = Upgrader()
     front = GeowsProcess(UPGRADES_FRONT.format(upgrader=upgrader.port, apache=lab[1]))
+    subprocess.run([htpasswd, "-cbB", str(front.dir / "htpasswd"), "ann", "s3cret"],
+                   check=True, capture_output=True)
     try:
         yield front, upgrader
     finally:
@@ -409,6 +423,22 @@ def test_an_upgrade_the_backend_declines_leaves_http_and_the_next_request_is_che
     assert line == (f"200 {len(first + secret)} {len(answers[0] + answers[1])} "
                     f"forwarded to 127.0.0.1:{apache_port}: stopped: access denied to "
                     "/var/www/html/guarded/secret.html")
+
+
+def test_a_later_request_the_rules_refuse_gets_their_answer_after_the_earlier_ones(
+        lab, upgrades):
+    """As httpd answers it: 401 with the realm to authenticate in, once the earlier
+    requests are answered; then the connection ends, the request never forwarded."""
+    front = upgrades[0]
+    with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+        sock.sendall(get("/index.html") + get("/missing") + get("/members/x") + get("/"))
+        buffer = bytearray()
+        answers = [read_response(sock, buffer) for _ in range(3)]
+        assert buffer == b"" and until_closed(sock) == b""
+    assert [a.split(b"\r\n", 1)[0] for a in answers] == [
+        b"HTTP/1.1 200 OK", b"HTTP/1.1 404 Not Found", b"HTTP/1.1 401 Unauthorized"]
+    assert b'\r\nWWW-Authenticate: Basic realm="Members only"\r\n' in answers[2]
+    assert "/members" not in (lab[2] / "access.log").read_text()
 
 
 def test_requests_held_behind_an_upgrade_go_on_once_it_is_answered(lab, upgrades):
