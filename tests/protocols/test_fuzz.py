@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from geows import limits
 from geows.config.paths import ProxyPass
 from geows.errors import HttpError
-from geows.forward import RequestStream
+from geows.forward import RequestStream, Response, ResponseReader
 from geows.http import RequestParser
 from geows.protocols import State, select_protocol
 from geows.protocols.hixie76 import Hixie76
@@ -102,3 +102,33 @@ def test_forwarded_request_stream_never_raises_and_stays_bounded(data):
             assert stream.stopped.status == 400
             assert stream.feed(b"more") == b""
             break
+
+
+# Pieces of responses, to splice between random bytes.
+RESPONSE_PIECES = [b"HTTP/1.1 200 OK\r\n", b"Content-Length: 3\r\n", b"\r\n", b"abc",
+                   b"Transfer-Encoding: chunked\r\n", b"5\r\nhello\r\n", b"0\r\n\r\n",
+                   b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 204 No Content\r\n\r\n",
+                   b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.lists(st.one_of(st.binary(max_size=200), st.sampled_from(RESPONSE_PIECES)),
+                     max_size=30))
+def test_forwarded_response_reader_never_raises_and_passes_on_what_it_got(data):
+    """Whatever a backend sends, the response reader passes it on byte for byte (a head
+    once whole) or stops with a 502, and never holds more of a head than its limit."""
+    stream = RequestStream(ProxyPass("/", ("b", 80), "/", "f.conf", 1), "192.0.2.1")
+    stream.feed(b"GET / HTTP/1.1\r\n\r\nHEAD / HTTP/1.1\r\n\r\n"
+                b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n")
+    reader = ResponseReader(stream)
+    given = passed = 0
+    for chunk in data:
+        given += len(chunk)
+        try:
+            for piece in reader.feed(chunk):
+                passed += len(piece.head if isinstance(piece, Response) else piece)
+        except HttpError as exc:
+            assert exc.status == 502
+            break
+        assert passed + len(reader._head) == given
+        assert len(reader._head) <= limits.RESPONSE_HEAD_SIZE
