@@ -77,7 +77,7 @@ class _Framing:
     trailers, or (a response) all until the backend closes. Body bytes pass on as they
     come; only a chunk-size or trailer line is read, and it is bounded."""
 
-    _bad_frame = 400  # the status when a frame cannot be read: a client's request's
+    _bad_frame = 400  # the answer to a frame that cannot be read (a client's: 400)
 
     def __init__(self) -> None:
         self._state = _HEAD
@@ -262,7 +262,7 @@ class ResponseReader(_Framing):
     HttpError(502), as mod_proxy_http answers them.
     """
 
-    _bad_frame = 502
+    _bad_frame = 502  # a backend's
 
     def __init__(self, stream: RequestStream):
         super().__init__()
@@ -420,7 +420,8 @@ def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: 
         raise HttpError(502, f"backend {where} unreachable") from None
     with backend:
         stream = RequestStream(entry, client_ip, admit)
-        result = _Relay(client, backend, stream, f"[client {client_name}] {where}").run(request)
+        name = f"[client {client_name}] the ProxyPass backend {where} ({entry.file}:{entry.line})"
+        result = _Relay(client, backend, stream, name).run(request)
     result.ending = f"forwarded to {where}: {result.ending}"
     return result
 
@@ -437,7 +438,7 @@ class _Relay:
         self.backend = backend
         self.stream = stream
         self.responses = ResponseReader(stream)
-        self.name = name              # "[client ip:port] backend" for the error log
+        self.name = name              # the client and the backend, for the error log
         self.answer = Event()         # set when the backend answered stream.upgrade
         self.result = Relayed()
         self.active = time.monotonic()  # when bytes last moved, either way
