@@ -386,15 +386,18 @@ def _host_and_port(authority: str) -> tuple[str, str | None]:
 def _url_host(hostname: str, port: str | None) -> str:
     """What httpd takes from a URL's host for the Host field (fix_hostname, then
     construct_host_header): lowercased, without a trailing dot, an IPv6 literal in
-    brackets, with the port when it is one ("" names the default vhost)."""
-    if hostname:
-        if _is_digits(hostname):
-            raise HttpError(400, f"purely numeric host name: {hostname}")
-        if ":" in hostname:
-            _check_ipv6_literal(hostname)
-            hostname = f"[{hostname.lower()}]"
-        else:
-            hostname = _checked_name(hostname)
+    brackets, with the port when it is one. An empty host ("http:///x") is refused, as
+    RFC 9110 4.2.1 says: httpd would take the default vhost and put an empty Host in
+    place of the client's, which a backend refuses or reads as another vhost."""
+    if not hostname:
+        raise HttpError(400, "request target with an empty host")
+    if _is_digits(hostname):
+        raise HttpError(400, f"purely numeric host name: {hostname}")
+    if ":" in hostname:
+        _check_ipv6_literal(hostname)
+        hostname = f"[{hostname.lower()}]"
+    else:
+        hostname = _checked_name(hostname)
     return hostname + (f":{port}" if port and _is_digits(port) else "")
 
 

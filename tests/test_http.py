@@ -201,7 +201,6 @@ def test_bad_body_framing_is_400(fields):
      "/x?y"),
     ("GET", "http://admin.test", ("Host: h",), "/", "", "admin.test", "/"),
     ("GET", "http://[::1]:8//a", ("Host: h",), "/a", "", "[::1]:8", "//a"),
-    ("GET", "http:///x", ("Host: h",), "/x", "", "", "/x"),   # an empty host: the default
     ("GET", "http:/x", ("Host: h",), "/x", "", "h", "/x"),    # no authority: Host decides
     ("GET", "https://admin.test/x", ("Host: h",), "/x", "", "h", "/x"),  # not this scheme
     ("GET", "?x", ("Host: h",), "/", "x", "h", "?x"),
@@ -241,6 +240,8 @@ def test_https_absolute_form_picks_the_vhost_on_tls():
     ("GET", "http://[::1"),
     ("GET", "http://1.2.3/x"),         # the URL's host is checked as Host would be
     ("GET", "http://a..b/x"),
+    ("GET", "http:///x"),              # RFC 9110 4.2.1 (httpd takes the default vhost)
+    ("CONNECT", ":443"),
     ("CONNECT", "h"),
     ("CONNECT", "h:"),
     ("CONNECT", "/x"),
