@@ -91,6 +91,11 @@ class Headers:
         self._items[:] = [item for i, item in enumerate(self._items)
                           if i == first or item[0].lower() != key]
 
+    def remove(self, name: str) -> None:
+        """Drop every field of that name (apr_table_unset)."""
+        key = name.lower()
+        self._items[:] = [item for item in self._items if item[0].lower() != key]
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and bool(self.get_all(name))
 
@@ -499,13 +504,15 @@ def _checked_name(host: str) -> str:
 def _body_framing(headers: Headers) -> tuple[int | None, bool]:
     """The body's Content-Length and whether it is chunked, as ap_read_request checks them:
     a Content-Length of ASCII digits only (repeated fields are joined, and fail), in
-    range; a Transfer-Encoding with chunked last, which overrides Content-Length."""
+    range; a Transfer-Encoding with chunked last, which overrides Content-Length: that
+    field is then dropped (RFC 9112 6.3), so that no one downstream reads it."""
     length = headers.get("Content-Length")
     if length is not None and not (_is_digits(length) and int(length) <= _MAX_CONTENT_LENGTH):
         raise HttpError(400, f"invalid Content-Length: {length[:40]}")
     if "Transfer-Encoding" in headers:
         if headers.tokens("Transfer-Encoding")[-1:] != ["chunked"]:
             raise HttpError(400, "request Transfer-Encoding without chunked last")
+        headers.remove("Content-Length")
         return None, True
     return None if length is None else int(length), False
 

@@ -450,6 +450,12 @@ def test_the_head_forwarded_is_made_from_the_parse():
                    b"X-Forwarded-For: 192.0.2.1\r\n\r\n"
                    b"GET /v2 HTTP/1.0\r\nHost: h.test:8080\r\n"
                    b"X-Forwarded-For: 192.0.2.1\r\n\r\n")
+    # Transfer-Encoding overrides Content-Length, which httpd then drops (RFC 9112 6.3).
+    out = RequestStream(ENTRY, "192.0.2.1").feed(
+        b"POST /app HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked"
+        b"\r\n\r\n0\r\n\r\n")
+    assert out == (b"POST /v2 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+                   b"X-Forwarded-For: 192.0.2.1\r\n\r\n0\r\n\r\n")
 
 
 # RequestStream, sans-I/O: what goes to the backend for the client's bytes, however split.

@@ -170,6 +170,7 @@ def test_body_framing(fields, length, chunked):
     """ap_read_request: Transfer-Encoding (chunked last) overrides Content-Length."""
     request = feed_all(head("/", "Host: h", *fields, method="POST"))
     assert (request.content_length, request.chunked) == (length, chunked)
+    assert ("Content-Length" in request.headers) == (length is not None)  # TE drops it
 
 
 @pytest.mark.parametrize("fields", [
