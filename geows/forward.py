@@ -7,8 +7,9 @@ ProxyPass line comes here, and this and every later request of it go to that bac
 one backend connection, so pipelined responses keep their order.
 
 `RequestStream` and `ResponseReader` are the sans-I/O part: client bytes in, the bytes to
-send to the backend out, each head as received plus `X-Forwarded-For`, each body exactly as
-framed (found without re-encoding it); backend bytes in, cut into responses, passed on
+send to the backend out, each head as mod_proxy makes it from the parsed request (the
+target rewritten from the decoded path, the vhost's host, `X-Forwarded-For` added), each
+body exactly as framed (found without re-encoding it); backend bytes in, cut into responses, passed on
 exactly as sent. As mod_proxy_http does, what a client sends after an upgrade request waits
 for the backend's answer to it: only a 101 naming the protocol asked for (and allowed by
 the ProxyPass line) makes the rest a byte tunnel; after any other answer the connection
@@ -39,30 +40,38 @@ log = logging.getLogger("geows.forward")
 _HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _TRAILER, _TUNNEL, _UNTIL_CLOSE = range(7)
 
 
-def rewrite_target(target: str, entry: ProxyPass) -> str:
-    """The request target the backend gets: the ProxyPass prefix replaced by the target
-    URL's path, the rest (query included) as received."""
-    if entry.backend_path == entry.prefix:
-        return target  # `ProxyPass / http://b/`: nothing to rewrite
-    path, question, query = target.partition("?")
-    rewritten = entry.rewrite(path)
-    return target if rewritten is None else rewritten + question + query
+# What ap_proxy_canonenc leaves as it is in a path (enc_path); every other byte is %XX.
+_PATH_AS_IS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                        b"/~$-_.+!*'(),;:@&=")
+
+
+def rewrite_target(request: Request, entry: ProxyPass) -> str:
+    """The request target mod_proxy sends (ap_proxy_trans_match, proxy_http_canon): the
+    decoded and normalised path, which the ProxyPass line matched, with its prefix
+    replaced by the target URL's path, re-encoded as ap_proxy_canonenc encodes it; the
+    query as received. Never the raw target: `/%64ocs/x` matched `/docs` and goes out as
+    the backend path it maps to."""
+    rewritten = entry.rewrite(request.path)
+    path = request.path if rewritten is None else rewritten  # None: a path it does not map
+    encoded = "".join(chr(byte) if byte in _PATH_AS_IS else f"%{byte:02X}"
+                      for byte in path.encode("utf-8", "surrogateescape"))
+    return encoded + (f"?{request.query}" if "?" in request.origin_form else "")
 
 
 def forwarded_head(request: Request, entry: ProxyPass, client_ip: str) -> bytes:
-    """The head as received, with the target rewritten and `X-Forwarded-For: client_ip`
-    added last. A second X-Forwarded-For line rather than an edited one: httpd joins
-    repeated request fields with ", ", so the backend reads "earlier, client_ip", as
-    mod_proxy's append would give, and the other bytes stay untouched."""
-    head = request.head
-    target = rewrite_target(request.target, entry)
-    if target != request.target:
-        line_end = head.index(b"\n")
-        line = head[:line_end].replace(request.target.encode("latin-1"),
-                                       target.encode("latin-1"), 1)
-        head = line + head[line_end:]
-    blank = len(head) - (2 if head.endswith(b"\r\n\r\n") else 1)
-    return head[:blank] + f"X-Forwarded-For: {client_ip}\r\n".encode("latin-1") + head[blank:]
+    """The head the backend gets, made from the parsed request as mod_proxy makes it:
+    the method, the rewritten target (origin-form) and the version; each field as
+    `name: value`, folded lines joined; the host that picked the vhost as the Host field
+    (an absolute-form's, which httpd put in place of the client's), so that the backend
+    picks the same; and `X-Forwarded-For: client_ip` last. A second X-Forwarded-For line
+    rather than an edited one: httpd joins repeated request fields with ", ", so the
+    backend reads "earlier, client_ip", as mod_proxy's append would give."""
+    lines = [f"{request.method} {rewrite_target(request, entry)} {request.version}",
+             *(f"{name}: {value}" for name, value in request.headers)]
+    if request.host is not None and "Host" not in request.headers:
+        lines.append(f"Host: {request.host}")  # HTTP/1.0 with an absolute-form
+    lines.append(f"X-Forwarded-For: {client_ip}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def is_upgrade(request: Request) -> bool:
@@ -143,17 +152,19 @@ class RequestStream(_Framing):
     """
 
     def __init__(self, entry: ProxyPass, client_ip: str,
-                 admit: Callable[[Request], None] = lambda request: None):
+                 admit: Callable[[Request], None] = lambda request: None,
+                 secure: bool = False):
         super().__init__()
         self.entry = entry
         self.client_ip = client_ip
+        self.secure = secure  # a TLS connection: its later requests are parsed as such
         # Raises HttpError (answered) or RoutedElsewhere (not) for a later request that may
         # not go on.
         self.admit = admit
         self.stopped: HttpError | RoutedElsewhere | None = None
         self.requests: list[Request] = []
         self.upgrade: Request | None = None   # the upgrade request waiting for its answer
-        self._parser = RequestParser()
+        self._parser = RequestParser(secure=secure)
         self._held = bytearray()       # what came after it meanwhile
 
     @property
@@ -208,7 +219,7 @@ class RequestStream(_Framing):
         state, remaining = _body_framing(request)  # refused before any of it goes on
         self.requests.append(request)
         out += forwarded_head(request, self.entry, self.client_ip)
-        self._parser = RequestParser()
+        self._parser = RequestParser(secure=self.secure)
         self._state, self._remaining = state, remaining
         if is_upgrade(request):
             self.upgrade = request
@@ -219,19 +230,13 @@ class RequestStream(_Framing):
 
 
 def _body_framing(request: Request) -> tuple[int, int]:
-    """The state after `request`'s head and its body length (RFC 9112 6.3)."""
-    codings = request.headers.tokens("Transfer-Encoding")
-    if codings:
-        if codings[-1] != "chunked":
-            raise HttpError(400, "request Transfer-Encoding without chunked last")
+    """The state after `request`'s head and its body length (RFC 9112 6.3), as the parser
+    found them (chunked, else Content-Length, else no body)."""
+    if request.chunked:
         return _CHUNK_SIZE, 0
-    lengths = {value.strip() for value in request.headers.get_all("Content-Length")}
-    if not lengths:
-        return _HEAD, 0
-    length = lengths.pop()
-    if lengths or not length.isdigit():
-        raise HttpError(400, "invalid Content-Length")
-    return (_BODY, int(length)) if int(length) else (_HEAD, 0)
+    if request.content_length:
+        return _BODY, request.content_length
+    return _HEAD, 0
 
 
 @dataclass
@@ -406,9 +411,9 @@ class Relayed:
 
 
 def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: str,
-          client_name: str, admit: Callable[[Request], None]) -> Relayed:
+          client_name: str, admit: Callable[[Request], None], secure: bool = False) -> Relayed:
     """Forward `request` and the rest of the client's connection to entry's backend until
-    either side closes. HttpError(502) when the backend cannot be reached; the caller
+    either side closes (`secure`: the client's connection is TLS). HttpError(502) when the backend cannot be reached; the caller
     closes the client socket."""
     host, port = entry.backend  # type: ignore[misc]  # the caller checked it is set
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -419,7 +424,7 @@ def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: 
                   client_name, where, entry.file, entry.line, exc)
         raise HttpError(502, f"backend {where} unreachable") from None
     with backend:
-        stream = RequestStream(entry, client_ip, admit)
+        stream = RequestStream(entry, client_ip, admit, secure)
         name = f"[client {client_name}] the ProxyPass backend {where} ({entry.file}:{entry.line})"
         result = _Relay(client, backend, stream, name).run(request)
     result.ending = f"forwarded to {where}: {result.ending}"

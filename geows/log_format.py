@@ -32,6 +32,7 @@ _C_ESCAPES = {0x08: "\\b", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x0B: "\\v",
               0x22: '\\"', 0x5C: "\\\\"}
 _ESCAPE = [_C_ESCAPES.get(byte, chr(byte) if 0x20 <= byte < 0x7F else f"\\x{byte:02x}")
            for byte in range(256)]
+_ERROR_LOG_ESCAPE = [*_ESCAPE[:0x22], '"', *_ESCAPE[0x23:]]  # ap_escape_errorlog_item's
 _PLAIN = re.compile(r'[\x20-\x7e]*').fullmatch  # printable ASCII: escaped unless " or \
 _LITERAL_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
 _thread_ident = monkey.get_original("_thread", "get_ident")  # the OS thread, not the greenlet
@@ -72,16 +73,18 @@ class Entry:
     notes: dict[str, str] = field(default_factory=dict)  # %{name}n
 
 
-def escape(text: str) -> str:
+def escape(text: str, *, quote: bool = True) -> str:
     """ap_escape_logitem: the bytes of `text` (latin-1 when it fits, as request bytes were
-    decoded, else UTF-8) with `"` `\\` and non-printable ones escaped."""
-    if _PLAIN(text) and '"' not in text and "\\" not in text:
+    decoded, else UTF-8) with `"` `\\` and non-printable ones escaped; `quote=False`: as
+    ap_escape_errorlog_item escapes what goes in the error log, `"` left as it is."""
+    if _PLAIN(text) and (not quote or '"' not in text) and "\\" not in text:
         return text
     try:
         data = text.encode("latin-1")
     except UnicodeEncodeError:
         data = text.encode("utf-8", "surrogateescape")
-    return "".join([_ESCAPE[byte] for byte in data])
+    table = _ESCAPE if quote else _ERROR_LOG_ESCAPE
+    return "".join([table[byte] for byte in data])
 
 
 _Render = Callable[[Entry, str], "str | None"]
@@ -225,9 +228,10 @@ def _cookie(entry: Entry, name: str) -> str | None:
 
 
 def _server_name_from_host(entry: Entry, arg: str) -> str:
-    """%V with UseCanonicalName Off (httpd's default): the Host header's name, lowercased,
-    without its port; the server's name without one."""
-    host = entry.request.headers.get("Host") if entry.request is not None else None
+    """%V with UseCanonicalName Off (httpd's default): the name of the host that picked the
+    vhost (an absolute-form's, else the Host header's), lowercased, without its port; the
+    server's name without one."""
+    host = entry.request.host if entry.request is not None else None
     if host:
         name = host[1:].partition("]")[0] if host.startswith("[") else host.partition(":")[0]
         return escape(name.lower().rstrip("."))

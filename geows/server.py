@@ -38,7 +38,7 @@ from geows.config import Config, Listener, WebSocketSettings
 from geows.config.logs import ServerLogs
 from geows.config.model import STATUS_HANDLER
 from geows.errors import ConnectionClosed, HttpError, RoutedElsewhere
-from geows.log_format import Entry
+from geows.log_format import Entry, escape
 from geows.plugin.api import WebSocketServer
 from geows.plugin.threads import wait_for_threads
 from geows.protocols import (
@@ -552,11 +552,14 @@ class Connection:
         if len(self.server.connections) > self.server.max_connections:  # this one included
             raise HttpError(503, f"over MaxRequestWorkers ({self.server.max_connections} "
                                  "connections)")
+        if request.path == "*":
+            self._answer_options()
+            return
         local_ip, local_port = self._local
-        endpoint = config.resolve(request.path, host=request.headers.get("Host"),
-                                  port=local_port, local_ip=local_ip)
+        endpoint = config.resolve(request.path, host=request.host, port=local_port,
+                                  local_ip=local_ip)
         if endpoint is None:
-            if config.handler(request.path, request.headers.get("Host"), local_port,
+            if config.handler(request.path, request.host, local_port,
                               local_ip) == STATUS_HANDLER:
                 self._check_access(request, local_ip, local_port)
                 self._answer_status(request, local_ip)
@@ -583,7 +586,7 @@ class Connection:
             state = on_connect(handle) if on_connect is not None else None
         except Exception:
             log.error("[client %s] plugin on_connect raised for %s\n%s",
-                      self.client, request.path, traceback.format_exc())
+                      self.client, escape(request.path, quote=False), traceback.format_exc())
             raise HttpError(500, "plugin on_connect raised") from None
         if on_connect is not None and state is None:
             raise HttpError(403, "refused by the plugin's on_connect")
@@ -614,8 +617,7 @@ class Connection:
         """Hand the connection to its ProxyPass backend (geows in front of Apache); 404
         when no line forwards the path."""
         config = self.server.config
-        entry = config.proxy_pass(request.path, request.headers.get("Host"), local_port,
-                                  local_ip)
+        entry = config.proxy_pass(request.path, request.host, local_port, local_ip)
         if entry is None or entry.backend is None:
             raise HttpError(404, f"no WebSocket location or ProxyPass for {request.path}")
         self._check_access(request, local_ip, local_port, proxied=True)
@@ -625,7 +627,7 @@ class Connection:
             """A later request of the connection goes to the same backend only if httpd
             would send it there too (else RoutedElsewhere), and let it through (else
             HttpError, which is answered after the earlier requests)."""
-            host = later.headers.get("Host")
+            host = later.host
             if (config.resolve(later.path, host, local_port, local_ip) is not None
                     or config.handler(later.path, host, local_port, local_ip) == STATUS_HANDLER
                     or config.proxy_pass(later.path, host, local_port, local_ip) is not entry):
@@ -633,7 +635,7 @@ class Connection:
             self._check_access(later, local_ip, local_port, proxied=True)
 
         relayed = forward.relay(self.sock, request, entry, self.remote_addr[0], self.client,
-                                admit)
+                                admit, secure=self.tls_context is not None)
         self._status, self._messages_in, self._ending = \
             relayed.status, relayed.requests, relayed.ending
         self._bytes_in += relayed.bytes_in
@@ -648,15 +650,23 @@ class Connection:
         content_type, content = status.render(
             server.status_snapshots(), started=server.server_started,
             generation=server.generation,
-            now=time.time(), server_name=request.headers.get("Host") or local_ip,
+            now=time.time(), server_name=request.host or local_ip,
             auto="auto" in request.query.split("&"))
-        response = http.message(200, status.HEADERS, content, content_type,
-                                head_only=request.method == "HEAD")
+        self._answer(http.message(200, status.HEADERS, content, content_type,
+                                  head_only=request.method == "HEAD"), "status page sent")
+
+    def _answer_options(self) -> None:
+        """OPTIONS * (or an absolute-form without a path): httpd's http_send_options
+        answers 200 with no body, before any section, access rule or handler applies."""
+        self._answer(http.message(200, (), b"", ""), "OPTIONS * answered")
+
+    def _answer(self, response: bytes, ending: str) -> None:
+        """Send a 200 that geows makes itself, then close."""
         self.sock.sendall(response)
         self._bytes_out += len(response)
         self._sent_head(response)
         self._status = 200
-        self._ending = "status page sent"
+        self._ending = ending
 
     def _check_access(self, request: http.Request, local_ip: str, local_port: int,
                       proxied: bool = False) -> str | None:
@@ -673,27 +683,25 @@ class Connection:
             return decision.user
         for line in (*decision.log_notes, decision.log_message):
             if line:
-                auth_log.error("[client %s] %s", self.client, line)
+                auth_log.error("[client %s] %s", self.client, escape(line, quote=False))
         raise HttpError(decision.status, f"access denied to {file_name}", decision.headers)
 
     def _after_body(self, request: http.Request) -> bytes:
         """What follows the request's body: an RFC 6455 handshake has no use for one, but a
         proxy in front (Apache) forwards one announced with Content-Length, and the frames
         come after it. (draft-76's Content-Length: 8 is its key3, the protocol's own.)"""
-        length = request.headers.get("Content-Length")
+        length = request.content_length  # checked by the parser, as httpd checks it
         if self.protocol.name != "rfc6455" or length is None:
             return request.trailing
-        if not length.isdigit():
-            raise HttpError(400, f"invalid Content-Length {length[:20]!r}")
-        if int(length) > limits.HANDSHAKE_BODY_LIMIT:
+        if length > limits.HANDSHAKE_BODY_LIMIT:
             raise HttpError(413, "a handshake body over limits.HANDSHAKE_BODY_LIMIT")
         data = request.trailing
-        while len(data) < int(length):
+        while len(data) < length:
             more = self._recv_with_budget()
             if not more:
                 raise ConnectionResetError("client closed during the handshake's body")
             data += more
-        return data[int(length):]
+        return data[length:]
 
     def _start_tls(self, context: ssl.SSLContext) -> None:
         """The TLS handshake, in this greenlet (gevent's SSLSocket waits cooperatively) and
@@ -717,13 +725,19 @@ class Connection:
         parser = http.RequestParser(
             limit_request_line=limits_here.limit_request_line,
             limit_request_fields=limits_here.limit_request_fields,
-            limit_request_field_size=limits_here.limit_request_field_size)
+            limit_request_field_size=limits_here.limit_request_field_size,
+            secure=self.tls_context is not None)
         request = None
         while request is None:
             data = self._recv_with_budget()
             if not data:
                 raise ConnectionResetError("client closed before a complete head")
-            request = parser.feed(data)
+            try:
+                request = parser.feed(data)
+            except HttpError:
+                if parser.request_line is not None:  # the logs show it, as httpd's do
+                    self._request_line = parser.request_line[:200]
+                raise
         return request
 
     def _finish_handshake(self) -> None:
@@ -800,7 +814,8 @@ class Connection:
                 if self._ending == "open":
                     self._ending = "client closed"
             elif isinstance(event, ProtocolError):
-                log.info("[client %s] protocol error: %s", self.client, event.reason)
+                log.info("[client %s] protocol error: %s", self.client,
+                         escape(event.reason, quote=False))
                 self._ending = f"protocol error: {event.reason}"
 
     # WebSocketPing: an open connection's liveness, where its location asks for it.
@@ -886,8 +901,9 @@ class Connection:
     def _refuse(self, error: HttpError) -> None:
         self._status = error.status
         self._ending = error.reason
-        log.info("[client %s] %s %s: %s", self.client, self._request_line,
-                 error.status, error.reason)
+        # What the client sent is escaped as httpd escapes it (ap_escape_errorlog_item).
+        log.info("[client %s] %s %s: %s", self.client, escape(self._request_line, quote=False),
+                 error.status, escape(error.reason, quote=False))
         response = http.response(error.status, error.headers)
         try:
             self.sock.sendall(response)
@@ -906,16 +922,16 @@ class Connection:
         protocol = self.protocol.label if self.protocol and self._status == 101 else "-"
         access_log.info(
             '%s "%s" %s %s %.3fs in=%d out=%d "%s"',
-            self.client, self._request_line, self._status, protocol,
+            self.client, escape(self._request_line), self._status, protocol,
             time.monotonic() - self._started, self._messages_in, self._messages_out,
-            self._ending)
+            escape(self._ending))
 
     def _access_entry(self) -> tuple[Entry, ServerLogs]:
         """What this connection's access log lines can tell, and its server's logs."""
         config = self.server.config
         request = self._request
         local_ip, local_port = self._local or ("-", 0)
-        host = request.headers.get("Host") if request is not None else None
+        host = request.host if request is not None else None
         vhost = config.virtual_host(host, local_port, local_ip) if self._local else None
         logs = config.logs if vhost is None else vhost.logs
         duration = time.monotonic() - self._started

@@ -14,6 +14,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from tests.geows_process import GeowsProcess, in_ci, run_cli
+from tests.httpd.harness import handshake
 
 CONFIG = """
 Listen 127.0.0.1:@PORT@
@@ -32,6 +33,13 @@ RemoteIPInternalProxy 127.0.0.1
 </Location>
 <Location /who/office>
   Require ip 10.0.0.0/8
+</Location>
+<LocationMatch "/chat$">
+  SetHandler websocket-handler
+  WebSocketHandler plugins/echo.py echo_init
+</LocationMatch>
+<Location /admin>
+  Require all denied
 </Location>
 """
 
@@ -108,6 +116,15 @@ def test_a_trusted_proxy_forwards_the_client_to_the_rules_the_logs_and_the_plugi
     log = geows.wait_for_log('"GET /who/office HTTP/1.1" 101')
     line = next(line for line in log.splitlines() if "/who/office HTTP/1.1\" 101" in line)
     assert line.startswith("10.1.2.3:")
+
+
+@pytest.mark.parametrize("path", ["/admin/chat", "//admin/chat", "///admin//chat",
+                                  "/x/../admin/chat", "/%61dmin/chat"])
+def test_the_rules_see_the_path_httpd_matches(geows, path):
+    """<Location /admin> applies however the path is spelt (leading slashes are a path,
+    not a host; slashes merged, dots removed, %61 decoded): httpd answers 403."""
+    assert handshake(geows.port, path, host="h").status == 403
+    assert handshake(geows.port, "/x/chat", host="h").status == 101
 
 
 def test_an_unenforceable_rule_on_a_served_path_refuses_start(tmp_path):

@@ -42,7 +42,7 @@ User www-data
 Group www-data
 PidFile {dir}/httpd.pid
 ErrorLog {dir}/error.log
-LogFormat "%{{X-Forwarded-For}}i \\"%r\\"" forwarded
+LogFormat "%{{X-Forwarded-For}}i \\"%r\\" %{{Host}}i" forwarded
 CustomLog {dir}/access.log forwarded
 ServerName apache.test
 Listen 127.0.0.1:{port}
@@ -512,6 +512,187 @@ def receive_exactly(sock: socket.socket, size: int) -> bytes:
     return bytes(data)
 
 
+# What an attacker would send (issue 21), each answered as httpd 2.4.71 answers it in front
+# of the same Apache with the same rules (mod_proxy, ProxyPass; checked once by hand).
+
+HOSTILE = """
+Listen 127.0.0.1:@PORT@
+LogLevel info
+<Location /private>
+  Require all denied
+</Location>
+<LocationMatch "/chat$">
+  SetHandler websocket-handler
+  WebSocketHandler plugins/echo.py echo_init
+</LocationMatch>
+<Location /admin>
+  Require all denied
+</Location>
+<VirtualHost *:@PORT@>
+  ServerName public.test
+  ProxyPass /docs http://127.0.0.1:{apache}/public/
+  ProxyPass / http://127.0.0.1:{apache}/
+</VirtualHost>
+<VirtualHost *:@PORT@>
+  ServerName admin.test
+  <Location />
+    Require all denied
+  </Location>
+  ProxyPass / http://127.0.0.1:{apache}/
+</VirtualHost>
+"""
+
+@pytest.fixture(scope="module")
+def hostile(lab):
+    """geows in front of the lab's Apache, which has no rules: geows holds them. Apache
+    has its own /docs/, which no ProxyPass line exposes."""
+    _, apache_port, base = lab
+    for path, text in (("public/index.html", "public index\n"),
+                       ("private/secret.html", "SECRET\n"), ("adminonly.html", "ADMIN ONLY\n"),
+                       ("docs/index.html", "the backend's own docs\n")):
+        (base / "www" / path).parent.mkdir(mode=0o755, exist_ok=True)
+        (base / "www" / path).write_text(text)
+        (base / "www" / path).chmod(0o644)
+    front = GeowsProcess(HOSTILE.format(apache=apache_port))
+    try:
+        yield front, base / "access.log"
+    finally:
+        front.stop()
+
+
+def answer(port: int, *lines: str) -> bytes:
+    """Send a head made of `lines` (latin-1, CRLF, Connection: close) and read the whole
+    answer."""
+    raw = "\r\n".join([*lines, "Connection: close", "", ""]).encode("latin-1")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(raw)
+        response = b""
+        while more := sock.recv(65536):
+            response += more
+    return response
+
+
+def backend_saw(access_log: Path, marker: str) -> list[str]:
+    """The lines of Apache's access log holding `marker` (Apache logs a request just after
+    answering it: wait a moment for it)."""
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        lines = [line for line in access_log.read_text().splitlines() if marker in line]
+        if lines:
+            return lines
+        time.sleep(0.05)
+    return []
+
+
+def test_a_double_slash_is_a_path_not_a_host(hostile):
+    """httpd: 403 for both (MergeSlashes On: <Location /private> and /admin match)."""
+    front, access_log = hostile
+    response = answer(front.port, "GET //private/secret.html?id=slashes HTTP/1.1",
+                      "Host: public.test")
+    assert response.startswith(b"HTTP/1.1 403") and b"SECRET" not in response
+    assert harness.handshake(front.port, "//admin/chat", host="public.test").status == 403
+    # /chat$ is geows' own WebSocket location:
+    assert harness.handshake(front.port, "/x/chat", host="public.test").status == 101
+    assert not backend_saw(access_log, "id=slashes")
+
+
+def test_an_absolute_form_host_picks_the_vhost(hostile):
+    """RFC 9112 3.2.2: httpd answers 403 (admin.test's <Location />), whatever Host says;
+    what it lets through reaches the backend in origin-form with the host that chose."""
+    front, access_log = hostile
+    assert answer(front.port, "GET http://admin.test/adminonly.html?id=abs1 HTTP/1.1",
+                  "Host: public.test").startswith(b"HTTP/1.1 403")
+    assert answer(front.port, "GET HTTP://ADMIN.TEST:80/adminonly.html?id=abs2 HTTP/1.0"
+                  ).startswith(b"HTTP/1.1 403")
+    assert not backend_saw(access_log, "id=abs")
+    response = answer(front.port, "GET http://public.test/adminonly.html?id=abs3 HTTP/1.1",
+                      "Host: admin.test")
+    assert response.startswith(b"HTTP/1.1 200") and response.endswith(b"ADMIN ONLY\n")
+    assert backend_saw(access_log, "id=abs3")[0].endswith(
+        '"GET /adminonly.html?id=abs3 HTTP/1.1" public.test')
+
+
+def test_the_decoded_path_is_matched_and_forwarded(hostile):
+    """httpd matches ProxyPass /docs on the decoded path and sends the backend the path it
+    maps to, re-encoded (ap_proxy_canonenc), never the raw target."""
+    front, access_log = hostile
+    response = answer(front.port, "GET /%64ocs/index.html?id=decoded HTTP/1.1",
+                      "Host: public.test")
+    assert response.startswith(b"HTTP/1.1 200") and response.endswith(b"public index\n")
+    assert backend_saw(access_log, "id=decoded")[0].endswith(
+        '"GET /public//index.html?id=decoded HTTP/1.1" public.test')
+    answer(front.port, "GET /%64ocs/a;b%3b%25%20c@d~$\xe9?id=encoded HTTP/1.1",
+           "Host: public.test")
+    assert '"GET /public//a;b;%25%20c@d~$%E9?id=encoded HTTP/1.1"' in backend_saw(
+        access_log, "id=encoded")[0]
+
+
+def test_odd_forms_get_httpds_answers(hostile):
+    """OPTIONS * is answered by httpd itself (200, no body, no rule applies); CONNECT's
+    host picks the vhost and its path is "/"; other schemes are 400."""
+    front, access_log = hostile
+    response = answer(front.port, "OPTIONS * HTTP/1.1", "Host: admin.test")
+    assert response.startswith(b"HTTP/1.1 200") and b"\r\nContent-Length: 0\r\n" in response
+    assert response.endswith(b"\r\n\r\n")
+    assert answer(front.port, "CONNECT admin.test:443 HTTP/1.1",
+                  "Host: public.test").startswith(b"HTTP/1.1 403")
+    assert answer(front.port, "CONNECT public.test:443 HTTP/1.1",
+                  "Host: public.test").startswith(b"HTTP/1.1 400")  # Apache's answer
+    assert backend_saw(access_log, '"CONNECT / HTTP/1.1"')
+    for target in ("ftp://admin.test/x", "*", "http://u:p@public.test/", "/a#b"):
+        assert answer(front.port, f"GET {target} HTTP/1.1",
+                      "Host: public.test").startswith(b"HTTP/1.1 400"), target
+
+
+def test_a_content_length_that_is_not_ascii_digits_is_400(hostile):
+    """'\xb2' is a digit to str.isdigit() but not to int(): httpd answers 400."""
+    front, access_log = hostile
+    assert answer(front.port, "POST /public/index.html?id=length HTTP/1.1",
+                  "Host: public.test", "Content-Length: \xb2").startswith(b"HTTP/1.1 400")
+    assert harness.handshake(front.port, "/x/chat", host="public.test",
+                             headers=("Content-Length: \xb2",)).status == 400
+    assert not backend_saw(access_log, "id=length")
+    front.wait_for_log("invalid Content-Length: \\xb2", access=False)
+
+
+def test_control_bytes_and_bare_crs_are_400(hostile):
+    """httpd: 400 for a control byte in the target or a field, and a CR anywhere but
+    before LF; draft-76 never echoes one into Sec-WebSocket-Location."""
+    front, access_log = hostile
+    assert answer(front.port, "GET /private/\x1b[1;31mFORGED HTTP/1.1",
+                  "Host: public.test").startswith(b"HTTP/1.1 400")
+    assert answer(front.port, "GET /public/index.html?id=cr HTTP/1.1", "Host: public.test",
+                  "X-A: a\rb").startswith(b"HTTP/1.1 400")
+    response = answer(front.port, "GET /x/chat HTTP/1.1", "Host: public.test\rX",
+                      "Upgrade: WebSocket", "Connection: Upgrade",
+                      "Sec-WebSocket-Key1: 4 @1  46546xW%0l 1 5",
+                      "Sec-WebSocket-Key2: 12998 5 Y3 1  .P00")
+    assert response.startswith(b"HTTP/1.1 400") and b"Location" not in response
+    assert not backend_saw(access_log, "id=cr")
+    log = front.wait_for_log("FORGED", access=True)
+    assert "\x1b" not in log and '"GET /private/\\x1b[1;31mFORGED HTTP/1.1" 400' in log
+    log = front.wait_for_log("FORGED", access=False)
+    assert "\x1b" not in log and "GET /private/\\x1b[1;31mFORGED HTTP/1.1 400" in log
+    front.wait_for_log("malformed request header value: X-A: a\\rb", access=False)
+
+
+def test_the_head_forwarded_is_made_from_the_parse():
+    stream = RequestStream(ENTRY, "192.0.2.1")
+    out = stream.feed(b"GET http://h.test/%61pp/x%20y?q=%20 HTTP/1.1\r\nHost: other\r\n"
+                      b"X-Folded: a\r\n  b\r\nhost: again\r\n\r\n"
+                      b"GET http://h.test:8080//app HTTP/1.0\r\n\r\n")
+    assert out == (b"GET /v2/x%20y?q=%20 HTTP/1.1\r\nHost: h.test\r\nX-Folded: a b\r\n"
+                   b"X-Forwarded-For: 192.0.2.1\r\n\r\n"
+                   b"GET /v2 HTTP/1.0\r\nHost: h.test:8080\r\n"
+                   b"X-Forwarded-For: 192.0.2.1\r\n\r\n")
+    # Transfer-Encoding overrides Content-Length, which httpd then drops (RFC 9112 6.3).
+    out = RequestStream(ENTRY, "192.0.2.1").feed(
+        b"POST /app HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked"
+        b"\r\n\r\n0\r\n\r\n")
+    assert out == (b"POST /v2 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+                   b"X-Forwarded-For: 192.0.2.1\r\n\r\n0\r\n\r\n")
+
+
 # RequestStream, sans-I/O: what goes to the backend for the client's bytes, however split.
 
 ENTRY = ProxyPass("/app", ("b", 80), "/v2", "f.conf", 1)
@@ -526,16 +707,18 @@ def stream_bytes(raw: bytes, step: int) -> tuple[bytes, RequestStream]:
 def test_request_stream_frames_bodies_and_rewrites_heads(step):
     raw = (b"POST /app/x?q=/app HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
            b"3;e=1\r\nabc\r\n0\r\nT: 1\r\n\r\n"
-           b"PUT /other HTTP/1.1\r\nContent-Length: 4\r\n\r\nGET "
-           b"GET /app HTTP/1.0\nX-Forwarded-For: 10.0.0.1\n\n"
-           b"GET /ws HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\nKEY3BYTE")
+           b"PUT /other HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nGET "
+           b"GET /app HTTP/1.0\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n"
+           b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n"
+           b"KEY3BYTE")
     out, stream = stream_bytes(raw, step)
     assert out == (
         b"POST /v2/x?q=/app HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
         b"X-Forwarded-For: 192.0.2.1\r\n\r\n3;e=1\r\nabc\r\n0\r\nT: 1\r\n\r\n"
-        b"PUT /other HTTP/1.1\r\nContent-Length: 4\r\nX-Forwarded-For: 192.0.2.1\r\n\r\nGET "
-        b"GET /v2 HTTP/1.0\nX-Forwarded-For: 10.0.0.1\nX-Forwarded-For: 192.0.2.1\r\n\n"
-        b"GET /ws HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
+        b"PUT /other HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nX-Forwarded-For: 192.0.2.1"
+        b"\r\n\r\nGET "
+        b"GET /v2 HTTP/1.0\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n"
+        b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
         b"X-Forwarded-For: 192.0.2.1\r\n\r\n")
     assert [r.method for r in stream.requests] == ["POST", "PUT", "GET", "GET"]
     # What follows the upgrade request waits for the backend's answer; a 101 sends it raw.
@@ -546,14 +729,18 @@ def test_request_stream_frames_bodies_and_rewrites_heads(step):
 
 
 @pytest.mark.parametrize("raw", [
-    b"POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",
-    b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-    b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
-    b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1x\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: \xb2\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"GET /app HTTP/1.0\nX-Forwarded-For: 10.0.0.1\n\n",   # bare LF: Strict refuses it
+    b"GET //private/x HTTP/1.1\r\n\r\n",                    # HTTP/1.1 without Host
 ])
 def test_request_stream_stops_at_what_it_cannot_frame(raw):
     stream = RequestStream(ENTRY, "192.0.2.1")
-    first = b"GET /app/ok HTTP/1.1\r\n\r\n"
+    first = b"GET /app/ok HTTP/1.1\r\nHost: h\r\n\r\n"
     # What came before the bad request still goes on, to be answered; nothing after it.
     assert stream.feed(first + raw).startswith(b"GET /v2/ok HTTP/1.1\r\n")
     assert stream.stopped is not None and stream.stopped.status == 400
@@ -564,5 +751,6 @@ def test_request_stream_stops_at_a_later_request_admit_refuses():
     def admit(request):
         raise HttpError(403, f"no {request.path}")
     stream = RequestStream(ENTRY, "192.0.2.1", admit)
-    out = stream.feed(b"GET /app/a HTTP/1.1\r\n\r\nGET /app/b HTTP/1.1\r\n\r\n")
+    out = stream.feed(b"GET /app/a HTTP/1.1\r\nHost: h\r\n\r\n"
+                      b"GET /app/b HTTP/1.1\r\nHost: h\r\n\r\n")
     assert out.count(b"GET ") == 1 and stream.stopped.reason == "no /app/b"

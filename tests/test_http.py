@@ -1,4 +1,6 @@
-"""The request head parser: limits, statuses, and bytes after the head."""
+"""The request head parser: limits, statuses, and bytes after the head; each rule of
+httpd 2.4's (HttpProtocolOptions Strict, its default) that it mirrors, with the httpd
+function it comes from. What these assert was checked against Debian's apache2 2.4.71."""
 
 import pytest
 
@@ -9,6 +11,18 @@ from geows.http import RequestParser, normalize_path, response
 
 def feed_all(data: bytes, **kwargs):
     return RequestParser(**kwargs).feed(data)
+
+
+def status_of(data: bytes, **kwargs) -> int:
+    """The status the parser refuses `data` with."""
+    with pytest.raises(HttpError) as info:
+        feed_all(data, **kwargs)
+    return info.value.status
+
+
+def head(target: str = "/", *fields: str, method: str = "GET",
+         version: str = "HTTP/1.1") -> bytes:
+    return "\r\n".join([f"{method} {target} {version}", *fields, "", ""]).encode("latin-1")
 
 
 def test_head_in_pieces_keeps_trailing_bytes():
@@ -26,10 +40,22 @@ def test_head_in_pieces_keeps_trailing_bytes():
     assert request.trailing == b"KEY3BYTES\x00hi\xff"
 
 
-def test_bare_lf_and_repeated_headers():
-    request = feed_all(b"GET / HTTP/1.1\nConnection: keep-alive\nconnection: Upgrade\n\n")
+def test_repeated_headers():
+    request = feed_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n"
+                       b"connection: Upgrade\r\n\r\n")
     assert request.headers.tokens("Connection") == ["keep-alive", "upgrade"]
     assert request.headers.get("CONNECTION") == "keep-alive, Upgrade"
+
+
+@pytest.mark.parametrize("raw", [
+    b"GET / HTTP/1.1\nHost: h\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: h\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: h\r\n\n",
+    b"\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+])
+def test_bare_lf_is_400(raw):
+    """ap_rgetline_core with AP_GETLINE_CRLF (Strict): every line ends with CRLF."""
+    assert status_of(raw) == 400
 
 
 @pytest.mark.parametrize("raw, status", [
@@ -42,9 +68,9 @@ def test_bare_lf_and_repeated_headers():
     (b"GET relative HTTP/1.1\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\n folded-first\r\n\r\n", 400),
-    (b"GET /a/../../etc HTTP/1.1\r\n\r\n", 400),
-    (b"GET /a%2fb HTTP/1.1\r\n\r\n", 404),
-    (b"GET /a%00b HTTP/1.1\r\n\r\n", 400),
+    (b"GET /a/../../etc HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    (b"GET /a%2fb HTTP/1.1\r\nHost: h\r\n\r\n", 404),
+    (b"GET /a%00b HTTP/1.1\r\nHost: h\r\n\r\n", 404),  # httpd: a decoded NUL is a 404
 ])
 def test_bad_heads(raw, status):
     with pytest.raises(HttpError) as info:
@@ -55,9 +81,9 @@ def test_bad_heads(raw, status):
 def test_limits_are_exact():
     line = b"GET /" + b"a" * (limits.LIMIT_REQUEST_LINE - len(b"GET / HTTP/1.1")) + b" HTTP/1.1"
     assert len(line) == limits.LIMIT_REQUEST_LINE
-    assert feed_all(line + b"\r\n\r\n") is not None
-    fields = b"".join(b"X%d: 1\r\n" % i for i in range(limits.LIMIT_REQUEST_FIELDS))
-    assert feed_all(b"GET / HTTP/1.1\r\n" + fields + b"\r\n") is not None
+    assert feed_all(line + b"\r\nHost: h\r\n\r\n") is not None
+    fields = b"".join(b"X%d: 1\r\n" % i for i in range(limits.LIMIT_REQUEST_FIELDS - 1))
+    assert feed_all(b"GET / HTTP/1.1\r\nHost: h\r\n" + fields + b"\r\n") is not None
 
 
 @pytest.mark.parametrize("raw, normal", [
@@ -75,3 +101,207 @@ def test_error_response_shape():
     assert b"\r\nUpgrade: WebSocket\r\n" in head
     assert b"\r\nConnection: close" in head
     assert f"Content-Length: {len(body)}".encode() in head
+
+
+@pytest.mark.parametrize("line", [
+    "GET  / HTTP/1.1",           # two spaces: Strict's "excess whitespace"
+    "GET\t/ HTTP/1.1",           # a tab between the words
+    " GET / HTTP/1.1",           # whitespace before the method
+    "GET / HTTP/1.1 ",           # whitespace after the protocol
+    "GET / HTTP/1.1\r",          # a stray CR before the CRLF
+    "G@T / HTTP/1.1",            # not a token
+    "GET / http/1.1",            # Strict takes the protocol in upper case only
+    "GET / HTTP/01.1",
+    "GET /private/\x1b[1;31mFORGED HTTP/1.1",   # control bytes in the target
+    "GET /a\x7fb HTTP/1.1",
+    "GET /a\x00b HTTP/1.1",
+])
+def test_request_line_is_read_as_strict_reads_it(line):
+    """ap_parse_request_line under HttpProtocolOptions Strict: 400."""
+    assert status_of(f"{line}\r\nHost: h\r\n\r\n".encode("latin-1")) == 400
+
+
+def test_refused_request_line_is_kept_for_the_logs():
+    parser = RequestParser()
+    with pytest.raises(HttpError):
+        parser.feed(b"GET /private/\x1b[1;31mFORGED HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert parser.request_line == "GET /private/\x1b[1;31mFORGED HTTP/1.1"
+
+
+@pytest.mark.parametrize("field", [
+    "X-A : b",          # whitespace before the colon
+    "X[A]: b",          # not a token
+    ": b",              # no name
+    "X-A: a\rb",        # a bare CR in the value
+    "X-A: a\x01b",      # a control byte
+    "X-A: a\x7fb",
+    "X-A: a\x00b",
+    "X-A: a\r\n \x1bb",  # a control byte in a folded line
+    "X-A: a\r\n  ",      # an empty folded line
+])
+def test_header_fields_are_read_as_strict_reads_them(field):
+    """ap_get_mime_headers_core under Strict: a token before the colon, and field content
+    (VCHAR, obs-text, SP, HTAB) after it; else 400."""
+    assert status_of(head("/", "Host: h", field)) == 400
+
+
+def test_field_values_keep_obs_text_and_tabs():
+    request = feed_all(head("/", "Host: h", "X-A: a\xffb\tc  ", "X-B:"))
+    assert request.headers.get("X-A") == "a\xffb\tc"
+    assert request.headers.get("X-B") == ""
+
+
+def test_repeated_fields_are_limited_once_joined():
+    """table_do_fn_check_lengths: httpd joins repeated fields with ", " and checks the sum
+    against LimitRequestFieldSize."""
+    assert feed_all(head("/", "Host: h", "X: " + "a" * 50, "X: " + "b" * 47),
+                    limit_request_field_size=100) is not None
+    assert status_of(head("/", "Host: h", "X: " + "a" * 50, "X: " + "b" * 49),
+                     limit_request_field_size=100) == 400
+
+
+@pytest.mark.parametrize(("fields", "length", "chunked"), [
+    ((), None, False),
+    (("Content-Length: 01",), 1, False),
+    (("Content-Length: 7  ",), 7, False),
+    (("Content-Length: 5", "Transfer-Encoding: gzip, chunked"), None, True),
+])
+def test_body_framing(fields, length, chunked):
+    """ap_read_request: Transfer-Encoding (chunked last) overrides Content-Length."""
+    request = feed_all(head("/", "Host: h", *fields, method="POST"))
+    assert (request.content_length, request.chunked) == (length, chunked)
+    assert ("Content-Length" in request.headers) == (length is not None)  # TE drops it
+
+
+@pytest.mark.parametrize("fields", [
+    ("Content-Length: \xb2",),           # a digit to str.isdigit(), not to int()
+    ("Content-Length: +1",),
+    ("Content-Length: -1",),
+    ("Content-Length: 1x",),
+    ("Content-Length:",),
+    ("Content-Length: 0", "Content-Length: 0"),   # joined: "0, 0"
+    ("Content-Length: 9223372036854775808",),     # past apr_off_t
+    ("Transfer-Encoding: chunked, gzip",),
+    ("Transfer-Encoding:",),
+])
+def test_bad_body_framing_is_400(fields):
+    """ap_read_request: a Content-Length of ASCII digits only (ap_parse_strict_length), a
+    Transfer-Encoding with chunked last (ap_is_chunked); else 400."""
+    assert status_of(head("/", "Host: h", *fields, method="POST")) == 400
+
+
+@pytest.mark.parametrize(("method", "target", "fields", "path", "query", "host", "origin"), [
+    # A path, never an authority: ap_parse_uri drops the extra leading slashes.
+    ("GET", "//private/secret.html", ("Host: public.test",), "/private/secret.html", "",
+     "public.test", "//private/secret.html"),
+    ("GET", "///a//b/./c/../d?x", ("Host: h",), "/a/b/d", "x", "h", "///a//b/./c/../d?x"),
+    # RFC 9112 3.2.2: an absolute-form's host picks the vhost, and replaces Host.
+    ("GET", "http://admin.test/adminonly.html", ("Host: public.test",), "/adminonly.html",
+     "", "admin.test", "/adminonly.html"),
+    ("GET", "HTTP://ADMIN.Test.:99/x?y", ("Host: a b", "Host: c"), "/x", "y", "admin.test:99",
+     "/x?y"),
+    ("GET", "http://admin.test", ("Host: h",), "/", "", "admin.test", "/"),
+    ("GET", "http://[::1]:8//a", ("Host: h",), "/a", "", "[::1]:8", "//a"),
+    ("GET", "http:/x", ("Host: h",), "/x", "", "h", "/x"),    # no authority: Host decides
+    ("GET", "https://admin.test/x", ("Host: h",), "/x", "", "h", "/x"),  # not this scheme
+    ("GET", "?x", ("Host: h",), "/", "x", "h", "?x"),
+    ("OPTIONS", "*", ("Host: h",), "*", "", "h", "*"),
+    ("OPTIONS", "http://admin.test", ("Host: h",), "*", "", "admin.test", "*"),
+    ("CONNECT", "admin.test:443", ("Host: h",), "/", "", "admin.test:443", "/"),
+    ("CONNECT", "[::1]:443", (), "/", "", "[::1]:443", "/"),
+])
+def test_target_forms(method, target, fields, path, query, host, origin):
+    """ap_parse_uri and apr_uri_parse (apr_uri_parse_hostinfo for CONNECT), then
+    ap_update_vhost_from_headers: what the path, the query and the vhost's host are."""
+    version = "HTTP/1.1" if fields else "HTTP/1.0"
+    request = feed_all(head(target, *fields, method=method, version=version))
+    assert (request.path, request.query, request.host, request.origin_form) == (
+        path, query, host, origin)
+    if fields:
+        assert request.headers.get_all("Host") == [host]
+
+
+def test_https_absolute_form_picks_the_vhost_on_tls():
+    request = feed_all(head("https://admin.test/x", "Host: h"), secure=True)
+    assert request.host == "admin.test"
+    assert feed_all(head("http://admin.test/x", "Host: h"), secure=True).host == "h"
+
+
+@pytest.mark.parametrize(("method", "target"), [
+    ("GET", "*"),                      # "*" is OPTIONS' alone
+    ("OPTIONS", "**"),
+    ("GET", "relative"),
+    ("GET", "foo:bar"),
+    ("GET", "public.test:80"),
+    ("GET", "ftp://admin.test/x"),     # ap_post_read_request: http(s) only
+    ("GET", "ws://h/x"),
+    ("GET", "http://u:p@h/"),          # Strict: no userinfo
+    ("GET", "/a#f"),                   # Strict: no fragment
+    ("GET", "http://h:abc/"),
+    ("GET", "http://[::1"),
+    ("GET", "http://1.2.3/x"),         # the URL's host is checked as Host would be
+    ("GET", "http://a..b/x"),
+    ("GET", "http:///x"),              # RFC 9110 4.2.1 (httpd takes the default vhost)
+    ("CONNECT", ":443"),
+    ("CONNECT", "h"),
+    ("CONNECT", "h:"),
+    ("CONNECT", "/x"),
+    ("CONNECT", "h:443/x"),
+])
+def test_bad_targets_are_400(method, target):
+    """ap_parse_request_line and ap_post_read_request: 400."""
+    assert status_of(head(target, "Host: h", method=method)) == 400
+
+
+@pytest.mark.parametrize("host", [
+    "1.2.3.4", "[::1]", "[::1]:80", "PUBLIC.TEST.", "a_b.test", "public.test:80",
+    "localhost", "x-y.example.com:65535",
+])
+def test_good_hosts(host):
+    assert feed_all(head("/", f"Host: {host}")).host == host
+
+
+@pytest.mark.parametrize("fields", [
+    ("Host: a b",), ("Host: 1.2.3",), ("Host: 123",), ("Host: 01.2.3.4",), ("Host: a..b",),
+    ("Host: a.1b",), ("Host: h:",), ("Host: h:0",), ("Host: h:99999",), ("Host: h:abc",),
+    ("Host: :80",), ("Host: \xe9.test",), ("Host: a/b",), ("Host: [::1]x",),
+    ("Host: [::1%eth0]",), ("Host: [1::2::3]",), ("Host: [:::]",),
+    ("Host: public.test", "Host: public.test"),   # joined: "public.test, public.test"
+    ("Host:",),    # HTTP/1.1 without a host
+    (),
+])
+def test_bad_hosts_are_400(fields):
+    """fix_hostname and strict_hostname_check (server/vhost.c), ap_check_request_header."""
+    assert status_of(head("/", *fields)) == 400
+
+
+def test_http_1_0_needs_no_host():
+    assert feed_all(head("/", version="HTTP/1.0")).host is None
+    assert feed_all(head("/", "Host:", version="HTTP/1.0")).host is None
+
+
+@pytest.mark.parametrize(("raw", "status"), [
+    ("/a%zz", 400), ("/a%4", 400), ("/a%", 400),  # ap_normalize_path: invalid escape
+    ("/%2e%2e/x", 400), ("/a/.%2E/../x", 400),    # above the root, dots decoded first
+    ("/a%2Fb", 404), ("/a%00", 404),              # ap_unescape_url_ex: AllowEncodedSlashes Off
+])
+def test_bad_paths(raw, status):
+    with pytest.raises(HttpError) as info:
+        normalize_path(raw)
+    assert info.value.status == status
+
+
+@pytest.mark.parametrize(("raw", "normal"), [
+    ("/a/%2e%2e/b", "/b"), ("/a/.%2e/b", "/b"), ("/%7e%2E/", "/~./"),
+    ("/a;b%3b%25%20c", "/a;b;% c"),
+    ("/%C3%A9", "/\u00e9"), ("*", "*"),
+])
+def test_paths_decode_as_httpd_decodes_them(raw, normal):
+    """ap_normalize_path (unreserved characters first), then ap_unescape_url_ex."""
+    assert normalize_path(raw) == normal
+
+
+def test_path_bytes_that_are_not_utf8_encode_back_to_themselves():
+    path = feed_all(head("/%e9\xe9%C3%A9", "Host: h")).path
+    assert path == "/\udce9\udce9\u00e9"
+    assert path.encode("utf-8", "surrogateescape") == b"/\xe9\xe9\xc3\xa9"

@@ -87,6 +87,29 @@ def test_error_log_goes_to_its_file_at_the_log_level(level, info_written):
     assert process.error_log == ""  # stderr: quiet once ErrorLog is open
 
 
+def test_what_the_client_sent_is_logged_escaped():
+    """ap_escape_logitem's escapes (\\xhh, \\" and \\\\; the error log's leave " alone) for the
+    request line and header values in the error log and the default access line: a client
+    cannot write terminal escapes or forged lines into them."""
+    process = GeowsProcess(f"Listen 127.0.0.1:@PORT@\nLogLevel info\n{ECHO}")
+    response = raw_request(process.port, b"GET /echo/\x1b[1;31mFORGED\xff HTTP/1.1\r\n"
+                                         b"Host: x\r\n\r\n")
+    assert response.startswith(b"HTTP/1.1 400")
+    raw_request(process.port, b'GET /echo HTTP/1.1\r\nHost: x\r\nX-A: "a"\x1bb\r\n\r\n')
+    raw_request(process.port, b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                              b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              b"Origin: http://\\evil\x85\r\n\r\n")
+    assert process.stop() == 0
+    escaped = "GET /echo/\\x1b[1;31mFORGED\\xff HTTP/1.1"
+    assert f"{escaped} 400: request target incorrectly encoded: /echo/\\x1b" in process.error_log
+    assert f'"{escaped}" 400' in process.access_log
+    assert 'malformed request header value: X-A: "a"\\x1bb' in process.error_log
+    assert "origin http://\\\\evil\\x85 not allowed by WebSocketOrigin" in process.access_log
+    for text in (process.error_log, process.access_log):
+        assert not any(char in text for char in "\x1b\x85\xff"), text
+
+
 # --- CustomLog: the real server, real clients
 
 # Tab-separated, so that every field can be found whatever it holds.
@@ -212,6 +235,14 @@ def test_a_refused_request_line_counts_its_response(served):
     assert (line["!101{Referer}i"], line["101,404{Referer}i"]) == ("http://from.example/",) * 2
     assert (line["{geows-protocol}n"], line["{Upgrade}o"], line["R"]) == ("-", "-", "-")
     assert line["{geows-ending}n"] == "no WebSocket location or ProxyPass for /nowhere"
+
+
+def test_an_absolute_form_host_is_the_server_name_logged(served):
+    raw_request(served.port, b"GET http://Admin.Test.:99/nowhere?id=absolute HTTP/1.1\r\n"
+                             b"Host: example.com\r\n\r\n")
+    line = many_line(served, "id=absolute")
+    assert (line["V"], line["U"]) == ("admin.test", "/nowhere")
+    assert line["r"] == "GET http://Admin.Test.:99/nowhere?id=absolute HTTP/1.1"
 
 
 def test_the_combined_format_with_websocket_client(served):

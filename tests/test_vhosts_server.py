@@ -5,6 +5,7 @@ import json
 import pytest
 import websocket  # websocket-client
 
+from tests.draft76 import Draft76Client
 from tests.geows_process import GeowsProcess, run_cli
 
 CONFIG = """
@@ -56,6 +57,22 @@ def test_host_header_selects_the_vhost(geows, host, tag):
     ws.send("hi")
     assert ws.recv() == f"{tag}:hi"
     ws.close()
+
+
+def test_an_absolute_form_host_selects_the_vhost(geows):
+    """RFC 9112 3.2.2: the absolute-form's host picks the vhost (httpd's r->hostname), not
+    the Host header, here 127.0.0.1:port, which picks the default a.test; draft-76's
+    Sec-WebSocket-Location names the host that picked it, as mod_websocket's reads the Host
+    httpd put in its place."""
+    client = Draft76Client(geows.port, "http://B.test/ws?x=1")
+    assert client.header("Sec-WebSocket-Location") == "ws://b.test/ws?x=1"
+    client.send("hi")
+    assert client.recv() == "b:hi"
+    assert client.close()
+    client = Draft76Client(geows.port, "//ws")   # a path, never the host "ws"
+    client.send("hi")
+    assert client.recv() == "a:hi"
+    assert client.close()
 
 
 def test_show_lists_vhost_routes(geows):

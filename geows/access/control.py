@@ -82,7 +82,7 @@ class AccessControl:
                proxied: bool = False) -> Verdict:
         """Who the client is and whether httpd would let it through to the handler (or,
         `proxied`, to mod_proxy, which maps no file: only <Location> sections apply)."""
-        host = request.headers.get("Host")
+        host = request.host
         vhost = self.config.virtual_host(host, local_port, local_ip)
         client_ip = self._client_ip(vhost, peer_ip, request)
         file_name = self.config.file_name(request.path, vhost)

@@ -80,7 +80,7 @@ class Hixie76(WebSocketProtocol):
                  max_message_size: int = limits.MAX_MESSAGE_SIZE):
         super().__init__(max_message_size=max_message_size)
         headers = request.headers
-        self._host = headers.get("Host")
+        self._host = request.host  # the Host field, or what an absolute-form put in its place
         if not self._host:
             raise HttpError(400, f"{self.name} handshake without Host")
         self._check_keys(headers)
@@ -89,10 +89,7 @@ class Hixie76(WebSocketProtocol):
         # habit send commas. Either separates.
         offered = (headers.get(f"{self.header_prefix}Protocol") or "").replace(",", " ")
         self._subprotocols = tuple(offered.split())
-        target = request.target
-        if not target.startswith("/"):  # absolute-form request target
-            target = "/" + target.split("://", 1)[-1].partition("/")[2]
-        self._location = f"{'wss' if secure else 'ws'}://{self._host}{target}"
+        self._location = f"{'wss' if secure else 'ws'}://{self._host}{request.origin_form}"
         self._buffer = bytearray()
         self._answer: list[str] | None = None   # response head, waiting for key3
         self._skip = 0                          # bytes left of a discarded frame
