@@ -329,7 +329,8 @@ class Fronts:
         self._geows.wait()
 
     def _stop_geows(self) -> None:
-        """Stop geows, and first its workers: one stuck in a loop never sees SIGTERM."""
+        """Stop geows, its workers first (the master's children, by pid): a worker stuck
+        in a loop never acts on SIGTERM."""
         if self._geows is None:
             return
         master = self._geows.proc.pid

@@ -144,7 +144,8 @@ ROWS: dict[str, Row] = {
            "overflow": b"10000000000000005\r\n", "trailing-space": b"5 \r\n",
            "leading-space": b" 5\r\n", "extension": b"5;name=value\r\n",
            "extension-with-quoted-crlf": b'5;name="a\r\nb"\r\n', "bare-lf": b"5\n",
-           "empty": b"\r\n", "too-small": b"3\r\n", "non-ascii-digit": b"\xb5\r\n"}.items()},
+           "empty": b"\r\n", "too-small": b"3\r\n", "non-ascii-digit": b"\xb5\r\n",
+           "underscore": b"0_5\r\n"}.items()},
     "chunk-trailer-fields": row(
         post(b"0\r\nX-Trailer: 1\r\n\r\n", "Transfer-Encoding: chunked"),
         request("/public/index.html", CLOSE)),
