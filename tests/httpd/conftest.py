@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.geows_process import in_ci
-from tests.httpd import access_lab, harness
+from tests.httpd import access_lab, front_lab, harness
 
 PRELUDE = """\
 LoadModule mpm_event_module {modules}/mod_mpm_event.so
@@ -84,3 +84,19 @@ def access(lab: Lab) -> Iterator[access_lab.AccessLab]:
         yield tree
     finally:
         shutil.rmtree(tree.tree, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def fronts(request: pytest.FixtureRequest) -> Iterator[front_lab.Fronts]:
+    """geows and httpd's mod_proxy on the same rules before one backend (front_lab). A
+    missing httpd fails these tests everywhere: they are the proof that geows refuses what
+    httpd refuses."""
+    reason = harness.available()
+    if reason:
+        pytest.fail(reason)
+    lab = request.getfixturevalue("lab")
+    started = front_lab.Fronts(lab.standin, lab.env)
+    try:
+        yield started
+    finally:
+        started.close()

@@ -22,8 +22,8 @@
  * THIS IS A TEST DOUBLE, not mod_websocket. When httpd runs with STANDIN_ECHO=1 in its
  * environment (tests/test_migration_walkthrough.py), a WebSocket handshake to such a
  * location is answered instead, whatever the plugin: RFC 6455 (Sec-WebSocket-Accept from
- * SHA-1 and base64) or draft-76 (the MD5 of key1's and key2's numbers and key3), then every
- * message is echoed until either side closes. Written from RFC 6455 and
+ * SHA-1 and base64) or draft-76 (the MD5 of key1's and key2's numbers and key3), with the
+ * same X-WebSocket header on the 101, then every message is echoed until either side closes. Written from RFC 6455 and
  * draft-ietf-hybi-thewebsocketprotocol-00 (draft-76); no extensions, no subprotocols, no
  * draft-75, messages up to ECHO_MAX bytes per frame.
  */
@@ -277,7 +277,7 @@ static int header_has_token(request_rec *r, const char *name, const char *token)
 
 /* A WebSocket handshake for this request: answer it and echo, then end the connection.
  * DECLINED when the request is no handshake (the report answers it). */
-static int standin_echo(request_rec *r)
+static int standin_echo(request_rec *r, const char *report)
 {
     const char *key = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
     const char *key1 = apr_table_get(r->headers_in, "Sec-WebSocket-Key1");
@@ -293,6 +293,7 @@ static int standin_echo(request_rec *r)
     r->status = HTTP_SWITCHING_PROTOCOLS;
     r->status_line = ap_get_status_line(r->status);
     apr_table_clear(r->headers_out);
+    apr_table_setn(r->headers_out, "X-WebSocket", report);
     if (key != NULL) {                                  /* RFC 6455 section 4.2.2 */
         unsigned char sha1[APR_SHA1_DIGESTSIZE];
         char *accept = apr_palloc(r->pool, apr_base64_encode_len(sizeof(sha1)));
@@ -350,22 +351,23 @@ static int standin_handler(request_rec *r)
 {
     standin_config *conf = ap_get_module_config(r->per_dir_config, &websocket_module);
     const char *echo = getenv("STANDIN_ECHO");
+    const char *report;
 
     if (r->handler == NULL || strcmp(r->handler, "websocket-handler") != 0
         || conf == NULL || conf->plugin == NULL) {
         return DECLINED;
     }
+    report = apr_psprintf(r->pool, "%s %s %" APR_INT64_T_FMT " %s", conf->plugin,
+                          conf->init, conf->max_message_size,
+                          conf->support_draft75 ? "on" : "off");
     if (echo != NULL && strcmp(echo, "1") == 0) {
-        int done = standin_echo(r);
+        int done = standin_echo(r, report);
 
         if (done != DECLINED) {
             return done;
         }
     }
-    apr_table_setn(r->headers_out, "X-WebSocket",
-                   apr_psprintf(r->pool, "%s %s %" APR_INT64_T_FMT " %s", conf->plugin,
-                                conf->init, conf->max_message_size,
-                                conf->support_draft75 ? "on" : "off"));
+    apr_table_setn(r->headers_out, "X-WebSocket", report);
     ap_set_content_type(r, "text/plain");
     ap_rputs("websocket stand-in\n", r);
     return OK;
