@@ -92,6 +92,28 @@ def test_max_request_workers_at_server_level_only(root):
     assert message == f"{root.conf}:3: MaxRequestWorkers cannot occur within <VirtualHost> section"
 
 
+def test_websocket_message_memory_at_server_level_only(root):
+    assert root.load(LISTEN).message_memory == limits.MESSAGE_MEMORY
+    assert root.load(LISTEN + "WebSocketMessageMemory 1048576\n").message_memory == 1048576
+    message = root.error(LISTEN + "<VirtualHost *:8080>\nWebSocketMessageMemory 5\n"
+                                  "</VirtualHost>\n")
+    assert message == (f"{root.conf}:3: WebSocketMessageMemory cannot occur within "
+                       "<VirtualHost> section")
+    message = root.error(LISTEN + "<Location /ws>\nWebSocketMessageMemory 5\n</Location>\n")
+    assert message == f"{root.conf}:3: WebSocketMessageMemory not allowed here"
+
+
+@pytest.mark.parametrize("value", ["64M", "0", "-5", "1e9", "+5", "\u0661\u0662", "5 6"])
+def test_websocket_message_memory_takes_digits_only(root, value):
+    message = root.error(LISTEN + f"WebSocketMessageMemory {value}\n")
+    if value == "5 6":
+        assert message == (f"{root.conf}:2: WebSocketMessageMemory takes one argument, the "
+                           "bytes one worker's incomplete messages may hold together")
+    else:
+        assert message == (f"{root.conf}:2: WebSocketMessageMemory '{value}': expected a "
+                           "positive number of bytes (digits only)")
+
+
 def test_websocket_ping_is_per_location_and_not_merged(root):
     config = root.load(LISTEN + """
         <Location /ws>
