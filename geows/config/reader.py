@@ -272,6 +272,12 @@ class _Reader:
         self.main_logs = self._server_logs(self.logs, None, self.server_name)
         vhosts = [self._finish_vhost(vhost, error_log) for vhost in self.vhosts]
         locations = [self._finish(draft) for draft in self.drafts]
+        for section in locations:
+            if section.websocket and section.websocket.max_message_size > self.message_memory:
+                log.warning("%s:%d: MaxMessageSize %d is more than WebSocketMessageMemory (%d "
+                            "bytes): a fragmented or compressed message larger than that is "
+                            "refused (1009)", section.file, section.line,
+                            section.websocket.max_message_size, self.message_memory)
         document_root = paths.DEFAULT_DOCUMENT_ROOT
         if self.document_root is not None:
             document_root = self._document_root(*self.document_root, virtual=False)
