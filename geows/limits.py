@@ -102,9 +102,10 @@ DEFLATE_WINDOW_BITS = 12
 DEFLATE_MEM_LEVEL = 5
 
 # A compressed frame is inflated this much at a time; after each step its message is
-# checked against MaxMessageSize and WebSocketMessageMemory, so neither is passed by more
-# than a step. Smaller steps cost more calls per byte: 64 KiB keeps a 30 MiB message to
-# about 500 of them, and an ordinary message to one.
+# checked against MaxMessageSize and (past the first step, which holds no more than a
+# read: RECV_SIZE) WebSocketMessageMemory, so neither is passed by more than a step.
+# Smaller steps cost more calls per byte: 64 KiB keeps a 30 MiB message to about 500 of
+# them, and an ordinary message to one.
 INFLATE_STEP = 65_536
 
 # WebSocketMessageMemory's default: the bytes one worker's incomplete messages may hold

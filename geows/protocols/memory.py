@@ -39,23 +39,22 @@ class MessageMemory:
         self.closed: list[Closed] = []      # since the last take_closed()
 
     def hold(self, holder: Holder, size: int) -> bool:
-        """`holder`'s incomplete message now holds `size` bytes (0: it ended or was
-        dropped). Makes room by evicting the oldest others; False when the message alone
-        is over the cap (it then holds nothing here, and the holder must refuse it)."""
+        """`holder`'s incomplete message now holds `size` bytes. Makes room by evicting the
+        oldest others; False when the message alone is over the cap (it then holds nothing
+        here, and the holder must refuse it)."""
         if size > self.limit:
-            self._release(holder)
+            self.release(holder)
             self.closed.append(Closed(holder, size, evicted=False))
             return False
-        if size == 0:
-            self._release(holder)
-            return True
         growth = size - self._held.get(holder, 0)
-        for other in list(self._held):
-            if self.total + growth <= self.limit:
-                break
-            if other is not holder:
-                self.closed.append(Closed(other, self._release(other), evicted=True, by=holder))
-                other.evict()
+        if self.total + growth > self.limit:
+            for other in list(self._held):
+                if other is not holder:
+                    self.closed.append(Closed(other, self.release(other), evicted=True,
+                                              by=holder))
+                    other.evict()
+                    if self.total + growth <= self.limit:
+                        break
         self.total += growth
         self._held[holder] = size  # a holder already held keeps its place in the order
         return True
@@ -64,7 +63,8 @@ class MessageMemory:
         closed, self.closed = self.closed, []
         return closed
 
-    def _release(self, holder: Holder) -> int:
+    def release(self, holder: Holder) -> int:
+        """`holder`'s incomplete message ended (or was dropped): what it held."""
         held = self._held.pop(holder, 0)
         self.total -= held
         return held

@@ -131,23 +131,30 @@ class _SteppedInflate(PerMessageDeflate):
             if self.remote_no_context_takeover:  # RFC 7692 7.2.2: a fresh window per message
                 self.decoder = zlib.decompressobj(wbits=-self.remote_max_window_bits)
         self.decode_cont_data = not frame.fin
+        # 7.2.2: a message's last frame lacks the empty block that ends it; a small one
+        # takes it at once (one call), a large one after (no copy of the frame).
+        data, tail = frame.data, frame.fin
+        if tail and len(data) < limits.INFLATE_STEP:
+            data, tail = bytes(data) + _MESSAGE_TAIL, False
         pieces, size = [], 0
-        for data in (frame.data, _MESSAGE_TAIL) if frame.fin else (frame.data,):
-            while True:
-                try:
-                    piece = self.decoder.decompress(data, limits.INFLATE_STEP)
-                except zlib.error as exc:
-                    raise EngineProtocolError("decompression failed") from exc
-                if piece:
-                    size += len(piece)
-                    if max_size is not None and size > max_size:
-                        raise PayloadTooBig(None, max_size)
+        while True:
+            try:
+                piece = self.decoder.decompress(data, limits.INFLATE_STEP)
+            except zlib.error as exc:
+                raise EngineProtocolError("decompression failed") from exc
+            if piece:
+                size += len(piece)
+                if max_size is not None and size > max_size:
+                    raise PayloadTooBig(None, max_size)
+                if size > limits.INFLATE_STEP:  # a first step is no more than a read
                     self._inflated(size)
-                    pieces.append(piece)
-                data = self.decoder.unconsumed_tail
-                # A full step may leave output inside zlib with no input left: ask again.
-                if not data and len(piece) < limits.INFLATE_STEP:
+                pieces.append(piece)
+            data = self.decoder.unconsumed_tail
+            # A full step may leave output inside zlib with no input left: ask again.
+            if not data and len(piece) < limits.INFLATE_STEP:
+                if not tail:
                     break
+                data, tail = _MESSAGE_TAIL, False
         if frame.fin and self.remote_no_context_takeover:
             del self.decoder  # made anew for the next message: an idle one keeps none
         return Frame(frame.opcode, b"".join(pieces), frame.fin, False, frame.rsv2, frame.rsv3)
@@ -336,7 +343,7 @@ class RFC6455(WebSocketProtocol):
         self._fragments = []
         self._held = 0
         if self._memory is not None:
-            self._memory.hold(self, 0)
+            self._memory.release(self)
 
     def send(self, type: int, data: str | bytes) -> int:
         payload = data.encode("utf-8") if isinstance(data, str) else data

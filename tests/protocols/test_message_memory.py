@@ -83,7 +83,7 @@ def test_memory_evicts_the_oldest_others_first_and_refuses_one_alone_over_the_ca
     assert not c.evicted and memory.total == 60
     assert [(x.holder, x.held, x.evicted) for x in memory.take_closed()] == \
         [(b, 30, True), (d, 101, False)]
-    assert memory.hold(c, 0) and memory.total == 0
+    assert memory.release(c) == 60 and memory.total == 0
 
 
 def test_a_compressed_bomb_is_refused_as_it_inflates_in_one_frame():
