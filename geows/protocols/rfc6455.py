@@ -215,6 +215,7 @@ class RFC6455(WebSocketProtocol):
         self._fragments: list[str] | list[bytes] = []
         self._held = 0                  # bytes the fragments hold (str: as Python holds them)
         self._memory = memory           # the worker's WebSocketMessageMemory; None: no cap
+        self._holding = False           # whether the memory counts this message
         self._message_type = TEXT
         self._decoder: codecs.IncrementalDecoder | None = None
         self._early = b""               # frames sent before the 101 was written
@@ -335,14 +336,22 @@ class RFC6455(WebSocketProtocol):
 
     def _inflating(self, size: int) -> None:
         """A compressed frame has inflated `size` bytes so far: the message holds them too."""
-        if self._memory is not None and not self._memory.hold(self, self._held + size):
+        if not self._hold(self._held + size):
             raise _OverMemory(self._memory.limit)
+
+    def _hold(self, size: int) -> bool:
+        """The incomplete message holds `size` bytes; False when that alone is over the cap."""
+        if self._memory is None:
+            return True
+        self._holding = True
+        return self._memory.hold(self, size)
 
     def _drop_message(self) -> None:
         """The incomplete message ended (delivered, dropped or failed): it holds nothing."""
         self._fragments = []
         self._held = 0
-        if self._memory is not None:
+        if self._holding:  # most messages never were: small, whole in one frame
+            self._holding = False
             self._memory.release(self)
 
     def send(self, type: int, data: str | bytes) -> int:
@@ -425,7 +434,7 @@ class RFC6455(WebSocketProtocol):
                 continue
             # Plain and inflated fragments alike count against WebSocketMessageMemory.
             self._held += sys.getsizeof(self._fragments[-1])
-            if self._memory is not None and not self._memory.hold(self, self._held):
+            if not self._hold(self._held):
                 self._engine.fail(1009, _over_memory(self._memory.limit))
                 break
         sent = self._engine.close_sent
