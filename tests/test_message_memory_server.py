@@ -108,8 +108,9 @@ def legit_echo(port: int, size: int) -> None:
 
 def test_idle_clients_pinning_compressed_fragments_grow_a_worker_by_at_most_160_mib():
     """The issue's figure: 20 clients each send 30 KiB that inflate to 30 MiB and idle
-    (without a cap the worker grew by 1,201 MiB). The oldest are closed with 1013 as newer
-    ones come, and a legitimate 30 MiB compressed message still arrives whole."""
+    (without a cap the worker grows by over 600 MiB: bench/RESULTS-inflate.md). The oldest
+    are closed with 1013 as newer ones come, and a legitimate 30 MiB compressed message
+    still arrives whole."""
     geows = GeowsProcess(ECHO_CONFIG)
     try:
         [worker] = geows.wait_for_workers(1)
