@@ -16,6 +16,10 @@ framed directly. Every other frame (control frames, fragments, compressed
 frames, anything malformed) goes to the engine; an oversized frame, or any byte
 after a close, hands the whole stream to it. The tests check the short path
 against the engine on random frame streams.
+
+Compressed frames are inflated a step at a time (_SteppedInflate, in place of the
+engine's own decoder), so that a message is held to MaxMessageSize, and a worker's
+incomplete messages to WebSocketMessageMemory (memory.py), as they inflate.
 """
 
 from __future__ import annotations
