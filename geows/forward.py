@@ -9,12 +9,12 @@ one backend connection, so pipelined responses keep their order.
 `RequestStream` and `ResponseReader` are the sans-I/O part: client bytes in, the bytes to
 send to the backend out, each head as mod_proxy makes it from the parsed request (the
 target rewritten from the decoded path, the vhost's host, `X-Forwarded-For` added), each
-body exactly as framed (found without re-encoding it); backend bytes in, cut into responses, passed on
-exactly as sent. As mod_proxy_http does, what a client sends after an upgrade request waits
-for the backend's answer to it: only a 101 naming the protocol asked for (and allowed by
-the ProxyPass line) makes the rest a byte tunnel; after any other answer the connection
-stays HTTP, and its next request is checked as the first was. `relay` is the gevent part:
-two straight-line loops, one each way.
+body exactly as framed (found without re-encoding it); backend bytes in, cut into
+responses, passed on exactly as sent. As mod_proxy_http does, what a client sends after an
+upgrade request waits for the backend's answer to it: only a 101 naming the protocol asked
+for (and allowed by the ProxyPass line) makes the rest a byte tunnel; after any other
+answer the connection stays HTTP, and its next request is checked as the first was. `relay`
+is the gevent part: two straight-line loops, one each way.
 """
 
 from __future__ import annotations
@@ -413,8 +413,8 @@ class Relayed:
 def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: str,
           client_name: str, admit: Callable[[Request], None], secure: bool = False) -> Relayed:
     """Forward `request` and the rest of the client's connection to entry's backend until
-    either side closes (`secure`: the client's connection is TLS). HttpError(502) when the backend cannot be reached; the caller
-    closes the client socket."""
+    either side closes (`secure`: the client's connection is TLS). HttpError(502) when the
+    backend cannot be reached; the caller closes the client socket."""
     host, port = entry.backend  # type: ignore[misc]  # the caller checked it is set
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:

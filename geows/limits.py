@@ -109,6 +109,22 @@ LISTEN_BACKLOG = 511
 DEFLATE_WINDOW_BITS = 12
 DEFLATE_MEM_LEVEL = 5
 
+# A compressed frame is inflated this much at a time; after each step its message is
+# checked against MaxMessageSize and (past the first step, which holds no more than a
+# read: RECV_SIZE) WebSocketMessageMemory, so neither is passed by more than a step.
+# Smaller steps cost more calls per byte: 64 KiB keeps a 30 MiB message to about 500 of
+# them, and an ordinary message to one.
+INFLATE_STEP = 65_536
+
+# WebSocketMessageMemory's default: the bytes one worker's incomplete messages may hold
+# together (their fragments, and what compressed frames inflated so far). Under
+# mod_websocket, without compression, a client could make the server hold only what it
+# sent; with permessage-deflate, 30 KiB inflate to 30 MiB. Twice MaxMessageSize's default:
+# one message of that size can always complete, evicting idle ones (oldest first, 1013),
+# and the worker's growth from messages in progress stays under 160 MiB (with the copies
+# made to deliver one; bench/RESULTS-inflate.md) however many clients pin what they can.
+MESSAGE_MEMORY = 67_108_864
+
 # Unsent output a connection may hold: bytes queued plus bytes the kernel has
 # not taken yet. Past it, a broadcast closes that connection (1008) rather than
 # buffer without bound for a client that stopped reading, and a send from an OS

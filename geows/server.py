@@ -50,6 +50,7 @@ from geows.protocols import (
     select_protocol,
 )
 from geows.protocols.events import BINARY, CLOSE, PING, PONG, TEXT
+from geows.protocols.memory import MessageMemory
 
 log = logging.getLogger("geows.server")
 auth_log = logging.getLogger("geows.auth")
@@ -122,6 +123,8 @@ class Server:
         self._from_threads_lock = _os_lock()
         self._thread_worker: gevent.Greenlet | None = None
         self.handed = 0   # bytes handed over by threads and not yet taken: their bound
+        # What this worker's incomplete messages hold together (WebSocketMessageMemory).
+        self.message_memory = MessageMemory(config.message_memory)
         self._group = Pool()  # unbounded; StreamServer needs a Pool, not a Group
         soft_fds = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         if soft_fds == resource.RLIM_INFINITY:
@@ -572,7 +575,8 @@ class Connection:
         self.protocol = select_protocol(
             request, secure=self.tls_context is not None,
             max_message_size=settings.max_message_size,
-            support_draft75=settings.support_draft75, deflate=settings.deflate)
+            support_draft75=settings.support_draft75, deflate=settings.deflate,
+            memory=self.server.message_memory)
         # RFC 6455 and draft-76 send Origin; hybi-07/08 sent Sec-WebSocket-Origin.
         origin = request.headers.get("Origin", request.headers.get("Sec-WebSocket-Origin"))
         if not settings.origin_allowed(origin):
@@ -605,6 +609,7 @@ class Connection:
                 self.server.websocket_ended(self)
             location.discard(self)
             self._finished = True  # sends from here on fail, from threads too
+            self.protocol.receive_eof()  # the socket closes: an incomplete message is let go
             on_disconnect = getattr(plugin, "on_disconnect", None)
             if on_disconnect is not None:
                 try:
@@ -777,6 +782,8 @@ class Connection:
         """Read, feed the protocol, hand whole messages to the plugin, until closed."""
         protocol = self.protocol
         for rounds in itertools.count(1):
+            if self.server.message_memory.closed:
+                self._end_for_memory()
             self._dispatch(plugin, state, handle)
             with self._lock:
                 self._flush()  # the plugin's replies to this read, in one write
@@ -797,6 +804,28 @@ class Connection:
                     if protocol.state is State.OPEN and self._ending == "open":
                         self._ending = "connection dropped"
                     protocol.receive_eof()
+
+    def _end_for_memory(self) -> None:
+        """Log the connections WebSocketMessageMemory closed (the protocol queued their close
+        frames) and send those frames: the evicted ones' readers are waiting in recv()."""
+        limit = self.server.message_memory.limit
+        owners = {c.protocol: c for c in self.server.connections if c.protocol is not None}
+        for closed in self.server.message_memory.take_closed():
+            connection = owners.get(closed.holder)
+            if connection is None:
+                continue  # it ended meanwhile
+            if not closed.evicted:
+                log.error("[client %s] closed with 1009: its incomplete message would hold %d "
+                          "bytes, more than WebSocketMessageMemory (%d bytes)",
+                          connection.client, closed.held, limit)
+                continue
+            by = owners.get(closed.by)
+            log.error("[client %s] closed with 1013 (Try Again Later): its incomplete message "
+                      "held %d bytes, the oldest of this worker's, when [client %s] needed "
+                      "room in WebSocketMessageMemory (%d bytes)", connection.client,
+                      closed.held, by.client if by else "-", limit)
+            connection._ending = "closed with 1013: WebSocketMessageMemory full"
+            gevent.spawn(connection._flush_and_wake)
 
     def _dispatch(self, plugin: Any, state: Any, handle: WebSocketServer) -> None:
         for event in self.protocol.events_received():

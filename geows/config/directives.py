@@ -76,6 +76,9 @@ DIRECTIVES = {spec.name.lower(): spec for spec in (
     # geows' own: ping a silent client, and fail the connection when nothing answers.
     Spec("WebSocketPing", 1, 2, _DIR_ONLY,
          "the seconds of silence before a ping and the seconds to wait for any answer, or Off"),
+    # geows' own: what one worker's incomplete messages may hold together, in bytes.
+    Spec("WebSocketMessageMemory", 1, 1, _SERVER_ONLY,
+         "the bytes one worker's incomplete messages may hold together"),
     Spec("RequestReadTimeout", 0, None, _SERVER_OR_VHOST, "key=value timeout parameters"),
     # The MPM's cap on simultaneous requests (MaxClients: its 2.2 name, which 2.4 takes):
     # in geows, on open connections (mod_websocket held a worker per WebSocket).
@@ -420,6 +423,15 @@ def parse_size(value: str) -> int:
         raise ConfigError(f"Invalid maximum message size '{value}': expected a positive "
                           "number of bytes")
     return min(size, _INT64_MAX)
+
+
+def parse_message_memory(value: str) -> int:
+    """WebSocketMessageMemory's bytes: geows' own directive, so read strictly (digits only,
+    more than zero): a typo must not become a cap of a few bytes, as "64M" would under atoi."""
+    if not value.isascii() or not value.isdigit() or int(value) == 0:
+        raise ConfigError(f"WebSocketMessageMemory '{value}': expected a positive number of "
+                          "bytes (digits only)")
+    return int(value)
 
 
 def atoi(value: str) -> int:

@@ -240,6 +240,8 @@ class Config:
     error_log: LogTarget | None = None  # the main server's ErrorLog; None: stderr
     logs: ServerLogs = ServerLogs()  # the main server's access logs; a vhost's are on it
     process: ProcessSettings = ProcessSettings()
+    # WebSocketMessageMemory: the bytes each worker's incomplete messages may hold together.
+    message_memory: int = limits.MESSAGE_MEMORY
     _vhost_table: VirtualHostTable | None = field(default=None, init=False, repr=False,
                                                   compare=False)
     _plans: dict[int, _Plan] = field(default_factory=dict, init=False, repr=False,

@@ -251,6 +251,7 @@ class _Reader:
         self.tls = _TlsDraft()  # the main server's mod_ssl directives
         self.request_limits: dict[str, int] = {}  # the main server's LimitRequest* set
         self.max_connections: int | None = None
+        self.message_memory = limits.MESSAGE_MEMORY
         self.process: dict[str, object] = {}  # ProcessSettings' fields the config sets
         self.plugins: dict[str, str] = {}  # WebSocketHandler's file -> its absolute path
         self.document_root: tuple[Node, str] | None = None  # the main server's DocumentRoot
@@ -271,6 +272,12 @@ class _Reader:
         self.main_logs = self._server_logs(self.logs, None, self.server_name)
         vhosts = [self._finish_vhost(vhost, error_log) for vhost in self.vhosts]
         locations = [self._finish(draft) for draft in self.drafts]
+        for section in locations:
+            if section.websocket and section.websocket.max_message_size > self.message_memory:
+                log.warning("%s:%d: MaxMessageSize %d is more than WebSocketMessageMemory (%d "
+                            "bytes): a fragmented or compressed message larger than that is "
+                            "refused (1009)", section.file, section.line,
+                            section.websocket.max_message_size, self.message_memory)
         document_root = paths.DEFAULT_DOCUMENT_ROOT
         if self.document_root is not None:
             document_root = self._document_root(*self.document_root, virtual=False)
@@ -286,7 +293,7 @@ class _Reader:
                         tuple(line for draft in self.proxy_access for line in draft.lines[:1]),
                         self.tls.settings(self.tls), RequestLimits(**self.request_limits),
                         self.max_connections, error_log, self.main_logs,
-                        ProcessSettings(**self.process))
+                        ProcessSettings(**self.process), message_memory=self.message_memory)
         if self.guard:
             config.check_htaccess()
             config.check_alias_expressions()
@@ -696,6 +703,9 @@ class _Reader:
         flag = directives.parse_flag("SupportDraft75", args[0] if args else "")
         if scope.draft is not None:
             self._mark(scope.draft, node).support_draft75 = flag
+
+    def _websocketmessagememory(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
+        self.message_memory = directives.parse_message_memory(args[0])
 
     def _websocketdeflate(self, node: Node, args: Sequence[str], scope: _Scope) -> None:
         flag = directives.parse_flag("WebSocketDeflate", args[0] if args else "")

@@ -16,19 +16,29 @@ framed directly. Every other frame (control frames, fragments, compressed
 frames, anything malformed) goes to the engine; an oversized frame, or any byte
 after a close, hands the whole stream to it. The tests check the short path
 against the engine on random frame streams.
+
+Compressed frames are inflated a step at a time (_SteppedInflate, in place of the
+engine's own decoder), so that a message is held to MaxMessageSize, and a worker's
+incomplete messages to WebSocketMessageMemory (memory.py), as they inflate.
 """
 
 from __future__ import annotations
 
 import codecs
 import struct
-from collections.abc import Iterable
+import sys
+import zlib
+from collections.abc import Callable, Iterable
 from logging import getLogger
 
 from websockets.datastructures import Headers as WsHeaders
-from websockets.exceptions import InvalidHeader, InvalidState
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
-from websockets.frames import Opcode
+from websockets.exceptions import InvalidHeader, InvalidState, PayloadTooBig
+from websockets.exceptions import ProtocolError as EngineProtocolError
+from websockets.extensions.permessage_deflate import (
+    PerMessageDeflate,
+    ServerPerMessageDeflateFactory,
+)
+from websockets.frames import CTRL_OPCODES, Frame, Opcode
 from websockets.headers import parse_subprotocol
 from websockets.http11 import Request as WsRequest
 from websockets.protocol import State as WsState
@@ -53,6 +63,7 @@ from geows.protocols.events import (
     Message,
     ProtocolError,
 )
+from geows.protocols.memory import MessageMemory
 
 # Versions 7 and 8 (hybi-07/08, which mod_websocket accepted) frame exactly as 13.
 SUPPORTED_VERSIONS = ("13", "8", "7")
@@ -74,6 +85,83 @@ DEFLATE = ServerPerMessageDeflateFactory(
     client_max_window_bits=limits.DEFLATE_WINDOW_BITS,
     compress_settings={"memLevel": limits.DEFLATE_MEM_LEVEL},
 )
+# RFC 7692 7.2.2: the sender removed this empty stored block from each message's end.
+_MESSAGE_TAIL = b"\x00\x00\xff\xff"
+# A final, empty, masked continuation frame (5.2, 5.4).
+_END_OF_MESSAGE = b"\x80\x80\x00\x00\x00\x00"
+
+
+def _over_memory(limit: int) -> str:
+    """Why a message that alone would hold more than WebSocketMessageMemory is refused."""
+    return f"message over WebSocketMessageMemory ({limit} bytes)"
+
+
+class _OverMemory(PayloadTooBig):
+    """Raised while inflating such a message: the engine closes with 1009, and this reason."""
+
+    def __init__(self, limit: int):
+        super().__init__(None, limit)
+        self.limit = limit
+
+    def __str__(self) -> str:
+        return _over_memory(self.limit)
+
+
+class _SteppedInflate(PerMessageDeflate):
+    """permessage-deflate whose receiving side inflates a frame limits.INFLATE_STEP bytes at
+    a time, each step checked against what the message may still add (the engine's
+    max_size: MaxMessageSize less what came before) and reported to `inflated` (which counts
+    it against WebSocketMessageMemory) before the next: a frame over either limit is
+    refused having inflated one step past it, never whole. Sending is websockets' own."""
+
+    def __init__(self, negotiated: PerMessageDeflate, inflated: Callable[[int], None]):
+        super().__init__(negotiated.remote_no_context_takeover,
+                         negotiated.local_no_context_takeover,
+                         negotiated.remote_max_window_bits, negotiated.local_max_window_bits,
+                         negotiated.compress_settings)
+        self._inflated = inflated
+
+    def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+        if frame.opcode in CTRL_OPCODES:
+            return frame
+        if frame.opcode is Opcode.CONT:
+            if not self.decode_cont_data:  # the message is not compressed
+                return frame
+            if frame.rsv1:  # RFC 7692 6: RSV1 is set on a message's first frame only
+                raise EngineProtocolError("RSV1 bit set in continuation frame")
+        else:
+            if not frame.rsv1:
+                return frame
+            if self.remote_no_context_takeover:  # RFC 7692 7.2.2: a fresh window per message
+                self.decoder = zlib.decompressobj(wbits=-self.remote_max_window_bits)
+        self.decode_cont_data = not frame.fin
+        # 7.2.2: a message's last frame lacks the empty block that ends it; a small one
+        # takes it at once (one call), a large one after (no copy of the frame).
+        data, tail = frame.data, frame.fin
+        if tail and len(data) < limits.INFLATE_STEP:
+            data, tail = bytes(data) + _MESSAGE_TAIL, False
+        pieces, size = [], 0
+        while True:
+            try:
+                piece = self.decoder.decompress(data, limits.INFLATE_STEP)
+            except zlib.error as exc:
+                raise EngineProtocolError("decompression failed") from exc
+            if piece:
+                size += len(piece)
+                if max_size is not None and size > max_size:
+                    raise PayloadTooBig(None, max_size)
+                if size > limits.INFLATE_STEP:  # a first step is no more than a read
+                    self._inflated(size)
+                pieces.append(piece)
+            data = self.decoder.unconsumed_tail
+            # A full step may leave output inside zlib with no input left: ask again.
+            if not data and len(piece) < limits.INFLATE_STEP:
+                if not tail:
+                    break
+                data, tail = _MESSAGE_TAIL, False
+        if frame.fin and self.remote_no_context_takeover:
+            del self.decoder  # made anew for the next message: an idle one keeps none
+        return Frame(frame.opcode, b"".join(pieces), frame.fin, False, frame.rsv2, frame.rsv3)
 
 
 def _frame_header(opcode: int, length: int) -> bytes:
@@ -90,7 +178,8 @@ class RFC6455(WebSocketProtocol):
     has_pings = True
 
     def __init__(self, request: Request, *, max_message_size: int = limits.MAX_MESSAGE_SIZE,
-                 deflate: bool = True, short_path: bool = True):
+                 deflate: bool = True, short_path: bool = True,
+                 memory: MessageMemory | None = None):
         super().__init__(max_message_size=max_message_size)
         version = request.headers.get("Sec-WebSocket-Version")
         if version not in SUPPORTED_VERSIONS:
@@ -122,10 +211,15 @@ class RFC6455(WebSocketProtocol):
                                   if k in ("Allow", "Upgrade")))
         self._engine = ServerProtocol(state=WsState.OPEN, max_size=max_message_size,
                                       logger=_logger)
-        self._engine.extensions = handshake.extensions
+        self._engine.extensions = [
+            _SteppedInflate(e, self._inflating) if isinstance(e, PerMessageDeflate) else e
+            for e in handshake.extensions]
         # Without an extension, text and binary frames are framed here (5.2).
         self._frame_directly = short_path and not handshake.extensions
         self._fragments: list[str] | list[bytes] = []
+        self._held = 0                  # bytes the fragments hold (str: as Python holds them)
+        self._memory = memory           # the worker's WebSocketMessageMemory; None: no cap
+        self._holding = False           # whether the memory counts this message
         self._message_type = TEXT
         self._decoder: codecs.IncrementalDecoder | None = None
         self._early = b""               # frames sent before the 101 was written
@@ -199,9 +293,12 @@ class RFC6455(WebSocketProtocol):
                 elif opcode == 8 and self._in_fragments:
                     # 5.4: a close may come between fragments; the unfinished message is
                     # dropped and the close answered (Autobahn 7.1.5). websockets would
-                    # call it an incomplete message (1002), so it is told the message ended.
+                    # call it an incomplete message (1002), so it is told the message ended:
+                    # a final empty continuation, whose event is dropped with the message.
                     self._in_fragments = False
-                    self._engine.current_size = None
+                    self._engine.receive_data(_END_OF_MESSAGE)
+                    self._engine.events_received()
+                    self._drop_message()
                 self._engine.receive_data(bytes(buffer[pos:end]))
                 self._collect()
             pos = end
@@ -231,6 +328,35 @@ class RFC6455(WebSocketProtocol):
     def receive_eof(self) -> None:
         self._engine.receive_eof()
         self._collect()
+
+    def evict(self) -> None:
+        """WebSocketMessageMemory is full and this incomplete message is the oldest: drop
+        it and close with 1013, Try Again Later (7.4.1), reading nothing more (7.1.7)."""
+        self._drop_message()
+        self._engine_reads_all = True  # the engine discards what comes
+        self._pending.clear()
+        self._engine.fail(1013, "WebSocketMessageMemory full: try again later")
+        self._sync()
+
+    def _inflating(self, size: int) -> None:
+        """A compressed frame has inflated `size` bytes so far: the message holds them too."""
+        if not self._hold(self._held + size):
+            raise _OverMemory(self._memory.limit)
+
+    def _hold(self, size: int) -> bool:
+        """The incomplete message holds `size` bytes; False when that alone is over the cap."""
+        if self._memory is None:
+            return True
+        self._holding = True
+        return self._memory.hold(self, size)
+
+    def _drop_message(self) -> None:
+        """The incomplete message ended (delivered, dropped or failed): it holds nothing."""
+        self._fragments = []
+        self._held = 0
+        if self._holding:  # most messages never were: small, whole in one frame
+            self._holding = False
+            self._memory.release(self)
 
     def send(self, type: int, data: str | bytes) -> int:
         payload = data.encode("utf-8") if isinstance(data, str) else data
@@ -278,6 +404,7 @@ class RFC6455(WebSocketProtocol):
         if self._engine.eof_sent:
             # The server closes the TCP connection once close frames crossed (7.1.1).
             self.state = State.CLOSED
+            self._drop_message()  # an incomplete message can never end now
         if self._early and self.state is State.OPEN:
             early, self._early = self._early, b""
             self.receive_data(early)
@@ -307,7 +434,13 @@ class RFC6455(WebSocketProtocol):
             if frame.fin:
                 empty = "" if self._message_type == TEXT else b""
                 self._events.append(Message(self._message_type, empty.join(self._fragments)))
-                self._fragments = []
+                self._drop_message()
+                continue
+            # Plain and inflated fragments alike count against WebSocketMessageMemory.
+            self._held += sys.getsizeof(self._fragments[-1])
+            if not self._hold(self._held):
+                self._engine.fail(1009, _over_memory(self._memory.limit))
+                break
         sent = self._engine.close_sent
         if sent is not None and sent.code in _PEER_FAULTS and not self._failure_reported:
             self._failure_reported = True

@@ -7,6 +7,7 @@ from geows.errors import HttpError
 from geows.http import Request
 from geows.protocols.base import WebSocketProtocol
 from geows.protocols.hixie76 import Hixie75, Hixie76, is_draft76
+from geows.protocols.memory import MessageMemory
 from geows.protocols.rfc6455 import RFC6455
 
 UPGRADE_REQUIRED = (("Upgrade", "WebSocket"), ("Connection", "Upgrade"))
@@ -14,8 +15,11 @@ UPGRADE_REQUIRED = (("Upgrade", "WebSocket"), ("Connection", "Upgrade"))
 
 def select_protocol(request: Request, *, secure: bool = False, deflate: bool = True,
                     support_draft75: bool = False,
-                    max_message_size: int = limits.MAX_MESSAGE_SIZE) -> WebSocketProtocol:
-    """The protocol for this handshake; HttpError when it cannot be served."""
+                    max_message_size: int = limits.MAX_MESSAGE_SIZE,
+                    memory: MessageMemory | None = None) -> WebSocketProtocol:
+    """The protocol for this handshake; HttpError when it cannot be served. `memory`: the
+    worker's WebSocketMessageMemory, which RFC 6455's incomplete messages count against
+    (draft-76 has neither fragments nor compression: it holds what the client sent)."""
     headers = request.headers
     if "websocket" not in headers.tokens("Upgrade"):
         raise HttpError(426, "not a WebSocket handshake", UPGRADE_REQUIRED)
@@ -27,7 +31,8 @@ def select_protocol(request: Request, *, secure: bool = False, deflate: bool = T
     if is_draft76(headers):
         return Hixie76(request, secure=secure, max_message_size=max_message_size)
     if "Sec-WebSocket-Key" in headers or "Sec-WebSocket-Version" in headers:
-        return RFC6455(request, max_message_size=max_message_size, deflate=deflate)
+        return RFC6455(request, max_message_size=max_message_size, deflate=deflate,
+                       memory=memory)
     if support_draft75:
         return Hixie75(request, secure=secure, max_message_size=max_message_size)
     raise HttpError(400, "handshake is neither draft-76 nor a protocol this server speaks")

@@ -3,6 +3,8 @@ and against a running apache2: see geows.config.vhosts.RequestLimits)."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from geows import limits
@@ -90,6 +92,53 @@ def test_max_request_workers_at_server_level_only(root):
     assert root.load(LISTEN + "MaxRequestWorkers 0\n").max_connections == 1  # raised, warned
     message = root.error(LISTEN + "<VirtualHost *:8080>\nMaxRequestWorkers 5\n</VirtualHost>\n")
     assert message == f"{root.conf}:3: MaxRequestWorkers cannot occur within <VirtualHost> section"
+
+
+def test_websocket_message_memory_at_server_level_only(root):
+    assert root.load(LISTEN).message_memory == limits.MESSAGE_MEMORY
+    assert root.load(LISTEN + "WebSocketMessageMemory 1048576\n").message_memory == 1048576
+    message = root.error(LISTEN + "<VirtualHost *:8080>\nWebSocketMessageMemory 5\n"
+                                  "</VirtualHost>\n")
+    assert message == (f"{root.conf}:3: WebSocketMessageMemory cannot occur within "
+                       "<VirtualHost> section")
+    message = root.error(LISTEN + "<Location /ws>\nWebSocketMessageMemory 5\n</Location>\n")
+    assert message == f"{root.conf}:3: WebSocketMessageMemory not allowed here"
+
+
+def test_a_max_message_size_over_websocket_message_memory_is_warned_about(root, caplog):
+    caplog.set_level(logging.WARNING, "geows.config")
+    text = LISTEN + """WebSocketMessageMemory 1000000
+        <Location /ws>
+          SetHandler websocket-handler
+          WebSocketHandler p.py init
+          MaxMessageSize 1000000
+        </Location>
+        <Location /big>
+          SetHandler websocket-handler
+          WebSocketHandler p.py init
+          MaxMessageSize 1000001
+        </Location>
+        """
+    config = root.load(text)
+    assert config.resolve("/big").settings.max_message_size == 1000001   # served as it says
+    assert caplog.messages == [
+        f"{root.conf}:8: MaxMessageSize 1000001 is more than WebSocketMessageMemory (1000000 "
+        "bytes): a fragmented or compressed message larger than that is refused (1009)"]
+    caplog.clear()
+    root.load(LISTEN + "<Location /ws>\nSetHandler websocket-handler\n"
+                       "WebSocketHandler p.py init\n</Location>\n")
+    assert caplog.messages == []   # the defaults agree
+
+
+@pytest.mark.parametrize("value", ["64M", "0", "-5", "1e9", "+5", "\u0661\u0662", "5 6"])
+def test_websocket_message_memory_takes_digits_only(root, value):
+    message = root.error(LISTEN + f"WebSocketMessageMemory {value}\n")
+    if value == "5 6":
+        assert message == (f"{root.conf}:2: WebSocketMessageMemory takes one argument, the "
+                           "bytes one worker's incomplete messages may hold together")
+    else:
+        assert message == (f"{root.conf}:2: WebSocketMessageMemory '{value}': expected a "
+                           "positive number of bytes (digits only)")
 
 
 def test_websocket_ping_is_per_location_and_not_merged(root):
