@@ -658,7 +658,7 @@ class Connection:
     def _answer_options(self) -> None:
         """OPTIONS * (or an absolute-form without a path): httpd's http_send_options
         answers 200 with no body, before any section, access rule or handler applies."""
-        self._answer(http.message(200, (), b"", ""), "OPTIONS * answered")
+        self._answer(http.options_answer(), "OPTIONS * answered")
 
     def _answer(self, response: bytes, ending: str) -> None:
         """Send a 200 that geows makes itself, then close."""
