@@ -626,7 +626,7 @@ class Connection:
         def admit(later: http.Request) -> None:
             """A later request of the connection goes to the same backend only if httpd
             would send it there too (else RoutedElsewhere), and let it through (else
-            HttpError, which is answered after the earlier requests)."""
+            HttpError, which is answered in its place, after the earlier requests)."""
             host = later.host
             if (config.resolve(later.path, host, local_port, local_ip) is not None
                     or config.handler(later.path, host, local_port, local_ip) == STATUS_HANDLER

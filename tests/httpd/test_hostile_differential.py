@@ -148,9 +148,47 @@ ROWS: dict[str, Row] = {
            "leading-space": b" 5\r\n", "extension": b"5;name=value\r\n",
            "extension-with-quoted-crlf": b'5;name="a\r\nb"\r\n', "bare-lf": b"5\n",
            "empty": b"\r\n", "too-small": b"3\r\n", "non-ascii-digit": b"\xb5\r\n",
-           "underscore": b"0_5\r\n"}.items()},
+           "underscore": b"0_5\r\n", "tab": b"5\t\r\n", "ten-spaces": b"5" + b" " * 10 + b"\r\n",
+           "eleven-spaces": b"5" + b" " * 11 + b"\r\n", "space-then-extension": b"5 ;x=1\r\n",
+           "many-leading-zeros": b"0" * 30 + b"5\r\n", "past-2-63": b"8000000000000000\r\n",
+           "control-in-extension": b"5;a\x01\r\n", "fullwidth-digit": b"\xef\xbc\x95\r\n",
+           }.items()},
+    "chunk-data-not-followed-by-crlf": row(
+        post(b"5\r\n12345XY0\r\n\r\n", "Transfer-Encoding: chunked"),
+        request("/public/index.html", CLOSE)),
     "chunk-trailer-fields": row(
         post(b"0\r\nX-Trailer: 1\r\n\r\n", "Transfer-Encoding: chunked"),
+        request("/public/index.html", CLOSE)),
+
+    # Later requests on a forwarded connection that the front answers itself: in their
+    # place, the connection going on, or not, as httpd's does.
+    "pipelined-refused-then-forwarded": row(
+        request("/public/index.html"), request("/private/secret.html"),
+        request("/admin/x"), request("/public/index.html", CLOSE)),
+    "pipelined-refused-with-a-body": row(
+        request("/public/index.html"),
+        post(SMUGGLED, f"Content-Length: {len(SMUGGLED)}", target="/private/secret.html"),
+        request("/public/index.html", CLOSE)),
+    "pipelined-refused-connection-close": row(
+        request("/public/index.html"), request("/private/secret.html", CLOSE),
+        request("/public/index.html", CLOSE)),
+    "pipelined-refused-http10": row(
+        request("/public/index.html"), request("/private/secret.html", version="HTTP/1.0"),
+        request("/public/index.html", CLOSE)),
+    "pipelined-refused-http10-keep-alive": row(
+        request("/public/index.html"),
+        request("/private/secret.html", "Connection: keep-alive", version="HTTP/1.0"),
+        request("/public/index.html", CLOSE)),
+    "pipelined-refused-expect-100-continue": row(
+        request("/public/index.html"),
+        post(b"12345", "Expect: 100-continue", "Content-Length: 5",
+             target="/private/secret.html"),
+        request("/public/index.html", CLOSE)),
+    "pipelined-options-asterisk": row(
+        request("/public/index.html"), request("*", method="OPTIONS"),
+        request("/public/index.html", CLOSE)),
+    "pipelined-bad-head": row(
+        request("/public/index.html"), request("/public/index.html", "X-A: a\rb"),
         request("/public/index.html", CLOSE)),
 
     # Heads.
