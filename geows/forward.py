@@ -65,16 +65,25 @@ def rewrite_target(request: Request, entry: ProxyPass) -> str:
 
 def forwarded_head(request: Request, entry: ProxyPass, client_ip: str) -> bytes:
     """The head the backend gets, made from the parsed request as mod_proxy makes it:
-    the method, the rewritten target (origin-form) and the version; each field as
-    `name: value`, folded lines joined; the host that picked the vhost as the Host field
-    (an absolute-form's, which httpd put in place of the client's), so that the backend
-    picks the same; and `X-Forwarded-For: client_ip` last. A second X-Forwarded-For line
-    rather than an edited one: httpd joins repeated request fields with ", ", so the
-    backend reads "earlier, client_ip", as mod_proxy's append would give."""
-    lines = [f"{request.method} {rewrite_target(request, entry)} {request.version}",
-             *(f"{name}: {value}" for name, value in request.headers)]
+    the method, the rewritten target (origin-form) and the version (HTTP/1.1 for any
+    above it, as mod_proxy_http speaks; HTTP/1.0 stays, so that the backend frames its
+    answer for the client); each field as `name: value`, folded lines joined; the host
+    that picked the vhost as the Host field (an absolute-form's, which httpd put in place
+    of the client's), so that the backend picks the same; `Connection: close` in place of
+    the client's for a request httpd closes after (Request.last), as mod_proxy_http then
+    closes its backend connection; and `X-Forwarded-For: client_ip` last. A second
+    X-Forwarded-For line rather than an edited one: httpd joins repeated request fields
+    with ", ", so the backend reads "earlier, client_ip", as mod_proxy's append would
+    give."""
+    version = "HTTP/1.0" if request.version == "HTTP/1.0" else "HTTP/1.1"
+    fields = [(name, value) for name, value in request.headers
+              if not (request.last and name.lower() == "connection")]
+    lines = [f"{request.method} {rewrite_target(request, entry)} {version}",
+             *(f"{name}: {value}" for name, value in fields)]
     if request.host is not None and "Host" not in request.headers:
         lines.append(f"Host: {request.host}")  # HTTP/1.0 with an absolute-form
+    if request.last:
+        lines.append("Connection: close")
     lines.append(f"X-Forwarded-For: {client_ip}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
@@ -198,13 +207,15 @@ class RequestStream(_Framing):
     client sends is held, neither parsed nor passed on, until `answered` says how the
     backend answered it: a 101 that switched makes the rest a tunnel, anything else leaves
     it HTTP, every request checked by `admit` again. (The caller reads no more from the
-    client while `holding`.) A later request refused by `admit` (HttpError) or `OPTIONS *`
-    is answered in its place (an Answer) and its body skipped, never forwarded; the
-    connection goes on if httpd's would (http.connection_after).
+    client while `holding`.) A later request refused by `admit` (HttpError), `OPTIONS *`,
+    or one mod_proxy_http refuses, is answered in its place (an Answer) and its body
+    skipped, never forwarded; the connection goes on if httpd's would
+    (http.connection_after).
     Nothing is read past the end of the connection (`stopped` says why): an answer after
     which httpd closes it, a head or a frame that cannot be read (answered with httpd's
-    400 or 413, in the backend's place when the request's head went on), or a request for
-    another backend or location (RoutedElsewhere, unanswered).
+    400 or 413, in the backend's place when the request's head went on), a request for
+    another backend or location (RoutedElsewhere, unanswered), or the body of a request
+    httpd closes after (Request.last).
     """
 
     def __init__(self, entry: ProxyPass, client_ip: str,
@@ -224,6 +235,7 @@ class RequestStream(_Framing):
         self._parser = RequestParser(secure=secure)
         self._held = bytearray()       # what came after it meanwhile
         self._skipping = False         # the body being framed is a request geows answered
+        self._closing: str | None = None  # why nothing is read after the current body
 
     @property
     def tunnel(self) -> bool:
@@ -274,11 +286,14 @@ class RequestStream(_Framing):
                 if request is None:
                     break
                 data = self.start(request, out)
+            if self._closing is not None and self._state == _HEAD:
+                self.stopped = self._closing
 
     def start(self, request: Request, out: bytearray) -> bytes:
         """Begin `request`: forwarded (its head into out), or, a later one geows answers
         itself, answered in its place; returns the bytes after its head, still to be fed.
-        The first request was routed and checked by the caller."""
+        The first request was routed and checked by the caller; HttpError when
+        mod_proxy_http refuses it, before anything goes to the backend."""
         self._parser = RequestParser(secure=self.secure)
         self._skipping = False
         if self.requests and request.path == "*":
@@ -289,7 +304,10 @@ class RequestStream(_Framing):
         try:
             if self.requests:
                 self.admit(request)
+            refuse_unsupported_coding(request)
         except HttpError as refused:
+            if not self.requests:
+                raise
             connection = http.connection_after(request, refused.status)
             data = http.response(refused.status, refused.headers,
                                  head_only=request.method == "HEAD", connection=connection)
@@ -297,6 +315,8 @@ class RequestStream(_Framing):
         self.requests.append(request)
         out += forwarded_head(request, self.entry, self.client_ip)
         self._state, self._remaining = _body_framing(request)
+        if request.last:
+            self._closing = "Transfer-Encoding with Content-Length: httpd closes after it"
         if is_upgrade(request):
             self.upgrade = request
             if self._state == _HEAD and is_draft76(request.headers):
@@ -322,6 +342,17 @@ class RequestStream(_Framing):
         self.answers.append(Answer(after, error.status, error.reason,
                                    http.response(error.status, error.headers), True))
         self.stopped = error.reason
+
+
+def refuse_unsupported_coding(request: Request) -> None:
+    """HttpError(500) for a Transfer-Encoding other than `chunked` alone (any case), which
+    httpd's core lets through with chunked last ("gzip, chunked", "chunked, chunked", two
+    fields): mod_proxy_http forwards chunked only (AH01093), and refuses the rest before
+    it reaches the backend."""
+    coding = request.headers.get("Transfer-Encoding")
+    if coding is not None and coding.lower() != "chunked":
+        raise HttpError(500, f"{coding[:40]} Transfer-Encoding is not supported by "
+                             "mod_proxy_http")
 
 
 def _body_framing(request: Request) -> tuple[int, int]:
@@ -537,8 +568,9 @@ class Relayed:
 def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: str,
           client_name: str, admit: Callable[[Request], None], secure: bool = False) -> Relayed:
     """Forward `request` and the rest of the client's connection to entry's backend until
-    either side closes (`secure`: the client's connection is TLS). HttpError(502) when the
-    backend cannot be reached; the caller closes the client socket."""
+    either side closes (`secure`: the client's connection is TLS). HttpError when
+    mod_proxy_http refuses `request` (before the backend is reached) or the backend cannot
+    be reached (502); the caller closes the client socket."""
     stream = RequestStream(entry, client_ip, admit, secure)
     head = bytearray()
     data = stream.start(request, head)

@@ -6,6 +6,7 @@ between real clients and a real Apache."""
 from __future__ import annotations
 
 import re
+from collections import deque
 
 import pytest
 
@@ -13,6 +14,7 @@ from geows import limits
 from geows.config.paths import ProxyPass
 from geows.errors import HttpError
 from geows.forward import RequestStream, Response, ResponseReader, chunk_size
+from geows.http import RequestParser
 
 LINE = ProxyPass("/", ("b", 80), "/", "f.conf", 1)
 XFF = b"X-Forwarded-For: 192.0.2.1\r\n"
@@ -370,3 +372,37 @@ def test_a_bad_body_answered_after_the_backend_began_answering_leaves_its_answer
     stream.feed(b"12345\r\n-5\r\n")
     assert stream.answers[0].after == 0 and stream.stopped is not None
     assert reader.due() == [] and reader.finished   # its answer stands; nothing follows
+
+
+def test_mod_proxy_http_forwards_chunked_alone():
+    """AH01093: any Transfer-Encoding but "chunked" is a 500, before the backend is
+    reached for a first request (the caller answers it), in its place for a later one."""
+    stream, _ = streams()
+    first = RequestParser().feed(request("/", "Transfer-Encoding: chunked",
+                                         "Transfer-Encoding: chunked", method="POST"))
+    out = bytearray()
+    with pytest.raises(HttpError) as refused:
+        stream.start(first, out)
+    assert refused.value.status == 500 and stream.requests == [] and out == b""
+    stream, _ = streams()
+    later = request("/", "Transfer-Encoding: gzip, chunked", method="POST") + b"0\r\n\r\n"
+    assert stream.feed(request("/a") + later) == forwarded(request("/a"))
+    assert [(a.status, a.last) for a in stream.answers] == [(500, True)]
+    stream, _ = streams()
+    upper = request("/", "Transfer-Encoding: CHUNKED", method="POST") + b"0\r\n\r\n"
+    assert stream.feed(upper) == forwarded(upper[:-5]) + b"0\r\n\r\n"
+
+
+def test_transfer_encoding_with_content_length_is_the_connections_last_request():
+    """ap_read_request closes the connection after it: its body goes on (chunked), and
+    nothing after it is read, not even what it would hide with Content-Length."""
+    stream, reader = streams()
+    hidden = request("/private/secret.html")
+    body = b"0\r\n\r\n" + hidden
+    first = request("/", f"Content-Length: {len(body)}", "Transfer-Encoding: chunked",
+                    method="POST")
+    out = stream.feed(first + body[:3])
+    assert out.endswith(b"\r\nConnection: close\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n0\r\n")
+    assert b"Content-Length" not in out and stream.stopped is None
+    assert stream.feed(body[3:]) == b"\r\n" and stream.stopped is not None
+    assert stream.answers == deque() and stream.feed(request("/more")) == b""

@@ -709,12 +709,17 @@ def test_the_head_forwarded_is_made_from_the_parse():
                    b"X-Forwarded-For: 192.0.2.1\r\n\r\n"
                    b"GET /v2 HTTP/1.0\r\nHost: h.test:8080\r\n"
                    b"X-Forwarded-For: 192.0.2.1\r\n\r\n")
-    # Transfer-Encoding overrides Content-Length, which httpd then drops (RFC 9112 6.3).
+    # Transfer-Encoding overrides Content-Length, which httpd then drops (RFC 9112 6.3),
+    # and closes the connection after the request: mod_proxy_http tells its backend so.
     out = RequestStream(ENTRY, "192.0.2.1").feed(
         b"POST /app HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked"
-        b"\r\n\r\n0\r\n\r\n")
+        b"\r\nConnection: keep-alive\r\n\r\n0\r\n\r\n")
     assert out == (b"POST /v2 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
-                   b"X-Forwarded-For: 192.0.2.1\r\n\r\n0\r\n\r\n")
+                   b"Connection: close\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n0\r\n\r\n")
+    # HTTP/2.0 and any HTTP/d.d above 1.1 are read as HTTP/1.1, and sent on as mod_proxy_http
+    # sends every request.
+    out = RequestStream(ENTRY, "192.0.2.1").feed(b"GET /app HTTP/2.0\r\nHost: h\r\n\r\n")
+    assert out == b"GET /v2 HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n"
 
 
 # RequestStream, sans-I/O: what goes to the backend for the client's bytes, however split.

@@ -135,6 +135,16 @@ ROWS: dict[str, Row] = {
     # (AH01093); its core takes "chunked, chunked" from geows.
     "transfer-encoding-twice": row(
         post(b"0\r\n\r\n", "Transfer-Encoding: chunked", "Transfer-Encoding: chunked", CLOSE)),
+    "transfer-encoding-gzip-then-chunked": row(
+        post(b"0\r\n\r\n", "Transfer-Encoding: gzip, chunked", CLOSE)),
+    "transfer-encoding-twice-pipelined": row(
+        request("/public/index.html"),
+        post(b"0\r\n\r\n", "Transfer-Encoding: chunked, chunked"),
+        request("/public/index.html", CLOSE)),
+    "transfer-encoding-chunked-trailing-comma": row(
+        post(b"0\r\n\r\n", "Transfer-Encoding: chunked,", CLOSE)),
+    "transfer-encoding-tab-before-chunked": row(
+        post(b"0\r\n\r\n", "Transfer-Encoding: gzip,\tchunked", CLOSE)),
     "transfer-encoding-http10": row(
         request("/public/index.html", "Transfer-Encoding: chunked", method="POST",
                 version="HTTP/1.0", body=b"0\r\n\r\n")),
