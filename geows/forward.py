@@ -10,11 +10,14 @@ one backend connection, so pipelined responses keep their order.
 send to the backend out, each head as mod_proxy makes it from the parsed request (the
 target rewritten from the decoded path, the vhost's host, `X-Forwarded-For` added), each
 body exactly as framed (found without re-encoding it); backend bytes in, cut into
-responses, passed on exactly as sent. As mod_proxy_http does, what a client sends after an
-upgrade request waits for the backend's answer to it: only a 101 naming the protocol asked
-for (and allowed by the ProxyPass line) makes the rest a byte tunnel; after any other
-answer the connection stays HTTP, and its next request is checked as the first was. `relay`
-is the gevent part: two straight-line loops, one each way.
+responses, passed on exactly as sent. As mod_proxy_http does, what a client sends after
+an upgrade request waits for the backend's answer to it: only a 101 naming the protocol
+asked for (and allowed by the ProxyPass line) makes the rest a byte tunnel; after any
+other answer the connection stays HTTP, and its next request is checked as the first
+was. A later request that geows answers itself (refused by the rules, `OPTIONS *`) is
+answered in its place among the backend's answers, as httpd answers it, and the
+connection goes on when httpd's would. `relay` is the gevent part: two straight-line
+loops, one each way.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import logging
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import gevent
 from gevent.event import Event
+from gevent.lock import Semaphore
 
 from geows import http, limits
 from geows.config.paths import ProxyPass
@@ -37,7 +42,7 @@ from geows.protocols.hixie76 import KEY3_SIZE, is_draft76
 
 log = logging.getLogger("geows.forward")
 
-_HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _TRAILER, _TUNNEL, _UNTIL_CLOSE = range(7)
+_HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILER, _TUNNEL, _UNTIL_CLOSE = range(8)
 
 
 # What ap_proxy_canonenc leaves as it is in a path (enc_path); every other byte is %XX.
@@ -60,16 +65,25 @@ def rewrite_target(request: Request, entry: ProxyPass) -> str:
 
 def forwarded_head(request: Request, entry: ProxyPass, client_ip: str) -> bytes:
     """The head the backend gets, made from the parsed request as mod_proxy makes it:
-    the method, the rewritten target (origin-form) and the version; each field as
-    `name: value`, folded lines joined; the host that picked the vhost as the Host field
-    (an absolute-form's, which httpd put in place of the client's), so that the backend
-    picks the same; and `X-Forwarded-For: client_ip` last. A second X-Forwarded-For line
-    rather than an edited one: httpd joins repeated request fields with ", ", so the
-    backend reads "earlier, client_ip", as mod_proxy's append would give."""
-    lines = [f"{request.method} {rewrite_target(request, entry)} {request.version}",
-             *(f"{name}: {value}" for name, value in request.headers)]
+    the method, the rewritten target (origin-form) and the version (HTTP/1.1 for any
+    above it, as mod_proxy_http speaks; HTTP/1.0 stays, so that the backend frames its
+    answer for the client); each field as `name: value`, folded lines joined; the host
+    that picked the vhost as the Host field (an absolute-form's, which httpd put in place
+    of the client's), so that the backend picks the same; `Connection: close` in place of
+    the client's for a request httpd closes after (Request.last), as mod_proxy_http then
+    closes its backend connection; and `X-Forwarded-For: client_ip` last. A second
+    X-Forwarded-For line rather than an edited one: httpd joins repeated request fields
+    with ", ", so the backend reads "earlier, client_ip", as mod_proxy's append would
+    give."""
+    version = "HTTP/1.0" if request.version == "HTTP/1.0" else "HTTP/1.1"
+    fields = [(name, value) for name, value in request.headers
+              if not (request.last and name.lower() == "connection")]
+    lines = [f"{request.method} {rewrite_target(request, entry)} {version}",
+             *(f"{name}: {value}" for name, value in fields)]
     if request.host is not None and "Host" not in request.headers:
         lines.append(f"Host: {request.host}")  # HTTP/1.0 with an absolute-form
+    if request.last:
+        lines.append("Connection: close")
     lines.append(f"X-Forwarded-For: {client_ip}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
@@ -80,18 +94,45 @@ def is_upgrade(request: Request) -> bool:
     return "Upgrade" in request.headers and "upgrade" in request.headers.tokens("Connection")
 
 
+# A chunk-size line as httpd's parse_chunk_size takes it under HttpProtocolOptions Strict:
+# ASCII hex digits, then at most 10 spaces or tabs (RFC 7230 erratum 4667's leniency),
+# then an extension from ';' holding no control byte but tab, then CRLF.
+_CHUNK_DIGITS = re.compile(rb"[0-9A-Fa-f]+")
+_CHUNK_AFTER_DIGITS = re.compile(rb"[ \t]{0,10}(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?\r\n")
+_MAX_CHUNK_SIZE = 2**63 - 1  # what an apr_off_t holds; past it, parse_chunk_size overflows
+
+
+def chunk_size(line: bytes) -> int:
+    """The size a chunk-size line (CRLF included) announces, read as httpd reads it, for a
+    client's body and a backend's alike: no sign, space, "0x" or "_" before the digits,
+    leading zeros ignored, trailing spaces and an extension allowed (see _CHUNK_DIGITS).
+    OverflowError for a size past 2^63 - 1 (httpd checks it first, digit by digit, and
+    answers 413), ValueError for any other line (400)."""
+    digits = _CHUNK_DIGITS.match(line)
+    if digits is None:
+        raise ValueError(f"chunk-size line not starting with a hex digit: {line[:20]!r}")
+    size = int(digits[0], 16)
+    if size > _MAX_CHUNK_SIZE:
+        raise OverflowError(f"chunk size past 2^63 - 1: {line[:20]!r}")
+    if not _CHUNK_AFTER_DIGITS.fullmatch(line, digits.end()):
+        raise ValueError(f"malformed chunk-size line {line[:20]!r}")
+    return size
+
+
 class _Framing:
     """Where each message's body ends, for both directions of a forwarded connection (RFC
     9112 6.3 and 7.1): Content-Length's bytes, chunks up to the empty line after the
     trailers, or (a response) all until the backend closes. Body bytes pass on as they
-    come; only a chunk-size or trailer line is read, and it is bounded."""
+    come; a chunk-size line, the CRLF after a chunk and a trailer line pass on once read
+    whole and valid, each bounded by LimitRequestFieldSize."""
 
     _bad_frame = 400  # the answer to a frame that cannot be read (a client's: 400)
+    _too_large = 413  # ... and to a chunk size past httpd's bounds (parse_chunk_size's ENOSPC)
 
     def __init__(self) -> None:
         self._state = _HEAD
         self._remaining = 0            # body or chunk bytes still to pass on
-        self._line = bytearray()       # a chunk-size or trailer line being read
+        self._line = bytearray()       # a line of the chunked framing being read
 
     def _body(self, data: bytes, out: bytearray) -> bytes:
         """Pass on (into out) the body bytes at the start of data; returns the rest."""
@@ -103,43 +144,62 @@ class _Framing:
             out += taken
             self._remaining -= len(taken)
             if not self._remaining:
-                self._state = _CHUNK_SIZE if self._state == _CHUNK_DATA else _HEAD
+                self._state = _CHUNK_END if self._state == _CHUNK_DATA else _HEAD
             return data[len(taken):]
         return self._chunk_line(data, out)
 
     def _chunk_line(self, data: bytes, out: bytearray) -> bytes:
-        """A chunk-size line, or a trailer line after the last chunk: passed on as it comes,
-        and read to find where the chunk (or the body) ends."""
+        """Read a line of the chunked framing from data (the CRLF after a chunk's data, a
+        chunk-size line, or a trailer line after the last chunk), to find where the chunk
+        or the body ends; once whole and valid, it goes into out. Returns the rest."""
         end = data.find(b"\n")
-        piece = data if end < 0 else data[:end + 1]
-        out += piece
-        self._line += piece
+        self._line += data if end < 0 else data[:end + 1]
+        if self._state == _CHUNK_END and not b"\r\n".startswith(self._line):
+            raise HttpError(self._bad_frame, "chunk data not followed by CRLF")
         if len(self._line) > limits.LIMIT_REQUEST_FIELD_SIZE:
-            raise HttpError(self._bad_frame,
-                            "chunk-size or trailer line longer than LimitRequestFieldSize")
+            if self._state == _CHUNK_SIZE:
+                raise HttpError(self._too_large, "chunk-size line longer than "
+                                                 "LimitRequestFieldSize")
+            raise HttpError(self._bad_frame, "trailer line longer than LimitRequestFieldSize")
         if end < 0:
             return b""
-        line = bytes(self._line).rstrip(b"\r\n")
+        line = bytes(self._line)
         self._line.clear()
-        if self._state == _TRAILER:
-            if not line:
-                self._state = _HEAD  # the empty line after the trailers ends the body
-        else:
-            size = line.split(b";", 1)[0].strip()
+        if self._state == _CHUNK_SIZE:
             try:
-                chunk = int(size, 16)
-            except ValueError:
-                raise HttpError(self._bad_frame, f"malformed chunk size {size[:20]!r}") from None
-            if chunk:
-                self._state, self._remaining = _CHUNK_DATA, chunk + 2  # with its CRLF
-            else:
-                self._state = _TRAILER
+                size = chunk_size(line)
+            except OverflowError as exc:
+                raise HttpError(self._too_large, str(exc)) from None
+            except ValueError as exc:
+                raise HttpError(self._bad_frame, str(exc)) from None
+            self._state, self._remaining = (_CHUNK_DATA, size) if size else (_TRAILER, 0)
+        elif self._state == _CHUNK_END:
+            self._state = _CHUNK_SIZE
+        elif not line.endswith(b"\r\n"):
+            raise HttpError(self._bad_frame, "trailer line not ended by CRLF")
+        elif line == b"\r\n":
+            self._state = _HEAD  # the empty line after the trailers ends the body
+        out += line
         return data[end + 1:]
+
+
+@dataclass
+class Answer:
+    """geows' own answer to a later request of a forwarded connection, which the backend
+    never sees: it goes to the client once the backend has answered the `after` requests
+    forwarded before it, as httpd answers pipelined requests in order."""
+
+    after: int       # how many forwarded requests are answered before it
+    status: int
+    reason: str      # why, for the error log
+    data: bytes      # the whole response
+    last: bool       # the connection ends with it
 
 
 class RequestStream(_Framing):
     """The client's side of a forwarded connection, sans-I/O: `feed` takes what the client
-    sent and returns what goes to the backend; `requests` lists the heads seen so far.
+    sent and returns what goes to the backend; `requests` lists the heads forwarded so
+    far, `answers` what geows answers itself, in the order the client gets them.
 
     Framing follows RFC 9112 6.3 for requests, as httpd frames them: chunked when
     Transfer-Encoding is (chunked last), else Content-Length, else no body; draft-76's 8
@@ -147,8 +207,15 @@ class RequestStream(_Framing):
     client sends is held, neither parsed nor passed on, until `answered` says how the
     backend answered it: a 101 that switched makes the rest a tunnel, anything else leaves
     it HTTP, every request checked by `admit` again. (The caller reads no more from the
-    client while `holding`.) After a malformed frame or a request `admit` refuses
-    (`stopped`), the connection cannot be resynchronised.
+    client while `holding`.) A later request refused by `admit` (HttpError), `OPTIONS *`,
+    or one mod_proxy_http refuses, is answered in its place (an Answer) and its body
+    skipped, never forwarded; the connection goes on if httpd's would
+    (http.connection_after).
+    Nothing is read past the end of the connection (`stopped` says why): an answer after
+    which httpd closes it, a head or a frame that cannot be read (answered with httpd's
+    400 or 413, in the backend's place when the request's head went on), a request for
+    another backend or location (RoutedElsewhere, unanswered), or the body of a request
+    httpd closes after (Request.last).
     """
 
     def __init__(self, entry: ProxyPass, client_ip: str,
@@ -158,14 +225,17 @@ class RequestStream(_Framing):
         self.entry = entry
         self.client_ip = client_ip
         self.secure = secure  # a TLS connection: its later requests are parsed as such
-        # Raises HttpError (answered) or RoutedElsewhere (not) for a later request that may
-        # not go on.
+        # Raises HttpError (answered in the request's place) or RoutedElsewhere (not) for a
+        # later request that may not go on.
         self.admit = admit
-        self.stopped: HttpError | RoutedElsewhere | None = None
+        self.stopped: str | None = None
         self.requests: list[Request] = []
+        self.answers: deque[Answer] = deque()  # geows' own, until the ResponseReader takes them
         self.upgrade: Request | None = None   # the upgrade request waiting for its answer
         self._parser = RequestParser(secure=secure)
         self._held = bytearray()       # what came after it meanwhile
+        self._skipping = False         # the body being framed is a request geows answered
+        self._closing: str | None = None  # why nothing is read after the current body
 
     @property
     def tunnel(self) -> bool:
@@ -185,23 +255,29 @@ class RequestStream(_Framing):
 
     def feed(self, data: bytes) -> bytes:
         """What goes to the backend for `data` (and for what was held, once answered).
-        Past a request that may not go on (bad framing, or refused by `admit`), nothing
-        more does: `stopped` says why, and what came before it is still returned, to be
-        answered."""
+        Past the end of the connection (`stopped`), nothing more does; what came before
+        it is still returned, to be answered."""
         out = bytearray()
         if self._held and not self.holding:
             data = bytes(self._held) + data
             self._held.clear()
         try:
             self._feed(data, out)
-        except (HttpError, RoutedElsewhere) as exc:
-            self.stopped = exc
+        except RoutedElsewhere as elsewhere:
+            self.stopped = elsewhere.reason
+        except HttpError as bad:
+            if self._state == _HEAD:  # a later request's head
+                self._last_answer(bad, after=len(self.requests))
+            elif not self._skipping:  # a forwarded request's body: answered in the backend's place
+                self._last_answer(bad, after=len(self.requests) - 1)
+            else:  # the body of a request answered already: httpd closes after that answer
+                self.stopped = bad.reason
         return bytes(out)
 
     def _feed(self, data: bytes, out: bytearray) -> None:
         while data and self.stopped is None:
             if self._state != _HEAD:
-                data = self._body(data, out)
+                data = self._body(data, bytearray() if self._skipping else out)
             elif self.upgrade is not None:
                 self._held += data  # the backend may switch protocols: not HTTP, maybe
                 break
@@ -210,23 +286,73 @@ class RequestStream(_Framing):
                 if request is None:
                     break
                 data = self.start(request, out)
+            if self._closing is not None and self._state == _HEAD:
+                self.stopped = self._closing
 
     def start(self, request: Request, out: bytearray) -> bytes:
-        """Begin forwarding `request` (its head into out); returns the bytes after its head,
-        still to be fed."""
-        if self.requests:
-            self.admit(request)
-        state, remaining = _body_framing(request)  # refused before any of it goes on
+        """Begin `request`: forwarded (its head into out), or, a later one geows answers
+        itself, answered in its place; returns the bytes after its head, still to be fed.
+        The first request was routed and checked by the caller; HttpError when
+        mod_proxy_http refuses it, before anything goes to the backend."""
+        self._parser = RequestParser(secure=self.secure)
+        self._skipping = False
+        if self.requests and request.path == "*":
+            # httpd's core answers OPTIONS * itself, before any rule (http_send_options).
+            connection = http.connection_after(request, 200)
+            return self._answer(request, 200, "OPTIONS * answered",
+                                http.options_answer(connection=connection), connection)
+        try:
+            if self.requests:
+                self.admit(request)
+            refuse_unsupported_coding(request)
+        except HttpError as refused:
+            if not self.requests:
+                raise
+            connection = http.connection_after(request, refused.status)
+            data = http.response(refused.status, refused.headers,
+                                 head_only=request.method == "HEAD", connection=connection)
+            return self._answer(request, refused.status, refused.reason, data, connection)
         self.requests.append(request)
         out += forwarded_head(request, self.entry, self.client_ip)
-        self._parser = RequestParser(secure=self.secure)
-        self._state, self._remaining = state, remaining
+        self._state, self._remaining = _body_framing(request)
+        if request.last:
+            self._closing = "Transfer-Encoding with Content-Length: httpd closes after it"
         if is_upgrade(request):
             self.upgrade = request
             if self._state == _HEAD and is_draft76(request.headers):
                 # Key3 follows the head unannounced, and the backend needs it to answer.
                 self._state, self._remaining = _BODY, KEY3_SIZE
         return request.trailing
+
+    def _answer(self, request: Request, status: int, reason: str, data: bytes,
+                connection: str | None) -> bytes:
+        """Answer `request` in its place with data (whose Connection field is
+        `connection`: "close" ends the connection); its body, framed as any, is skipped."""
+        last = connection == "close"
+        self.answers.append(Answer(len(self.requests), status, reason, data, last))
+        if last:
+            self.stopped = reason
+        else:
+            self._state, self._remaining = _body_framing(request)
+            self._skipping = True
+        return request.trailing
+
+    def _last_answer(self, error: HttpError, after: int) -> None:
+        """httpd's answer to what cannot be read, after which the connection ends."""
+        self.answers.append(Answer(after, error.status, error.reason,
+                                   http.response(error.status, error.headers), True))
+        self.stopped = error.reason
+
+
+def refuse_unsupported_coding(request: Request) -> None:
+    """HttpError(500) for a Transfer-Encoding other than `chunked` alone (any case), which
+    httpd's core lets through with chunked last ("gzip, chunked", "chunked, chunked", two
+    fields): mod_proxy_http forwards chunked only (AH01093), and refuses the rest before
+    it reaches the backend."""
+    coding = request.headers.get("Transfer-Encoding")
+    if coding is not None and coding.lower() != "chunked":
+        raise HttpError(500, f"{coding[:40]} Transfer-Encoding is not supported by "
+                             "mod_proxy_http")
 
 
 def _body_framing(request: Request) -> tuple[int, int]:
@@ -256,23 +382,26 @@ _STATUS_LINE = re.compile(rb"HTTP/[0-9]\.[0-9] ([0-9]{3})")  # apr_date_checkmas
 class ResponseReader(_Framing):
     """The backend's side of a forwarded connection, sans-I/O: `feed` takes what the
     backend sent and yields it cut into response heads (Response) and the bytes between
-    them, exactly as sent, answering `stream`'s requests in order.
+    them, exactly as sent, answering `stream`'s requests in order; geows' own answers
+    (Answer) come in their turn among them (`due`).
 
     Framing follows RFC 9112 6.3 for responses: 1xx interim responses before the final
     one; no body for HEAD, 204 and 304; chunked when Transfer-Encoding is (chunked last),
     else until the backend closes if Transfer-Encoding is set; else Content-Length, else
     until the backend closes. A 101 to the upgrade request that `switch_refused` lets
     through makes the rest the new protocol's; the final answer to it, whatever it is,
-    releases what `stream` held. A 101 it refuses, or a head that cannot be read, raises
-    HttpError(502), as mod_proxy_http answers them.
+    releases what `stream` held. A 101 it refuses, or a head or chunk that cannot be read,
+    raises HttpError(502), as mod_proxy_http answers them. Once geows' answer that ends
+    the connection has come, the reader is `finished`: nothing more is passed on.
     """
 
-    _bad_frame = 502  # a backend's
+    _bad_frame = _too_large = 502  # a backend's
 
     def __init__(self, stream: RequestStream):
         super().__init__()
         self.stream = stream
         self.answered = 0              # requests whose final response has begun
+        self.finished = False
         self._head = bytearray()       # the head being read
         self._line_start = 0           # where its unfinished line starts
 
@@ -286,12 +415,38 @@ class ResponseReader(_Framing):
         """Whether every request sent is answered in full, and nothing more came."""
         return self.between and not self._head and self.answered == len(self.stream.requests)
 
-    def feed(self, data: bytes) -> Iterator[Response | bytes]:
+    def due(self) -> list[Answer]:
+        """geows' own answers whose turn has come: no response is partly passed on, and
+        the backend has answered in full the forwarded requests before each. One in place
+        of a forwarded request whose answer had begun is dropped (the backend's stands);
+        the connection's last one finishes the reader."""
+        answers = []
+        queue = self.stream.answers
+        while queue and self._state == _HEAD and not self.finished \
+                and queue[0].after <= self.answered:
+            answer = queue.popleft()
+            if answer.after == self.answered:
+                answers.append(answer)
+            self.finished = answer.last
+        return answers
+
+    def feed(self, data: bytes) -> Iterator[Response | Answer | bytes]:
         out = bytearray()
-        while data:
+        while not self.finished:
             if self._state != _HEAD:
+                if not data:
+                    break
                 data = self._body(data, out)
                 continue
+            answers = self.due()
+            if answers:
+                if out:
+                    yield bytes(out)
+                    out.clear()
+                yield from answers
+                continue
+            if not data:
+                break
             head, data = self._read_head(data)
             if head is None:
                 break
@@ -371,9 +526,9 @@ def _response_headers(lines: list[bytes]) -> Headers:
 def _response_framing(headers: Headers) -> tuple[int, int]:
     """The state after a response head that may have a body, and its length (RFC 9112
     6.3, items 4 to 7)."""
-    codings = headers.tokens("Transfer-Encoding")
-    if codings:
-        return (_CHUNK_SIZE if codings[-1] == "chunked" else _UNTIL_CLOSE), 0
+    coding = headers.get("Transfer-Encoding")
+    if coding is not None:
+        return (_CHUNK_SIZE if http.is_chunked(coding) else _UNTIL_CLOSE), 0
     fields = headers.get_all("Content-Length")
     if not fields:
         return _UNTIL_CLOSE, 0
@@ -413,8 +568,12 @@ class Relayed:
 def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: str,
           client_name: str, admit: Callable[[Request], None], secure: bool = False) -> Relayed:
     """Forward `request` and the rest of the client's connection to entry's backend until
-    either side closes (`secure`: the client's connection is TLS). HttpError(502) when the
-    backend cannot be reached; the caller closes the client socket."""
+    either side closes (`secure`: the client's connection is TLS). HttpError when
+    mod_proxy_http refuses `request` (before the backend is reached) or the backend cannot
+    be reached (502); the caller closes the client socket."""
+    stream = RequestStream(entry, client_ip, admit, secure)
+    head = bytearray()
+    data = stream.start(request, head)
     host, port = entry.backend  # type: ignore[misc]  # the caller checked it is set
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
@@ -424,9 +583,8 @@ def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: 
                   client_name, where, entry.file, entry.line, exc)
         raise HttpError(502, f"backend {where} unreachable") from None
     with backend:
-        stream = RequestStream(entry, client_ip, admit, secure)
         name = f"[client {client_name}] the ProxyPass backend {where} ({entry.file}:{entry.line})"
-        result = _Relay(client, backend, stream, name).run(request)
+        result = _Relay(client, backend, stream, name).run(bytes(head), data)
     result.ending = f"forwarded to {where}: {result.ending}"
     return result
 
@@ -434,8 +592,10 @@ def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: 
 class _Relay:
     """Both directions of one forwarded connection: the client's greenlet forwards
     requests, another copies responses back and tells it when an upgrade request is
-    answered. Idle means no bytes either way for TIMEOUT: a tunnel where only one side
-    talks stays open."""
+    answered. Either sends geows' own answers when their turn comes (whichever sees it
+    first: the backend may have answered everything before), one at a time (`writing`).
+    Idle means no bytes either way for TIMEOUT: a tunnel where only one side talks stays
+    open."""
 
     def __init__(self, client: socket.socket, backend: socket.socket, stream: RequestStream,
                  name: str):
@@ -445,37 +605,43 @@ class _Relay:
         self.responses = ResponseReader(stream)
         self.name = name              # the client and the backend, for the error log
         self.answer = Event()         # set when the backend answered stream.upgrade
+        self.writing = Semaphore()    # held while sending to the client: whole pieces, in order
         self.result = Relayed()
         self.active = time.monotonic()  # when bytes last moved, either way
         client.settimeout(limits.TIMEOUT)
 
-    def run(self, request: Request) -> Relayed:
+    def run(self, head: bytes, data: bytes) -> Relayed:
+        """Send the first request's head, then forward the rest (`data` onwards)."""
         back = gevent.spawn(self._copy_back)
         result = self.result
         try:
-            out = bytearray()
-            data = self.stream.start(request, out)
-            while self.stream.stopped is None:
-                out += self.stream.feed(data)
+            out = head + self.stream.feed(data)
+            while True:
                 self.backend.sendall(out)
-                out.clear()
+                if self.stream.answers:
+                    with self.writing:
+                        self._pass_on(self.responses.due())
+                if self.stream.stopped is not None:
+                    break
                 if self.stream.holding:
                     gevent.wait([self.answer, back], count=1)
                     self.answer.clear()
                     if back.dead:
                         break
                     data = b""  # what was held, if answered
-                elif self.stream.stopped is None:
+                else:
                     data = self._recv(self.client)
                     result.bytes_in += len(data)
                     if not data:
                         break
+                out = self.stream.feed(data)
             if not result.ending:
                 result.ending = ("client closed" if self.stream.stopped is None
-                                 else f"stopped: {self.stream.stopped.reason}")
-                # The backend still answers what it was sent: close its reading side only.
-                self.backend.shutdown(socket.SHUT_WR)
-                back.join(limits.TIMEOUT)
+                                 else f"stopped: {self.stream.stopped}")
+                if not self.responses.finished:
+                    # The backend still answers what it was sent: close its reading side only.
+                    self.backend.shutdown(socket.SHUT_WR)
+                    back.join(limits.TIMEOUT)
         except TimeoutError:
             result.ending = "idle too long"
         except OSError as exc:
@@ -501,28 +667,25 @@ class _Relay:
             return data
 
     def _copy_back(self) -> None:
-        """Backend bytes to the client as they come, response by response; when the
-        backend closes, so does the client's connection (which ends the reader's wait)."""
+        """Backend bytes to the client as they come, response by response, geows' own
+        answers in their turn; when the backend closes, or geows' last answer is sent, so
+        does the client's connection (which ends the reader's wait)."""
         result = self.result
         try:
-            while data := self._recv(self.backend):
-                for piece in self.responses.feed(data):
-                    if isinstance(piece, Response):
-                        piece = self._passed_on(piece)
-                    self.client.sendall(piece)
-                    result.bytes_out += len(piece)
-            result.ending = result.ending or "backend closed"
-            stopped = self.stream.stopped
-            if isinstance(stopped, HttpError) and self.responses.idle:
-                # A later request refused: answered as httpd answers it, after the others.
-                log.info("%s: a later request refused with %d: %s", self.name,
-                         stopped.status, stopped.reason)
-                self._answer(stopped)
+            while not self.responses.finished and (data := self._recv(self.backend)):
+                with self.writing:
+                    self._pass_on(self.responses.feed(data))
+            if not self.responses.finished:
+                result.ending = result.ending or "backend closed"
+                with self.writing:  # what geows answers after the backend's last answer
+                    self._pass_on(self.responses.due())
         except HttpError as exc:  # the backend's answer cannot be passed on
             log.error("%s: %s", self.name, exc.reason)
             result.ending = exc.reason
+            self.responses.finished = True
             if self.responses.between:
-                self._answer(exc)
+                with self.writing:
+                    self._send(http.response(exc.status, exc.headers), exc.status)
         except TimeoutError:
             result.ending = result.ending or "idle too long"
         except OSError as exc:
@@ -532,19 +695,27 @@ class _Relay:
         except OSError:
             pass  # the client is gone already
 
-    def _passed_on(self, response: Response) -> bytes:
-        """The head to pass on, noted for the access log; a final answer wakes the
-        client's greenlet, whose held bytes it may release."""
-        if response.status == 101 or response.status >= 200:
-            if self.result.status == "-":
-                self.result.status = response.status
-            self.answer.set()
-        return response.head
+    def _pass_on(self, pieces: Iterable[Response | Answer | bytes]) -> None:
+        """Send the backend's responses and geows' answers to the client, in order; the
+        caller holds `writing`. A final response wakes the client's greenlet, whose held
+        bytes it may release."""
+        for piece in pieces:
+            if isinstance(piece, Response):
+                final = piece.status == 101 or piece.status >= 200
+                self._send(piece.head, piece.status if final else None)
+                if final:
+                    self.answer.set()
+            elif isinstance(piece, Answer):
+                log.info("%s: a later request answered by geows with %d: %s", self.name,
+                         piece.status, piece.reason)
+                self._send(piece.data, piece.status)
+            else:
+                self._send(piece)
 
-    def _answer(self, error: HttpError) -> None:
-        """geows' own answer to the client, where the backend's would have come."""
-        answer = http.response(error.status, error.headers)
-        self.client.sendall(answer)
-        self.result.bytes_out += len(answer)
-        if self.result.status == "-":
-            self.result.status = error.status
+    def _send(self, data: bytes, status: int | None = None) -> None:
+        """Send data to the client; `status`: that of an answer it begins, the first of
+        which the access log shows."""
+        self.client.sendall(data)
+        self.result.bytes_out += len(data)
+        if status is not None and self.result.status == "-":
+            self.result.status = status

@@ -116,6 +116,7 @@ _TARGET = re.compile(r"[\x21-\x7e\x80-\xff]+")
 # A field value: visible ASCII, obs-text, SP and HTAB (ap_scan_http_field_content).
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 # The protocol under HttpProtocolOptions Strict: "HTTP/" DIGIT "." DIGIT, the major not 0.
+# httpd takes every such version (HTTP/2.0, HTTP/9.9) as at least HTTP/1.1.
 _PROTOCOL = re.compile(r"HTTP/[1-9]\.[0-9]")
 # An absolute-form's scheme: what apr_uri_parse reads up to the first ':'.
 _SCHEME = re.compile(r"([^:/?#]+):")
@@ -148,6 +149,8 @@ class Request:
     origin_form: str = "/"   # the path and query as sent (an absolute-form's own)
     content_length: int | None = None  # the body's length; None: none announced, or chunked
     chunked: bool = False    # Transfer-Encoding, chunked last: the body is chunked
+    last: bool = False       # httpd answers nothing after it on the connection (ap_read_request:
+                             # Transfer-Encoding with Content-Length)
     trailing: bytes = field(default=b"", repr=False)   # bytes after the head
     head: bytes = field(default=b"", repr=False)       # the head as received, blank line included
 
@@ -264,6 +267,7 @@ class RequestParser:
                                  "once joined")
         split = _split_target(method, target, self._secure)
         headers = Headers(self._fields)
+        both = "Transfer-Encoding" in headers and "Content-Length" in headers
         content_length, chunked = _body_framing(headers)
         host = _vhost_host(headers, split.host, version)
         return Request(
@@ -277,6 +281,7 @@ class RequestParser:
             origin_form=split.origin_form,
             content_length=content_length,
             chunked=chunked,
+            last=both,
             trailing=bytes(self._buffer),
             head=bytes(self._head),
         )
@@ -296,8 +301,6 @@ def _split_request_line(line: str) -> tuple[str, str, str]:
         raise HttpError(400, f"request target incorrectly encoded: {target[:80]}")
     if not _PROTOCOL.fullmatch(version):
         raise HttpError(400, f"unrecognized protocol: {version[:20]}")
-    if version not in ("HTTP/1.0", "HTTP/1.1"):
-        raise HttpError(400, f"unsupported protocol version: {version}")
     return method, target, version
 
 
@@ -409,8 +412,9 @@ def _url_host(hostname: str, port: str | None) -> str:
 def _vhost_host(headers: Headers, url_host: str | None, version: str) -> str | None:
     """The host that picks the vhost (ap_update_vhost_from_headers, ap_check_request_header):
     the URL's when it names one, which then replaces the Host field (RFC 9112 3.2.2), else
-    the Host field, checked as fix_hostname checks it under Strict. HTTP/1.1 needs a Host
-    field, and a host."""
+    the Host field, checked as fix_hostname checks it under Strict. From HTTP/1.1 on a
+    request needs a host, and HTTP/1.1 itself a Host field (ap_check_request_header:
+    HTTP/2.0 with an absolute-form may go without)."""
     fields = headers.get_all("Host")
     if url_host is not None:
         host: str | None = url_host
@@ -421,8 +425,8 @@ def _vhost_host(headers: Headers, url_host: str | None, version: str) -> str | N
         if host:
             _check_host_field(host)
         host = host or None
-    if version == "HTTP/1.1" and (not fields or host is None):
-        raise HttpError(400, "HTTP/1.1 request without a host (RFC 9112 3.2)")
+    if (version != "HTTP/1.0" and host is None) or (version == "HTTP/1.1" and not fields):
+        raise HttpError(400, f"{version} request without a host (RFC 9112 3.2)")
     return host
 
 
@@ -505,16 +509,27 @@ def _body_framing(headers: Headers) -> tuple[int | None, bool]:
     """The body's Content-Length and whether it is chunked, as ap_read_request checks them:
     a Content-Length of ASCII digits only (repeated fields are joined, and fail), in
     range; a Transfer-Encoding with chunked last, which overrides Content-Length: that
-    field is then dropped (RFC 9112 6.3), so that no one downstream reads it."""
+    field is then dropped (RFC 9112 6.3), so that no one downstream reads it (and the
+    connection closes after the request: Request.last)."""
     length = headers.get("Content-Length")
     if length is not None and not (_is_digits(length) and int(length) <= _MAX_CONTENT_LENGTH):
         raise HttpError(400, f"invalid Content-Length: {length[:40]}")
     if "Transfer-Encoding" in headers:
-        if headers.tokens("Transfer-Encoding")[-1:] != ["chunked"]:
+        if not is_chunked(headers.get("Transfer-Encoding")):
             raise HttpError(400, "request Transfer-Encoding without chunked last")
         headers.remove("Content-Length")
         return None, True
     return None if length is None else int(length), False
+
+
+def is_chunked(coding: str) -> bool:
+    """Whether a Transfer-Encoding value ends with the chunked coding, as ap_is_chunked
+    reads it: "chunked" in any case, alone or last after a comma (and spaces); "gzip
+    chunked", "gzip,\tchunked" and "chunked," are not."""
+    if len(coding) < 7 or coding[-7:].lower() != "chunked":
+        return False
+    before = coding[:-7].rstrip(" ")
+    return not before or before.endswith(",")
 
 
 def _is_digits(text: str) -> bool:
@@ -551,33 +566,58 @@ def normalize_path(raw: str) -> str:
     return unquote_to_bytes(normal.encode("latin-1")).decode("utf-8", "surrogateescape")
 
 
-def response(
-    status: int,
-    headers: tuple[tuple[str, str], ...] = (),
-    *,
-    body: bool = True,
-) -> bytes:
-    """A complete error response as httpd sends it: small HTML body, then close."""
+# Statuses after which httpd closes the connection (ap_status_drops_connection).
+_DROPS_CONNECTION = frozenset((400, 408, 411, 413, 414, 500, 501, 503))
+
+
+def connection_after(request: Request, status: int) -> str | None:
+    """The Connection field of httpd's own answer to `request` with `status`, as
+    ap_set_keepalive decides whether to read another request after it: "close" after a
+    status that drops the connection, `Connection: close`, an `Expect: 100-continue` left
+    unanswered (its body may be coming or not), a request it closes after anyway
+    (Request.last), or HTTP/1.0 without `Connection: keep-alive`; "Keep-Alive" to an
+    HTTP/1.0 client that asked for it; None (HTTP/1.1 keeps it by default)."""
+    tokens = request.headers.tokens("Connection")
+    if (status in _DROPS_CONNECTION or "close" in tokens or request.last
+            or (request.headers.get("Expect") or "").lower() == "100-continue"
+            or (request.version == "HTTP/1.0" and "keep-alive" not in tokens)):
+        return "close"
+    return "Keep-Alive" if request.version == "HTTP/1.0" else None
+
+
+def response(status: int, headers: tuple[tuple[str, str], ...] = (), *,
+             head_only: bool = False, connection: str | None = "close") -> bytes:
+    """A complete error response as httpd sends it: a small HTML body (`head_only`, for
+    HEAD: its length alone); `connection`: its Connection field (connection_after)."""
     reason = REASONS.get(status, "Error")
     html = (
         '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n'
         f"<html><head>\n<title>{status} {reason}</title>\n</head><body>\n"
         f"<h1>{reason}</h1>\n<p>{escape(_BODIES.get(status, reason))}</p>\n</body></html>\n"
-    ).encode() if body else b""
-    return message(status, headers, html, "text/html; charset=iso-8859-1")
+    ).encode()
+    return message(status, headers, html, "text/html; charset=iso-8859-1",
+                   head_only=head_only, connection=connection)
+
+
+def options_answer(*, connection: str | None = "close") -> bytes:
+    """httpd's answer to OPTIONS * (http_send_options): 200 with no body, before any
+    section, access rule or handler applies."""
+    return message(200, (), b"", "", connection=connection)
 
 
 def message(status: int, headers: tuple[tuple[str, str], ...], content: bytes,
-            content_type: str, *, head_only: bool = False) -> bytes:
-    """A complete response, after which the connection closes; `head_only` (HEAD): the
-    head alone, with the Content-Length the content would have."""
+            content_type: str, *, head_only: bool = False,
+            connection: str | None = "close") -> bytes:
+    """A complete response; `head_only` (HEAD): the head alone, with the Content-Length
+    the content would have; `connection`: its Connection field, "close" when the
+    connection closes after it (None: none, HTTP/1.1 keeps it open)."""
     lines = [
         f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}",
         f"Date: {formatdate(usegmt=True)}",
         f"Server: {SERVER}",
         *(f"{name}: {value}" for name, value in headers),
         f"Content-Length: {len(content)}",
-        "Connection: close",
+        *([f"Connection: {connection}"] if connection else []),
     ]
     if content:
         lines.append(f"Content-Type: {content_type}")

@@ -631,7 +631,7 @@ class Connection:
         def admit(later: http.Request) -> None:
             """A later request of the connection goes to the same backend only if httpd
             would send it there too (else RoutedElsewhere), and let it through (else
-            HttpError, which is answered after the earlier requests)."""
+            HttpError, which is answered in its place, after the earlier requests)."""
             host = later.host
             if (config.resolve(later.path, host, local_port, local_ip) is not None
                     or config.handler(later.path, host, local_port, local_ip) == STATUS_HANDLER
@@ -663,7 +663,7 @@ class Connection:
     def _answer_options(self) -> None:
         """OPTIONS * (or an absolute-form without a path): httpd's http_send_options
         answers 200 with no body, before any section, access rule or handler applies."""
-        self._answer(http.message(200, (), b"", ""), "OPTIONS * answered")
+        self._answer(http.options_answer(), "OPTIONS * answered")
 
     def _answer(self, response: bytes, ending: str) -> None:
         """Send a 200 that geows makes itself, then close."""

@@ -5,12 +5,16 @@ between real clients and a real Apache."""
 
 from __future__ import annotations
 
+import re
+from collections import deque
+
 import pytest
 
 from geows import limits
 from geows.config.paths import ProxyPass
 from geows.errors import HttpError
-from geows.forward import RequestStream, Response, ResponseReader
+from geows.forward import RequestStream, Response, ResponseReader, chunk_size
+from geows.http import RequestParser
 
 LINE = ProxyPass("/", ("b", 80), "/", "f.conf", 1)
 XFF = b"X-Forwarded-For: 192.0.2.1\r\n"
@@ -141,9 +145,14 @@ def test_after_any_other_answer_the_held_bytes_are_the_next_requests(asked):
                           b"Upgrade: foo\r\n\r\nok", 5)  # advertised, not switched
     assert statuses(pieces) == [(200, "/public/index.html")]
     assert not stream.holding and not stream.tunnel
-    # The held request passes `admit` like any: refused, nothing of it goes on.
+    # The held request passes `admit` like any: refused, nothing of it goes on; it is
+    # answered in its place, and the connection goes on, as httpd's does.
     assert stream.feed(b"") == b""
-    assert refused == ["/private/secret.html"] and stream.stopped.status == 403
+    assert refused == ["/private/secret.html"] and stream.stopped is None
+    [answer] = reader.due()
+    assert (answer.after, answer.status, answer.last) == (1, 403, False)
+    assert answer.data.startswith(b"HTTP/1.1 403 Forbidden\r\n")
+    assert b"Connection: close" not in answer.data
     assert reader.idle
 
 
@@ -213,3 +222,187 @@ def test_the_upgrade_parameter_says_which_protocols_may_switch(upgrade, asked):
     pieces = read(reader, f"HTTP/1.1 101 OK\r\nUpgrade: {asked.lower()}\r\n\r\n".encode(), 3)
     assert statuses(pieces) == [(101, "/x")]
     assert stream.tunnel and stream.feed(b"") == b"raw"
+
+
+# Chunk sizes, read as httpd's parse_chunk_size reads them (HttpProtocolOptions Strict), by
+# one function for a client's body and a backend's alike.
+
+CHUNK_SIZES_TAKEN = {
+    b"5\r\n": 5, b"0000005\r\n": 5, b"A\r\n": 10, b"a\r\n": 10, b"5 \r\n": 5,
+    b"5\t \t\r\n": 5, b"5" + b" " * 10 + b"\r\n": 5, b"5;name=value\r\n": 5,
+    b"5 ;a=\"b c\";d\t\r\n": 5, b"5;\xe9\r\n": 5, b"0" * 30 + b"5\r\n": 5,
+    b"7fffffffffffffff\r\n": 2**63 - 1, b"0\r\n": 0, b"000\r\n": 0,
+}
+CHUNK_SIZES_REFUSED = {   # 400 for a malformed line, 413 for a size past 2^63 - 1
+    b"-5\r\n": 400, b"+5\r\n": 400, b" 5\r\n": 400, b"0x5\r\n": 400, b"0_5\r\n": 400,
+    b"\xb5\r\n": 400, b"\r\n": 400, b"5\n": 400, b"5\r\r\n": 400, b"5 5\r\n": 400,
+    b"5" + b" " * 11 + b"\r\n": 400, b"5;a\x01\r\n": 400, b"5;a\rb\r\n": 400,
+    b"5z\r\n": 400, b"\xef\xbc\x95\r\n": 400,   # a fullwidth 5: int() takes it
+    b"8000000000000000\r\n": 413, b"10000000000000005\r\n": 413,
+    b"10000000000000000x\r\n": 413,   # the overflow comes first, digit by digit
+}
+
+
+@pytest.mark.parametrize(("line", "size"), CHUNK_SIZES_TAKEN.items())
+def test_chunk_sizes_httpd_takes(line, size):
+    assert chunk_size(line) == size
+    # A client's chunk of that size goes on as sent; a backend's as well.
+    stream, reader = streams()
+    head = request("/", "Transfer-Encoding: chunked", method="POST")
+    body = line + b"x" * min(size, 3)
+    assert stream.feed(head + body) == forwarded(head) + body
+    assert stream.stopped is None and not stream.answers
+    response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+    assert read(reader, response, 3)   # passed on byte for byte, no 502
+
+
+@pytest.mark.parametrize(("line", "status"), CHUNK_SIZES_REFUSED.items())
+def test_chunk_sizes_httpd_refuses(line, status):
+    with pytest.raises(OverflowError if status == 413 else ValueError):
+        chunk_size(line)
+    # A client's: nothing of the line goes on, and geows answers it in the backend's
+    # place (the backend has its head), as httpd answers it; nothing after it is read.
+    stream, reader = streams()
+    head = request("/", "Transfer-Encoding: chunked", method="POST")
+    assert stream.feed(head + line + b"x" * 5 + request("/next")) == forwarded(head)
+    [answer] = stream.answers
+    assert (answer.after, answer.status, answer.last) == (0, status, True)
+    assert stream.stopped is not None and stream.feed(request("/more")) == b""
+    pieces = list(reader.feed(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
+    assert pieces == [answer] and reader.finished
+    # A backend's: a 502 in the middle of its response.
+    stream, reader = streams()
+    stream.feed(request())
+    pieces = reader.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + line)
+    assert isinstance(next(pieces), Response)
+    with pytest.raises(HttpError) as refused:
+        list(pieces)
+    assert refused.value.status == 502
+
+
+def test_a_chunk_line_is_bounded_by_limit_request_field_size():
+    """parse_chunk_size counts the line against LimitRequestFieldSize (413 past it, as
+    APR_ENOSPC); the line is held, never passed on, until whole."""
+    stream, _ = streams()
+    head = request("/", "Transfer-Encoding: chunked", method="POST")
+    line = b"5;" + b"e" * (limits.LIMIT_REQUEST_FIELD_SIZE - 4)
+    assert stream.feed(head + line) == forwarded(head)
+    assert stream.feed(b"\r\n12345") == line + b"\r\n12345"
+    stream, _ = streams()
+    assert stream.feed(head + line + b"eee") == forwarded(head)
+    assert stream.answers[0].status == 413 and stream.stopped is not None
+
+
+def test_chunk_data_is_followed_by_crlf():
+    stream, _ = streams()
+    head = request("/", "Transfer-Encoding: chunked", method="POST")
+    assert stream.feed(head + b"3\r\n12345\r\n0\r\n\r\n") == forwarded(head) + b"3\r\n123"
+    assert stream.answers[0].status == 400 and stream.stopped is not None
+
+
+# Later requests geows answers itself: in their place among the backend's answers.
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def test_own_answers_come_in_request_order_among_the_backends():
+    def admit(later):
+        if later.path.startswith("/private"):
+            raise HttpError(403, f"access denied to {later.path}")
+    stream, reader = streams(admit=admit)
+    out = stream.feed(request("/a") + request("/private/1") + request("/private/2")
+                      + request("*", method="OPTIONS") + request("/b") + request("/private/3"))
+    assert [r.path for r in stream.requests] == ["/a", "/b"]
+    assert out == forwarded(request("/a")) + forwarded(request("/b"))
+    assert [(a.after, a.status) for a in stream.answers] == [(1, 403), (1, 403), (1, 200),
+                                                             (2, 403)]
+    # The backend answers /a in two pieces, /b with an interim 100 first.
+    pieces = list(reader.feed(OK[:-1]))
+    assert pieces == [pieces[0], b"o"] and isinstance(pieces[0], Response)
+    assert reader.due() == [] and len(stream.answers) == 4   # /a's answer is not whole yet
+    pieces = list(reader.feed(b"k" + b"HTTP/1.1 100 Continue\r\n\r\n" + OK))
+    assert pieces[0] == b"k"
+    assert [p.status for p in pieces[1:4]] == [403, 403, 200]   # geows', before /b's
+    assert pieces[3].data.startswith(b"HTTP/1.1 200 OK\r\n")      # OPTIONS *: no body
+    assert pieces[3].data.endswith(b"Content-Length: 0\r\n\r\n")
+    assert statuses(pieces[4:]) == [(100, "/b"), (200, "/b")] and pieces[-2] == b"ok"
+    assert pieces[-1].status == 403 and not stream.answers
+    assert reader.idle and not reader.finished
+
+
+def test_a_refused_requests_body_is_skipped_and_its_answer_fits_head():
+    def admit(later):
+        raise HttpError(401, "who?", (("WWW-Authenticate", 'Basic realm="r"'),))
+    stream, reader = streams(admit=admit)
+    body = request("/hidden")
+    out = stream.feed(request("/a") + request("/x", f"Content-Length: {len(body)}",
+                                              method="PUT") + body
+                      + request("/y", method="HEAD"))
+    assert out == forwarded(request("/a")) and stream.stopped is None
+    _, _, put, head = reader.feed(OK)
+    assert put.data.startswith(b"HTTP/1.1 401 ") and put.data.endswith(b"</html>\n")
+    assert b'\r\nWWW-Authenticate: Basic realm="r"\r\n' in put.data
+    length = int(re.search(rb"Content-Length: (\d+)", head.data)[1])
+    assert head.data.endswith(b"\r\n\r\n") and length == len(put.data.partition(b"\r\n\r\n")[2])
+
+
+@pytest.mark.parametrize("later", [
+    request("/x", "Connection: close"),
+    request("/x", "Expect: 100-continue", "Content-Length: 5", method="POST"),
+    b"GET /x HTTP/1.0\r\n\r\n",
+])
+def test_an_own_answer_after_which_httpd_closes_ends_the_connection(later):
+    def admit(request):
+        raise HttpError(403, "no")
+    stream, reader = streams(admit=admit)
+    assert stream.feed(request("/a") + later + request("/b")) == forwarded(request("/a"))
+    [answer] = stream.answers
+    assert answer.last and b"\r\nConnection: close\r\n" in answer.data
+    assert stream.stopped == "no"
+    pieces = list(reader.feed(OK + OK))   # the backend's more than asked: not passed on
+    assert statuses(pieces) == [(200, "/a")] and pieces[-1] is answer and reader.finished
+
+
+def test_a_bad_body_answered_after_the_backend_began_answering_leaves_its_answer():
+    stream, reader = streams()
+    head = request("/", "Transfer-Encoding: chunked", method="POST")
+    stream.feed(head + b"5\r\n")
+    pieces = list(reader.feed(OK))   # a backend that answers before it reads the body
+    assert statuses(pieces) == [(200, "/")]
+    stream.feed(b"12345\r\n-5\r\n")
+    assert stream.answers[0].after == 0 and stream.stopped is not None
+    assert reader.due() == [] and reader.finished   # its answer stands; nothing follows
+
+
+def test_mod_proxy_http_forwards_chunked_alone():
+    """AH01093: any Transfer-Encoding but "chunked" is a 500, before the backend is
+    reached for a first request (the caller answers it), in its place for a later one."""
+    stream, _ = streams()
+    first = RequestParser().feed(request("/", "Transfer-Encoding: chunked",
+                                         "Transfer-Encoding: chunked", method="POST"))
+    out = bytearray()
+    with pytest.raises(HttpError) as refused:
+        stream.start(first, out)
+    assert refused.value.status == 500 and stream.requests == [] and out == b""
+    stream, _ = streams()
+    later = request("/", "Transfer-Encoding: gzip, chunked", method="POST") + b"0\r\n\r\n"
+    assert stream.feed(request("/a") + later) == forwarded(request("/a"))
+    assert [(a.status, a.last) for a in stream.answers] == [(500, True)]
+    stream, _ = streams()
+    upper = request("/", "Transfer-Encoding: CHUNKED", method="POST") + b"0\r\n\r\n"
+    assert stream.feed(upper) == forwarded(upper[:-5]) + b"0\r\n\r\n"
+
+
+def test_transfer_encoding_with_content_length_is_the_connections_last_request():
+    """ap_read_request closes the connection after it: its body goes on (chunked), and
+    nothing after it is read, not even what it would hide with Content-Length."""
+    stream, reader = streams()
+    hidden = request("/private/secret.html")
+    body = b"0\r\n\r\n" + hidden
+    first = request("/", f"Content-Length: {len(body)}", "Transfer-Encoding: chunked",
+                    method="POST")
+    out = stream.feed(first + body[:3])
+    assert out.endswith(b"\r\nConnection: close\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n0\r\n")
+    assert b"Content-Length" not in out and stream.stopped is None
+    assert stream.feed(body[3:]) == b"\r\n" and stream.stopped is not None
+    assert stream.answers == deque() and stream.feed(request("/more")) == b""

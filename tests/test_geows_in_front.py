@@ -252,19 +252,21 @@ def test_excluded_and_unreachable(lab):
 
 def test_access_rules_guard_forwarded_requests_too(lab):
     """Whom httpd (in front) would refuse, geows refuses before forwarding: the first
-    request of a connection is answered 403, and so is a later one, after the earlier
-    ones, as httpd answers it; then the connection ends. One for another backend or an
-    excluded path ends it unanswered and unforwarded (the client asks again anew)."""
+    request of a connection is answered 403, and so is a later one, in its place among
+    the others, as httpd answers it; then the connection goes on. One for another backend
+    or an excluded path ends it unanswered and unforwarded after the earlier ones (the
+    client asks again anew)."""
     front, _, base = lab
     assert exchange(front.port, [get("/guarded/x")])[0].startswith(b"HTTP/1.1 403")
     for later, answer in (("/guarded/y", b"HTTP/1.1 403"), ("/private/z", None),
                           ("/echo", None)):
         with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
-            sock.sendall(get("/index.html") + get(later))
+            sock.sendall(get("/index.html") + get(later) + get("/", "Connection: close"))
             buffer = bytearray()
             assert read_response(sock, buffer).startswith(b"HTTP/1.1 200")
             if answer is not None:
                 assert read_response(sock, buffer).startswith(answer)
+                assert read_response(sock, buffer).startswith(b"HTTP/1.1 200")
             with pytest.raises(EOFError):
                 read_response(sock, buffer)
     assert "/guarded" not in (base / "access.log").read_text()
@@ -403,40 +405,45 @@ WEBSOCKET_UPGRADE = ("Connection: Upgrade", "Upgrade: websocket",
 def test_an_upgrade_the_backend_declines_leaves_http_and_the_next_request_is_checked(
         lab, upgrades, asked):
     """Row 1: an upgrade request for a static file Apache serves (it answers 200, no 101),
-    then a pipelined request for a path geows denies: 200, then 403 as httpd answers it,
-    and the backend never sees the second request."""
+    then a pipelined request for a path geows denies, then one it forwards: 200, then 403
+    as httpd answers it, in its place, then 200 on the same connection; the backend never
+    sees the second request."""
     front = upgrades[0]
     _, apache_port, base = lab
     logged = len(relayed_lines(front, 0))
     first, secret = get("/index.html", *asked), get("/guarded/secret.html")
+    third = get("/index.html", "Connection: close")
     with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
-        sock.sendall(first + secret)
+        sock.sendall(first + secret + third)
         buffer = bytearray()
-        answers = [read_response(sock, buffer), read_response(sock, buffer)]
+        answers = [read_response(sock, buffer) for _ in range(3)]
         assert buffer == b"" and until_closed(sock) == b""
     assert without_date(answers[0]) == exchange(apache_port, [first])[0]
     assert answers[1].startswith(b"HTTP/1.1 403 Forbidden\r\n") and b"SECRET" not in answers[1]
+    assert b"\r\nConnection: close\r\n" not in answers[1]
+    assert without_date(answers[2]) == exchange(apache_port, [third])[0]
     assert "/guarded" not in (base / "access.log").read_text()
     front.wait_for_log("client denied by server configuration: /var/www/html/guarded/"
                        "secret.html", access=False)
     line = relayed_lines(front, logged + 1)[logged]
-    assert line == (f"200 {len(first + secret)} {len(answers[0] + answers[1])} "
-                    f"forwarded to 127.0.0.1:{apache_port}: stopped: access denied to "
-                    "/var/www/html/guarded/secret.html")
+    assert line == (f"200 {len(first + secret + third)} {len(b''.join(answers))} "
+                    f"forwarded to 127.0.0.1:{apache_port}: backend closed")
 
 
 def test_a_later_request_the_rules_refuse_gets_their_answer_after_the_earlier_ones(
         lab, upgrades):
     """As httpd answers it: 401 with the realm to authenticate in, once the earlier
-    requests are answered; then the connection ends, the request never forwarded."""
+    requests are answered, the request never forwarded; then the connection goes on."""
     front = upgrades[0]
     with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
-        sock.sendall(get("/index.html") + get("/missing") + get("/members/x") + get("/"))
+        sock.sendall(get("/index.html") + get("/missing") + get("/members/x")
+                     + get("/", "Connection: close"))
         buffer = bytearray()
-        answers = [read_response(sock, buffer) for _ in range(3)]
+        answers = [read_response(sock, buffer) for _ in range(4)]
         assert buffer == b"" and until_closed(sock) == b""
     assert [a.split(b"\r\n", 1)[0] for a in answers] == [
-        b"HTTP/1.1 200 OK", b"HTTP/1.1 404 Not Found", b"HTTP/1.1 401 Unauthorized"]
+        b"HTTP/1.1 200 OK", b"HTTP/1.1 404 Not Found", b"HTTP/1.1 401 Unauthorized",
+        b"HTTP/1.1 200 OK"]
     assert b'\r\nWWW-Authenticate: Basic realm="Members only"\r\n' in answers[2]
     assert "/members" not in (lab[2] / "access.log").read_text()
 
@@ -676,6 +683,23 @@ def test_control_bytes_and_bare_crs_are_400(hostile):
     front.wait_for_log("malformed request header value: X-A: a\\rb", access=False)
 
 
+@pytest.mark.parametrize("size", [b"-5", b"+5", b" 5", b"0x5", b"0_5"])
+def test_a_chunk_size_httpd_refuses_is_400_and_the_worker_serves_on(hostile, size):
+    """Python's int(size, 16) takes these, and -5 sent the worker into an endless loop:
+    every client of it waited. httpd answers 400 (parse_chunk_size); so does geows, in
+    the backend's place, and its one worker answers the next client."""
+    front, access_log = hostile
+    with socket.create_connection(("127.0.0.1", front.port), timeout=10) as attacker:
+        attacker.sendall(b"POST /public/index.html?id=chunk HTTP/1.1\r\nHost: public.test\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\n" + size
+                         + b"\r\n12345\r\n0\r\n\r\n" + b"GET /private/secret.html HTTP/1.1"
+                         b"\r\nHost: public.test\r\n\r\n")
+        reply = until_closed(attacker)
+    assert reply.startswith(b"HTTP/1.1 400 Bad Request\r\n") and reply.count(b"HTTP/1.1") == 1
+    response = answer(front.port, "GET /public/index.html HTTP/1.1", "Host: public.test")
+    assert response.startswith(b"HTTP/1.1 200") and response.endswith(b"public index\n")
+
+
 def test_the_head_forwarded_is_made_from_the_parse():
     stream = RequestStream(ENTRY, "192.0.2.1")
     out = stream.feed(b"GET http://h.test/%61pp/x%20y?q=%20 HTTP/1.1\r\nHost: other\r\n"
@@ -685,12 +709,17 @@ def test_the_head_forwarded_is_made_from_the_parse():
                    b"X-Forwarded-For: 192.0.2.1\r\n\r\n"
                    b"GET /v2 HTTP/1.0\r\nHost: h.test:8080\r\n"
                    b"X-Forwarded-For: 192.0.2.1\r\n\r\n")
-    # Transfer-Encoding overrides Content-Length, which httpd then drops (RFC 9112 6.3).
+    # Transfer-Encoding overrides Content-Length, which httpd then drops (RFC 9112 6.3),
+    # and closes the connection after the request: mod_proxy_http tells its backend so.
     out = RequestStream(ENTRY, "192.0.2.1").feed(
         b"POST /app HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked"
-        b"\r\n\r\n0\r\n\r\n")
+        b"\r\nConnection: keep-alive\r\n\r\n0\r\n\r\n")
     assert out == (b"POST /v2 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
-                   b"X-Forwarded-For: 192.0.2.1\r\n\r\n0\r\n\r\n")
+                   b"Connection: close\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n0\r\n\r\n")
+    # HTTP/2.0 and any HTTP/d.d above 1.1 are read as HTTP/1.1, and sent on as mod_proxy_http
+    # sends every request.
+    out = RequestStream(ENTRY, "192.0.2.1").feed(b"GET /app HTTP/2.0\r\nHost: h\r\n\r\n")
+    assert out == b"GET /v2 HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n"
 
 
 # RequestStream, sans-I/O: what goes to the backend for the client's bytes, however split.
@@ -743,14 +772,30 @@ def test_request_stream_stops_at_what_it_cannot_frame(raw):
     first = b"GET /app/ok HTTP/1.1\r\nHost: h\r\n\r\n"
     # What came before the bad request still goes on, to be answered; nothing after it.
     assert stream.feed(first + raw).startswith(b"GET /v2/ok HTTP/1.1\r\n")
-    assert stream.stopped is not None and stream.stopped.status == 400
+    assert stream.stopped is not None and [a.status for a in stream.answers] == [400]
+    assert stream.answers[0].last
     assert stream.feed(b"GET /app/more HTTP/1.1\r\n\r\n") == b""
 
 
-def test_request_stream_stops_at_a_later_request_admit_refuses():
+def test_request_stream_answers_a_later_request_admit_refuses_in_its_place():
+    """As httpd answers it: in its place among the others; its body, framed as any, is
+    skipped (here a body that hides a request), and the connection goes on, unless the
+    answer is one after which httpd closes it."""
     def admit(request):
-        raise HttpError(403, f"no {request.path}")
+        if request.path.startswith("/app/b"):
+            raise HttpError(403, f"no {request.path}")
     stream = RequestStream(ENTRY, "192.0.2.1", admit)
+    hidden = b"GET /app/c HTTP/1.1\r\nHost: h\r\n\r\n"
     out = stream.feed(b"GET /app/a HTTP/1.1\r\nHost: h\r\n\r\n"
-                      b"GET /app/b HTTP/1.1\r\nHost: h\r\n\r\n")
-    assert out.count(b"GET ") == 1 and stream.stopped.reason == "no /app/b"
+                      b"POST /app/b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      + b"%x\r\n" % len(hidden) + hidden + b"\r\n0\r\n\r\n"
+                      b"GET /app/d HTTP/1.1\r\nHost: h\r\n\r\n"
+                      b"GET /app/b2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+                      b"GET /app/e HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert [r.path for r in stream.requests] == ["/app/a", "/app/d"]
+    assert out.count(b"GET ") == 2 and b"/v2/c" not in out and b"POST" not in out
+    assert [(a.after, a.status, a.reason, a.last) for a in stream.answers] == [
+        (1, 403, "no /app/b", False), (2, 403, "no /app/b2", True)]
+    assert b"\r\nConnection: close\r\n" not in stream.answers[0].data
+    assert b"\r\nConnection: close\r\n" in stream.answers[1].data
+    assert stream.stopped == "no /app/b2"

@@ -2,11 +2,13 @@
 httpd 2.4's (HttpProtocolOptions Strict, its default) that it mirrors, with the httpd
 function it comes from. What these assert was checked against Debian's apache2 2.4.71."""
 
+import re
+
 import pytest
 
 from geows import limits
 from geows.errors import HttpError
-from geows.http import RequestParser, normalize_path, response
+from geows.http import RequestParser, connection_after, is_chunked, normalize_path, response
 
 
 def feed_all(data: bytes, **kwargs):
@@ -101,6 +103,12 @@ def test_error_response_shape():
     assert b"\r\nUpgrade: WebSocket\r\n" in head
     assert b"\r\nConnection: close" in head
     assert f"Content-Length: {len(body)}".encode() in head
+    # To HEAD: the head alone, with the page's length; kept open: no Connection: close.
+    head_only = response(426, (("Upgrade", "WebSocket"),), head_only=True)
+    assert re.sub(rb"Date: [^\r]*", b"", head_only) == re.sub(rb"Date: [^\r]*", b"",
+                                                               head + b"\r\n\r\n")
+    assert b"Connection:" not in response(403, connection=None)
+    assert b"\r\nConnection: Keep-Alive\r\n" in response(403, connection="Keep-Alive")
 
 
 @pytest.mark.parametrize("line", [
@@ -171,6 +179,18 @@ def test_body_framing(fields, length, chunked):
     request = feed_all(head("/", "Host: h", *fields, method="POST"))
     assert (request.content_length, request.chunked) == (length, chunked)
     assert ("Content-Length" in request.headers) == (length is not None)  # TE drops it
+    # ... and then closes the connection after the request (AP_CONN_CLOSE).
+    assert request.last == (len(fields) == 2)
+
+
+@pytest.mark.parametrize(("coding", "chunked"), [
+    ("chunked", True), ("CHUNKED", True), ("gzip, chunked", True), ("gzip,chunked", True),
+    ("gzip ,  chunked", True), ("chunked, chunked", True),
+    ("gzip chunked", False), ("gzip,\tchunked", False), ("chunked,", False),
+    ("xchunked", False), ("chunked, gzip", False), ("", False),
+])
+def test_is_chunked_reads_as_ap_is_chunked(coding, chunked):
+    assert is_chunked(coding) == chunked
 
 
 @pytest.mark.parametrize("fields", [
@@ -182,6 +202,8 @@ def test_body_framing(fields, length, chunked):
     ("Content-Length: 0", "Content-Length: 0"),   # joined: "0, 0"
     ("Content-Length: 9223372036854775808",),     # past apr_off_t
     ("Transfer-Encoding: chunked, gzip",),
+    ("Transfer-Encoding: chunked,",),
+    ("Transfer-Encoding: gzip,\tchunked",),
     ("Transfer-Encoding:",),
 ])
 def test_bad_body_framing_is_400(fields):
@@ -278,6 +300,46 @@ def test_bad_hosts_are_400(fields):
 def test_http_1_0_needs_no_host():
     assert feed_all(head("/", version="HTTP/1.0")).host is None
     assert feed_all(head("/", "Host:", version="HTTP/1.0")).host is None
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.2", "HTTP/2.0", "HTTP/9.9"])
+def test_versions_above_1_1_are_read_as_http_1_1(version):
+    """ap_parse_request_line takes any "HTTP/" DIGIT "." DIGIT but a major 0, kept as
+    sent; ap_check_request_header asks from HTTP/1.1 on for a host, and of HTTP/1.1 alone
+    for a Host field."""
+    request = feed_all(head("/x", "Host: h", version=version))
+    assert (request.version, request.host) == (version, "h")
+    assert status_of(head("/x", version=version)) == 400
+    assert feed_all(head("http://h/x", version=version)).host == "h"
+    assert status_of(head("http://h/x")) == 400   # HTTP/1.1 needs the field too
+
+
+@pytest.mark.parametrize("raw", [
+    b"GET /x\r\n\r\n",                           # HTTP/0.9: geows does not serve it
+    b"GET /x HTTP/0.9\r\nHost: h\r\n\r\n",
+    b"GET /x HTTP/1.10\r\nHost: h\r\n\r\n",
+    b"GET /x HTTP/2\r\nHost: h\r\n\r\n",
+    b"GET /x HTTP/\xb2.0\r\nHost: h\r\n\r\n",
+])
+def test_other_protocols_are_400(raw):
+    assert status_of(raw) == 400
+
+
+@pytest.mark.parametrize(("fields", "version", "status", "connection"), [
+    (("Host: h",), "HTTP/1.1", 403, None),
+    (("Host: h",), "HTTP/2.0", 401, None),
+    (("Host: h",), "HTTP/1.1", 404, None),
+    (("Host: h", "Connection: keep-alive"), "HTTP/1.0", 403, "Keep-Alive"),
+    ((), "HTTP/1.0", 403, "close"),
+    (("Host: h", "Connection: keep-alive, Close"), "HTTP/1.1", 403, "close"),
+    (("Host: h", "Expect: 100-Continue"), "HTTP/1.1", 403, "close"),
+    (("Host: h", "Transfer-Encoding: chunked", "Content-Length: 0"), "HTTP/1.1", 403, "close"),
+    *((("Host: h",), "HTTP/1.1", status, "close")
+      for status in (400, 408, 411, 413, 414, 500, 501, 503)),
+])
+def test_connection_after_as_ap_set_keepalive(fields, version, status, connection):
+    request = feed_all(head("/", *fields, method="POST", version=version))
+    assert connection_after(request, status) == connection
 
 
 @pytest.mark.parametrize(("raw", "status"), [

@@ -58,6 +58,9 @@ class Row:
     requests: tuple[bytes, ...]
     httpd: tuple[int, ...] | None = None   # issue 21's table: what httpd answers
     backend: tuple[str, ...] | None = None  # ... and the targets its backend then receives
+    # A deliberate difference (README): compared is only that neither front serves it
+    # (every answer a refusal) and that the backend sees nothing from either.
+    neither_serves: bool = False
 
     @property
     def raw(self) -> bytes:
@@ -65,8 +68,8 @@ class Row:
 
 
 def row(*requests: bytes, httpd: tuple[int, ...] | None = None,
-        backend: tuple[str, ...] | None = None) -> Row:
-    return Row(requests, httpd, backend)
+        backend: tuple[str, ...] | None = None, neither_serves: bool = False) -> Row:
+    return Row(requests, httpd, backend, neither_serves)
 
 
 def path(target: str, host: str = "public.test") -> Row:
@@ -132,6 +135,16 @@ ROWS: dict[str, Row] = {
     # (AH01093); its core takes "chunked, chunked" from geows.
     "transfer-encoding-twice": row(
         post(b"0\r\n\r\n", "Transfer-Encoding: chunked", "Transfer-Encoding: chunked", CLOSE)),
+    "transfer-encoding-gzip-then-chunked": row(
+        post(b"0\r\n\r\n", "Transfer-Encoding: gzip, chunked", CLOSE)),
+    "transfer-encoding-twice-pipelined": row(
+        request("/public/index.html"),
+        post(b"0\r\n\r\n", "Transfer-Encoding: chunked, chunked"),
+        request("/public/index.html", CLOSE)),
+    "transfer-encoding-chunked-trailing-comma": row(
+        post(b"0\r\n\r\n", "Transfer-Encoding: chunked,", CLOSE)),
+    "transfer-encoding-tab-before-chunked": row(
+        post(b"0\r\n\r\n", "Transfer-Encoding: gzip,\tchunked", CLOSE)),
     "transfer-encoding-http10": row(
         request("/public/index.html", "Transfer-Encoding: chunked", method="POST",
                 version="HTTP/1.0", body=b"0\r\n\r\n")),
@@ -145,9 +158,47 @@ ROWS: dict[str, Row] = {
            "leading-space": b" 5\r\n", "extension": b"5;name=value\r\n",
            "extension-with-quoted-crlf": b'5;name="a\r\nb"\r\n', "bare-lf": b"5\n",
            "empty": b"\r\n", "too-small": b"3\r\n", "non-ascii-digit": b"\xb5\r\n",
-           "underscore": b"0_5\r\n"}.items()},
+           "underscore": b"0_5\r\n", "tab": b"5\t\r\n", "ten-spaces": b"5" + b" " * 10 + b"\r\n",
+           "eleven-spaces": b"5" + b" " * 11 + b"\r\n", "space-then-extension": b"5 ;x=1\r\n",
+           "many-leading-zeros": b"0" * 30 + b"5\r\n", "past-2-63": b"8000000000000000\r\n",
+           "control-in-extension": b"5;a\x01\r\n", "fullwidth-digit": b"\xef\xbc\x95\r\n",
+           }.items()},
+    "chunk-data-not-followed-by-crlf": row(
+        post(b"5\r\n12345XY0\r\n\r\n", "Transfer-Encoding: chunked"),
+        request("/public/index.html", CLOSE)),
     "chunk-trailer-fields": row(
         post(b"0\r\nX-Trailer: 1\r\n\r\n", "Transfer-Encoding: chunked"),
+        request("/public/index.html", CLOSE)),
+
+    # Later requests on a forwarded connection that the front answers itself: in their
+    # place, the connection going on, or not, as httpd's does.
+    "pipelined-refused-then-forwarded": row(
+        request("/public/index.html"), request("/private/secret.html"),
+        request("/admin/x"), request("/public/index.html", CLOSE)),
+    "pipelined-refused-with-a-body": row(
+        request("/public/index.html"),
+        post(SMUGGLED, f"Content-Length: {len(SMUGGLED)}", target="/private/secret.html"),
+        request("/public/index.html", CLOSE)),
+    "pipelined-refused-connection-close": row(
+        request("/public/index.html"), request("/private/secret.html", CLOSE),
+        request("/public/index.html", CLOSE)),
+    "pipelined-refused-http10": row(
+        request("/public/index.html"), request("/private/secret.html", version="HTTP/1.0"),
+        request("/public/index.html", CLOSE)),
+    "pipelined-refused-http10-keep-alive": row(
+        request("/public/index.html"),
+        request("/private/secret.html", "Connection: keep-alive", version="HTTP/1.0"),
+        request("/public/index.html", CLOSE)),
+    "pipelined-refused-expect-100-continue": row(
+        request("/public/index.html"),
+        post(b"12345", "Expect: 100-continue", "Content-Length: 5",
+             target="/private/secret.html"),
+        request("/public/index.html", CLOSE)),
+    "pipelined-options-asterisk": row(
+        request("/public/index.html"), request("*", method="OPTIONS"),
+        request("/public/index.html", CLOSE)),
+    "pipelined-bad-head": row(
+        request("/public/index.html"), request("/public/index.html", "X-A: a\rb"),
         request("/public/index.html", CLOSE)),
 
     # Heads.
@@ -171,9 +222,19 @@ ROWS: dict[str, Row] = {
     "request-line-too-long": path("/public/" + "a" * 9000),
     "lowercase-http-version": row(request("/private/secret.html", CLOSE, version="http/1.1")),
     # httpd takes any HTTP/d.d in a request line (403 here), and answers HTTP/0.9 (no
-    # version: Allow0.9 is its default) with a body alone.
+    # version: Allow0.9 is its default) with a body alone. geows does not implement
+    # HTTP/0.9 and answers 400: a deliberate difference, documented in the README, that
+    # serves nothing more openly. For that row alone, only that is compared.
     "http-version-2": row(request("/private/secret.html", CLOSE, version="HTTP/2.0")),
-    "http-version-09-simple-request": row(b"GET /private/secret.html\r\n\r\n"),
+    "http-version-1-2": row(request("/private/secret.html", CLOSE, version="HTTP/1.2")),
+    "http-version-9-9-forwarded": row(request("/public/index.html", CLOSE, version="HTTP/9.9")),
+    "http-version-2-absolute-form-no-host": row(
+        request("http://public.test/public/index.html", CLOSE, host=None, version="HTTP/2.0")),
+    "http-version-2-no-host": row(request("/public/index.html", CLOSE, host=None,
+                                          version="HTTP/2.0")),
+    "http-version-0-9-named": row(request("/public/index.html", CLOSE, version="HTTP/0.9")),
+    "http-version-09-simple-request": row(b"GET /private/secret.html\r\n\r\n",
+                                          neither_serves=True),
     "double-space-in-request-line": row(b"GET  /private/secret.html HTTP/1.1\r\n"
                                         b"Host: public.test\r\nConnection: close\r\n\r\n"),
     "tab-in-request-line": row(b"GET\t/private/secret.html HTTP/1.1\r\n"
@@ -311,4 +372,9 @@ def test_geows_answers_as_httpd(fronts, name):
             f"the oracle moved: httpd answers {httpd}"
     if case.backend is not None:
         assert tuple(seen.target for seen in httpd[1]) == case.backend, httpd
+    if case.neither_serves:
+        for outcomes, served in got.values():
+            assert outcomes and all(status >= 400 for status, _ in outcomes), got
+            assert served == (), got
+        return
     assert got["geows"] == httpd
