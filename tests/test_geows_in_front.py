@@ -336,7 +336,7 @@ class Upgrader:
 
 UPGRADES_FRONT = """
 Listen 127.0.0.1:@PORT@
-CustomLog @DIR@/relayed.log "%>s %I %O %{{geows-ending}}n"
+CustomLog @DIR@/relayed.log "%{{remote}}p %>s %I %O %{{geows-ending}}n"
 <Location /guarded>
   Require ip 10.0.0.0/8
 </Location>
@@ -373,16 +373,19 @@ def upgrades(lab):
         upgrader.close()
 
 
-def relayed_lines(front: GeowsProcess, count: int) -> list[str]:
-    """The CustomLog's lines once it has `count` of them."""
+def relayed_line(front: GeowsProcess, client_port: int) -> str:
+    """The CustomLog's line for the connection from `client_port` (it leads each line: the
+    line of an earlier test's connection may still be on its way)."""
+    port = f"{client_port} "
     deadline = time.monotonic() + 10
     log = front.dir / "relayed.log"
     while time.monotonic() < deadline:
         lines = log.read_text().splitlines() if log.exists() else []
-        if len(lines) >= count:
-            return lines
+        for line in lines:
+            if line.startswith(port):
+                return line.removeprefix(port)
         time.sleep(0.05)
-    raise AssertionError(f"fewer than {count} lines in {log}:\n{front.error_log}")
+    raise AssertionError(f"no line for port {port}in {log}:\n{front.error_log}")
 
 
 def until_closed(sock: socket.socket) -> bytes:
@@ -410,10 +413,10 @@ def test_an_upgrade_the_backend_declines_leaves_http_and_the_next_request_is_che
     sees the second request."""
     front = upgrades[0]
     _, apache_port, base = lab
-    logged = len(relayed_lines(front, 0))
     first, secret = get("/index.html", *asked), get("/guarded/secret.html")
     third = get("/index.html", "Connection: close")
     with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+        client_port = sock.getsockname()[1]
         sock.sendall(first + secret + third)
         buffer = bytearray()
         answers = [read_response(sock, buffer) for _ in range(3)]
@@ -425,7 +428,7 @@ def test_an_upgrade_the_backend_declines_leaves_http_and_the_next_request_is_che
     assert "/guarded" not in (base / "access.log").read_text()
     front.wait_for_log("client denied by server configuration: /var/www/html/guarded/"
                        "secret.html", access=False)
-    line = relayed_lines(front, logged + 1)[logged]
+    line = relayed_line(front, client_port)
     assert line == (f"200 {len(first + secret + third)} {len(b''.join(answers))} "
                     f"forwarded to 127.0.0.1:{apache_port}: backend closed")
 
@@ -463,10 +466,10 @@ def test_requests_held_behind_an_upgrade_go_on_once_it_is_answered(lab, upgrades
 ])
 def test_a_101_for_what_was_not_asked_or_allowed_opens_no_tunnel(upgrades, asked, expecting):
     front, upgrader = upgrades
-    logged = len(relayed_lines(front, 0))
     connections = len(upgrader.received)
     first = get("/switcher/x", *asked)
     with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+        client_port = sock.getsockname()[1]
         sock.sendall(first + get("/switcher/y"))
         answer = until_closed(sock)
     assert answer.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
@@ -475,7 +478,7 @@ def test_a_101_for_what_was_not_asked_or_allowed_opens_no_tunnel(upgrades, asked
     assert bytes(upgrader.received[connections]) == \
         first[:-2] + b"X-Forwarded-For: 127.0.0.1\r\n\r\n"
     front.wait_for_log(f"Unexpected Upgrade: foo (expecting {expecting})", access=False)
-    assert relayed_lines(front, logged + 1)[logged] == (
+    assert relayed_line(front, client_port) == (
         f"502 {len(first) + len(get('/switcher/y'))} {len(answer)} forwarded to "
         f"127.0.0.1:{upgrader.port}: Unexpected Upgrade: foo (expecting {expecting})")
 
@@ -484,15 +487,15 @@ def test_the_upgrade_parameter_tunnels_its_protocol_both_ways(upgrades):
     """`upgrade=foo`: the Upgrader's 101 for foo opens a tunnel; what the client sent
     early, and then a request line, are bytes of the new protocol, as in httpd."""
     front, upgrader = upgrades
-    logged = len(relayed_lines(front, 0))
     with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+        client_port = sock.getsockname()[1]
         sock.sendall(get("/foo/x", "Connection: Upgrade", "Upgrade: foo") + b"early\n")
         expected = Upgrader.READY + b"early\n"
         assert receive_exactly(sock, len(expected)) == expected
         sock.sendall(get("/guarded/secret.html"))
         assert receive_exactly(sock, len(get("/guarded/secret.html"))) == \
             get("/guarded/secret.html")
-    line = relayed_lines(front, logged + 1)[logged]
+    line = relayed_line(front, client_port)
     assert line.startswith("101 ") and line.endswith(
         f"forwarded to 127.0.0.1:{upgrader.port}: tunnel, client closed")
 
