@@ -14,8 +14,10 @@ UPGRADE_REQUIRED = (("Upgrade", "WebSocket"), ("Connection", "Upgrade"))
 
 def select_protocol(request: Request, *, secure: bool = False, deflate: bool = True,
                     support_draft75: bool = False,
-                    max_message_size: int = limits.MAX_MESSAGE_SIZE) -> WebSocketProtocol:
-    """The protocol for this handshake; HttpError when it cannot be served."""
+                    max_message_size: int = limits.MAX_MESSAGE_SIZE,
+                    frame_budget: int | None = None) -> WebSocketProtocol:
+    """The protocol for this handshake (parsing at most frame_budget frames per
+    receive_data call); HttpError when it cannot be served."""
     headers = request.headers
     if "websocket" not in headers.tokens("Upgrade"):
         raise HttpError(426, "not a WebSocket handshake", UPGRADE_REQUIRED)
@@ -25,9 +27,12 @@ def select_protocol(request: Request, *, secure: bool = False, deflate: bool = T
     if "upgrade" not in headers.tokens("Connection"):
         raise HttpError(400, "Connection header lacks the Upgrade token")
     if "Sec-WebSocket-Key1" in headers or "Sec-WebSocket-Key2" in headers:
-        return Hixie76(request, secure=secure, max_message_size=max_message_size)
+        return Hixie76(request, secure=secure, max_message_size=max_message_size,
+                       frame_budget=frame_budget)
     if "Sec-WebSocket-Key" in headers or "Sec-WebSocket-Version" in headers:
-        return RFC6455(request, max_message_size=max_message_size, deflate=deflate)
+        return RFC6455(request, max_message_size=max_message_size, deflate=deflate,
+                       frame_budget=frame_budget)
     if support_draft75:
-        return Hixie75(request, secure=secure, max_message_size=max_message_size)
+        return Hixie75(request, secure=secure, max_message_size=max_message_size,
+                       frame_budget=frame_budget)
     raise HttpError(400, "handshake is neither draft-76 nor a protocol this server speaks")
