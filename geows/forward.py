@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import gevent
 
-from geows import limits
+from geows import fairness, limits
 from geows.config.paths import ProxyPass
 from geows.errors import HttpError
 from geows.http import Request, RequestParser
@@ -228,6 +228,7 @@ class _Relay:
             out = bytearray()
             data = self.stream.start(request, out)
             while self.stream.stopped is None:
+                fairness.give_way()  # recv() and sendall() do not yield while bytes wait
                 out += self.stream.feed(data)
                 self.backend.sendall(out)
                 out.clear()
@@ -273,6 +274,7 @@ class _Relay:
         first = b""
         try:
             while data := self._recv(self.backend):
+                fairness.give_way()  # recv() and sendall() do not yield while bytes wait
                 if len(first) < 12:  # "HTTP/1.1 200": the status for the access log
                     first += data[:12 - len(first)]
                     if first[9:12].isdigit():
