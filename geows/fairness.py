@@ -5,8 +5,8 @@ them, so a greenlet whose client keeps it busy never blocks, and every other con
 the worker waits for it (mod_websocket gave each connection a thread: the kernel shared
 the CPU). The loops that read a client (server.Connection._pump, both directions of
 forward._Relay) call `give_way()` between pieces of work; once the calling greenlet has
-worked for limits.TURN without a break, it waits for the hub's next poll, and takes its
-next piece in the same round as every connection whose socket became ready meanwhile.
+worked for limits.TURN without a break, it lets every other connection that is ready go
+first, and goes on when none is left, or limits.TURN_WAIT later at the latest.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ _turn: list = [None, -1, 0.0]
 
 
 def give_way() -> None:
-    """Wait for the hub's next poll if the calling greenlet has worked for longer than
-    limits.TURN; return at once otherwise. From the hub's thread only."""
+    """Give way to the other connections if the calling greenlet has worked for longer
+    than limits.TURN; return at once otherwise. From the hub's thread only."""
     hub = gevent.get_hub()
     current, iteration, now = getcurrent(), hub.loop.iteration, time.monotonic()
     if current is not _turn[0] or iteration != _turn[1]:
@@ -35,10 +35,12 @@ def give_way() -> None:
         return
     if now - _turn[2] <= limits.TURN:
         return
-    # A timer due at once fires only after the loop's next poll (libev's ev_run polls,
-    # then makes due timers pending). gevent.sleep(0) is a callback, which the hub runs
-    # before it polls, even in the same pass, and gevent.idle() waits for a pass with
-    # nothing else pending, which a busy worker may never have (bench/RESULTS-fairness.md).
-    with hub.loop.timer(0) as timer:
-        hub.wait(timer)
+    # gevent.idle() returns once a pass of the hub's loop finds nothing else pending
+    # (libev's idle watchers), so every connection whose socket is ready goes first; a
+    # worker that never runs out of work is not waited for past TURN_WAIT. Not
+    # gevent.sleep(0): it is a callback, which the hub runs before it polls the sockets,
+    # in the same pass when called from a callback; nor a timer due at once, which runs
+    # before the sockets that poll found ready (bench/RESULTS-fairness.md has the figures).
+    with gevent.Timeout(limits.TURN_WAIT, False):
+        gevent.idle()
     _turn[:] = current, hub.loop.iteration, time.monotonic()

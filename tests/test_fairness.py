@@ -12,9 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import gevent
 import pytest
 from websockets.sync.client import connect
 
+from geows import fairness, limits
 from tests.floods import FLOODS, Flood
 from tests.geows_process import GeowsProcess, in_ci
 from tests.httpd import harness
@@ -128,3 +130,29 @@ def test_a_flood_does_not_stall_a_forwarded_get(front, kind):
     assert flood.sent >= FLOOD_BYTES_AT_LEAST
     assert len(waits) >= 10
     assert max(waits) < WAIT_LIMIT, sorted(waits)[-5:]
+
+
+def test_a_connection_that_gave_way_gets_its_turn_from_a_worker_never_idle():
+    """give_way() lets the others go first, until the worker has nothing else to do; a
+    worker that never gets there (here a greenlet yielding with sleep(0) in a loop, which
+    keeps a hub callback pending in every pass) still gives it its turn after
+    limits.TURN_WAIT, not after the busy greenlet is done."""
+    def busy(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            gevent.sleep(0)
+
+    def gives_way() -> float:
+        fairness.give_way()  # its turn starts
+        started = time.monotonic()
+        while time.monotonic() - started <= limits.TURN:
+            pass  # works past its turn
+        before = time.monotonic()
+        fairness.give_way()
+        return time.monotonic() - before
+
+    assert gevent.spawn(gives_way).get() < 0.5  # an idle worker: it goes on at once
+    other = gevent.spawn(busy, 2.0)
+    waited = gevent.spawn(gives_way).get()
+    other.kill()
+    assert limits.TURN_WAIT / 2 <= waited < 1.0
