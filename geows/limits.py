@@ -83,8 +83,9 @@ RECV_SIZE = 65_536
 # past this (parsing, answering, relaying a forwarded connection) it lets every other
 # ready connection go first (geows.fairness). mod_websocket gave each connection a thread,
 # and the kernel shared the CPU. 2 ms: another client's echo waits a few ms behind a
-# flooding client, and a bulk transfer gives way once per 2 ms, which costs it under 1%
-# (bench/RESULTS-fairness.md).
+# flooding client, and a bulk transfer gives way once per 2 ms, which costs it one pass
+# of the hub's loop (a 4 GiB download through ProxyPass lost nothing: see
+# bench/RESULTS-fairness.md).
 TURN = 0.002
 
 # How long a connection that gave way waits at most for the others to leave the worker
@@ -96,7 +97,7 @@ TURN_WAIT = 0.05
 # that a read full of tiny frames (64 KiB holds 10,922 empty Pongs) is parsed in pieces
 # short against TURN. Every frame counts, control frames and empty ones too: the dearest
 # (Pongs, Pings and continuations, which the websockets engine parses; compressed 1-byte
-# messages, inflated and echoed) cost 5 to 15 us each, so 32 of them stay under half a
+# messages, inflated and echoed) cost 5 to 10 us each, so 32 of them stay under half a
 # millisecond. A large frame counts once, so large messages are not slowed.
 FRAMES_PER_PARSE = 32
 
