@@ -153,6 +153,34 @@ def proc_rss_kb(pid: int) -> int | None:
     return None
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is pid, oldest first (the workers, in slot order)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append((int(fields[19]), int(entry)))  # starttime
+    return [child for _, child in sorted(found)]
+
+
+def tree_cpu_s(pid: int) -> float | None:
+    """CPU seconds of pid and its children: geows serves in a worker process, its master
+    only waits."""
+    own = proc_cpu_s(pid)
+    return None if own is None else own + sum(proc_cpu_s(c) or 0.0 for c in children(pid))
+
+
+def tree_rss_kb(pid: int) -> int | None:
+    """VmRSS of pid and its children, as tree_cpu_s."""
+    own = proc_rss_kb(pid)
+    return None if own is None else own + sum(proc_rss_kb(c) or 0 for c in children(pid))
+
+
 def system_busy_s() -> float:
     """CPU seconds all cores spent busy since boot (user..steal, not idle/iowait)."""
     with open("/proc/stat") as f:
@@ -295,7 +323,7 @@ def run_loadgen(server: ServerProcess, mode: str, workload: str, args, cpus: str
         cmd += ["--idle"]
     if cpus is not None:
         cmd = ["taskset", "-c", cpus, *cmd]
-    sample: dict = {"rss_before_kb": proc_rss_kb(server.pid)}
+    sample: dict = {"rss_before_kb": tree_rss_kb(server.pid)}
     marks: dict = {}
     rss_hold: list[int] = []
     budget = args.seconds + 30 + 10 + 5 + 30  # loadgen's own bounds, plus slack
@@ -308,7 +336,7 @@ def run_loadgen(server: ServerProcess, mode: str, workload: str, args, cpus: str
     stderr_lines = []
 
     def mark(name):
-        marks[name] = (time.monotonic(), proc_cpu_s(server.pid), proc_cpu_s(proc.pid),
+        marks[name] = (time.monotonic(), tree_cpu_s(server.pid), proc_cpu_s(proc.pid),
                        system_busy_s())
 
     while True:
@@ -318,7 +346,7 @@ def run_loadgen(server: ServerProcess, mode: str, workload: str, args, cpus: str
             break
         events = sel.select(timeout=0.25)
         if holding:
-            rss = proc_rss_kb(server.pid)
+            rss = tree_rss_kb(server.pid)
             if rss is not None:
                 rss_hold.append(rss)
         if not events:
@@ -332,7 +360,7 @@ def run_loadgen(server: ServerProcess, mode: str, workload: str, args, cpus: str
             holding = line.startswith("#ready")
         elif line.startswith("#window-end") or line.startswith("#hold-end"):
             if holding:
-                rss = proc_rss_kb(server.pid)
+                rss = tree_rss_kb(server.pid)
                 if rss is not None:
                     rss_hold.append(rss)
             holding = False

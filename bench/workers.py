@@ -49,6 +49,7 @@ from bench.websocket_echo import (  # noqa: E402 - after the path is set
     BUILD,
     LOADGEN,
     build_loadgen,
+    children,
     free_port,
     log,
     machine_info,
@@ -112,21 +113,6 @@ class Geows:
             except subprocess.TimeoutExpired:
                 self.proc.kill()  # the workers stop when their master is gone
                 self.proc.wait()
-
-
-def children(pid: int) -> list[int]:
-    """The processes whose parent is pid, oldest first (the workers, in slot order)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append((int(fields[19]), int(entry)))  # starttime
-    return [child for _, child in sorted(found)]
 
 
 def pin(pid: int, cpu: int) -> None:

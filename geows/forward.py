@@ -34,7 +34,7 @@ import gevent
 from gevent.event import Event
 from gevent.lock import Semaphore
 
-from geows import http, limits
+from geows import fairness, http, limits
 from geows.config.paths import ProxyPass
 from geows.errors import HttpError, RoutedElsewhere
 from geows.http import Headers, Request, RequestParser
@@ -617,6 +617,7 @@ class _Relay:
         try:
             out = head + self.stream.feed(data)
             while True:
+                fairness.give_way()  # recv() and sendall() do not yield while bytes wait
                 self.backend.sendall(out)
                 if self.stream.answers:
                     with self.writing:
@@ -673,6 +674,7 @@ class _Relay:
         result = self.result
         try:
             while not self.responses.finished and (data := self._recv(self.backend)):
+                fairness.give_way()  # recv() and sendall() do not yield while bytes wait
                 with self.writing:
                     self._pass_on(self.responses.feed(data))
             if not self.responses.finished:

@@ -78,9 +78,28 @@ STATUS_INTERVAL = 1.0
 # takes few wake-ups, small enough to stay cheap per idle greenlet.
 RECV_SIZE = 65_536
 
-# gevent's recv() returns at once while data is waiting, without yielding; a
-# connection whose client keeps it busy yields to the others every this many reads.
-ROUNDS_BEFORE_YIELD = 16
+# How long a connection may work without a break while others wait: gevent's recv()
+# returns at once while bytes wait, so a greenlet whose client keeps it busy never blocks;
+# past this (parsing, answering, relaying a forwarded connection) it lets every other
+# ready connection go first (geows.fairness). mod_websocket gave each connection a thread,
+# and the kernel shared the CPU. 2 ms: another client's echo waits a few ms behind a
+# flooding client, and a bulk transfer gives way once per 2 ms, which costs it one pass
+# of the hub's loop (a 4 GiB download through ProxyPass lost nothing: see
+# bench/RESULTS-fairness.md).
+TURN = 0.002
+
+# How long a connection that gave way waits at most for the others to leave the worker
+# idle: a worker busy without a pause still gives it a turn of TURN this often (a few
+# percent of the CPU), so that no connection with bytes waiting is passed over for long.
+TURN_WAIT = 0.05
+
+# Frames one parse takes at most before the reading loop looks at the clock again, so
+# that a read full of tiny frames (64 KiB holds 10,922 empty Pongs) is parsed in pieces
+# short against TURN. Every frame counts, control frames and empty ones too: the dearest
+# (Pongs, Pings and continuations, which the websockets engine parses; compressed 1-byte
+# messages, inflated and echoed) cost 5 to 10 us each, so 32 of them stay under half a
+# millisecond. A large frame counts once, so large messages are not slowed.
+FRAMES_PER_PARSE = 32
 
 # httpd's Timeout default, for the waits it bounds in httpd too: a send to a client that
 # takes nothing (past it the client is closed, 1008; it bounded mod_websocket's writes),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import itertools
 import logging
 import math
 import os
@@ -30,7 +29,7 @@ from gevent.lock import Semaphore
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
-from geows import forward, http, limits, status, tls
+from geows import fairness, forward, http, limits, status, tls
 from geows import log as geows_log
 from geows.access.control import AccessControl
 from geows.channel import Channel, Kind, broadcast_body, parse_broadcast
@@ -576,7 +575,7 @@ class Connection:
             request, secure=self.tls_context is not None,
             max_message_size=settings.max_message_size,
             support_draft75=settings.support_draft75, deflate=settings.deflate,
-            memory=self.server.message_memory)
+            memory=self.server.message_memory, frame_budget=limits.FRAMES_PER_PARSE)
         # RFC 6455 and draft-76 send Origin; hybi-07/08 sent Sec-WebSocket-Origin.
         origin = request.headers.get("Origin", request.headers.get("Sec-WebSocket-Origin"))
         if not settings.origin_allowed(origin):
@@ -781,16 +780,21 @@ class Connection:
     def _pump(self, plugin: Any, state: Any, handle: WebSocketServer) -> None:
         """Read, feed the protocol, hand whole messages to the plugin, until closed."""
         protocol = self.protocol
-        for rounds in itertools.count(1):
+        while True:
             if self.server.message_memory.closed:
                 self._end_for_memory()
             self._dispatch(plugin, state, handle)
             with self._lock:
-                self._flush()  # the plugin's replies to this read, in one write
+                self._flush()  # the plugin's replies to this parse, in one write
             if protocol.state is State.CLOSED:
                 return
-            if rounds % limits.ROUNDS_BEFORE_YIELD == 0:
-                gevent.sleep(0)  # recv() does not yield while data is waiting: be fair
+            # recv() does not yield while bytes wait, so turns go by time: this parse and
+            # the next are at most limits.FRAMES_PER_PARSE frames, of any kind.
+            fairness.give_way()
+            if protocol.more_to_parse:
+                with self._lock:
+                    protocol.receive_data(b"")
+                continue
             try:
                 data = self.sock.recv(limits.RECV_SIZE)
             except OSError:  # reset by the peer, or woken by _wake_reader: the end

@@ -21,7 +21,8 @@ class WebSocketProtocol(ABC):
     """A sans-I/O WebSocket connection, server side.
 
     The driver feeds `receive_data`/`receive_eof`, takes `events_received()`
-    and writes `data_to_send()` to the socket after every call. Peer
+    and writes `data_to_send()` to the socket after every call, and calls
+    `receive_data` again while `more_to_parse` (given a frame_budget). Peer
     misbehaviour never raises: it becomes a ProtocolError event and queued
     close bytes. Misuse by the caller raises ValueError.
     """
@@ -30,8 +31,14 @@ class WebSocketProtocol(ABC):
     # Whether the protocol has ping frames (RFC 6455 5.5.2); draft-76 has none.
     has_pings = False
 
-    def __init__(self, *, max_message_size: int = limits.MAX_MESSAGE_SIZE):
+    def __init__(self, *, max_message_size: int = limits.MAX_MESSAGE_SIZE,
+                 frame_budget: int | None = None):
         self.max_message_size = max_message_size
+        # The most frames one receive_data() call parses (None: all it can). The rest
+        # waits, buffered, with more_to_parse set, so that the driver can take turns with
+        # other connections between calls (limits.FRAMES_PER_PARSE).
+        self.frame_budget = frame_budget
+        self.more_to_parse = False
         self.state = State.CONNECTING
         self._events: list[Event] = []
         self._output = bytearray()
@@ -48,7 +55,8 @@ class WebSocketProtocol(ABC):
 
     @abstractmethod
     def receive_data(self, data: bytes) -> None:
-        """Take bytes read from the peer."""
+        """Take bytes read from the peer, and parse up to frame_budget frames of what
+        waits; while more_to_parse, call again (with b"" if nothing new came)."""
 
     def receive_eof(self) -> None:
         """The peer closed its side: nothing more will arrive."""

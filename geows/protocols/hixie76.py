@@ -77,8 +77,9 @@ class Hixie76(WebSocketProtocol):
     key3_size = KEY3_SIZE
 
     def __init__(self, request: Request, *, secure: bool = False,
-                 max_message_size: int = limits.MAX_MESSAGE_SIZE):
-        super().__init__(max_message_size=max_message_size)
+                 max_message_size: int = limits.MAX_MESSAGE_SIZE,
+                 frame_budget: int | None = None):
+        super().__init__(max_message_size=max_message_size, frame_budget=frame_budget)
         headers = request.headers
         self._host = request.host  # the Host field, or what an absolute-form put in its place
         if not self._host:
@@ -173,7 +174,13 @@ class Hixie76(WebSocketProtocol):
             self._output += head.encode("latin-1")
             self._output += self._challenge_response(key3)
             self.state = State.OPEN
+        frames = 0
+        self.more_to_parse = False
         while self._buffer and self.state in (State.OPEN, State.CLOSING):
+            if frames == self.frame_budget:
+                self.more_to_parse = True
+                return
+            frames += 1
             if not self._parse_frame():
                 return
 

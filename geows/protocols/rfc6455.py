@@ -13,9 +13,10 @@ only ever sees whole frames, and faults are found in arrival order); a final,
 masked, uncompressed text or binary frame of an unfragmented message is then
 unmasked and delivered directly, and messages sent without an extension are
 framed directly. Every other frame (control frames, fragments, compressed
-frames, anything malformed) goes to the engine; an oversized frame, or any byte
-after a close, hands the whole stream to it. The tests check the short path
-against the engine on random frame streams.
+frames, anything malformed) goes to the engine, a frame at a time, so that a
+parse can stop after frame_budget frames; an oversized frame, or any byte
+once closed, hands the whole stream to it (it discards what comes then). The
+tests check the short path against the engine on random frame streams.
 
 Compressed frames are inflated a step at a time (_SteppedInflate, in place of the
 engine's own decoder), so that a message is held to MaxMessageSize, and a worker's
@@ -179,8 +180,8 @@ class RFC6455(WebSocketProtocol):
 
     def __init__(self, request: Request, *, max_message_size: int = limits.MAX_MESSAGE_SIZE,
                  deflate: bool = True, short_path: bool = True,
-                 memory: MessageMemory | None = None):
-        super().__init__(max_message_size=max_message_size)
+                 memory: MessageMemory | None = None, frame_budget: int | None = None):
+        super().__init__(max_message_size=max_message_size, frame_budget=frame_budget)
         version = request.headers.get("Sec-WebSocket-Version")
         if version not in SUPPORTED_VERSIONS:
             raise HttpError(426, f"unsupported Sec-WebSocket-Version {version!r}",
@@ -225,7 +226,7 @@ class RFC6455(WebSocketProtocol):
         self._early = b""               # frames sent before the 101 was written
         self._failure_reported = False
         self._short_path = short_path   # False: every frame through the engine (the reference)
-        self._engine_reads_all = False  # True once closing or failing
+        self._engine_reads_all = False  # True once closed, or failing on a frame's size
         self._pending = bytearray()     # an incomplete frame, waiting for its end
         self._in_fragments = False      # the engine holds a fragmented message's start
 
@@ -265,9 +266,15 @@ class RFC6455(WebSocketProtocol):
         self._split_frames()
 
     def _split_frames(self) -> None:
-        """Deliver whole frames: common ones directly, the others through the engine."""
-        buffer, pos = self._pending, 0
+        """Deliver whole frames, up to frame_budget of them: common ones directly, the
+        others through the engine."""
+        buffer, pos, frames = self._pending, 0, 0
+        self.more_to_parse = False
         while len(buffer) - pos >= 2:
+            if frames == self.frame_budget:
+                self.more_to_parse = True
+                break
+            frames += 1
             first, second = buffer[pos], buffer[pos + 1]
             length, header = second & 0x7F, 2
             if length >= 126:  # 5.2: a 16-bit or 64-bit extended length follows
@@ -302,12 +309,13 @@ class RFC6455(WebSocketProtocol):
                 self._engine.receive_data(bytes(buffer[pos:end]))
                 self._collect()
             pos = end
-            if self.state is not State.OPEN:
+            if self.state is State.CLOSED:
                 return self._hand_over(pos)
         del buffer[:pos]
 
     def _hand_over(self, pos: int) -> None:
-        """From here on the engine reads every byte: after an oversized frame or a close."""
+        """From here on the engine reads every byte: after an oversized frame (which it
+        fails) or once closed. Either way it only discards them, which costs nothing."""
         self._engine_reads_all = True
         rest = bytes(self._pending[pos:])
         self._pending.clear()

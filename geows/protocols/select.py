@@ -16,10 +16,12 @@ UPGRADE_REQUIRED = (("Upgrade", "WebSocket"), ("Connection", "Upgrade"))
 def select_protocol(request: Request, *, secure: bool = False, deflate: bool = True,
                     support_draft75: bool = False,
                     max_message_size: int = limits.MAX_MESSAGE_SIZE,
-                    memory: MessageMemory | None = None) -> WebSocketProtocol:
-    """The protocol for this handshake; HttpError when it cannot be served. `memory`: the
-    worker's WebSocketMessageMemory, which RFC 6455's incomplete messages count against
-    (draft-76 has neither fragments nor compression: it holds what the client sent)."""
+                    memory: MessageMemory | None = None,
+                    frame_budget: int | None = None) -> WebSocketProtocol:
+    """The protocol for this handshake, parsing at most frame_budget frames per
+    receive_data call; HttpError when it cannot be served. `memory`: the worker's
+    WebSocketMessageMemory, which RFC 6455's incomplete messages count against (draft-76
+    has neither fragments nor compression: it holds what the client sent)."""
     headers = request.headers
     if "websocket" not in headers.tokens("Upgrade"):
         raise HttpError(426, "not a WebSocket handshake", UPGRADE_REQUIRED)
@@ -29,10 +31,12 @@ def select_protocol(request: Request, *, secure: bool = False, deflate: bool = T
     if "upgrade" not in headers.tokens("Connection"):
         raise HttpError(400, "Connection header lacks the Upgrade token")
     if is_draft76(headers):
-        return Hixie76(request, secure=secure, max_message_size=max_message_size)
+        return Hixie76(request, secure=secure, max_message_size=max_message_size,
+                       frame_budget=frame_budget)
     if "Sec-WebSocket-Key" in headers or "Sec-WebSocket-Version" in headers:
         return RFC6455(request, max_message_size=max_message_size, deflate=deflate,
-                       memory=memory)
+                       memory=memory, frame_budget=frame_budget)
     if support_draft75:
-        return Hixie75(request, secure=secure, max_message_size=max_message_size)
+        return Hixie75(request, secure=secure, max_message_size=max_message_size,
+                       frame_budget=frame_budget)
     raise HttpError(400, "handshake is neither draft-76 nor a protocol this server speaks")

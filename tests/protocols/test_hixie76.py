@@ -223,3 +223,15 @@ def test_absolute_form_target_location():
     protocol = parse(HEAD.replace("GET /demo?x=1", "GET http://example.com/demo?x=1"), KEY3)
     protocol.accept(None)
     assert b"Sec-WebSocket-Location: ws://example.com/demo?x=1\r\n" in protocol.data_to_send()
+
+
+def test_a_frame_budget_parses_that_many_frames_per_call():
+    """As for RFC 6455: at most frame_budget frames per call, the rest kept in order."""
+    protocol = open_protocol()
+    protocol.frame_budget = 2
+    protocol.receive_data(b"\x00a\xff\x80\x00\x00b\xff\x00c\xff")  # the 0x80 frame counts
+    assert protocol.events_received() == [Message(TEXT, "a")]
+    assert protocol.more_to_parse
+    protocol.receive_data(b"")
+    assert protocol.events_received() == [Message(TEXT, "b"), Message(TEXT, "c")]
+    assert not protocol.more_to_parse

@@ -201,3 +201,74 @@ def test_short_path_matches_the_engine(stream, cuts, deflate, echo):
             out.append(protocol.data_to_send())
         results.append((events, b"".join(out), protocol.state))
     assert results[0] == results[1]
+
+
+def test_a_frame_budget_parses_that_many_frames_per_call():
+    """The server parses at most limits.FRAMES_PER_PARSE frames between two looks at the
+    clock: 64 KiB of empty Pongs is 10,922 frames, not one parse."""
+    protocol = opened(frame_budget=32)
+    pongs = frame(10, b"") * (65536 // 6)
+    protocol.receive_data(pongs)
+    calls = 1
+    while protocol.more_to_parse:
+        protocol.receive_data(b"")
+        calls += 1
+    assert calls == -(-len(pongs) // 6 // 32)  # 342: ceil(10,922 / 32)
+    assert protocol.events_received() == []
+    protocol.receive_data(frame(1, b"after"))
+    assert protocol.events_received() == [Message(TEXT, "after")]
+    assert not protocol.more_to_parse
+
+
+def test_early_frames_wait_for_the_budget_too():
+    protocol = make(frame_budget=2)
+    protocol.receive_data(frame(1, b"a") + frame(1, b"b") + frame(1, b"c"))
+    protocol.accept(None)
+    assert protocol.events_received() == [Message(TEXT, "a"), Message(TEXT, "b")]
+    assert protocol.more_to_parse
+    protocol.receive_data(b"")
+    assert protocol.events_received() == [Message(TEXT, "c")]
+    assert not protocol.more_to_parse
+
+
+def run_stream(chunks: list[bytes], *, short_path: bool, budget: int | None,
+               close_at: int | None, deflate: bool) -> tuple:
+    """Events, output and final state of a stream read in `chunks`, driven as the server
+    drives it: parse again while more_to_parse; close from our side before chunk close_at."""
+    extra = "Sec-WebSocket-Extensions: permessage-deflate\r\n" if deflate else ""
+    protocol = make(extra=extra, max_message_size=150, short_path=short_path,
+                    frame_budget=budget)
+    protocol.accept(None)
+    protocol.data_to_send()   # the 101, whose Date may differ between the runs
+    events, out = [], []
+    for index, chunk in enumerate(chunks):
+        if index == close_at:
+            protocol.close(1001)
+        protocol.receive_data(chunk)
+        while True:
+            events += protocol.events_received()
+            out.append(protocol.data_to_send())
+            if not protocol.more_to_parse:
+                break
+            protocol.receive_data(b"")
+    return events, b"".join(out), protocol.state
+
+
+@settings(max_examples=500, deadline=None)
+@given(stream=st.lists(frames, max_size=12), cuts=st.lists(st.integers(1, 60), max_size=8),
+       deflate=st.booleans(), budget=st.sampled_from([None, 1, 2, 3]),
+       close_at=st.none() | st.integers(0, 8))
+def test_parsing_in_budgeted_steps_changes_nothing(stream, cuts, deflate, budget, close_at):
+    """Parsed a few frames at a time, on the short path, the same bytes give what the
+    engine alone gives in one parse, a close of ours between reads included (after it,
+    frames are still split one by one, so the budget holds while closing too)."""
+    data = b"".join(stream)
+    chunks, pos = [], 0
+    for cut in cuts:
+        chunks.append(data[pos:pos + cut])
+        pos += cut
+    chunks.append(data[pos:])
+    reference = run_stream(chunks, short_path=False, budget=None, close_at=close_at,
+                           deflate=deflate)
+    assert run_stream(chunks, short_path=True, budget=budget, close_at=close_at,
+                      deflate=deflate) == reference
