@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from geows import limits, tls
+from geows import limits
 from geows.access.lines import (
     ACCESS_CONTAINERS,
     AccessContainer,
@@ -300,6 +300,10 @@ class _Reader:
         if not self.listeners:
             raise ConfigError("no Listen directive, so no listening sockets available", file)
         if self.guard:
+            # Imported here, for a config read to be served: `import geows.config` loads no
+            # ssl (README, Layout).
+            from geows import tls
+
             tls.listener_contexts(config)  # refuses certificates that do not load, and the like
         return config
 
