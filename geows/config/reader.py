@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from geows import limits
-from geows.access.lines import (
+from geows.config import directives, paths
+from geows.config.access_lines import (
     ACCESS_CONTAINERS,
     AccessContainer,
     AccessLine,
     is_access_directive,
     is_remoteip_directive,
 )
-from geows.config import directives, paths
 from geows.config.directives import DIR, SERVER, VHOST
 from geows.config.lexer import split_words
 from geows.config.logs import (
