@@ -25,7 +25,7 @@ from geows.config.model import host_port  # noqa: E402
 from geows.config.vhosts import VirtualHost  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
 from geows.master import Master, is_geows  # noqa: E402
-from geows.plugin import load_plugins  # noqa: E402
+from geows.plugin.loading import load_plugins  # noqa: E402
 from geows.server import Server, bind  # noqa: E402
 from geows.worker import Ending, drop_privileges, serve  # noqa: E402
 

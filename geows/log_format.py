@@ -17,12 +17,12 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from gevent import monkey
+from typing import TYPE_CHECKING, Any
 
 from geows.errors import ConfigError
-from geows.http import Request
+
+if TYPE_CHECKING:
+    from geows.http import Request
 
 # httpd's DEFAULT_LOG_FORMAT, the Common Log Format: TransferLog's without a LogFormat.
 COMMON = '%h %l %u %t "%r" %>s %b'
@@ -35,7 +35,6 @@ _ESCAPE = [_C_ESCAPES.get(byte, chr(byte) if 0x20 <= byte < 0x7F else f"\\x{byte
 _ERROR_LOG_ESCAPE = [*_ESCAPE[:0x22], '"', *_ESCAPE[0x23:]]  # ap_escape_errorlog_item's
 _PLAIN = re.compile(r'[\x20-\x7e]*').fullmatch  # printable ASCII: escaped unless " or \
 _LITERAL_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
-_thread_ident = monkey.get_original("_thread", "get_ident")  # the OS thread, not the greenlet
 
 
 @dataclass(frozen=True)
@@ -265,10 +264,20 @@ def _process(entry: Entry, arg: str) -> str:
     if arg in ("", "pid"):
         return str(os.getpid())
     if arg == "tid":
-        return str(_thread_ident())
+        return str(_os_thread_ident())
     if arg == "hextid":
-        return f"{_thread_ident():x}"
+        return f"{_os_thread_ident():x}"
     return arg
+
+
+def _os_thread_ident() -> int:
+    """The OS thread's id (pthread_self, httpd's apr_os_thread_current), not the greenlet's
+    that monkeypatching puts in _thread.get_ident."""
+    # gevent is imported here, where a line is written, so that reading a config (which
+    # parses LogFormat) loads no gevent (README, Layout).
+    from gevent import monkey
+
+    return monkey.get_original("_thread", "get_ident")()
 
 
 def _duration(entry: Entry, unit: str) -> str:

@@ -38,6 +38,7 @@ from geows.config.logs import ServerLogs
 from geows.config.model import STATUS_HANDLER
 from geows.errors import ConnectionClosed, HttpError, RoutedElsewhere
 from geows.log_format import Entry, escape
+from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
 from geows.plugin.api import WebSocketServer
 from geows.plugin.threads import wait_for_threads
 from geows.protocols import (
@@ -48,7 +49,6 @@ from geows.protocols import (
     WebSocketProtocol,
     select_protocol,
 )
-from geows.protocols.events import BINARY, CLOSE, PING, PONG, TEXT
 from geows.protocols.memory import MessageMemory
 
 log = logging.getLogger("geows.server")

@@ -35,7 +35,7 @@ from geows.channel import Channel, Kind, json_body  # noqa: E402
 from geows.config import ProcessSettings, load_config  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
 from geows.master import Assignment  # noqa: E402
-from geows.plugin import load_plugins  # noqa: E402
+from geows.plugin.loading import load_plugins  # noqa: E402
 from geows.server import Server  # noqa: E402
 
 logger = logging.getLogger("geows.main")

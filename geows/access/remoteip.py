@@ -30,7 +30,7 @@ from geows.access.ipsubnet import (
     looks_like_ip,
     parse_subnet,
 )
-from geows.access.lines import AccessLine
+from geows.config.access_lines import AccessLine
 from geows.config.lexer import logical_lines, split_words
 from geows.errors import ConfigError
 

@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from geows.access.ipsubnet import NotAnAddress, Subnet, parse_rule
-from geows.access.lines import AccessContainer, AccessLine
 from geows.access.methods import ALL, MethodSet, limit, parse_known
+from geows.config.access_lines import AccessContainer, AccessLine
 from geows.errors import ConfigError
 
 _REFUSE = "which refuses to start rather than serve this location unguarded"

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from geows import limits
-from geows.access.lines import ACCESS_CONTAINERS, AccessLine, is_access_directive
 from geows.config import paths
+from geows.config.access_lines import ACCESS_CONTAINERS, AccessLine, is_access_directive
 from geows.config.logs import LogTarget, ServerLogs
 from geows.config.paths import DEFAULT_DOCUMENT_ROOT, Alias, ProxyPass, compile_pcre
 from geows.config.tls_settings import TlsSettings

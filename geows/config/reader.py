@@ -19,15 +19,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from geows import limits, tls
-from geows.access.lines import (
+from geows import limits
+from geows.config import directives, paths
+from geows.config.access_lines import (
     ACCESS_CONTAINERS,
     AccessContainer,
     AccessLine,
     is_access_directive,
     is_remoteip_directive,
 )
-from geows.config import directives, paths
 from geows.config.directives import DIR, SERVER, VHOST
 from geows.config.lexer import split_words
 from geows.config.logs import (
@@ -300,6 +300,10 @@ class _Reader:
         if not self.listeners:
             raise ConfigError("no Listen directive, so no listening sockets available", file)
         if self.guard:
+            # Imported here, for a config read to be served: `import geows.config` loads no
+            # ssl (README, Layout).
+            from geows import tls
+
             tls.listener_contexts(config)  # refuses certificates that do not load, and the like
         return config
 

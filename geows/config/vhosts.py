@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from geows import limits
-from geows.access.lines import AccessLine
+from geows.config.access_lines import AccessLine
 from geows.config.logs import ServerLogs
 from geows.config.paths import Alias, ProxyPass
 from geows.config.tls_settings import TlsSettings

@@ -1,28 +1,10 @@
-"""Plugins: the API they are written against and the loaders (Python, C) that find them."""
+"""The plugin API: what `from geows.plugin import ...` gives a plugin. Importing it loads
+no gevent, ssl, ctypes, websockets or config reader (tests/test_layers.py); the loaders
+the server runs are in geows.plugin.loading."""
 
-from __future__ import annotations
-
-from typing import Any
-
-from geows.config import Config, WebSocketSettings
 from geows.errors import ConnectionClosed
 from geows.plugin.api import BINARY, CLOSE, PING, PONG, TEXT, Plugin, WebSocketServer
-from geows.plugin.c_loader import load_c_plugin
-from geows.plugin.python_loader import load_python_plugin
 from geows.plugin.threads import run_in_thread
 
 __all__ = ["BINARY", "CLOSE", "PING", "PONG", "TEXT", "ConnectionClosed", "Plugin",
-           "WebSocketServer", "load_plugin", "load_plugins", "run_in_thread"]
-
-
-def load_plugin(settings: WebSocketSettings) -> Any:
-    """Load the plugin a WebSocketHandler line names."""
-    if settings.plugin.endswith(".so"):
-        return load_c_plugin(settings)
-    return load_python_plugin(settings)
-
-
-def load_plugins(config: Config) -> dict[WebSocketSettings, Any]:
-    """Load the plugin of every WebSocketHandler line (ConfigError on the first failure)."""
-    return {section.websocket: load_plugin(section.websocket)
-            for section in config.locations if section.websocket is not None}
+           "WebSocketServer", "run_in_thread"]

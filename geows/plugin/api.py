@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from geows.http import Request
-from geows.protocols.events import BINARY, CLOSE, PING, PONG, TEXT
+from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
+
+if TYPE_CHECKING:
+    from geows.http import Request
 
 __all__ = ["BINARY", "CLOSE", "PING", "PONG", "TEXT", "Plugin", "WebSocketServer"]
 

@@ -11,12 +11,12 @@ suspends only the calling greenlet:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
-
-import gevent
-from gevent.threadpool import ThreadPool
+from typing import TYPE_CHECKING, TypeVar
 
 from geows import limits
+
+if TYPE_CHECKING:
+    from gevent.threadpool import ThreadPool
 
 T = TypeVar("T")
 
@@ -29,6 +29,10 @@ def run_in_thread(func: Callable[..., T], /, *args, **kwargs) -> T:
     thread), not from an OS thread of your own."""
     global _pool
     if _pool is None:  # created on first use, in the hub's thread
+        # gevent is imported here, in the server, so that `from geows.plugin import
+        # run_in_thread` loads no gevent (README, Layout).
+        from gevent.threadpool import ThreadPool
+
         _pool = ThreadPool(limits.PLUGIN_THREADS,
                            idle_task_timeout=limits.PLUGIN_THREAD_IDLE_TIMEOUT)
     return _pool.apply(func, args, kwargs)
@@ -39,6 +43,8 @@ def wait_for_threads(timeout: float) -> bool:
     shutdown, before plugins are destroyed); False if some still run."""
     if _pool is None:
         return True
+    import gevent  # loaded already: a pool was made
+
     with gevent.Timeout(timeout, False):
         _pool.join()
         return True

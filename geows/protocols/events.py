@@ -4,14 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# mod_websocket's message types, kept at the module's values so that C and
-# Python plugins agree on them.
-TEXT = 0x00
-BINARY = 0x80
-CLOSE = 0xFF
-PING = 0x100
-PONG = 0x101
-
 
 @dataclass(frozen=True)
 class Message:

@@ -15,17 +15,9 @@ from collections.abc import Iterable
 from geows import limits
 from geows.errors import HttpError
 from geows.http import Headers, Request
+from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
 from geows.protocols.base import State, WebSocketProtocol
-from geows.protocols.events import (
-    BINARY,
-    CLOSE,
-    PING,
-    PONG,
-    TEXT,
-    CloseReceived,
-    Message,
-    ProtocolError,
-)
+from geows.protocols.events import CloseReceived, Message, ProtocolError
 
 KEY3_SIZE = 8
 CLOSING_FRAME = b"\xff\x00"

@@ -53,17 +53,9 @@ except ImportError:  # pragma: no cover
 from geows import limits
 from geows.errors import HttpError
 from geows.http import Request
+from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
 from geows.protocols.base import State, WebSocketProtocol
-from geows.protocols.events import (
-    BINARY,
-    CLOSE,
-    PING,
-    PONG,
-    TEXT,
-    CloseReceived,
-    Message,
-    ProtocolError,
-)
+from geows.protocols.events import CloseReceived, Message, ProtocolError
 from geows.protocols.memory import MessageMemory
 
 # Versions 7 and 8 (hybi-07/08, which mod_websocket accepted) frame exactly as 13.

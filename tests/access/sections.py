@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from geows.access.lines import ACCESS_CONTAINERS, AccessContainer, AccessLine
 from geows.access.rules import SectionAccess, build, merge
+from geows.config.access_lines import ACCESS_CONTAINERS, AccessContainer, AccessLine
 from geows.config.lexer import logical_lines, split_words
 
 FILE = "test.conf"

@@ -10,8 +10,8 @@ import os
 
 import pytest
 
-from geows.access.lines import AccessContainer, AccessLine
 from geows.config import paths
+from geows.config.access_lines import AccessContainer, AccessLine
 
 WS = """\
 <Location /echo>

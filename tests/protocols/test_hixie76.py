@@ -4,8 +4,8 @@ import pytest
 
 from geows.errors import HttpError
 from geows.http import RequestParser
+from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
 from geows.protocols import CloseReceived, Message, ProtocolError, State
-from geows.protocols.events import BINARY, CLOSE, PING, PONG, TEXT
 from geows.protocols.hixie76 import Hixie76, challenge_response, key_number
 
 # A second well-known example of the draft's handshake.

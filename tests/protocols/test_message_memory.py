@@ -12,8 +12,8 @@ from websockets.exceptions import PayloadTooBig
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 
+from geows.messages import BINARY, TEXT
 from geows.protocols import Message, ProtocolError, State
-from geows.protocols.events import BINARY, TEXT
 from geows.protocols.memory import MessageMemory
 from geows.protocols.rfc6455 import _SteppedInflate
 from tests.protocols.test_rfc6455 import frame, make

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from geows.errors import HttpError
 from geows.http import RequestParser
+from geows.messages import BINARY, PING, TEXT
 from geows.protocols import CloseReceived, Message, ProtocolError, State
-from geows.protocols.events import BINARY, PING, TEXT
 from geows.protocols.rfc6455 import RFC6455
 
 HEAD = ("GET /chat?x=1 HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n"

@@ -1,4 +1,4 @@
-"""What the config reader hands over: access directives as written, with where."""
+"""What the config reader hands geows.access: access directives as written, with where."""
 
 from __future__ import annotations
 

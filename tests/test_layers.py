@@ -1,0 +1,86 @@
+"""The layer rules of the README's Layout table, checked: a plugin's first line, `import
+geows.config` and `import geows.protocols`, each run alone in a fresh interpreter, load
+none of the modules their rows leave out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.geows_process import REPO
+
+# geows' modules that do I/O or drive it (sockets, processes, log files, DNS, certificates).
+IO_MODULES = ("geows.server", "geows.forward", "geows.channel", "geows.master",
+              "geows.worker", "geows.cli", "geows.tls", "geows.log", "geows.fairness",
+              "geows.access", "geows.plugin.loading")
+
+FORBIDDEN = {
+    # every name plugins/, examples/ and the tests import from geows.plugin
+    "from geows.plugin import BINARY, CLOSE, PING, PONG, TEXT, ConnectionClosed, Plugin, "
+    "WebSocketServer, run_in_thread":
+        ("gevent", "ssl", "ctypes", "websockets", "geows.config", "geows.protocols",
+         *IO_MODULES),
+    "import geows.config": ("gevent", "ssl", *IO_MODULES),
+    "import geows.protocols": ("gevent", "ssl", "geows.config", *IO_MODULES),
+}
+
+# Prints what the statement loaded (the modules new in sys.modules after it) and from where.
+CHILD = """
+import json, sys
+before = set(sys.modules)
+{statement}
+print(json.dumps([sorted(set(sys.modules) - before), sys.modules["geows"].__file__]))
+"""
+
+
+def load(statement: str) -> tuple[list[str], str]:
+    """The modules `statement` loads in a fresh interpreter, and the interpreter's
+    -X importtime tree."""
+    child = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                            CHILD.format(statement=statement)],
+                           cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    loaded, geows_file = json.loads(child.stdout)
+    assert geows_file == str(REPO / "geows" / "__init__.py")  # this tree's geows
+    return loaded, child.stderr
+
+
+def is_in(name: str, rules: tuple[str, ...]) -> bool:
+    """Whether module `name` is one of `rules` or inside one of them."""
+    return any(name == rule or name.startswith(rule + ".") for rule in rules)
+
+
+def import_chains(importtime: str) -> dict[str, list[str]]:
+    """For each module in -X importtime's tree, the chain of imports that loaded it,
+    outermost first. In the tree a module's line comes after those of the modules it
+    imported, which are indented more. (Extension modules a C module imports are not in it.)"""
+    rows = [line.split("|")[2] for line in importtime.splitlines()
+            if line.startswith("import time:") and line.count("|") == 2]
+    names = [(len(row) - len(row.lstrip()), row.strip()) for row in rows]
+    chains = {}
+    for start, (depth, module) in enumerate(names):
+        chain = [module]
+        for indent, name in names[start + 1:]:
+            if indent < depth:
+                depth = indent
+                chain.append(name)
+        chains[module] = chain[::-1]
+    return chains
+
+
+@pytest.mark.parametrize("statement", FORBIDDEN)
+def test_a_layer_loads_none_of_what_its_row_leaves_out(statement):
+    loaded, importtime = load(statement)
+    rules = FORBIDDEN[statement]
+    forbidden = [name for name in loaded if is_in(name, rules)]
+    # How each was reached, up to the first forbidden module on the way.
+    chains = set()
+    for chain in map(import_chains(importtime).get, forbidden):
+        if chain is not None:
+            first = next(index for index, step in enumerate(chain) if is_in(step, rules))
+            chains.add(" -> ".join(chain[:first + 1]))
+    assert not forbidden, (f"`{statement}` loads {len(loaded)} modules, {len(forbidden)} "
+                           f"of them forbidden, reached by\n" + "\n".join(sorted(chains))
+                           + f"\nall it loads: {' '.join(loaded)}")
