@@ -99,7 +99,6 @@ def is_upgrade(request: Request) -> bool:
 # then an extension from ';' holding no control byte but tab, then CRLF.
 _CHUNK_DIGITS = re.compile(rb"[0-9A-Fa-f]+")
 _CHUNK_AFTER_DIGITS = re.compile(rb"[ \t]{0,10}(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?\r\n")
-_MAX_CHUNK_SIZE = 2**63 - 1  # what an apr_off_t holds; past it, parse_chunk_size overflows
 
 
 def chunk_size(line: bytes) -> int:
@@ -112,7 +111,7 @@ def chunk_size(line: bytes) -> int:
     if digits is None:
         raise ValueError(f"chunk-size line not starting with a hex digit: {line[:20]!r}")
     size = int(digits[0], 16)
-    if size > _MAX_CHUNK_SIZE:
+    if size > http.MAX_OFF_T:
         raise OverflowError(f"chunk size past 2^63 - 1: {line[:20]!r}")
     if not _CHUNK_AFTER_DIGITS.fullmatch(line, digits.end()):
         raise ValueError(f"malformed chunk-size line {line[:20]!r}")
@@ -214,8 +213,9 @@ class RequestStream(_Framing):
     Nothing is read past the end of the connection (`stopped` says why): an answer after
     which httpd closes it, a head or a frame that cannot be read (answered with httpd's
     400 or 413, in the backend's place when the request's head went on), a request for
-    another backend or location (RoutedElsewhere, unanswered), or the body of a request
-    httpd closes after (Request.last).
+    another backend or location (RoutedElsewhere, unanswered), the body of a request
+    httpd closes after (Request.last), or an exception that is a bug of geows' (kept in
+    `failure` for the caller to log: what came before it still goes on, to be answered).
     """
 
     def __init__(self, entry: ProxyPass, client_ip: str,
@@ -229,6 +229,7 @@ class RequestStream(_Framing):
         # later request that may not go on.
         self.admit = admit
         self.stopped: str | None = None
+        self.failure: Exception | None = None
         self.requests: list[Request] = []
         self.answers: deque[Answer] = deque()  # geows' own, until the ResponseReader takes them
         self.upgrade: Request | None = None   # the upgrade request waiting for its answer
@@ -272,6 +273,9 @@ class RequestStream(_Framing):
                 self._last_answer(bad, after=len(self.requests) - 1)
             else:  # the body of a request answered already: httpd closes after that answer
                 self.stopped = bad.reason
+        except Exception as bug:  # the requests before it still go on, and are answered
+            self.failure = bug
+            self.stopped = "internal error"
         return bytes(out)
 
     def _feed(self, data: bytes, out: bytearray) -> None:
@@ -533,10 +537,13 @@ def _response_framing(headers: Headers) -> tuple[int, int]:
     if not fields:
         return _UNTIL_CLOSE, 0
     lengths = {value.strip() for value in ",".join(fields).split(",")}  # "5, 5" is one 5
-    length = lengths.pop()
-    if lengths or not re.fullmatch(r"[0-9]+", length):
-        raise HttpError(502, "invalid Content-Length in a response")
-    return (_BODY, int(length)) if int(length) else (_HEAD, 0)
+    try:
+        if len(lengths) > 1:
+            raise ValueError("different lengths")
+        length = http.parse_decimal(lengths.pop())
+    except ValueError:
+        raise HttpError(502, "invalid Content-Length in a response") from None
+    return (_BODY, length) if length else (_HEAD, 0)
 
 
 def switch_refused(response: Response, upgrade: Request | None, entry: ProxyPass) -> str | None:
@@ -611,32 +618,25 @@ class _Relay:
         client.settimeout(limits.TIMEOUT)
 
     def run(self, head: bytes, data: bytes) -> Relayed:
-        """Send the first request's head, then forward the rest (`data` onwards)."""
+        """Send the first request's head, then forward the rest (`data` onwards); once the
+        client closes or nothing more may go on, the backend still answers what it was
+        sent. An exception that is a bug of geows' is logged and ends the connection the
+        same way: no answer already due is lost to it."""
         back = gevent.spawn(self._copy_back)
         result = self.result
         try:
-            out = head + self.stream.feed(data)
-            while True:
-                self.backend.sendall(out)
-                if self.stream.answers:
-                    with self.writing:
-                        self._pass_on(self.responses.due())
-                if self.stream.stopped is not None:
-                    break
-                if self.stream.holding:
-                    gevent.wait([self.answer, back], count=1)
-                    self.answer.clear()
-                    if back.dead:
-                        break
-                    data = b""  # what was held, if answered
-                else:
-                    data = self._recv(self.client)
-                    result.bytes_in += len(data)
-                    if not data:
-                        break
-                out = self.stream.feed(data)
-            if not result.ending:
-                result.ending = ("client closed" if self.stream.stopped is None
+            try:
+                self._forward(head, data, back)
+                failure = self.stream.failure
+            except OSError:
+                raise  # the connection is gone (TimeoutError included): below
+            except Exception as bug:
+                failure = bug
+            if failure is not None:
+                log.error("%s: internal error", self.name, exc_info=failure)
+            if not result.ending:  # the backend neither closed nor failed
+                result.ending = ("internal error" if failure is not None
+                                 else "client closed" if self.stream.stopped is None
                                  else f"stopped: {self.stream.stopped}")
                 if not self.responses.finished:
                     # The backend still answers what it was sent: close its reading side only.
@@ -652,6 +652,30 @@ class _Relay:
         if self.stream.tunnel:
             result.ending = f"tunnel, {result.ending}"
         return result
+
+    def _forward(self, head: bytes, data: bytes, back: gevent.Greenlet) -> None:
+        """Forward the client's bytes until it closes, the stream stops, or `back` (the
+        copy back) ends while the stream holds them."""
+        out = head + self.stream.feed(data)
+        while True:
+            self.backend.sendall(out)
+            if self.stream.answers:
+                with self.writing:
+                    self._pass_on(self.responses.due())
+            if self.stream.stopped is not None:
+                return
+            if self.stream.holding:
+                gevent.wait([self.answer, back], count=1)
+                self.answer.clear()
+                if back.dead:
+                    return
+                data = b""  # what was held, if answered
+            else:
+                data = self._recv(self.client)
+                self.result.bytes_in += len(data)
+                if not data:
+                    return
+            out = self.stream.feed(data)
 
     def _recv(self, sock: socket.socket) -> bytes:
         """The next bytes from sock; TimeoutError only when neither side sent anything
@@ -690,6 +714,10 @@ class _Relay:
             result.ending = result.ending or "idle too long"
         except OSError as exc:
             result.ending = result.ending or f"connection dropped: {exc}"
+        except Exception:  # a bug of geows': what was passed on stands, nothing more goes
+            log.error("%s: internal error", self.name, exc_info=True)
+            result.ending = "internal error"
+            self.responses.finished = True
         try:
             self.client.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -95,8 +95,21 @@ def test_idle_once_every_request_is_answered_in_full():
     assert statuses(read(reader, b"HTTP/1.1 408 Request Timeout\r\n\r\n", 1)) == [(408, None)]
 
 
+def test_a_response_length_is_read_as_httpd_reads_it():
+    """ap_parse_strict_length: leading zeros however many (int() refuses more than 4,300
+    digits)."""
+    stream, reader = streams()
+    stream.feed(request("/a") + request("/b"))
+    raw = (b"HTTP/1.1 200 OK\r\nContent-Length: " + b"0" * 4400 + b"5\r\n\r\nfirst"
+           b"HTTP/1.1 204 No Content\r\n\r\n")
+    assert statuses(read(reader, raw, 1000)) == [(200, "/a"), (204, "/b")]
+    assert reader.idle
+
+
 @pytest.mark.parametrize("raw", [
     b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775808\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 4400 + b"\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n",
@@ -361,6 +374,32 @@ def test_an_own_answer_after_which_httpd_closes_ends_the_connection(later):
     assert stream.stopped == "no"
     pieces = list(reader.feed(OK + OK))   # the backend's more than asked: not passed on
     assert statuses(pieces) == [(200, "/a")] and pieces[-1] is answer and reader.finished
+
+
+def test_a_later_request_with_thousands_of_digits_in_its_length_is_forwarded():
+    first, later = request("/a"), request("/b", "Content-Length: " + "0" * 4400 + "5")
+    stream, _ = streams()
+    assert stream.feed(first + later + b"hello") == forwarded(first) + forwarded(later) + \
+        b"hello"
+    assert stream.stopped is None and stream.requests[1].content_length == 5
+
+
+def test_a_bug_on_a_later_request_leaves_the_earlier_ones_going_on():
+    """An exception that is no HttpError (a bug of geows') ends the connection, and no
+    more: the requests before it still go to the backend, to be answered; the relay logs
+    `failure`."""
+    def admit(later):
+        if later.target == "/bug":
+            raise RuntimeError("a bug")
+
+    stream, reader = streams(admit=admit)
+    first, second = request("/a"), request("/b")
+    assert stream.feed(first + second + request("/bug") + request("/c")) == \
+        forwarded(first) + forwarded(second)
+    assert stream.stopped == "internal error" and str(stream.failure) == "a bug"
+    assert stream.feed(request("/d")) == b""
+    assert statuses(read(reader, b"HTTP/1.1 204 No Content\r\n\r\n" * 2, 5)) == [
+        (204, "/a"), (204, "/b")]
 
 
 def test_a_bad_body_answered_after_the_backend_began_answering_leaves_its_answer():

@@ -5,11 +5,13 @@ answered byte for byte as Apache alone answers (but for the Date header)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -498,6 +500,48 @@ def test_the_upgrade_parameter_tunnels_its_protocol_both_ways(upgrades):
     line = relayed_line(front, client_port)
     assert line.startswith("101 ") and line.endswith(
         f"forwarded to 127.0.0.1:{upgrader.port}: tunnel, client closed")
+
+
+# forward.relay itself, in a process of its own as a worker runs it (gevent's sockets), with
+# an `admit` that raises what no rule raises: a bug of geows' on a later request.
+RELAY_WITH_A_BUG = """
+from gevent import monkey
+monkey.patch_all()
+import json, logging, socket, sys
+from geows import forward
+from geows.config.paths import ProxyPass
+from geows.http import RequestParser
+
+logging.basicConfig()
+def admit(later):
+    raise RuntimeError("a bug on " + later.target)
+head = sys.stdin.buffer.read()
+client, ours = socket.socketpair()
+entry = ProxyPass("/", ("127.0.0.1", int(sys.argv[1])), "/", "t.conf", 1)
+relayed = forward.relay(ours, RequestParser().feed(head), entry, "127.0.0.1", "test", admit)
+ours.close()
+got = bytearray()
+while more := client.recv(65536):
+    got += more
+print(json.dumps({"answer": got.decode("latin-1"), "ending": relayed.ending}))
+"""
+
+
+def test_a_bug_on_a_later_request_loses_no_earlier_answer(lab):
+    """The earlier request, which came in one piece with the later one, still goes to
+    Apache and its answer to the client; the bug is logged with its traceback, and the
+    connection ends after that answer."""
+    _, apache_port, _ = lab
+    first = get("/index.html")
+    done = subprocess.run([sys.executable, "-c", RELAY_WITH_A_BUG, str(apache_port)],
+                          input=first + get("/later"), capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr.decode()
+    result = json.loads(done.stdout)
+    assert without_date(result["answer"].encode("latin-1")) == exchange(apache_port, [first])[0]
+    assert result["ending"] == f"forwarded to 127.0.0.1:{apache_port}: internal error"
+    errors = done.stderr.decode()
+    assert "the ProxyPass backend" in errors and ": internal error\n" in errors
+    assert "RuntimeError: a bug on /later" in errors
 
 
 def test_websockets_through_proxypass_carry_messages_both_ways(lab):

@@ -163,6 +163,19 @@ ROWS: dict[str, Row] = {
            "many-leading-zeros": b"0" * 30 + b"5\r\n", "past-2-63": b"8000000000000000\r\n",
            "control-in-extension": b"5;a\x01\r\n", "fullwidth-digit": b"\xef\xbc\x95\r\n",
            }.items()},
+    # Numbers of more than 4,300 digits, int()'s limit: httpd reads leading zeros as any.
+    "content-length-4401-digits-forwarded": row(
+        post(b"hello", "Content-Length: " + "0" * 4400 + "5", CLOSE)),
+    "content-length-4401-digits-handshake": row(
+        request("/chat", *UPGRADE, "Content-Length: " + "0" * 4401)),
+    "content-length-4401-digits-pipelined": row(
+        request("/public/index.html"),
+        post(b"hello", "Content-Length: " + "0" * 4400 + "5", CLOSE)),
+    "content-length-4401-nines": row(post(b"", "Content-Length: " + "9" * 4401, CLOSE)),
+    "host-port-4402-digits": row(
+        request("/public/index.html", CLOSE, host="public.test:" + "0" * 4400 + "80")),
+    "host-port-past-long-max": row(
+        request("/public/index.html", CLOSE, host="public.test:" + "9" * 30)),
     "chunk-data-not-followed-by-crlf": row(
         post(b"5\r\n12345XY0\r\n\r\n", "Transfer-Encoding: chunked"),
         request("/public/index.html", CLOSE)),
