@@ -14,10 +14,11 @@ responses, passed on exactly as sent. As mod_proxy_http does, what a client send
 an upgrade request waits for the backend's answer to it: only a 101 naming the protocol
 asked for (and allowed by the ProxyPass line) makes the rest a byte tunnel; after any
 other answer the connection stays HTTP, and its next request is checked as the first
-was. A later request that geows answers itself (refused by the rules, `OPTIONS *`) is
-answered in its place among the backend's answers, as httpd answers it, and the
-connection goes on when httpd's would. `relay` is the gevent part: two straight-line
-loops, one each way.
+was (but after a draft-76 handshake whose 8 key bytes the backend got unannounced, the
+connection ends with that answer: RequestStream.answered). A later request that geows
+answers itself (refused by the rules, `OPTIONS *`) is answered in its place among the
+backend's answers, as httpd answers it, and the connection goes on when httpd's would.
+`relay` is the gevent part: two straight-line loops, one each way.
 """
 
 from __future__ import annotations
@@ -205,7 +206,8 @@ class RequestStream(_Framing):
     key bytes are its handshake's body. After an upgrade request (`upgrade`), what the
     client sends is held, neither parsed nor passed on, until `answered` says how the
     backend answered it: a 101 that switched makes the rest a tunnel, anything else leaves
-    it HTTP, every request checked by `admit` again. (The caller reads no more from the
+    it HTTP, every request checked by `admit` again (after draft-76's unannounced key3,
+    anything else ends it: `answered`). (The caller reads no more from the
     client while `holding`.) A later request refused by `admit` (HttpError), `OPTIONS *`,
     or one mod_proxy_http refuses, is answered in its place (an Answer) and its body
     skipped, never forwarded; the connection goes on if httpd's would
@@ -237,6 +239,7 @@ class RequestStream(_Framing):
         self._held = bytearray()       # what came after it meanwhile
         self._skipping = False         # the body being framed is a request geows answered
         self._closing: str | None = None  # why nothing is read after the current body
+        self._key3_unannounced = False  # draft-76's key3 went on as the upgrade's body
 
     @property
     def tunnel(self) -> bool:
@@ -249,10 +252,19 @@ class RequestStream(_Framing):
 
     def answered(self, switched: bool) -> None:
         """The backend answered `upgrade`: with a 101 that opens a tunnel (switched), or
-        with anything else. What was held goes on at the next `feed`."""
+        with anything else. What was held goes on at the next `feed`, unless draft-76's
+        key3 went to the backend unannounced: then, its answer not a 101, the backend may
+        read those 8 bytes as a request of its own (`GET /a\r\n` is one, unchecked by
+        any rule), and its connection is out of step with the client's. Nothing more is
+        forwarded on it (`stopped`), and nothing the backend sends after that answer is
+        passed back (ResponseReader): httpd's front would read the 8 bytes as the
+        client's next request, which geows cannot once the backend has them."""
         self.upgrade = None
         if switched:
             self._state = _TUNNEL
+        elif self._key3_unannounced:
+            self.stopped = ("the backend answered a draft-76 handshake without a 101, its 8 "
+                            "key bytes sent on unannounced")
 
     def feed(self, data: bytes) -> bytes:
         """What goes to the backend for `data` (and for what was held, once answered).
@@ -326,6 +338,7 @@ class RequestStream(_Framing):
             if self._state == _HEAD and is_draft76(request.headers):
                 # Key3 follows the head unannounced, and the backend needs it to answer.
                 self._state, self._remaining = _BODY, KEY3_SIZE
+                self._key3_unannounced = True
         return request.trailing
 
     def _answer(self, request: Request, status: int, reason: str, data: bytes,
@@ -396,7 +409,8 @@ class ResponseReader(_Framing):
     through makes the rest the new protocol's; the final answer to it, whatever it is,
     releases what `stream` held. A 101 it refuses, or a head or chunk that cannot be read,
     raises HttpError(502), as mod_proxy_http answers them. Once geows' answer that ends
-    the connection has come, the reader is `finished`: nothing more is passed on.
+    the connection has come, or the backend's last answer to a stream that stopped, the
+    reader is `finished`: nothing more is passed on.
     """
 
     _bad_frame = _too_large = 502  # a backend's
@@ -423,7 +437,9 @@ class ResponseReader(_Framing):
         """geows' own answers whose turn has come: no response is partly passed on, and
         the backend has answered in full the forwarded requests before each. One in place
         of a forwarded request whose answer had begun is dropped (the backend's stands);
-        the connection's last one finishes the reader."""
+        the connection's last one finishes the reader, and so does the backend's last
+        answer once the stream has stopped: whatever it sends after that answers nothing
+        the client asked."""
         answers = []
         queue = self.stream.answers
         while queue and self._state == _HEAD and not self.finished \
@@ -432,6 +448,9 @@ class ResponseReader(_Framing):
             if answer.after == self.answered:
                 answers.append(answer)
             self.finished = answer.last
+        if self._state == _HEAD and self.stream.stopped is not None \
+                and self.answered == len(self.stream.requests):
+            self.finished = True
         return answers
 
     def feed(self, data: bytes) -> Iterator[Response | Answer | bytes]:
@@ -443,7 +462,7 @@ class ResponseReader(_Framing):
                 data = self._body(data, out)
                 continue
             answers = self.due()
-            if answers:
+            if answers or self.finished:
                 if out:
                     yield bytes(out)
                     out.clear()

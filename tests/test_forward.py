@@ -206,6 +206,37 @@ def test_draft76_key3_is_the_handshake_body():
     assert stream.tunnel and stream.feed(b"") == b"\x00hi\xff"
 
 
+@pytest.mark.parametrize("key3", [b"GET /a\r\n", b"^n:ds[4U"])
+def test_after_draft76_key3_any_other_answer_ends_the_connection(key3):
+    """Key3 went to the backend unannounced, as the handshake's body: after an answer that
+    is no 101, the backend may read it as a request of its own (b"GET /a\\r\\n" is an
+    HTTP/0.9 one), so the connection ends with that answer; nothing held is parsed or
+    forwarded, and nothing the backend sends after its answer goes back."""
+    admitted = []
+    stream, reader = streams(admit=admitted.append)
+    handshake = request("/d76", *DRAFT76)
+    assert stream.feed(handshake + key3 + SECRET) == forwarded(handshake) + key3
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    pieces = list(reader.feed(answer[:-1]))
+    assert not reader.finished and stream.stopped is not None
+    pieces += reader.feed(answer[-1:] + b"<html>the backend's answer to /a</html>")
+    assert b"".join(p.head if isinstance(p, Response) else p for p in pieces) == answer
+    assert statuses(pieces) == [(200, "/d76")] and reader.finished
+    assert stream.feed(b"") == b"" and stream.feed(request("/b")) == b""
+    assert admitted == [] and [r.target for r in stream.requests] == ["/d76"]
+
+
+def test_a_draft76_handshake_with_its_length_goes_on_after_any_other_answer():
+    """Content-Length: 8 says what key3 is: the backend reads it as a body, never as a
+    request, and the next request is checked and forwarded as any."""
+    stream, reader = streams()
+    handshake = request("/d76", *DRAFT76, "Content-Length: 8")
+    assert stream.feed(handshake + b"GET /a\r\n" + request("/b")) == \
+        forwarded(handshake) + b"GET /a\r\n"
+    list(reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+    assert stream.feed(b"") == forwarded(request("/b")) and stream.stopped is None
+
+
 @pytest.mark.parametrize(("line", "asked", "switched", "reason"), [
     (LINE, WEBSOCKET, "foo", "Unexpected Upgrade: foo (expecting WebSocket)"),
     (LINE, UPGRADE_FOO, "foo", "Unexpected Upgrade: foo (expecting n/a)"),

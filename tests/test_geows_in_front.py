@@ -342,6 +342,9 @@ CustomLog @DIR@/relayed.log "%{{remote}}p %>s %I %O %{{geows-ending}}n"
 <Location /guarded>
   Require ip 10.0.0.0/8
 </Location>
+<Location /k>
+  Require all denied
+</Location>
 <Location /members>
   AuthType Basic
   AuthName "Members only"
@@ -500,6 +503,69 @@ def test_the_upgrade_parameter_tunnels_its_protocol_both_ways(upgrades):
     line = relayed_line(front, client_port)
     assert line.startswith("101 ") and line.endswith(
         f"forwarded to 127.0.0.1:{upgrader.port}: tunnel, client closed")
+
+
+DRAFT76_UPGRADE = ("Connection: Upgrade", "Upgrade: WebSocket", "Origin: http://apache.test",
+                   "Sec-WebSocket-Key1: 4 @1  46546xW%0l 1 5",
+                   "Sec-WebSocket-Key2: 12998 5 Y3 1  .P00")
+
+
+class KeyReader(Upgrader):
+    """A backend that answers a draft-76 handshake 200 and then reads its 8 key bytes as
+    a request of its own, as Apache does (`GET /k\\r\\n` is an HTTP/0.9 one), answering
+    that too; then it echoes what more comes."""
+
+    READY = (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+             b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nanswer to key3")
+
+
+def test_after_draft76_key_bytes_any_other_answer_ends_the_connection(tmp_path):
+    """The 200 goes to the client; nothing held after key3 is parsed or forwarded, and
+    nothing more the backend sends goes back: its answer to the key bytes would otherwise
+    be taken for the answer to the client's next request."""
+    backend = KeyReader()
+    front = GeowsProcess(f"Listen 127.0.0.1:@PORT@\n"
+                         f"ProxyPass / http://127.0.0.1:{backend.port}/\n")
+    try:
+        handshake = get("/d76", *DRAFT76_UPGRADE)
+        with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+            sock.sendall(handshake + b"GET /k\r\n" + get("/next", "Connection: close"))
+            got = until_closed(sock)
+        assert got == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        assert bytes(backend.received[0]) == \
+            handshake[:-2] + b"X-Forwarded-For: 127.0.0.1\r\n\r\nGET /k\r\n"
+        front.wait_for_log("stopped: the backend answered a draft-76 handshake without a "
+                           "101, its 8 key bytes sent on unannounced")
+    finally:
+        front.stop()
+        backend.close()
+
+
+def test_draft76_key_bytes_apache_reads_never_bring_its_answer_back(lab, upgrades):
+    """Apache answers a draft-76 handshake for a file 200, then reads the key bytes
+    `GET /k\\r\\n` as an HTTP/0.9 request of its own, for a path geows denies: httpd's
+    front would read them as the client's next request, checked by its rules; geows
+    cannot once the backend has them. Its answer never reaches the client, and the
+    connection ends after the 200."""
+    front = upgrades[0]
+    _, apache_port, base = lab
+    secret = base / "www/k"
+    secret.write_text("K, DENIED BY GEOWS\n")
+    secret.chmod(0o644)
+    assert answer(front.port, "GET /k HTTP/1.1", "Host: apache.test").startswith(
+        b"HTTP/1.1 403 Forbidden\r\n")
+    handshake = get("/index.html", *DRAFT76_UPGRADE)
+    later = get("/index.html", "Connection: close")
+    with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+        client_port = sock.getsockname()[1]
+        sock.sendall(handshake + b"GET /k\r\n" + later)
+        got = until_closed(sock)
+    assert without_date(got) == exchange(apache_port, [handshake])[0]
+    assert b"DENIED BY GEOWS" not in got
+    assert relayed_line(front, client_port) == (
+        f"200 {len(handshake) + 8 + len(later)} {len(got)} forwarded to "
+        f"127.0.0.1:{apache_port}: stopped: the backend answered a draft-76 handshake "
+        "without a 101, its 8 key bytes sent on unannounced")
 
 
 # forward.relay itself, in a process of its own as a worker runs it (gevent's sockets), with

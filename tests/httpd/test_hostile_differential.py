@@ -61,6 +61,9 @@ class Row:
     # A deliberate difference (README): compared is only that neither front serves it
     # (every answer a refusal) and that the backend sees nothing from either.
     neither_serves: bool = False
+    # Another (README, "Beside Apache"): geows ends the connection after its first answer
+    # where httpd reads on. Compared are that answer and what the backend served.
+    ends_after_first: bool = False
 
     @property
     def raw(self) -> bytes:
@@ -68,8 +71,9 @@ class Row:
 
 
 def row(*requests: bytes, httpd: tuple[int, ...] | None = None,
-        backend: tuple[str, ...] | None = None, neither_serves: bool = False) -> Row:
-    return Row(requests, httpd, backend, neither_serves)
+        backend: tuple[str, ...] | None = None, neither_serves: bool = False,
+        ends_after_first: bool = False) -> Row:
+    return Row(requests, httpd, backend, neither_serves, ends_after_first)
 
 
 def path(target: str, host: str = "public.test") -> Row:
@@ -310,6 +314,17 @@ ROWS: dict[str, Row] = {
     "ws-upgrade-other-vhost": row(request("/ws", *UPGRADE, host="other.test")),
     "ws-upgrade-alias-vhost": row(request("/ws", *UPGRADE, host="x.other.test")),
     "chat-draft76": row(request("/chat", *DRAFT76, body=DRAFT76_KEY3)),
+    # A draft-76 handshake geows forwards goes with its 8 key bytes, which httpd's front
+    # reads as the client's next bytes (here the start of a bad request line: 400). The
+    # backend answers 200, not 101: geows ends the connection there, neither forwarding
+    # nor answering what follows (the backend has the key bytes, and may read them as a
+    # request of its own).
+    "draft76-forwarded-then-pipelined-private": row(
+        request("/public/index.html", *DRAFT76, body=DRAFT76_KEY3),
+        request("/private/secret.html", CLOSE), httpd=(200, 400), ends_after_first=True),
+    "draft76-forwarded-then-pipelined-public": row(
+        request("/public/index.html", *DRAFT76, body=DRAFT76_KEY3),
+        request("/public/index.html", CLOSE), httpd=(200, 400), ends_after_first=True),
     "websocket-upgrade-private": row(request("/private/secret.html", *UPGRADE)),
 
     # Odd request targets. httpd: OPTIONS * is answered by its core (200); an absolute-form
@@ -389,5 +404,8 @@ def test_geows_answers_as_httpd(fronts, name):
         for outcomes, served in got.values():
             assert outcomes and all(status >= 400 for status, _ in outcomes), got
             assert served == (), got
+        return
+    if case.ends_after_first:
+        assert got["geows"] == (httpd[0][:1], httpd[1]), got
         return
     assert got["geows"] == httpd
