@@ -568,6 +568,35 @@ def test_draft76_key_bytes_apache_reads_never_bring_its_answer_back(lab, upgrade
         "without a 101, its 8 key bytes sent on unannounced")
 
 
+def test_what_a_client_sent_reaches_the_error_log_escaped(lab):
+    """ESC, BEL and C1 bytes (CSI, NEL) in later requests of a forwarded connection, which
+    geows answers itself, and in an Upgrade value quoted by a 502's reason: the error log
+    has them as \\xhh, as httpd's log_error_core escapes every message."""
+    upgrader = Upgrader()
+    front = GeowsProcess(f"Listen 127.0.0.1:@PORT@\nLogLevel info\n"
+                         f"ProxyPass /any http://127.0.0.1:{upgrader.port}/ upgrade=ANY\n"
+                         f"ProxyPass / http://127.0.0.1:{lab[1]}/\n")
+    try:
+        for later in ("GET /\x1b[31mX\x07\x9b HTTP/1.1\r\nHost: a\r\n\r\n",
+                      "GET / HTTP/1.1\r\nHost: a\r\nX-Note: a\x1bb\x85c\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+                sock.sendall(get("/index.html") + later.encode("latin-1"))
+                assert until_closed(sock).count(b"HTTP/1.1 ") == 2
+        upgrade = get("/any/x", "Connection: Upgrade", "Upgrade: foo\x9b31m\x85")  # UTF-8
+        with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+            sock.sendall(upgrade)
+            assert until_closed(sock).startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
+        front.wait_for_log("(expecting foo\\xc2\\x9b31m\\xc2\\x85)", access=False)
+        logged = front.stderr_path.read_bytes()
+        assert b"with 400: request target incorrectly encoded: /\\x1b[31mX\\x07\\x9b" in logged
+        assert b"malformed request header value: X-Note: a\\x1bb\\x85c" in logged
+        for raw in (b"\x1b", b"\x07", b"\x85", b"\x9b"):
+            assert raw not in logged, raw
+    finally:
+        front.stop()
+        upgrader.close()
+
+
 # forward.relay itself, in a process of its own as a worker runs it (gevent's sockets), with
 # an `admit` that raises what no rule raises: a bug of geows' on a later request.
 RELAY_WITH_A_BUG = """

@@ -217,6 +217,12 @@ ROWS: dict[str, Row] = {
     "pipelined-bad-head": row(
         request("/public/index.html"), request("/public/index.html", "X-A: a\rb"),
         request("/public/index.html", CLOSE)),
+    # ... whose reasons quote what the client sent: escaped in the logs, as httpd's.
+    "pipelined-escape-sequence-in-target": row(
+        request("/public/index.html"), request("/private/\x1b[1;31mFORGED\x07\x9b", CLOSE)),
+    "pipelined-escape-sequence-in-header": row(
+        request("/public/index.html"),
+        request("/public/index.html", "X-Note: a\x1b]0;x\x07\x9bb", CLOSE)),
 
     # Heads.
     "folded-header": row(request("/public/index.html", "X-Note: a", " folded", CLOSE)),
@@ -365,9 +371,10 @@ ROWS: dict[str, Row] = {
 }
 
 
-# A byte a terminal would act on, as a client may send it: httpd's logs escape these
-# (ap_escape_logitem: \xhh); newlines and tabs are the logs' own.
-RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A byte a terminal would act on, as a client may send it, C1 ones (CSI, NEL...) included:
+# httpd's logs escape these (ap_escape_logitem: \xhh); newlines and tabs are the logs' own.
+# The logs are read as latin-1, so a C1 character written in UTF-8 shows its second byte.
+RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def verdicts(fronts: Fronts, case: Row) -> dict[str, tuple]:
