@@ -29,7 +29,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import gevent
 from gevent.event import Event
@@ -37,6 +37,7 @@ from gevent.lock import Semaphore
 
 from geows import http, limits
 from geows.config.paths import ProxyPass
+from geows.config.vhosts import RequestLimits
 from geows.errors import HttpError, RoutedElsewhere
 from geows.http import Headers, Request, RequestParser
 from geows.protocols.hixie76 import KEY3_SIZE, is_draft76
@@ -183,6 +184,9 @@ class _Framing:
         return data[end + 1:]
 
 
+_CORE_LIMITS = RequestLimits()  # httpd core's LimitRequest* defaults
+
+
 @dataclass
 class Answer:
     """geows' own answer to a later request of a forwarded connection, which the backend
@@ -222,11 +226,14 @@ class RequestStream(_Framing):
 
     def __init__(self, entry: ProxyPass, client_ip: str,
                  admit: Callable[[Request], None] = lambda request: None,
-                 secure: bool = False):
+                 secure: bool = False, request_limits: RequestLimits = _CORE_LIMITS):
         super().__init__()
         self.entry = entry
         self.client_ip = client_ip
-        self.secure = secure  # a TLS connection: its later requests are parsed as such
+        # How its later requests are parsed: as the first was, on TLS or not, under the
+        # LimitRequest* of the connection's address:port (httpd reads each head so).
+        self.secure = secure
+        self.request_limits = request_limits
         # Raises HttpError (answered in the request's place) or RoutedElsewhere (not) for a
         # later request that may not go on.
         self.admit = admit
@@ -235,7 +242,7 @@ class RequestStream(_Framing):
         self.requests: list[Request] = []
         self.answers: deque[Answer] = deque()  # geows' own, until the ResponseReader takes them
         self.upgrade: Request | None = None   # the upgrade request waiting for its answer
-        self._parser = RequestParser(secure=secure)
+        self._parser = self._new_parser()
         self._held = bytearray()       # what came after it meanwhile
         self._skipping = False         # the body being framed is a request geows answered
         self._closing: str | None = None  # why nothing is read after the current body
@@ -310,7 +317,7 @@ class RequestStream(_Framing):
         itself, answered in its place; returns the bytes after its head, still to be fed.
         The first request was routed and checked by the caller; HttpError when
         mod_proxy_http refuses it, before anything goes to the backend."""
-        self._parser = RequestParser(secure=self.secure)
+        self._parser = self._new_parser()
         self._skipping = False
         if self.requests and request.path == "*":
             # httpd's core answers OPTIONS * itself, before any rule (http_send_options).
@@ -340,6 +347,9 @@ class RequestStream(_Framing):
                 self._state, self._remaining = _BODY, KEY3_SIZE
                 self._key3_unannounced = True
         return request.trailing
+
+    def _new_parser(self) -> RequestParser:
+        return RequestParser(**asdict(self.request_limits), secure=self.secure)
 
     def _answer(self, request: Request, status: int, reason: str, data: bytes,
                 connection: str | None) -> bytes:
@@ -592,12 +602,14 @@ class Relayed:
 
 
 def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: str,
-          client_name: str, admit: Callable[[Request], None], secure: bool = False) -> Relayed:
+          client_name: str, admit: Callable[[Request], None], *, secure: bool,
+          request_limits: RequestLimits) -> Relayed:
     """Forward `request` and the rest of the client's connection to entry's backend until
-    either side closes (`secure`: the client's connection is TLS). HttpError when
+    either side closes (`secure`: the client's connection is TLS; `request_limits`: its
+    LimitRequest*, under which `request` was read and the later ones are). HttpError when
     mod_proxy_http refuses `request` (before the backend is reached) or the backend cannot
     be reached (502); the caller closes the client socket."""
-    stream = RequestStream(entry, client_ip, admit, secure)
+    stream = RequestStream(entry, client_ip, admit, secure, request_limits)
     head = bytearray()
     data = stream.start(request, head)
     host, port = entry.backend  # type: ignore[misc]  # the caller checked it is set

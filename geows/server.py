@@ -21,6 +21,7 @@ import struct
 import termios
 import time
 from collections import deque
+from dataclasses import asdict
 from typing import Any
 
 import gevent
@@ -638,7 +639,8 @@ class Connection:
             self._check_access(later, local_ip, local_port, proxied=True)
 
         relayed = forward.relay(self.sock, request, entry, self.remote_addr[0], self.client,
-                                admit, secure=self.tls_context is not None)
+                                admit, secure=self.tls_context is not None,
+                                request_limits=config.request_limits_for(local_port, local_ip))
         self._status, self._messages_in, self._ending = \
             relayed.status, relayed.requests, relayed.ending
         self._bytes_in += relayed.bytes_in
@@ -725,11 +727,7 @@ class Connection:
         """The request head, under mod_reqtimeout's header budget and core's LimitRequest*."""
         self._local = local_ip, local_port = self.sock.getsockname()[:2]
         limits_here = self.server.config.request_limits_for(local_port, local_ip)
-        parser = http.RequestParser(
-            limit_request_line=limits_here.limit_request_line,
-            limit_request_fields=limits_here.limit_request_fields,
-            limit_request_field_size=limits_here.limit_request_field_size,
-            secure=self.tls_context is not None)
+        parser = http.RequestParser(**asdict(limits_here), secure=self.tls_context is not None)
         request = None
         while request is None:
             data = self._recv_with_budget()

@@ -12,6 +12,7 @@ import pytest
 
 from geows import limits
 from geows.config.paths import ProxyPass
+from geows.config.vhosts import RequestLimits
 from geows.errors import HttpError
 from geows.forward import RequestStream, Response, ResponseReader, chunk_size
 from geows.http import RequestParser
@@ -431,6 +432,23 @@ def test_a_bug_on_a_later_request_leaves_the_earlier_ones_going_on():
     assert stream.feed(request("/d")) == b""
     assert statuses(read(reader, b"HTTP/1.1 204 No Content\r\n\r\n" * 2, 5)) == [
         (204, "/a"), (204, "/b")]
+
+
+@pytest.mark.parametrize(("later", "status"), [
+    (request("/" + "x" * 100), 414),                             # LimitRequestLine 100
+    (request("/", *(f"X-{n}: 1" for n in range(5))), 400),       # LimitRequestFields 5
+    (request("/", "X-Big: " + "a" * 200), 400),                  # LimitRequestFieldSize 200
+])
+def test_later_requests_are_read_under_the_connections_limits(later, status):
+    """As httpd reads every head of a connection: under its address:port's LimitRequest*,
+    not core's defaults; over them, httpd's answer in the request's place, and the end."""
+    stream = RequestStream(LINE, "192.0.2.1", request_limits=RequestLimits(100, 5, 200))
+    first = request("/a")
+    assert stream.feed(first + later) == forwarded(first)
+    [answer] = stream.answers
+    assert (answer.after, answer.status, answer.last) == (1, status, True)
+    assert stream.stopped is not None
+    assert stream.feed(request("/b")) == b""
 
 
 def test_a_bad_body_answered_after_the_backend_began_answering_leaves_its_answer():

@@ -597,6 +597,57 @@ def test_what_a_client_sent_reaches_the_error_log_escaped(lab):
         upgrader.close()
 
 
+LIMITS = """LimitRequestLine 300
+LimitRequestFields 5
+LimitRequestFieldSize 200
+ProxyPass / http://127.0.0.1:{apache}/
+"""
+
+# httpd's own mod_proxy front with the same limits: the oracle. It keeps no backend
+# connection open, which would hold the lab's one-process Apache (-X) from geows'.
+HTTPD_FRONT = """LoadModule mpm_prefork_module {modules}/mod_mpm_prefork.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+LoadModule env_module {modules}/mod_env.so
+LoadModule proxy_module {modules}/mod_proxy.so
+LoadModule proxy_http_module {modules}/mod_proxy_http.so
+User www-data
+Group www-data
+PidFile {dir}/front.pid
+ErrorLog {dir}/front-error.log
+ServerName front.test
+Listen 127.0.0.1:{port}
+SetEnv proxy-nokeepalive 1
+"""
+
+
+def test_later_requests_get_the_limits_the_first_gets(tmp_path, lab):
+    """LimitRequestLine, LimitRequestFields and LimitRequestFieldSize hold for every
+    request of a forwarded connection, as in httpd's front: 414 for a second request's
+    line over its limit, 400 for too many fields or one too long, and the end."""
+    apache_port = lab[1]
+    tmp_path.chmod(0o755)
+    port = harness.free_port()
+    conf = tmp_path / "front.conf"
+    conf.write_text(HTTPD_FRONT.format(modules=harness.MODULES, dir=tmp_path, port=port)
+                    + LIMITS.format(apache=apache_port))
+    httpd = harness.Httpd(conf, tmp_path, harness.httpd_env(tmp_path / "run"), [port],
+                          tmp_path / "front-error.log")
+    front = GeowsProcess("Listen 127.0.0.1:@PORT@\n" + LIMITS.format(apache=apache_port))
+    try:
+        for later, status in ((get("/" + "x" * 400), b"414"),
+                              (get("/index.html", *(f"X-{n}: 1" for n in range(5))), b"400"),
+                              (get("/index.html", "X-Big: " + "a" * 200), b"400")):
+            statuses = {}
+            for name, where in (("httpd", port), ("geows", front.port)):
+                with socket.create_connection(("127.0.0.1", where), timeout=10) as sock:
+                    sock.sendall(get("/index.html") + later)
+                    statuses[name] = re.findall(rb"HTTP/1\.1 (\d{3}) ", until_closed(sock))
+            assert statuses == {"httpd": [b"200", status], "geows": [b"200", status]}, later
+    finally:
+        front.stop()
+        httpd.stop()
+
+
 # forward.relay itself, in a process of its own as a worker runs it (gevent's sockets), with
 # an `admit` that raises what no rule raises: a bug of geows' on a later request.
 RELAY_WITH_A_BUG = """
@@ -605,6 +656,7 @@ monkey.patch_all()
 import json, logging, socket, sys
 from geows import forward
 from geows.config.paths import ProxyPass
+from geows.config.vhosts import RequestLimits
 from geows.http import RequestParser
 
 logging.basicConfig()
@@ -613,7 +665,8 @@ def admit(later):
 head = sys.stdin.buffer.read()
 client, ours = socket.socketpair()
 entry = ProxyPass("/", ("127.0.0.1", int(sys.argv[1])), "/", "t.conf", 1)
-relayed = forward.relay(ours, RequestParser().feed(head), entry, "127.0.0.1", "test", admit)
+relayed = forward.relay(ours, RequestParser().feed(head), entry, "127.0.0.1", "test", admit,
+                        secure=False, request_limits=RequestLimits())
 ours.close()
 got = bytearray()
 while more := client.recv(65536):
