@@ -188,6 +188,7 @@ class RequestParser:
         self._buffer = bytearray()
         self._request_line: str | None = None
         self._fields: list[tuple[str, str]] = []
+        self._field_size = 0  # the last field's length as received, folded lines joined
         self._head = bytearray()  # the lines read so far, as they came (a proxy forwards them)
 
     @property
@@ -228,31 +229,40 @@ class RequestParser:
             raise HttpError(400, "request header field longer than LimitRequestFieldSize")
 
     def _add_field(self, line: str) -> None:
-        """One header line, as ap_get_mime_headers_core reads it under Strict."""
+        """One header line, as ap_get_mime_headers_core reads it under Strict: each line's
+        trailing spaces and tabs dropped; an obs-fold line (RFC 9112 5.2) joined to the
+        field before it, its leading whitespace made one space, and the value of the
+        joined line read after the colon and the whitespace there, as any (after an
+        empty value, "X:" then " a" is "a"). The field so far, as it came, is
+        `_field_size` long; once joined, it must stay below LimitRequestFieldSize - 1
+        (httpd counts the NUL that ends it, and refuses reaching the limit)."""
         if line[0] in " \t":
-            # obs-fold (RFC 9112 5.2): httpd joins it to the previous field with a space.
             if not self._fields:
                 raise HttpError(400, "header continuation line without a header")
             more = line.strip(" \t")
             if not more:
                 raise HttpError(400, "empty header continuation line")
             name, value = self._fields[-1]
-            value = f"{value} {more}"
-            if len(name) + 2 + len(value) > self._limit_field_size:
-                raise HttpError(400, "request header field longer than LimitRequestFieldSize")
+            self._field_size += 1 + len(more)
+            if self._field_size + 1 >= self._limit_field_size:
+                raise HttpError(400, "request header field longer than LimitRequestFieldSize "
+                                     "once folded")
+            value = f"{value} {more}" if value else more
             if not _FIELD_VALUE.fullmatch(more):
                 raise HttpError(400, f"malformed request header value: {name}: {value[:80]}")
             self._fields[-1] = (name, value)
             return
+        line = line.rstrip(" \t")
         name, colon, value = line.partition(":")
         if not colon or not _TOKEN.fullmatch(name):
             raise HttpError(400, f"malformed request header field name: {line[:80]}")
-        value = value.strip(" \t")
+        value = value.lstrip(" \t")
         if not _FIELD_VALUE.fullmatch(value):
             raise HttpError(400, f"malformed request header value: {name}: {value[:80]}")
         if self._limit_fields and len(self._fields) >= self._limit_fields:  # 0: no limit
             raise HttpError(400, "more request header fields than LimitRequestFields")
         self._fields.append((name, value))
+        self._field_size = len(line)
 
     def _finish(self) -> Request:
         """The request, checked in ap_read_request's order: the line, the fields, the body's

@@ -161,6 +161,38 @@ def test_header_fields_are_read_as_strict_reads_them(field):
     assert status_of(head("/", "Host: h", field)) == 400
 
 
+@pytest.mark.parametrize(("fields", "name", "value"), [
+    (("X-A: a", "  \t b  "), "X-A", "a b"),
+    (("X-A:", " b"), "X-A", "b"),                 # after an empty value: no leading space
+    (("X-A:  \t", "\t\tb", " c"), "X-A", "b c"),
+    (("Transfer-Encoding:", " chunked"), "Transfer-Encoding", "chunked"),
+])
+def test_folded_lines_join_as_httpd_joins_them(fields, name, value):
+    """ap_get_mime_headers_core: the fold's leading whitespace becomes one space, and the
+    joined field's value starts after the colon and the whitespace there."""
+    assert feed_all(head("/", "Host: h", *fields)).headers.get(name) == value
+
+
+def test_a_folded_length_or_coding_after_an_empty_value_frames_the_body():
+    request = feed_all(head("/", "Host: h", "Content-Length:", " 5", method="POST"))
+    assert request.content_length == 5
+    request = feed_all(head("/", "Host: h", "Transfer-Encoding:", " chunked", method="POST"))
+    assert request.chunked
+
+
+@pytest.mark.parametrize(("field", "fold", "accepted"), [
+    ("X: " + "a" * 93, " b", True),       # 96 + 2 bytes, and httpd's NUL: 99
+    ("X: " + "a" * 94, " b", False),      # ... 100: LimitRequestFieldSize reached
+    ("X:" + " " * 10 + "a" * 85, "\t\tb", False),  # the whitespace as it came counts
+])
+def test_a_folded_field_is_limited_as_httpd_limits_it(field, fold, accepted):
+    raw = head("/", "Host: h", field, fold)
+    if accepted:
+        assert feed_all(raw, limit_request_field_size=100) is not None
+    else:
+        assert status_of(raw, limit_request_field_size=100) == 400
+
+
 def test_field_values_keep_obs_text_and_tabs():
     request = feed_all(head("/", "Host: h", "X-A: a\xffb\tc  ", "X-B:"))
     assert request.headers.get("X-A") == "a\xffb\tc"

@@ -230,6 +230,23 @@ ROWS: dict[str, Row] = {
                                       CLOSE, host=None)),
     "fold-before-first-header": row(request("/adminonly.html", " Host: admin.test", CLOSE,
                                             host=None)),
+    # A fold after an empty value: httpd reads the joined value after the colon and the
+    # whitespace there, so no leading space is left to make these unreadable.
+    "folded-transfer-encoding-after-empty-value": row(
+        post(b"0\r\n\r\n", "Transfer-Encoding:", " chunked", CLOSE), httpd=(200,)),
+    "folded-content-length-after-empty-value": row(
+        post(b"hello", "Content-Length:", "\t5", CLOSE), httpd=(200,)),
+    "folded-host-after-empty-value": row(
+        request("/adminonly.html", "Host:", " admin.test", CLOSE, host=None), httpd=(403,)),
+    # LimitRequestFieldSize (8190) on a folded field: httpd counts the field as it came,
+    # the fold's whitespace made one space, and its NUL (protocol.c, fold_len).
+    "folded-header-just-under-the-field-size": row(
+        request("/public/index.html", "X-A: " + "a" * 8181, " b", CLOSE), httpd=(200,)),
+    "folded-header-at-the-field-size": row(
+        request("/public/index.html", "X-A: " + "a" * 8182, " b", CLOSE), httpd=(400,)),
+    "folded-header-spaces-count-toward-the-field-size": row(
+        request("/public/index.html", "X-A:" + " " * 10 + "a" * 8173, " \t b", CLOSE),
+        httpd=(400,)),
     "bare-lf-head": row(request("/private/secret.html", CLOSE, eol="\n")),
     "bare-lf-head-forwarded": row(request("/public/index.html", CLOSE, eol="\n")),
     "bare-lf-between-headers": row(b"GET /public/index.html HTTP/1.1\r\nHost: admin.test\n"
