@@ -14,10 +14,11 @@ responses, passed on exactly as sent. As mod_proxy_http does, what a client send
 an upgrade request waits for the backend's answer to it: only a 101 naming the protocol
 asked for (and allowed by the ProxyPass line) makes the rest a byte tunnel; after any
 other answer the connection stays HTTP, and its next request is checked as the first
-was. A later request that geows answers itself (refused by the rules, `OPTIONS *`) is
-answered in its place among the backend's answers, as httpd answers it, and the
-connection goes on when httpd's would. `relay` is the gevent part: two straight-line
-loops, one each way.
+was (but after a draft-76 handshake whose 8 key bytes the backend got unannounced, the
+connection ends with that answer: RequestStream.answered). A later request that geows
+answers itself (refused by the rules, `OPTIONS *`) is answered in its place among the
+backend's answers, as httpd answers it, and the connection goes on when httpd's would.
+`relay` is the gevent part: two straight-line loops, one each way.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import gevent
 from gevent.event import Event
@@ -36,6 +37,7 @@ from gevent.lock import Semaphore
 
 from geows import fairness, http, limits
 from geows.config.paths import ProxyPass
+from geows.config.vhosts import RequestLimits
 from geows.errors import HttpError, RoutedElsewhere
 from geows.http import Headers, Request, RequestParser
 from geows.protocols.hixie76 import KEY3_SIZE, is_draft76
@@ -99,7 +101,6 @@ def is_upgrade(request: Request) -> bool:
 # then an extension from ';' holding no control byte but tab, then CRLF.
 _CHUNK_DIGITS = re.compile(rb"[0-9A-Fa-f]+")
 _CHUNK_AFTER_DIGITS = re.compile(rb"[ \t]{0,10}(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?\r\n")
-_MAX_CHUNK_SIZE = 2**63 - 1  # what an apr_off_t holds; past it, parse_chunk_size overflows
 
 
 def chunk_size(line: bytes) -> int:
@@ -112,7 +113,7 @@ def chunk_size(line: bytes) -> int:
     if digits is None:
         raise ValueError(f"chunk-size line not starting with a hex digit: {line[:20]!r}")
     size = int(digits[0], 16)
-    if size > _MAX_CHUNK_SIZE:
+    if size > http.MAX_OFF_T:
         raise OverflowError(f"chunk size past 2^63 - 1: {line[:20]!r}")
     if not _CHUNK_AFTER_DIGITS.fullmatch(line, digits.end()):
         raise ValueError(f"malformed chunk-size line {line[:20]!r}")
@@ -183,6 +184,9 @@ class _Framing:
         return data[end + 1:]
 
 
+_CORE_LIMITS = RequestLimits()  # httpd core's LimitRequest* defaults
+
+
 @dataclass
 class Answer:
     """geows' own answer to a later request of a forwarded connection, which the backend
@@ -206,7 +210,8 @@ class RequestStream(_Framing):
     key bytes are its handshake's body. After an upgrade request (`upgrade`), what the
     client sends is held, neither parsed nor passed on, until `answered` says how the
     backend answered it: a 101 that switched makes the rest a tunnel, anything else leaves
-    it HTTP, every request checked by `admit` again. (The caller reads no more from the
+    it HTTP, every request checked by `admit` again (after draft-76's unannounced key3,
+    anything else ends it: `answered`). (The caller reads no more from the
     client while `holding`.) A later request refused by `admit` (HttpError), `OPTIONS *`,
     or one mod_proxy_http refuses, is answered in its place (an Answer) and its body
     skipped, never forwarded; the connection goes on if httpd's would
@@ -214,28 +219,34 @@ class RequestStream(_Framing):
     Nothing is read past the end of the connection (`stopped` says why): an answer after
     which httpd closes it, a head or a frame that cannot be read (answered with httpd's
     400 or 413, in the backend's place when the request's head went on), a request for
-    another backend or location (RoutedElsewhere, unanswered), or the body of a request
-    httpd closes after (Request.last).
+    another backend or location (RoutedElsewhere, unanswered), the body of a request
+    httpd closes after (Request.last), or an exception that is a bug of geows' (kept in
+    `failure` for the caller to log: what came before it still goes on, to be answered).
     """
 
     def __init__(self, entry: ProxyPass, client_ip: str,
                  admit: Callable[[Request], None] = lambda request: None,
-                 secure: bool = False):
+                 secure: bool = False, request_limits: RequestLimits = _CORE_LIMITS):
         super().__init__()
         self.entry = entry
         self.client_ip = client_ip
-        self.secure = secure  # a TLS connection: its later requests are parsed as such
+        # How its later requests are parsed: as the first was, on TLS or not, under the
+        # LimitRequest* of the connection's address:port (httpd reads each head so).
+        self.secure = secure
+        self.request_limits = request_limits
         # Raises HttpError (answered in the request's place) or RoutedElsewhere (not) for a
         # later request that may not go on.
         self.admit = admit
         self.stopped: str | None = None
+        self.failure: Exception | None = None
         self.requests: list[Request] = []
         self.answers: deque[Answer] = deque()  # geows' own, until the ResponseReader takes them
         self.upgrade: Request | None = None   # the upgrade request waiting for its answer
-        self._parser = RequestParser(secure=secure)
+        self._parser = self._new_parser()
         self._held = bytearray()       # what came after it meanwhile
         self._skipping = False         # the body being framed is a request geows answered
         self._closing: str | None = None  # why nothing is read after the current body
+        self._key3_unannounced = False  # draft-76's key3 went on as the upgrade's body
 
     @property
     def tunnel(self) -> bool:
@@ -248,10 +259,19 @@ class RequestStream(_Framing):
 
     def answered(self, switched: bool) -> None:
         """The backend answered `upgrade`: with a 101 that opens a tunnel (switched), or
-        with anything else. What was held goes on at the next `feed`."""
+        with anything else. What was held goes on at the next `feed`, unless draft-76's
+        key3 went to the backend unannounced: then, its answer not a 101, the backend may
+        read those 8 bytes as a request of its own (`GET /a\r\n` is one, unchecked by
+        any rule), and its connection is out of step with the client's. Nothing more is
+        forwarded on it (`stopped`), and nothing the backend sends after that answer is
+        passed back (ResponseReader): httpd's front would read the 8 bytes as the
+        client's next request, which geows cannot once the backend has them."""
         self.upgrade = None
         if switched:
             self._state = _TUNNEL
+        elif self._key3_unannounced:
+            self.stopped = ("the backend answered a draft-76 handshake without a 101, its 8 "
+                            "key bytes sent on unannounced")
 
     def feed(self, data: bytes) -> bytes:
         """What goes to the backend for `data` (and for what was held, once answered).
@@ -272,6 +292,9 @@ class RequestStream(_Framing):
                 self._last_answer(bad, after=len(self.requests) - 1)
             else:  # the body of a request answered already: httpd closes after that answer
                 self.stopped = bad.reason
+        except Exception as bug:  # the requests before it still go on, and are answered
+            self.failure = bug
+            self.stopped = "internal error"
         return bytes(out)
 
     def _feed(self, data: bytes, out: bytearray) -> None:
@@ -294,7 +317,7 @@ class RequestStream(_Framing):
         itself, answered in its place; returns the bytes after its head, still to be fed.
         The first request was routed and checked by the caller; HttpError when
         mod_proxy_http refuses it, before anything goes to the backend."""
-        self._parser = RequestParser(secure=self.secure)
+        self._parser = self._new_parser()
         self._skipping = False
         if self.requests and request.path == "*":
             # httpd's core answers OPTIONS * itself, before any rule (http_send_options).
@@ -322,7 +345,11 @@ class RequestStream(_Framing):
             if self._state == _HEAD and is_draft76(request.headers):
                 # Key3 follows the head unannounced, and the backend needs it to answer.
                 self._state, self._remaining = _BODY, KEY3_SIZE
+                self._key3_unannounced = True
         return request.trailing
+
+    def _new_parser(self) -> RequestParser:
+        return RequestParser(**asdict(self.request_limits), secure=self.secure)
 
     def _answer(self, request: Request, status: int, reason: str, data: bytes,
                 connection: str | None) -> bytes:
@@ -392,7 +419,8 @@ class ResponseReader(_Framing):
     through makes the rest the new protocol's; the final answer to it, whatever it is,
     releases what `stream` held. A 101 it refuses, or a head or chunk that cannot be read,
     raises HttpError(502), as mod_proxy_http answers them. Once geows' answer that ends
-    the connection has come, the reader is `finished`: nothing more is passed on.
+    the connection has come, or the backend's last answer to a stream that stopped, the
+    reader is `finished`: nothing more is passed on.
     """
 
     _bad_frame = _too_large = 502  # a backend's
@@ -419,7 +447,9 @@ class ResponseReader(_Framing):
         """geows' own answers whose turn has come: no response is partly passed on, and
         the backend has answered in full the forwarded requests before each. One in place
         of a forwarded request whose answer had begun is dropped (the backend's stands);
-        the connection's last one finishes the reader."""
+        the connection's last one finishes the reader, and so does the backend's last
+        answer once the stream has stopped: whatever it sends after that answers nothing
+        the client asked."""
         answers = []
         queue = self.stream.answers
         while queue and self._state == _HEAD and not self.finished \
@@ -428,6 +458,9 @@ class ResponseReader(_Framing):
             if answer.after == self.answered:
                 answers.append(answer)
             self.finished = answer.last
+        if self._state == _HEAD and self.stream.stopped is not None \
+                and self.answered == len(self.stream.requests):
+            self.finished = True
         return answers
 
     def feed(self, data: bytes) -> Iterator[Response | Answer | bytes]:
@@ -439,7 +472,7 @@ class ResponseReader(_Framing):
                 data = self._body(data, out)
                 continue
             answers = self.due()
-            if answers:
+            if answers or self.finished:
                 if out:
                     yield bytes(out)
                     out.clear()
@@ -533,10 +566,13 @@ def _response_framing(headers: Headers) -> tuple[int, int]:
     if not fields:
         return _UNTIL_CLOSE, 0
     lengths = {value.strip() for value in ",".join(fields).split(",")}  # "5, 5" is one 5
-    length = lengths.pop()
-    if lengths or not re.fullmatch(r"[0-9]+", length):
-        raise HttpError(502, "invalid Content-Length in a response")
-    return (_BODY, int(length)) if int(length) else (_HEAD, 0)
+    try:
+        if len(lengths) > 1:
+            raise ValueError("different lengths")
+        length = http.parse_decimal(lengths.pop())
+    except ValueError:
+        raise HttpError(502, "invalid Content-Length in a response") from None
+    return (_BODY, length) if length else (_HEAD, 0)
 
 
 def switch_refused(response: Response, upgrade: Request | None, entry: ProxyPass) -> str | None:
@@ -566,12 +602,14 @@ class Relayed:
 
 
 def relay(client: socket.socket, request: Request, entry: ProxyPass, client_ip: str,
-          client_name: str, admit: Callable[[Request], None], secure: bool = False) -> Relayed:
+          client_name: str, admit: Callable[[Request], None], *, secure: bool,
+          request_limits: RequestLimits) -> Relayed:
     """Forward `request` and the rest of the client's connection to entry's backend until
-    either side closes (`secure`: the client's connection is TLS). HttpError when
+    either side closes (`secure`: the client's connection is TLS; `request_limits`: its
+    LimitRequest*, under which `request` was read and the later ones are). HttpError when
     mod_proxy_http refuses `request` (before the backend is reached) or the backend cannot
     be reached (502); the caller closes the client socket."""
-    stream = RequestStream(entry, client_ip, admit, secure)
+    stream = RequestStream(entry, client_ip, admit, secure, request_limits)
     head = bytearray()
     data = stream.start(request, head)
     host, port = entry.backend  # type: ignore[misc]  # the caller checked it is set
@@ -611,33 +649,25 @@ class _Relay:
         client.settimeout(limits.TIMEOUT)
 
     def run(self, head: bytes, data: bytes) -> Relayed:
-        """Send the first request's head, then forward the rest (`data` onwards)."""
+        """Send the first request's head, then forward the rest (`data` onwards); once the
+        client closes or nothing more may go on, the backend still answers what it was
+        sent. An exception that is a bug of geows' is logged and ends the connection the
+        same way: no answer already due is lost to it."""
         back = gevent.spawn(self._copy_back)
         result = self.result
         try:
-            out = head + self.stream.feed(data)
-            while True:
-                fairness.give_way()  # recv() and sendall() do not yield while bytes wait
-                self.backend.sendall(out)
-                if self.stream.answers:
-                    with self.writing:
-                        self._pass_on(self.responses.due())
-                if self.stream.stopped is not None:
-                    break
-                if self.stream.holding:
-                    gevent.wait([self.answer, back], count=1)
-                    self.answer.clear()
-                    if back.dead:
-                        break
-                    data = b""  # what was held, if answered
-                else:
-                    data = self._recv(self.client)
-                    result.bytes_in += len(data)
-                    if not data:
-                        break
-                out = self.stream.feed(data)
-            if not result.ending:
-                result.ending = ("client closed" if self.stream.stopped is None
+            try:
+                self._forward(head, data, back)
+                failure = self.stream.failure
+            except OSError:
+                raise  # the connection is gone (TimeoutError included): below
+            except Exception as bug:
+                failure = bug
+            if failure is not None:
+                log.error("%s: internal error", self.name, exc_info=failure)
+            if not result.ending:  # the backend neither closed nor failed
+                result.ending = ("internal error" if failure is not None
+                                 else "client closed" if self.stream.stopped is None
                                  else f"stopped: {self.stream.stopped}")
                 if not self.responses.finished:
                     # The backend still answers what it was sent: close its reading side only.
@@ -653,6 +683,31 @@ class _Relay:
         if self.stream.tunnel:
             result.ending = f"tunnel, {result.ending}"
         return result
+
+    def _forward(self, head: bytes, data: bytes, back: gevent.Greenlet) -> None:
+        """Forward the client's bytes until it closes, the stream stops, or `back` (the
+        copy back) ends while the stream holds them."""
+        out = head + self.stream.feed(data)
+        while True:
+            fairness.give_way()  # recv() and sendall() do not yield while bytes wait
+            self.backend.sendall(out)
+            if self.stream.answers:
+                with self.writing:
+                    self._pass_on(self.responses.due())
+            if self.stream.stopped is not None:
+                return
+            if self.stream.holding:
+                gevent.wait([self.answer, back], count=1)
+                self.answer.clear()
+                if back.dead:
+                    return
+                data = b""  # what was held, if answered
+            else:
+                data = self._recv(self.client)
+                self.result.bytes_in += len(data)
+                if not data:
+                    return
+            out = self.stream.feed(data)
 
     def _recv(self, sock: socket.socket) -> bytes:
         """The next bytes from sock; TimeoutError only when neither side sent anything
@@ -692,6 +747,10 @@ class _Relay:
             result.ending = result.ending or "idle too long"
         except OSError as exc:
             result.ending = result.ending or f"connection dropped: {exc}"
+        except Exception:  # a bug of geows': what was passed on stands, nothing more goes
+            log.error("%s: internal error", self.name, exc_info=True)
+            result.ending = "internal error"
+            self.responses.finished = True
         try:
             self.client.shutdown(socket.SHUT_RDWR)
         except OSError:

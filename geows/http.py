@@ -130,8 +130,9 @@ _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _DIGITS = frozenset("0123456789")
 _LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _HEX = frozenset("0123456789abcdefABCDEF")
-# The largest Content-Length apr_strtoff reads into an apr_off_t; past it, httpd answers 400.
-_MAX_CONTENT_LENGTH = 2**63 - 1
+# What an apr_off_t holds: the largest Content-Length or chunk size httpd reads (past it,
+# apr_strtoff and parse_chunk_size overflow, and httpd refuses the number).
+MAX_OFF_T = 2**63 - 1
 
 
 @dataclass(slots=True)
@@ -187,6 +188,7 @@ class RequestParser:
         self._buffer = bytearray()
         self._request_line: str | None = None
         self._fields: list[tuple[str, str]] = []
+        self._field_size = 0  # the last field's length as received, folded lines joined
         self._head = bytearray()  # the lines read so far, as they came (a proxy forwards them)
 
     @property
@@ -227,31 +229,40 @@ class RequestParser:
             raise HttpError(400, "request header field longer than LimitRequestFieldSize")
 
     def _add_field(self, line: str) -> None:
-        """One header line, as ap_get_mime_headers_core reads it under Strict."""
+        """One header line, as ap_get_mime_headers_core reads it under Strict: each line's
+        trailing spaces and tabs dropped; an obs-fold line (RFC 9112 5.2) joined to the
+        field before it, its leading whitespace made one space, and the value of the
+        joined line read after the colon and the whitespace there, as any (after an
+        empty value, "X:" then " a" is "a"). The field so far, as it came, is
+        `_field_size` long; once joined, it must stay below LimitRequestFieldSize - 1
+        (httpd counts the NUL that ends it, and refuses reaching the limit)."""
         if line[0] in " \t":
-            # obs-fold (RFC 9112 5.2): httpd joins it to the previous field with a space.
             if not self._fields:
                 raise HttpError(400, "header continuation line without a header")
             more = line.strip(" \t")
             if not more:
                 raise HttpError(400, "empty header continuation line")
             name, value = self._fields[-1]
-            value = f"{value} {more}"
-            if len(name) + 2 + len(value) > self._limit_field_size:
-                raise HttpError(400, "request header field longer than LimitRequestFieldSize")
+            self._field_size += 1 + len(more)
+            if self._field_size + 1 >= self._limit_field_size:
+                raise HttpError(400, "request header field longer than LimitRequestFieldSize "
+                                     "once folded")
+            value = f"{value} {more}" if value else more
             if not _FIELD_VALUE.fullmatch(more):
                 raise HttpError(400, f"malformed request header value: {name}: {value[:80]}")
             self._fields[-1] = (name, value)
             return
+        line = line.rstrip(" \t")
         name, colon, value = line.partition(":")
         if not colon or not _TOKEN.fullmatch(name):
             raise HttpError(400, f"malformed request header field name: {line[:80]}")
-        value = value.strip(" \t")
+        value = value.lstrip(" \t")
         if not _FIELD_VALUE.fullmatch(value):
             raise HttpError(400, f"malformed request header value: {name}: {value[:80]}")
         if self._limit_fields and len(self._fields) >= self._limit_fields:  # 0: no limit
             raise HttpError(400, "more request header fields than LimitRequestFields")
         self._fields.append((name, value))
+        self._field_size = len(line)
 
     def _finish(self) -> Request:
         """The request, checked in ap_read_request's order: the line, the fields, the body's
@@ -441,7 +452,13 @@ def _check_host_field(value: str) -> None:
         digits -= 1
     hostname = value
     if digits < len(value) and value[digits - 1] == ":":
-        port = int(value[digits:])
+        # apr_parse_addr_port reads the port with atoi: leading zeros are nothing, and a
+        # port past LONG_MAX is -1, refused. (atoi keeps the low 32 bits of a port past
+        # 2^31, which makes 4294967376 its 80: geows refuses every port past 65535.)
+        try:
+            port = parse_decimal(value[digits:])
+        except ValueError:
+            port = -1
         if digits == 1 or not 1 <= port <= 65535:
             raise HttpError(400, f"malformed Host header: {value[:80]}")
         hostname = value[:digits - 1]
@@ -511,15 +528,17 @@ def _body_framing(headers: Headers) -> tuple[int | None, bool]:
     range; a Transfer-Encoding with chunked last, which overrides Content-Length: that
     field is then dropped (RFC 9112 6.3), so that no one downstream reads it (and the
     connection closes after the request: Request.last)."""
-    length = headers.get("Content-Length")
-    if length is not None and not (_is_digits(length) and int(length) <= _MAX_CONTENT_LENGTH):
-        raise HttpError(400, f"invalid Content-Length: {length[:40]}")
+    field = headers.get("Content-Length")
+    try:
+        length = None if field is None else parse_decimal(field)
+    except ValueError:
+        raise HttpError(400, f"invalid Content-Length: {field[:40]}") from None
     if "Transfer-Encoding" in headers:
         if not is_chunked(headers.get("Transfer-Encoding")):
             raise HttpError(400, "request Transfer-Encoding without chunked last")
         headers.remove("Content-Length")
         return None, True
-    return None if length is None else int(length), False
+    return length, False
 
 
 def is_chunked(coding: str) -> bool:
@@ -535,6 +554,21 @@ def is_chunked(coding: str) -> bool:
 def _is_digits(text: str) -> bool:
     """ASCII digits only: str.isdigit() also takes '²' and other digits int() refuses."""
     return text.isascii() and text.isdigit()
+
+
+def parse_decimal(text: str) -> int:
+    """A decimal number a peer sent (a Content-Length, a Host field's port, draft-76's key
+    digits), read as httpd reads one (ap_parse_strict_length: a digit first, then
+    apr_strtoff in base 10 to the end): ASCII digits only, leading zeros however many,
+    and at most MAX_OFF_T, past which apr_strtoff overflows and httpd refuses the number.
+    ValueError for anything else. Never int() alone on a peer's digits: it takes '²',
+    '+5', ' 5' and '0_5', and refuses more than 4,300 digits, leading zeros included."""
+    if not _is_digits(text):
+        raise ValueError(f"not ASCII digits: {text[:40]!r}")
+    significant = text.lstrip("0") or "0"
+    if len(significant) > len(str(MAX_OFF_T)) or int(significant) > MAX_OFF_T:
+        raise ValueError(f"a number past 2^63 - 1: {text[:40]!r}")
+    return int(significant)
 
 
 def normalize_path(raw: str) -> str:

@@ -37,7 +37,7 @@ from gevent import monkey
 
 from geows.config.logs import LogTarget
 from geows.errors import ConfigError
-from geows.log_format import Entry
+from geows.log_format import Entry, escape
 
 if TYPE_CHECKING:
     from geows.config import Config
@@ -72,6 +72,11 @@ _os_rlock = monkey.get_original("_thread", "RLock")
 
 
 class ErrorLogFormatter(logging.Formatter):
+    """An error log line as httpd writes one. The whole message is escaped, as httpd's
+    log_error_core escapes every message (ap_escape_errorlog_item): whatever a client
+    sent, wherever a message quotes it, reaches no log and no terminal raw. A traceback
+    (exc_info) keeps its lines, each escaped alike."""
+
     def __init__(self, stamp: bool = True):
         super().__init__()
         self.stamp = stamp  # syslog stamps lines itself
@@ -85,9 +90,11 @@ class ErrorLogFormatter(logging.Formatter):
             text = f"[{stamp}.{micros:06d} {year}] "
         module = record.name.rsplit(".", 1)[-1]
         level = _NAMES.get(record.levelno, record.levelname.lower())
-        text += f"[{module}:{level}] [pid {os.getpid()}] {record.getMessage()}"
+        text += f"[{module}:{level}] [pid {os.getpid()}] "
+        text += escape(record.getMessage(), quote=False)
         if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
+            for line in self.formatException(record.exc_info).split("\n"):  # \n alone
+                text += "\n" + escape(line, quote=False)
         return text
 
 

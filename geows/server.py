@@ -19,8 +19,8 @@ import ssl
 import struct
 import termios
 import time
-import traceback
 from collections import deque
+from dataclasses import asdict
 from typing import Any
 
 import gevent
@@ -259,8 +259,7 @@ class Server:
             try:
                 function(*args)
             except Exception:
-                log.error("work handed over by a plugin's thread failed\n%s",
-                          traceback.format_exc())
+                log.error("work handed over by a plugin's thread failed", exc_info=True)
 
     def snapshot(self) -> dict[str, Any]:
         """This process's figures for the status page (status.render), JSON-serializable:
@@ -535,7 +534,7 @@ class Connection:
                 self._ending = "connection dropped"
         except Exception:
             self._ending = "server error"
-            log.error("[client %s] internal error\n%s", self.client, traceback.format_exc())
+            log.error("[client %s] internal error", self.client, exc_info=True)
         finally:
             if self._close_timer is not None:
                 self._close_timer.kill(block=False)
@@ -588,8 +587,8 @@ class Connection:
         try:
             state = on_connect(handle) if on_connect is not None else None
         except Exception:
-            log.error("[client %s] plugin on_connect raised for %s\n%s",
-                      self.client, escape(request.path, quote=False), traceback.format_exc())
+            log.error("[client %s] plugin on_connect raised for %s", self.client, request.path,
+                      exc_info=True)
             raise HttpError(500, "plugin on_connect raised") from None
         if on_connect is not None and state is None:
             raise HttpError(403, "refused by the plugin's on_connect")
@@ -614,8 +613,8 @@ class Connection:
                 try:
                     on_disconnect(state, handle)
                 except Exception:
-                    log.error("[client %s] plugin on_disconnect raised\n%s",
-                              self.client, traceback.format_exc())
+                    log.error("[client %s] plugin on_disconnect raised", self.client,
+                              exc_info=True)
 
     def _forward(self, request: http.Request, local_ip: str, local_port: int) -> None:
         """Hand the connection to its ProxyPass backend (geows in front of Apache); 404
@@ -639,7 +638,8 @@ class Connection:
             self._check_access(later, local_ip, local_port, proxied=True)
 
         relayed = forward.relay(self.sock, request, entry, self.remote_addr[0], self.client,
-                                admit, secure=self.tls_context is not None)
+                                admit, secure=self.tls_context is not None,
+                                request_limits=config.request_limits_for(local_port, local_ip))
         self._status, self._messages_in, self._ending = \
             relayed.status, relayed.requests, relayed.ending
         self._bytes_in += relayed.bytes_in
@@ -687,7 +687,7 @@ class Connection:
             return decision.user
         for line in (*decision.log_notes, decision.log_message):
             if line:
-                auth_log.error("[client %s] %s", self.client, escape(line, quote=False))
+                auth_log.error("[client %s] %s", self.client, line)
         raise HttpError(decision.status, f"access denied to {file_name}", decision.headers)
 
     def _after_body(self, request: http.Request) -> bytes:
@@ -726,11 +726,7 @@ class Connection:
         """The request head, under mod_reqtimeout's header budget and core's LimitRequest*."""
         self._local = local_ip, local_port = self.sock.getsockname()[:2]
         limits_here = self.server.config.request_limits_for(local_port, local_ip)
-        parser = http.RequestParser(
-            limit_request_line=limits_here.limit_request_line,
-            limit_request_fields=limits_here.limit_request_fields,
-            limit_request_field_size=limits_here.limit_request_field_size,
-            secure=self.tls_context is not None)
+        parser = http.RequestParser(**asdict(limits_here), secure=self.tls_context is not None)
         request = None
         while request is None:
             data = self._recv_with_budget()
@@ -840,15 +836,14 @@ class Connection:
                 except ConnectionClosed:
                     pass  # the plugin sent after the peer left: an ordinary end
                 except Exception:
-                    log.error("[client %s] plugin on_message raised; closing the connection\n%s",
-                              self.client, traceback.format_exc())
+                    log.error("[client %s] plugin on_message raised; closing the connection",
+                              self.client, exc_info=True)
                     self.close(1011, "plugin error")
             elif isinstance(event, CloseReceived):
                 if self._ending == "open":
                     self._ending = "client closed"
             elif isinstance(event, ProtocolError):
-                log.info("[client %s] protocol error: %s", self.client,
-                         escape(event.reason, quote=False))
+                log.info("[client %s] protocol error: %s", self.client, event.reason)
                 self._ending = f"protocol error: {event.reason}"
 
     # WebSocketPing: an open connection's liveness, where its location asks for it.
@@ -934,9 +929,8 @@ class Connection:
     def _refuse(self, error: HttpError) -> None:
         self._status = error.status
         self._ending = error.reason
-        # What the client sent is escaped as httpd escapes it (ap_escape_errorlog_item).
-        log.info("[client %s] %s %s: %s", self.client, escape(self._request_line, quote=False),
-                 error.status, escape(error.reason, quote=False))
+        log.info("[client %s] %s %s: %s", self.client, self._request_line, error.status,
+                 error.reason)
         response = http.response(error.status, error.headers)
         try:
             self.sock.sendall(response)

@@ -12,6 +12,7 @@ import pytest
 
 from geows import limits
 from geows.config.paths import ProxyPass
+from geows.config.vhosts import RequestLimits
 from geows.errors import HttpError
 from geows.forward import RequestStream, Response, ResponseReader, chunk_size
 from geows.http import RequestParser
@@ -95,8 +96,21 @@ def test_idle_once_every_request_is_answered_in_full():
     assert statuses(read(reader, b"HTTP/1.1 408 Request Timeout\r\n\r\n", 1)) == [(408, None)]
 
 
+def test_a_response_length_is_read_as_httpd_reads_it():
+    """ap_parse_strict_length: leading zeros however many (int() refuses more than 4,300
+    digits)."""
+    stream, reader = streams()
+    stream.feed(request("/a") + request("/b"))
+    raw = (b"HTTP/1.1 200 OK\r\nContent-Length: " + b"0" * 4400 + b"5\r\n\r\nfirst"
+           b"HTTP/1.1 204 No Content\r\n\r\n")
+    assert statuses(read(reader, raw, 1000)) == [(200, "/a"), (204, "/b")]
+    assert reader.idle
+
+
 @pytest.mark.parametrize("raw", [
     b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775808\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 4400 + b"\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n",
@@ -191,6 +205,37 @@ def test_draft76_key3_is_the_handshake_body():
     list(reader.feed(b"HTTP/1.1 101 WebSocket Protocol Handshake\r\nUpgrade: WebSocket\r\n"
                      b"Connection: Upgrade\r\n\r\n0123456789abcdef"))
     assert stream.tunnel and stream.feed(b"") == b"\x00hi\xff"
+
+
+@pytest.mark.parametrize("key3", [b"GET /a\r\n", b"^n:ds[4U"])
+def test_after_draft76_key3_any_other_answer_ends_the_connection(key3):
+    """Key3 went to the backend unannounced, as the handshake's body: after an answer that
+    is no 101, the backend may read it as a request of its own (b"GET /a\\r\\n" is an
+    HTTP/0.9 one), so the connection ends with that answer; nothing held is parsed or
+    forwarded, and nothing the backend sends after its answer goes back."""
+    admitted = []
+    stream, reader = streams(admit=admitted.append)
+    handshake = request("/d76", *DRAFT76)
+    assert stream.feed(handshake + key3 + SECRET) == forwarded(handshake) + key3
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    pieces = list(reader.feed(answer[:-1]))
+    assert not reader.finished and stream.stopped is not None
+    pieces += reader.feed(answer[-1:] + b"<html>the backend's answer to /a</html>")
+    assert b"".join(p.head if isinstance(p, Response) else p for p in pieces) == answer
+    assert statuses(pieces) == [(200, "/d76")] and reader.finished
+    assert stream.feed(b"") == b"" and stream.feed(request("/b")) == b""
+    assert admitted == [] and [r.target for r in stream.requests] == ["/d76"]
+
+
+def test_a_draft76_handshake_with_its_length_goes_on_after_any_other_answer():
+    """Content-Length: 8 says what key3 is: the backend reads it as a body, never as a
+    request, and the next request is checked and forwarded as any."""
+    stream, reader = streams()
+    handshake = request("/d76", *DRAFT76, "Content-Length: 8")
+    assert stream.feed(handshake + b"GET /a\r\n" + request("/b")) == \
+        forwarded(handshake) + b"GET /a\r\n"
+    list(reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+    assert stream.feed(b"") == forwarded(request("/b")) and stream.stopped is None
 
 
 @pytest.mark.parametrize(("line", "asked", "switched", "reason"), [
@@ -361,6 +406,49 @@ def test_an_own_answer_after_which_httpd_closes_ends_the_connection(later):
     assert stream.stopped == "no"
     pieces = list(reader.feed(OK + OK))   # the backend's more than asked: not passed on
     assert statuses(pieces) == [(200, "/a")] and pieces[-1] is answer and reader.finished
+
+
+def test_a_later_request_with_thousands_of_digits_in_its_length_is_forwarded():
+    first, later = request("/a"), request("/b", "Content-Length: " + "0" * 4400 + "5")
+    stream, _ = streams()
+    assert stream.feed(first + later + b"hello") == forwarded(first) + forwarded(later) + \
+        b"hello"
+    assert stream.stopped is None and stream.requests[1].content_length == 5
+
+
+def test_a_bug_on_a_later_request_leaves_the_earlier_ones_going_on():
+    """An exception that is no HttpError (a bug of geows') ends the connection, and no
+    more: the requests before it still go to the backend, to be answered; the relay logs
+    `failure`."""
+    def admit(later):
+        if later.target == "/bug":
+            raise RuntimeError("a bug")
+
+    stream, reader = streams(admit=admit)
+    first, second = request("/a"), request("/b")
+    assert stream.feed(first + second + request("/bug") + request("/c")) == \
+        forwarded(first) + forwarded(second)
+    assert stream.stopped == "internal error" and str(stream.failure) == "a bug"
+    assert stream.feed(request("/d")) == b""
+    assert statuses(read(reader, b"HTTP/1.1 204 No Content\r\n\r\n" * 2, 5)) == [
+        (204, "/a"), (204, "/b")]
+
+
+@pytest.mark.parametrize(("later", "status"), [
+    (request("/" + "x" * 100), 414),                             # LimitRequestLine 100
+    (request("/", *(f"X-{n}: 1" for n in range(5))), 400),       # LimitRequestFields 5
+    (request("/", "X-Big: " + "a" * 200), 400),                  # LimitRequestFieldSize 200
+])
+def test_later_requests_are_read_under_the_connections_limits(later, status):
+    """As httpd reads every head of a connection: under its address:port's LimitRequest*,
+    not core's defaults; over them, httpd's answer in the request's place, and the end."""
+    stream = RequestStream(LINE, "192.0.2.1", request_limits=RequestLimits(100, 5, 200))
+    first = request("/a")
+    assert stream.feed(first + later) == forwarded(first)
+    [answer] = stream.answers
+    assert (answer.after, answer.status, answer.last) == (1, status, True)
+    assert stream.stopped is not None
+    assert stream.feed(request("/b")) == b""
 
 
 def test_a_bad_body_answered_after_the_backend_began_answering_leaves_its_answer():

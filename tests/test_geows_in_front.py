@@ -5,11 +5,13 @@ answered byte for byte as Apache alone answers (but for the Date header)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -340,6 +342,9 @@ CustomLog @DIR@/relayed.log "%{{remote}}p %>s %I %O %{{geows-ending}}n"
 <Location /guarded>
   Require ip 10.0.0.0/8
 </Location>
+<Location /k>
+  Require all denied
+</Location>
 <Location /members>
   AuthType Basic
   AuthName "Members only"
@@ -498,6 +503,193 @@ def test_the_upgrade_parameter_tunnels_its_protocol_both_ways(upgrades):
     line = relayed_line(front, client_port)
     assert line.startswith("101 ") and line.endswith(
         f"forwarded to 127.0.0.1:{upgrader.port}: tunnel, client closed")
+
+
+DRAFT76_UPGRADE = ("Connection: Upgrade", "Upgrade: WebSocket", "Origin: http://apache.test",
+                   "Sec-WebSocket-Key1: 4 @1  46546xW%0l 1 5",
+                   "Sec-WebSocket-Key2: 12998 5 Y3 1  .P00")
+
+
+class KeyReader(Upgrader):
+    """A backend that answers a draft-76 handshake 200 and then reads its 8 key bytes as
+    a request of its own, as Apache does (`GET /k\\r\\n` is an HTTP/0.9 one), answering
+    that too; then it echoes what more comes."""
+
+    READY = (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+             b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nanswer to key3")
+
+
+def test_after_draft76_key_bytes_any_other_answer_ends_the_connection(tmp_path):
+    """The 200 goes to the client; nothing held after key3 is parsed or forwarded, and
+    nothing more the backend sends goes back: its answer to the key bytes would otherwise
+    be taken for the answer to the client's next request."""
+    backend = KeyReader()
+    front = GeowsProcess(f"Listen 127.0.0.1:@PORT@\n"
+                         f"ProxyPass / http://127.0.0.1:{backend.port}/\n")
+    try:
+        handshake = get("/d76", *DRAFT76_UPGRADE)
+        with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+            sock.sendall(handshake + b"GET /k\r\n" + get("/next", "Connection: close"))
+            got = until_closed(sock)
+        assert got == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        assert bytes(backend.received[0]) == \
+            handshake[:-2] + b"X-Forwarded-For: 127.0.0.1\r\n\r\nGET /k\r\n"
+        front.wait_for_log("stopped: the backend answered a draft-76 handshake without a "
+                           "101, its 8 key bytes sent on unannounced")
+    finally:
+        front.stop()
+        backend.close()
+
+
+def test_draft76_key_bytes_apache_reads_never_bring_its_answer_back(lab, upgrades):
+    """Apache answers a draft-76 handshake for a file 200, then reads the key bytes
+    `GET /k\\r\\n` as an HTTP/0.9 request of its own, for a path geows denies: httpd's
+    front would read them as the client's next request, checked by its rules; geows
+    cannot once the backend has them. Its answer never reaches the client, and the
+    connection ends after the 200."""
+    front = upgrades[0]
+    _, apache_port, base = lab
+    secret = base / "www/k"
+    secret.write_text("K, DENIED BY GEOWS\n")
+    secret.chmod(0o644)
+    assert answer(front.port, "GET /k HTTP/1.1", "Host: apache.test").startswith(
+        b"HTTP/1.1 403 Forbidden\r\n")
+    handshake = get("/index.html", *DRAFT76_UPGRADE)
+    later = get("/index.html", "Connection: close")
+    with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+        client_port = sock.getsockname()[1]
+        sock.sendall(handshake + b"GET /k\r\n" + later)
+        got = until_closed(sock)
+    assert without_date(got) == exchange(apache_port, [handshake])[0]
+    assert b"DENIED BY GEOWS" not in got
+    assert relayed_line(front, client_port) == (
+        f"200 {len(handshake) + 8 + len(later)} {len(got)} forwarded to "
+        f"127.0.0.1:{apache_port}: stopped: the backend answered a draft-76 handshake "
+        "without a 101, its 8 key bytes sent on unannounced")
+
+
+def test_what_a_client_sent_reaches_the_error_log_escaped(lab):
+    """ESC, BEL and C1 bytes (CSI, NEL) in later requests of a forwarded connection, which
+    geows answers itself, and in an Upgrade value quoted by a 502's reason: the error log
+    has them as \\xhh, as httpd's log_error_core escapes every message."""
+    upgrader = Upgrader()
+    front = GeowsProcess(f"Listen 127.0.0.1:@PORT@\nLogLevel info\n"
+                         f"ProxyPass /any http://127.0.0.1:{upgrader.port}/ upgrade=ANY\n"
+                         f"ProxyPass / http://127.0.0.1:{lab[1]}/\n")
+    try:
+        for later in ("GET /\x1b[31mX\x07\x9b HTTP/1.1\r\nHost: a\r\n\r\n",
+                      "GET / HTTP/1.1\r\nHost: a\r\nX-Note: a\x1bb\x85c\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+                sock.sendall(get("/index.html") + later.encode("latin-1"))
+                assert until_closed(sock).count(b"HTTP/1.1 ") == 2
+        upgrade = get("/any/x", "Connection: Upgrade", "Upgrade: foo\x9b31m\x85")  # UTF-8
+        with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+            sock.sendall(upgrade)
+            assert until_closed(sock).startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
+        front.wait_for_log("(expecting foo\\xc2\\x9b31m\\xc2\\x85)", access=False)
+        logged = front.stderr_path.read_bytes()
+        assert b"with 400: request target incorrectly encoded: /\\x1b[31mX\\x07\\x9b" in logged
+        assert b"malformed request header value: X-Note: a\\x1bb\\x85c" in logged
+        for raw in (b"\x1b", b"\x07", b"\x85", b"\x9b"):
+            assert raw not in logged, raw
+    finally:
+        front.stop()
+        upgrader.close()
+
+
+LIMITS = """LimitRequestLine 300
+LimitRequestFields 5
+LimitRequestFieldSize 200
+ProxyPass / http://127.0.0.1:{apache}/
+"""
+
+# httpd's own mod_proxy front with the same limits: the oracle. It keeps no backend
+# connection open, which would hold the lab's one-process Apache (-X) from geows'.
+HTTPD_FRONT = """LoadModule mpm_prefork_module {modules}/mod_mpm_prefork.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+LoadModule env_module {modules}/mod_env.so
+LoadModule proxy_module {modules}/mod_proxy.so
+LoadModule proxy_http_module {modules}/mod_proxy_http.so
+User www-data
+Group www-data
+PidFile {dir}/front.pid
+ErrorLog {dir}/front-error.log
+ServerName front.test
+Listen 127.0.0.1:{port}
+SetEnv proxy-nokeepalive 1
+"""
+
+
+def test_later_requests_get_the_limits_the_first_gets(tmp_path, lab):
+    """LimitRequestLine, LimitRequestFields and LimitRequestFieldSize hold for every
+    request of a forwarded connection, as in httpd's front: 414 for a second request's
+    line over its limit, 400 for too many fields or one too long, and the end."""
+    apache_port = lab[1]
+    tmp_path.chmod(0o755)
+    port = harness.free_port()
+    conf = tmp_path / "front.conf"
+    conf.write_text(HTTPD_FRONT.format(modules=harness.MODULES, dir=tmp_path, port=port)
+                    + LIMITS.format(apache=apache_port))
+    httpd = harness.Httpd(conf, tmp_path, harness.httpd_env(tmp_path / "run"), [port],
+                          tmp_path / "front-error.log")
+    front = GeowsProcess("Listen 127.0.0.1:@PORT@\n" + LIMITS.format(apache=apache_port))
+    try:
+        for later, status in ((get("/" + "x" * 400), b"414"),
+                              (get("/index.html", *(f"X-{n}: 1" for n in range(5))), b"400"),
+                              (get("/index.html", "X-Big: " + "a" * 200), b"400")):
+            statuses = {}
+            for name, where in (("httpd", port), ("geows", front.port)):
+                with socket.create_connection(("127.0.0.1", where), timeout=10) as sock:
+                    sock.sendall(get("/index.html") + later)
+                    statuses[name] = re.findall(rb"HTTP/1\.1 (\d{3}) ", until_closed(sock))
+            assert statuses == {"httpd": [b"200", status], "geows": [b"200", status]}, later
+    finally:
+        front.stop()
+        httpd.stop()
+
+
+# forward.relay itself, in a process of its own as a worker runs it (gevent's sockets), with
+# an `admit` that raises what no rule raises: a bug of geows' on a later request.
+RELAY_WITH_A_BUG = """
+from gevent import monkey
+monkey.patch_all()
+import json, logging, socket, sys
+from geows import forward
+from geows.config.paths import ProxyPass
+from geows.config.vhosts import RequestLimits
+from geows.http import RequestParser
+
+logging.basicConfig()
+def admit(later):
+    raise RuntimeError("a bug on " + later.target)
+head = sys.stdin.buffer.read()
+client, ours = socket.socketpair()
+entry = ProxyPass("/", ("127.0.0.1", int(sys.argv[1])), "/", "t.conf", 1)
+relayed = forward.relay(ours, RequestParser().feed(head), entry, "127.0.0.1", "test", admit,
+                        secure=False, request_limits=RequestLimits())
+ours.close()
+got = bytearray()
+while more := client.recv(65536):
+    got += more
+print(json.dumps({"answer": got.decode("latin-1"), "ending": relayed.ending}))
+"""
+
+
+def test_a_bug_on_a_later_request_loses_no_earlier_answer(lab):
+    """The earlier request, which came in one piece with the later one, still goes to
+    Apache and its answer to the client; the bug is logged with its traceback, and the
+    connection ends after that answer."""
+    _, apache_port, _ = lab
+    first = get("/index.html")
+    done = subprocess.run([sys.executable, "-c", RELAY_WITH_A_BUG, str(apache_port)],
+                          input=first + get("/later"), capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr.decode()
+    result = json.loads(done.stdout)
+    assert without_date(result["answer"].encode("latin-1")) == exchange(apache_port, [first])[0]
+    assert result["ending"] == f"forwarded to 127.0.0.1:{apache_port}: internal error"
+    errors = done.stderr.decode()
+    assert "the ProxyPass backend" in errors and ": internal error\n" in errors
+    assert "RuntimeError: a bug on /later" in errors
 
 
 def test_websockets_through_proxypass_carry_messages_both_ways(lab):

@@ -8,7 +8,15 @@ import pytest
 
 from geows import limits
 from geows.errors import HttpError
-from geows.http import RequestParser, connection_after, is_chunked, normalize_path, response
+from geows.http import (
+    MAX_OFF_T,
+    RequestParser,
+    connection_after,
+    is_chunked,
+    normalize_path,
+    parse_decimal,
+    response,
+)
 
 
 def feed_all(data: bytes, **kwargs):
@@ -153,6 +161,38 @@ def test_header_fields_are_read_as_strict_reads_them(field):
     assert status_of(head("/", "Host: h", field)) == 400
 
 
+@pytest.mark.parametrize(("fields", "name", "value"), [
+    (("X-A: a", "  \t b  "), "X-A", "a b"),
+    (("X-A:", " b"), "X-A", "b"),                 # after an empty value: no leading space
+    (("X-A:  \t", "\t\tb", " c"), "X-A", "b c"),
+    (("Transfer-Encoding:", " chunked"), "Transfer-Encoding", "chunked"),
+])
+def test_folded_lines_join_as_httpd_joins_them(fields, name, value):
+    """ap_get_mime_headers_core: the fold's leading whitespace becomes one space, and the
+    joined field's value starts after the colon and the whitespace there."""
+    assert feed_all(head("/", "Host: h", *fields)).headers.get(name) == value
+
+
+def test_a_folded_length_or_coding_after_an_empty_value_frames_the_body():
+    request = feed_all(head("/", "Host: h", "Content-Length:", " 5", method="POST"))
+    assert request.content_length == 5
+    request = feed_all(head("/", "Host: h", "Transfer-Encoding:", " chunked", method="POST"))
+    assert request.chunked
+
+
+@pytest.mark.parametrize(("field", "fold", "accepted"), [
+    ("X: " + "a" * 93, " b", True),       # 96 + 2 bytes, and httpd's NUL: 99
+    ("X: " + "a" * 94, " b", False),      # ... 100: LimitRequestFieldSize reached
+    ("X:" + " " * 10 + "a" * 85, "\t\tb", False),  # the whitespace as it came counts
+])
+def test_a_folded_field_is_limited_as_httpd_limits_it(field, fold, accepted):
+    raw = head("/", "Host: h", field, fold)
+    if accepted:
+        assert feed_all(raw, limit_request_field_size=100) is not None
+    else:
+        assert status_of(raw, limit_request_field_size=100) == 400
+
+
 def test_field_values_keep_obs_text_and_tabs():
     request = feed_all(head("/", "Host: h", "X-A: a\xffb\tc  ", "X-B:"))
     assert request.headers.get("X-A") == "a\xffb\tc"
@@ -171,6 +211,8 @@ def test_repeated_fields_are_limited_once_joined():
 @pytest.mark.parametrize(("fields", "length", "chunked"), [
     ((), None, False),
     (("Content-Length: 01",), 1, False),
+    (("Content-Length: " + "0" * 4400 + "5",), 5, False),   # past int()'s 4,300 digits
+    (("Content-Length: 9223372036854775807",), MAX_OFF_T, False),
     (("Content-Length: 7  ",), 7, False),
     (("Content-Length: 5", "Transfer-Encoding: gzip, chunked"), None, True),
 ])
@@ -193,6 +235,26 @@ def test_is_chunked_reads_as_ap_is_chunked(coding, chunked):
     assert is_chunked(coding) == chunked
 
 
+@pytest.mark.parametrize(("text", "number"), [
+    ("0", 0), ("007", 7), ("0" * 5000, 0), ("0" * 5000 + "42", 42),
+    ("9223372036854775807", MAX_OFF_T), ("0" * 4400 + "9223372036854775807", MAX_OFF_T),
+])
+def test_parse_decimal_reads_as_ap_parse_strict_length(text, number):
+    assert parse_decimal(text) == number
+
+
+@pytest.mark.parametrize("text", [
+    "", " 5", "5 ", "+5", "-5", "0x5", "5_0", "\xb2", "\uff15", "1e3",
+    "9223372036854775808", "9" * 4400, "1" + "0" * 5000,
+])
+def test_parse_decimal_refuses_what_httpd_refuses(text):
+    """ASCII digits only (not the other digits, signs, spaces and underscores int() takes),
+    and no number past what apr_strtoff reads into an apr_off_t: a ValueError, never
+    int()'s own for more than 4,300 digits."""
+    with pytest.raises(ValueError):
+        parse_decimal(text)
+
+
 @pytest.mark.parametrize("fields", [
     ("Content-Length: \xb2",),           # a digit to str.isdigit(), not to int()
     ("Content-Length: +1",),
@@ -201,6 +263,7 @@ def test_is_chunked_reads_as_ap_is_chunked(coding, chunked):
     ("Content-Length:",),
     ("Content-Length: 0", "Content-Length: 0"),   # joined: "0, 0"
     ("Content-Length: 9223372036854775808",),     # past apr_off_t
+    ("Content-Length: " + "9" * 4400,),           # ... far past it
     ("Transfer-Encoding: chunked, gzip",),
     ("Transfer-Encoding: chunked,",),
     ("Transfer-Encoding: gzip,\tchunked",),
@@ -277,7 +340,7 @@ def test_bad_targets_are_400(method, target):
 
 @pytest.mark.parametrize("host", [
     "1.2.3.4", "[::1]", "[::1]:80", "PUBLIC.TEST.", "a_b.test", "public.test:80",
-    "localhost", "x-y.example.com:65535",
+    "localhost", "x-y.example.com:65535", "public.test:" + "0" * 4400 + "80",
 ])
 def test_good_hosts(host):
     assert feed_all(head("/", f"Host: {host}")).host == host
@@ -287,6 +350,7 @@ def test_good_hosts(host):
     ("Host: a b",), ("Host: 1.2.3",), ("Host: 123",), ("Host: 01.2.3.4",), ("Host: a..b",),
     ("Host: a.1b",), ("Host: h:",), ("Host: h:0",), ("Host: h:99999",), ("Host: h:abc",),
     ("Host: :80",), ("Host: \xe9.test",), ("Host: a/b",), ("Host: [::1]x",),
+    ("Host: h:4294967296",), ("Host: h:" + "9" * 4400,),
     ("Host: [::1%eth0]",), ("Host: [1::2::3]",), ("Host: [:::]",),
     ("Host: public.test", "Host: public.test"),   # joined: "public.test, public.test"
     ("Host:",),    # HTTP/1.1 without a host

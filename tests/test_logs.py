@@ -551,6 +551,24 @@ def test_format_items_as_httpd_renders_them():
     assert escape("\u20ac") == "\\xe2\\x82\\xac"  # text of geows' own, in UTF-8
 
 
+def test_every_error_log_message_is_escaped_where_it_is_written():
+    """As httpd's log_error_core escapes every message: ESC, BEL, a C1 byte, a newline
+    and a backslash in any argument (what a client sent, wherever a call site quotes
+    it), and in an exception's text; a traceback keeps its lines."""
+    record = logging.LogRecord("geows.forward", logging.ERROR, __file__, 1, "[client %s] %s",
+                               ("127.0.0.1:1", 'x\x1b[2J\x07\x9b"\\\nFORGED'), None)
+    try:
+        raise ValueError("bad \x1b[31m\x85value")
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    text = log.ErrorLogFormatter(stamp=False).format(record)
+    first, *traceback = text.split("\n")
+    assert first == (f"[forward:error] [pid {os.getpid()}] [client 127.0.0.1:1] "
+                     'x\\x1b[2J\\x07\\x9b"\\\\\\nFORGED')
+    assert traceback[0] == "Traceback (most recent call last):"
+    assert traceback[-1] == "ValueError: bad \\x1b[31m\\x85value"
+
+
 def test_log_formats_are_resolved_after_the_whole_config(tmp_path):
     (tmp_path / "logs").mkdir()
     config_file = tmp_path / "httpd.conf"

@@ -27,7 +27,6 @@ import ctypes
 import itertools
 import logging
 import os
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -278,8 +277,7 @@ def _server_callback(type_: Any, safe: Any) -> Callable[[Callable[..., Any]], An
             except _Misuse as exc:
                 log.error("%s: %s", connection or "C plugin", exc)
             except BaseException:  # C cannot take an exception: log it, answer `safe`
-                log.error("%s: %s() failed\n%s", connection or "C plugin", name,
-                          traceback.format_exc())
+                log.error("%s: %s() failed", connection or "C plugin", name, exc_info=True)
             return safe
 
         return type_(callback)

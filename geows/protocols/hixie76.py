@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from geows import limits
 from geows.errors import HttpError
-from geows.http import Headers, Request
+from geows.http import Headers, Request, parse_decimal
 from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
 from geows.protocols.base import State, WebSocketProtocol
 from geows.protocols.events import CloseReceived, Message, ProtocolError
@@ -38,7 +38,9 @@ def key_number(key: str) -> int:
     digits = "".join(c for c in key if "0" <= c <= "9")
     if not spaces or not digits:
         raise ValueError("key has no spaces or no digits")
-    number = int(digits)
+    # Leading zeros are nothing; past 2^63 - 1 (ValueError), the number divided by as many
+    # spaces as a head can hold is still past 32 bits.
+    number = parse_decimal(digits)
     if number % spaces:
         raise ValueError("key number is not a multiple of its spaces")
     if number // spaces > 0xFFFFFFFF:

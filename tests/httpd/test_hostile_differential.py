@@ -61,6 +61,9 @@ class Row:
     # A deliberate difference (README): compared is only that neither front serves it
     # (every answer a refusal) and that the backend sees nothing from either.
     neither_serves: bool = False
+    # Another (README, "Beside Apache"): geows ends the connection after its first answer
+    # where httpd reads on. Compared are that answer and what the backend served.
+    ends_after_first: bool = False
 
     @property
     def raw(self) -> bytes:
@@ -68,8 +71,9 @@ class Row:
 
 
 def row(*requests: bytes, httpd: tuple[int, ...] | None = None,
-        backend: tuple[str, ...] | None = None, neither_serves: bool = False) -> Row:
-    return Row(requests, httpd, backend, neither_serves)
+        backend: tuple[str, ...] | None = None, neither_serves: bool = False,
+        ends_after_first: bool = False) -> Row:
+    return Row(requests, httpd, backend, neither_serves, ends_after_first)
 
 
 def path(target: str, host: str = "public.test") -> Row:
@@ -163,6 +167,19 @@ ROWS: dict[str, Row] = {
            "many-leading-zeros": b"0" * 30 + b"5\r\n", "past-2-63": b"8000000000000000\r\n",
            "control-in-extension": b"5;a\x01\r\n", "fullwidth-digit": b"\xef\xbc\x95\r\n",
            }.items()},
+    # Numbers of more than 4,300 digits, int()'s limit: httpd reads leading zeros as any.
+    "content-length-4401-digits-forwarded": row(
+        post(b"hello", "Content-Length: " + "0" * 4400 + "5", CLOSE)),
+    "content-length-4401-digits-handshake": row(
+        request("/chat", *UPGRADE, "Content-Length: " + "0" * 4401)),
+    "content-length-4401-digits-pipelined": row(
+        request("/public/index.html"),
+        post(b"hello", "Content-Length: " + "0" * 4400 + "5", CLOSE)),
+    "content-length-4401-nines": row(post(b"", "Content-Length: " + "9" * 4401, CLOSE)),
+    "host-port-4402-digits": row(
+        request("/public/index.html", CLOSE, host="public.test:" + "0" * 4400 + "80")),
+    "host-port-past-long-max": row(
+        request("/public/index.html", CLOSE, host="public.test:" + "9" * 30)),
     "chunk-data-not-followed-by-crlf": row(
         post(b"5\r\n12345XY0\r\n\r\n", "Transfer-Encoding: chunked"),
         request("/public/index.html", CLOSE)),
@@ -200,6 +217,12 @@ ROWS: dict[str, Row] = {
     "pipelined-bad-head": row(
         request("/public/index.html"), request("/public/index.html", "X-A: a\rb"),
         request("/public/index.html", CLOSE)),
+    # ... whose reasons quote what the client sent: escaped in the logs, as httpd's.
+    "pipelined-escape-sequence-in-target": row(
+        request("/public/index.html"), request("/private/\x1b[1;31mFORGED\x07\x9b", CLOSE)),
+    "pipelined-escape-sequence-in-header": row(
+        request("/public/index.html"),
+        request("/public/index.html", "X-Note: a\x1b]0;x\x07\x9bb", CLOSE)),
 
     # Heads.
     "folded-header": row(request("/public/index.html", "X-Note: a", " folded", CLOSE)),
@@ -207,6 +230,23 @@ ROWS: dict[str, Row] = {
                                       CLOSE, host=None)),
     "fold-before-first-header": row(request("/adminonly.html", " Host: admin.test", CLOSE,
                                             host=None)),
+    # A fold after an empty value: httpd reads the joined value after the colon and the
+    # whitespace there, so no leading space is left to make these unreadable.
+    "folded-transfer-encoding-after-empty-value": row(
+        post(b"0\r\n\r\n", "Transfer-Encoding:", " chunked", CLOSE), httpd=(200,)),
+    "folded-content-length-after-empty-value": row(
+        post(b"hello", "Content-Length:", "\t5", CLOSE), httpd=(200,)),
+    "folded-host-after-empty-value": row(
+        request("/adminonly.html", "Host:", " admin.test", CLOSE, host=None), httpd=(403,)),
+    # LimitRequestFieldSize (8190) on a folded field: httpd counts the field as it came,
+    # the fold's whitespace made one space, and its NUL (protocol.c, fold_len).
+    "folded-header-just-under-the-field-size": row(
+        request("/public/index.html", "X-A: " + "a" * 8181, " b", CLOSE), httpd=(200,)),
+    "folded-header-at-the-field-size": row(
+        request("/public/index.html", "X-A: " + "a" * 8182, " b", CLOSE), httpd=(400,)),
+    "folded-header-spaces-count-toward-the-field-size": row(
+        request("/public/index.html", "X-A:" + " " * 10 + "a" * 8173, " \t b", CLOSE),
+        httpd=(400,)),
     "bare-lf-head": row(request("/private/secret.html", CLOSE, eol="\n")),
     "bare-lf-head-forwarded": row(request("/public/index.html", CLOSE, eol="\n")),
     "bare-lf-between-headers": row(b"GET /public/index.html HTTP/1.1\r\nHost: admin.test\n"
@@ -297,6 +337,17 @@ ROWS: dict[str, Row] = {
     "ws-upgrade-other-vhost": row(request("/ws", *UPGRADE, host="other.test")),
     "ws-upgrade-alias-vhost": row(request("/ws", *UPGRADE, host="x.other.test")),
     "chat-draft76": row(request("/chat", *DRAFT76, body=DRAFT76_KEY3)),
+    # A draft-76 handshake geows forwards goes with its 8 key bytes, which httpd's front
+    # reads as the client's next bytes (here the start of a bad request line: 400). The
+    # backend answers 200, not 101: geows ends the connection there, neither forwarding
+    # nor answering what follows (the backend has the key bytes, and may read them as a
+    # request of its own).
+    "draft76-forwarded-then-pipelined-private": row(
+        request("/public/index.html", *DRAFT76, body=DRAFT76_KEY3),
+        request("/private/secret.html", CLOSE), httpd=(200, 400), ends_after_first=True),
+    "draft76-forwarded-then-pipelined-public": row(
+        request("/public/index.html", *DRAFT76, body=DRAFT76_KEY3),
+        request("/public/index.html", CLOSE), httpd=(200, 400), ends_after_first=True),
     "websocket-upgrade-private": row(request("/private/secret.html", *UPGRADE)),
 
     # Odd request targets. httpd: OPTIONS * is answered by its core (200); an absolute-form
@@ -337,9 +388,10 @@ ROWS: dict[str, Row] = {
 }
 
 
-# A byte a terminal would act on, as a client may send it: httpd's logs escape these
-# (ap_escape_logitem: \xhh); newlines and tabs are the logs' own.
-RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A byte a terminal would act on, as a client may send it, C1 ones (CSI, NEL...) included:
+# httpd's logs escape these (ap_escape_logitem: \xhh); newlines and tabs are the logs' own.
+# The logs are read as latin-1, so a C1 character written in UTF-8 shows its second byte.
+RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def verdicts(fronts: Fronts, case: Row) -> dict[str, tuple]:
@@ -376,5 +428,8 @@ def test_geows_answers_as_httpd(fronts, name):
         for outcomes, served in got.values():
             assert outcomes and all(status >= 400 for status, _ in outcomes), got
             assert served == (), got
+        return
+    if case.ends_after_first:
+        assert got["geows"] == (httpd[0][:1], httpd[1]), got
         return
     assert got["geows"] == httpd

@@ -55,7 +55,14 @@ def test_second_example():
     assert challenge_response(KEY1, KEY2, KEY3) == ANSWER
 
 
-@pytest.mark.parametrize("key", ["123456", "1 2 3", "", " ", "4294967296 0 "])
+def test_leading_zeros_in_a_key_are_nothing():
+    """Section 5.2, step 4: the digits as a base ten integer, however many leading zeros
+    (more than the 4,300 digits int() reads)."""
+    assert key_number("0" * 4400 + "4 2 ") == 21
+
+
+@pytest.mark.parametrize("key", ["123456", "1 2 3", "", " ", "4294967296 0 ",
+                                 "9" * 4400 + " "])
 def test_bad_keys_refused(key):
     with pytest.raises(ValueError):
         key_number(key)
