@@ -14,8 +14,8 @@ from geows import limits
 from geows.config.paths import ProxyPass
 from geows.config.vhosts import RequestLimits
 from geows.errors import HttpError
-from geows.forward import RequestStream, Response, ResponseReader, chunk_size
 from geows.http import RequestParser
+from geows.proxy_http import RequestStream, Response, ResponseReader, chunk_size
 
 LINE = ProxyPass("/", ("b", 80), "/", "f.conf", 1)
 XFF = b"X-Forwarded-For: 192.0.2.1\r\n"

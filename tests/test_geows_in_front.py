@@ -22,7 +22,7 @@ from websockets.sync.client import connect
 
 from geows.config.paths import ProxyPass
 from geows.errors import HttpError
-from geows.forward import RequestStream
+from geows.proxy_http import RequestStream
 from tests.draft76 import Draft76Client
 from tests.geows_process import ECHO_CONFIG, GeowsProcess, in_ci, run_cli
 from tests.httpd import harness

@@ -1,6 +1,6 @@
 """The layer rules of the README's Layout table, checked: a plugin's first line, `import
-geows.config` and `import geows.protocols`, each run alone in a fresh interpreter, load
-none of the modules their rows leave out."""
+geows.config`, `import geows.protocols` and `import geows.proxy_http`, each run alone in
+a fresh interpreter, load none of the modules their rows leave out."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ FORBIDDEN = {
          *IO_MODULES),
     "import geows.config": ("gevent", "ssl", *IO_MODULES),
     "import geows.protocols": ("gevent", "ssl", "geows.config", *IO_MODULES),
+    # mod_proxy_http's framing is sans-I/O: forward.py drives it over the sockets
+    "import geows.proxy_http": ("gevent", "ssl", *IO_MODULES),
 }
 
 # Prints what the statement loaded (the modules new in sys.modules after it) and from where.

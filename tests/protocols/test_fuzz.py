@@ -7,10 +7,10 @@ from hypothesis import strategies as st
 from geows import limits
 from geows.config.paths import ProxyPass
 from geows.errors import HttpError
-from geows.forward import RequestStream, Response, ResponseReader
 from geows.http import RequestParser
 from geows.protocols import State, select_protocol
 from geows.protocols.hixie76 import Hixie76
+from geows.proxy_http import RequestStream, Response, ResponseReader
 
 HEAD = (b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Key1: 1 2\r\nSec-WebSocket-Key2: 3 3\r\n\r\n12345678")
