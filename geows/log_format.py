@@ -45,7 +45,7 @@ class ServerNames:
     port: int | None = None  # ServerName's port; None: the scheme's (80, or 443 for TLS)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Entry:
     """The facts of one connection that its access log lines can tell."""
 

@@ -970,15 +970,20 @@ class Connection:
                           "geows-messages-in": str(self._messages_in),
                           "geows-messages-out": str(self._messages_out)})
         entry = Entry(
-            self.remote_addr[0], self.peer_ip, self.remote_addr[1],
-            local_ip.removeprefix("::ffff:") if "." in local_ip else local_ip, local_port,
-            ended - duration, ended, duration, logs.names, request,
-            self._status if isinstance(self._status, int) else None, self._response_head,
-            None if self._head_size is None else max(0, self._bytes_out - self._head_size),
-            self._bytes_in, self._bytes_out, self._user,
-            self._messages_in - 1 if self._handler == "proxy-server" and self._messages_in else 0,
-            "dropped" in self._ending,  # "connection dropped", its own or a forwarded one's
-            self._handler, self._tls, notes)
+            client_ip=self.remote_addr[0], peer_ip=self.peer_ip,
+            remote_port=self.remote_addr[1],
+            local_ip=local_ip.removeprefix("::ffff:") if "." in local_ip else local_ip,
+            local_port=local_port, began=ended - duration, ended=ended, duration=duration,
+            server=logs.names, request=request,
+            status=self._status if isinstance(self._status, int) else None,
+            response_head=self._response_head,
+            body_bytes=None if self._head_size is None
+            else max(0, self._bytes_out - self._head_size),
+            bytes_in=self._bytes_in, bytes_out=self._bytes_out, user=self._user,
+            keepalives=self._messages_in - 1
+            if self._handler == "proxy-server" and self._messages_in else 0,
+            aborted="dropped" in self._ending,  # "connection dropped", its own or a forwarded one's
+            handler=self._handler, tls=self._tls, notes=notes)
         return entry, logs
 
 

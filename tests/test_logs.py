@@ -460,8 +460,10 @@ from geows.log_format import Entry
 config = load_config(sys.argv[1])
 log.configure(config)
 for n in range(int(sys.argv[3])):
-    log.access(Entry("192.0.2.1", "192.0.2.1", n, "127.0.0.1", 80, time.time(), time.time(),
-                     0.0, config.logs.names, notes={"filler": sys.argv[2] * 3000}),
+    log.access(Entry(client_ip="192.0.2.1", peer_ip="192.0.2.1", remote_port=n,
+                     local_ip="127.0.0.1", local_port=80, began=time.time(),
+                     ended=time.time(), duration=0.0, server=config.logs.names,
+                     notes={"filler": sys.argv[2] * 3000}),
                config.logs)
 """
 
@@ -490,9 +492,10 @@ def test_configuring_again_reopens_renamed_logs(tmp_path, logging_restored):
     errors = logging.getLogger("geows.test")
 
     def connection(ending: str) -> None:
-        log.access(Entry("192.0.2.1", "192.0.2.1", 5000, "127.0.0.1", 80, time.time(),
-                         time.time(), 0.0, config.logs.names, status=101,
-                         notes={"geows-ending": ending}), config.logs)
+        log.access(Entry(client_ip="192.0.2.1", peer_ip="192.0.2.1", remote_port=5000,
+                         local_ip="127.0.0.1", local_port=80, began=time.time(),
+                         ended=time.time(), duration=0.0, server=config.logs.names,
+                         status=101, notes={"geows-ending": ending}), config.logs)
 
     log.configure(config)
     errors.error("before")

@@ -202,7 +202,7 @@ class Override:
         return bool(granted & {"authconfig", "limit", "all"})
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Config:
     """The parts of an httpd.conf geows serves.
 

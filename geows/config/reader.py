@@ -286,14 +286,19 @@ class _Reader:
         overrides = [Override(node.name, tuple(args), self._finish_access(draft, keep=True),
                               node.file, node.line)  # type: ignore[arg-type]  # kept: built
                      for node, args, draft in self.overrides]
-        config = Config(file, self.root, self.listeners, self.log_level, self.module_log_levels,
-                        locations, *self.header, frozenset(self.modules), vhosts,
-                        document_root, tuple(self.aliases), tuple(self.remoteip_lines), access,
-                        overrides, tuple(self.proxy_passes),
-                        tuple(line for draft in self.proxy_access for line in draft.lines[:1]),
-                        self.tls.settings(self.tls), RequestLimits(**self.request_limits),
-                        self.max_connections, error_log, self.main_logs,
-                        ProcessSettings(**self.process), message_memory=self.message_memory)
+        header_timeout, header_timeout_max, header_min_rate = self.header
+        config = Config(
+            file=file, server_root=self.root, listeners=self.listeners,
+            log_level=self.log_level, module_log_levels=self.module_log_levels,
+            locations=locations, header_timeout=header_timeout,
+            header_timeout_max=header_timeout_max, header_min_rate=header_min_rate,
+            modules=frozenset(self.modules), virtual_hosts=vhosts, document_root=document_root,
+            aliases=tuple(self.aliases), remoteip_lines=tuple(self.remoteip_lines),
+            access=access, overrides=overrides, proxy_passes=tuple(self.proxy_passes),
+            proxy_access=tuple(line for draft in self.proxy_access for line in draft.lines[:1]),
+            tls=self.tls.settings(self.tls), request_limits=RequestLimits(**self.request_limits),
+            max_connections=self.max_connections, error_log=error_log, logs=self.main_logs,
+            process=ProcessSettings(**self.process), message_memory=self.message_memory)
         if self.guard:
             config.check_htaccess()
             config.check_alias_expressions()
