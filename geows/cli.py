@@ -18,19 +18,20 @@ from typing import Any  # noqa: E402
 
 import gevent  # noqa: E402
 
-from geows import __version__, log, migrate, tls  # noqa: E402
+from geows import __version__, migrate  # noqa: E402
 from geows.access.control import AccessControl  # noqa: E402
 from geows.config import Config, load_config  # noqa: E402
 from geows.config.model import host_port  # noqa: E402
 from geows.config.vhosts import VirtualHost  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
-from geows.master import Master, is_geows  # noqa: E402
 from geows.plugin.loading import load_plugins  # noqa: E402
-from geows.server import Server, bind  # noqa: E402
-from geows.worker import Ending, drop_privileges, serve  # noqa: E402
+from geows.process.master import Master, is_geows  # noqa: E402
+from geows.process.worker import Ending, drop_privileges, serve  # noqa: E402
+from geows.runtime import log, tls  # noqa: E402
+from geows.runtime.server import Server, bind  # noqa: E402
 
 DEFAULT_CONFIG = "conf/httpd.conf"
-# -k's commands and the signal each sends the master (geows.master says what each does).
+# -k's commands and the signal each sends the master (geows.process.master says what each does).
 COMMANDS = {"stop": signal.SIGTERM, "restart": signal.SIGHUP, "graceful": signal.SIGUSR1,
             "graceful-stop": signal.SIGWINCH}
 logger = logging.getLogger("geows.main")

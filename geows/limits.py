@@ -81,7 +81,7 @@ RECV_SIZE = 65_536
 # How long a connection may work without a break while others wait: gevent's recv()
 # returns at once while bytes wait, so a greenlet whose client keeps it busy never blocks;
 # past this (parsing, answering, relaying a forwarded connection) it lets every other
-# ready connection go first (geows.fairness). mod_websocket gave each connection a thread,
+# ready connection go first (geows.runtime.fairness). mod_websocket gave each connection a thread,
 # and the kernel shared the CPU. 2 ms: another client's echo waits a few ms behind a
 # flooding client, and a bulk transfer gives way once per 2 ms, which costs it one pass
 # of the hub's loop (a 4 GiB download through ProxyPass lost nothing: see

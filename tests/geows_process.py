@@ -99,13 +99,13 @@ class GeowsProcess:
                              f"error log:\n{self.error_log}")
 
     def workers(self) -> set[int]:
-        """The worker processes' pids (the master's children running geows.worker: piped
+        """The worker processes' pids (the master's children running geows.process.worker: piped
         loggers are its children too)."""
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
         workers = set()
         for pid in children.read_text().split():
             try:
-                if b"geows.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                if b"geows.process.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     workers.add(int(pid))
             except OSError:
                 pass  # exited meanwhile

@@ -16,7 +16,8 @@ import gevent
 import pytest
 from websockets.sync.client import connect
 
-from geows import fairness, limits
+from geows import limits
+from geows.runtime import fairness
 from tests.floods import FLOODS, Flood
 from tests.geows_process import GeowsProcess
 from tests.httpd import harness

@@ -652,7 +652,7 @@ RELAY_WITH_A_BUG = """
 from gevent import monkey
 monkey.patch_all()
 import json, logging, socket, sys
-from geows import forward
+from geows.runtime import forward
 from geows.config.paths import ProxyPass
 from geows.config.vhosts import RequestLimits
 from geows.http import RequestParser

@@ -13,9 +13,8 @@ import pytest
 from tests.geows_process import REPO
 
 # geows' modules that do I/O or drive it (sockets, processes, log files, DNS, certificates).
-IO_MODULES = ("geows.server", "geows.forward", "geows.channel", "geows.master",
-              "geows.worker", "geows.cli", "geows.tls", "geows.log", "geows.fairness",
-              "geows.access", "geows.plugin.loading")
+IO_MODULES = ("geows.runtime", "geows.process", "geows.cli", "geows.access",
+              "geows.plugin.loading")
 
 FORBIDDEN = {
     # every name plugins/, examples/ and the tests import from geows.plugin

@@ -36,7 +36,7 @@ from gevent import monkey
 from greenlet import greenlet
 
 from geows.plugin import TEXT, Plugin, run_in_thread
-from geows.server import Connection
+from geows.runtime.server import Connection
 
 live = {}
 counts = {"connects": 0, "disconnects": 0, "twice": 0, "held": 0}

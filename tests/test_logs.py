@@ -22,9 +22,9 @@ import pytest
 import websocket
 from websockets.sync.client import connect
 
-from geows import log
 from geows.config import load_config
 from geows.log_format import Entry, LogFormat, ServerNames, escape
+from geows.runtime import log
 from tests.geows_process import REPO, GeowsProcess, free_port, run_cli
 
 ECHO = f"""
@@ -453,7 +453,7 @@ WRITER = """
 import sys
 import time
 
-from geows import log
+from geows.runtime import log
 from geows.config import load_config
 from geows.log_format import Entry
 

@@ -53,7 +53,7 @@ import sys
 import gevent
 
 from geows.plugin import TEXT, Plugin
-from geows.server import Connection
+from geows.runtime.server import Connection
 
 
 def liveness_init():

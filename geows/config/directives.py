@@ -120,7 +120,7 @@ DIRECTIVES = {spec.name.lower(): spec for spec in (
     # mod_proxy's reverse proxy: where geows forwards what it does not serve itself.
     Spec("ProxyPass", 1, None, _ANYWHERE,
          "a URL-path, then a URL (or ! to exclude the path) and optional key=value parameters"),
-    # mod_ssl: what makes a server's connections TLS, and how (geows.tls honours them).
+    # mod_ssl: what makes a server's connections TLS, and how (geows.runtime.tls honours them).
     Spec("SSLEngine", 1, 1, _SERVER_OR_VHOST, "On or Off"),
     Spec("SSLCertificateFile", 1, 1, _SERVER_OR_VHOST, "a PEM certificate file"),
     Spec("SSLCertificateKeyFile", 1, 1, _SERVER_OR_VHOST, "a PEM private key file"),
@@ -138,7 +138,7 @@ DIRECTIVES = {spec.name.lower(): spec for spec in (
     Spec("SSLFIPS", 1, 1, _SERVER_ONLY, "On or Off"),
     Spec("SSLOpenSSLConfCmd", 2, 2, _SERVER_OR_VHOST, "an OpenSSL command and its value"),
     Spec("SSLSRPVerifierFile", 1, 1, _SERVER_OR_VHOST, "an SRP verifier file"),
-    # core's error log and mod_log_config's access logs (geows.log writes them).
+    # core's error log and mod_log_config's access logs (geows.runtime.log writes them).
     Spec("ErrorLog", 1, 1, _SERVER_OR_VHOST,
          "a file name, a |piped logger or syslog[:facility]"),
     Spec("LogFormat", 1, 2, _SERVER_OR_VHOST,

@@ -1,4 +1,4 @@
-"""Where geows' logs go, as ErrorLog, LogFormat, CustomLog and TransferLog say (geows.log
+"""Where geows' logs go, as ErrorLog, LogFormat, CustomLog and TransferLog say (geows.runtime.log
 opens them)."""
 
 from __future__ import annotations

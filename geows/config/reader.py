@@ -307,7 +307,7 @@ class _Reader:
         if self.guard:
             # Imported here, for a config read to be served: `import geows.config` loads no
             # ssl (README, Layout).
-            from geows import tls
+            from geows.runtime import tls
 
             tls.listener_contexts(config)  # refuses certificates that do not load, and the like
         return config
@@ -893,7 +893,7 @@ class _Reader:
 
     def _tls_file(self, node: Node, arg: str) -> Located:
         """A certificate or key file, ServerRoot-relative, checked where it is read as
-        mod_ssl checks it (loading it is geows.tls's)."""
+        mod_ssl checks it (loading it is geows.runtime.tls's)."""
         path = os.path.join(self.root, arg)
         if not os.path.isfile(path) or os.path.getsize(path) == 0:
             raise ConfigError(f"{node.name}: file '{path}' does not exist or is empty")

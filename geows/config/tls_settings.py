@@ -1,4 +1,5 @@
-"""mod_ssl's per-server settings, as read from httpd.conf (geows.tls makes them SSLContexts)."""
+"""mod_ssl's per-server settings, as read from httpd.conf (geows.runtime.tls makes them
+SSLContexts)."""
 
 from __future__ import annotations
 

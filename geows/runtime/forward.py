@@ -21,12 +21,13 @@ import gevent
 from gevent.event import Event
 from gevent.lock import Semaphore
 
-from geows import fairness, http, limits
+from geows import http, limits
 from geows.config.paths import ProxyPass
 from geows.config.vhosts import RequestLimits
 from geows.errors import HttpError
 from geows.http import Request
 from geows.proxy_http import Answer, RequestStream, Response, ResponseReader
+from geows.runtime import fairness
 
 log = logging.getLogger("geows.forward")
 

@@ -29,14 +29,15 @@ import gevent  # noqa: E402
 from gevent.event import AsyncResult, Event  # noqa: E402
 
 import geows  # noqa: E402
-from geows import limits, log, tls  # noqa: E402
+from geows import limits  # noqa: E402
 from geows.access.control import AccessControl  # noqa: E402
-from geows.channel import Channel, Kind, json_body  # noqa: E402
 from geows.config import ProcessSettings, load_config  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
-from geows.master import Assignment  # noqa: E402
 from geows.plugin.loading import load_plugins  # noqa: E402
-from geows.server import Server  # noqa: E402
+from geows.process.channel import Channel, Kind, json_body  # noqa: E402
+from geows.process.master import Assignment  # noqa: E402
+from geows.runtime import log, tls  # noqa: E402
+from geows.runtime.server import Server  # noqa: E402
 
 logger = logging.getLogger("geows.main")
 

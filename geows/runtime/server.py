@@ -29,10 +29,8 @@ from gevent.lock import Semaphore
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
-from geows import fairness, forward, http, limits, status, tls
-from geows import log as geows_log
+from geows import http, limits
 from geows.access.control import AccessControl
-from geows.channel import Channel, Kind, broadcast_body, parse_broadcast
 from geows.config import Config, Listener, WebSocketSettings
 from geows.config.logs import ServerLogs
 from geows.config.model import STATUS_HANDLER
@@ -41,6 +39,7 @@ from geows.log_format import Entry, escape
 from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
 from geows.plugin.api import WebSocketServer
 from geows.plugin.threads import wait_for_threads
+from geows.process.channel import Channel, Kind, broadcast_body, parse_broadcast
 from geows.protocols import (
     CloseReceived,
     Message,
@@ -50,6 +49,8 @@ from geows.protocols import (
     select_protocol,
 )
 from geows.protocols.memory import MessageMemory
+from geows.runtime import fairness, forward, status, tls
+from geows.runtime import log as geows_log
 
 log = logging.getLogger("geows.server")
 auth_log = logging.getLogger("geows.auth")

@@ -1,7 +1,7 @@
 """The master process: httpd's parent, for geows.
 
 It binds every Listen (as root, when started so), writes the PidFile, and starts
-StartServers workers (geows.worker). Each worker has its slot: one listening socket per
+StartServers workers (geows.process.worker). Each worker has its slot: one listening socket per
 Listen, bound with SO_REUSEPORT, so that the kernel spreads connections evenly among the
 workers. The master keeps every slot's sockets open, so a slot's backlog waits for the
 worker that replaces a dead one, or for the next generation's. It relays each broadcast
@@ -35,13 +35,14 @@ from gevent.event import AsyncResult, Event
 from gevent.lock import Semaphore
 from gevent.queue import Queue
 
-from geows import __version__, limits, log
+from geows import __version__, limits
 from geows.access.control import AccessControl
-from geows.channel import Channel, Kind, json_body
 from geows.config import Config, load_config
 from geows.config.model import host_port
 from geows.errors import ConfigError
-from geows.server import bind
+from geows.process.channel import Channel, Kind, json_body
+from geows.runtime import log
+from geows.runtime.server import bind
 
 ASSIGNMENT_ENV = "GEOWS_WORKER"  # how a worker gets its Assignment
 logger = logging.getLogger("geows.main")
@@ -281,7 +282,7 @@ class Master:
                                 self.args.config, self.args.server_root, self.args.defines)
         process = subprocess.Popen(
             # -P: nothing from the working directory, imported as root.
-            [sys.executable, "-P", "-m", "geows.worker"],
+            [sys.executable, "-P", "-m", "geows.process.worker"],
             pass_fds=[theirs.fileno(), *(fd for *_, fd in listeners), *log.pipe_fds()],
             env={**os.environ, ASSIGNMENT_ENV: assignment.to_env()})
         theirs.close()
