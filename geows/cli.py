@@ -20,12 +20,13 @@ import gevent  # noqa: E402
 
 from geows import __version__, migrate  # noqa: E402
 from geows.access.control import AccessControl  # noqa: E402
-from geows.config import Config, load_config  # noqa: E402
+from geows.config import Config  # noqa: E402
 from geows.config.model import host_port  # noqa: E402
 from geows.config.vhosts import VirtualHost  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
 from geows.plugin.loading import load_plugins  # noqa: E402
 from geows.process.master import Master, is_geows  # noqa: E402
+from geows.process.startup import read_config  # noqa: E402
 from geows.process.worker import Ending, drop_privileges, serve  # noqa: E402
 from geows.runtime import log, tls  # noqa: E402
 from geows.runtime.server import Server, bind  # noqa: E402
@@ -140,7 +141,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        config = load_config(args.config, server_root=args.server_root, defines=args.defines)
+        config = read_config(args.config, server_root=args.server_root, defines=args.defines)
         if args.show:
             summary = describe(config)
             if args.json:

@@ -14,7 +14,6 @@ import logging
 import os
 import pwd
 import re
-import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -50,8 +49,9 @@ from geows.config.model import (
     has_wildcard,
     location_matcher,
 )
+from geows.config.names import Names
 from geows.config.paths import Alias, ProxyPass
-from geows.config.tls_settings import Located, TlsSettings
+from geows.config.tls_settings import Located, TlsSettings, check_tls
 from geows.config.tree import Node, Section, parse
 from geows.config.vhosts import ANY_PORT, RequestLimits, VirtualHost, VirtualHostAddress
 from geows.errors import ConfigError
@@ -76,14 +76,21 @@ _PROVIDER_ALIASES = frozenset({"authnprovideralias", "authzprovideralias"})
 
 def load_config(path: str | os.PathLike[str], *,
                 server_root: str | os.PathLike[str] | None = None,
-                defines: Iterable[str] = (), guard: bool = True) -> Config:
+                defines: Iterable[str] = (), guard: bool = True,
+                names: Names | None = None) -> Config:
     """Read the main config file (relative paths start at the server root) and its includes.
 
     server_root defaults to the current directory; a ServerRoot directive overrides it.
     defines are -D names, true for <IfDefine>. Raises ConfigError at the offending FILE:LINE.
-    guard=False reads a config that has .htaccess rules geows does not enforce, without
-    loading its TLS certificates, for inspection only: never serve what it returns.
+    guard=False reads a config that has .htaccess rules geows does not enforce, for
+    inspection only: never serve what it returns. names looks up the <VirtualHost> names
+    (the system resolver, geows.dns, by default). The certificates are not loaded here:
+    geows.process.startup.read_config checks them for a config to be served.
     """
+    if names is None:
+        from geows import dns  # here: `import geows.config` loads no socket (README, Layout)
+
+        names = dns.SYSTEM
     root = os.path.abspath(server_root if server_root is not None else os.getcwd())
     # Reading makes no reference cycles, but it makes a great many objects, and the cyclic
     # collector would walk the growing tree again and again (a third of the time of loading
@@ -91,7 +98,7 @@ def load_config(path: str | os.PathLike[str], *,
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _Reader(root, defines, guard).read(os.path.abspath(os.path.join(root, path)))
+        return _Reader(root, defines, names, guard).read(os.path.abspath(os.path.join(root, path)))
     finally:
         if collecting:
             gc.enable()
@@ -234,8 +241,9 @@ _Handler = Callable[["_Reader", Node, Sequence[str], _Scope], None]
 
 
 class _Reader:
-    def __init__(self, root: str, defines: Iterable[str], guard: bool = True):
+    def __init__(self, root: str, defines: Iterable[str], names: Names, guard: bool = True):
         self.root = root
+        self.names = names
         self.guard = guard
         self.defines = set(defines)
         self.variables: dict[str, str] = {}
@@ -305,11 +313,7 @@ class _Reader:
         if not self.listeners:
             raise ConfigError("no Listen directive, so no listening sockets available", file)
         if self.guard:
-            # Imported here, for a config read to be served: `import geows.config` loads no
-            # ssl (README, Layout).
-            from geows.runtime import tls
-
-            tls.listener_contexts(config)  # refuses certificates that do not load, and the like
+            check_tls(config)
         return config
 
     def _finish_access(self, draft: _AccessDraft, keep: bool = False) -> AccessSection | None:
@@ -381,7 +385,7 @@ class _Reader:
             own = own + everywhere if own else inherited
             name = name or self.main_logs.names.name
         port = draft.port if draft.port is not None or main is None else main.port
-        return ServerLogs(own, ServerNames(name or socket.gethostname(), port))
+        return ServerLogs(own, ServerNames(name or self.names.hostname(), port))
 
     def _access_log(self, line: _LogLine, draft: _LogDraft, main: _LogDraft | None) -> AccessLog:
         node = line.node
@@ -398,8 +402,8 @@ class _Reader:
         if name is None:  # as ap_fini_vhost_config names a vhost without ServerName
             if any(address.ip is None for address in draft.addresses):
                 name = self.server_name
-            elif draft.addresses:
-                name = _reverse_dns(draft.addresses[0].ip)
+            elif draft.addresses and draft.addresses[0].ip is not None:
+                name = self.names.reverse(draft.addresses[0].ip)
         root = draft.document_root
         document_root = None if root is None else self._document_root(*root, virtual=True)
         error_log = self._error_log(draft.logs)
@@ -548,6 +552,25 @@ class _Reader:
         self._walk(node.children, _Scope(DIR, node.name, scope.vhost, None, draft, (),
                                          scope.location))
 
+    def _resolve(self, host: str, node: Node) -> list[str | None]:
+        """The IP addresses of a <VirtualHost> host (None: the wildcard), as httpd looks them
+        up; a name that does not resolve is ignored with httpd's error."""
+        if host == "*" or host.lower() == "_default_":
+            return [None]
+        try:
+            ip = ipaddress.ip_address(host)
+            return [None if ip.is_unspecified else str(ip)]
+        except ValueError:
+            pass
+        try:
+            found = self.names.addresses(host)
+        except (OSError, UnicodeError) as e:
+            log.error("%s:%d: Could not resolve host name %s -- ignoring! (%s)",
+                      node.file, node.line, host, e)
+            return []
+        return [None if ipaddress.ip_address(ip).is_unspecified else ip
+                for ip in dict.fromkeys(found)]
+
     def _vhost_addresses(self, node: Section, args: Sequence[str]) -> list[VirtualHostAddress]:
         addresses = []
         for word in args:
@@ -555,7 +578,7 @@ class _Reader:
             if parsed is None:
                 continue
             host, port = parsed
-            for ip in _resolve(host, node):
+            for ip in self._resolve(host, node):
                 addresses.append(VirtualHostAddress(ip, ANY_PORT if port is None else port,
                                                     host))
         return addresses
@@ -950,41 +973,6 @@ def _not_allowed(name: str, scope: _Scope) -> str:
 # Each entry of the directive table to its _Reader method: "listen" -> _Reader._listen.
 _HANDLERS: dict[str, _Handler] = {key: getattr(_Reader, f"_{key}")
                                   for key in directives.DIRECTIVES}
-
-
-def _resolve(host: str, node: Node) -> list[str | None]:
-    """The IP addresses of a <VirtualHost> host (None: the wildcard), as httpd looks them
-    up; a name that does not resolve is ignored with httpd's error."""
-    if host == "*" or host.lower() == "_default_":
-        return [None]
-    try:
-        ip = ipaddress.ip_address(host)
-        return [None if ip.is_unspecified else str(ip)]
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
-                                   socket.AI_ADDRCONFIG)
-    except (OSError, UnicodeError) as e:
-        log.error("%s:%d: Could not resolve host name %s -- ignoring! (%s)",
-                  node.file, node.line, host, e)
-        return []
-    found = []
-    for info in infos:
-        ip = str(ipaddress.ip_address(info[4][0].split("%")[0]))
-        if ip not in found:
-            found.append(ip)
-    return [None if ipaddress.ip_address(ip).is_unspecified else ip for ip in found]
-
-
-def _reverse_dns(ip: str | None) -> str | None:
-    """The name httpd gives an IP-based vhost without ServerName: its reverse lookup."""
-    if ip is None:
-        return None
-    try:
-        return socket.getnameinfo((ip, 0), socket.NI_NAMEREQD)[0]
-    except OSError:
-        return None
 
 
 def _check_variable_name(name: str) -> None:

@@ -37,10 +37,11 @@ from gevent.queue import Queue
 
 from geows import __version__, limits
 from geows.access.control import AccessControl
-from geows.config import Config, load_config
+from geows.config import Config
 from geows.config.model import host_port
 from geows.errors import ConfigError
 from geows.process.channel import Channel, Kind, json_body
+from geows.process.startup import read_config
 from geows.runtime import log
 from geows.runtime.server import bind
 
@@ -167,7 +168,7 @@ class Master:
                 return
             logger.log(log.NOTICE, "reloading %s", self.config.file)
             try:
-                config = load_config(self.args.config, server_root=self.args.server_root,
+                config = read_config(self.args.config, server_root=self.args.server_root,
                                      defines=self.args.defines)
                 AccessControl(config)
                 added = self._bind(config)

@@ -31,11 +31,12 @@ from gevent.event import AsyncResult, Event  # noqa: E402
 import geows  # noqa: E402
 from geows import limits  # noqa: E402
 from geows.access.control import AccessControl  # noqa: E402
-from geows.config import ProcessSettings, load_config  # noqa: E402
+from geows.config import ProcessSettings  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
 from geows.plugin.loading import load_plugins  # noqa: E402
 from geows.process.channel import Channel, Kind, json_body  # noqa: E402
 from geows.process.master import Assignment  # noqa: E402
+from geows.process.startup import read_config  # noqa: E402
 from geows.runtime import log, tls  # noqa: E402
 from geows.runtime.server import Server  # noqa: E402
 
@@ -61,7 +62,7 @@ def main() -> int:
     assignment = Assignment.from_env()
     channel = Channel(socket.socket(fileno=assignment.channel))
     try:
-        config = load_config(assignment.config, server_root=assignment.server_root,
+        config = read_config(assignment.config, server_root=assignment.server_root,
                              defines=assignment.defines)
         log.configure(config)  # with the master's piped loggers
         access = AccessControl(config)
