@@ -2,7 +2,7 @@
 """Issue 5's speed benchmark: geows (RFC 6455 and draft-76) against a `websockets`
 asyncio echo and a plain gevent TCP echo, side by side, in one run.
 
-    python bench/websocket_echo.py [--seconds 10] [--quick]
+    python bench/websocket_echo.py [--seconds 10] [--quick] [--against REV]
 
 Builds bench/loadgen.c (a compiled epoll client) into bench/build/, then for each
 server runs, each on a freshly started server process:
@@ -12,6 +12,10 @@ server runs, each on a freshly started server process:
   idle       5,000 connections held open for --seconds; server VmRSS before and
              while holding gives KB per connection; drops are counted and every
              connection must still echo one message after the hold
+
+With --against REV (a commit), the geows rows run a second time from a checkout of REV
+(a git worktree under bench/build/), each beside its counterpart: a change's effect on the
+message path, measured in one run on one machine.
 
 A last row, c-epoll-tcp, runs the same throughput workloads against loadgen's own
 C epoll echo (--serve): the load generator's ceiling, to show it is not the
@@ -247,10 +251,21 @@ def build_loadgen() -> None:
 
 # -------------------------------------------------------------------- servers
 
+def checkout(rev: str) -> Path:
+    """A detached git worktree of `rev` under bench/build/, made once per commit."""
+    sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", rev],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    tree = BUILD / f"against-{sha}"
+    if not tree.exists():
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), sha],
+                       check=True, capture_output=True)
+    return tree
+
+
 class ServerProcess:
     """One server under test, started fresh, pinned, stopped with SIGTERM then SIGKILL."""
 
-    def __init__(self, kind: str, cpus: str | None, workdir: Path):
+    def __init__(self, kind: str, cpus: str | None, workdir: Path, tree: Path = REPO):
         self.kind = kind
         self.port = free_port()
         self.stderr_path = workdir / f"{kind}-{self.port}.err"
@@ -258,7 +273,7 @@ class ServerProcess:
         if kind == "geows":
             conf = workdir / f"geows-{self.port}.conf"
             conf.write_text(GEOWS_CONF.format(port=self.port))
-            cmd = [py, "-m", "geows", "-f", str(conf), "-d", str(REPO)]
+            cmd = [py, "-m", "geows", "-f", str(conf), "-d", str(tree)]
         elif kind == "websockets":
             cmd = [py, str(BENCH / "servers" / "websockets_echo.py"), str(self.port)]
         elif kind == "gevent-tcp":
@@ -272,9 +287,10 @@ class ServerProcess:
         self.cmd = cmd
         with open(self.stderr_path, "w") as err:
             # geows' stdout is its access log: one line per connection, not measured here
-            self.proc = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(cmd, cwd=tree, stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=err,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                              "PYTHONPATH": str(tree)})
 
     @property
     def pid(self) -> int:
@@ -401,7 +417,9 @@ def run_loadgen(server: ServerProcess, mode: str, workload: str, args, cpus: str
 
 
 def run_row(name: str, args, pins) -> dict:
-    kind, mode = ROWS[name]
+    base, _, rev = name.partition("@")
+    kind, mode = ROWS[base]
+    tree = Path(args.against_tree) if rev else REPO
     server_cpus, client_cpus = pins
     row = {"server": name, "kind": kind, "mode": mode}
     for workload in args.workloads:
@@ -410,7 +428,7 @@ def run_row(name: str, args, pins) -> dict:
         workdir = Path(tempfile.mkdtemp(prefix="geows-bench-"))
         server = None
         try:
-            server = ServerProcess(kind, server_cpus, workdir)
+            server = ServerProcess(kind, server_cpus, workdir, tree)
             server.wait_listening()
             quiet = wait_quiet(args.quiet_below, args.quiet_wait)
             res = run_loadgen(server, mode, workload, args, client_cpus)
@@ -551,6 +569,14 @@ def report(info: dict, rows: dict, args, pin_note: str) -> str:
         ratio_line(f"{name} pipelined / websockets pipelined",
                    ratio(get(rows, name, "pipelined", "msgs_per_s"), ws_pl),
                    TARGET_PIPELINED_VS_WEBSOCKETS, info_only=not main)
+    if args.against:
+        for proto in ("rfc6455", "hixie76"):
+            name = f"geows-{proto}"
+            for w in ("pingpong", "pipelined"):
+                ratio_line(f"{name} {w} / the same at {args.against}",
+                           ratio(get(rows, name, w, "msgs_per_s"),
+                                 get(rows, f"{name}@{args.against}", w, "msgs_per_s")),
+                           None, info_only=True)
     ratio_line("gevent TCP ping-pong / websockets ping-pong (issue: about 2x)",
                ratio(tcp_pp, get(rows, "websockets", "pingpong", "msgs_per_s")), None,
                info_only=True)
@@ -612,6 +638,8 @@ def main(argv=None) -> int:
                         "percent of one core (default 15)")
     p.add_argument("--quiet-wait", type=float, default=None,
                    help="how long to wait for that, seconds (default 300; 0 with --quick)")
+    p.add_argument("--against", metavar="REV",
+                   help="also run the geows rows from a checkout of this commit")
     p.add_argument("--no-pin", action="store_true",
                    help="do not pin the server and the load generator to different cores")
     args = p.parse_args(argv)
@@ -630,6 +658,11 @@ def main(argv=None) -> int:
             p.error(f"unknown workload {w}")
     if not 0 < args.seconds <= 600 or not 0 < args.idle_conns <= 20000:
         p.error("--seconds must be in (0, 600] and --idle-conns in (0, 20000]")
+
+    if args.against:
+        args.against_tree = str(checkout(args.against))  # a str: args go into the JSON
+        args.servers = [row for name in args.servers for row in (
+            (name, f"{name}@{args.against}") if ROWS[name][0] == "geows" else (name,))]
 
     nofile = raise_nofile(args.idle_conns * 2 + 256)
     if nofile < args.idle_conns + 256:
