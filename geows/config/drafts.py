@@ -167,8 +167,8 @@ def not_allowed(name: str, scope: Scope) -> str:
 
 
 class ReadState:
-    """Everything a read has set so far: the reader walks the tree and the modules'
-    handlers (its base classes) fill this in, each its own part."""
+    """Everything a read has set so far. Each module's handler class (geows.config.modules)
+    extends it and fills in its own part; the reader inherits them all and walks the tree."""
 
     def __init__(self, root: str, defines: Iterable[str], names: Names, guard: bool = True):
         self.root = root
