@@ -1,0 +1,203 @@
+"""mod_websocket's directives, and core's SetHandler where it names a handler geows serves:
+what makes a <Location> a WebSocket endpoint (or the status page), and its settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Sequence
+
+from geows import limits
+from geows.config import directives
+from geows.config.directives import ANYWHERE, DIR_ONLY, SERVER, SERVER_ONLY, VHOST, Spec, table
+from geows.config.drafts import LocationDraft, ReadState, Scope
+from geows.config.model import (
+    STATUS_HANDLER,
+    WEBSOCKET_HANDLER,
+    LocationSection,
+    WebSocketSettings,
+)
+from geows.config.tree import Node
+from geows.errors import ConfigError
+
+log = logging.getLogger("geows.config")
+
+DIRECTIVES = table(
+    Spec("SetHandler", 1, 1, ANYWHERE, "a handler name that overrides any other handler"),
+    Spec("WebSocketHandler", 2, 2, DIR_ONLY,
+         "the plugin file followed by the name of its initialization function"),
+    Spec("MaxMessageSize", 1, 1, DIR_ONLY, "the largest message to accept, in bytes"),
+    # A FLAG: httpd reads the first word and ignores any others.
+    Spec("SupportDraft75", 0, None, DIR_ONLY, "On or Off"),
+    # geows' own: whether permessage-deflate (RFC 7692) is offered; a FLAG like the above.
+    Spec("WebSocketDeflate", 0, None, DIR_ONLY, "On or Off"),
+    # geows' own: the browser origins allowed to open the location's WebSockets.
+    Spec("WebSocketOrigin", 1, None, DIR_ONLY,
+         "the origins allowed (scheme://host[:port], or null)"),
+    # geows' own: ping a silent client, and fail the connection when nothing answers.
+    Spec("WebSocketPing", 1, 2, DIR_ONLY,
+         "the seconds of silence before a ping and the seconds to wait for any answer, or Off"),
+    # geows' own: what one worker's incomplete messages may hold together, in bytes.
+    Spec("WebSocketMessageMemory", 1, 1, SERVER_ONLY,
+         "the bytes one worker's incomplete messages may hold together"),
+)
+
+_INT64_MAX = 2**63 - 1
+
+
+def parse_size(value: str) -> int:
+    """MaxMessageSize's value, read as the module does: apr_atoi64 (leading blanks, a sign,
+    the digits up to the first other character, saturating) must give more than zero.
+    So "10k" is 10 bytes, as in httpd; _maxmessagesize warns about the ignored rest."""
+    size = directives.atoi(value)
+    if size <= 0:
+        raise ConfigError(f"Invalid maximum message size '{value}': expected a positive "
+                          "number of bytes")
+    return min(size, _INT64_MAX)
+
+
+def parse_message_memory(value: str) -> int:
+    """WebSocketMessageMemory's bytes: geows' own directive, so read strictly (digits only,
+    more than zero): a typo must not become a cap of a few bytes, as "64M" would under atoi."""
+    if not value.isascii() or not value.isdigit() or int(value) == 0:
+        raise ConfigError(f"WebSocketMessageMemory '{value}': expected a positive number of "
+                          "bytes (digits only)")
+    return int(value)
+
+
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#@\s]+")
+
+
+def parse_origins(args: Sequence[str]) -> tuple[str, ...]:
+    """WebSocketOrigin's origins as browsers serialize them (RFC 6454 6.1): scheme://host
+    with a port only when not the scheme's default, lowercased here to compare without case;
+    "null" is the opaque origin browsers send from file:// and sandboxed pages."""
+    origins = tuple(arg.lower() for arg in args)
+    for origin in origins:
+        if origin != "null" and not _ORIGIN.fullmatch(origin):
+            raise ConfigError(f"WebSocketOrigin: '{origin}' is not an origin: expected "
+                              "scheme://host[:port] without a path, or null")
+    return origins
+
+
+_SECONDS = re.compile(r"[0-9]*\.?[0-9]+")
+# Linux's bound on TCP_KEEPIDLE and TCP_KEEPINTVL, which a draft-76 connection's pings use.
+_PING_MAX = 32767
+
+
+def parse_ping(args: Sequence[str]) -> tuple[float, float] | None:
+    """WebSocketPing's interval and timeout in seconds (the timeout defaulting to
+    limits.PING_TIMEOUT), or None for Off."""
+    if args[0].lower() == "off":
+        if len(args) > 1:
+            raise ConfigError("WebSocketPing Off takes no timeout")
+        return None
+    interval = _ping_seconds("interval", args[0])
+    timeout = _ping_seconds("timeout", args[1]) if len(args) == 2 else limits.PING_TIMEOUT
+    return interval, timeout
+
+
+def _ping_seconds(name: str, value: str) -> float:
+    seconds = float(value) if _SECONDS.fullmatch(value) else 0.0
+    if not 0 < seconds <= _PING_MAX:
+        raise ConfigError(f"WebSocketPing {name} '{value}': expected a number of seconds "
+                          f"greater than 0 and at most {_PING_MAX}")
+    return seconds
+
+
+class WebSocketDirectives(ReadState):
+    """mod_websocket's handlers, and what they make of each <Location>."""
+
+    def _sethandler(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        handler = args[0].lower()  # as httpd stores it
+        served = handler in (WEBSOCKET_HANDLER, STATUS_HANDLER)
+        draft = self._route(scope, handler) if served else scope.draft
+        if draft is not None:
+            draft.handler = handler
+
+    def _websockethandler(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        draft = self._mark(self._route(scope), node)
+        draft.websocket_at = node
+        draft.plugin, draft.init = args
+
+    def _maxmessagesize(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        size = parse_size(args[0])
+        if args[0].strip(" \t").lstrip("+") != str(size):  # "10k", or past 2**63-1
+            log.warning("%s:%d: MaxMessageSize %s is read as %d bytes, as mod_websocket "
+                        "reads it", node.file, node.line, args[0], size)
+        if scope.draft is not None:
+            self._mark(scope.draft, node).max_message_size = size
+
+    def _supportdraft75(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        flag = directives.parse_flag("SupportDraft75", args[0] if args else "")
+        if scope.draft is not None:
+            self._mark(scope.draft, node).support_draft75 = flag
+
+    def _websocketmessagememory(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        self.message_memory = parse_message_memory(args[0])
+
+    def _websocketdeflate(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        flag = directives.parse_flag("WebSocketDeflate", args[0] if args else "")
+        if scope.draft is not None:
+            self._mark(scope.draft, node).deflate = flag
+
+    def _websocketorigin(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        origins = parse_origins(args)
+        if scope.draft is not None:
+            self._mark(scope.draft, node).origins = origins
+
+    def _websocketping(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        ping = parse_ping(args)
+        if scope.draft is not None:
+            self._mark(scope.draft, node).ping = ping
+
+    def _route(self, scope: Scope, handler: str = WEBSOCKET_HANDLER) -> LocationDraft:
+        """The <Location> a route to a handler geows serves (WebSocket or status page) is set
+        in; ConfigError where geows cannot serve it."""
+        if scope.kind in (SERVER, VHOST):
+            raise ConfigError(f"SetHandler {handler} outside <Location> is not served "
+                              "by this version of geows")
+        if scope.draft is None:
+            what = "WebSocket handlers" if handler == WEBSOCKET_HANDLER else "Status pages"
+            raise ConfigError(f"{what} inside <{scope.section}> are not served by this "
+                              "version of geows")
+        return scope.draft
+
+    @staticmethod
+    def _mark(draft: LocationDraft, node: Node) -> LocationDraft:
+        draft.first_websocket = draft.first_websocket or node
+        return draft
+
+    def _finish_locations(self) -> list[LocationSection]:
+        """The <Location>s read, in file order, once the whole config is read."""
+        locations = [self._finish(draft) for draft in self.drafts]
+        for section in locations:
+            if section.websocket and section.websocket.max_message_size > self.message_memory:
+                log.warning("%s:%d: MaxMessageSize %d is more than WebSocketMessageMemory (%d "
+                            "bytes): a fragmented or compressed message larger than that is "
+                            "refused (1009)", section.file, section.line,
+                            section.websocket.max_message_size, self.message_memory)
+        return locations
+
+    def _finish(self, draft: LocationDraft) -> LocationSection:
+        websocket = None
+        if draft.websocket_at is not None:
+            websocket = WebSocketSettings(self._plugin_path(draft.plugin), draft.init,
+                                          draft.websocket_at.file, draft.websocket_at.line,
+                                          draft.max_message_size, draft.support_draft75,
+                                          draft.deflate, draft.origins, draft.ping)
+        vhost = draft.vhost.built if draft.vhost is not None else None
+        return LocationSection(draft.pattern, draft.regex, draft.handler, websocket,
+                               draft.node.file, draft.node.line, vhost,
+                               websocket_config=draft.first_websocket is not None,
+                               alias=draft.alias)
+
+    def _plugin_path(self, plugin: str) -> str:
+        """Against the final ServerRoot: httpd runs WebSocketHandler after reading it all."""
+        path = self.plugins.get(plugin)
+        if path is None:
+            path = self.plugins[plugin] = os.path.normpath(os.path.join(self.root, plugin))
+        return path
+
