@@ -211,6 +211,7 @@ class _Draft:
     node: Section
     pattern: str
     regex: bool
+    access: _AccessDraft  # its access directives
     vhost: _VirtualHostDraft | None = None
     handler: str | None = None
     first_websocket: Node | None = None  # the first mod_websocket directive, for errors
@@ -279,6 +280,8 @@ class _Reader:
         error_log = self._error_log(self.logs)
         self.main_logs = self._server_logs(self.logs, None, self.server_name)
         vhosts = [self._finish_vhost(vhost, error_log) for vhost in self.vhosts]
+        access = [section for draft in self.access
+                  if (draft.lines or draft.nested) and (section := self._finish_access(draft))]
         locations = [self._finish(draft) for draft in self.drafts]
         for section in locations:
             if section.websocket and section.websocket.max_message_size > self.message_memory:
@@ -289,8 +292,6 @@ class _Reader:
         document_root = paths.DEFAULT_DOCUMENT_ROOT
         if self.document_root is not None:
             document_root = self._document_root(*self.document_root, virtual=False)
-        access = [section for draft in self.access
-                  if (draft.lines or draft.nested) and (section := self._finish_access(draft))]
         overrides = [Override(node.name, tuple(args), self._finish_access(draft, keep=True),
                               node.file, node.line)  # type: ignore[arg-type]  # kept: built
                      for node, args, draft in self.overrides]
@@ -353,7 +354,8 @@ class _Reader:
         return LocationSection(draft.pattern, draft.regex, draft.handler, websocket,
                                draft.node.file, draft.node.line, vhost,
                                websocket_config=draft.first_websocket is not None,
-                               alias=draft.alias)
+                               alias=draft.alias,
+                               access=draft.access.built)
 
     def _plugin_path(self, plugin: str) -> str:
         """Against the final ServerRoot: httpd runs WebSocketHandler after reading it all."""
@@ -607,8 +609,8 @@ class _Reader:
             location_matcher(args[0], regex)  # as httpd, refuse a bad regex where it is read
         except re.error as e:
             raise ConfigError(f"Regex could not be compiled: {e}") from None
-        draft = _Draft(node, args[0], regex, scope.vhost)
         access = _AccessDraft("location", args[0], regex, scope.vhost, node.file, node.line)
+        draft = _Draft(node, args[0], regex, access, scope.vhost)
         self.access.append(access)
         self._walk(node.children, _Scope(DIR, node.name, scope.vhost, draft, access, (), draft))
         first = draft.first_websocket
