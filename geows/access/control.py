@@ -1,9 +1,9 @@
 """The access rules of one configuration, ready to decide handshakes.
 
 Built once per configuration (so `geows -t` reports every error), then asked for
-each WebSocket request: who the client is (mod_remoteip), which sections apply
-(the config's walk, which looks at the disk as httpd does per request), their
-merge, and the decision.
+each request on its route (Config.route): who the client is (mod_remoteip), which
+sections apply (the route's <Location>s and the config's walk, which looks at the disk
+as httpd does per request), their merge, and the decision.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from geows.access import remoteip
 from geows.access.check import Decision, check
 from geows.access.rules import EMPTY, SectionAccess, build, merge
 from geows.config import Config
-from geows.config.model import AccessSection, LocationSection
+from geows.config.model import AccessSection, LocationSection, Route, with_ifs
 from geows.config.vhosts import VirtualHost
 from geows.errors import ConfigError
 from geows.http import Request
@@ -78,19 +78,17 @@ class AccessControl:
                 "not apply <Proxy> sections' access rules; it refuses to start rather than "
                 "forward them unguarded", line.file, line.line)
 
-    def decide(self, request: Request, peer_ip: str, local_ip: str, local_port: int,
+    def decide(self, request: Request, route: Route, peer_ip: str, local_ip: str,
                proxied: bool = False) -> Verdict:
-        """Who the client is and whether httpd would let it through to the handler (or,
-        `proxied`, to mod_proxy, which maps no file: only <Location> sections apply)."""
-        host = request.host
-        vhost = self.config.virtual_host(host, local_port, local_ip)
-        client_ip = self._client_ip(vhost, peer_ip, request)
-        file_name = self.config.file_name(request.path, vhost)
+        """Who the client is and whether httpd would let `request` (on its `route`, which
+        came in on local_ip) through to the handler (or, `proxied`, to mod_proxy, which
+        maps no file: only <Location> sections apply)."""
+        client_ip = self._client_ip(route.vhost, peer_ip, request)
+        file_name = route.file_name
         if not self.config.access:  # no access directive anywhere: nothing to decide
             return Verdict(client_ip, THROUGH, file_name)
-        sections = self.config.access_sections(request.path, host, local_port, local_ip)
-        if proxied:
-            sections = _with_ifs([s for s in sections if s.kind == "location"])
+        sections = (with_ifs(route.access_locations) if proxied
+                    else self.config.access_sections(route))
         decision = check(self._policy(sections), client_ip=client_ip, method=request.method,
                          path=request.path, file_name=file_name, local_ip=local_ip,
                          authorization=request.headers.get("Authorization"))
@@ -124,17 +122,6 @@ def _with_outermost(sections: tuple[AccessSection, ...] | list[AccessSection],
         top = outer or section
         yield section, top
         yield from _with_outermost((*section.files, *section.ifs), top)
-
-
-
-def _with_ifs(sections: list[AccessSection]) -> list[AccessSection]:
-    """Sections and the <If>s nested in them, each level after the one above, as the
-    config's walk orders them."""
-    merged, level = list(sections), [nested for s in sections for nested in s.ifs]
-    while level:
-        merged += level
-        level = [nested for s in level for nested in s.ifs]
-    return merged
 
 
 def _forwarded(config: Config) -> list[LocationSection]:

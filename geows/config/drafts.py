@@ -132,6 +132,7 @@ class LocationDraft:
     node: Section
     pattern: str
     regex: bool
+    access: AccessDraft  # its access directives
     vhost: VirtualHostDraft | None = None
     handler: str | None = None
     first_websocket: Node | None = None  # the first mod_websocket directive, for errors

@@ -1,10 +1,11 @@
-"""What geows serves, as read from httpd.conf: listeners, locations and their settings."""
+"""What geows serves, as read from httpd.conf: listeners, locations and their settings, and
+the route of a request through them (Config.route: vhost, sections, handler, ProxyPass)."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -92,6 +93,9 @@ class LocationSection:
     # An Alias inside it (target as written, file, line): mod_alias maps every request it
     # matches to that file, before any other alias. The target is an ap_expr string.
     alias: tuple[str, str, int] | None = None
+    # The same <Location>'s access directives, None if it holds none (not even in a nested
+    # <If>): what a request's walk merges where the section matches.
+    access: AccessSection | None = field(default=None, repr=False, compare=False)
     _match: Callable[[str], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -119,6 +123,25 @@ class Endpoint:
 
     section: LocationSection  # the last matching section that set the websocket settings
     settings: WebSocketSettings
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    """What httpd decides for one request from its path, Host and local address (Config.route):
+    made once per request and handed to the access check, the handler and the access log."""
+
+    vhost: VirtualHost | None  # None: the main server
+    sections: tuple[LocationSection, ...]  # the <Location>s that apply, in merge order
+    handler: str | None  # SetHandler's merged value (lowercased, "none" included)
+    endpoint: Endpoint | None  # the WebSocket endpoint, if the merge makes one
+    proxy_pass: ProxyPass | None  # the first ProxyPass line that applies
+    file_name: str  # what translate_name maps the path to (Config.file_name)
+    logs: ServerLogs  # the serving server's access logs
+
+    @property
+    def access_locations(self) -> list[AccessSection]:
+        """The access sections of the <Location>s that apply, in merge order."""
+        return [section.access for section in self.sections if section.access is not None]
 
 
 @dataclass(frozen=True)
@@ -259,7 +282,7 @@ class Config:
         """The head limits for a connection on local_ip:port: those of the server that
         answers there without a Host header (httpd reads the head with them, before it
         picks a vhost by name; checked against Debian's apache2)."""
-        vhost = self.virtual_host(None, port, local_ip)
+        vhost = self._vhosts().default(local_ip, port)
         return self.request_limits if vhost is None else vhost.request_limits
 
     def servers_on(self, listener: Listener) -> list[VirtualHost | None]:
@@ -273,52 +296,35 @@ class Config:
             self._vhost_table = VirtualHostTable(self.virtual_hosts)
         return self._vhost_table
 
-    def sections_for(self, path: str, host: str | None = None, port: int | None = None,
-                     local_ip: str | None = None) -> list[LocationSection]:
-        """The sections httpd merges for `path`, in merge order: the main server's in file
-        order, then those of the vhost serving host/port/local_ip (main server: no port)."""
-        vhost = None if port is None else self.virtual_host(host, port, local_ip)
-        main = [s for s in self.locations if s.vhost is None and s.matches(path)]
-        if vhost is None:
-            return main
-        return main + [s for s in self.locations if s.vhost is vhost and s.matches(path)]
+    def route(self, path: str, host: str | None = None, port: int | None = None,
+              local_ip: str | None = None) -> Route:
+        """The route of a request to `path` (decoded URI path) with this Host header that came
+        in on local_ip:port, in one vhost selection and one pass over the <Location>s.
 
-    def resolve(self, path: str, host: str | None = None, port: int | None = None,
-                local_ip: str | None = None) -> Endpoint | None:
-        """The WebSocket endpoint for `path`, merging sections as httpd does.
-
-        Without port, only the main server's sections apply; with the Host header, the
-        local port and address, the vhost's sections apply after them.
+        The sections merge as httpd's location walk merges them: the main server's in file
+        order, then the serving vhost's; the last SetHandler wins, and mod_websocket (no
+        merge function) takes the last section with any of its directives whole. Without
+        port, only the main server's sections and ProxyPass lines apply. mod_proxy merges a
+        vhost's ProxyPass lines after the main server's (merge_proxy_config appends).
         """
+        vhost = None if port is None else self.virtual_host(host, port, local_ip)
+        sections = tuple(s for s in self._plan(vhost).locations if s.matches(path))
         handler = None
         chosen: LocationSection | None = None
-        for section in self.sections_for(path, host, port, local_ip):
+        for section in sections:
             if section.handler is not None:
                 handler = section.handler
             if section.websocket_config:
                 chosen = section  # mod_websocket has no merge function: the last one wins whole
+        endpoint = None
         if handler == WEBSOCKET_HANDLER and chosen is not None and chosen.websocket is not None:
-            return Endpoint(chosen, chosen.websocket)
-        return None
-
-    def handler(self, path: str, host: str | None = None, port: int | None = None,
-                local_ip: str | None = None) -> str | None:
-        """SetHandler's value for `path` (lowercased, "none" included): the last matching
-        section that sets one wins, as in httpd's merge; None if none does."""
-        handler = None
-        for section in self.sections_for(path, host, port, local_ip):
-            if section.handler is not None:
-                handler = section.handler
-        return handler
-
-    def proxy_pass(self, path: str, host: str | None, port: int,
-                   local_ip: str | None = None) -> ProxyPass | None:
-        """The first ProxyPass line that applies to `path` (decoded) for the vhost serving
-        host/port/local_ip, None if none does. mod_proxy merges a vhost's lines after the
-        main server's (merge_proxy_config appends the override to the base)."""
-        vhost = self.virtual_host(host, port, local_ip)
+            endpoint = Endpoint(chosen, chosen.websocket)
         lines = self.proxy_passes + (vhost.proxy_passes if vhost is not None else ())
-        return next((line for line in lines if line.rewrite(path) is not None), None)
+        return Route(
+            vhost=vhost, sections=sections, handler=handler, endpoint=endpoint,
+            proxy_pass=next((line for line in lines if line.rewrite(path) is not None), None),
+            file_name=self._translate(path, vhost, sections),
+            logs=self.logs if vhost is None else vhost.logs)
 
     def websocket_sections(self) -> list[LocationSection]:
         """Sections that set the websocket-handler or mod_websocket settings."""
@@ -359,10 +365,13 @@ class Config:
         the last matching <Location> that has one, else through the first matching alias,
         else under DocumentRoot; canonical, relative alias targets under ServerRoot.
         (mod_rewrite, mod_userdir and ProxyPass are not modelled.)"""
-        target = None
-        for section in self._plan(vhost).aliased:
-            if section.matches(path):
-                target = section.alias[0]  # type: ignore[index]  # aliased: set
+        return self._translate(path, vhost,
+                               [s for s in self._plan(vhost).aliased if s.matches(path)])
+
+    def _translate(self, path: str, vhost: VirtualHost | None,
+                   sections: Sequence[LocationSection]) -> str:
+        """file_name, given the <Location>s of the vhost that match `path`."""
+        target = next((s.alias[0] for s in reversed(sections) if s.alias), None)
         if target is not None:
             return paths.canonical(os.path.join(self.server_root, target))
         for alias in self.aliases_for(vhost):
@@ -371,10 +380,8 @@ class Config:
                 return paths.canonical(os.path.join(self.server_root, found))
         return paths.canonical(f"{self.document_root_for(vhost)}/{path}")
 
-    def access_sections(self, path: str, host: str | None = None, port: int | None = None,
-                        local_ip: str | None = None) -> list[AccessSection]:
-        """The access sections httpd merges for a request to `path` (decoded URI path) on
-        the vhost serving host/port/local_ip (main server: no port), in its merge order:
+    def access_sections(self, route: Route) -> list[AccessSection]:
+        """The access sections httpd merges for a request on its route, in its merge order:
         the server's and the vhost's own directives; the <Directory> sections of the
         directories the walk reaches (plain ones by depth, main server's first at equal
         depth, then regex ones in file order); <Files> (top-level, then those nested in the
@@ -382,9 +389,8 @@ class Config:
         order, the main server's first; then <If> sections nested in all of those, each
         level of nesting after the one above it. The file system is looked at now, as httpd
         does per request (see paths.walk)."""
-        vhost = None if port is None else self.virtual_host(host, port, local_ip)
-        plan = self._plan(vhost)
-        levels, filename = paths.walk(self.file_name(path, vhost))
+        plan = self._plan(route.vhost)
+        levels, filename = paths.walk(route.file_name)
         directories = [section for section in plan.directories if section.depth == 0 or (
             section.depth <= len(levels) and section.matches(levels[section.depth - 1]))]
         directories += [section for section in plan.regex_directories
@@ -392,13 +398,7 @@ class Config:
         name = filename.rsplit("/", 1)[1]
         files = [section for section in (*plan.files, *(f for d in directories for f in d.files))
                  if section.matches(name)]
-        locations = [section for section in plan.locations if section.matches(path)]
-        merged = [*plan.base, *directories, *files, *locations]
-        level = [nested for section in merged for nested in section.ifs]
-        while level:
-            merged += level
-            level = [nested for section in level for nested in section.ifs]
-        return merged
+        return with_ifs([*plan.base, *directories, *files, *route.access_locations])
 
     def _plan(self, vhost: VirtualHost | None) -> _Plan:
         plan = self._plans.get(id(vhost))
@@ -407,8 +407,8 @@ class Config:
             plan = self._plans[id(vhost)] = _Plan(
                 [s for s in self.access if s.vhost is None]
                 + [s for s in self.access if vhost is not None and s.vhost is vhost],
-                [s for s in self.locations if s.alias and s.vhost is None]
-                + [s for s in self.locations if s.alias and vhost is not None and s.vhost is vhost])
+                [s for s in self.locations if s.vhost is None]
+                + [s for s in self.locations if vhost is not None and s.vhost is vhost])
         return plan
 
     def may_apply(self, section: AccessSection, websocket_section: LocationSection) -> bool:
@@ -501,10 +501,11 @@ class Config:
 
 class _Plan:
     """One server's access sections, grouped and ordered as httpd's walks try them, and
-    its <Location> sections that hold an Alias."""
+    its <Location> sections in merge order."""
 
-    def __init__(self, sections: list[AccessSection], aliased: list[LocationSection]):
-        self.aliased = aliased
+    def __init__(self, sections: list[AccessSection], locations: list[LocationSection]):
+        self.locations = locations
+        self.aliased = [s for s in locations if s.alias]
         self.base = [s for s in sections if s.kind in ("server", "vhost")]
         plain = [s for s in sections if s.kind == "directory" and not s.regex]
         # ap_core_reorder_directories: plain ones by depth, in file order (main server's
@@ -512,7 +513,16 @@ class _Plan:
         self.directories = sorted(plain, key=lambda s: s.depth)
         self.regex_directories = [s for s in sections if s.kind == "directory" and s.regex]
         self.files = [s for s in sections if s.kind == "files"]
-        self.locations = [s for s in sections if s.kind == "location"]
+
+
+def with_ifs(sections: list[AccessSection]) -> list[AccessSection]:
+    """Sections and the <If>s nested in them, each level of nesting after the one above
+    it, as httpd merges them."""
+    merged, level = list(sections), [nested for s in sections for nested in s.ifs]
+    while level:
+        merged += level
+        level = [nested for s in level for nested in s.ifs]
+    return merged
 
 
 def _served(section: LocationSection) -> str:

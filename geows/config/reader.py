@@ -116,12 +116,13 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
         error_log = self._error_log(self.logs)
         self.main_logs = self._server_logs(self.logs, None, self.server_name)
         vhosts = [self._finish_vhost(vhost, error_log) for vhost in self.vhosts]
+        # before the locations: each carries its own <Location>'s access section
+        access = [section for draft in self.access
+                  if (draft.lines or draft.nested) and (section := self._finish_access(draft))]
         locations = self._finish_locations()
         document_root = paths.DEFAULT_DOCUMENT_ROOT
         if self.document_root is not None:
             document_root = self._document_root(*self.document_root, virtual=False)
-        access = [section for draft in self.access
-                  if (draft.lines or draft.nested) and (section := self._finish_access(draft))]
         overrides = [Override(node.name, tuple(args), self._finish_access(draft, keep=True),
                               node.file, node.line)  # type: ignore[arg-type]  # kept: built
                      for node, args, draft in self.overrides]
@@ -358,8 +359,8 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
             location_matcher(args[0], regex)  # as httpd, refuse a bad regex where it is read
         except re.error as e:
             raise ConfigError(f"Regex could not be compiled: {e}") from None
-        draft = LocationDraft(node, args[0], regex, scope.vhost)
         access = AccessDraft("location", args[0], regex, scope.vhost, node.file, node.line)
+        draft = LocationDraft(node, args[0], regex, access, scope.vhost)
         self.access.append(access)
         self._walk(node.children, Scope(DIR, node.name, scope.vhost, draft, access, (), draft))
         first = draft.first_websocket

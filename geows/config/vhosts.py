@@ -122,12 +122,16 @@ class VirtualHostTable:
                 vhosts += [vhost for vhost, _ in chain.entries if vhost not in vhosts]
         return vhosts, not covered
 
+    def default(self, local_ip: str | None, port: int) -> VirtualHost | None:
+        """The server answering on local_ip:port before a Host header is read (httpd's
+        ap_update_vhost_given_ip, at the connection's start); None for the main server."""
+        chain = self._chain(local_ip, port)
+        return None if chain is None else chain.entries[0][0]
+
     def select(self, local_ip: str | None, port: int, host: str | None) -> VirtualHost | None:
         """The vhost serving a request that came in on local_ip:port with this Host header;
         None for the main server."""
-        ip = _normal_ip(local_ip)
-        chain = (self.chains.get((ip, port)) or self.chains.get((ip, ANY_PORT))
-                 or self.chains.get((None, port)) or self.chains.get((None, ANY_PORT)))
+        chain = self._chain(local_ip, port)
         if chain is None:
             return None
         default = chain.entries[0][0]
@@ -142,6 +146,12 @@ class VirtualHostTable:
             if name == address.text.lower():
                 return vhost
         return default
+
+    def _chain(self, local_ip: str | None, port: int) -> _Chain | None:
+        """The vhosts bound to the address:port, the most specific binding first."""
+        ip = _normal_ip(local_ip)
+        return (self.chains.get((ip, port)) or self.chains.get((ip, ANY_PORT))
+                or self.chains.get((None, port)) or self.chains.get((None, ANY_PORT)))
 
 
 def _normal_ip(ip: str | None) -> str | None:

@@ -33,7 +33,8 @@ from geows import http, limits
 from geows.access.control import AccessControl
 from geows.config import Config, Listener, WebSocketSettings
 from geows.config.logs import ServerLogs
-from geows.config.model import STATUS_HANDLER
+from geows.config.model import STATUS_HANDLER, Route
+from geows.config.vhosts import RequestLimits
 from geows.errors import ConnectionClosed, HttpError, RoutedElsewhere
 from geows.log_format import Entry, escape
 from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
@@ -318,7 +319,7 @@ class Connection:
                  "_writing", "_finished", "_close_timer", "_heard", "_pinged", "_ping_timer",
                  # what access log formats may tell (geows.log_format.Entry)
                  "_request", "_local", "_user", "_handler", "_tls", "_bytes_in", "_bytes_out",
-                 "_head_size", "_response_head", "__weakref__")
+                 "_head_size", "_response_head", "_route", "_request_limits", "__weakref__")
 
     def __init__(self, server: Server, sock: socket.socket, address: tuple,
                  tls_context: ssl.SSLContext | None = None):
@@ -358,6 +359,8 @@ class Connection:
         self._bytes_out = 0
         self._head_size: int | None = None  # of the response head sent
         self._response_head: bytes | None = None  # kept only for an access log's %o
+        self._route: Route | None = None  # the first request's
+        self._request_limits: RequestLimits | None = None  # what the head is read with
 
     # The channel a plugin's WebSocketServer handle talks to.
 
@@ -558,17 +561,16 @@ class Connection:
             self._answer_options()
             return
         local_ip, local_port = self._local
-        endpoint = config.resolve(request.path, host=request.host, port=local_port,
-                                  local_ip=local_ip)
+        route = self._route = config.route(request.path, request.host, local_port, local_ip)
+        endpoint = route.endpoint
         if endpoint is None:
-            if config.handler(request.path, request.host, local_port,
-                              local_ip) == STATUS_HANDLER:
-                self._check_access(request, local_ip, local_port)
+            if route.handler == STATUS_HANDLER:
+                self._check_access(request, route, local_ip)
                 self._answer_status(request, local_ip)
             else:
-                self._forward(request, local_ip, local_port)
+                self._forward(request, route, local_ip, local_port)
             return
-        user = self._check_access(request, local_ip, local_port)
+        user = self._check_access(request, route, local_ip)
         settings = self.settings = endpoint.settings
         self._handler = "websocket-handler"
         self.protocol = select_protocol(
@@ -617,30 +619,30 @@ class Connection:
                     log.error("[client %s] plugin on_disconnect raised", self.client,
                               exc_info=True)
 
-    def _forward(self, request: http.Request, local_ip: str, local_port: int) -> None:
+    def _forward(self, request: http.Request, route: Route, local_ip: str,
+                 local_port: int) -> None:
         """Hand the connection to its ProxyPass backend (geows in front of Apache); 404
         when no line forwards the path."""
         config = self.server.config
-        entry = config.proxy_pass(request.path, request.host, local_port, local_ip)
+        entry = route.proxy_pass
         if entry is None or entry.backend is None:
             raise HttpError(404, f"no WebSocket location or ProxyPass for {request.path}")
-        self._check_access(request, local_ip, local_port, proxied=True)
+        self._check_access(request, route, local_ip, proxied=True)
         self._handler = "proxy-server"
 
         def admit(later: http.Request) -> None:
             """A later request of the connection goes to the same backend only if httpd
             would send it there too (else RoutedElsewhere), and let it through (else
             HttpError, which is answered in its place, after the earlier requests)."""
-            host = later.host
-            if (config.resolve(later.path, host, local_port, local_ip) is not None
-                    or config.handler(later.path, host, local_port, local_ip) == STATUS_HANDLER
-                    or config.proxy_pass(later.path, host, local_port, local_ip) is not entry):
+            route = config.route(later.path, later.host, local_port, local_ip)
+            if (route.endpoint is not None or route.handler == STATUS_HANDLER
+                    or route.proxy_pass is not entry):
                 raise RoutedElsewhere(f"{later.path} is not forwarded to the same backend")
-            self._check_access(later, local_ip, local_port, proxied=True)
+            self._check_access(later, route, local_ip, proxied=True)
 
         relayed = forward.relay(self.sock, request, entry, self.remote_addr[0], self.client,
                                 admit, secure=self.tls_context is not None,
-                                request_limits=config.request_limits_for(local_port, local_ip))
+                                request_limits=self._request_limits)
         self._status, self._messages_in, self._ending = \
             relayed.status, relayed.requests, relayed.ending
         self._bytes_in += relayed.bytes_in
@@ -673,13 +675,13 @@ class Connection:
         self._status = 200
         self._ending = ending
 
-    def _check_access(self, request: http.Request, local_ip: str, local_port: int,
+    def _check_access(self, request: http.Request, route: Route, local_ip: str,
                       proxied: bool = False) -> str | None:
         """Refuse whom httpd would refuse, before any plugin (or backend) sees the
         request; the client is who mod_remoteip says it is from here on (logs, rules,
         plugin). Returns the user Basic authentication let through, if any."""
         client_ip, decision, file_name = self.server.access.decide(
-            request, self.peer_ip, local_ip, local_port, proxied)
+            request, route, self.peer_ip, local_ip, proxied)
         if client_ip != self.remote_addr[0]:
             self.remote_addr = (client_ip, self.remote_addr[1])
             self.client = f"{client_ip}:{self.remote_addr[1]}"
@@ -726,7 +728,8 @@ class Connection:
     def _read_head(self) -> http.Request:
         """The request head, under mod_reqtimeout's header budget and core's LimitRequest*."""
         self._local = local_ip, local_port = self.sock.getsockname()[:2]
-        limits_here = self.server.config.request_limits_for(local_port, local_ip)
+        limits_here = self._request_limits = self.server.config.request_limits_for(
+            local_port, local_ip)
         parser = http.RequestParser(**asdict(limits_here), secure=self.tls_context is not None)
         request = None
         while request is None:
@@ -959,9 +962,12 @@ class Connection:
         config = self.server.config
         request = self._request
         local_ip, local_port = self._local or ("-", 0)
-        host = request.host if request is not None else None
-        vhost = config.virtual_host(host, local_port, local_ip) if self._local else None
-        logs = config.logs if vhost is None else vhost.logs
+        if self._route is not None:
+            logs = self._route.logs
+        else:  # not routed: no head, OPTIONS * or over MaxRequestWorkers
+            host = request.host if request is not None else None
+            vhost = config.virtual_host(host, local_port, local_ip) if self._local else None
+            logs = config.logs if vhost is None else vhost.logs
         duration = time.monotonic() - self._started
         ended = time.time()
         websocket = self._status == 101 and self.protocol is not None

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from geows.access.control import AccessControl
+from geows.access.control import AccessControl, Verdict
 from geows.config import load_config
 from geows.errors import ConfigError
 from geows.http import Headers, Request
@@ -33,8 +33,11 @@ def refusal(tmp_path, extra: str) -> str:
     return str(refused.value)
 
 
-def request(path: str) -> Request:
-    return Request("GET", path, "HTTP/1.1", Headers([("Host", "h")]), path, "")
+def decide(access: AccessControl, path: str) -> Verdict:
+    """The verdict on a GET of path from 127.0.0.1 to 127.0.0.1:8099."""
+    request = Request("GET", path, "HTTP/1.1", Headers([("Host", "h")]), path, "")
+    route = access.config.route(path, request.host, 8099, "127.0.0.1")
+    return access.decide(request, route, "127.0.0.1", "127.0.0.1")
 
 
 @pytest.mark.parametrize(("extra", "line", "words"), [
@@ -80,6 +83,5 @@ def test_a_request_that_walks_into_an_if_section_is_refused_500(tmp_path):
     access = control(tmp_path, f"<Directory {tmp_path}/srv>\n  <If \"true\">\n"
                                "    Require all granted\n  </If>\n</Directory>\n"
                                f"Alias /elsewhere {tmp_path}/srv\n")
-    verdict = access.decide(request("/elsewhere"), "127.0.0.1", "127.0.0.1", 8099)
-    assert verdict.decision.status == 500
-    assert access.decide(request("/ws"), "127.0.0.1", "127.0.0.1", 8099).decision.status is None
+    assert decide(access, "/elsewhere").decision.status == 500
+    assert decide(access, "/ws").decision.status is None

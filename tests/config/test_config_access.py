@@ -39,7 +39,7 @@ def marked(body):
 
 
 def names(config, path, host=None, port=None):
-    return [line.args[0] for section in config.access_sections(path, host, port)
+    return [line.args[0] for section in config.access_sections(config.route(path, host, port))
             for line in section.lines if line.key == "authname"]
 
 
@@ -367,7 +367,7 @@ def test_files_locations_and_ifs_in_merge_order(root):
     assert names(config, "/echo", "v", 80) == [
         "files-main", "files-vhost", "files-in-dir", "loc-main", "loc-vhost",
         "if-main", "if-vhost", "if-in-dir", "if-in-files", "if-in-if", "if-in-if-in-files"]
-    kinds = [s.kind for s in config.access_sections("/echo", "v", 80)]
+    kinds = [s.kind for s in config.access_sections(config.route("/echo", "v", 80))]
     assert kinds == ["server", "vhost", "directory", "files", "files", "files", "location",
                      "location", "if", "if", "if", "if", "if", "if"]
 
@@ -389,7 +389,8 @@ def test_the_vhost_comes_from_host_and_port(root):
                        .replace("AuthName nope", "SSLVerifyClient none"))
     assert names(config, "/x", "w", 80) == ["main", "w"]
     assert names(config, "/x") == ["main"]
-    assert [s.kind for s in config.access_sections("/x", "v", 80)] == ["vhost", "location"]
+    sections = config.access_sections(config.route("/x", "v", 80))
+    assert [s.kind for s in sections] == ["vhost", "location"]
 
 
 # may_apply
@@ -522,7 +523,7 @@ def test_htaccess_refused_wherever_the_walk_may_read_it(root, sections, line):
 def test_htaccess_that_cannot_hold_access_rules_is_accepted(root, sections):
     doc = tree(root, "doc/") + "/doc"
     config = root.load(marked(f"DocumentRoot {doc}\n{WS}" + sections.replace("DOC", doc)))
-    assert config.resolve("/echo") is not None
+    assert config.route("/echo").endpoint is not None
 
 
 def test_htaccess_is_not_checked_without_websocket_locations_or_guard(root):

@@ -72,11 +72,11 @@ def test_websocket_origin_is_per_location_and_not_merged(root):
           WebSocketHandler p.py init
         </Location>
         """)
-    ws = config.resolve("/ws").settings
+    ws = config.route("/ws").endpoint.settings
     assert ws.origins == ("https://a.test", "http://b.test:8080", "null")
     assert ws.origin_allowed("https://a.TEST") and ws.origin_allowed(None)
     assert not ws.origin_allowed("https://c.test")
-    assert config.resolve("/ws/open").settings.origins == ()  # the module's no-merge rule
+    assert config.route("/ws/open").endpoint.settings.origins == ()  # the module's no-merge rule
 
 
 def test_websocket_origin_refuses_what_is_not_an_origin(root):
@@ -120,7 +120,7 @@ def test_a_max_message_size_over_websocket_message_memory_is_warned_about(root, 
         </Location>
         """
     config = root.load(text)
-    assert config.resolve("/big").settings.max_message_size == 1000001   # served as it says
+    assert config.route("/big").endpoint.settings.max_message_size == 1000001   # served as it says
     assert caplog.messages == [
         f"{root.conf}:8: MaxMessageSize 1000001 is more than WebSocketMessageMemory (1000000 "
         "bytes): a fragmented or compressed message larger than that is refused (1009)"]
@@ -160,10 +160,10 @@ def test_websocket_ping_is_per_location_and_not_merged(root):
           WebSocketHandler p.py init
         </Location>
         """)
-    assert config.resolve("/ws").settings.ping == (30.0, limits.PING_TIMEOUT)
-    assert config.resolve("/ws/fast").settings.ping == (0.5, 2.5)
-    assert config.resolve("/ws/fast/off").settings.ping is None
-    assert config.resolve("/ws/open").settings.ping is None  # the module's no-merge rule
+    assert config.route("/ws").endpoint.settings.ping == (30.0, limits.PING_TIMEOUT)
+    assert config.route("/ws/fast").endpoint.settings.ping == (0.5, 2.5)
+    assert config.route("/ws/fast/off").endpoint.settings.ping is None
+    assert config.route("/ws/open").endpoint.settings.ping is None  # the module's no-merge rule
 
 
 @pytest.mark.parametrize(("arguments", "message"), [

@@ -24,7 +24,7 @@ ProxyPass / http://backend.test/
 
 
 def forwarding(config, path, host="vhost.test"):
-    entry = config.proxy_pass(path, host, 8080, "127.0.0.1")
+    entry = config.route(path, host, 8080, "127.0.0.1").proxy_pass
     return entry and (entry.backend, entry.rewrite(path), entry.line)
 
 
@@ -54,7 +54,7 @@ def test_not_honoured_lines_warn_and_forward_nothing(root, caplog):
 def test_in_a_location_is_a_warning(root, caplog):
     with caplog.at_level(logging.WARNING, "geows.config"):
         config = root.load("Listen 80\n<Location /a>\n  ProxyPass http://b/\n</Location>\n")
-    assert config.proxy_pass("/a", None, 80) is None
+    assert config.route("/a", None, 80).proxy_pass is None
     assert "ProxyPass inside <Location> is not honoured by geows" in caplog.text
 
 
@@ -75,14 +75,14 @@ def test_the_upgrade_parameter_is_read_as_mod_proxy_reads_it(root, caplog):
                            "ProxyPass /empty http://b/ upgrade=\n"
                            "ProxyPass /more http://b/ upgrade=foo timeout=5\n"
                            "ProxyPass / http://b/\n")
-    upgrades = {path: config.proxy_pass(path, None, 80).upgrade
+    upgrades = {path: config.route(path, None, 80).proxy_pass.upgrade
                 for path in ("/any", "/two", "/empty", "/")}
     assert upgrades == {"/any": ("*",), "/two": ("foo", "bar"), "/empty": ("websocket",),
                         "/": ("websocket",)}
-    assert config.proxy_pass("/two", None, 80).allows_upgrade("FOO")
-    assert not config.proxy_pass("/two", None, 80).allows_upgrade("foo, bar")  # one, whole
-    assert not config.proxy_pass("/", None, 80).allows_upgrade("h2c")
-    assert config.proxy_pass("/more", None, 80).backend is None  # timeout= is not honoured
+    assert config.route("/two", None, 80).proxy_pass.allows_upgrade("FOO")
+    assert not config.route("/two", None, 80).proxy_pass.allows_upgrade("foo, bar")  # one, whole
+    assert not config.route("/", None, 80).proxy_pass.allows_upgrade("h2c")
+    assert config.route("/more", None, 80).proxy_pass.backend is None  # timeout= is not honoured
     assert f"{root.conf}:5: ProxyPass /more http://b/: parameters (timeout=5) are not " \
            "honoured by geows; geows answers 404 for /more" in caplog.text
 

@@ -41,7 +41,7 @@ def test_include_directory_reads_every_file_below_it_in_order(root):
 def test_include_splices_into_the_enclosing_section(root):
     root.write("echo.inc", "SetHandler websocket-handler\nWebSocketHandler echo.py echo_init\n")
     config = root.load("Listen 80\n<Location /echo>\nInclude echo.inc\n</Location>\n")
-    assert config.resolve("/echo").settings.file == os.path.join(root.path, "echo.inc")
+    assert config.route("/echo").endpoint.settings.file == os.path.join(root.path, "echo.inc")
 
 
 def test_missing_include_is_an_error_at_its_line(root):
@@ -150,7 +150,7 @@ def test_variables_are_substituted_before_words_are_split(root):
           WebSocketHandler ${echo}
         </Location>
         """)
-    assert config.resolve("/echo").settings.init == "echo_init"
+    assert config.route("/echo").endpoint.settings.init == "echo_init"
     text = 'Define where "/a /b"\nListen 80\n<Location ${where}>\n</Location>\n'
     assert root.error(text) == f"{root.conf}:3: Multiple <Location> arguments not (yet) supported."
 
@@ -237,7 +237,7 @@ def test_serverroot_directive_overrides_the_given_root(root, tmp_path_factory):
     (other / "site.conf").write_text(WS)
     config = root.load(f"ServerRoot {other}\nListen 80\nInclude site.conf\n")
     assert config.server_root == str(other)
-    assert config.resolve("/echo").settings.plugin == str(other / "echo.py")
+    assert config.route("/echo").endpoint.settings.plugin == str(other / "echo.py")
 
 
 def test_relative_serverroot_is_relative_to_the_working_directory(root, monkeypatch):
@@ -268,7 +268,7 @@ def test_missing_main_file(root):
 def test_plugin_path_uses_the_final_serverroot(root, tmp_path_factory):
     other = tmp_path_factory.mktemp("late")
     config = root.load(f"Listen 80\n{WS}ServerRoot {other}\n")
-    assert config.resolve("/echo").settings.plugin == str(other / "echo.py")
+    assert config.route("/echo").endpoint.settings.plugin == str(other / "echo.py")
 
 
 # LogLevel, RequestReadTimeout and other directive values
@@ -329,7 +329,7 @@ def test_websocket_settings_values(root):
           SupportDraft75 on
         </Location>
         """)
-    settings = config.resolve("/big").settings
+    settings = config.route("/big").endpoint.settings
     assert (settings.plugin, settings.init, settings.max_message_size,
             settings.support_draft75, settings.line) == ("/opt/big.py", "big_init", 1048576,
                                                          True, 4)
@@ -356,16 +356,16 @@ def test_websocket_deflate_is_on_by_default_and_set_per_location(root):
           websocketdeflate oN
         </LocationMatch>
         """)
-    assert [config.resolve(path).settings.deflate for path in ("/a", "/b", "/c")] == [
+    assert [config.route(path).endpoint.settings.deflate for path in ("/a", "/b", "/c")] == [
         True, False, True]
-    assert config.resolve("/b").settings.support_draft75 is False
+    assert config.route("/b").endpoint.settings.support_draft75 is False
 
 
 @pytest.mark.parametrize("flag", ["off", "OFF", "Off", "off extra"])
 def test_websocket_deflate_flag_is_case_insensitive_and_reads_the_first_word(root, flag):
     config = root.load(f"Listen 80\n<Location /a>\nSetHandler websocket-handler\n"
                        f"WebSocketHandler a.py init\nWebSocketDeflate {flag}\n</Location>\n")
-    assert config.resolve("/a").settings.deflate is False
+    assert config.route("/a").endpoint.settings.deflate is False
 
 
 @pytest.mark.parametrize(("text", "line", "message"), [
@@ -399,9 +399,9 @@ def test_websocket_deflate_replaces_the_websocket_config_like_the_modules_direct
           WebSocketDeflate Off
         </Location>
         """)
-    assert config.resolve("/a/x").settings.deflate is True
-    assert config.resolve("/a/plain") is None
-    full = config.resolve("/a/full").settings
+    assert config.route("/a/x").endpoint.settings.deflate is True
+    assert config.route("/a/plain").endpoint is None
+    full = config.route("/a/full").endpoint.settings
     assert (full.init, full.deflate, full.max_message_size) == ("init", False, 32 * 1024 * 1024)
     assert f"{root.conf}:8: WebSocketDeflate without WebSocketHandler in the same section: " \
         "mod_websocket does not merge sections, so paths matched here have no plugin" \
@@ -410,7 +410,7 @@ def test_websocket_deflate_replaces_the_websocket_config_like_the_modules_direct
 
 def test_websocket_deflate_in_other_sections_is_read_and_ignored(root):
     config = root.load(f"Listen 80\n<Directory /srv>\nWebSocketDeflate Off\n</Directory>\n{WS}")
-    assert config.resolve("/echo").settings.deflate is True
+    assert config.route("/echo").endpoint.settings.deflate is True
 
 
 @pytest.mark.parametrize(("value", "size"), [
@@ -428,7 +428,7 @@ def test_max_message_size_is_read_as_the_module_reads_it(root, caplog, value, si
           MaxMessageSize "{value}"
         </Location>
         """)
-    assert config.resolve("/a").settings.max_message_size == size
+    assert config.route("/a").endpoint.settings.max_message_size == size
     assert any("is read as" in m for m in caplog.messages) == (value in ("10k", "9" * 30))
 
 
@@ -478,6 +478,6 @@ def test_unknown_directives_and_sections_are_skipped(root, caplog):
           Header set X-Frame-Options DENY
         </Location>
         """)
-    assert config.resolve("/echo") is not None
+    assert config.route("/echo").endpoint is not None
     assert f"{root.conf}:2: ServerAdmin is not used by geows" in caplog.messages
     assert f"{root.conf}:4: Options is not used by geows" in caplog.messages

@@ -132,14 +132,14 @@ def test_resolve_merges_in_file_order(root):
           WebSocketHandler echo.py echo_init
         </Location>
         """)
-    assert config.resolve("/ws/room").settings.init == "chat_init"
-    assert config.resolve("/ws/admin") is None  # SetHandler None takes the path back
-    echo = config.resolve("/ws/echo")
+    assert config.route("/ws/room").endpoint.settings.init == "chat_init"
+    assert config.route("/ws/admin").endpoint is None  # SetHandler None takes the path back
+    echo = config.route("/ws/echo").endpoint
     assert (echo.settings.init, echo.settings.max_message_size, echo.section.line) == (
         "echo_init", 100, 9)
     # mod_websocket replaces its settings whole: the default size again, not 100.
-    assert config.resolve("/ws/echo/big").settings.max_message_size == 33554432
-    assert config.resolve("/elsewhere") is None
+    assert config.route("/ws/echo/big").endpoint.settings.max_message_size == 33554432
+    assert config.route("/elsewhere").endpoint is None
     assert config.locations[1].handler == "none"
 
 
@@ -153,7 +153,7 @@ def test_handler_without_plugin_or_plugin_without_handler_is_not_an_endpoint(roo
           WebSocketHandler b.py b_init
         </Location>
         """)
-    assert config.resolve("/a") is None and config.resolve("/b") is None
+    assert config.route("/a").endpoint is None and config.route("/b").endpoint is None
     assert [s.pattern for s in config.websocket_sections()] == ["/a", "/b"]
 
 
@@ -170,7 +170,7 @@ def test_module_directive_without_websockethandler_replaces_the_plugin(root, cap
           MaxMessageSize 10
         </Location>
         """)
-    assert config.resolve("/a/x") is not None and config.resolve("/a/small") is None
+    assert config.route("/a/x").endpoint is not None and config.route("/a/small").endpoint is None
     assert [s.pattern for s in config.websocket_sections()] == ["/a", "/a/small"]
     assert f"{root.conf}:7: MaxMessageSize without WebSocketHandler in the same section: " \
         "mod_websocket does not merge sections, so paths matched here have no plugin" \
@@ -179,18 +179,18 @@ def test_module_directive_without_websockethandler_replaces_the_plugin(root, cap
 
 def test_the_readme_config():
     config = load_config("readme-echo.conf", server_root=DATA)
-    endpoint = config.resolve("/echo")
+    endpoint = config.route("/echo").endpoint
     assert endpoint.settings.plugin == str(DATA / "libexec/apache2/mod_websocket_echo.py")
     assert (endpoint.settings.init, endpoint.section.line, endpoint.settings.line) == (
         "echo_init", 8, 10)
-    assert config.resolve("/echo/x") is not None and config.resolve("/echoes") is None
+    assert config.route("/echo/x").endpoint is not None and config.route("/echoes").endpoint is None
     assert "websocket_module" in config.modules
 
 
 def test_the_two_module_layout_resolves_to_the_last_copy():
     config = load_config(DATA / "two-modules.conf")
     assert [s.line for s in config.websocket_sections()] == [8, 15]
-    endpoint = config.resolve("/echo")
+    endpoint = config.route("/echo").endpoint
     assert (endpoint.section.line, endpoint.settings.support_draft75) == (15, True)
     assert {"mod_websocket_draft76.c", "websocket_draft76_module"} <= config.modules
     assert config.server_root == os.getcwd()
@@ -265,7 +265,7 @@ def test_tls_without_a_certificate_is_refused(root):
     text = "LoadModule ssl_module m.so\n<IfModule ssl_module>\nSSLEngine on\n</IfModule>\n"
     assert root.error(ECHO + text) == (
         f"{root.conf}:8: SSLEngine on: the server has no certificate [Hint: SSLCertificateFile]")
-    assert root.load(f"{ECHO}SSLEngine off\n").resolve("/echo")
+    assert root.load(f"{ECHO}SSLEngine off\n").route("/echo").endpoint
 
 
 def test_https_listener_needs_a_tls_server(root):
@@ -288,7 +288,7 @@ def test_ssl_protocol_is_read_as_mod_ssl_reads_it(root):
 def test_tls_in_an_unloaded_module_is_accepted(root):
     text = ECHO + "<Location />\nRequire all granted\n</Location>\n" \
         "<IfModule mod_ssl.c>\nSSLEngine on\n</IfModule>\n"
-    assert root.load(text).resolve("/echo") is not None
+    assert root.load(text).route("/echo").endpoint is not None
 
 
 # The status page (SetHandler geows-status)
@@ -306,13 +306,14 @@ def test_the_status_handler_is_the_last_matching_sethandler(root):
           SetHandler GEOWS-STATUS
         </LocationMatch>
         """))
-    assert config.handler("/geows-status/x") == "geows-status"
-    assert config.handler("/geows-status/off") == "none"
-    assert config.handler("/elsewhere") is None
+    assert config.route("/geows-status/x").handler == "geows-status"
+    assert config.route("/geows-status/off").handler == "none"
+    assert config.route("/elsewhere").handler is None
     # A later section takes a WebSocket path over, and a status path is no endpoint.
-    assert config.handler("/echo/status") == "geows-status"
-    assert config.resolve("/echo/status") is None and config.resolve("/geows-status") is None
-    assert config.resolve("/echo/x") is not None
+    assert config.route("/echo/status").handler == "geows-status"
+    assert config.route("/echo/status").endpoint is None
+    assert config.route("/geows-status").endpoint is None
+    assert config.route("/echo/x").endpoint is not None
     assert [s.pattern for s in config.status_sections()] == ["/geows-status", "^/echo/status"]
     assert [s.pattern for s in config.websocket_sections()] == ["/echo"]
 

@@ -35,7 +35,7 @@ VHOSTS = """\
 
 
 def init(config, path, host, port, local_ip="127.0.0.1"):
-    endpoint = config.resolve(path, host=host, port=port, local_ip=local_ip)
+    endpoint = config.route(path, host=host, port=port, local_ip=local_ip).endpoint
     return endpoint and endpoint.settings.init
 
 
@@ -58,10 +58,10 @@ def test_main_server_sections_come_first_and_the_vhost_overrides(root):
     config = root.load(VHOSTS)
     assert init(config, "/ws/off", "one.test", 8080) is None
     assert init(config, "/ws/off", "two.test", 8080) == "two_init"
-    assert [s.line for s in config.sections_for("/ws/off", "one.test", 8080, "127.0.0.1")] \
+    assert [s.line for s in config.route("/ws/off", "one.test", 8080, "127.0.0.1").sections] \
         == [4, 10]
     # Without a port, as before virtual hosts: the main server alone.
-    assert config.resolve("/ws/off").settings.init == "main_init"
+    assert config.route("/ws/off").endpoint.settings.init == "main_init"
 
 
 def test_vhost_names_and_addresses(root):

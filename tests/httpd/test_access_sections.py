@@ -169,7 +169,7 @@ def test_sections_and_order_match_httpd(lab, tmp_path, monkeypatch, top):
         for host in ("v.test", "w.test"):
             for path in PATHS:
                 routes = httpd.get(path, host, port).routes
-                sections = config.access_sections(path, host, port, "127.0.0.1")
+                sections = config.access_sections(config.route(path, host, port, "127.0.0.1"))
                 names = tuple(line.args[0] for section in sections for line in section.lines)
                 if routes != names:
                     mismatches.append(f"{host} {path}: httpd {routes}, geows {names}")

@@ -183,9 +183,9 @@ def compare_routing(lab, monkeypatch, conf: Path, root: Path,
             port = lab.ports[probe.port]
             answer = httpd.get(probe.path, probe.host, port, probe.ip)
             path = normalize_path(probe.path)
-            sections = config.sections_for(path, probe.host, port, probe.ip)
-            routes = tuple(marker_of[os.path.realpath(s.file), s.line] for s in sections)
-            endpoint = config.resolve(path, probe.host, port, probe.ip)
+            route = config.route(path, probe.host, port, probe.ip)
+            routes = tuple(marker_of[os.path.realpath(s.file), s.line] for s in route.sections)
+            endpoint = route.endpoint
             websocket = endpoint and (
                 f"{endpoint.settings.plugin} {endpoint.settings.init} "
                 f"{endpoint.settings.max_message_size} "

@@ -192,7 +192,7 @@ class WebSocketDirectives(ReadState):
         return LocationSection(draft.pattern, draft.regex, draft.handler, websocket,
                                draft.node.file, draft.node.line, vhost,
                                websocket_config=draft.first_websocket is not None,
-                               alias=draft.alias)
+                               alias=draft.alias, access=draft.access.built)
 
     def _plugin_path(self, plugin: str) -> str:
         """Against the final ServerRoot: httpd runs WebSocketHandler after reading it all."""
