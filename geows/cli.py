@@ -1,35 +1,29 @@
 """The `geows` command, in httpd's habits (-f, -d, -D, -t, -S).
 
-Monkeypatching comes first, before anything imports socket or threading and
-before any plugin loads, so that plugins' blocking calls cooperate.
+Its entry point, geows/__main__.py, monkeypatches before importing this.
 """
 
-from gevent import monkey
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Any
 
-monkey.patch_all()
+import gevent
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import sys  # noqa: E402
-from typing import Any  # noqa: E402
-
-import gevent  # noqa: E402
-
-from geows import __version__, migrate  # noqa: E402
-from geows.access.control import AccessControl  # noqa: E402
-from geows.config import Config  # noqa: E402
-from geows.config.model import host_port  # noqa: E402
-from geows.config.vhosts import VirtualHost  # noqa: E402
-from geows.errors import ConfigError  # noqa: E402
-from geows.plugin.loading import load_plugins  # noqa: E402
-from geows.process.master import Master, is_geows  # noqa: E402
-from geows.process.startup import read_config  # noqa: E402
-from geows.process.worker import Ending, drop_privileges, serve  # noqa: E402
-from geows.runtime import log, tls  # noqa: E402
-from geows.runtime.server import Server, bind  # noqa: E402
+from geows import __version__, migrate
+from geows.access.control import AccessControl
+from geows.config import Config
+from geows.config.model import host_port
+from geows.config.vhosts import VirtualHost
+from geows.errors import ConfigError
+from geows.plugin.loading import load_plugins
+from geows.process.master import Master, is_geows
+from geows.process.startup import Ending, prepare, read_config, serve
+from geows.runtime import log
+from geows.runtime.server import Server
 
 DEFAULT_CONFIG = "conf/httpd.conf"
 # -k's commands and the signal each sends the master (geows.process.master says what each does).
@@ -141,7 +135,8 @@ def print_summary(summary: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        config = read_config(args.config, server_root=args.server_root, defines=args.defines)
+        config, contexts = read_config(args.config, server_root=args.server_root,
+                                       defines=args.defines)
         if args.show:
             summary = describe(config)
             if args.json:
@@ -155,33 +150,30 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command is not None:
             return signal_master(config, args.command)
-        log.configure(config, dry_run=args.test)
-        access = AccessControl(config)
-        if args.test:
-            load_plugins(config)
-            print("Syntax OK", file=sys.stderr)
-            return 0
-        if not args.one_process:
-            return Master(args, config).run()  # the workers load the plugins
+        if args.test or not args.one_process:
+            log.configure(config, dry_run=args.test)
+            AccessControl(config)  # refused here, before any worker starts on it
+            if args.test:
+                load_plugins(config)
+                print("Syntax OK", file=sys.stderr)
+                return 0
+            return Master(config, path=args.config, server_root=args.server_root,
+                          defines=args.defines).run()  # the workers load the plugins
         # One process: a worker's life, without a master (so SIGINT stops it too).
         ending = Ending()
         gevent.signal_handler(signal.SIGINT, ending.stop.set)
-        sockets = {(listener.host, listener.port): bind(listener)
-                   for listener in config.listeners}
-        contexts = tls.listener_contexts(config)
-        drop_privileges(config.process)
-        plugins = load_plugins(config)
+        prepared = prepare(config)
     except (ConfigError, ValueError) as exc:  # ValueError: a bad --backend/--apache-address
         print(exc, file=sys.stderr)
         return 1
     except OSError as exc:
         logger.error("could not bind a listener: %s", exc)
         return 1
-    server = Server(config, plugins, access)
-    server.start(sockets, contexts)
+    server = Server(config, prepared.plugins, prepared.access)
+    server.start(prepared.sockets, contexts)
     logger.log(log.NOTICE, "geows/%s configured -- serving %d WebSocket location(s) on %s "
                "in one process", __version__, len(config.websocket_sections()),
-               ", ".join(host_port(host, port) for host, port in sockets))
+               ", ".join(host_port(host, port) for host, port in prepared.sockets))
     serve(server, ending)
     return 0
 

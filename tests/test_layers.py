@@ -1,6 +1,7 @@
 """The layer rules of the README's Layout table, checked: a plugin's first line, `import
-geows.config`, `import geows.protocols` and `import geows.proxy_http`, each run alone in
-a fresh interpreter, load none of the modules their rows leave out."""
+geows.config`, `import geows.protocols`, `import geows.proxy_http` and `import
+geows.process.master`, each run alone in a fresh interpreter, load none of the modules
+their rows leave out; and only the entry points monkeypatch."""
 
 from __future__ import annotations
 
@@ -27,7 +28,18 @@ FORBIDDEN = {
     "import geows.protocols": ("gevent", "ssl", "geows.config", *IO_MODULES),
     # mod_proxy_http's framing is sans-I/O: forward.py drives it over the sockets
     "import geows.proxy_http": ("gevent", "ssl", *IO_MODULES),
+    # the master binds, spawns and relays: it serves no client and loads no plugin (it
+    # builds the access rules only to refuse a reload that would not serve)
+    "import geows.process.master": ("websockets", "ctypes", "geows.protocols", "geows.plugin",
+                                    "geows.runtime.server", "geows.runtime.forward",
+                                    "geows.runtime.status", "geows.runtime.fairness"),
 }
+
+# Only the entry points monkeypatch (python -m geows and the console script, python -m
+# geows.process.worker): a module any other imports patches nothing.
+PATCHES = {"import geows.__main__": True, "import geows.process.worker": True,
+           "import geows.cli": False, "import geows.process.startup": False,
+           "import geows.process.master": False}
 
 # Prints what the statement loaded (the modules new in sys.modules after it) and from where.
 CHILD = """
@@ -86,3 +98,11 @@ def test_a_layer_loads_none_of_what_its_row_leaves_out(statement):
     assert not forbidden, (f"`{statement}` loads {len(loaded)} modules, {len(forbidden)} "
                            f"of them forbidden, reached by\n" + "\n".join(sorted(chains))
                            + f"\nall it loads: {' '.join(loaded)}")
+
+
+@pytest.mark.parametrize("statement", PATCHES)
+def test_only_the_entry_points_monkeypatch(statement):
+    child = subprocess.run([sys.executable, "-c", f"{statement}\nfrom gevent import monkey\n"
+                            "print(monkey.is_anything_patched())"],
+                           cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    assert child.stdout.split() == [str(PATCHES[statement])]

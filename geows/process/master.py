@@ -19,7 +19,6 @@ not), and acts on signals:
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -28,7 +27,6 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
 
 import gevent
 from gevent.event import AsyncResult, Event
@@ -40,33 +38,13 @@ from geows.access.control import AccessControl
 from geows.config import Config
 from geows.config.model import host_port
 from geows.errors import ConfigError
+from geows.process.assignment import ASSIGNMENT_ENV, Assignment
 from geows.process.channel import Channel, Kind, json_body
+from geows.process.listeners import bind
 from geows.process.startup import read_config
 from geows.runtime import log
-from geows.runtime.server import bind
 
-ASSIGNMENT_ENV = "GEOWS_WORKER"  # how a worker gets its Assignment
 logger = logging.getLogger("geows.main")
-
-
-@dataclass
-class Assignment:
-    """What the master hands a worker it starts."""
-
-    generation: int
-    channel: int  # the worker's end of its socketpair to the master
-    listeners: list[tuple[str | None, int, int]]  # host, port and inherited fd of each Listen
-    started: float  # when the master started (Unix time): the server's uptime
-    config: str   # what the master read: -f, -d and -D as given
-    server_root: str | None
-    defines: list[str]
-
-    def to_env(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_env(cls) -> Assignment:
-        return cls(**json.loads(os.environ.pop(ASSIGNMENT_ENV)))
 
 
 class Worker:
@@ -97,9 +75,14 @@ class Worker:
 
 
 class Master:
-    def __init__(self, args: argparse.Namespace, config: Config):
-        self.args = args
+    def __init__(self, config: Config, *, path: str, server_root: str | None,
+                 defines: list[str]):
+        """`config` as read from `path`, `server_root` and `defines` (-f, -d and -D as
+        given): what a reload reads again, and each worker too."""
         self.config = config
+        self.path = path
+        self.server_root = server_root
+        self.defines = defines
         self.generation = -1  # the first is 0, as httpd counts restarts
         self.started = time.time()
         # Each Listen's listening sockets, one per worker slot.
@@ -168,8 +151,8 @@ class Master:
                 return
             logger.log(log.NOTICE, "reloading %s", self.config.file)
             try:
-                config = read_config(self.args.config, server_root=self.args.server_root,
-                                     defines=self.args.defines)
+                config, _ = read_config(self.path, server_root=self.server_root,
+                                        defines=self.defines)  # its TLS keys load: checked
                 AccessControl(config)
                 added = self._bind(config)
             except (ConfigError, OSError) as exc:
@@ -280,7 +263,7 @@ class Master:
                       self.listeners[listener.host, listener.port][slot].fileno())
                      for listener in config.listeners]
         assignment = Assignment(generation, theirs.fileno(), listeners, self.started,
-                                self.args.config, self.args.server_root, self.args.defines)
+                                self.path, self.server_root, self.defines)
         process = subprocess.Popen(
             # -P: nothing from the working directory, imported as root.
             [sys.executable, "-P", "-m", "geows.process.worker"],

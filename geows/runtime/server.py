@@ -50,7 +50,7 @@ from geows.protocols import (
     select_protocol,
 )
 from geows.protocols.memory import MessageMemory
-from geows.runtime import fairness, forward, status, tls
+from geows.runtime import fairness, forward, status
 from geows.runtime import log as geows_log
 
 log = logging.getLogger("geows.server")
@@ -74,29 +74,6 @@ class HandshakeTimeout(Exception):
 
 class TlsFailed(Exception):
     """The TLS handshake failed or did not end in time: nothing can be answered."""
-
-
-def bind(listener: Listener, reuse_port: bool = False, listen: bool = True) -> socket.socket:
-    """A socket bound for one Listen directive (all addresses: dual-stack), listening unless
-    told not to yet; with reuse_port, one of several on the same address, among which the
-    kernel spreads the incoming connections (SO_REUSEPORT) once they listen."""
-    dualstack = listener.host is None and socket.has_dualstack_ipv6()
-    host = "::" if dualstack else listener.host or "0.0.0.0"
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dualstack else 1)
-        sock.bind((host, listener.port))
-        if listen:
-            sock.listen(limits.LISTEN_BACKLOG)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 class Server:
@@ -146,19 +123,16 @@ class Server:
         # WebSocket connections that ended; snapshot() adds the open ones' as they stand.
         self._ended: dict[tuple[str, str], list[int]] = {}
 
-    def start(self, sockets: dict[tuple[str | None, int], socket.socket] | None = None,
-              contexts: dict[Listener, ssl.SSLContext | None] | None = None) -> None:
-        """Start accepting on every Listen: on the listening sockets given by (host, port)
-        (a worker's, bound by the master), or bound here; OSError when one cannot bind.
-        `contexts`: tls.listener_contexts(config), if it was read before (keys readable by
-        root only, before a worker drops to User)."""
-        if contexts is None:
-            contexts = tls.listener_contexts(self.config)  # None: plain text
+    def start(self, sockets: dict[tuple[str | None, int], socket.socket],
+              contexts: dict[Listener, ssl.SSLContext | None]) -> None:
+        """Start accepting on every Listen, on its listening socket in `sockets` by (host,
+        port) (geows.process.listeners binds them), with its TLS context in `contexts`
+        (tls.listener_contexts: None for plain text)."""
         try:
             for listener in self.config.listeners:
                 handle = functools.partial(self._handle, tls_context=contexts[listener])
-                sock = sockets[listener.host, listener.port] if sockets else bind(listener)
-                server = StreamServer(sock, handle, spawn=self._group)
+                server = StreamServer(sockets[listener.host, listener.port], handle,
+                                      spawn=self._group)
                 server.start()
                 self._servers.append(server)
         except OSError:

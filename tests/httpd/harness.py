@@ -116,7 +116,7 @@ def httpd_check(conf: Path, root: Path, env: Mapping[str, str]) -> Verdict:
 # One subprocess runs `geows -t` for every file: the real CLI's main, its stderr captured.
 _GEOWS_DRIVER = """
 import contextlib, io, json, os, sys
-from geows.cli import main
+from geows.__main__ import main
 out = []
 for conf, root, env in json.load(sys.stdin):
     os.environ.clear()
