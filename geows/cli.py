@@ -19,11 +19,9 @@ from geows.config import Config
 from geows.config.model import host_port
 from geows.config.vhosts import VirtualHost
 from geows.errors import ConfigError
-from geows.plugin.loading import load_plugins
 from geows.process.master import Master, is_geows
 from geows.process.startup import Ending, prepare, read_config, serve
 from geows.runtime import log
-from geows.runtime.server import Server
 
 DEFAULT_CONFIG = "conf/httpd.conf"
 # -k's commands and the signal each sends the master (geows.process.master says what each does).
@@ -154,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             log.configure(config, dry_run=args.test)
             AccessControl(config)  # refused here, before any worker starts on it
             if args.test:
+                # Imported here, as Server for -X below: the master's process (this one)
+                # loads no plugin loader and no runtime (README, Layout).
+                from geows.plugin.loading import load_plugins
+
                 load_plugins(config)
                 print("Syntax OK", file=sys.stderr)
                 return 0
@@ -169,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         logger.error("could not bind a listener: %s", exc)
         return 1
+    from geows.runtime.server import Server
+
     server = Server(config, prepared.plugins, prepared.access)
     server.start(prepared.sockets, contexts)
     logger.log(log.NOTICE, "geows/%s configured -- serving %d WebSocket location(s) on %s "

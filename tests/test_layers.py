@@ -33,6 +33,10 @@ FORBIDDEN = {
     "import geows.process.master": ("websockets", "ctypes", "geows.protocols", "geows.plugin",
                                     "geows.runtime.server", "geows.runtime.forward",
                                     "geows.runtime.status", "geows.runtime.fairness"),
+    # the master's process: `python -m geows` without -X runs the master in it
+    "import geows.__main__": ("websockets", "ctypes", "geows.protocols", "geows.plugin",
+                              "geows.runtime.server", "geows.runtime.forward",
+                              "geows.runtime.status", "geows.runtime.fairness"),
 }
 
 # Only the entry points monkeypatch (python -m geows and the console script, python -m
