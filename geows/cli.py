@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command is not None:
             return signal_master(config, args.command)
-        log.configure(config, dry_run=args.test)
+        access_logs = log.configure(config, dry_run=args.test)
         access = AccessControl(config)
         if args.test:
             load_plugins(config)
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         logger.error("could not bind a listener: %s", exc)
         return 1
-    server = Server(config, plugins, access)
+    server = Server(config, plugins, access, access_logs=access_logs)
     server.start(sockets, contexts)
     logger.log(log.NOTICE, "geows/%s configured -- serving %d WebSocket location(s) on %s "
                "in one process", __version__, len(config.websocket_sections()),

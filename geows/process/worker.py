@@ -64,7 +64,7 @@ def main() -> int:
     try:
         config = read_config(assignment.config, server_root=assignment.server_root,
                              defines=assignment.defines)
-        log.configure(config)  # with the master's piped loggers
+        access_logs = log.configure(config)  # with the master's piped loggers
         access = AccessControl(config)
         contexts = tls.listener_contexts(config)  # keys readable by root alone, as httpd's
         drop_privileges(config.process)  # the logs and the keys are open: now as User
@@ -82,7 +82,7 @@ def main() -> int:
                                   "there when the master read the config: reload".encode())
         return 1
     server = Server(config, plugins, access, relay=channel, generation=assignment.generation,
-                    processes=config.process.workers)
+                    processes=config.process.workers, access_logs=access_logs)
     server.server_started = assignment.started
     channel.send(Kind.READY)
     gevent.spawn(_listen_to_master, server, channel, ending,

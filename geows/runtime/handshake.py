@@ -56,7 +56,7 @@ class Handshake:
         self.server = server
         self.sock = sock
         self.tls_context = tls_context  # set on a TLS listener: sock is wrapped in _serve
-        self.record = Record(address)
+        self.record = Record(address, keep_response_head=server.access_logs.uses("o"))
         self.session: Session | None = None  # once the WebSocket protocol is chosen
         self._deadline = self.record.started + server.config.header_timeout
 
@@ -80,7 +80,7 @@ class Handshake:
             if self.session is not None:
                 self.session.stop_timers()
             self.sock.close()
-            record.write(self.server.config)
+            record.write(self.server.config, self.server.access_logs)
 
     def _serve(self) -> None:
         record = self.record

@@ -1,9 +1,9 @@
 """The access record: what geows learns about one connection while it lasts (the client,
 the request, the answer, bytes and messages, how it ended), and the access log line built
-from it when the connection ends (geows.log_format.Entry, written by geows.runtime.log).
+from it when the connection ends (geows.log_format.Entry), written to the access logs it is
+given (geows.runtime.log.AccessLogs), or without any to the "geows.access" logger.
 
-It does no I/O of its own: the handshake reader and the session fill it in, and it goes
-to the logs once.
+The handshake reader and the session fill it in; it goes to the logs once.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import time
 from typing import TYPE_CHECKING
 
 from geows.log_format import Entry, escape
-from geows.runtime import log as geows_log
 
 if TYPE_CHECKING:
     from geows import http
     from geows.config import Config
     from geows.config.logs import ServerLogs
+    from geows.runtime.log import AccessLogs
 
 access_log = logging.getLogger("geows.access")
 
@@ -30,9 +30,9 @@ class Record:
     __slots__ = ("client", "remote_addr", "peer_ip", "started", "request_line", "status",
                  "ending", "messages_in", "messages_out", "protocol", "request", "local",
                  "user", "handler", "tls", "bytes_in", "bytes_out", "head_size",
-                 "response_head")
+                 "response_head", "keep_response_head")
 
-    def __init__(self, address: tuple):
+    def __init__(self, address: tuple, keep_response_head: bool = False):
         # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; httpd (APR) as a.b.c.d.
         ip = address[0].removeprefix("::ffff:") if "." in address[0] else address[0]
         self.client = f"{ip}:{address[1]}"
@@ -54,6 +54,7 @@ class Record:
         self.bytes_out = 0
         self.head_size: int | None = None  # of the response head sent
         self.response_head: bytes | None = None  # kept only for an access log's %o
+        self.keep_response_head = keep_response_head
 
     def came_from(self, client_ip: str) -> None:
         """The client is who mod_remoteip says it is from here on (logs, rules, plugin)."""
@@ -64,16 +65,16 @@ class Record:
     def sent_head(self, data: bytes) -> None:
         """Note the response head at the start of `data`, which went out."""
         self.head_size = data.find(b"\r\n\r\n") + 4
-        if geows_log.uses("o"):
+        if self.keep_response_head:
             self.response_head = data[:self.head_size]
 
-    def write(self, config: Config) -> None:
+    def write(self, config: Config, access_logs: AccessLogs) -> None:
         """Write the connection's access log lines, once it has ended."""
-        if geows_log.custom_logs():
+        if access_logs.configured:
             # As httpd: a line for each request answered, none for a connection closed
             # before it sent one (a 408 for one too slow to send it is answered).
             if self.request is not None or self.status != "-":
-                geows_log.access(*self.entry(config))
+                access_logs.write(*self.entry(config))
             return
         access_log.info(
             '%s "%s" %s %s %.3fs in=%d out=%d "%s"',

@@ -32,6 +32,7 @@ from geows.process.channel import Channel, Kind, broadcast_body, parse_broadcast
 from geows.protocols.memory import MessageMemory
 from geows.runtime import status, tls
 from geows.runtime.handshake import Handshake
+from geows.runtime.log import AccessLogs
 from geows.runtime.session import Session
 
 log = logging.getLogger("geows.server")
@@ -71,10 +72,11 @@ class Server:
 
     def __init__(self, config: Config, plugins: dict[WebSocketSettings, Any],
                  access: AccessControl, relay: Channel | None = None, generation: int = 0,
-                 processes: int = 1):
+                 processes: int = 1, *, access_logs: AccessLogs):
         self.config = config
         self.plugins = plugins
         self.access = access
+        self.access_logs = access_logs  # what log.configure(config) opened
         self.connections: set[Handshake] = set()
         # Open connections per WebSocketHandler line: what a broadcast reaches.
         self.locations: dict[WebSocketSettings, set[Session]] = {

@@ -21,6 +21,7 @@ from geows.access.control import AccessControl
 from geows.config import load_config
 from geows.messages import TEXT
 from geows.runtime.handshake import Handshake
+from geows.runtime.log import AccessLogs
 from geows.runtime.server import Server
 
 CONFIG = """\
@@ -104,7 +105,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
     plugin = Echo()
     plugins = {section.websocket: plugin for section in config.locations
                if section.websocket is not None}
-    served = Served(Server(config, plugins, AccessControl(config)), plugin, listener)
+    server = Server(config, plugins, AccessControl(config), access_logs=AccessLogs())
+    served = Served(server, plugin, listener)
     yield served
     gevent.killall(served.greenlets, timeout=1)
     listener.close()
