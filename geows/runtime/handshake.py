@@ -95,11 +95,10 @@ class Handshake:
         if request.path == "*":
             self._answer_options()
             return
-        local_ip, local_port = record.local
         endpoint, status_page, proxy = self._route(request)
         if status_page:
             self._check_access(request)
-            self._answer_status(request, local_ip)
+            self._answer_status(request, record.local[0])
         elif endpoint is None:
             self._forward(request, proxy)
         else:
