@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from geows.runtime.server import Server
 
-    server = Server(config, prepared.plugins, prepared.access)
+    server = Server(config, prepared.plugins, prepared.access,
+                    access_logs=prepared.access_logs)
     server.start(prepared.sockets, contexts)
     logger.log(log.NOTICE, "geows/%s configured -- serving %d WebSocket location(s) on %s "
                "in one process", __version__, len(config.websocket_sections()),

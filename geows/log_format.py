@@ -3,7 +3,7 @@
 `LogFormat.parse` reads a format string as httpd does (literal text with \\n \\t \\r \\\\,
 and %-items with optional status conditions, < > modifiers and a {argument}); a letter
 httpd does not know is a ConfigError. `LogFormat.render` makes one line from an `Entry`,
-the facts geows.runtime.server gathers about a connection when it ends.
+the facts a connection's access record (geows.runtime.record) holds when it ends.
 
 Values from the request (its line, headers, path, query, the user) and geows' notes are
 escaped as httpd's ap_escape_logitem does: `"` and `\\` get a backslash, \\b \\n \\r \\t

@@ -36,7 +36,8 @@ from gevent import monkey
 from greenlet import greenlet
 
 from geows.plugin import TEXT, Plugin, run_in_thread
-from geows.runtime.server import Connection
+from geows.runtime.handshake import Handshake
+from geows.runtime.session import Session
 
 live = {}
 counts = {"connects": 0, "disconnects": 0, "twice": 0, "held": 0}
@@ -53,7 +54,7 @@ def stats():
         "greenlets": sum(1 for o in gc.get_objects()
                          if isinstance(o, greenlet) and not o.dead),
         "fds": len(os.listdir("/proc/self/fd")),
-        "connections": sum(1 for o in gc.get_objects() if isinstance(o, Connection)),
+        "connections": sum(1 for o in gc.get_objects() if isinstance(o, (Handshake, Session))),
         "live_states": len(live),
         **counts,
     }

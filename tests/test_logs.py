@@ -458,13 +458,13 @@ from geows.config import load_config
 from geows.log_format import Entry
 
 config = load_config(sys.argv[1])
-log.configure(config)
+access_logs = log.configure(config)
 for n in range(int(sys.argv[3])):
-    log.access(Entry(client_ip="192.0.2.1", peer_ip="192.0.2.1", remote_port=n,
+    access_logs.write(Entry(client_ip="192.0.2.1", peer_ip="192.0.2.1", remote_port=n,
                      local_ip="127.0.0.1", local_port=80, began=time.time(),
                      ended=time.time(), duration=0.0, server=config.logs.names,
                      notes={"filler": sys.argv[2] * 3000}),
-               config.logs)
+                      config.logs)
 """
 
 
@@ -491,22 +491,22 @@ def test_configuring_again_reopens_renamed_logs(tmp_path, logging_restored):
     config = load_config(config_file)
     errors = logging.getLogger("geows.test")
 
-    def connection(ending: str) -> None:
-        log.access(Entry(client_ip="192.0.2.1", peer_ip="192.0.2.1", remote_port=5000,
-                         local_ip="127.0.0.1", local_port=80, began=time.time(),
-                         ended=time.time(), duration=0.0, server=config.logs.names,
-                         status=101, notes={"geows-ending": ending}), config.logs)
+    def connection(access_logs: log.AccessLogs, ending: str) -> None:
+        access_logs.write(Entry(client_ip="192.0.2.1", peer_ip="192.0.2.1", remote_port=5000,
+                                local_ip="127.0.0.1", local_port=80, began=time.time(),
+                                ended=time.time(), duration=0.0, server=config.logs.names,
+                                status=101, notes={"geows-ending": ending}), config.logs)
 
-    log.configure(config)
+    access_logs = log.configure(config)
     errors.error("before")
-    connection("before")
+    connection(access_logs, "before")
     for name in ("error.log", "access.log"):
         (tmp_path / name).rename(tmp_path / f"{name}.1")
     errors.error("renamed")  # still the old file, as in httpd until it reopens
-    connection("renamed")
-    log.configure(config)
+    connection(access_logs, "renamed")
+    access_logs = log.configure(config)
     errors.error("after")
-    connection("after")
+    connection(access_logs, "after")
     assert (tmp_path / "access.log.1").read_text() == \
         "192.0.2.1 101 before\n192.0.2.1 101 renamed\n"
     assert (tmp_path / "access.log").read_text() == "192.0.2.1 101 after\n"

@@ -53,7 +53,8 @@ import sys
 import gevent
 
 from geows.plugin import TEXT, Plugin
-from geows.runtime.server import Connection
+from geows.runtime.handshake import Handshake
+from geows.runtime.session import Session
 
 
 def liveness_init():
@@ -66,7 +67,7 @@ def liveness_init():
         if type == TEXT and data == "stats":
             data = json.dumps({
                 "watchers": gevent.get_hub().loop.activecnt,
-                "connections": sum(isinstance(o, Connection) for o in gc.get_objects())})
+                "connections": sum(isinstance(o, (Handshake, Session)) for o in gc.get_objects())})
         server.send(type, data)
 
     def on_disconnect(state, server):

@@ -45,7 +45,7 @@ class Plugin:
 
 
 class _Channel(Protocol):
-    """What the server behind a handle provides (server.py implements it)."""
+    """What the server behind a handle provides (geows.runtime.session implements it)."""
 
     def send(self, type: int, data: str | bytes) -> int: ...
     def broadcast(self, type: int, data: str | bytes) -> int: ...

@@ -30,6 +30,7 @@ from geows.process.listeners import Sockets, bind_all
 from geows.runtime import log, tls
 
 if TYPE_CHECKING:
+    from geows.runtime.log import AccessLogs
     from geows.runtime.server import Server
 
 # Each Listen's TLS context, None for plain text (tls.listener_contexts).
@@ -52,6 +53,7 @@ class Prepared:
     """What a serving process has once prepared: its Server's makings."""
 
     access: AccessControl
+    access_logs: AccessLogs
     sockets: Sockets
     plugins: dict[WebSocketSettings, Any]
 
@@ -61,12 +63,12 @@ def prepare(config: Config, inherited: Sockets | None = None) -> Prepared:
     bind the listening sockets unless `inherited` (a worker's, bound by the master), drop
     to User/Group now that the logs, the sockets and the TLS keys are open, then load the
     plugins. ConfigError or OSError (a Listen that cannot bind) when one cannot be done."""
-    log.configure(config)  # a worker's: with the master's piped loggers
+    access_logs = log.configure(config)  # a worker's: with the master's piped loggers
     access = AccessControl(config)
     sockets = bind_all(config) if inherited is None else inherited
     drop_privileges(config.process)
     from geows.plugin.loading import load_plugins  # here: the master loads no plugin code
-    return Prepared(access, sockets, load_plugins(config))
+    return Prepared(access, access_logs, sockets, load_plugins(config))
 
 
 class Ending:

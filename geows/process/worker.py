@@ -60,7 +60,8 @@ def main() -> int:
                                   "there when the master read the config: reload".encode())
         return 1
     server = Server(config, prepared.plugins, prepared.access, relay=channel,
-                    generation=assignment.generation, processes=config.process.workers)
+                    generation=assignment.generation, processes=config.process.workers,
+                    access_logs=prepared.access_logs)
     server.server_started = assignment.started
     channel.send(Kind.READY)
     gevent.spawn(_listen_to_master, server, channel, ending,

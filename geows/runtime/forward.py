@@ -2,11 +2,11 @@
 
 Apache cannot proxy draft-76 (its proxy waits for the backend's 101 before it passes on
 the 8 key bytes the backend needs to answer), so geows may take the public port: its own
-WebSocket locations are served in server.py; a connection whose first request matches a
-ProxyPass line comes here, and this and every later request of it go to that backend over
-one backend connection, so pipelined responses keep their order. What goes each way is
-decided sans-I/O in geows/proxy_http.py; `relay` is the gevent part: two straight-line
-loops, one each way.
+WebSocket locations are served by handshake.py and session.py; a connection whose first
+request matches a ProxyPass line comes here (from handshake.py), and this and every later
+request of it go to that backend over one backend connection, so pipelined responses keep
+their order. What goes each way is decided sans-I/O in geows/proxy_http.py; `relay` is
+the gevent part: two straight-line loops, one each way.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ connection's line goes to stdout in geows' own format (`AccessLogFormatter`).
 
 Files are opened by `configure` itself, in append mode, and every line is one write():
 the lines of several processes writing one file never interleave. Calling `configure`
-again (a reload) closes them and opens them anew, which is how logs are rotated.
+again (a reload) closes them and opens them anew, which is how logs are rotated. It returns
+the access logs it opened (`AccessLogs`), which the caller hands to the server that writes
+to them.
 
 Piped loggers ("|command") are started once per distinct command, by the process that
 configures without inheriting any (the master); it exports their pipes in PIPES_ENV and
@@ -216,12 +218,33 @@ def _logger_args(target: LogTarget) -> list[str]:
 
 
 @dataclass(frozen=True)
-class _AccessLogs:
-    """The access log targets open now, swapped whole by `configure`."""
+class AccessLogs:
+    """The access logs of a configuration, open: what `configure` returns, for the server
+    that writes each connection's lines to them (the next `configure` closes them)."""
 
     sinks: dict[str, _Sink] = field(default_factory=dict)  # by LogTarget.where
-    configured: bool = False  # any CustomLog, TransferLog or GlobalLog in the config
+    # Any CustomLog, TransferLog or GlobalLog in the config: then `write` writes each
+    # connection's lines, and the stdout line (the "geows.access" logger) is not written.
+    configured: bool = False
     letters: frozenset[str] = frozenset()  # the format items their formats use
+
+    def uses(self, letter: str) -> bool:
+        """Whether a format uses the item (e.g. "o": the response headers, which a
+        connection keeps only then)."""
+        return letter in self.letters
+
+    def write(self, entry: Entry, logs: ServerLogs) -> None:
+        """Write a connection's line to each access log of the server that answered it."""
+        for access_log in logs.access_logs:
+            sink = self.sinks[access_log.target.where]
+            line = access_log.format.render(entry) + "\n"
+            try:
+                sink.write(line.encode("utf-8", "surrogateescape"))
+            except OSError as exc:
+                if not sink.failed:
+                    sink.failed = True
+                    log.error("cannot write to the access log %s (%s:%d): %s; its lines are "
+                              "lost", sink.target.where, sink.target.file, sink.target.line, exc)
 
 
 def _inherited_pipes() -> dict[str, int] | None:
@@ -242,7 +265,7 @@ def _inherited_pipes() -> dict[str, int] | None:
 
 _INHERITED = _inherited_pipes()
 _loggers: dict[str, _PipedLogger] = {}  # the piped loggers this process started
-_access = _AccessLogs()
+_access = AccessLogs()
 _error_sink: _Sink | None = None
 
 
@@ -252,10 +275,12 @@ def pipe_fds() -> tuple[int, ...]:
     return tuple(logger.fd for logger in _loggers.values())
 
 
-def configure(config: Config, dry_run: bool = False, end_removed_loggers: bool = True) -> None:
+def configure(config: Config, dry_run: bool = False,
+              end_removed_loggers: bool = True) -> AccessLogs:
     """Set up the error log (LogLevel, ErrorLog) and the access logs (CustomLog...) of
-    `config`, closing those of an earlier call. ConfigError at the directive of a log that
-    cannot be opened or started, the earlier logs left as they were.
+    `config`, closing those of an earlier call; returns the access logs, for the server.
+    ConfigError at the directive of a log that cannot be opened or started, the earlier
+    logs left as they were.
 
     end_removed_loggers=False (a master's reload, not taken yet): piped loggers that only
     the earlier config names keep running until end_removed_loggers(config) is called.
@@ -267,7 +292,7 @@ def configure(config: Config, dry_run: bool = False, end_removed_loggers: bool =
         _check(target)
     if dry_run:
         _set_error_log(config, _handler(sys.stderr, ErrorLogFormatter()), None)
-        return
+        return AccessLogs()  # none opened
     sinks = _open(targets)
     error_log = config.error_log
     if error_log is None:
@@ -279,7 +304,7 @@ def configure(config: Config, dry_run: bool = False, end_removed_loggers: bool =
     global _access, _error_sink
     previous = [*_access.sinks.values(), *([_error_sink] if _error_sink else [])]
     access_logs = [access for logs in _all_server_logs(config) for access in logs.access_logs]
-    _access = _AccessLogs({access.target.where: sinks[access.target.where]
+    _access = AccessLogs({access.target.where: sinks[access.target.where]
                            for access in access_logs}, bool(access_logs),
                           frozenset(letter for access in access_logs
                                     for letter in access.format.letters))
@@ -289,6 +314,7 @@ def configure(config: Config, dry_run: bool = False, end_removed_loggers: bool =
         _close_removed_loggers(targets)
     else:
         _export_loggers()
+    return _access
 
 
 def end_removed_loggers(config: Config) -> None:
@@ -417,30 +443,3 @@ def _export_loggers() -> None:
     if _INHERITED is None:
         os.environ[PIPES_ENV] = json.dumps({
             "pid": os.getpid(), "pipes": {where: logger.fd for where, logger in _loggers.items()}})
-
-
-def custom_logs() -> bool:
-    """Whether the config names access logs: then `access` writes each connection's lines,
-    and the stdout line is not written."""
-    return _access.configured
-
-
-def uses(letter: str) -> bool:
-    """Whether an access log's format uses the item (e.g. "o": the response headers, which
-    a connection keeps only then)."""
-    return letter in _access.letters
-
-
-def access(entry: Entry, logs: ServerLogs) -> None:
-    """Write a connection's line to each access log of the server that answered it."""
-    state = _access
-    for access_log in logs.access_logs:
-        sink = state.sinks[access_log.target.where]
-        line = access_log.format.render(entry) + "\n"
-        try:
-            sink.write(line.encode("utf-8", "surrogateescape"))
-        except OSError as exc:
-            if not sink.failed:
-                sink.failed = True
-                log.error("cannot write to the access log %s (%s:%d): %s; its lines are lost",
-                          sink.target.where, sink.target.file, sink.target.line, exc)

@@ -78,13 +78,13 @@ ProxyPass /app http://127.0.0.1:{backend.getsockname()[1]}/app
 """)
 config = load_config("httpd.conf", server_root=root)
 assert len(config.locations) == 51 and len(config.virtual_hosts) == 2
-geows_log.configure(config)
+access_logs = geows_log.configure(config)
 settings = next(s.websocket for s in config.locations if s.websocket)
-server = Server(config, {settings: object()}, AccessControl(config))
+server = Server(config, {settings: object()}, AccessControl(config), access_logs=access_logs)
 listener = socket.socket()
 listener.bind(("127.0.0.1", 0))
 listener.listen()
-server.start(sockets={("127.0.0.1", 8080): listener})
+server.start({("127.0.0.1", 8080): listener}, {config.listeners[0]: None})
 
 def exchange(*requests):
     counts.clear()

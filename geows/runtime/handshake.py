@@ -1,0 +1,300 @@
+"""The handshake reader: one client connection from accept to close.
+
+`Handshake.handle` reads as the request's life: start TLS, read the head under
+mod_reqtimeout's budget, find where httpd would send the request, check access, then
+answer OPTIONS * or the status page, forward to a ProxyPass backend, or pick the
+WebSocket protocol, ask the plugin and hand the connection to its `Session`
+(geows.runtime.session); a request it cannot serve is refused with an HTTP error. It owns
+the socket, closes it, and writes the connection's access record (geows.runtime.record).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import time
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from geows import http, limits
+from geows.config.model import STATUS_HANDLER, Route
+from geows.config.vhosts import RequestLimits
+from geows.errors import HttpError, RoutedElsewhere
+from geows.plugin.api import WebSocketServer
+from geows.protocols import select_protocol
+from geows.runtime import forward, status
+from geows.runtime.record import Record
+from geows.runtime.session import Session
+
+if TYPE_CHECKING:
+    from geows.runtime.server import Server
+
+log = logging.getLogger("geows.server")
+auth_log = logging.getLogger("geows.auth")
+
+# Errors that mean the peer went away: an ordinary end, never a traceback.
+PEER_GONE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
+
+
+class HandshakeTimeout(Exception):
+    """The request head (or draft-76's key3) did not arrive in time."""
+
+
+class TlsFailed(Exception):
+    """The TLS handshake failed or did not end in time: nothing can be answered."""
+
+
+class Handshake:
+    """One client connection until its request is answered (or handed to a `Session`);
+    owns its socket and closes it in `handle`."""
+
+    __slots__ = ("server", "sock", "tls_context", "record", "session", "_deadline",
+                 "_request_limits", "__weakref__")
+
+    def __init__(self, server: Server, sock: socket.socket, address: tuple,
+                 tls_context: ssl.SSLContext | None = None):
+        self.server = server
+        self.sock = sock
+        self.tls_context = tls_context  # set on a TLS listener: sock is wrapped in _serve
+        self.record = Record(address, keep_response_head=server.access_logs.uses("o"))
+        self.session: Session | None = None  # once the WebSocket protocol is chosen
+        self._deadline = self.record.started + server.config.header_timeout
+        self._request_limits: RequestLimits | None = None  # what the head is read with
+
+    def handle(self) -> None:
+        record = self.record
+        try:
+            self._serve()
+        except HttpError as exc:
+            self._refuse(exc)
+        except HandshakeTimeout:
+            self._refuse(HttpError(408, "request head not received in time"))
+        except TlsFailed as exc:
+            record.ending = str(exc)  # no HTTP answer: the client never got past TLS
+        except PEER_GONE:
+            if record.ending == "open":
+                record.ending = "connection dropped"
+        except Exception:
+            record.ending = "server error"
+            log.error("[client %s] internal error", record.client, exc_info=True)
+        finally:
+            if self.session is not None:
+                self.session.stop_timers()
+            self.sock.close()
+            record.write(self.server.config, self.server.access_logs)
+
+    def _serve(self) -> None:
+        record = self.record
+        if self.tls_context is not None:
+            self._start_tls(self.tls_context)
+        request = record.request = self._read_head()
+        record.request_line = f"{request.method} {request.target[:200]} {request.version}"
+        record.ending = "closed during the handshake"
+        if len(self.server.connections) > self.server.max_connections:  # this one included
+            raise HttpError(503, f"over MaxRequestWorkers ({self.server.max_connections} "
+                                 "connections)")
+        if request.path == "*":
+            self._answer_options()
+            return
+        route = record.route = self._route(request)
+        if route.endpoint is not None:
+            self._upgrade(request, route)
+        elif route.handler == STATUS_HANDLER:
+            self._check_access(request, route)
+            self._answer_status(request, record.local[0])
+        else:
+            self._forward(request, route)
+
+    def _route(self, request: http.Request) -> Route:
+        """Where httpd would send the request (Config.route: once per request)."""
+        local_ip, local_port = self.record.local
+        return self.server.config.route(request.path, request.host, local_port, local_ip)
+
+    def _upgrade(self, request: http.Request, route: Route) -> None:
+        """Pick the protocol, let the plugin accept or refuse, and run the session."""
+        user = self._check_access(request, route)
+        settings = route.endpoint.settings
+        self.record.handler = "websocket-handler"
+        protocol = select_protocol(
+            request, secure=self.tls_context is not None,
+            max_message_size=settings.max_message_size,
+            support_draft75=settings.support_draft75, deflate=settings.deflate,
+            memory=self.server.message_memory, frame_budget=limits.FRAMES_PER_PARSE)
+        session = self.session = Session(self.server, self.sock, protocol, settings,
+                                         self.record)
+        # RFC 6455 and draft-76 send Origin; hybi-07/08 sent Sec-WebSocket-Origin.
+        origin = request.headers.get("Origin", request.headers.get("Sec-WebSocket-Origin"))
+        if not settings.origin_allowed(origin):
+            raise HttpError(403, f"origin {origin[:100]} not allowed by WebSocketOrigin")
+        plugin = self.server.plugins[settings]
+        handle = WebSocketServer(request, self.record.remote_addr, protocol.subprotocols,
+                                 session, user)
+        protocol.receive_data(self._after_body(request, protocol.name))
+        on_connect = getattr(plugin, "on_connect", None)
+        try:
+            state = on_connect(handle) if on_connect is not None else None
+        except Exception:
+            log.error("[client %s] plugin on_connect raised for %s", self.record.client,
+                      request.path, exc_info=True)
+            raise HttpError(500, "plugin on_connect raised") from None
+        if on_connect is not None and state is None:
+            raise HttpError(403, "refused by the plugin's on_connect")
+        session.run(plugin, state, handle, self._recv_with_budget)
+
+    def _forward(self, request: http.Request, route: Route) -> None:
+        """Hand the connection to its ProxyPass backend (geows in front of Apache); 404
+        when no line forwards the path."""
+        record = self.record
+        entry = route.proxy_pass
+        if entry is None or entry.backend is None:
+            raise HttpError(404, f"no WebSocket location or ProxyPass for {request.path}")
+        self._check_access(request, route, proxied=True)
+        record.handler = "proxy-server"
+
+        def admit(later: http.Request) -> None:
+            """A later request of the connection goes to the same backend only if httpd
+            would send it there too (else RoutedElsewhere), and let it through (else
+            HttpError, which is answered in its place, after the earlier requests)."""
+            later_route = self._route(later)
+            if (later_route.endpoint is not None or later_route.handler == STATUS_HANDLER
+                    or later_route.proxy_pass is not entry):
+                raise RoutedElsewhere(f"{later.path} is not forwarded to the same backend")
+            self._check_access(later, later_route, proxied=True)
+
+        relayed = forward.relay(self.sock, request, entry, record.remote_addr[0], record.client,
+                                admit, secure=self.tls_context is not None,
+                                request_limits=self._request_limits)
+        record.status, record.messages_in, record.ending = \
+            relayed.status, relayed.requests, relayed.ending
+        record.bytes_in += relayed.bytes_in
+        record.bytes_out += relayed.bytes_out
+
+    def _answer_status(self, request: http.Request, local_ip: str) -> None:
+        """The status page, HTML or (?auto) text for machines; GET and HEAD only."""
+        if request.method not in ("GET", "HEAD"):
+            raise HttpError(405, f"{request.method[:20]} on the status page",
+                            (("Allow", "GET, HEAD"),))
+        server = self.server
+        content_type, content = status.render(
+            server.status_snapshots(), started=server.server_started,
+            generation=server.generation,
+            now=time.time(), server_name=request.host or local_ip,
+            auto="auto" in request.query.split("&"))
+        self._answer(http.message(200, status.HEADERS, content, content_type,
+                                  head_only=request.method == "HEAD"), "status page sent")
+
+    def _answer_options(self) -> None:
+        """OPTIONS * (or an absolute-form without a path): httpd's http_send_options
+        answers 200 with no body, before any section, access rule or handler applies."""
+        self._answer(http.options_answer(), "OPTIONS * answered")
+
+    def _answer(self, response: bytes, ending: str) -> None:
+        """Send a 200 that geows makes itself, then close."""
+        self.sock.sendall(response)
+        self.record.bytes_out += len(response)
+        self.record.sent_head(response)
+        self.record.status = 200
+        self.record.ending = ending
+
+    def _check_access(self, request: http.Request, route: Route,
+                      proxied: bool = False) -> str | None:
+        """Refuse whom httpd would refuse, before any plugin (or backend) sees the
+        request; the client is who mod_remoteip says it is from here on (logs, rules,
+        plugin). Returns the user Basic authentication let through, if any."""
+        record = self.record
+        client_ip, decision, file_name = self.server.access.decide(
+            request, route, record.peer_ip, record.local[0], proxied)
+        record.came_from(client_ip)
+        if decision.status is None:
+            record.user = decision.user
+            return decision.user
+        for line in (*decision.log_notes, decision.log_message):
+            if line:
+                auth_log.error("[client %s] %s", record.client, line)
+        raise HttpError(decision.status, f"access denied to {file_name}", decision.headers)
+
+    def _after_body(self, request: http.Request, protocol_name: str) -> bytes:
+        """What follows the request's body: an RFC 6455 handshake has no use for one, but a
+        proxy in front (Apache) forwards one announced with Content-Length, and the frames
+        come after it. (draft-76's Content-Length: 8 is its key3, the protocol's own.)"""
+        length = request.content_length  # checked by the parser, as httpd checks it
+        if protocol_name != "rfc6455" or length is None:
+            return request.trailing
+        if length > limits.HANDSHAKE_BODY_LIMIT:
+            raise HttpError(413, "a handshake body over limits.HANDSHAKE_BODY_LIMIT")
+        data = request.trailing
+        while len(data) < length:
+            more = self._recv_with_budget()
+            if not more:
+                raise ConnectionResetError("client closed during the handshake's body")
+            data += more
+        return data[length:]
+
+    def _start_tls(self, context: ssl.SSLContext) -> None:
+        """The TLS handshake, in this greenlet (gevent's SSLSocket waits cooperatively) and
+        within the request head's mod_reqtimeout budget, so that a client stalling it is
+        dropped as one stalling its head is."""
+        self.sock = context.wrap_socket(self.sock, server_side=True,
+                                        do_handshake_on_connect=False)
+        self.sock.settimeout(self._deadline - time.monotonic())
+        try:
+            self.sock.do_handshake()
+        except (ssl.SSLError, OSError) as exc:  # a timeout is an SSLError in gevent
+            raise TlsFailed(f"TLS handshake failed: {exc}") from None
+        finally:
+            self.sock.settimeout(None)
+        self.record.tls = (self.sock.version(), self.sock.cipher()[0])
+
+    def _read_head(self) -> http.Request:
+        """The request head, under mod_reqtimeout's header budget and core's LimitRequest*."""
+        self.record.local = local_ip, local_port = self.sock.getsockname()[:2]
+        limits_here = self._request_limits = self.server.config.request_limits_for(
+            local_port, local_ip)
+        parser = http.RequestParser(**asdict(limits_here), secure=self.tls_context is not None)
+        request = None
+        while request is None:
+            data = self._recv_with_budget()
+            if not data:
+                raise ConnectionResetError("client closed before a complete head")
+            try:
+                request = parser.feed(data)
+            except HttpError:
+                if parser.request_line is not None:  # the logs show it, as httpd's do
+                    self.record.request_line = parser.request_line[:200]
+                raise
+        return request
+
+    def _recv_with_budget(self) -> bytes:
+        # mod_reqtimeout "header=T-MAX,MinRate=R": T seconds to start, one more
+        # second per R bytes received, never beyond MAX seconds in all.
+        config = self.server.config
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise HandshakeTimeout()
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(limits.RECV_SIZE)
+        except TimeoutError:
+            raise HandshakeTimeout() from None
+        finally:
+            self.sock.settimeout(None)
+        self.record.bytes_in += len(data)
+        if config.header_min_rate:
+            self._deadline = min(self._deadline + len(data) / config.header_min_rate,
+                                 self.record.started + config.header_timeout_max)
+        return data
+
+    def _refuse(self, error: HttpError) -> None:
+        record = self.record
+        record.status = error.status
+        record.ending = error.reason
+        log.info("[client %s] %s %s: %s", record.client, record.request_line, error.status,
+                 error.reason)
+        response = http.response(error.status, error.headers)
+        try:
+            self.sock.sendall(response)
+        except OSError:
+            return  # the client is gone; nothing left to tell it
+        record.bytes_out += len(response)
+        record.sent_head(response)

@@ -1,0 +1,428 @@
+"""A WebSocket session: the 101 answered, then the message pump, until it closes.
+
+`Session.run` answers the handshake, hands each whole message to the plugin, writes what
+the plugin sends (from any greenlet, or handed over from OS threads), pings a silent
+client where WebSocketPing asks for it, and - however it ends - calls on_disconnect once.
+It is the channel behind the plugin's `WebSocketServer` handle. It writes to the socket the
+handshake reader gives it, and notes what it does in the connection's access record.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import math
+import socket
+import struct
+import termios
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import gevent
+from gevent import monkey
+from gevent.lock import Semaphore
+
+from geows import limits
+from geows.config import WebSocketSettings
+from geows.errors import ConnectionClosed
+from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
+from geows.plugin.api import WebSocketServer
+from geows.protocols import CloseReceived, Message, ProtocolError, State, WebSocketProtocol
+from geows.runtime import fairness
+from geows.runtime.record import Record
+
+if TYPE_CHECKING:
+    from geows.runtime.server import Server
+
+log = logging.getLogger("geows.server")
+
+# The real thread primitive: monkeypatching turns threading's into a greenlet one, which
+# cannot tell an OS thread (a C plugin's pthread) from the hub's.
+_thread_ident = monkey.get_original("_thread", "get_ident")
+
+
+class Session:
+    """One WebSocket connection after its protocol is chosen.
+
+    Writers: the reader greenlet queues replies and writes them after each read;
+    other greenlets write under `_lock`; OS threads hand messages over
+    (Server.call_from_thread) and never wait for the hub to take them, so a plugin
+    that joins its thread in on_disconnect cannot deadlock against a send.
+    """
+
+    # Thousands live at once, mostly idle: slots keep each one small.
+    __slots__ = ("server", "sock", "protocol", "settings", "record", "_lock", "_reader",
+                 "_flush_pending", "_queued", "_writing", "_finished", "_close_timer",
+                 "_heard", "_pinged", "_ping_timer", "__weakref__")
+
+    def __init__(self, server: Server, sock: socket.socket, protocol: WebSocketProtocol,
+                 settings: WebSocketSettings, record: Record):
+        self.server = server
+        self.sock = sock
+        self.protocol = protocol
+        self.settings = settings
+        self.record = record
+        self._lock = Semaphore()   # one writer at a time: sendall can yield mid-frame
+        self._reader = gevent.getcurrent()   # the greenlet reading this connection
+        self._flush_pending = False
+        self._queued = 0           # payload bytes queued since the last write began
+        self._writing = 0          # bytes of the write in progress
+        self._finished = False     # on_disconnect is due: nothing more is sent
+        self._close_timer: gevent.Greenlet | None = None
+        self._heard = record.started  # when bytes last came from the client
+        self._pinged = 0.0           # when the ping waiting for an answer went out; 0.0: none
+        self._ping_timer: Any = None  # WebSocketPing's hub timer: no greenlet per connection
+
+    # The channel a plugin's WebSocketServer handle talks to.
+
+    @property
+    def handshake_done(self) -> bool:
+        return self.protocol.state is not State.CONNECTING
+
+    @property
+    def is_open(self) -> bool:
+        return not self._finished and self.protocol.state is State.OPEN
+
+    @property
+    def messages(self) -> tuple[int, int]:
+        """Messages received and sent so far."""
+        return self.record.messages_in, self.record.messages_out
+
+    @property
+    def unsent(self) -> int:
+        """Bytes given to send that the kernel has not taken yet (payload sizes
+        for those still queued, near enough)."""
+        return self._queued + self._writing
+
+    def send(self, type: int, data: str | bytes) -> int:
+        """Send one message (see WebSocketServer.send); from any greenlet or OS thread."""
+        if _thread_ident() != self.server.hub_thread:
+            return self._send_from_thread(type, data)
+        self.server.catch_up()
+        if type == CLOSE:
+            self.close()
+            return 0
+        self._check_open()
+        if gevent.getcurrent() is self._reader:
+            # No lock: queuing never yields, so no other writer can come between,
+            # and a writer already in sendall() took its bytes out before ours.
+            size = self._queue(type, data)
+            if self.unsent > limits.SEND_BUFFER:
+                with self._lock:  # a plugin sending in a loop: write as it goes
+                    self._flush_or_closed()
+            else:
+                self._flush_later()
+        else:
+            with self._lock:
+                self._check_open()  # it may have closed while we waited
+                size = self._queue(type, data)
+                self._flush_or_closed()
+        return size
+
+    def send_nowait(self, type: int, data: str | bytes) -> bool:
+        """Queue a message without waiting on this client (a broadcast); a
+        client that does not read what it is sent is closed with 1008."""
+        if type == CLOSE:
+            self.close()
+            return False
+        if not self.is_open:
+            return False
+        if self.unsent > limits.SEND_BUFFER:
+            self.close(1008, "closed: too slow to read what it was sent")
+            return False
+        self._queue(type, data)
+        self._flush_later()
+        return True
+
+    def broadcast(self, type: int, data: str | bytes) -> int:
+        """Send to every open connection of this location (see WebSocketServer.broadcast);
+        from an OS thread, it is handed over and counts the connections open then."""
+        if _thread_ident() != self.server.hub_thread:
+            size = len(_payload(type, data))  # a bad message fails in the caller's thread
+            self.server.wait_for_room(time.monotonic() + limits.TIMEOUT)
+            self.server.call_from_thread(size, self.server.broadcast, self.settings, type, data)
+            return len(self.server.locations[self.settings])
+        self.server.catch_up()
+        return self.server.broadcast(self.settings, type, data)
+
+    def _check_open(self) -> None:
+        if self.protocol.state is State.CONNECTING:
+            raise ValueError("the handshake is not answered yet; send once on_connect returns")
+        if not self.is_open:
+            raise ConnectionClosed("the WebSocket connection is closed")
+
+    def _queue(self, type: int, data: str | bytes) -> int:
+        size = self.protocol.send(type, data)
+        self._queued += size
+        self.record.messages_out += 1
+        return size
+
+    def _send_from_thread(self, type: int, data: str | bytes) -> int:
+        """send() from an OS thread: check, then hand over without waiting for the hub
+        (it may be blocked joining this very thread in on_disconnect). Wait only while
+        the buffers are full, and close a client that takes nothing for limits.TIMEOUT."""
+        payload = _payload(type, data)
+        if type == CLOSE:
+            self.server.call_from_thread(0, self.close)
+            return 0
+        self._check_open()
+        if not self.server.wait_for_room(time.monotonic() + limits.TIMEOUT, self):
+            self.server.call_from_thread(0, self.close, 1008,
+                                         "closed: too slow to read what it was sent")
+            raise ConnectionClosed("the client took nothing for limits.TIMEOUT")
+        self._check_open()
+        self.server.call_from_thread(len(payload), self._take_from_thread, type, payload)
+        return len(payload)
+
+    def _take_from_thread(self, type: int, payload: bytes) -> None:
+        if self.is_open:  # it may have closed since the thread looked
+            self._queue(type, payload)
+            self._flush_later()
+
+    def _flush_later(self) -> None:
+        """Replies made while handling a read go out in one write after it, or as
+        soon as the plugin blocks (sleeps, waits on I/O) before that; messages
+        queued by anyone else go out on the hub's next turn."""
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.server.hub.loop.run_callback(self._flush_if_blocked)
+
+    def _flush_if_blocked(self) -> None:
+        # Runs in the hub, which cannot block: a greenlet does the write.
+        if self._flush_pending:
+            gevent.spawn(self._flush_now)
+
+    def _flush_now(self) -> None:
+        with self._lock:
+            try:
+                self._flush()
+            except OSError:
+                pass  # the reader sees the broken connection and ends it
+
+    def close(self, code: int = 1000, ending: str = "closed by the plugin") -> None:
+        """Start the closing handshake without waiting for it; the connection
+        ends when the peer answers, or CLOSE_TIMEOUT later (mod_websocket waited
+        forever). Safe from any greenlet or OS thread."""
+        if _thread_ident() != self.server.hub_thread:
+            self.server.call_from_thread(0, self.close, code, ending)
+            return
+        if not self.is_open:
+            return
+        self.record.ending = ending
+        self.protocol.close(code)
+        self._close_timer = gevent.spawn_later(limits.CLOSE_TIMEOUT, self._close_timed_out)
+        if gevent.getcurrent() is not self._reader:
+            gevent.spawn(self.flush_and_wake)
+        # else the reader writes the close after its dispatch, as any reply
+
+    def flush_and_wake(self) -> None:
+        """Write the close frame the protocol queued, and end the reader's wait where no
+        answer to it is due."""
+        self._flush_now()
+        if not self.protocol.close_expected():
+            self._wake_reader()  # closed without a handshake (draft-75)
+
+    def _close_timed_out(self) -> None:
+        if self.protocol.close_expected():
+            self.record.ending += ", close handshake timed out"
+            self._wake_reader()
+
+    def _wake_reader(self) -> None:
+        """End the reader's wait in recv(): it sees EOF and finishes the connection."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
+
+    # The session's life.
+
+    def run(self, plugin: Any, state: Any, handle: WebSocketServer,
+            recv_head: Callable[[], bytes]) -> None:
+        """Answer the handshake (with what on_connect chose), pump messages until the
+        connection closes, then call on_disconnect, however it ended. `recv_head`
+        reads what the handshake still needs (draft-76's key3) under its time budget."""
+        record = self.record
+        location = self.server.locations[self.settings]
+        try:
+            self.protocol.accept(handle.subprotocol, handle.response_headers)
+            record.sent_head(self._finish_handshake(recv_head))
+            record.status = 101
+            record.protocol = self.protocol.label  # with the extensions accept() agreed on
+            record.ending = "open"
+            location.add(self)
+            if self.settings.ping is not None:
+                self._watch_liveness(*self.settings.ping)
+            self._pump(plugin, state, handle)
+        finally:
+            if record.status == 101:  # it was in the location
+                self.server.websocket_ended(self)
+            location.discard(self)
+            self._finished = True  # sends from here on fail, from threads too
+            self.protocol.receive_eof()  # the socket closes: an incomplete message is let go
+            on_disconnect = getattr(plugin, "on_disconnect", None)
+            if on_disconnect is not None:
+                try:
+                    on_disconnect(state, handle)
+                except Exception:
+                    log.error("[client %s] plugin on_disconnect raised", record.client,
+                              exc_info=True)
+
+    def stop_timers(self) -> None:
+        """Let the close and ping timers go, as the socket closes."""
+        if self._close_timer is not None:
+            self._close_timer.kill(block=False)
+        if self._ping_timer is not None:
+            self._ping_timer.close()
+
+    def _finish_handshake(self, recv_head: Callable[[], bytes]) -> bytes:
+        """Send the 101 once the protocol has all it needs (draft-76: key3); returns
+        what was sent, the response head first."""
+        with self._lock:
+            sent = self._flush()
+        while self.protocol.state is State.CONNECTING:
+            data = recv_head()
+            if not data:
+                raise ConnectionResetError("client closed during the handshake")
+            with self._lock:
+                self.protocol.receive_data(data)
+                sent += self._flush()
+        return sent
+
+    def _pump(self, plugin: Any, state: Any, handle: WebSocketServer) -> None:
+        """Read, feed the protocol, hand whole messages to the plugin, until closed."""
+        protocol = self.protocol
+        record = self.record
+        while True:
+            if self.server.message_memory.closed:
+                self.server.end_for_memory()
+            self._dispatch(plugin, state, handle)
+            with self._lock:
+                self._flush()  # the plugin's replies to this parse, in one write
+            if protocol.state is State.CLOSED:
+                return
+            # recv() does not yield while bytes wait, so turns go by time: this parse and
+            # the next are at most limits.FRAMES_PER_PARSE frames, of any kind.
+            fairness.give_way()
+            if protocol.more_to_parse:
+                with self._lock:
+                    protocol.receive_data(b"")
+                continue
+            try:
+                data = self.sock.recv(limits.RECV_SIZE)
+            except OSError:  # reset by the peer, or woken by _wake_reader: the end
+                data = b""
+            record.bytes_in += len(data)
+            with self._lock:
+                if data:
+                    self._heard = time.monotonic()
+                    protocol.receive_data(data)
+                else:
+                    if protocol.state is State.OPEN and record.ending == "open":
+                        record.ending = "connection dropped"
+                    protocol.receive_eof()
+
+    def _dispatch(self, plugin: Any, state: Any, handle: WebSocketServer) -> None:
+        record = self.record
+        for event in self.protocol.events_received():
+            if isinstance(event, Message):
+                record.messages_in += 1
+                try:
+                    plugin.on_message(state, handle, event.type, event.data)
+                except ConnectionClosed:
+                    pass  # the plugin sent after the peer left: an ordinary end
+                except Exception:
+                    log.error("[client %s] plugin on_message raised; closing the connection",
+                              record.client, exc_info=True)
+                    self.close(1011, "plugin error")
+            elif isinstance(event, CloseReceived):
+                if record.ending == "open":
+                    record.ending = "client closed"
+            elif isinstance(event, ProtocolError):
+                log.info("[client %s] protocol error: %s", record.client, event.reason)
+                record.ending = f"protocol error: {event.reason}"
+
+    # WebSocketPing: an open connection's liveness, where its location asks for it.
+
+    def _watch_liveness(self, interval: float, timeout: float) -> None:
+        """Ping the client after `interval` seconds of silence; fail the connection if
+        nothing at all comes `timeout` seconds after the ping. Protocols without pings
+        (draft-76) get TCP keepalive: the kernel probes and ends a dead peer's connection."""
+        if self.protocol.has_pings:
+            self._arm_ping(interval)
+            return
+        # The kernel counts whole seconds: probes at least 1 s apart span the timeout.
+        probes = min(limits.KEEPALIVE_PROBES, max(1, int(timeout)))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, math.ceil(interval))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL,
+                             max(1, round(timeout / probes)))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, probes)
+
+    def _arm_ping(self, delay: float) -> None:
+        self._ping_timer = self.server.hub.loop.timer(delay)
+        self._ping_timer.start(self._ping_due)
+
+    def _ping_due(self) -> None:
+        """The ping timer, run by the hub. It is not reset on every read: when it fires, the
+        time of the last bytes received says whether to wait longer, ping, or - a ping
+        having gone unanswered for the timeout - fail the connection."""
+        if not self.is_open:
+            return  # closing: CLOSE_TIMEOUT bounds the wait
+        interval, timeout = self.settings.ping
+        now = time.monotonic()
+        if self._pinged and self._heard < self._pinged and not self._unread():
+            self.record.ending = f"no answer to a ping within {timeout:g}s"
+            self._wake_reader()  # RFC 6455 7.1.7: close the TCP connection, no close frame
+            return
+        self._pinged = 0.0
+        silent = now - self._heard
+        if silent < interval:
+            self._arm_ping(interval - silent)
+            return
+        self.protocol.send(PING, b"")
+        self._flush_later()
+        self._pinged = now
+        self._arm_ping(timeout)
+
+    def _unread(self) -> bool:
+        """Whether bytes wait unread in the socket: the client did answer, while the reader
+        was held up in a plugin's call."""
+        waiting = fcntl.ioctl(self.sock.fileno(), termios.FIONREAD, struct.pack("i", 0))
+        return struct.unpack("i", waiting)[0] > 0
+
+    def _flush_or_closed(self) -> None:
+        try:
+            self._flush()
+        except OSError as exc:
+            raise ConnectionClosed(f"the peer is gone: {exc}") from exc
+
+    def _flush(self) -> bytes:
+        """Write what the protocol queued, and return it; caller holds the lock."""
+        self._flush_pending = False
+        data = self.protocol.data_to_send()
+        self._queued = 0
+        if data:
+            # Our own loop rather than sendall(): it costs gevent an extra syscall
+            # per call, and `unsent` must see what the kernel has not taken yet.
+            view = memoryview(data)
+            try:
+                while view:
+                    self._writing = len(view)
+                    sent = self.sock.send(view)
+                    self.record.bytes_out += sent
+                    view = view[sent:]
+            finally:
+                self._writing = 0
+        return data
+
+
+def _payload(type: int, data: str | bytes) -> bytes:
+    """A message's bytes, checked where a plugin's OS thread hands it over, so that a
+    bad one raises there (ValueError) rather than in the hub."""
+    if type not in (TEXT, BINARY, PING, PONG, CLOSE):
+        raise ValueError(f"unknown message type {type}")
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    if type == TEXT:
+        payload.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    return payload

@@ -1,0 +1,207 @@
+"""One connection through the real Server, Handshake and Session, in this process: the
+client is websockets' sans-I/O ClientProtocol (RFC 6455) or raw bytes (draft-76, refusals),
+and each test ends by reading the connection's access record."""
+
+from __future__ import annotations
+
+import random
+import struct
+from hashlib import md5
+
+import gevent
+from gevent import socket
+from websockets.client import ClientProtocol
+from websockets.frames import Close, Frame, Opcode
+from websockets.http11 import Response
+from websockets.uri import parse_uri
+
+from tests.draft76 import make_key
+
+
+class Client:
+    """An RFC 6455 client: websockets' protocol over a gevent socket."""
+
+    def __init__(self, sock: socket.socket, path: str = "/echo"):
+        self.sock = sock
+        self.protocol = ClientProtocol(parse_uri(f"ws://127.0.0.1{path}"))
+        self.protocol.send_request(self.protocol.connect())
+        self.events: list[Response | Frame] = []
+        self.flush()
+
+    def flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            if data:
+                self.sock.sendall(data)
+
+    def next_event(self) -> Response | Frame | None:
+        """The next response or frame; None once the server closed the connection."""
+        while not self.events:
+            data = self.sock.recv(65536)
+            if data:
+                self.protocol.receive_data(data)
+            else:
+                self.protocol.receive_eof()
+            self.flush()  # pongs and the close's answer, as a client sends them
+            self.events.extend(self.protocol.events_received())
+            if not data and not self.events:
+                return None
+        return self.events.pop(0)
+
+    def send_text(self, text: str) -> None:
+        self.protocol.send_text(text.encode())
+        self.flush()
+
+
+def opened(served, path: str = "/echo"):
+    """A client whose handshake got its 101, the Handshake and its greenlet."""
+    sock, handshake, greenlet = served.connect()
+    client = Client(sock, path)
+    response = client.next_event()
+    assert isinstance(response, Response) and response.status_code == 101
+    return client, handshake, greenlet
+
+
+def test_rfc6455_echo_and_the_access_record(served):
+    client, handshake, greenlet = opened(served, "/echo?id=1")
+    client.send_text("hello")
+    client.protocol.send_binary(b"\x00\xff")
+    client.flush()
+    assert client.next_event() == Frame(Opcode.TEXT, b"hello")
+    assert client.next_event() == Frame(Opcode.BINARY, b"\x00\xff")
+    assert handshake.session.messages == (2, 2)
+    assert len(served.server.locations[handshake.session.settings]) == 1
+    client.protocol.send_close(1000)
+    client.flush()
+    assert client.next_event().opcode is Opcode.CLOSE
+    greenlet.join(timeout=2)
+    assert greenlet.dead
+    record = handshake.record
+    assert (record.status, record.protocol, record.ending) == (101, "rfc6455", "client closed")
+    assert record.request_line == "GET /echo?id=1 HTTP/1.1"
+    assert (record.messages_in, record.messages_out) == (2, 2)
+    assert record.handler == "websocket-handler"
+    assert record.local == served.listener.getsockname()
+    assert record.bytes_in > 0 and record.bytes_out > record.head_size > 0
+    entry, _ = record.entry(served.server.config)
+    assert entry.notes == {"geows-ending": "client closed", "geows-protocol": "rfc6455",
+                           "geows-messages-in": "2", "geows-messages-out": "2"}
+    assert entry.status == 101 and entry.body_bytes == record.bytes_out - record.head_size
+    assert served.plugin.calls == ["on_connect", "on_message 'hello'",
+                                   "on_message b'\\x00\\xff'", "on_disconnect"]
+    assert not any(served.server.locations.values())
+    assert served.server.snapshot()["locations"]["<Location /echo>"] == {
+        "rfc6455": {"open": 0, "accepted": 1, "messages_in": 2, "messages_out": 2}}
+
+
+def test_draft76_handshake_and_message(served):
+    sock, handshake, greenlet = served.connect()
+    rng = random.Random(76)
+    (key1, n1), (key2, n2) = make_key(rng), make_key(rng)
+    key3 = b"abcdefgh"
+    sock.sendall(f"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: WebSocket\r\n"
+                 f"Connection: Upgrade\r\nOrigin: http://test\r\nSec-WebSocket-Key1: {key1}\r\n"
+                 f"Sec-WebSocket-Key2: {key2}\r\n\r\n".encode() + key3)
+    answer = md5(struct.pack(">II", n1, n2) + key3).digest()
+    received = _read_until(sock, answer)
+    assert received.startswith(b"HTTP/1.1 101 ")
+    sock.sendall(b"\x00hello\xff")
+    assert _read_until(sock, b"\xff") == b"\x00hello\xff"
+    sock.close()
+    greenlet.join(timeout=2)
+    record = handshake.record
+    assert (record.status, record.protocol) == (101, "hixie-76")
+    assert record.ending == "connection dropped"
+    assert (record.messages_in, record.messages_out) == (1, 1)
+    assert record.head_size == received.index(b"\r\n\r\n") + 4
+
+
+def test_refused_by_access_is_403_and_never_reaches_the_plugin(served):
+    sock, handshake, greenlet = served.connect()
+    Client(sock, "/private")
+    assert _read_to_the_end(sock).startswith(b"HTTP/1.1 403 ")
+    greenlet.join(timeout=2)
+    assert handshake.record.status == 403
+    assert handshake.record.ending.startswith("access denied to ")
+    assert handshake.session is None and served.plugin.calls == []
+
+
+def test_a_bad_request_is_400(served):
+    sock, handshake, greenlet = served.connect()
+    sock.sendall(b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon here\r\n\r\n")
+    assert _read_to_the_end(sock).startswith(b"HTTP/1.1 400 ")
+    greenlet.join(timeout=2)
+    assert (handshake.record.status, handshake.record.request_line) == \
+        (400, "GET /echo HTTP/1.1")
+    assert handshake.record.protocol is None
+
+
+def test_on_connect_refusing_is_403_without_on_disconnect(served):
+    sock, handshake, greenlet = served.connect()
+    Client(sock, "/echo?refuse")
+    assert _read_to_the_end(sock).startswith(b"HTTP/1.1 403 ")
+    greenlet.join(timeout=2)
+    assert handshake.record.ending == "refused by the plugin's on_connect"
+    assert served.plugin.calls == ["on_connect"]
+
+
+def test_the_plugin_closes_with_1000_and_a_raising_plugin_with_1011(served):
+    for text, code, ending in (("close", 1000, "closed by the plugin"),
+                               ("raise", 1011, "plugin error")):
+        client, handshake, greenlet = opened(served)
+        client.send_text(text)
+        close = client.next_event()
+        assert close.opcode is Opcode.CLOSE and Close.parse(close.data).code == code
+        assert client.next_event() is None  # the server closes the TCP connection
+        greenlet.join(timeout=2)
+        assert handshake.record.ending == ending
+        assert served.plugin.calls[-1] == "on_disconnect"
+
+
+def test_stopping_the_server_closes_open_sessions_with_1001(served):
+    client, handshake, greenlet = opened(served)
+    assert served.server.connections == {handshake}
+    stopping = gevent.spawn(served.server.stop, timeout=2)
+    close = client.next_event()
+    assert close.opcode is Opcode.CLOSE and Close.parse(close.data).code == 1001
+    greenlet.join(timeout=2)
+    stopping.join(timeout=2)
+    assert handshake.record.ending == "server stopping"
+    assert served.server.connections == set() and served.server.accepted == 1
+
+
+def test_a_send_from_an_os_thread_is_handed_over(served):
+    client, handshake, greenlet = opened(served)
+    client.send_text("thread")
+    with gevent.Timeout(2):
+        assert client.next_event() == Frame(Opcode.TEXT, b"from a thread")
+    assert handshake.session.messages == (1, 1)
+
+
+def test_a_silent_client_is_pinged_then_dropped_without_a_close_frame(served):
+    client, handshake, greenlet = opened(served, "/ping")
+    client.sock.settimeout(2)
+    # The websockets client answers pings by itself: read raw bytes, answering nothing.
+    ping = client.sock.recv(16)
+    assert ping == b"\x89\x00"   # FIN + PING, empty, unmasked from a server
+    assert client.sock.recv(16) == b""   # dropped: no close frame (RFC 6455 7.1.7)
+    greenlet.join(timeout=2)
+    assert handshake.record.ending == "no answer to a ping within 0.2s"
+
+
+def _read_until(sock: socket.socket, end: bytes) -> bytes:
+    data = b""
+    with gevent.Timeout(2):
+        while not data.endswith(end):
+            more = sock.recv(4096)
+            assert more, f"closed after {data!r}"
+            data += more
+    return data
+
+
+def _read_to_the_end(sock: socket.socket) -> bytes:
+    """What the server sends until it closes the connection."""
+    data = b""
+    with gevent.Timeout(2):
+        while more := sock.recv(4096):
+            data += more
+    return data
