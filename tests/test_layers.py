@@ -33,6 +33,8 @@ FORBIDDEN = {
     "import geows.process.master": ("websockets", "ctypes", "geows.protocols", "geows.plugin",
                                     "geows.runtime.server", "geows.runtime.forward",
                                     "geows.runtime.status", "geows.runtime.fairness"),
+    # the runtime serves what it is handed: the processes make it, never the other way
+    "import geows.runtime.server": ("geows.process", "geows.cli"),
     # the master's process: `python -m geows` without -X runs the master in it
     "import geows.__main__": ("websockets", "ctypes", "geows.protocols", "geows.plugin",
                               "geows.runtime.server", "geows.runtime.forward",

@@ -29,7 +29,7 @@ import gevent  # noqa: E402
 from geows import limits  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
 from geows.process.assignment import Assignment  # noqa: E402
-from geows.process.channel import Channel, Kind, json_body  # noqa: E402
+from geows.process.channel import Channel, Kind, broadcast_body, json_body, parse_broadcast  # noqa: E402
 from geows.process.startup import Ending, prepare, read_config, serve  # noqa: E402
 from geows.runtime.server import Server  # noqa: E402
 
@@ -59,7 +59,10 @@ def main() -> int:
         channel.send(Kind.FAILED, f"{missing[0].file}:{missing[0].line}: this Listen was not "
                                   "there when the master read the config: reload".encode())
         return 1
-    server = Server(config, prepared.plugins, prepared.access, relay=channel,
+    def relay(name: str, type: int, data: str | bytes) -> None:
+        channel.send(Kind.BROADCAST, broadcast_body(name, type, data))
+
+    server = Server(config, prepared.plugins, prepared.access, relay=relay,
                     generation=assignment.generation, processes=config.process.workers,
                     access_logs=prepared.access_logs)
     server.server_started = assignment.started
@@ -77,7 +80,7 @@ def _listen_to_master(server: Server, channel: Channel, ending: Ending,
         if kind is Kind.GO:
             start()
         elif kind is Kind.BROADCAST:
-            server.deliver_relayed(body)
+            server.deliver_relayed(*parse_broadcast(body))
         elif kind is Kind.VIEW:
             server.others = json.loads(body)
     if not ending.stop.is_set():

@@ -17,6 +17,7 @@ import socket
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -28,7 +29,6 @@ from geows import limits
 from geows.access.control import AccessControl
 from geows.config import Config, Listener, WebSocketSettings
 from geows.plugin.threads import wait_for_threads
-from geows.process.channel import Channel, Kind, broadcast_body, parse_broadcast
 from geows.protocols.memory import MessageMemory
 from geows.runtime import status
 from geows.runtime.handshake import Handshake
@@ -44,11 +44,16 @@ _os_sleep = monkey.get_original("time", "sleep")
 _os_lock = monkey.get_original("_thread", "allocate_lock")
 
 
+# Hands a broadcast to the other workers: location name, message type, data. OSError when
+# they cannot be reached.
+Relay = Callable[[str, int, str | bytes], None]
+
+
 class Server:
     """Serves every WebSocket location of one configuration."""
 
     def __init__(self, config: Config, plugins: dict[WebSocketSettings, Any],
-                 access: AccessControl, relay: Channel | None = None, generation: int = 0,
+                 access: AccessControl, relay: Relay | None = None, generation: int = 0,
                  processes: int = 1, *, access_logs: AccessLogs):
         self.config = config
         self.plugins = plugins
@@ -58,7 +63,8 @@ class Server:
         # Open connections per WebSocketHandler line: what a broadcast reaches.
         self.locations: dict[WebSocketSettings, set[Session]] = {
             settings: set() for settings in plugins}
-        # A broadcast also goes to the other workers' connections of the location, by name.
+        # A broadcast also goes to the other workers' connections of the location, by name:
+        # relay(name, type, data) hands it on (the worker's: through the master).
         self.relay = relay
         self.location_names = config.location_names()
         self._by_name = {name: settings for settings, name in self.location_names.items()}
@@ -141,16 +147,14 @@ class Server:
         sent = self.deliver(settings, type, data)
         if self.relay is not None:
             try:
-                self.relay.send(Kind.BROADCAST,
-                                broadcast_body(self.location_names[settings], type, data))
+                self.relay(self.location_names[settings], type, data)
             except OSError:
                 log.error("a broadcast could not reach the other workers: the master is gone")
         return sent
 
-    def deliver_relayed(self, body: bytes) -> None:
+    def deliver_relayed(self, name: str, type: int, data: str | bytes) -> None:
         """A broadcast from another worker: to this worker's connections of the location
         of that name (none when this worker's config has no such location)."""
-        name, type, data = parse_broadcast(body)
         settings = self._by_name.get(name)
         if settings is not None:
             self.deliver(settings, type, data)
