@@ -1,4 +1,5 @@
-"""Start the real `geows` CLI as a subprocess on a generated config."""
+"""Start the real `geows` CLI as a subprocess on a generated config; fail a test whose tool is
+missing."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import NoReturn
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -24,9 +28,12 @@ Listen 127.0.0.1:@PORT@
 """
 
 
-def in_ci() -> bool:
-    """CI=true: a missing test tool is a failure there, a skip elsewhere."""
-    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+def missing_tool(reason: str) -> NoReturn:
+    """A tool the tests need is missing: a failure, with or without CI, never a skip, so
+    that a machine without it cannot pass the suite. `reason` names the tool and the line
+    that installs it."""
+    pytest.fail(f"{reason}; bash tests/run.sh installs every tool the tests use",
+                pytrace=False)
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.geows_process import in_ci
+from tests.geows_process import missing_tool
 from tests.httpd import access_lab, front_lab, harness
 
 PRELUDE = """\
@@ -32,14 +32,6 @@ Listen 127.0.0.1:${{GEOWS_PORT_B}}
 """
 
 
-def missing(reason: str) -> None:
-    """A tool these tests need is missing: a failure in CI (tests/run.sh installs it), a
-    skip elsewhere."""
-    if in_ci():
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 @dataclass(frozen=True)
 class Lab:
     dir: Path
@@ -56,7 +48,7 @@ class Lab:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     reason = harness.available()
     if reason:
-        missing(reason)
+        missing_tool(reason)
     base = tmp_path_factory.mktemp("httpd")
     standin = harness.build_standin(base)
     # httpd serves as www-data, which cannot enter pytest's private temp directories.
@@ -78,7 +70,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 @pytest.fixture(scope="session")
 def access(lab: Lab) -> Iterator[access_lab.AccessLab]:
     if not Path(access_lab.HTPASSWD).exists():
-        missing(f"{access_lab.HTPASSWD} not installed (apt-get install apache2-utils)")
+        missing_tool(f"{access_lab.HTPASSWD} not installed (apt-get install apache2-utils)")
     tree = access_lab.make_tree(lab.standin, lab.dir / "run", lab.env)
     try:
         yield tree

@@ -17,6 +17,7 @@ import pytest
 
 from geows.config import Config, load_config
 from geows.http import normalize_path
+from tests.geows_process import missing_tool
 from tests.httpd import harness
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -113,6 +114,8 @@ def test_generated_directive_checks(lab, tmp_path):
 
 def debian_tree(dest: Path, standin: Path, *, websocket_site: bool = False,
                 port: int | None = None) -> Path:
+    if not DEBIAN.is_dir():
+        missing_tool(f"{DEBIAN}, Debian's httpd tree, is missing (apt-get install apache2)")
     shutil.copytree(DEBIAN, dest, symlinks=False)
     (dest / "mods-enabled/websocket.load").write_text(f"LoadModule websocket_module {standin}\n")
     if websocket_site:
@@ -130,7 +133,6 @@ def debian_tree(dest: Path, standin: Path, *, websocket_site: bool = False,
     return dest / "apache2.conf"
 
 
-@pytest.mark.skipif(not DEBIAN.is_dir(), reason="/etc/apache2 not installed")
 @pytest.mark.parametrize(("websocket_site", "expected"), [(False, "accept"), (True, "guarded")])
 def test_debian_tree_accept_refuse(lab, tmp_path, websocket_site, expected):
     # With a WebSocket location under Debian's `<Directory /> Require all denied`, both
@@ -211,7 +213,6 @@ def test_corpus_routing(lab, tmp_path, monkeypatch, conf):
                            endpoints=not guarded) > 0
 
 
-@pytest.mark.skipif(not DEBIAN.is_dir(), reason="/etc/apache2 not installed")
 def test_debian_tree_routing(lab, tmp_path, monkeypatch):
     src = debian_tree(tmp_path / "debian", lab.standin, websocket_site=True,
                       port=lab.ports["A"]).parent
