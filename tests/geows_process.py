@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import NoReturn
@@ -34,6 +35,16 @@ def missing_tool(reason: str) -> NoReturn:
     that installs it."""
     pytest.fail(f"{reason}; bash tests/run.sh installs every tool the tests use",
                 pytrace=False)
+
+
+def join_all(threads: list[threading.Thread], seconds: float) -> None:
+    """Wait up to `seconds` in all for the threads to end; fail, naming how many, if any
+    has not (a hang is a failure, never a pass)."""
+    deadline = time.monotonic() + seconds
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    alive = sum(thread.is_alive() for thread in threads)
+    assert not alive, f"{alive} of {len(threads)} threads still running after {seconds} s"
 
 
 def free_port() -> int:
