@@ -1,6 +1,10 @@
 """draft-76 as bytes in, events and bytes out: no sockets."""
 
+from itertools import pairwise
+
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from geows.errors import HttpError
 from geows.http import RequestParser
@@ -281,3 +285,16 @@ def test_bytes_after_the_close_are_neither_parsed_nor_kept():
     assert protocol.events_received() == []
     assert protocol.data_to_send() == b""
     assert protocol.state is State.CLOSED and not protocol._buffer
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(st.text(max_size=15), max_size=8),
+       cuts=st.lists(st.integers(0, 130), max_size=6))
+@example(texts=["abcdef", "x", "y"], cuts=[4, 11])   # issue 22: "\x00abc" | "def\xff\x00x\xff"
+def test_messages_do_not_depend_on_how_the_stream_is_cut(texts, cuts):
+    stream = b"".join(b"\x00" + text.encode() + b"\xff" for text in texts)
+    protocol = open_protocol()
+    bounds = [0, *sorted(cuts), len(stream)]
+    for start, end in pairwise(bounds):
+        protocol.receive_data(stream[start:end])
+    assert protocol.events_received() == [Message(TEXT, text) for text in texts]
