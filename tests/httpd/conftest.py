@@ -29,6 +29,7 @@ ServerName main.test
 Listen 127.0.0.1:${{GEOWS_PORT_A}}
 Listen [::1]:${{GEOWS_PORT_A}}
 Listen 127.0.0.1:${{GEOWS_PORT_B}}
+{uri_header}
 """
 
 
@@ -57,7 +58,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     ports = {"A": harness.free_port(), "B": harness.free_port()}
     prelude = base / "prelude.conf"
     prelude.write_text(PRELUDE.format(modules=harness.MODULES, standin=standin,
-                                      run=base / "run", docroot=docroot))
+                                      run=base / "run", docroot=docroot,
+                                      uri_header=harness.URI_HEADER))
     env = harness.httpd_env(base / "run", {**harness.RUN_AS, "GEOWS_PRELUDE": str(prelude),
                                            "GEOWS_PORT_A": str(ports["A"]),
                                            "GEOWS_PORT_B": str(ports["B"])})
