@@ -8,6 +8,7 @@ import threading
 import time
 
 from tests.draft76 import Draft76Client
+from tests.geows_process import join_all
 from tests.test_rfc6455_server import masked, raw_handshake
 
 # What each flood sends over and over; every frame is as small as its kind allows.
@@ -44,8 +45,7 @@ class Flood:
         return self
 
     def join(self) -> None:
-        self._sender.join(self.seconds + 30)
-        self._reader.join(30)
+        join_all([self._sender, self._reader], self.seconds + 60)
 
     def _send(self) -> None:
         deadline = time.monotonic() + self.seconds

@@ -1,4 +1,5 @@
-"""Start the real `geows` CLI as a subprocess on a generated config."""
+"""Start the real `geows` CLI as a subprocess on a generated config; fail a test whose tool is
+missing."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
+from typing import NoReturn
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -24,9 +29,22 @@ Listen 127.0.0.1:@PORT@
 """
 
 
-def in_ci() -> bool:
-    """CI=true: a missing test tool is a failure there, a skip elsewhere."""
-    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+def missing_tool(reason: str) -> NoReturn:
+    """A tool the tests need is missing: a failure, with or without CI, never a skip, so
+    that a machine without it cannot pass the suite. `reason` names the tool and the line
+    that installs it."""
+    pytest.fail(f"{reason}; bash tests/run.sh installs every tool the tests use",
+                pytrace=False)
+
+
+def join_all(threads: list[threading.Thread], seconds: float) -> None:
+    """Wait up to `seconds` in all for the threads to end; fail, naming how many, if any
+    has not (a hang is a failure, never a pass)."""
+    deadline = time.monotonic() + seconds
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    alive = sum(thread.is_alive() for thread in threads)
+    assert not alive, f"{alive} of {len(threads)} threads still running after {seconds} s"
 
 
 def free_port() -> int:

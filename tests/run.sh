@@ -4,10 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Third-party draft-76 clients (Perl, Ruby) the tests drive against geows,
-# the real httpd (with apxs, to build a stand-in module) for tests/httpd, and the
-# browser tests/browser drives (Autobahn's runner, kosoku, comes from PyPI below).
-DEBIAN_PACKAGES=(libprotocol-websocket-perl ruby ruby-websocket chromium apache2 apache2-dev apache2-utils gcc libc6-dev openssl)
+# Every tool a test uses, so that none is missing (a missing tool fails its tests):
+# third-party draft-76 clients (Perl, Ruby) the tests drive against geows, the real httpd
+# (with apxs, to build a stand-in module) for tests/httpd, and the browser tests/browser
+# drives with Node.js, and ss (iproute2), which tests/test_ping reads sockets with
+# (Autobahn's runner, kosoku, comes from PyPI below).
+DEBIAN_PACKAGES=(libprotocol-websocket-perl ruby ruby-websocket chromium apache2 apache2-dev apache2-utils gcc libc6-dev openssl iproute2)
+# Debian's Node.js unless node and npm are on PATH already (NodeSource's nodejs, say, which
+# carries its own npm and conflicts with Debian's).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    DEBIAN_PACKAGES+=(nodejs npm)
+fi
 if ! dpkg -s "${DEBIAN_PACKAGES[@]}" >/dev/null 2>&1; then
     SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
     $SUDO apt-get update -qq
@@ -18,9 +25,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 # playwright-core for tests/browser, from its lock; only when node_modules is older than it.
-if ! command -v npm >/dev/null; then
-    echo "tests/run.sh: npm not found: the browser test cannot run" >&2
-elif [ ! tests/browser/node_modules/.package-lock.json -nt tests/browser/package-lock.json ]; then
+if [ ! tests/browser/node_modules/.package-lock.json -nt tests/browser/package-lock.json ]; then
     npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/null
 fi
 .venv/bin/ruff check geows plugins tests

@@ -13,7 +13,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.geows_process import GeowsProcess, in_ci, run_cli
+from tests.geows_process import GeowsProcess, missing_tool, run_cli
 from tests.httpd.harness import handshake
 
 CONFIG = """
@@ -64,9 +64,7 @@ def who_init():
 def geows(tmp_path_factory):
     htpasswd = shutil.which("htpasswd")
     if htpasswd is None:
-        if in_ci():
-            pytest.fail("htpasswd (apache2-utils) is missing")
-        pytest.skip("htpasswd (apache2-utils) is missing")
+        missing_tool("htpasswd is missing (apt-get install apache2-utils)")
     process = GeowsProcess(CONFIG, extra_files={"who.py": WHO})
     subprocess.run([htpasswd, "-cbB", str(process.dir / "htpasswd"), "ann", "s3cret"],
                    check=True, capture_output=True)

@@ -16,7 +16,7 @@ import pytest
 from websockets.asyncio.client import connect as async_connect
 from websockets.sync.client import connect
 
-from tests.geows_process import REPO, GeowsProcess, in_ci, run_cli
+from tests.geows_process import REPO, GeowsProcess, missing_tool, run_cli
 from tests.httpd.harness import APACHE2, MODULES, Httpd, free_port, httpd_env
 
 GEOWS_CONFIG = """
@@ -59,12 +59,6 @@ LogLevel warn
 """
 
 
-def skip_or_fail(reason: str) -> None:
-    if in_ci():
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 def snippet(config: Path, *args: str) -> str:
     done = run_cli("--apache-snippet", "-f", str(config), "-d", str(REPO), *args)
     assert done.returncode == 0, done.stderr
@@ -82,7 +76,7 @@ def start_apache(root: Path, proxy_lines: str) -> tuple[Httpd, int]:
     """httpd on a free port with the snippet's lines; ServerRoot `root` has the `modules`
     directory httpd's own layout has, pointing at Debian's."""
     if not os.access(APACHE2, os.X_OK):
-        skip_or_fail(f"{APACHE2} not installed (apt-get install apache2)")
+        missing_tool(f"{APACHE2} not installed (apt-get install apache2)")
     root.mkdir(parents=True, exist_ok=True)
     (root / "modules").symlink_to(MODULES)
     port = free_port()

@@ -16,10 +16,15 @@ from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from websockets.sync.client import connect
 
 from tests.draft76 import Draft76Client
-from tests.geows_process import REPO, GeowsProcess, in_ci, run_cli
+from tests.geows_process import REPO, GeowsProcess, missing_tool, run_cli
 
 CC = shutil.which("cc")
-pytestmark = pytest.mark.skipif(CC is None and not in_ci(), reason="no C compiler (cc)")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def compiler() -> None:
+    if CC is None:
+        missing_tool("no C compiler, cc (apt-get install gcc libc6-dev)")
 
 SHIPPED = REPO / "plugins" / "c"
 TEST_SOURCES = Path(__file__).parent / "c_plugins"

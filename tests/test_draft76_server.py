@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.draft76 import Draft76Client
-from tests.geows_process import GeowsProcess
+from tests.geows_process import GeowsProcess, join_all
 
 CONFIG = """
 Listen 127.0.0.1:@PORT@
@@ -118,11 +118,10 @@ def test_hundred_clients_hundred_messages_in_order(geows):
         except BaseException as exc:  # reported below, with the client's number
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(100)]
+    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(100)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(60)
+    join_all(threads, 60)   # each read times out after 10 s (Draft76Client)
     assert not errors, errors[:3]
 
 

@@ -80,6 +80,7 @@ def test_bare_lf_is_400(raw):
     (b"GET / HTTP/1.1\r\n folded-first\r\n\r\n", 400),
     (b"GET /a/../../etc HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     (b"GET /a%2fb HTTP/1.1\r\nHost: h\r\n\r\n", 404),
+    (b"GET /a%2Fb HTTP/1.1\r\nHost: h\r\n\r\n", 404),
     (b"GET /a%00b HTTP/1.1\r\nHost: h\r\n\r\n", 404),  # httpd: a decoded NUL is a 404
 ])
 def test_bad_heads(raw, status):
@@ -89,11 +90,28 @@ def test_bad_heads(raw, status):
 
 
 def test_limits_are_exact():
-    line = b"GET /" + b"a" * (limits.LIMIT_REQUEST_LINE - len(b"GET / HTTP/1.1")) + b" HTTP/1.1"
-    assert len(line) == limits.LIMIT_REQUEST_LINE
+    """httpd (measured) reads a request line or a field line of the limit + 1 bytes, its
+    CRLF not counted, and refuses one byte more; so does the parser, fed at once or a
+    byte at a time (the CR may come before its LF)."""
+    line = b"GET /" + b"a" * (limits.LIMIT_REQUEST_LINE + 1 - len(b"GET / HTTP/1.1")) \
+        + b" HTTP/1.1"
+    assert len(line) == limits.LIMIT_REQUEST_LINE + 1
     assert feed_all(line + b"\r\nHost: h\r\n\r\n") is not None
+    assert status_of(line.replace(b"GET /", b"GET /a") + b"\r\nHost: h\r\n\r\n") == 414
+    parser = RequestParser()
+    for byte in line + b"\r":
+        assert parser.feed(bytes([byte])) is None
+    assert parser.feed(b"\nHost: h\r\n\r\n") is not None
     fields = b"".join(b"X%d: 1\r\n" % i for i in range(limits.LIMIT_REQUEST_FIELDS - 1))
     assert feed_all(b"GET / HTTP/1.1\r\nHost: h\r\n" + fields + b"\r\n") is not None
+    field = "X: " + "a" * (limits.LIMIT_REQUEST_FIELD_SIZE - 2)
+    assert len(field) == limits.LIMIT_REQUEST_FIELD_SIZE + 1
+    assert feed_all(head("/", "Host: h", field)).headers.get("X") == field[3:]
+    assert status_of(head("/", "Host: h", field + "a")) == 400
+    parser = RequestParser()
+    for byte in head("/", "Host: h", field)[:-3]:
+        assert parser.feed(bytes([byte])) is None
+    assert parser.feed(b"\n\r\n") is not None
 
 
 @pytest.mark.parametrize("raw, normal", [
@@ -146,6 +164,8 @@ def test_refused_request_line_is_kept_for_the_logs():
 
 @pytest.mark.parametrize("field", [
     "X-A : b",          # whitespace before the colon
+    "Host : h",         # ... in the field that picks the vhost
+    "Host\t: h",
     "X[A]: b",          # not a token
     ": b",              # no name
     "X-A: a\rb",        # a bare CR in the value
@@ -163,6 +183,7 @@ def test_header_fields_are_read_as_strict_reads_them(field):
 
 @pytest.mark.parametrize(("fields", "name", "value"), [
     (("X-A: a", "  \t b  "), "X-A", "a b"),
+    (("X-A: a", "\tb"), "X-A", "a b"),           # a TAB folds as a space does
     (("X-A:", " b"), "X-A", "b"),                 # after an empty value: no leading space
     (("X-A:  \t", "\t\tb", " c"), "X-A", "b c"),
     (("Transfer-Encoding:", " chunked"), "Transfer-Encoding", "chunked"),
@@ -191,6 +212,21 @@ def test_a_folded_field_is_limited_as_httpd_limits_it(field, fold, accepted):
         assert feed_all(raw, limit_request_field_size=100) is not None
     else:
         assert status_of(raw, limit_request_field_size=100) == 400
+
+
+def test_tabs_around_a_value_are_padding():
+    request = feed_all(head("/", "Host:\th\t", "X-A:\t \ta b\t \t"))
+    assert request.host == "h"
+    assert request.headers.get("X-A") == "a b"
+
+
+def test_blank_lines_before_the_request_line_are_skipped():
+    """read_request_line: httpd skips empty lines before the request line; the head a
+    proxy forwards starts at the request line."""
+    raw = head("/x", "Host: h")
+    request = feed_all(b"\r\n\r\n" + raw)
+    assert (request.method, request.path, request.host) == ("GET", "/x", "h")
+    assert request.head == raw
 
 
 def test_field_values_keep_obs_text_and_tabs():

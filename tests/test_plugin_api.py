@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, Inv
 from websockets.sync.client import connect
 
 from tests.draft76 import Draft76Client
-from tests.geows_process import GeowsProcess
+from tests.geows_process import GeowsProcess, join_all
 
 CONFIG = """
 Listen 127.0.0.1:@PORT@
@@ -266,11 +266,12 @@ def test_a_reader_that_stalls_is_closed_1008_and_the_others_get_everything(geows
             connect(url(geows, "/room"), compression=None, max_size=None) as listener:
         heard: list[str] = []
         reader = threading.Thread(
-            target=lambda: heard.extend(listener.recv(timeout=30) for _ in range(count)))
+            target=lambda: heard.extend(listener.recv(timeout=30) for _ in range(count)),
+            daemon=True)
         reader.start()
         sender.send(f"{flood} {count} {size}")
         read_all(sender)
-        reader.join(60)
+        join_all([reader], 60)
         assert [m.split(" ", 1)[0] for m in received[:-1]] == [str(i) for i in range(count)]
         assert [m.split(" ", 1)[0] for m in heard] == [str(i) for i in range(count)]
     geows.wait_for_log("too slow to read what it was sent")

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, Inv
 from websockets.sync.client import connect
 
 from tests.draft76 import Draft76Client
-from tests.geows_process import GeowsProcess
+from tests.geows_process import GeowsProcess, join_all
 
 CONFIG = """
 Listen 127.0.0.1:@PORT@
@@ -276,7 +276,7 @@ def test_both_protocols_on_one_location_at_once(geows):
             with connect(url(geows)) as ws:
                 for i in range(50):
                     ws.send(f"r{n}-{i}")
-                    assert ws.recv() == f"r{n}-{i}"
+                    assert ws.recv(timeout=30) == f"r{n}-{i}"
         except BaseException as exc:
             errors.append(exc)
 
@@ -290,11 +290,11 @@ def test_both_protocols_on_one_location_at_once(geows):
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=f, args=(n,)) for n in range(20) for f in (rfc, hixie)]
+    threads = [threading.Thread(target=f, args=(n,), daemon=True)
+               for n in range(20) for f in (rfc, hixie)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(60)
+    join_all(threads, 60)
     assert not errors, errors[:3]
 
 

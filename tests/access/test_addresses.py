@@ -72,11 +72,47 @@ def test_in_domain(domain, host, expected):
     assert in_domain(domain, host) is expected
 
 
-def test_double_reverse():
+def test_double_reverse_on_this_machine():
+    """With the system's resolver: 127.0.0.1's name where it has one (from /etc/hosts), None
+    where it has none; TEST-NET-1 has no reverse entry anywhere."""
     try:
-        name = socket.getnameinfo(("127.0.0.1", 0), socket.NI_NAMEREQD)[0]
+        name = socket.getnameinfo(("127.0.0.1", 0), socket.NI_NAMEREQD)[0].lower()
     except OSError:
-        pytest.skip("127.0.0.1 has no name here")
-    assert double_reverse("127.0.0.1") == name.lower()
-    assert double_reverse("::ffff:127.0.0.1") == name.lower()
-    assert double_reverse("192.0.2.1") is None        # TEST-NET-1: no reverse entry
+        name = None
+    assert double_reverse("127.0.0.1") == name
+    assert double_reverse("::ffff:127.0.0.1") == name
+    assert double_reverse("192.0.2.1") is None
+
+
+# A resolver the test controls, so that every branch runs on any machine.
+REVERSE = {"192.0.2.7": "Host.Example.test", "192.0.2.8": "liar.example.test",
+           "2001:db8::7": "six.example.test"}
+FORWARD = {"Host.Example.test": ["192.0.2.7"], "liar.example.test": ["192.0.2.99"],
+           "six.example.test": ["2001:db8::7"]}
+
+
+def fake_getnameinfo(sockaddr, flags):
+    assert flags == socket.NI_NAMEREQD
+    if sockaddr[0] not in REVERSE:
+        raise socket.gaierror(socket.EAI_NONAME, "no reverse entry")
+    return REVERSE[sockaddr[0]], "0"
+
+
+def fake_getaddrinfo(name, port):
+    if name not in FORWARD:
+        raise socket.gaierror(socket.EAI_NONAME, "no such name")
+    return [(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "",
+             (ip, 0)) for ip in FORWARD[name]]
+
+
+@pytest.mark.parametrize("ip, expected", [
+    ("192.0.2.7", "host.example.test"),          # lowercased
+    ("::ffff:192.0.2.7", "host.example.test"),   # a v4-mapped client is its IPv4 address
+    ("2001:db8::7", "six.example.test"),
+    ("192.0.2.8", None),                         # its name gives another address back
+    ("192.0.2.9", None),                         # no reverse entry
+])
+def test_double_reverse_keeps_a_name_only_when_it_resolves_back(monkeypatch, ip, expected):
+    monkeypatch.setattr(socket, "getnameinfo", fake_getnameinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    assert double_reverse(ip) == expected

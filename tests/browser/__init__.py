@@ -1,4 +1,4 @@
-"""Headless Chromium against geows; conftest.py's `node` fixture skips without the tools."""
+"""Headless Chromium against geows; conftest.py's `node` fixture fails without the tools."""
 
 from __future__ import annotations
 

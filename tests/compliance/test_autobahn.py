@@ -21,17 +21,14 @@ from tests.compliance.autobahn import (
     kosoku_command,
     run_groups,
 )
-from tests.geows_process import ECHO_CONFIG, GeowsProcess, in_ci
+from tests.geows_process import ECHO_CONFIG, GeowsProcess, missing_tool
 
 
 @pytest.fixture(scope="module")
 def kosoku():
-    """Fails under CI (CI=true), skips elsewhere, when the runner is missing."""
+    """Fails when the runner is missing."""
     if kosoku_command() is None:
-        reason = "kosoku (the Autobahn runner) is not installed: pip install -e '.[test]'"
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing_tool("kosoku (the Autobahn runner) is not installed (pip install -e '.[test]')")
 
 
 @pytest.fixture(scope="module")

@@ -78,6 +78,15 @@ def test_no_listen_names_the_main_file(root):
     ("/ws/*", "/ws/chat/x", False),
     ("/ws/ch?t", "/ws/chat", True),
     ("/ws/[!c]hat", "/ws/chat", False),
+    ("/ws/[!c]hat", "/ws/xhat", True),
+    ("/ws/[^c]hat", "/ws/chat", False),       # apr_fnmatch: '^' negates a set, as '!' does
+    ("/ws/[^c]hat", "/ws/xhat", True),
+    ("/ws[!x]chat", "/ws/chat", False),       # APR_FNM_PATHNAME: no set matches '/'
+    ("/ws[^x]chat", "/ws/chat", False),
+    ("/ws[/x]chat", "/ws/chat", False),
+    ("/ws[/x]chat", "/wsxchat", True),
+    ("/ws/[^]]x", "/ws/ax", True),            # a ']' first in a set, after '^', is a member
+    ("/ws/[^]]x", "/ws/]x", False),
     ("/ws/[a-c]hat", "/ws/chat", True),
     ("/a[b", "/a[b", True),
 ])

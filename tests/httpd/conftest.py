@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.geows_process import in_ci
+from tests.geows_process import missing_tool
 from tests.httpd import access_lab, front_lab, harness
 
 PRELUDE = """\
@@ -29,15 +29,8 @@ ServerName main.test
 Listen 127.0.0.1:${{GEOWS_PORT_A}}
 Listen [::1]:${{GEOWS_PORT_A}}
 Listen 127.0.0.1:${{GEOWS_PORT_B}}
+{uri_header}
 """
-
-
-def missing(reason: str) -> None:
-    """A tool these tests need is missing: a failure in CI (tests/run.sh installs it), a
-    skip elsewhere."""
-    if in_ci():
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @dataclass(frozen=True)
@@ -56,7 +49,7 @@ class Lab:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     reason = harness.available()
     if reason:
-        missing(reason)
+        missing_tool(reason)
     base = tmp_path_factory.mktemp("httpd")
     standin = harness.build_standin(base)
     # httpd serves as www-data, which cannot enter pytest's private temp directories.
@@ -65,7 +58,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     ports = {"A": harness.free_port(), "B": harness.free_port()}
     prelude = base / "prelude.conf"
     prelude.write_text(PRELUDE.format(modules=harness.MODULES, standin=standin,
-                                      run=base / "run", docroot=docroot))
+                                      run=base / "run", docroot=docroot,
+                                      uri_header=harness.URI_HEADER))
     env = harness.httpd_env(base / "run", {**harness.RUN_AS, "GEOWS_PRELUDE": str(prelude),
                                            "GEOWS_PORT_A": str(ports["A"]),
                                            "GEOWS_PORT_B": str(ports["B"])})
@@ -78,7 +72,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 @pytest.fixture(scope="session")
 def access(lab: Lab) -> Iterator[access_lab.AccessLab]:
     if not Path(access_lab.HTPASSWD).exists():
-        missing(f"{access_lab.HTPASSWD} not installed (apt-get install apache2-utils)")
+        missing_tool(f"{access_lab.HTPASSWD} not installed (apt-get install apache2-utils)")
     tree = access_lab.make_tree(lab.standin, lab.dir / "run", lab.env)
     try:
         yield tree

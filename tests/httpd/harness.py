@@ -38,6 +38,10 @@ APXS = shutil.which("apxs") or shutil.which("apxs2") or "/usr/bin/apxs"
 MODULES = Path("/usr/lib/apache2/modules")
 ROUTE = "X-Route"
 WEBSOCKET = "X-WebSocket"  # set by the stand-in's handler: plugin init max_size draft75
+URI = "X-Uri"
+# For a config's server level (mod_headers loaded): every answer, error pages included, tells
+# the path httpd made of the target (r->uri: decoded, dot segments and slashes merged).
+URI_HEADER = f'Header always set {URI} "expr=%{{REQUEST_URI}}"'
 
 
 def available() -> str | None:
@@ -190,6 +194,7 @@ class Answer:
     status: int
     routes: tuple[str, ...]   # X-Route values, in merge order
     websocket: str | None     # the stand-in's X-WebSocket, if its handler answered
+    uri: str | None           # X-Uri (URI_HEADER), as bytes decode in geows' paths
 
 
 def _listening(port: int) -> bool:
@@ -226,8 +231,10 @@ class Httpd:
             conn.endheaders()
             response = conn.getresponse()
             response.read()
+            uri = response.getheader(URI)
             return Answer(response.status, tuple(response.msg.get_all(ROUTE) or ()),
-                          response.getheader(WEBSOCKET))
+                          response.getheader(WEBSOCKET),
+                          uri and uri.encode("latin-1").decode("utf-8", "surrogateescape"))
         finally:
             conn.close()
 

@@ -16,7 +16,9 @@ from urllib.parse import quote
 import pytest
 
 from geows.config import Config, load_config
+from geows.errors import HttpError
 from geows.http import normalize_path
+from tests.geows_process import missing_tool
 from tests.httpd import harness
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -113,6 +115,8 @@ def test_generated_directive_checks(lab, tmp_path):
 
 def debian_tree(dest: Path, standin: Path, *, websocket_site: bool = False,
                 port: int | None = None) -> Path:
+    if not DEBIAN.is_dir():
+        missing_tool(f"{DEBIAN}, Debian's httpd tree, is missing (apt-get install apache2)")
     shutil.copytree(DEBIAN, dest, symlinks=False)
     (dest / "mods-enabled/websocket.load").write_text(f"LoadModule websocket_module {standin}\n")
     if websocket_site:
@@ -122,6 +126,8 @@ def debian_tree(dest: Path, standin: Path, *, websocket_site: bool = False,
             "  WebSocketHandler plugins/any.py ws_init\n</Location>\n")
     if port is not None:  # serve on loopback, with mod_headers for the route markers
         shutil.copy(dest / "mods-available/headers.load", dest / "mods-enabled/headers.load")
+        with (dest / "apache2.conf").open("a") as conf:  # r->uri as requested, not "/index.html"
+            conf.write(f"\n{harness.URI_HEADER}\nDirectoryIndex disabled\n")
         ports = dest / "ports.conf"
         ports.write_text(re.sub(r"^Listen 80$", f"Listen 127.0.0.1:{port}",
                                 ports.read_text(), flags=re.MULTILINE))
@@ -130,7 +136,6 @@ def debian_tree(dest: Path, standin: Path, *, websocket_site: bool = False,
     return dest / "apache2.conf"
 
 
-@pytest.mark.skipif(not DEBIAN.is_dir(), reason="/etc/apache2 not installed")
 @pytest.mark.parametrize(("websocket_site", "expected"), [(False, "accept"), (True, "guarded")])
 def test_debian_tree_accept_refuse(lab, tmp_path, websocket_site, expected):
     # With a WebSocket location under Debian's `<Directory /> Require all denied`, both
@@ -157,19 +162,29 @@ def probes_for(conf: Path, config: Config) -> list[Probe]:
     for line in re.findall(r"^# probe: (.*)$", conf.read_text(), re.MULTILINE):
         path, *options = line.split()
         probes.append(Probe(path, **dict(option.split("=", 1) for option in options)))
-    for section in config.locations:  # the edges of every plain prefix
+    for section in config.locations:  # the edges of every plain prefix, spelt many ways
         if not section.regex and "*" not in section.pattern:
             base = quote(section.pattern, safe="/")
-            probes += [Probe(base), Probe(base.rstrip("/") + "/x"), Probe(base + "x")]
+            probes += [Probe(target) for target in (base, base.rstrip("/") + "/x", base + "x",
+                                                    *spellings(base))]
     return list(dict.fromkeys(probes))
+
+
+def spellings(base: str) -> list[str]:
+    """Other targets for the path `base`: slashes doubled, dot segments, %-encoded dots and
+    slashes, which httpd merges, removes, decodes or refuses."""
+    stem = base.rstrip("/")
+    return ["/" + base, stem + "//x", "/x/.." + base, "/x/%2e%2E" + base, stem + "/./x",
+            stem + "/x/..", "/.." + base, stem + "/x%2Fy", stem + "/x%2fy/", "/x%2F.." + base]
 
 
 def compare_routing(lab, monkeypatch, conf: Path, root: Path,
                     markers: dict[str, tuple[str, int]], extra: list[Probe] = (),
                     listening: tuple[str, ...] = ("A", "B"), log: Path | None = None,
                     endpoints: bool = True) -> int:
-    """Request every probe from httpd; compare the sections it merged (X-Route) and, with
-    endpoints, the WebSocket config its handler saw, with geows' for the same request.
+    """Request every probe from httpd; compare the path it made of the target (X-Uri), or
+    its refusal, with geows', then the sections it merged (X-Route) and, with endpoints, the
+    WebSocket config its handler saw with geows' for httpd's path: httpd alone is the judge.
     Where access control refuses the request, httpd never runs the handler: endpoints=False."""
     for name, value in lab.env.items():
         monkeypatch.setenv(name, value)
@@ -182,8 +197,18 @@ def compare_routing(lab, monkeypatch, conf: Path, root: Path,
         for probe in probes:
             port = lab.ports[probe.port]
             answer = httpd.get(probe.path, probe.host, port, probe.ip)
-            path = normalize_path(probe.path)
-            route = config.route(path, probe.host, port, probe.ip)
+            try:
+                ours = normalize_path(probe.path)
+            except HttpError as refused:
+                if (answer.status, answer.routes) != (refused.status, ()):
+                    mismatches.append(f"{probe}: httpd {answer.status} {answer.routes}, "
+                                      f"geows refuses {refused.status}")
+                continue
+            if answer.uri != ours:
+                mismatches.append(f"{probe}: httpd's path {answer.uri!r} ({answer.status}), "
+                                  f"geows' {ours!r}")
+                continue
+            route = config.route(answer.uri, probe.host, port, probe.ip)
             routes = tuple(marker_of[os.path.realpath(s.file), s.line] for s in route.sections)
             endpoint = route.endpoint
             websocket = endpoint and (
@@ -211,7 +236,6 @@ def test_corpus_routing(lab, tmp_path, monkeypatch, conf):
                            endpoints=not guarded) > 0
 
 
-@pytest.mark.skipif(not DEBIAN.is_dir(), reason="/etc/apache2 not installed")
 def test_debian_tree_routing(lab, tmp_path, monkeypatch):
     src = debian_tree(tmp_path / "debian", lab.standin, websocket_site=True,
                       port=lab.ports["A"]).parent

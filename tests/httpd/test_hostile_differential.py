@@ -247,6 +247,29 @@ ROWS: dict[str, Row] = {
     "folded-header-spaces-count-toward-the-field-size": row(
         request("/public/index.html", "X-A:" + " " * 10 + "a" * 8173, " \t b", CLOSE),
         httpd=(400,)),
+    "folded-header-tab": row(request("/public/index.html", "X-Note: a", "\tfolded", CLOSE)),
+    "folded-host-header-tab": row(request("/adminonly.html", "Host: public.test", "\tadmin.test",
+                                          CLOSE, host=None)),
+    "host-tab-padded": row(request("/adminonly.html", "Host:\tadmin.test\t", CLOSE, host=None)),
+    # httpd reads a line of LimitRequestLine or LimitRequestFieldSize (8190) + 1 bytes, its
+    # CRLF not counted, and refuses one more.
+    "header-at-the-field-size": row(
+        request("/public/index.html", "X-A: " + "a" * 8185, CLOSE), httpd=(200,)),
+    "header-one-past-the-field-size": row(
+        request("/public/index.html", "X-A: " + "a" * 8186, CLOSE), httpd=(200,)),
+    "header-two-past-the-field-size": row(
+        request("/public/index.html", "X-A: " + "a" * 8187, CLOSE), httpd=(400,)),
+    "request-line-one-past-the-limit": row(
+        request("/public/index.html?" + "a" * 8159, CLOSE), httpd=(200,)),
+    "request-line-two-past-the-limit": row(
+        request("/public/index.html?" + "a" * 8160, CLOSE), httpd=(414,)),
+    # httpd skips empty lines before a request line (protocol.c read_request_line).
+    "blank-lines-before-request-line": row(b"\r\n\r\n" + request("/private/secret.html", CLOSE),
+                                           httpd=(403,)),
+    "blank-line-before-forwarded-request": row(
+        b"\r\n" + request("/public/index.html", CLOSE), httpd=(200,)),
+    "host-name-space-before-colon-pipelined": row(
+        request("/public/index.html"), request("/adminonly.html", "Host : admin.test", CLOSE)),
     "bare-lf-head": row(request("/private/secret.html", CLOSE, eol="\n")),
     "bare-lf-head-forwarded": row(request("/public/index.html", CLOSE, eol="\n")),
     "bare-lf-between-headers": row(b"GET /public/index.html HTTP/1.1\r\nHost: admin.test\n"
@@ -296,6 +319,8 @@ ROWS: dict[str, Row] = {
         "half-encoded-dot-dot": "/public/.%2e/private/secret.html",
         "encoded-dot-segment": "/%2e/private/secret.html",
         "encoded-slash": "/private%2fsecret.html",
+        "encoded-slash-uppercase": "/private%2Fsecret.html",
+        "encoded-slash-public": "/public%2Findex.html",
         "encoded-slash-dot-dot": "/public/..%2fprivate/secret.html",
         "encoded-letter": "/%70rivate/secret.html",
         "encoded-letter-uppercase-hex": "/%70RIVATE/secret.html",

@@ -353,7 +353,10 @@ def test_a_pid_file_of_another_running_program_is_left_alone(tmp_path: Path):
     assert pid_file.read_text() == f"{apache.pid}\n"
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="dropping to User/Group needs root")
+# Not as root: `unshare --user --map-root-user` gives a root that can map only the caller's
+# own uid, so setgid/setuid to nobody fail (EINVAL) there too.
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching the workers to User nobody needs "
+                    "root (a user namespace maps only this user's uid, not nobody's)")
 def test_workers_run_as_user_and_group_after_binding_as_root():
     """Where nobody can read this Python (a pyenv under /root, as on the test machines), the
     workers refuse to serve as nobody rather than fail at their next import; elsewhere

@@ -1,6 +1,10 @@
 """draft-76 as bytes in, events and bytes out: no sockets."""
 
+from itertools import pairwise
+
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from geows.errors import HttpError
 from geows.http import RequestParser
@@ -242,3 +246,55 @@ def test_a_frame_budget_parses_that_many_frames_per_call():
     protocol.receive_data(b"")
     assert protocol.events_received() == [Message(TEXT, "b"), Message(TEXT, "c")]
     assert not protocol.more_to_parse
+
+
+def test_a_frame_ended_in_a_later_read_with_frames_after_it():
+    """The end marker arrives with more frames behind it: the scan resumes where the last
+    read stopped, then starts afresh at each following frame."""
+    protocol = open_protocol()
+    for chunk in (b"\x00abc", b"def\xff\x00x\xff", b"\x00y\xff"):
+        protocol.receive_data(chunk)
+    assert protocol.events_received() == [
+        Message(TEXT, "abcdef"), Message(TEXT, "x"), Message(TEXT, "y")]
+
+
+def test_a_key_number_of_exactly_32_bits_is_accepted():
+    assert key_number("4294967295 ") == 0xFFFFFFFF
+    assert key_number("8589934590  ") == 0xFFFFFFFF
+    protocol = parse(HEAD.replace(KEY1, "42949 67295"), KEY3)  # one space, inside
+    protocol.accept("sample")
+    assert protocol.state is State.OPEN
+
+
+def test_length_prefixed_frames_close_only_as_0xff_0x00():
+    """Section 5.3: 0xFF with a length of 1, and 0x80 with a length of 0, are frames to
+    discard; only 0xFF 0x00 closes."""
+    protocol = open_protocol()
+    protocol.receive_data(b"\xff\x01x\x00a\xff\x80\x00\x00b\xff")
+    assert protocol.events_received() == [Message(TEXT, "a"), Message(TEXT, "b")]
+    assert protocol.data_to_send() == b""
+    assert protocol.state is State.OPEN
+
+
+def test_bytes_after_the_close_are_neither_parsed_nor_kept():
+    protocol = open_protocol()
+    protocol.receive_data(b"\xff\x00\x00early\xff")
+    assert protocol.events_received() == [CloseReceived()]
+    assert protocol.data_to_send() == b"\xff\x00"
+    protocol.receive_data(b"\x00late\xff" + b"x" * 1000)
+    assert protocol.events_received() == []
+    assert protocol.data_to_send() == b""
+    assert protocol.state is State.CLOSED and not protocol._buffer
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(st.text(max_size=15), max_size=8),
+       cuts=st.lists(st.integers(0, 130), max_size=6))
+@example(texts=["abcdef", "x", "y"], cuts=[4, 11])   # issue 22: "\x00abc" | "def\xff\x00x\xff"
+def test_messages_do_not_depend_on_how_the_stream_is_cut(texts, cuts):
+    stream = b"".join(b"\x00" + text.encode() + b"\xff" for text in texts)
+    protocol = open_protocol()
+    bounds = [0, *sorted(cuts), len(stream)]
+    for start, end in pairwise(bounds):
+        protocol.receive_data(stream[start:end])
+    assert protocol.events_received() == [Message(TEXT, text) for text in texts]

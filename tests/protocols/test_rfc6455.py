@@ -6,6 +6,10 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Protocol as WsProtocol
+from websockets.protocol import Side
+from websockets.protocol import State as WsState
 
 from geows.errors import HttpError
 from geows.http import RequestParser
@@ -272,3 +276,74 @@ def test_parsing_in_budgeted_steps_changes_nothing(stream, cuts, deflate, budget
                            deflate=deflate)
     assert run_stream(chunks, short_path=True, budget=budget, close_at=close_at,
                       deflate=deflate) == reference
+
+
+def test_a_handshake_without_host_is_400():
+    """RFC 6455 4.1: the handshake carries Host, even over HTTP/1.0 (which the request
+    parser lets through without one), and even when an absolute-form target names one."""
+    for target in ("/chat", "http://server.example.com/chat"):
+        head = HEAD.format(version="13", extra="") \
+            .replace("GET /chat?x=1 HTTP/1.1", f"GET {target} HTTP/1.0") \
+            .replace("Host: server.example.com\r\n", "")
+        request = RequestParser().feed(head.encode())
+        with pytest.raises(HttpError) as refused:
+            RFC6455(request)
+        assert refused.value.status == 400
+
+
+def test_text_must_be_valid_utf8_to_be_sent():
+    """8.1: send(TEXT, bytes) refuses invalid UTF-8 rather than frame it, on the direct
+    path and through the engine (deflate)."""
+    for extra in ("", "Sec-WebSocket-Extensions: permessage-deflate\r\n"):
+        protocol = opened(extra=extra)
+        with pytest.raises(UnicodeDecodeError):
+            protocol.send(TEXT, b"ok \xc3\x28")
+        assert protocol.data_to_send() == b""
+        assert protocol.state is State.OPEN
+
+
+# Sizes on each side of the length encodings' bounds (5.2): 7 bits up to 125, then 16
+# bits up to 65,535, then 64 bits.
+BOUNDARY_SIZES = (0, 1, 124, 125, 126, 127, 65534, 65535, 65536, 65537)
+
+
+def header_size(length: int) -> int:
+    """5.2: the minimal number of bytes must be used to encode the length."""
+    return 2 if length <= 125 else 4 if length <= 65535 else 10
+
+
+@pytest.mark.parametrize("size", BOUNDARY_SIZES)
+@pytest.mark.parametrize("type", [TEXT, BINARY])
+def test_server_frames_across_the_length_bounds_decode_independently(size, type):
+    """What geows frames directly, websockets' client side decodes as the same message."""
+    payload = bytes(48 + i % 64 for i in range(size))   # ASCII: valid as text too
+    protocol = opened(max_message_size=1 << 20)
+    protocol.send(type, payload.decode() if type == TEXT else payload)
+    out = protocol.data_to_send()
+    assert len(out) == header_size(size) + size
+    client = WsProtocol(Side.CLIENT, state=WsState.OPEN, max_size=None)
+    client.receive_data(out)
+    assert client.events_received() == [
+        Frame(Opcode.TEXT if type == TEXT else Opcode.BINARY, payload)]
+    assert client.state is WsState.OPEN and client.data_to_send() == []
+
+
+@pytest.mark.parametrize("cut", [None, 1, 3, 4099])
+def test_the_short_path_reads_client_frames_across_the_length_bounds(cut):
+    """Masked frames websockets' client side builds, in every length encoding, in one
+    stream cut every `cut` bytes: the short path delivers each message as it was sent."""
+    client = WsProtocol(Side.CLIENT, state=WsState.OPEN, max_size=None)
+    sent = []
+    for size in BOUNDARY_SIZES:
+        payload = bytes(48 + i % 64 for i in range(size))
+        client.send_text(payload)
+        client.send_binary(payload[::-1])
+        sent += [Message(TEXT, payload.decode()), Message(BINARY, payload[::-1])]
+    stream = b"".join(client.data_to_send())
+    protocol = opened(max_message_size=1 << 20)
+    step = cut or len(stream)
+    for pos in range(0, len(stream), step):
+        protocol.receive_data(stream[pos:pos + step])
+    assert protocol.events_received() == sent
+    assert protocol.data_to_send() == b""
+    assert protocol.state is State.OPEN
