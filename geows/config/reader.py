@@ -165,13 +165,14 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
                         "(start-up, plugins and their threads), most of which cannot tell the "
                         "server a line is about", error_log.file, error_log.line,
                         main_error_log.where if main_error_log else "stderr")
-        draft.built = VirtualHost(tuple(draft.addresses), name, tuple(draft.aliases or ()),
-                                  draft.node.file, draft.node.line, document_root,
-                                  tuple(draft.path_aliases), tuple(draft.remoteip_lines),
-                                  tuple(draft.proxy_passes), draft.tls.settings(self.tls),
-                                  RequestLimits(**{**self.request_limits,
-                                                   **draft.request_limits}),
-                                  self._server_logs(draft.logs, self.logs, name))
+        draft.built = VirtualHost(
+            addresses=tuple(draft.addresses), server_name=name,
+            aliases=tuple(draft.aliases or ()), file=draft.node.file, line=draft.node.line,
+            document_root=document_root, path_aliases=tuple(draft.path_aliases),
+            remoteip_lines=tuple(draft.remoteip_lines), proxy_passes=tuple(draft.proxy_passes),
+            tls=draft.tls.settings(self.tls),
+            request_limits=RequestLimits(**{**self.request_limits, **draft.request_limits}),
+            logs=self._server_logs(draft.logs, self.logs, name))
         return draft.built
 
     def _walk_file(self, path: str, scope: Scope) -> None:
