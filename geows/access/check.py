@@ -54,7 +54,7 @@ class Decision:
     log_notes: tuple[str, ...] = ()   # lines httpd logs before that one (or when granting)
 
 
-@dataclass(kw_only=True)
+@dataclass
 class _Request:
     """What the phases read and set; `notes` collects httpd's log lines on the way."""
 
@@ -103,8 +103,8 @@ def check(policy: SectionAccess, *, client_ip: str, method: str, path: str,
     its sections). `client_ip` is the client as mod_remoteip leaves it, `local_ip` the
     address the connection came in on. The log lines name the URI `path`, and the
     "client denied" ones the file it maps to (r->filename), `file_name`, when given."""
-    r = _Request(policy=policy, client_ip=client_ip, local_ip=local_ip, method=method,
-                 path=path, file_name=file_name)
+    # By position: made for every request, and keywords would double its cost.
+    r = _Request(policy, client_ip, local_ip, method, path, file_name)
     if policy.unenforceable:  # the server refuses such configs; never guess at one
         return r.decide(500, f"geows cannot enforce: {policy.unenforceable[0]}")
     satisfy_any = policy.compat is not None and policy.compat.satisfy(method) == "any"
