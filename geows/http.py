@@ -135,7 +135,7 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 MAX_OFF_T = 2**63 - 1
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Request:
     method: str
     target: str          # as received: "/echo?x=1", "http://host/echo", "*", "host:443"

@@ -17,7 +17,7 @@ from geows.errors import HttpError
 from geows.http import RequestParser
 from geows.proxy_http import RequestStream, Response, ResponseReader, chunk_size
 
-LINE = ProxyPass("/", ("b", 80), "/", "f.conf", 1)
+LINE = ProxyPass(prefix="/", backend=("b", 80), backend_path="/", file="f.conf", line=1)
 XFF = b"X-Forwarded-For: 192.0.2.1\r\n"
 
 
@@ -242,7 +242,8 @@ def test_a_draft76_handshake_with_its_length_goes_on_after_any_other_answer():
     (LINE, WEBSOCKET, "foo", "Unexpected Upgrade: foo (expecting WebSocket)"),
     (LINE, UPGRADE_FOO, "foo", "Unexpected Upgrade: foo (expecting n/a)"),
     (LINE, WEBSOCKET, None, "Unexpected Upgrade: n/a (expecting WebSocket)"),
-    (ProxyPass("/", ("b", 80), "/", "f.conf", 1, ("foo", "bar")), WEBSOCKET, "websocket",
+    (ProxyPass(prefix="/", backend=("b", 80), backend_path="/", file="f.conf", line=1,
+               upgrade=("foo", "bar")), WEBSOCKET, "websocket",
      "Unexpected Upgrade: websocket (expecting n/a)"),
     (LINE, (), "websocket", "Unexpected Upgrade: websocket (expecting n/a)"),
 ])
@@ -262,7 +263,8 @@ def test_a_101_other_than_for_what_was_asked_and_allowed_is_a_502(line, asked, s
     (("foo", "bar"), "BAR"), (("*",), "anything/2"), (("websocket",), "websocket"),
 ])
 def test_the_upgrade_parameter_says_which_protocols_may_switch(upgrade, asked):
-    stream, reader = streams(ProxyPass("/", ("b", 80), "/", "f.conf", 1, upgrade))
+    stream, reader = streams(ProxyPass(prefix="/", backend=("b", 80), backend_path="/",
+                                       file="f.conf", line=1, upgrade=upgrade))
     stream.feed(request("/x", "Connection: Upgrade", f"Upgrade: {asked}") + b"raw")
     pieces = read(reader, f"HTTP/1.1 101 OK\r\nUpgrade: {asked.lower()}\r\n\r\n".encode(), 3)
     assert statuses(pieces) == [(101, "/x")]

@@ -660,7 +660,8 @@ def admit(later):
     raise RuntimeError("a bug on " + later.target)
 head = sys.stdin.buffer.read()
 client, ours = socket.socketpair()
-entry = ProxyPass("/", ("127.0.0.1", int(sys.argv[1])), "/", "t.conf", 1)
+entry = ProxyPass(prefix="/", backend=("127.0.0.1", int(sys.argv[1])), backend_path="/",
+                  file="t.conf", line=1)
 relayed = forward.relay(ours, RequestParser().feed(head), entry, "127.0.0.1", "test", admit,
                         secure=False, request_limits=RequestLimits())
 ours.close()
@@ -915,7 +916,7 @@ def test_the_head_forwarded_is_made_from_the_parse():
 
 # RequestStream, sans-I/O: what goes to the backend for the client's bytes, however split.
 
-ENTRY = ProxyPass("/app", ("b", 80), "/v2", "f.conf", 1)
+ENTRY = ProxyPass(prefix="/app", backend=("b", 80), backend_path="/v2", file="f.conf", line=1)
 
 
 def stream_bytes(raw: bytes, step: int) -> tuple[bytes, RequestStream]:

@@ -103,6 +103,7 @@ def check(policy: SectionAccess, *, client_ip: str, method: str, path: str,
     its sections). `client_ip` is the client as mod_remoteip leaves it, `local_ip` the
     address the connection came in on. The log lines name the URI `path`, and the
     "client denied" ones the file it maps to (r->filename), `file_name`, when given."""
+    # By position: made for every request, and keywords would double its cost.
     r = _Request(policy, client_ip, local_ip, method, path, file_name)
     if policy.unenforceable:  # the server refuses such configs; never guess at one
         return r.decide(500, f"geows cannot enforce: {policy.unenforceable[0]}")

@@ -126,7 +126,8 @@ def _with_outermost(sections: tuple[AccessSection, ...] | list[AccessSection],
 
 def _forwarded(config: Config) -> list[LocationSection]:
     """The paths ProxyPass forwards, as the <Location>s they amount to for may_apply."""
-    return [LocationSection(entry.prefix, False, None, None, entry.file, entry.line, vhost)
+    return [LocationSection(pattern=entry.prefix, regex=False, handler=None, websocket=None,
+                            file=entry.file, line=entry.line, vhost=vhost)
             for vhost, entries in ((None, config.proxy_passes),
                                    *((v, v.proxy_passes) for v in config.virtual_hosts))
             for entry in entries if entry.backend is not None]

@@ -40,7 +40,7 @@ _REQUIRE_SECTIONS = {"requireall": ("all", False), "requireany": ("any", False),
 
 # --- mod_authz_core ----------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Require:
     """One `Require [not] provider args` line."""
 
@@ -54,7 +54,7 @@ class Require:
     refused: ConfigError | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RequireGroup:
     """<RequireAll> ("all"), <RequireAny> ("any"), <RequireNone> ("any", negated), the
     implicit <RequireAny> of a section's top-level Require lines, or the node AuthMerging
@@ -143,7 +143,7 @@ def _last(settings: tuple[tuple[MethodSet, str], ...], method: str, default):
 
 # --- one section -------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SectionAccess:
     """Everything one section's (or a merge of sections') access lines set."""
 
@@ -209,8 +209,8 @@ def _merge_authz(base: Authz, new: Authz) -> Authz:
         merged = new
     elif base.root and new.root:
         op = "all" if new.merging == "and" else "any"
-        merged = Authz(RequireGroup(op, False, (base.root, new.root),
-                                    base.root.methods | new.root.methods, merged=True),
+        merged = Authz(RequireGroup(op=op, negate=False, children=(base.root, new.root),
+                                    methods=base.root.methods | new.root.methods, merged=True),
                        new.merging)
     else:
         merged = Authz(base.root or new.root, new.merging)
@@ -527,8 +527,8 @@ def _freeze(group: _OpenGroup) -> RequireGroup:
     for child in group.children:
         methods = methods | child.methods
     where = group.container
-    return RequireGroup(group.op, group.negate, tuple(group.children), methods,
-                        file=where and where.file, line=where and where.line)
+    return RequireGroup(op=group.op, negate=group.negate, children=tuple(group.children),
+                        methods=methods, file=where and where.file, line=where and where.line)
 
 
 def _settle(group: RequireGroup, parent: RequireGroup | None) -> RequireGroup:
@@ -571,7 +571,8 @@ def _parse_require(line: AccessLine, methods: MethodSet) -> Require:
                           "expressions in its arguments are not supported by geows")
     else:
         value = parser(rest)
-    return Require(provider, rest, value, negate, methods, line.file, line.line, refused)
+    return Require(provider=provider, args=rest, value=value, negate=negate, methods=methods,
+                   file=line.file, line=line.line, refused=refused)
 
 
 def _parse_all(args: tuple[str, ...]) -> bool:

@@ -50,11 +50,13 @@ class TlsDraft:
         certificates, keys = (self.certificates, self.keys) if own else \
             (main.certificates, main.keys)
         return TlsSettings(
-            engine, tuple(certificates), tuple(keys), self.chain or main.chain,
-            self.protocols or main.protocols, self.ciphers or main.ciphers,
-            self.tls13_ciphers or main.tls13_ciphers,
-            _unless_none(self.honor_cipher_order, main.honor_cipher_order, False),
-            _unless_none(self.session_tickets, main.session_tickets, True))
+            engine=engine, certificates=tuple(certificates), keys=tuple(keys),
+            chain=self.chain or main.chain, protocols=self.protocols or main.protocols,
+            ciphers=self.ciphers or main.ciphers,
+            tls13_ciphers=self.tls13_ciphers or main.tls13_ciphers,
+            honor_cipher_order=_unless_none(self.honor_cipher_order, main.honor_cipher_order,
+                                            False),
+            session_tickets=_unless_none(self.session_tickets, main.session_tickets, True))
 
 
 def _unless_none(*flags: bool | None) -> bool:

@@ -53,7 +53,7 @@ class ProcessSettings:
     graceful_shutdown_timeout: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WebSocketSettings:
     """mod_websocket's per-directory config, from one section."""
 
@@ -76,7 +76,7 @@ class WebSocketSettings:
         return not self.origins or origin is None or origin.lower() in self.origins
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LocationSection:
     """One <Location>, <Location ~ re> or <LocationMatch>, of the main server or a vhost."""
 
@@ -144,7 +144,7 @@ class Route:
         return [section.access for section in self.sections if section.access is not None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AccessSection:
     """The access directives of one config section, which httpd merges into a request's
     access configuration when the section applies to it (Config.access_sections).

@@ -28,7 +28,7 @@ def compile_pcre(pattern: str) -> re.Pattern[str]:
     return re.compile(_PCRE_NAMED_GROUP.sub("(?P<", pattern))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Alias:
     """One Alias, ScriptAlias, AliasMatch or ScriptAliasMatch of the main server or a vhost."""
 
@@ -52,7 +52,7 @@ class Alias:
         return self.real + uri[length:] if length else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProxyPass:
     """One `ProxyPass path target` of the main server or a vhost: mod_proxy's reverse proxy,
     which geows follows for the requests no WebSocket location of its own serves."""

@@ -165,13 +165,14 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
                         "(start-up, plugins and their threads), most of which cannot tell the "
                         "server a line is about", error_log.file, error_log.line,
                         main_error_log.where if main_error_log else "stderr")
-        draft.built = VirtualHost(tuple(draft.addresses), name, tuple(draft.aliases or ()),
-                                  draft.node.file, draft.node.line, document_root,
-                                  tuple(draft.path_aliases), tuple(draft.remoteip_lines),
-                                  tuple(draft.proxy_passes), draft.tls.settings(self.tls),
-                                  RequestLimits(**{**self.request_limits,
-                                                   **draft.request_limits}),
-                                  self._server_logs(draft.logs, self.logs, name))
+        draft.built = VirtualHost(
+            addresses=tuple(draft.addresses), server_name=name,
+            aliases=tuple(draft.aliases or ()), file=draft.node.file, line=draft.node.line,
+            document_root=document_root, path_aliases=tuple(draft.path_aliases),
+            remoteip_lines=tuple(draft.remoteip_lines), proxy_passes=tuple(draft.proxy_passes),
+            tls=draft.tls.settings(self.tls),
+            request_limits=RequestLimits(**{**self.request_limits, **draft.request_limits}),
+            logs=self._server_logs(draft.logs, self.logs, name))
         return draft.built
 
     def _walk_file(self, path: str, scope: Scope) -> None:
@@ -255,8 +256,8 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
                 self.proxy_access.append(access)
             else:
                 access = None
-            self._walk(node.children, Scope(DIR, node.name, scope.vhost, None, access,
-                                            containers, scope.location))
+            self._walk(node.children, Scope(DIR, node.name, vhost=scope.vhost, access=access,
+                                            containers=containers, location=scope.location))
 
     def _access_section(self, node: Section, args: Sequence[str], scope: Scope) -> None:
         """<Directory>, <Files>, <If> and their variants: where their access directives go."""
@@ -301,8 +302,8 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
             elif parent is not None and parent.kind == "directory":
                 parent.nested.append(draft)
             # else: <Files> in <Files> or <If>: httpd's file walk never reaches it
-        self._walk(node.children, Scope(DIR, node.name, scope.vhost, None, draft, (),
-                                        scope.location))
+        self._walk(node.children, Scope(DIR, node.name, vhost=scope.vhost, access=draft,
+                                        location=scope.location))
 
     def _resolve(self, host: str, node: Node) -> list[str | None]:
         """The IP addresses of a <VirtualHost> host (None: the wildcard), as httpd looks them
@@ -362,7 +363,8 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
         access = AccessDraft("location", args[0], regex, scope.vhost, node.file, node.line)
         draft = LocationDraft(node, args[0], regex, access, scope.vhost)
         self.access.append(access)
-        self._walk(node.children, Scope(DIR, node.name, scope.vhost, draft, access, (), draft))
+        self._walk(node.children, Scope(DIR, node.name, vhost=scope.vhost, draft=draft,
+                                        access=access, location=draft))
         first = draft.first_websocket
         if first is not None and draft.websocket_at is None:
             # httpd accepts this; the section's module config, without a plugin, replaces

@@ -24,7 +24,7 @@ class Located:
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TlsSettings:
     """One server's mod_ssl configuration, the main server's merged in as mod_ssl does:
     a setting a <VirtualHost> leaves unset is the main server's. Only servers with

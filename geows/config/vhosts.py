@@ -45,7 +45,7 @@ class VirtualHostAddress:
         return f"{self.text}:{self.port or '*'}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VirtualHost:
     """One <VirtualHost> section: its addresses and the names it answers to."""
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 ASSIGNMENT_ENV = "GEOWS_WORKER"  # the variable that holds it
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Assignment:
     """What the master hands a worker it starts."""
 

@@ -262,8 +262,9 @@ class Master:
         listeners = [(listener.host, listener.port,
                       self.listeners[listener.host, listener.port][slot].fileno())
                      for listener in config.listeners]
-        assignment = Assignment(generation, theirs.fileno(), listeners, self.started,
-                                self.path, self.server_root, self.defines)
+        assignment = Assignment(generation=generation, channel=theirs.fileno(),
+                                listeners=listeners, started=self.started, config=self.path,
+                                server_root=self.server_root, defines=self.defines)
         process = subprocess.Popen(
             # -P: nothing from the working directory, imported as root.
             [sys.executable, "-P", "-m", "geows.process.worker"],

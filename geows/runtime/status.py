@@ -8,8 +8,9 @@ Pure functions: the workers' snapshots (Server.snapshot) in, the page out.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from html import escape
-from typing import Any, NamedTuple
+from typing import Any
 
 from geows.http import SERVER
 
@@ -20,7 +21,8 @@ HEADERS = (("Cache-Control", "no-cache, no-store"),)
 COUNTERS = ("open", "accepted", "messages_in", "messages_out")
 
 
-class _Figures(NamedTuple):
+@dataclass(frozen=True, kw_only=True)
+class _Figures:
     """What one page shows."""
 
     snapshots: list[dict[str, Any]]
@@ -41,10 +43,10 @@ def render(snapshots: list[dict[str, Any]], *, started: float, generation: int, 
     counts the server's restarts."""
     rows = _location_rows(snapshots)
     figures = _Figures(
-        snapshots, rows, server_name, _time(now), _time(started), generation,
-        max(0, int(now - started)), sum(s["open"] for s in snapshots),
-        sum(s["accepted"] for s in snapshots),
-        {key: sum(counts[key] for _, _, counts in rows) for key in COUNTERS})
+        snapshots=snapshots, rows=rows, server_name=server_name, now=_time(now),
+        started=_time(started), generation=generation, uptime=max(0, int(now - started)),
+        open=sum(s["open"] for s in snapshots), accepted=sum(s["accepted"] for s in snapshots),
+        websocket={key: sum(counts[key] for _, _, counts in rows) for key in COUNTERS})
     if auto:
         return "text/plain; charset=utf-8", _auto(figures).encode()
     return "text/html; charset=utf-8", _html(figures).encode()

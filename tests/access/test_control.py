@@ -35,7 +35,8 @@ def refusal(tmp_path, extra: str) -> str:
 
 def decide(access: AccessControl, path: str) -> Verdict:
     """The verdict on a GET of path from 127.0.0.1 to 127.0.0.1:8099."""
-    request = Request("GET", path, "HTTP/1.1", Headers([("Host", "h")]), path, "")
+    request = Request(method="GET", target=path, version="HTTP/1.1",
+                      headers=Headers([("Host", "h")]), path=path, query="")
     route = access.config.route(path, request.host, 8099, "127.0.0.1")
     return access.decide(request, route, "127.0.0.1", "127.0.0.1")
 

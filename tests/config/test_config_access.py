@@ -559,7 +559,8 @@ def test_alias_matches(uri, fake, length):
 
 
 def test_alias_match_substitution():
-    alias = paths.Alias(r"^/u/(\w+)(/.*)?$", r"/home/$1/www$2\$3$9", True, "f", 1)
+    alias = paths.Alias(fake=r"^/u/(\w+)(/.*)?$", real=r"/home/$1/www$2\$3$9", regex=True,
+                        file="f", line=1)
     assert alias.translate("/u/ann/a") == "/home/ann/www/a$3"
     assert alias.translate("/u/ann") == "/home/ann/www$3"
     assert alias.translate("/v") is None

@@ -12,7 +12,8 @@ DATA = Path(__file__).parent / "data"
 
 
 def location(pattern, regex=False):
-    return LocationSection(pattern, regex, None, None, "f.conf", 1)
+    return LocationSection(pattern=pattern, regex=regex, handler=None, websocket=None,
+                           file="f.conf", line=1)
 
 
 # Listen

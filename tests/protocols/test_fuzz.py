@@ -92,7 +92,8 @@ def test_forwarded_request_stream_never_raises_and_stays_bounded(data):
     """The forwarder's framing (geows in front of Apache) takes whatever a client sends:
     it passes on no more than it was given, or stops with a reason, and never buffers
     a line past httpd's limit."""
-    stream = RequestStream(ProxyPass("/app", ("b", 80), "/app", "f.conf", 1), "192.0.2.1")
+    stream = RequestStream(ProxyPass(prefix="/app", backend=("b", 80), backend_path="/app",
+                                     file="f.conf", line=1), "192.0.2.1")
     given = sent = 0
     for chunk in [FORWARD_HEAD, *data]:
         given += len(chunk)
@@ -122,7 +123,8 @@ def test_forwarded_response_reader_never_raises_and_passes_on_what_it_got(data):
     """Whatever a backend sends, the response reader passes it on byte for byte (a head,
     or a line of the chunked framing, once whole) or stops with a 502, and never holds
     more of a head or a line than its limit."""
-    stream = RequestStream(ProxyPass("/", ("b", 80), "/", "f.conf", 1), "192.0.2.1")
+    stream = RequestStream(ProxyPass(prefix="/", backend=("b", 80), backend_path="/",
+                                     file="f.conf", line=1), "192.0.2.1")
     stream.feed(b"GET / HTTP/1.1\r\nHost: h\r\n\r\nHEAD / HTTP/1.1\r\nHost: h\r\n\r\n"
                 b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
                 b"Connection: upgrade\r\n\r\n")

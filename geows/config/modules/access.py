@@ -93,8 +93,9 @@ class AccessDirectives(ReadState):
                 return None
             vhost = draft.vhost.built if draft.vhost is not None else None
             draft.built = AccessSection(
-                draft.kind, draft.pattern, draft.regex, vhost, draft.file, draft.line,
-                tuple(draft.lines), tuple(s for s in nested if s.kind == "files"),
-                tuple(s for s in nested if s.kind == "if"))
+                kind=draft.kind, pattern=draft.pattern, regex=draft.regex, vhost=vhost,
+                file=draft.file, line=draft.line, lines=tuple(draft.lines),
+                files=tuple(s for s in nested if s.kind == "files"),
+                ifs=tuple(s for s in nested if s.kind == "if"))
         return draft.built
 

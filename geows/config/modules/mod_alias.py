@@ -27,7 +27,8 @@ class AliasDirectives(ReadState):
         if len(args) == 2:
             if scope.kind == DIR:
                 raise ConfigError(f"{node.name} cannot occur within directory context")
-            self._add_alias(Alias(args[0], args[1], False, node.file, node.line), scope)
+            alias = Alias(fake=args[0], real=args[1], regex=False, file=node.file, line=node.line)
+            self._add_alias(alias, scope)
         elif scope.kind != DIR:
             raise ConfigError(f"{node.name} must have two arguments when used globally")
         elif scope.location is None or scope.access is None or scope.access.kind == "if":
@@ -39,7 +40,7 @@ class AliasDirectives(ReadState):
 
     def _aliasmatch(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         try:
-            alias = Alias(args[0], args[1], True, node.file, node.line)
+            alias = Alias(fake=args[0], real=args[1], regex=True, file=node.file, line=node.line)
         except re.error:
             raise ConfigError("Regular expression could not be compiled.") from None
         self._add_alias(alias, scope)

@@ -90,6 +90,7 @@ class ProxyDirectives(ReadState):
                             node.file, node.line, prefix, target, parsed, prefix)
             else:
                 backend, backend_path, upgrade = parsed[:2], parsed[2], parsed[3]
-        line = ProxyPass(prefix, backend, backend_path, node.file, node.line, upgrade)
+        line = ProxyPass(prefix=prefix, backend=backend, backend_path=backend_path,
+                         file=node.file, line=node.line, upgrade=upgrade)
         (scope.vhost.proxy_passes if scope.vhost else self.proxy_passes).append(line)
 

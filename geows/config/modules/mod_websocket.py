@@ -184,14 +184,15 @@ class WebSocketDirectives(ReadState):
     def _finish(self, draft: LocationDraft) -> LocationSection:
         websocket = None
         if draft.websocket_at is not None:
-            websocket = WebSocketSettings(self._plugin_path(draft.plugin), draft.init,
-                                          draft.websocket_at.file, draft.websocket_at.line,
-                                          draft.max_message_size, draft.support_draft75,
-                                          draft.deflate, draft.origins, draft.ping)
+            websocket = WebSocketSettings(
+                plugin=self._plugin_path(draft.plugin), init=draft.init,
+                file=draft.websocket_at.file, line=draft.websocket_at.line,
+                max_message_size=draft.max_message_size, support_draft75=draft.support_draft75,
+                deflate=draft.deflate, origins=draft.origins, ping=draft.ping)
         vhost = draft.vhost.built if draft.vhost is not None else None
-        return LocationSection(draft.pattern, draft.regex, draft.handler, websocket,
-                               draft.node.file, draft.node.line, vhost,
-                               websocket_config=draft.first_websocket is not None,
+        return LocationSection(pattern=draft.pattern, regex=draft.regex, handler=draft.handler,
+                               websocket=websocket, file=draft.node.file, line=draft.node.line,
+                               vhost=vhost, websocket_config=draft.first_websocket is not None,
                                alias=draft.alias, access=draft.access.built)
 
     def _plugin_path(self, plugin: str) -> str:
