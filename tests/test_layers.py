@@ -1,17 +1,24 @@
 """The layer rules of the README's Layout table, checked: a plugin's first line, `import
 geows.config`, `import geows.protocols`, `import geows.proxy_http` and `import
 geows.process.master`, each run alone in a fresh interpreter, load none of the modules
-their rows leave out; and only the entry points monkeypatch."""
+their rows leave out; only the entry points monkeypatch; and no room grows past what a
+newcomer can hold in their head."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.geows_process import REPO
+
+# The house's sizes (README, Layout): lines per module, lines per class.
+MAX_MODULE_LINES = 700
+MAX_CLASS_LINES = 400
 
 # geows' modules that do I/O or drive it (sockets, processes, log files, DNS, certificates).
 IO_MODULES = ("geows.runtime", "geows.process", "geows.cli", "geows.access",
@@ -112,3 +119,23 @@ def test_only_the_entry_points_monkeypatch(statement):
                             "print(monkey.is_anything_patched())"],
                            cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
     assert child.stdout.split() == [str(PATCHES[statement])]
+
+
+def room_sizes(tree: Path) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """Every geows module's lines (as `wc -l` counts them) and every class's (first line to
+    last), largest first."""
+    modules, classes = [], []
+    for path in sorted((tree / "geows").rglob("*.py")):
+        text = path.read_text()
+        name = str(path.relative_to(tree))
+        modules.append((text.count("\n"), name))
+        classes += [(node.end_lineno - node.lineno + 1, f"{name}: {node.name}")
+                    for node in ast.walk(ast.parse(text)) if isinstance(node, ast.ClassDef)]
+    return sorted(modules, reverse=True), sorted(classes, reverse=True)
+
+
+def test_no_room_is_too_big():
+    modules, classes = room_sizes(REPO)
+    assert [room for room in modules if room[0] > MAX_MODULE_LINES] == []
+    assert [room for room in classes if room[0] > MAX_CLASS_LINES] == []
+    assert modules[0][0] > 300 and classes[0][0] > 100  # it measured something
