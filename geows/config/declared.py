@@ -61,7 +61,8 @@ class Declarations:
 
     def load(self, identifier: str) -> None:
         self.loaded.add(identifier)
-        if identifier not in MODULES and identifier not in BUILT_IN:
+        if identifier not in MODULES and identifier not in BUILT_IN \
+                and identifier not in self.unknown:
             self.unknown.append(identifier)
 
     def directive(self, node: Node, context: str, *, section: bool = False,
@@ -102,14 +103,12 @@ class Declarations:
 
     def _declared(self, key: str, mpm_loaded: bool) -> bool:
         modules = self._modules(mpm_loaded)
-        return any(module in modules
-                   for _, module, _, _ in DIRECTIVES.get(key, ()))
+        return any(module in modules for _, module, _, _ in DIRECTIVES.get(key, ()))
 
 
 def _check_context(name: str, key: str, context: str, modules: set[str] | frozenset[str]
                    ) -> None:
     """httpd's invoke_cmd: refuse a directive outside the places its module allows."""
-    allowed = {where for _, module, where, _ in DIRECTIVES[key]
-               if module in modules}
+    allowed = {where for _, module, where, _ in DIRECTIVES[key] if module in modules}
     if "anywhere" not in allowed and ("dir" if context == DIR else "server") not in allowed:
         raise ConfigError(f"{name} not allowed here")
