@@ -55,12 +55,14 @@ class Declarations:
     """The modules a config loads, and the directives waiting for the end of the read."""
 
     loaded: set[str] = field(default_factory=set)  # LoadModule'd identifiers
+    usable: set[str] = field(default_factory=lambda: set(BUILT_IN))  # and the built-in ones
     unknown: list[str] = field(default_factory=list)  # in no table: mod_php, a site's own...
     # name, key, the context to check ("": none), file, line
     pending: list[tuple[str, str, str, str, int]] = field(default_factory=list)
 
     def load(self, identifier: str) -> None:
         self.loaded.add(identifier)
+        self.usable.add(identifier)
         if identifier not in MODULES and identifier not in BUILT_IN \
                 and identifier not in self.unknown:
             self.unknown.append(identifier)
@@ -98,8 +100,7 @@ class Declarations:
     def _modules(self, mpm_loaded: bool = True) -> frozenset[str] | set[str]:
         """The modules whose directives the config may use; every MPM's while none is
         loaded (a config for geows alone loads none: geows is its MPM)."""
-        modules = self.loaded | BUILT_IN
-        return modules if mpm_loaded else modules | MPMS
+        return self.usable if mpm_loaded else self.usable | MPMS
 
     def _declared(self, key: str, mpm_loaded: bool) -> bool:
         modules = self._modules(mpm_loaded)
