@@ -39,7 +39,8 @@ def write_config(root: Path, sections: int, regex: bool = True) -> Path:
     inline = sections * 3 // 4
     files = 50
     (root / "conf.d" / "nested").mkdir(parents=True)
-    main = ["Listen 127.0.0.1:8080", "ServerName bench.test", "Include conf.d/*.conf"]
+    main = ["Listen 127.0.0.1:8080", "ServerName bench.test",
+            "LoadModule headers_module modules/mod_headers.so", "Include conf.d/*.conf"]
     main += [section(n, regex) for n in range(inline)]
     (root / "httpd.conf").write_text("\n".join(main))
     rest = list(range(inline, sections))

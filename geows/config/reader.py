@@ -26,6 +26,7 @@ from geows.config.access_lines import (
     is_access_directive,
     is_remoteip_directive,
 )
+from geows.config.declared import Declarations
 from geows.config.directives import ANYWHERE, DIR, SERVER, SERVER_ONLY, VHOST, Spec, table
 from geows.config.drafts import AccessDraft, LocationDraft, Scope, VirtualHostDraft, not_allowed
 from geows.config.lexer import split_words
@@ -112,7 +113,9 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
     def read(self, file: str) -> Config:
         server = AccessDraft("server", "", False, None, file, 0)
         self.access.append(server)
+        self.declared = Declarations()
         self._walk_file(file, Scope(SERVER, access=server))
+        self.declared.check()
         error_log = self._error_log(self.logs)
         self.main_logs = self._server_logs(self.logs, None, self.server_name)
         vhosts = [self._finish_vhost(vhost, error_log) for vhost in self.vhosts]
@@ -256,6 +259,7 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
                 self.proxy_access.append(access)
             else:
                 access = None
+            self.declared.directive(node, scope.kind, section=True, check_context=False)
             self._walk(node.children, Scope(DIR, node.name, vhost=scope.vhost, access=access,
                                             containers=containers, location=scope.location))
 
@@ -378,9 +382,11 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
         args = self._args(node)
         spec = DIRECTIVES.get(node.key)
         if spec is None and (is_access_directive(node.key) or is_remoteip_directive(node.key)):
+            self.declared.directive(node, scope.kind, check_context=False)  # access checks it
             self._access_line(node, args, scope)
             return
         if spec is None:
+            self.declared.directive(node, scope.kind)
             log.debug("%s:%d: %s is not used by geows", node.file, node.line, node.name)
             return
         spec.check(args, scope.kind)
@@ -394,6 +400,7 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
 
     def _loadmodule(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         self.modules |= directives.module_names(args[0])
+        self.declared.load(args[0])
 
     def _define(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         _check_variable_name(args[0])

@@ -59,6 +59,7 @@ def test_access_lines_keep_key_args_place_and_containers(root):
             AuthType Basic
           </RequireAll>
         </Location>
+        LoadModule headers_module modules/mod_headers.so
         """.replace("        ", "")))
     (section,) = config.access
     assert (section.kind, section.pattern, section.regex, section.vhost) == (
@@ -73,7 +74,8 @@ def test_access_lines_keep_key_args_place_and_containers(root):
 
 def test_sections_without_access_lines_are_not_recorded(root):
     config = root.load(marked("<Location /a>\nHeader set X 1\n</Location>\n"
-                              "<Directory /srv>\n<Files x>\nAuthName f\n</Files>\n</Directory>\n"))
+                              "<Directory /srv>\n<Files x>\nAuthName f\n</Files>\n</Directory>\n"
+                              "LoadModule headers_module modules/mod_headers.so\n"))
     (directory,) = config.access
     assert (directory.kind, directory.lines) == ("directory", ())
     assert [f.pattern for f in directory.files] == ["x"]
@@ -142,7 +144,8 @@ def test_refused_as_httpd_refuses(root, body, line, message):
 
 
 def test_accepted_at_server_level(root):
-    config = root.load(marked("SSLVerifyClient none\nAuthDigestShmemSize 1000\n"))
+    config = root.load(marked("SSLVerifyClient none\nAuthDigestShmemSize 1000\n"
+                              "LoadModule auth_digest_module modules/mod_auth_digest.so\n"))
     assert [line.key for line in config.access[0].lines] == [
         "sslverifyclient", "authdigestshmemsize"]
 

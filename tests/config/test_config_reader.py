@@ -477,6 +477,7 @@ def test_unknown_directives_and_sections_are_skipped(root, caplog):
         <Location /echo>
           Header set X-Frame-Options DENY
         </Location>
+        LoadModule headers_module modules/mod_headers.so
         """)
     assert config.route("/echo").endpoint is not None
     assert f"{root.conf}:2: ServerAdmin is not used by geows" in caplog.messages
