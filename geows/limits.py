@@ -71,6 +71,12 @@ RELAY_BACKLOG = 67_108_864
 # last connection has ended.
 FINISH_POLL = 0.2
 
+# Failures that can repeat as fast as lines are written or connections come (a log on a
+# full disk, accept() out of descriptors) are said at most this often, each report with
+# how many there were since: the operator learns of each outage and of its size, and the
+# error log does not grow by a line per failure (nor fill the disk it may share).
+LOG_FAILURE_REPORT = 1.0
+
 # How often each worker reports its figures for the status page.
 STATUS_INTERVAL = 1.0
 

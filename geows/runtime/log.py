@@ -8,7 +8,9 @@ Without ErrorLog they go to stderr; without any CustomLog (or TransferLog, Globa
 connection's line goes to stdout in geows' own format (`AccessLogFormatter`).
 
 Files are opened by `configure` itself, in append mode, and every line is one write():
-the lines of several processes writing one file never interleave. Calling `configure`
+the lines of several processes writing one file never interleave. A line a full disk
+refuses is lost whole (never a part of it written) and counted, and the losses are said
+at most once a second. Calling `configure`
 again (a reload) closes them and opens them anew, which is how logs are rotated. It returns
 the access logs it opened (`AccessLogs`), which the caller hands to the server that writes
 to them.
@@ -25,6 +27,7 @@ import errno
 import json
 import logging
 import logging.handlers
+import math
 import os
 import shlex
 import shutil
@@ -37,6 +40,7 @@ from typing import TYPE_CHECKING
 
 from gevent import monkey
 
+from geows import limits
 from geows.config.logs import LogTarget
 from geows.errors import ConfigError
 from geows.log_format import Entry, escape
@@ -112,28 +116,94 @@ class AccessLogFormatter(logging.Formatter):
 class _Sink:
     """An open log file or pipe. Each line is one write() (a longer one than a pipe takes
     at once goes on in further writes, under the lock); closing waits for a write under
-    way, so that no line ever goes to a descriptor number reused since."""
+    way, so that no line ever goes to a descriptor number reused since.
+
+    A write refused part way (a full disk) is taken back: a line is in the file whole or
+    not at all, and the next one starts on a line of its own. The lines lost are counted
+    and said at most once per limits.LOG_FAILURE_REPORT: when the writes begin to fail,
+    while they go on failing, and when they succeed again, with how many were lost."""
 
     def __init__(self, fd: int, target: LogTarget, owned: bool = True):
         self.fd = fd
         self.target = target
         self.owned = owned  # False: a logger's pipe, closed by whoever started the logger
+        self.regular = stat.S_ISREG(os.fstat(fd).st_mode)  # a file: a part can be taken back
         self.lock = _os_rlock()
-        self.failed = False  # a write failed: said once on the error log
+        self.lost = 0          # lines lost since the writes began to fail
+        self.failing = False   # that they fail was said, and that they succeed again not yet
+        self.error: OSError | None = None  # the last write's error
+        self.said = -math.inf  # when the last report was made (time.monotonic())
 
     def write(self, data: bytes) -> None:
         with self.lock:
             if self.fd < 0:
                 return  # closed by a reload while this line was on its way: it is lost
             view = memoryview(data)
-            while view:
-                view = view[os.write(self.fd, view):]
+            try:
+                while view:
+                    view = view[os.write(self.fd, view):]
+            except OSError as exc:
+                self._take_back(len(data) - len(view))
+                self._failed(data.count(b"\n"), exc)
+            else:
+                if self.lost:
+                    self._succeeded()
 
     def close(self) -> None:
         with self.lock:
             if self.owned and self.fd >= 0:
                 os.close(self.fd)
             self.fd = -1
+
+    def _take_back(self, written: int) -> None:
+        """Cut the part of a line a failed write left at the end of the file; unless
+        another process wrote after it (a full disk fails their writes as well), which
+        cutting would take too."""
+        if not written or not self.regular:
+            return  # nothing written, or a pipe: what a reader took cannot be taken back
+        try:
+            end = os.lseek(self.fd, 0, os.SEEK_CUR)  # O_APPEND: the end of our part
+            if os.fstat(self.fd).st_size == end:
+                os.ftruncate(self.fd, end - written)
+        except OSError:
+            pass  # the part stays; the report says lines were lost
+
+    def _failed(self, lines: int, error: OSError) -> None:
+        self.lost += lines
+        self.error = error
+        if self._due():
+            if self.failing:
+                self._say(f"still cannot write to {self._name()}: {error}; {self.lost} "
+                          "line(s) lost so far")
+            else:
+                self.failing = True
+                self._say(f"cannot write to {self._name()}: {error}; its lines are lost "
+                          "until it can be written again")
+
+    def _succeeded(self) -> None:
+        if self._due():
+            self._say(f"{self._name()} is written again: {self.lost} line(s) were lost "
+                      f"({self.error})")
+            self.lost = 0
+            self.failing = False
+
+    def _due(self) -> bool:
+        now = time.monotonic()
+        if now - self.said < limits.LOG_FAILURE_REPORT:
+            return False
+        self.said = now
+        return True
+
+    def _name(self) -> str:
+        return f"{self.target.where} ({self.target.file}:{self.target.line})"
+
+    def _say(self, message: str) -> None:
+        """To the error log; the error log's own failures to stderr (geows runs in the
+        foreground: a terminal, or the journal under systemd)."""
+        if self is _error_sink:
+            print(f"geows: {message}", file=sys.stderr)
+        else:
+            log.error("%s", message)
 
 
 class _SinkHandler(logging.Handler):
@@ -146,11 +216,6 @@ class _SinkHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.sink.write((self.format(record) + "\n").encode("utf-8", "backslashreplace"))
-        except OSError as exc:  # its piped logger died, the disk is full...: said once
-            if not self.sink.failed:
-                self.sink.failed = True
-                print(f"geows: cannot write to the error log {self.sink.target.where}: {exc}",
-                      file=sys.stderr)
         except Exception:
             self.handleError(record)
 
@@ -238,13 +303,7 @@ class AccessLogs:
         for access_log in logs.access_logs:
             sink = self.sinks[access_log.target.where]
             line = access_log.format.render(entry) + "\n"
-            try:
-                sink.write(line.encode("utf-8", "surrogateescape"))
-            except OSError as exc:
-                if not sink.failed:
-                    sink.failed = True
-                    log.error("cannot write to the access log %s (%s:%d): %s; its lines are "
-                              "lost", sink.target.where, sink.target.file, sink.target.line, exc)
+            sink.write(line.encode("utf-8", "surrogateescape"))
 
 
 def _inherited_pipes() -> dict[str, int] | None:
