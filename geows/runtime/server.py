@@ -9,8 +9,10 @@ figures of the status page.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
+import math
 import os
 import resource
 import socket
@@ -28,6 +30,7 @@ from gevent.server import StreamServer
 from geows import limits
 from geows.access.control import AccessControl
 from geows.config import Config, Listener, WebSocketSettings
+from geows.config.model import host_port
 from geows.plugin.threads import wait_for_threads
 from geows.protocols.memory import MessageMemory
 from geows.runtime import status
@@ -86,7 +89,7 @@ class Server:
         # child's threads: each of the `processes` serving takes its share.
         self.max_connections = max(1, config.max_connections // processes) \
             if config.max_connections else max(1, soft_fds - limits.MAX_CONNECTIONS_FD_RESERVE)
-        self._servers: list[StreamServer] = []
+        self._servers: list[_Listening] = []
         # What the status page shows of this process (snapshot).
         self.generation = generation  # the server's restarts before this process started
         self.started = time.time()
@@ -106,8 +109,8 @@ class Server:
         try:
             for listener in self.config.listeners:
                 handle = functools.partial(self._handle, tls_context=contexts[listener])
-                server = StreamServer(sockets[listener.host, listener.port], handle,
-                                      spawn=self._group)
+                server = _Listening(listener, sockets[listener.host, listener.port], handle,
+                                    spawn=self._group)
                 server.start()
                 self._servers.append(server)
         except OSError:
@@ -271,6 +274,63 @@ class Server:
             connection.handle()
         finally:
             self.connections.discard(connection)
+
+
+class _Listening(StreamServer):
+    """A Listen's StreamServer. When accept() fails (out of descriptors: EMFILE, ENFILE;
+    out of socket memory), the error log says so with what to raise, at most once per
+    limits.LOG_FAILURE_REPORT with how many failed, rather than gevent printing a
+    traceback per failure on stderr; accepting pauses meanwhile, doubling the pause up to
+    gevent's max_delay as gevent does, and new connections wait in the listen backlog."""
+
+    def __init__(self, listener: Listener, sock: socket.socket, handle: Callable[..., None],
+                 spawn: Pool):
+        super().__init__(sock, handle, spawn=spawn)
+        self.listener = listener
+        self.pause = self.min_delay
+        self.failures = 0  # accept()s failed since the last report
+        self.said = -math.inf
+
+    def do_read(self) -> tuple[socket.socket, Any] | None:
+        try:
+            accepted = super().do_read()
+        except OSError as exc:
+            if self.is_fatal_error(exc):
+                raise  # the listening socket itself is gone: gevent closes this server
+            self._failed(exc)
+            return None
+        self.pause = self.min_delay
+        return accepted
+
+    def _failed(self, error: OSError) -> None:
+        self.failures += 1
+        now = time.monotonic()
+        if now - self.said >= limits.LOG_FAILURE_REPORT:
+            self.said = now
+            listener = self.listener
+            log.error("%s:%d: Listen %s: accept() failed %d time(s): %s; %s; new connections "
+                      "wait in the listen backlog meanwhile", listener.file, listener.line,
+                      host_port(listener.host, listener.port), self.failures, error,
+                      _accept_advice(error))
+            self.failures = 0
+        # As gevent's own _do_read pauses after an error (its timer, which close() stops).
+        self.stop_accepting()
+        self._timer = self.loop.timer(self.pause)
+        self._timer.start(self._start_accepting_if_started)
+        self.pause = min(self.max_delay, self.pause * 2)
+
+
+def _accept_advice(error: OSError) -> str:
+    """What an accept() error asks of the operator."""
+    if error.errno == errno.EMFILE:
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return (f"this process may have {soft} files open: raise that limit (ulimit -n; "
+                "LimitNOFILE= under systemd), or lower MaxRequestWorkers")
+    if error.errno == errno.ENFILE:
+        return "the system's table of open files is full: raise fs.file-max (sysctl)"
+    if error.errno in (errno.ENOBUFS, errno.ENOMEM):
+        return "the system is short of memory for sockets"
+    return "accepting pauses"
 
 
 def _add(row: list[int], *values: int) -> None:
