@@ -150,6 +150,13 @@ INFLATE_STEP = 65_536
 # made to deliver one; bench/RESULTS-inflate.md) however many clients pin what they can.
 MESSAGE_MEMORY = 67_108_864
 
+# WebSocketWatchdog's default: a worker's event loop held this long (a plugin computing in
+# pure Python, or blocking in C without gevent) is reported with the plugin call and its
+# stack. Every other connection of the worker waits that long: a second is already an
+# outage for a chat or a game, while nothing geows does itself (a parse is cut into turns
+# of limits.TURN) comes near it, nor does a busy worker's loop turning under load.
+WATCHDOG = 1.0
+
 # Unsent output a connection may hold: bytes queued plus bytes the kernel has
 # not taken yet. Past it, a broadcast closes that connection (1008) rather than
 # buffer without bound for a client that stopped reading, and a send from an OS

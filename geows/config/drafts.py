@@ -192,6 +192,7 @@ class ReadState:
         self.request_limits: dict[str, int] = {}  # the main server's LimitRequest* set
         self.max_connections: int | None = None
         self.message_memory = limits.MESSAGE_MEMORY
+        self.watchdog: float | None = limits.WATCHDOG
         self.process: dict[str, object] = {}  # ProcessSettings' fields the config sets
         self.plugins: dict[str, str] = {}  # WebSocketHandler's file -> its absolute path
         self.document_root: tuple[Node, str] | None = None  # the main server's DocumentRoot

@@ -265,6 +265,9 @@ class Config:
     process: ProcessSettings = ProcessSettings()
     # WebSocketMessageMemory: the bytes each worker's incomplete messages may hold together.
     message_memory: int = limits.MESSAGE_MEMORY
+    # WebSocketWatchdog: how long a worker's event loop may be held before it is reported;
+    # None: Off.
+    watchdog: float | None = limits.WATCHDOG
     _vhost_table: VirtualHostTable | None = field(default=None, init=False, repr=False,
                                                   compare=False)
     _plans: dict[int, _Plan] = field(default_factory=dict, init=False, repr=False,

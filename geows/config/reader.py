@@ -141,7 +141,8 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
             proxy_access=tuple(line for draft in self.proxy_access for line in draft.lines[:1]),
             tls=self.tls.settings(self.tls), request_limits=RequestLimits(**self.request_limits),
             max_connections=self.max_connections, error_log=error_log, logs=self.main_logs,
-            process=ProcessSettings(**self.process), message_memory=self.message_memory)
+            process=ProcessSettings(**self.process), message_memory=self.message_memory,
+            watchdog=self.watchdog)
         if self.guard:
             config.check_htaccess()
             config.check_alias_expressions()

@@ -81,7 +81,7 @@ class ErrorLogFormatter(logging.Formatter):
     """An error log line as httpd writes one. The whole message is escaped, as httpd's
     log_error_core escapes every message (ap_escape_errorlog_item): whatever a client
     sent, wherever a message quotes it, reaches no log and no terminal raw. A traceback
-    (exc_info) keeps its lines, each escaped alike."""
+    (exc_info) or a stack (stack_info) keeps its lines, each escaped alike."""
 
     def __init__(self, stamp: bool = True):
         super().__init__()
@@ -98,8 +98,9 @@ class ErrorLogFormatter(logging.Formatter):
         level = _NAMES.get(record.levelno, record.levelname.lower())
         text += f"[{module}:{level}] [pid {os.getpid()}] "
         text += escape(record.getMessage(), quote=False)
-        if record.exc_info:
-            for line in self.formatException(record.exc_info).split("\n"):  # \n alone
+        trace = self.formatException(record.exc_info) if record.exc_info else record.stack_info
+        if trace:
+            for line in trace.split("\n"):  # \n alone
                 text += "\n" + escape(line, quote=False)
         return text
 

@@ -1,4 +1,5 @@
-"""The server: one gevent StreamServer per Listen, one greenlet per connection.
+"""The server: one gevent StreamServer per Listen, one greenlet per connection, and the
+watchdog (geows.runtime.watchdog) that says when a plugin call holds them all.
 
 Each accepted connection is a `Handshake` (geows.runtime.handshake), which becomes a
 `Session` (geows.runtime.session) once upgraded. The server keeps what they share: the
@@ -37,6 +38,7 @@ from geows.runtime import status
 from geows.runtime.handshake import Handshake
 from geows.runtime.log import AccessLogs
 from geows.runtime.session import Session
+from geows.runtime.watchdog import Watchdog
 
 log = logging.getLogger("geows.server")
 
@@ -90,6 +92,7 @@ class Server:
         self.max_connections = max(1, config.max_connections // processes) \
             if config.max_connections else max(1, soft_fds - limits.MAX_CONNECTIONS_FD_RESERVE)
         self._servers: list[_Listening] = []
+        self._watchdog: Watchdog | None = None  # WebSocketWatchdog, while serving
         # What the status page shows of this process (snapshot).
         self.generation = generation  # the server's restarts before this process started
         self.started = time.time()
@@ -116,6 +119,9 @@ class Server:
         except OSError:
             self.stop()
             raise
+        if self.config.watchdog is not None:
+            self._watchdog = Watchdog(self, self.config.watchdog)
+            self._watchdog.start()
 
     def stop_accepting(self) -> None:
         """Close the listening sockets (a worker's copies: the master and the other workers
@@ -142,6 +148,8 @@ class Server:
                     destroy()
                 except Exception:
                     log.exception("plugin destroy() raised")
+        if self._watchdog is not None:
+            self._watchdog.stop()
 
     def broadcast(self, settings: WebSocketSettings, type: int, data: str | bytes) -> int:
         """Queue one message for every open connection of a location, this worker's (in the

@@ -105,6 +105,19 @@ def test_websocket_message_memory_at_server_level_only(root):
     assert message == f"{root.conf}:3: WebSocketMessageMemory not allowed here"
 
 
+def test_websocket_watchdog_at_server_level_only(root):
+    assert root.load(LISTEN).watchdog == limits.WATCHDOG
+    assert root.load(LISTEN + "WebSocketWatchdog 0.25\n").watchdog == 0.25
+    assert root.load(LISTEN + "WebSocketWatchdog 3\n").watchdog == 3.0
+    assert root.load(LISTEN + "WebSocketWatchdog off\n").watchdog is None
+    for value in ("0", "-1", "1s", "x"):
+        message = root.error(LISTEN + f"WebSocketWatchdog {value}\n")
+        assert message == (f"{root.conf}:2: WebSocketWatchdog '{value}': expected a number of "
+                           "seconds greater than 0, or Off")
+    message = root.error(LISTEN + "<Location /ws>\nWebSocketWatchdog 5\n</Location>\n")
+    assert message == f"{root.conf}:3: WebSocketWatchdog not allowed here"
+
+
 def test_a_max_message_size_over_websocket_message_memory_is_warned_about(root, caplog):
     caplog.set_level(logging.WARNING, "geows.config")
     text = LISTEN + """WebSocketMessageMemory 1000000

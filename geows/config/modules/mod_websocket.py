@@ -42,6 +42,10 @@ DIRECTIVES = table(
     # geows' own: what one worker's incomplete messages may hold together, in bytes.
     Spec("WebSocketMessageMemory", 1, 1, SERVER_ONLY,
          "the bytes one worker's incomplete messages may hold together"),
+    # geows' own: how long a worker's event loop may be held before the error log says
+    # which plugin call holds it.
+    Spec("WebSocketWatchdog", 1, 1, SERVER_ONLY,
+         "the seconds a worker's event loop may be held before it is reported, or Off"),
 )
 
 _INT64_MAX = 2**63 - 1
@@ -99,6 +103,17 @@ def parse_ping(args: Sequence[str]) -> tuple[float, float] | None:
     return interval, timeout
 
 
+def parse_watchdog(value: str) -> float | None:
+    """WebSocketWatchdog's seconds (decimals allowed), or None for Off."""
+    if value.lower() == "off":
+        return None
+    seconds = float(value) if _SECONDS.fullmatch(value) else 0.0
+    if not seconds > 0:
+        raise ConfigError(f"WebSocketWatchdog '{value}': expected a number of seconds greater "
+                          "than 0, or Off")
+    return seconds
+
+
 def _ping_seconds(name: str, value: str) -> float:
     seconds = float(value) if _SECONDS.fullmatch(value) else 0.0
     if not 0 < seconds <= _PING_MAX:
@@ -137,6 +152,9 @@ class WebSocketDirectives(ReadState):
 
     def _websocketmessagememory(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         self.message_memory = parse_message_memory(args[0])
+
+    def _websocketwatchdog(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        self.watchdog = parse_watchdog(args[0])
 
     def _websocketdeflate(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         flag = directives.parse_flag("WebSocketDeflate", args[0] if args else "")
