@@ -63,7 +63,8 @@ class GeowsProcess:
     """A running geows; `stop()` sends SIGTERM and collects its logs."""
 
     def __init__(self, config_text: str, *, server_root: Path = REPO, extra_files=None,
-                 extra_args=()):
+                 extra_args=(), prefix=()):
+        """`prefix`: a command that runs geows (prlimit, unshare...), its arguments first."""
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="geows-test-"))
         for name, text in (extra_files or {}).items():
@@ -74,7 +75,7 @@ class GeowsProcess:
         self.stdout_path = self.dir / "access.log"
         self.stderr_path = self.dir / "error.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "geows", "-f", str(self.config), "-d", str(server_root),
+            [*prefix, sys.executable, "-m", "geows", "-f", str(self.config), "-d", str(server_root),
              *extra_args],
             cwd=server_root, stdout=self.stdout_path.open("w"), stderr=self.stderr_path.open("w"),
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
