@@ -10,10 +10,9 @@ connection's line goes to stdout in geows' own format (`AccessLogFormatter`).
 Files are opened by `configure` itself, in append mode, and every line is one write():
 the lines of several processes writing one file never interleave. A line a full disk
 refuses is lost whole (never a part of it written) and counted, and the losses are said
-at most once a second. Calling `configure`
-again (a reload) closes them and opens them anew, which is how logs are rotated. It returns
-the access logs it opened (`AccessLogs`), which the caller hands to the server that writes
-to them.
+at most once a second. Calling `configure` again (a reload) closes them and opens them
+anew, which is how logs are rotated. It returns the access logs it opened (`AccessLogs`),
+which the caller hands to the server that writes to them.
 
 Piped loggers ("|command") are started once per distinct command, by the process that
 configures without inheriting any (the master); it exports their pipes in PIPES_ENV and
