@@ -1,5 +1,5 @@
 """What geows.protocols.rfc6455 relies on in the `websockets` engine beyond its documented
-API (setup.cfg accepts any websockets>=13): each test fails if the installed version
+API (setup.cfg accepts websockets>=17): each test fails if the installed version
 changes that behaviour, before a client sees the difference."""
 
 import struct
