@@ -387,7 +387,7 @@ class RFC6455(WebSocketProtocol):
         self._drain()
         return len(payload)
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
+    def close(self, code: int | None = None, reason: str = "") -> None:
         if self.state is State.OPEN:
             self._engine.send_close(code, reason)
             self._sync()
