@@ -99,8 +99,9 @@ def test_draft76_handshake_and_message(served):
     (key1, n1), (key2, n2) = make_key(rng), make_key(rng)
     key3 = b"abcdefgh"
     sock.sendall(f"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: WebSocket\r\n"
-                 f"Connection: Upgrade\r\nOrigin: http://test\r\nSec-WebSocket-Key1: {key1}\r\n"
-                 f"Sec-WebSocket-Key2: {key2}\r\n\r\n".encode() + key3)
+                 f"Connection: Upgrade\r\nOrigin: http://127.0.0.1\r\n"
+                 f"Sec-WebSocket-Key1: {key1}\r\nSec-WebSocket-Key2: {key2}\r\n\r\n".encode()
+                 + key3)
     answer = md5(struct.pack(">II", n1, n2) + key3).digest()
     received = _read_until(sock, answer)
     assert received.startswith(b"HTTP/1.1 101 ")
