@@ -61,9 +61,9 @@ def snippet(config: Config, *, form: str = "auto", backend: str | None = None,
            "#    ServerRoot, as httpd installs them; on Debian, `a2enmod proxy proxy_http",
            "#    proxy_wstunnel` loads them instead.",
            *_modules(form)]
-    if config.virtual_hosts:
-        out += ["# geows picks the <VirtualHost> by the Host header: pass the client's on.",
-                "ProxyPreserveHost On"]
+    out += ["# Pass the client's Host header on: WebSocketOriginCheck Same (the default)",
+            "# compares the browser's Origin with it, and geows picks the <VirtualHost> by it.",
+            "ProxyPreserveHost On"]
     out += _proxy_lines([s for s in sections if s.vhost is None], form, url_host, port)
     for vhost in dict.fromkeys(s.vhost for s in sections if s.vhost is not None):
         out += ["", f"# Inside {_vhost_name(vhost)} ({vhost.file}:{vhost.line}):",

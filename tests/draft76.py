@@ -20,8 +20,13 @@ def make_key(rng: random.Random) -> tuple[str, int]:
     return "".join(chars), number
 
 
+# Draft76Client's default Origin: the location's own (http://host:port), as a page served
+# beside it sends; WebSocketOriginCheck Same, the default, lets it through.
+OWN_ORIGIN = "own origin"
+
+
 class Draft76Client:
-    def __init__(self, port: int, path: str = "/echo", *, origin: str | None = "http://test",
+    def __init__(self, port: int, path: str = "/echo", *, origin: str | None = OWN_ORIGIN,
                  protocol: str | None = None, content_length: bool = False,
                  host: str = "127.0.0.1", seed: int | None = None, timeout: float = 10,
                  extra_headers: str = "", key3_later: bool = False, after_key3: bytes = b""):
@@ -34,6 +39,8 @@ class Draft76Client:
         lines = [f"GET {path} HTTP/1.1", "Upgrade: WebSocket", "Connection: Upgrade",
                  f"Host: {host}:{port}", f"Sec-WebSocket-Key1: {key1}",
                  f"Sec-WebSocket-Key2: {key2}"]
+        if origin == OWN_ORIGIN:
+            origin = f"http://{host}:{port}"
         if origin is not None:
             lines.append(f"Origin: {origin}")
         if protocol is not None:

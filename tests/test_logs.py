@@ -105,7 +105,7 @@ def test_what_the_client_sent_is_logged_escaped():
     assert f"{escaped} 400: request target incorrectly encoded: /echo/\\x1b" in process.error_log
     assert f'"{escaped}" 400' in process.access_log
     assert 'malformed request header value: X-A: "a"\\x1bb' in process.error_log
-    assert "origin http://\\\\evil\\x85 not allowed by WebSocketOrigin" in process.access_log
+    assert "Origin 'http://\\\\evil\\x85' is not a WebSocketTrustedOrigin" in process.access_log
     for text in (process.error_log, process.access_log):
         assert not any(char in text for char in "\x1b\x85\xff"), text
 

@@ -38,6 +38,10 @@ class AccessControl:
     def __init__(self, config: Config):
         self.config = config
         self._built: dict[int, SectionAccess] = {}
+        # Without RewriteEngine On anywhere no RewriteRule rewrites: none needs refusing.
+        self._rewriting = any(
+            line.key == "rewriteengine" and [a.lower() for a in line.args] == ["on"]
+            for section, _ in _with_outermost(config.access) for line in section.lines)
         for section in config.access:
             self._build(section)
         self._refuse_unenforceable()
@@ -49,7 +53,9 @@ class AccessControl:
         self._merged: dict[tuple[int, ...], SectionAccess] = {}
 
     def _build(self, section: AccessSection) -> None:
-        built = build(section.lines, self.config.server_root)
+        lines = section.lines if self._rewriting else \
+            [line for line in section.lines if line.key != "rewriterule"]
+        built = build(lines, self.config.server_root)
         if section.kind == "if" and section.lines:
             # Never evaluated: a request that walks into it is refused (500), so that a
             # wrong "may not apply" below fails closed.

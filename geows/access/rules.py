@@ -453,9 +453,8 @@ class _Builder:
 
     def remapping(self, line: AccessLine) -> None:
         words = [a.lower() for a in line.args]
-        if (line.key == "rewriteengine" and words != ["on"]) or (
-                line.key == "userdir" and words[:1] == ["disabled"] and len(words) == 1):
-            return  # off: nothing is rewritten or mapped
+        if line.key == "userdir" and words[:1] == ["disabled"] and len(words) == 1:
+            return  # off: nothing is mapped
         self.refused.append(_refusal(
             line, _display(line.key), "refuses or remaps requests in ways geows does not model"))
 
@@ -480,19 +479,20 @@ _HANDLERS: dict[str, Callable[[_Builder, AccessLine], None]] = {
     "sslrequire": _Builder.ssl,
     "sslrequiressl": _Builder.ssl,
     "sslverifyclient": _Builder.ssl,
-    **dict.fromkeys(("rewriteengine", "redirect", "redirectmatch", "redirectpermanent",
+    **dict.fromkeys(("rewriterule", "redirect", "redirectmatch", "redirectpermanent",
                      "redirecttemp", "userdir", "virtualdocumentroot", "virtualdocumentrootip"),
                     _Builder.remapping),
 }
 
 # Server-wide settings of other auth modules: they check no request by themselves (what
-# would use them, a Require or AuthBasicProvider naming their provider, is refused).
-_INERT = frozenset({"authncachesocache", "authncacheenable", "authncachecontext",
+# would use them, a Require or AuthBasicProvider naming their provider, is refused); and
+# RewriteEngine, which rewrites nothing without a RewriteRule (refused where it may apply).
+_INERT = frozenset({"rewriteengine", "authncachesocache", "authncacheenable", "authncachecontext",
                     "authncachetimeout", "authncacheprovidefor", "authdigestshmemsize",
                     "authldapcharsetconfig", "authnzfcgidefineprovider"})
 
 _DISPLAY = {"sslrequire": "SSLRequire", "sslrequiressl": "SSLRequireSSL",
-            "sslverifyclient": "SSLVerifyClient", "rewriteengine": "RewriteEngine On",
+            "sslverifyclient": "SSLVerifyClient", "rewriterule": "RewriteRule",
             "redirect": "Redirect",
             "redirectmatch": "RedirectMatch", "redirectpermanent": "RedirectPermanent",
             "redirecttemp": "RedirectTemp", "userdir": "UserDir",

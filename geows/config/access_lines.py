@@ -30,12 +30,13 @@ class AccessLine:
 ACCESS_CONTAINERS = frozenset({"requireall", "requireany", "requirenone", "limit", "limitexcept"})
 
 # Access directives outside the "auth"/"remoteip" families, and those of modules that
-# refuse or remap requests before the handler (mod_rewrite, mod_alias's Redirect,
-# mod_userdir, mod_vhost_alias): geows does not model those, so they must be seen to be
-# refused where they may apply.
+# refuse or remap requests before the handler (mod_rewrite's RewriteRule under RewriteEngine
+# On, mod_alias's Redirect, mod_userdir, mod_vhost_alias): geows does not model those, so
+# they must be seen to be refused where they may apply.
 _ACCESS_KEYS = frozenset({"require", "order", "allow", "deny", "satisfy", "allowmethods",
                           "sslrequire", "sslrequiressl", "sslverifyclient",
-                          "rewriteengine", "redirect", "redirectmatch", "redirectpermanent",
+                          "rewriteengine", "rewriterule",
+                          "redirect", "redirectmatch", "redirectpermanent",
                           "redirecttemp", "userdir", "virtualdocumentroot",
                           "virtualdocumentrootip"})
 

@@ -12,7 +12,7 @@ from geows import limits
 from geows.config.access_lines import AccessContainer, AccessLine
 from geows.config.directives import SERVER
 from geows.config.logs import ServerLogs
-from geows.config.model import AccessSection, Listener
+from geows.config.model import ORIGIN_SAME, AccessSection, Listener
 from geows.config.names import Names
 from geows.config.paths import Alias, ProxyPass
 from geows.config.tls_settings import Located, TlsSettings
@@ -144,7 +144,9 @@ class LocationDraft:
     max_message_size: int = limits.MAX_MESSAGE_SIZE
     support_draft75: bool = False
     deflate: bool = True
-    origins: tuple[str, ...] = ()
+    origin_check: str = ORIGIN_SAME
+    trusted_origins: tuple[str, ...] = ()
+    allow_reserved_codes: bool = False
     ping: tuple[float, float] | None = None
     alias: tuple[str, str, int] | None = None  # an Alias in it: target, file, line
 

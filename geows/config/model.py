@@ -53,6 +53,10 @@ class ProcessSettings:
     graceful_shutdown_timeout: float | None = None
 
 
+# WebSocketOriginCheck's values, lowercased
+ORIGIN_OFF, ORIGIN_SAME, ORIGIN_TRUSTED = "off", "same", "trusted"
+
+
 @dataclass(frozen=True, kw_only=True)
 class WebSocketSettings:
     """mod_websocket's per-directory config, from one section."""
@@ -64,16 +68,30 @@ class WebSocketSettings:
     max_message_size: int = limits.MAX_MESSAGE_SIZE
     support_draft75: bool = False
     deflate: bool = True  # geows' WebSocketDeflate: offer permessage-deflate (RFC 7692)
-    origins: tuple[str, ...] = ()  # geows' WebSocketOrigin, lowercased; empty: any origin
+    # WebSocketOriginCheck: "same" (the default), "trusted" or "off"; and the
+    # WebSocketTrustedOrigins (with geows' older WebSocketOrigin's), compared byte for byte.
+    origin_check: str = ORIGIN_SAME
+    trusted_origins: tuple[str, ...] = ()
+    # WebSocketAllowReservedStatusCodes: a client's close with a reserved code is answered.
+    allow_reserved_codes: bool = False
     # geows' WebSocketPing: (seconds of silence before a ping, seconds then to wait for any
     # byte before failing the connection); None: never (an open WebSocket never times out).
     ping: tuple[float, float] | None = None
 
-    def origin_allowed(self, origin: str | None) -> bool:
-        """Whether a handshake with this Origin may go on. Without WebSocketOrigin, any; a
-        handshake without Origin always: every browser sends one, and a client that does
-        not could as well send a listed one, so refusing it would protect nothing."""
-        return not self.origins or origin is None or origin.lower() in self.origins
+    def origin_refusal(self, origin: str | None, own_origin: str) -> str | None:
+        """Why the maintained mod_websocket refuses a handshake with this Origin, or None.
+        A handshake without one always passes: it is not made by a browser on a user's
+        behalf, and a client that leaves it out could as well send an allowed one."""
+        if origin is None or self.origin_check == ORIGIN_OFF:
+            return None
+        if self.origin_check == ORIGIN_SAME:
+            if origin != own_origin:
+                return (f"Origin '{origin[:100]}' is not the request's own origin "
+                        f"'{own_origin}' (WebSocketOriginCheck Same)")
+        elif origin not in self.trusted_origins:
+            return (f"Origin '{origin[:100]}' is not a WebSocketTrustedOrigin "
+                    "(WebSocketOriginCheck Trusted)")
+        return None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -135,7 +135,7 @@ class VirtualHostTable:
         if chain is None:
             return None
         default = chain.entries[0][0]
-        name = _normal_host(host)
+        name = normal_host(host)
         if len(chain.entries) < 2 or not name:
             return default  # one vhost here is IP-based: no name matching at all
         for vhost, _ in chain.entries:
@@ -165,7 +165,7 @@ def _normal_ip(ip: str | None) -> str | None:
     return str(mapped or parsed)
 
 
-def _normal_host(host: str | None) -> str:
+def normal_host(host: str | None) -> str:
     """fix_hostname: lowercase, without :port and a trailing dot."""
     if not host:
         return ""

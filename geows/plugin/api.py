@@ -116,7 +116,8 @@ class WebSocketServer:
         return self._channel.broadcast(type, data)
 
     def close(self) -> None:
-        """Start the closing handshake; the connection ends within
+        """Start the closing handshake with a close frame without a status code (the client
+        reads 1005), as mod_websocket's close() sends it; the connection ends within
         limits.CLOSE_TIMEOUT (5 s) even if the peer never answers."""
         self._channel.close()
 

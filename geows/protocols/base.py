@@ -67,8 +67,9 @@ class WebSocketProtocol(ABC):
         """Queue one message; returns the payload size in bytes."""
 
     @abstractmethod
-    def close(self, code: int = 1000, reason: str = "") -> None:
-        """Start the closing handshake."""
+    def close(self, code: int | None = None, reason: str = "") -> None:
+        """Start the closing handshake; code None: a close frame without a status code (the
+        peer reads 1005), as mod_websocket's close() sends it."""
 
     @property
     def label(self) -> str:

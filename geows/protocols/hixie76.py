@@ -149,7 +149,7 @@ class Hixie76(WebSocketProtocol):
             self._output += b"\x80" + _length_prefix(len(payload)) + payload
         return len(payload)
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
+    def close(self, code: int | None = None, reason: str = "") -> None:
         # Section 5.3: the closing handshake is 0xFF 0x00; it has no code.
         if self.state is State.OPEN:
             self._output += CLOSING_FRAME
@@ -256,6 +256,6 @@ class Hixie75(Hixie76):
     def _challenge_response(self, key3: bytes) -> bytes:
         return b""
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
+    def close(self, code: int | None = None, reason: str = "") -> None:
         # draft-75 ends a connection by closing TCP; 0xFF 0x00 means nothing there.
         self.state = State.CLOSED

@@ -67,6 +67,7 @@ _STATES = {WsState.CONNECTING: State.CONNECTING, WsState.OPEN: State.OPEN,
 _DATA_TYPES = {Opcode.TEXT: TEXT, Opcode.BINARY: BINARY}
 # Close codes that mean the peer broke the protocol (7.4.1): 1002, 1007, 1009.
 _PEER_FAULTS = frozenset({1002, 1007, 1009})
+_NORMAL_CLOSURE = (1000).to_bytes(2, "big")
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
 _logger = getLogger("geows.rfc6455")
 
@@ -157,6 +158,13 @@ class _SteppedInflate(PerMessageDeflate):
         return Frame(frame.opcode, b"".join(pieces), frame.fin, False, frame.rsv2, frame.rsv3)
 
 
+def is_reserved_code(code: int) -> bool:
+    """A close code the maintained mod_websocket takes as reserved or unassigned (1004, 1014,
+    1016-2999): refused (1002) unless WebSocketAllowReservedStatusCodes is On. The codes no
+    endpoint may send (below 1000, 1005, 1006, 1015, 5000 and up) the engine refuses."""
+    return code in (1004, 1014) or 1016 <= code < 3000
+
+
 def _frame_header(opcode: int, length: int) -> bytes:
     """5.2: FIN and the opcode, then the length; server frames are not masked."""
     if length < 126:
@@ -172,8 +180,10 @@ class RFC6455(WebSocketProtocol):
 
     def __init__(self, request: Request, *, max_message_size: int = limits.MAX_MESSAGE_SIZE,
                  deflate: bool = True, short_path: bool = True,
-                 memory: MessageMemory | None = None, frame_budget: int | None = None):
+                 memory: MessageMemory | None = None, frame_budget: int | None = None,
+                 allow_reserved_codes: bool = False):
         super().__init__(max_message_size=max_message_size, frame_budget=frame_budget)
+        self._allow_reserved_codes = allow_reserved_codes
         version = request.headers.get("Sec-WebSocket-Version")
         if version not in SUPPORTED_VERSIONS:
             raise HttpError(426, f"unsupported Sec-WebSocket-Version {version!r}",
@@ -298,12 +308,31 @@ class RFC6455(WebSocketProtocol):
                     self._engine.receive_data(_END_OF_MESSAGE)
                     self._engine.events_received()
                     self._drop_message()
-                self._engine.receive_data(bytes(buffer[pos:end]))
+                frame = bytes(buffer[pos:end])
+                if opcode == 8 and length >= 2 and second & 0x80:
+                    frame = self._reserved_close(frame, header)
+                if frame:
+                    self._engine.receive_data(frame)
                 self._collect()
             pos = end
             if self.state is State.CLOSED:
                 return self._hand_over(pos)
         del buffer[:pos]
+
+    def _reserved_close(self, frame: bytes, header: int) -> bytes:
+        """A client's masked close frame, as the engine is to read it: with a reserved code,
+        refused here (1002, nothing left for the engine), or under
+        WebSocketAllowReservedStatusCodes handed over as 1000, which the engine echoes, as
+        mod_websocket answers it. Any other close as it came."""
+        mask = frame[header - 4:header]
+        code = int.from_bytes(apply_mask(frame[header:header + 2], mask), "big")
+        if not is_reserved_code(code):
+            return frame
+        if not self._allow_reserved_codes:
+            self._engine.fail(1002, f"close code {code} is reserved "
+                                    "(WebSocketAllowReservedStatusCodes Off)")
+            return b""
+        return frame[:header] + apply_mask(_NORMAL_CLOSURE, mask) + frame[header + 2:]
 
     def _hand_over(self, pos: int) -> None:
         """From here on the engine reads every byte: after an oversized frame (which it
@@ -387,7 +416,7 @@ class RFC6455(WebSocketProtocol):
         self._drain()
         return len(payload)
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
+    def close(self, code: int | None = None, reason: str = "") -> None:
         if self.state is State.OPEN:
             self._engine.send_close(code, reason)
             self._sync()

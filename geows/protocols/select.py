@@ -17,11 +17,13 @@ def select_protocol(request: Request, *, secure: bool = False, deflate: bool = T
                     support_draft75: bool = False,
                     max_message_size: int = limits.MAX_MESSAGE_SIZE,
                     memory: MessageMemory | None = None,
-                    frame_budget: int | None = None) -> WebSocketProtocol:
+                    frame_budget: int | None = None,
+                    allow_reserved_codes: bool = False) -> WebSocketProtocol:
     """The protocol for this handshake, parsing at most frame_budget frames per
     receive_data call; HttpError when it cannot be served. `memory`: the worker's
     WebSocketMessageMemory, which RFC 6455's incomplete messages count against (draft-76
-    has neither fragments nor compression: it holds what the client sent)."""
+    has neither fragments nor compression: it holds what the client sent).
+    `allow_reserved_codes`: WebSocketAllowReservedStatusCodes (RFC 6455's close codes)."""
     headers = request.headers
     if "websocket" not in headers.tokens("Upgrade"):
         raise HttpError(426, "not a WebSocket handshake", UPGRADE_REQUIRED)
@@ -35,7 +37,8 @@ def select_protocol(request: Request, *, secure: bool = False, deflate: bool = T
                        frame_budget=frame_budget)
     if "Sec-WebSocket-Key" in headers or "Sec-WebSocket-Version" in headers:
         return RFC6455(request, max_message_size=max_message_size, deflate=deflate,
-                       memory=memory, frame_budget=frame_budget)
+                       memory=memory, frame_budget=frame_budget,
+                       allow_reserved_codes=allow_reserved_codes)
     if support_draft75:
         return Hixie75(request, secure=secure, max_message_size=max_message_size,
                        frame_budget=frame_budget)

@@ -3,9 +3,10 @@
 `Handshake.handle` reads as the request's life: start TLS, read the head under
 mod_reqtimeout's budget, find where httpd would send the request, check access, then
 answer OPTIONS * or the status page, forward to a ProxyPass backend, or pick the
-WebSocket protocol, ask the plugin and hand the connection to its `Session`
-(geows.runtime.session); a request it cannot serve is refused with an HTTP error. It owns
-the socket, closes it, and writes the connection's access record (geows.runtime.record).
+WebSocket protocol, check the Origin (WebSocketOriginCheck), ask the plugin and hand the
+connection to its `Session` (geows.runtime.session); a request it cannot serve is refused
+with an HTTP error. It owns the socket, closes it, and writes the connection's access
+record (geows.runtime.record).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from geows import http, limits
 from geows.config.model import STATUS_HANDLER, Route
-from geows.config.vhosts import RequestLimits
+from geows.config.vhosts import RequestLimits, normal_host
 from geows.errors import HttpError, RoutedElsewhere
 from geows.plugin.api import WebSocketServer
 from geows.protocols import select_protocol
@@ -120,13 +121,15 @@ class Handshake:
             request, secure=self.tls_context is not None,
             max_message_size=settings.max_message_size,
             support_draft75=settings.support_draft75, deflate=settings.deflate,
-            memory=self.server.message_memory, frame_budget=limits.FRAMES_PER_PARSE)
+            memory=self.server.message_memory, frame_budget=limits.FRAMES_PER_PARSE,
+            allow_reserved_codes=settings.allow_reserved_codes)
         session = self.session = Session(self.server, self.sock, protocol, settings,
                                          self.record)
-        # RFC 6455 and draft-76 send Origin; hybi-07/08 sent Sec-WebSocket-Origin.
-        origin = request.headers.get("Origin", request.headers.get("Sec-WebSocket-Origin"))
-        if not settings.origin_allowed(origin):
-            raise HttpError(403, f"origin {origin[:100]} not allowed by WebSocketOrigin")
+        refusal = settings.origin_refusal(
+            sent_origin(request), request_origin(request.host, self.tls_context is not None,
+                                                  route.logs.names.port))
+        if refusal is not None:
+            raise HttpError(403, refusal)
         plugin = self.server.plugins[settings]
         handle = WebSocketServer(request, self.record.remote_addr, protocol.subprotocols,
                                  session, user)
@@ -298,3 +301,28 @@ class Handshake:
             return  # the client is gone; nothing left to tell it
         record.bytes_out += len(response)
         record.sent_head(response)
+
+
+def sent_origin(request: http.Request) -> str | None:
+    """The Origin the client sent: Sec-WebSocket-Origin for protocol versions 7 and below
+    (hybi-07), as the maintained mod_websocket reads it; Origin for 8 and 13, and for
+    draft-76 (which has no version)."""
+    version = request.headers.get("Sec-WebSocket-Version", "")
+    old = version.isascii() and version.isdigit() and int(version) <= 7
+    return request.headers.get("Sec-WebSocket-Origin" if old else "Origin")
+
+
+def request_origin(host: str | None, secure: bool, server_port: int | None) -> str:
+    """The request's own origin (RFC 6454) as the maintained mod_websocket builds it for
+    WebSocketOriginCheck Same: the connection's scheme (https on TLS), the Host's name as
+    httpd keeps it (lowercased, without a trailing dot; an IPv6 literal in brackets), and
+    the Host's port (else ServerName's, else the scheme's), left out when it is the
+    scheme's default."""
+    scheme, default = ("https", 443) if secure else ("http", 80)
+    name = normal_host(host)
+    if ":" in name:
+        name = f"[{name}]"
+    host = host or ""
+    digits = (host.rpartition("]")[2] if host.startswith("[") else host).rpartition(":")[2]
+    port = int(digits) if digits.isascii() and digits.isdigit() else server_port or default
+    return f"{scheme}://{name}" + ("" if port == default else f":{port}")

@@ -200,10 +200,11 @@ class Session:
             except OSError:
                 pass  # the reader sees the broken connection and ends it
 
-    def close(self, code: int = 1000, ending: str = "closed by the plugin") -> None:
+    def close(self, code: int | None = None, ending: str = "closed by the plugin") -> None:
         """Start the closing handshake without waiting for it; the connection
         ends when the peer answers, or CLOSE_TIMEOUT later (mod_websocket waited
-        forever). Safe from any greenlet or OS thread."""
+        forever). Safe from any greenlet or OS thread. Without a code, the close frame
+        has none (the client reads 1005), as mod_websocket's close() sends it."""
         if _thread_ident() != self.server.hub_thread:
             self.server.call_from_thread(0, self.close, code, ending)
             return

@@ -42,11 +42,16 @@ def decide(access: AccessControl, path: str) -> Verdict:
 
 
 @pytest.mark.parametrize(("extra", "line", "words"), [
-    ("RewriteEngine On\n", 7, "RewriteEngine On refuses or remaps requests"),
+    ("LoadModule rewrite_module mod_rewrite.so\nRewriteEngine On\nRewriteRule ^/ws - [F]\n",
+     9, "RewriteRule refuses or remaps requests"),
+    # RewriteEngine On is inherited by every section; a rule in one that applies is refused.
+    ("LoadModule rewrite_module mod_rewrite.so\nRewriteEngine On\n"
+     "<Location /ws>\n  RewriteRule ^ - [F]\n</Location>\n", 10, "RewriteRule refuses"),
     ("<Location /ws>\n  Redirect 403 /ws\n</Location>\n", 8, "Redirect refuses or remaps"),
     ("<VirtualHost *:8099>\n  Redirect permanent / http://elsewhere/\n</VirtualHost>\n", 8,
      "Redirect refuses or remaps"),
-    ("UserDir public_html\n", 7, "UserDir refuses or remaps"),
+    ("LoadModule userdir_module mod_userdir.so\nUserDir public_html\n", 8,
+     "UserDir refuses or remaps"),
     ("<Location />\n  Require ldap-group cn=x\n</Location>\n", 8, "ldap-group provider"),
     ("<Directory />\n  <If \"true\">\n    Require all granted\n  </If>\n</Directory>\n", 8,
      "cannot evaluate expressions"),
@@ -69,9 +74,16 @@ def test_what_cannot_be_enforced_on_the_status_page_refuses_start(tmp_path):
 
 
 @pytest.mark.parametrize("extra", [
-    "RewriteEngine Off\n",
-    "UserDir disabled\n",
-    "<Location /elsewhere>\n  RewriteEngine On\n  Require ldap-group cn=x\n</Location>\n",
+    "LoadModule rewrite_module mod_rewrite.so\nRewriteEngine Off\n",
+    "LoadModule userdir_module mod_userdir.so\nUserDir disabled\n",
+    "LoadModule rewrite_module mod_rewrite.so\n<Location /elsewhere>\n  RewriteEngine On\n"
+    "  Require ldap-group cn=x\n</Location>\n",
+    # httpd rewrites nothing without a RewriteRule that applies (issue 15, item 4).
+    "LoadModule rewrite_module mod_rewrite.so\nRewriteEngine On\n",
+    "LoadModule rewrite_module mod_rewrite.so\nRewriteEngine On\n"
+    "<Location /elsewhere>\n  RewriteRule ^ /other\n</Location>\n",
+    # A rule where no RewriteEngine On is rewrites nothing either.
+    "LoadModule rewrite_module mod_rewrite.so\nRewriteRule ^/ws - [F]\n",
     "<Directory /srv/unrelated>\n  <If \"true\">\n    Require all denied\n  </If>\n</Directory>\n",
 ])
 def test_what_cannot_apply_to_a_websocket_location_is_accepted(tmp_path, extra):

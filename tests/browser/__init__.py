@@ -15,11 +15,19 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CLIENT_PAGE = HERE / "client_page.mjs"
 
 
-def run_client_page(node: str, url: str, message: str) -> tuple[dict, str]:
-    """client_page.mjs: examples/client.html sends `message` to `url` and reads the echo;
-    (its JSON result, its stderr)."""
+def trusting_file_pages(config: str) -> str:
+    """`config` with each WebSocket location trusting the Origin a page opened as a file
+    sends, null, as conf/httpd.conf does (WebSocketOriginCheck Same would refuse it)."""
+    return re.sub(r"(\n([ \t]*)WebSocketHandler [^\n]*)",
+                  r"\1\n\2WebSocketOriginCheck Trusted\n\2WebSocketTrustedOrigin null", config)
+
+
+def run_client_page(node: str, url: str, message: str, page: str | None = None
+                    ) -> tuple[dict, str]:
+    """client_page.mjs: examples/client.html (or the page at `page`, an http URL) sends
+    `message` to `url` and reads the echo; (its JSON result, its stderr)."""
     command = [node, str(CLIENT_PAGE), "--url", url, "--message", message,
-               "--chromium", CHROMIUM, "--timeout", "20000"]
+               "--chromium", CHROMIUM, "--timeout", "20000", *(("--page", page) if page else ())]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=120,
                                stdin=subprocess.DEVNULL)
     try:

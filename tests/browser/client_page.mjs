@@ -3,7 +3,8 @@
 // then disconnect. Prints one JSON object on stdout; exits 0 when the echo came back.
 //
 //   node tests/browser/client_page.mjs --url ws://127.0.0.1:8080/echo [--message TEXT]
-//       [--page examples/client.html] [--chromium /usr/bin/chromium] [--timeout 15000]
+//       [--page examples/client.html | http://HOST:PORT/client.html]
+//       [--chromium /usr/bin/chromium] [--timeout 15000]
 //       [--screenshot out.png]
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -30,7 +31,7 @@ const timeout = Number(opts.timeout);
 
 const result = {
   url: opts.url,
-  page: pathToFileURL(resolve(opts.page)).href,
+  page: /^https?:/.test(opts.page) ? opts.page : pathToFileURL(resolve(opts.page)).href,
   message: opts.message,
   step: "launch",
   ok: false,

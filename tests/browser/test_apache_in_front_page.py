@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import assert_echoed_and_logged_once, explain, run_client_page
+from tests.browser import (
+    assert_echoed_and_logged_once,
+    explain,
+    run_client_page,
+    trusting_file_pages,
+)
 from tests.geows_process import ECHO_CONFIG, GeowsProcess
 from tests.test_apache_in_front import part, snippet, start_apache
 
 MESSAGE = "Through Apache \u00e9\u00e8 \u2713"
 # Part 3 of the snippet, already in geows' config: the client Apache forwards is the one
 # geows logs.
-GEOWS_CONFIG = ECHO_CONFIG + "RemoteIPHeader X-Forwarded-For\nRemoteIPInternalProxy 127.0.0.1\n"
+GEOWS_CONFIG = trusting_file_pages(ECHO_CONFIG) + (
+    "RemoteIPHeader X-Forwarded-For\nRemoteIPInternalProxy 127.0.0.1\n")
 
 
 @pytest.fixture(scope="module", params=["ws", "upgrade"])

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import assert_echoed_and_logged_once, explain, run_client_page
+from tests.browser import (
+    assert_echoed_and_logged_once,
+    explain,
+    run_client_page,
+    trusting_file_pages,
+)
 from tests.geows_process import ECHO_CONFIG, GeowsProcess
 
 MESSAGE = "Hello from Chromium \u00e9\u00e8 \u2713"
@@ -17,7 +22,7 @@ MESSAGE = "Hello from Chromium \u00e9\u00e8 \u2713"
 
 @pytest.fixture(scope="module")
 def geows(node):
-    process = GeowsProcess(ECHO_CONFIG)
+    process = GeowsProcess(trusting_file_pages(ECHO_CONFIG))
     yield process
     assert process.stop() == 0
 

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from tests.browser import CHROMIUM, HERE
+from tests.browser import CHROMIUM, HERE, trusting_file_pages
 from tests.geows_process import GeowsProcess
 from tests.test_shipped_plugins import CONFIG, wait_for_lines
 
@@ -22,7 +22,7 @@ SCRIPT = HERE / "example_pages.mjs"
 
 @pytest.fixture(scope="module")
 def geows(node):
-    process = GeowsProcess(CONFIG)
+    process = GeowsProcess(trusting_file_pages(CONFIG))
     yield process
     assert process.stop() == 0
 

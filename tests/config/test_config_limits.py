@@ -73,10 +73,14 @@ def test_websocket_origin_is_per_location_and_not_merged(root):
         </Location>
         """)
     ws = config.route("/ws").endpoint.settings
-    assert ws.origins == ("https://a.test", "http://b.test:8080", "null")
-    assert ws.origin_allowed("https://a.TEST") and ws.origin_allowed(None)
-    assert not ws.origin_allowed("https://c.test")
-    assert config.route("/ws/open").endpoint.settings.origins == ()  # the module's no-merge rule
+    # geows' older directive: WebSocketOriginCheck Trusted, with these (lowercased) origins.
+    assert (ws.origin_check, ws.trusted_origins) == (
+        "trusted", ("https://a.test", "http://b.test:8080", "null"))
+    assert ws.origin_refusal("https://a.test", "http://h") is None
+    assert ws.origin_refusal(None, "http://h") is None
+    assert ws.origin_refusal("https://c.test", "http://h")
+    opened = config.route("/ws/open").endpoint.settings   # the module's no-merge rule
+    assert (opened.origin_check, opened.trusted_origins) == ("same", ())
 
 
 def test_websocket_origin_refuses_what_is_not_an_origin(root):

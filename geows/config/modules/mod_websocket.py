@@ -14,6 +14,9 @@ from geows.config import directives
 from geows.config.directives import ANYWHERE, DIR_ONLY, SERVER, SERVER_ONLY, VHOST, Spec, table
 from geows.config.drafts import LocationDraft, ReadState, Scope
 from geows.config.model import (
+    ORIGIN_OFF,
+    ORIGIN_SAME,
+    ORIGIN_TRUSTED,
     STATUS_HANDLER,
     WEBSOCKET_HANDLER,
     LocationSection,
@@ -28,12 +31,19 @@ DIRECTIVES = table(
     Spec("SetHandler", 1, 1, ANYWHERE, "a handler name that overrides any other handler"),
     Spec("WebSocketHandler", 2, 2, DIR_ONLY,
          "the plugin file followed by the name of its initialization function"),
+    Spec("WebSocketMaxMessageSize", 1, 1, DIR_ONLY, "the largest message to accept, in bytes"),
     Spec("MaxMessageSize", 1, 1, DIR_ONLY, "the largest message to accept, in bytes"),
+    Spec("WebSocketOriginCheck", 1, 1, DIR_ONLY, "Off, Same or Trusted"),
+    Spec("WebSocketTrustedOrigin", 1, None, DIR_ONLY,
+         "one or more origins that WebSocketOriginCheck Trusted lets through"),
+    # A FLAG, read as the module's AP_INIT_FLAG reads it.
+    Spec("WebSocketAllowReservedStatusCodes", 0, None, DIR_ONLY, "On or Off"),
     # A FLAG: httpd reads the first word and ignores any others.
     Spec("SupportDraft75", 0, None, DIR_ONLY, "On or Off"),
     # geows' own: whether permessage-deflate (RFC 7692) is offered; a FLAG like the above.
     Spec("WebSocketDeflate", 0, None, DIR_ONLY, "On or Off"),
-    # geows' own: the browser origins allowed to open the location's WebSockets.
+    # geows' own, older than WebSocketOriginCheck: WebSocketOriginCheck Trusted with these
+    # WebSocketTrustedOrigins.
     Spec("WebSocketOrigin", 1, None, DIR_ONLY,
          "the origins allowed (scheme://host[:port], or null)"),
     # geows' own: ping a silent client, and fail the connection when nothing answers.
@@ -72,12 +82,22 @@ def parse_message_memory(value: str) -> int:
 
 
 _ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#@\s]+")
+_ORIGIN_CHECKS = {"off": ORIGIN_OFF, "same": ORIGIN_SAME, "trusted": ORIGIN_TRUSTED}
+
+
+def parse_origin_check(value: str) -> str:
+    """WebSocketOriginCheck's mode, in any case, as the module reads it."""
+    mode = _ORIGIN_CHECKS.get(value.lower())
+    if mode is None:
+        raise ConfigError("WebSocketOriginCheck must be Off, Same, or Trusted")
+    return mode
 
 
 def parse_origins(args: Sequence[str]) -> tuple[str, ...]:
-    """WebSocketOrigin's origins as browsers serialize them (RFC 6454 6.1): scheme://host
-    with a port only when not the scheme's default, lowercased here to compare without case;
-    "null" is the opaque origin browsers send from file:// and sandboxed pages."""
+    """geows' WebSocketOrigin's origins as browsers serialize them (RFC 6454 6.1):
+    scheme://host with a port only when not the scheme's default, lowercased as browsers
+    send them; "null" is the opaque origin browsers send from file:// and sandboxed pages.
+    (WebSocketTrustedOrigin takes its origins as written, as the module does.)"""
     origins = tuple(arg.lower() for arg in args)
     for origin in origins:
         if origin != "null" and not _ORIGIN.fullmatch(origin):
@@ -137,13 +157,31 @@ class WebSocketDirectives(ReadState):
         draft.websocket_at = node
         draft.plugin, draft.init = args
 
-    def _maxmessagesize(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+    def _websocketmaxmessagesize(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         size = parse_size(args[0])
         if args[0].strip(" \t").lstrip("+") != str(size):  # "10k", or past 2**63-1
-            log.warning("%s:%d: MaxMessageSize %s is read as %d bytes, as mod_websocket "
-                        "reads it", node.file, node.line, args[0], size)
+            log.warning("%s:%d: %s %s is read as %d bytes, as mod_websocket reads it",
+                        node.file, node.line, node.name, args[0], size)
         if scope.draft is not None:
             self._mark(scope.draft, node).max_message_size = size
+
+    _maxmessagesize = _websocketmaxmessagesize  # the module's older name for it
+
+    def _websocketorigincheck(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        mode = parse_origin_check(args[0])
+        if scope.draft is not None:
+            self._mark(scope.draft, node).origin_check = mode
+
+    def _websockettrustedorigin(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        if scope.draft is not None:
+            draft = self._mark(scope.draft, node)
+            draft.trusted_origins = (*draft.trusted_origins, *args)
+
+    def _websocketallowreservedstatuscodes(self, node: Node, args: Sequence[str],
+                                           scope: Scope) -> None:
+        flag = directives.parse_flag(node.name, args[0] if args else "")
+        if scope.draft is not None:
+            self._mark(scope.draft, node).allow_reserved_codes = flag
 
     def _supportdraft75(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         flag = directives.parse_flag("SupportDraft75", args[0] if args else "")
@@ -164,7 +202,9 @@ class WebSocketDirectives(ReadState):
     def _websocketorigin(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         origins = parse_origins(args)
         if scope.draft is not None:
-            self._mark(scope.draft, node).origins = origins
+            draft = self._mark(scope.draft, node)
+            draft.origin_check = ORIGIN_TRUSTED
+            draft.trusted_origins = (*draft.trusted_origins, *origins)
 
     def _websocketping(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         ping = parse_ping(args)
@@ -192,7 +232,12 @@ class WebSocketDirectives(ReadState):
         """The <Location>s read, in file order, once the whole config is read."""
         locations = [self._finish(draft) for draft in self.drafts]
         for section in locations:
-            if section.websocket and section.websocket.max_message_size > self.message_memory:
+            settings = section.websocket
+            if settings and settings.trusted_origins and settings.origin_check != ORIGIN_TRUSTED:
+                log.warning("%s:%d: WebSocketTrustedOrigin is not used: the location's "
+                            "WebSocketOriginCheck is %s, not Trusted", section.file,
+                            section.line, settings.origin_check.capitalize())
+            if settings and settings.max_message_size > self.message_memory:
                 log.warning("%s:%d: MaxMessageSize %d is more than WebSocketMessageMemory (%d "
                             "bytes): a fragmented or compressed message larger than that is "
                             "refused (1009)", section.file, section.line,
@@ -206,7 +251,9 @@ class WebSocketDirectives(ReadState):
                 plugin=self._plugin_path(draft.plugin), init=draft.init,
                 file=draft.websocket_at.file, line=draft.websocket_at.line,
                 max_message_size=draft.max_message_size, support_draft75=draft.support_draft75,
-                deflate=draft.deflate, origins=draft.origins, ping=draft.ping)
+                deflate=draft.deflate, origin_check=draft.origin_check,
+                trusted_origins=draft.trusted_origins,
+                allow_reserved_codes=draft.allow_reserved_codes, ping=draft.ping)
         vhost = draft.vhost.built if draft.vhost is not None else None
         return LocationSection(pattern=draft.pattern, regex=draft.regex, handler=draft.handler,
                                websocket=websocket, file=draft.node.file, line=draft.node.line,

@@ -1,0 +1,137 @@
+"""The maintained mod_websocket's directives (WebSocketOriginCheck, WebSocketTrustedOrigin,
+WebSocketMaxMessageSize, WebSocketAllowReservedStatusCodes): what they set, where they may
+appear (OR_AUTHCFG) and the module's no-merge rule."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from geows import limits
+from geows.config.model import WebSocketSettings
+
+LISTEN = "Listen 127.0.0.1:8080\n"
+
+
+def settings(root, lines: str):
+    config = root.load(LISTEN + "<Location /ws>\nSetHandler websocket-handler\n"
+                       f"WebSocketHandler p.py init\n{lines}</Location>\n")
+    return config.route("/ws").endpoint.settings
+
+
+def settings_of(**fields) -> WebSocketSettings:
+    return WebSocketSettings(plugin="/p.py", init="init", file="f", line=1, **fields)
+
+
+def test_defaults_are_the_modules(root):
+    ws = settings(root, "")
+    assert (ws.origin_check, ws.trusted_origins, ws.allow_reserved_codes) == ("same", (), False)
+
+
+@pytest.mark.parametrize(("value", "mode"), [("Off", "off"), ("same", "same"),
+                                             ("TRUSTED", "trusted")])
+def test_origin_check_in_any_case(root, value, mode):
+    assert settings(root, f"WebSocketOriginCheck {value}\n").origin_check == mode
+
+
+def test_origin_check_refuses_other_words_with_the_modules_message(root):
+    message = root.error(LISTEN + "<Location /ws>\nWebSocketOriginCheck Strict\n</Location>\n")
+    assert message == f"{root.conf}:3: WebSocketOriginCheck must be Off, Same, or Trusted"
+
+
+def test_trusted_origins_are_kept_as_written_and_add_up(root):
+    ws = settings(root, "WebSocketOriginCheck Trusted\n"
+                        "WebSocketTrustedOrigin https://A.test null\n"
+                        "WebSocketTrustedOrigin http://b.test:8080\n")
+    assert ws.trusted_origins == ("https://A.test", "null", "http://b.test:8080")
+    assert ws.origin_refusal("https://A.test", "http://ws") is None
+    assert "not a WebSocketTrustedOrigin" in ws.origin_refusal("https://a.test", "http://ws")
+
+
+def test_trusted_origins_without_trusted_warn(root, caplog):
+    with caplog.at_level(logging.WARNING, logger="geows.config"):
+        settings(root, "WebSocketTrustedOrigin https://a.test\n")
+    assert "WebSocketTrustedOrigin is not used: the location's WebSocketOriginCheck is " \
+           "Same, not Trusted" in caplog.text
+
+
+@pytest.mark.parametrize(("origin", "refused"), [
+    (None, False),                         # not a browser: always passes
+    ("http://ws.test:8080", False),
+    ("http://ws.test", True),
+    ("https://ws.test:8080", True),
+    ("HTTP://WS.TEST:8080", True),         # byte for byte, as the module compares
+    ("null", True),
+])
+def test_same_compares_with_the_requests_own_origin(origin, refused):
+    ws = settings_of(origin_check="same")
+    assert (ws.origin_refusal(origin, "http://ws.test:8080") is not None) is refused
+
+
+def test_off_lets_every_origin_through():
+    assert settings_of(origin_check="off").origin_refusal("http://evil.test", "http://ws") is None
+
+
+def test_websocket_max_message_size_is_max_message_size(root):
+    assert settings(root, "WebSocketMaxMessageSize 4\n").max_message_size == 4
+    assert settings(root, "MaxMessageSize 5\n").max_message_size == 5
+    assert settings(root, "MaxMessageSize 5\nWebSocketMaxMessageSize 6\n").max_message_size == 6
+
+
+def test_websocket_max_message_size_is_read_as_the_module_reads_it(root, caplog):
+    with caplog.at_level(logging.WARNING, logger="geows.config"):
+        assert settings(root, "WebSocketMaxMessageSize 10k\n").max_message_size == 10
+    assert "WebSocketMaxMessageSize 10k is read as 10 bytes" in caplog.text
+    message = root.error(LISTEN + "<Location /ws>\nWebSocketMaxMessageSize 0\n</Location>\n")
+    assert message.startswith(f"{root.conf}:3: Invalid maximum message size '0'")
+
+
+@pytest.mark.parametrize(("value", "flag"), [("On", True), ("off", False)])
+def test_allow_reserved_status_codes_is_a_flag(root, value, flag):
+    assert settings(root, f"WebSocketAllowReservedStatusCodes {value}\n") \
+        .allow_reserved_codes is flag
+    message = root.error(LISTEN + "<Location /ws>\nWebSocketAllowReservedStatusCodes 1\n"
+                                  "</Location>\n")
+    assert message == f"{root.conf}:3: WebSocketAllowReservedStatusCodes must be On or Off"
+
+
+@pytest.mark.parametrize("directive", [
+    "WebSocketOriginCheck Off", "WebSocketTrustedOrigin http://a.test",
+    "WebSocketMaxMessageSize 4", "WebSocketAllowReservedStatusCodes On"])
+def test_or_authcfg_directory_sections_only(root, directive):
+    """<Location> and <Directory> (and .htaccess, which geows does not read: a <Location>
+    of the module's replaces what they set, as it has no merge); never the server level."""
+    root.load(LISTEN + f"<Directory {root.path}>\n{directive}\n</Directory>\n")
+    assert root.error(LISTEN + directive + "\n") == \
+        f"{root.conf}:2: {directive.split()[0]} not allowed here"
+    message = root.error(LISTEN + f"<VirtualHost *:8080>\n{directive}\n</VirtualHost>\n")
+    assert message.startswith(f"{root.conf}:3: {directive.split()[0]} ")
+
+
+def test_a_later_section_replaces_the_whole_config(root):
+    """The module has no merge function: a later <Location> with any of its directives
+    brings its own defaults (Same, 32 MiB, no reserved codes), not the earlier's values."""
+    config = root.load(LISTEN + """
+        <Location /ws>
+          SetHandler websocket-handler
+          WebSocketHandler p.py init
+          WebSocketOriginCheck Off
+          WebSocketMaxMessageSize 4
+          WebSocketAllowReservedStatusCodes On
+        </Location>
+        <Location /ws/inner>
+          WebSocketHandler p.py init
+        </Location>
+        """)
+    outer = config.route("/ws").endpoint.settings
+    inner = config.route("/ws/inner").endpoint.settings
+    assert (outer.origin_check, outer.max_message_size, outer.allow_reserved_codes) == \
+        ("off", 4, True)
+    assert (inner.origin_check, inner.max_message_size, inner.allow_reserved_codes) == \
+        ("same", limits.MAX_MESSAGE_SIZE, False)
+
+
+def test_misspelt_directives_are_invalid_commands(root):
+    message = root.error(LISTEN + "<Location /ws>\nWebSocketOrginCheck Same\n</Location>\n")
+    assert message.startswith(f"{root.conf}:3: Invalid command 'WebSocketOrginCheck'")
