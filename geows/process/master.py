@@ -117,12 +117,12 @@ class Worker:
             self.backlog -= len(body)
             self.progress = time.monotonic()
             if self.dropped and not self.backlog:  # caught up: the last drops' count
-                self._log_dropped(self.progress)
+                self._log_dropped(self.progress, "caught up with its channel")
 
-    def _log_dropped(self, now: float) -> None:
-        logger.error("worker pid %d (generation %d) takes nothing from its channel (%d bytes "
-                     "waiting): %d broadcast(s) dropped for it; its clients miss them",
-                     self.pid, self.generation, self.backlog, self.dropped)
+    def _log_dropped(self, now: float, state: str = "takes nothing from its channel") -> None:
+        logger.error("worker pid %d (generation %d) %s (%d bytes waiting): %d broadcast(s) "
+                     "dropped for it; its clients miss them", self.pid, self.generation, state,
+                     self.backlog, self.dropped)
         self.dropped = 0
         self.dropped_logged = now
 
