@@ -54,18 +54,29 @@ MAX_WORKERS = 16
 # start and on reload) before the master gives up on it.
 WORKER_START_TIMEOUT = 60.0
 
-# A worker that dies this soon after it started is replaced only WORKER_RESTART_DELAY
-# later, so that a crash loop does not spin.
+# A worker that dies this soon after it started (or could not start: a plugin whose init
+# fails in the worker) is replaced only WORKER_RESTART_DELAY later, twice as late each
+# time in a row, up to WORKER_RESTART_DELAY_MAX: a crash loop must not spin (it logged 66
+# lines in 40 s at one a second), and a slot whose cause goes away (a file restored, a
+# database back) serves again within half a minute. Its slot takes no connection meanwhile.
 WORKER_YOUNG = 10.0
 WORKER_RESTART_DELAY = 1.0
+WORKER_RESTART_DELAY_MAX = 30.0
 
 # What a stopping worker may take on top of the stop's own bound before the master kills
 # it: its bounded waits for greenlets and plugin threads (CLOSE_TIMEOUT each), destroy().
 WORKER_EXIT_MARGIN = 20.0
 
-# Broadcast bytes the master may hold for a worker that takes none: past it that worker
-# is stuck, and is replaced (as a client that reads nothing is closed).
+# Broadcast bytes the master may hold for a worker that takes none from its channel (its
+# hub held by a plugin's CPU-bound call): two of MaxMessageSize's default, so that one
+# broadcast of that size can wait while another is written. Past it, the master drops that
+# worker's broadcasts (its clients miss them) and counts them, logged at most once per
+# RELAY_DROP_LOG_INTERVAL: its memory stays under StartServers times this. A worker that
+# has taken nothing for RELAY_STALL_TIMEOUT (httpd's Timeout, as for a client that takes
+# nothing) while broadcasts are dropped for it is stuck for good, and is ended.
 RELAY_BACKLOG = 67_108_864
+RELAY_DROP_LOG_INTERVAL = 1.0
+RELAY_STALL_TIMEOUT = 60.0
 
 # How often a finishing worker (after a reload, or a graceful stop) looks whether its
 # last connection has ended.

@@ -133,6 +133,11 @@ class LogFormat:
             parts.append("-" if value is None else value)
         return "".join(parts)
 
+    def __reduce__(self) -> tuple[Callable[[str], LogFormat], tuple[str]]:
+        """Pickled as its text, compiled again (the master hands workers the parsed config:
+        its items are closures)."""
+        return LogFormat.parse, (self.text,)
+
     def __repr__(self) -> str:
         return f"LogFormat({self.text!r})"
 

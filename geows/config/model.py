@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from geows import limits
 from geows.config import paths
@@ -77,6 +77,11 @@ class WebSocketSettings:
     # geows' WebSocketPing: (seconds of silence before a ping, seconds then to wait for any
     # byte before failing the connection); None: never (an open WebSocket never times out).
     ping: tuple[float, float] | None = None
+
+    @property
+    def c_plugin(self) -> bool:
+        """A shared object (loaded by ctypes), not a Python file."""
+        return self.plugin.endswith(".so")
 
     def origin_refusal(self, origin: str | None, own_origin: str) -> str | None:
         """Why the maintained mod_websocket refuses a handshake with this Origin, or None.
@@ -212,7 +217,11 @@ def _section_matcher(kind: str, pattern: str, regex: bool) -> Callable[[str], bo
         if has_wildcard(pattern):
             return re.compile(_glob_regex(pattern)).fullmatch  # type: ignore[return-value]
         return pattern.__eq__
-    return lambda text: True  # server, vhost: always; <If>: geows cannot evaluate it
+    return _always  # server, vhost: always; <If>: geows cannot evaluate it
+
+
+def _always(text: str) -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -624,19 +633,23 @@ def has_wildcard(pattern: str) -> bool:
 # builds the section at the end: compile each pattern once.
 @lru_cache(maxsize=65536)
 def location_matcher(pattern: str, regex: bool) -> Callable[[str], bool]:
-    """Whether a path matches a section's pattern; re.error for a regex that does not compile."""
+    """Whether a path matches a section's pattern; re.error for a regex that does not compile.
+    Picklable, as the whole Config is (the master hands workers the config it read)."""
     if regex:  # httpd uses PCRE, unanchored
-        search = compile_pcre(pattern).search
-        return lambda path: search(path) is not None
+        return partial(_found, compile_pcre(pattern).search)
     if has_wildcard(pattern):  # apr_fnmatch with APR_FNM_PATHNAME: the whole path
-        fullmatch = re.compile(_glob_regex(pattern)).fullmatch
-        return lambda path: fullmatch(path) is not None
+        return partial(_found, re.compile(_glob_regex(pattern)).fullmatch)
+    return partial(_path_prefix, pattern)
 
-    def prefix(path: str) -> bool:
-        # A prefix ending on a path segment boundary: /echo matches /echo/x, not /echoes.
-        return path.startswith(pattern) and (
-            pattern.endswith("/") or len(path) == len(pattern) or path[len(pattern)] == "/")
-    return prefix
+
+def _found(match: Callable[[str], re.Match[str] | None], path: str) -> bool:
+    return match(path) is not None
+
+
+def _path_prefix(pattern: str, path: str) -> bool:
+    """A prefix ending on a path segment boundary: /echo matches /echo/x, not /echoes."""
+    return path.startswith(pattern) and (
+        pattern.endswith("/") or len(path) == len(pattern) or path[len(pattern)] == "/")
 
 
 def _glob_regex(pattern: str) -> str:

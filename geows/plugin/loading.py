@@ -3,6 +3,7 @@ plugin, Python or C (ctypes), found and initialised."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from geows.config import Config, WebSocketSettings
@@ -10,14 +11,19 @@ from geows.plugin.c_loader import load_c_plugin
 from geows.plugin.python_loader import load_python_plugin
 
 
-def load_plugin(settings: WebSocketSettings) -> Any:
-    """Load the plugin a WebSocketHandler line names."""
-    if settings.plugin.endswith(".so"):
+def load_plugin(settings: WebSocketSettings, source: bytes | None = None) -> Any:
+    """Load the plugin a WebSocketHandler line names; a Python one from `source` when given
+    (its file's text as the master read it), else from its file."""
+    if settings.c_plugin:
         return load_c_plugin(settings)
-    return load_python_plugin(settings)
+    return load_python_plugin(settings, source)
 
 
-def load_plugins(config: Config) -> dict[WebSocketSettings, Any]:
-    """Load the plugin of every WebSocketHandler line (ConfigError on the first failure)."""
-    return {section.websocket: load_plugin(section.websocket)
+def load_plugins(config: Config,
+                 sources: Mapping[str, bytes] | None = None) -> dict[WebSocketSettings, Any]:
+    """Load the plugin of every WebSocketHandler line (ConfigError on the first failure);
+    `sources`: Python plugins' texts by path (geows.process.assignment.Parsed)."""
+    sources = sources or {}
+    return {section.websocket: load_plugin(section.websocket,
+                                           sources.get(section.websocket.plugin))
             for section in config.locations if section.websocket is not None}

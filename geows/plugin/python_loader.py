@@ -18,17 +18,18 @@ OPTIONAL_CALLBACKS = ("on_connect", "on_disconnect", "destroy")
 _modules: dict[Path, ModuleType] = {}
 
 
-def load_python_plugin(settings: WebSocketSettings) -> Any:
+def load_python_plugin(settings: WebSocketSettings, source: bytes | None = None) -> Any:
     """The plugin object the init function returns; ConfigError at the
-    WebSocketHandler line for anything that keeps it from serving."""
+    WebSocketHandler line for anything that keeps it from serving. The plugin file's text is
+    `source` when given (what the master read at the generation's start), else read now."""
 
     def fail(message: str) -> ConfigError:
         return ConfigError(message, settings.file, settings.line)
 
     path = Path(settings.plugin)
-    if not path.is_file():
+    if source is None and not path.is_file():
         raise fail(f"WebSocketHandler: cannot load plugin {path}: no such file")
-    module = _modules.get(path) or _import(path, fail)
+    module = _modules.get(path) or _import(path, source, fail)
     init = getattr(module, settings.init, None)
     if not callable(init):
         raise fail(f"WebSocketHandler: plugin {path} has no init function {settings.init!r}")
@@ -47,7 +48,7 @@ def load_python_plugin(settings: WebSocketSettings) -> Any:
     return plugin
 
 
-def _import(path: Path, fail) -> ModuleType:
+def _import(path: Path, source: bytes | None, fail) -> ModuleType:
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
     name = f"geows_plugin_{path.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -60,7 +61,10 @@ def _import(path: Path, fail) -> ModuleType:
         # shadow the standard library or installed packages.
         sys.path.append(str(path.parent))
     try:
-        spec.loader.exec_module(module)
+        if source is None:
+            spec.loader.exec_module(module)
+        else:  # named by its path, for tracebacks and FILE:LINE
+            exec(compile(source, str(path), "exec"), module.__dict__)
     except Exception as exc:
         del sys.modules[name]
         raise fail(f"WebSocketHandler: cannot load plugin {path}: "

@@ -1,7 +1,8 @@
 """The local channel between the master and each worker process: length-prefixed
 messages on a Unix socketpair.
 
-A broadcast travels worker -> master -> every other worker. A worker that cannot start
+The master first hands a worker the config to run. A broadcast travels worker -> master ->
+every other worker. A worker that cannot start
 says why before it exits; one that can says so, then waits for the word to accept, so
 that a generation refused because one of its workers failed has served no one. Each
 worker reports its status figures, and the master hands every worker the others'.
@@ -31,6 +32,7 @@ class Kind(IntEnum):
     SNAPSHOT = 4   # worker -> master: this worker's status figures (JSON)
     VIEW = 5       # master -> worker: the other workers' latest figures (JSON)
     GO = 6         # master -> worker: start accepting (all of its generation are ready)
+    CONFIG = 7     # master -> worker, first: what to run (assignment.Parsed, pickled)
 
 
 def broadcast_body(location: str, type: int, data: str | bytes) -> bytes:

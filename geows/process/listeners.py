@@ -7,6 +7,8 @@ import socket
 
 from geows import limits
 from geows.config import Config, Listener
+from geows.config.model import host_port
+from geows.errors import ConfigError
 
 # Each Listen's listening socket, by its (host, port).
 Sockets = dict[tuple[str | None, int], socket.socket]
@@ -15,7 +17,8 @@ Sockets = dict[tuple[str | None, int], socket.socket]
 def bind(listener: Listener, reuse_port: bool = False, listen: bool = True) -> socket.socket:
     """A socket bound for one Listen directive (all addresses: dual-stack), listening unless
     told not to yet; with reuse_port, one of several on the same address, among which the
-    kernel spreads the incoming connections (SO_REUSEPORT) once they listen."""
+    kernel spreads the incoming connections (SO_REUSEPORT) once they listen. ConfigError at
+    the Listen line, naming the address, when it cannot bind (a port taken)."""
     dualstack = listener.host is None and socket.has_dualstack_ipv6()
     host = "::" if dualstack else listener.host or "0.0.0.0"
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -29,9 +32,10 @@ def bind(listener: Listener, reuse_port: bool = False, listen: bool = True) -> s
         sock.bind((host, listener.port))
         if listen:
             sock.listen(limits.LISTEN_BACKLOG)
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise ConfigError(f"Listen {host_port(listener.host, listener.port)}: "
+                          f"{exc.strerror or exc}", listener.file, listener.line) from exc
     return sock
 
 

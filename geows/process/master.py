@@ -1,12 +1,16 @@
 """The master process: httpd's parent, for geows.
 
-It binds every Listen (as root, when started so), writes the PidFile, and starts
-StartServers workers (geows.process.worker). Each worker has its slot: one listening socket per
-Listen, bound with SO_REUSEPORT, so that the kernel spreads connections evenly among the
-workers. The master keeps every slot's sockets open, so a slot's backlog waits for the
-worker that replaces a dead one, or for the next generation's. It relays each broadcast
-to the other workers, replaces a worker that dies (its clients drop, the others' do
-not), and acts on signals:
+It reads the config, binds every Listen (as root, when started so), writes the PidFile,
+and starts StartServers workers (geows.process.worker), handing each the config it read
+for their generation (assignment.Parsed): a replacement runs what its generation's first
+workers ran, whatever the files on disk say since. Each worker has its slot: one listening
+socket per Listen, bound with SO_REUSEPORT, so that the kernel spreads connections evenly
+among the workers. A slot whose worker died stops listening (its waiting connections are
+reset, new ones go to the other slots) until its replacement serves; a replacement that
+cannot start is logged with its reason and tried again later and later
+(limits.WORKER_RESTART_DELAY). The master relays each broadcast to the other workers,
+dropping what a worker that takes nothing leaves past limits.RELAY_BACKLOG, and acts on
+signals:
     SIGTERM, SIGINT  stop: every worker closes its connections (1001) and exits
     SIGHUP, SIGUSR1  reload: re-read the config and start a new generation of workers;
                      once all of them serve, the old generation stops accepting and
@@ -38,23 +42,27 @@ from geows.access.control import AccessControl
 from geows.config import Config
 from geows.config.model import host_port
 from geows.errors import ConfigError
-from geows.process.assignment import ASSIGNMENT_ENV, Assignment
+from geows.process.assignment import ASSIGNMENT_ENV, Assignment, Parsed
 from geows.process.channel import Channel, Kind, json_body
 from geows.process.listeners import bind
-from geows.process.startup import read_config
+from geows.process.startup import read_config, read_plugin_sources
 from geows.runtime import log
 
 logger = logging.getLogger("geows.main")
+# What the master drops for a worker that takes nothing: a broadcast (that worker's clients
+# miss it) and a status view (the next one replaces it); never its config or its GO.
+DROPPABLE = (Kind.BROADCAST, Kind.VIEW)
 
 
 class Worker:
     """One worker process, as the master sees it."""
 
-    def __init__(self, process: subprocess.Popen, channel: Channel, generation: int,
-                 slot: int):
+    def __init__(self, process: subprocess.Popen, channel: Channel, parsed: bytes,
+                 generation: int, slot: int):
         self.process = process
         self.pid = process.pid
         self.channel = channel
+        self.parsed = parsed  # its generation's Parsed, pickled: what a replacement gets
         self.generation = generation
         self.slot = slot
         self.started = time.monotonic()
@@ -62,6 +70,9 @@ class Worker:
         self.finishing = False      # told to finish its connections (an old generation)
         self.outbox: Queue = Queue()  # what to send it, in order
         self.backlog = 0            # bytes in the outbox
+        self.progress = time.monotonic()  # when it last took a message, or was given one idle
+        self.dropped = 0            # broadcasts dropped for it, not logged yet
+        self.dropped_logged = 0.0   # when that was last logged
         self.snapshot: dict | None = None  # its latest status figures
 
     @property
@@ -72,6 +83,48 @@ class Worker:
     @property
     def serving(self) -> bool:
         return self.started_well and not self.finishing
+
+    def post(self, kind: Kind, body: bytes) -> bool:
+        """Queue a message for it; False when dropped: past limits.RELAY_BACKLOG waiting,
+        a broadcast or a status view is dropped rather than held without bound (a dropped
+        broadcast is counted and logged, at most once per RELAY_DROP_LOG_INTERVAL), and a
+        worker that has taken nothing for limits.RELAY_STALL_TIMEOUT by then is ended."""
+        now = time.monotonic()
+        if not self.backlog:
+            self.progress = now  # its wait starts now
+        elif self.backlog + len(body) > limits.RELAY_BACKLOG and kind in DROPPABLE:
+            if now - self.progress > limits.RELAY_STALL_TIMEOUT:
+                logger.error("worker pid %d has taken nothing from its channel for %g s "
+                             "(%d bytes waiting): ending it", self.pid,
+                             limits.RELAY_STALL_TIMEOUT, self.backlog)
+                _signal(self, signal.SIGKILL)
+            elif kind is Kind.BROADCAST:
+                self.dropped += 1
+                if now - self.dropped_logged >= limits.RELAY_DROP_LOG_INTERVAL:
+                    self._log_dropped(now)
+            return False
+        self.backlog += len(body)
+        self.outbox.put((kind, body))
+        return True
+
+    def write_out(self) -> None:
+        """Send what is posted, in order, until it exits."""
+        for kind, body in self.outbox:
+            try:
+                self.channel.send(kind, body)
+            except OSError:
+                return  # it exited: the master's _wait_for handles that
+            self.backlog -= len(body)
+            self.progress = time.monotonic()
+            if self.dropped and not self.backlog:  # caught up: the last drops' count
+                self._log_dropped(self.progress, "caught up with its channel")
+
+    def _log_dropped(self, now: float, state: str = "takes nothing from its channel") -> None:
+        logger.error("worker pid %d (generation %d) %s (%d bytes waiting): %d broadcast(s) "
+                     "dropped for it; its clients miss them", self.pid, self.generation, state,
+                     self.backlog, self.dropped)
+        self.dropped = 0
+        self.dropped_logged = now
 
 
 class Master:
@@ -88,6 +141,11 @@ class Master:
         # Each Listen's listening sockets, one per worker slot.
         self.listeners: dict[tuple[str | None, int], list[socket.socket]] = {}
         self.workers: dict[int, Worker] = {}
+        # The serving generation's slots without a worker that serves: why, and since when
+        # (Unix time); and each slot's workers that died young in a row (the backoff).
+        self.empty_slots: dict[int, tuple[str, float]] = {}
+        self.young_deaths: dict[int, int] = {}
+        self.relay_dropped = 0  # broadcasts dropped for workers that took nothing
         self._stopping: int | None = None  # the signal the workers were sent to stop
         self._stop_time = 0.0
         self._stop_requested = Event()
@@ -103,7 +161,7 @@ class Master:
         gevent.signal_handler(signal.SIGUSR1, self.reload)
         try:
             self._bind(self.config)
-        except OSError as exc:
+        except ConfigError as exc:
             logger.error("could not bind a listener: %s", exc)
             return 1
         with self._reloading:  # a reload signalled now waits for the first generation
@@ -188,7 +246,8 @@ class Master:
 
     def _bind(self, config: Config) -> list[socket.socket]:
         """Give every Listen a listening socket per worker slot, binding those missing;
-        returns those bound here. OSError when one cannot bind, and then none is added."""
+        returns those bound here. ConfigError at the Listen that cannot bind, and then none
+        is added."""
         added: list[socket.socket] = []
         try:
             for listener in config.listeners:
@@ -202,7 +261,7 @@ class Master:
                     # kernel gives new connections to the slots that have workers.
                     slots.append(bind(listener, reuse_port=True, listen=False))
                     added.append(slots[-1])
-        except OSError:
+        except ConfigError:
             self._close(added)
             raise
         return added
@@ -229,7 +288,8 @@ class Master:
         accept nothing before _commit. The error, if one could not start (then none of
         them is left running)."""
         generation = self.generation + 1
-        workers = [self._spawn(config, generation, slot)
+        parsed = Parsed(config, read_plugin_sources(config)).to_bytes()
+        workers = [self._spawn(config, parsed, generation, slot)
                    for slot in range(config.process.workers)]
         deadline = time.monotonic() + limits.WORKER_START_TIMEOUT
         error = None
@@ -254,27 +314,29 @@ class Master:
             for sock in slots:
                 sock.listen(limits.LISTEN_BACKLOG)  # again on one listening: no change
         self.generation = workers[0].generation
+        self.empty_slots.clear()
+        self.young_deaths.clear()
         for worker in workers:
-            self._post(worker, Kind.GO, b"")
+            worker.post(Kind.GO, b"")
 
-    def _spawn(self, config: Config, generation: int, slot: int) -> Worker:
+    def _spawn(self, config: Config, parsed: bytes, generation: int, slot: int) -> Worker:
         ours, theirs = socket.socketpair()
         listeners = [(listener.host, listener.port,
                       self.listeners[listener.host, listener.port][slot].fileno())
                      for listener in config.listeners]
         assignment = Assignment(generation=generation, channel=theirs.fileno(),
-                                listeners=listeners, started=self.started, config=self.path,
-                                server_root=self.server_root, defines=self.defines)
+                                listeners=listeners, started=self.started)
         process = subprocess.Popen(
             # -P: nothing from the working directory, imported as root.
             [sys.executable, "-P", "-m", "geows.process.worker"],
             pass_fds=[theirs.fileno(), *(fd for *_, fd in listeners), *log.pipe_fds()],
             env={**os.environ, ASSIGNMENT_ENV: assignment.to_env()})
         theirs.close()
-        worker = Worker(process, Channel(ours), generation, slot)
+        worker = Worker(process, Channel(ours), parsed, generation, slot)
         self.workers[worker.pid] = worker
+        worker.post(Kind.CONFIG, parsed)
         gevent.spawn(self._listen_to, worker)
-        gevent.spawn(self._write_to, worker)
+        gevent.spawn(worker.write_out)
         gevent.spawn(self._wait_for, worker)
         return worker
 
@@ -285,13 +347,17 @@ class Master:
                 if self._stopping is not None:  # sent while it started: it may have missed it
                     _signal(worker, self._stopping)
                 elif worker.generation == self.generation:  # a replacement
-                    self._post(worker, Kind.GO, b"")
+                    self._listen_on_slot(worker.slot)
+                    worker.post(Kind.GO, b"")
+                    logger.log(log.NOTICE, "worker pid %d (generation %d) serves slot %d",
+                               worker.pid, worker.generation, worker.slot)
             elif kind is Kind.FAILED:
                 worker.ready.set(body.decode("utf-8", "replace"))
             elif kind is Kind.BROADCAST:
                 for other in list(self.workers.values()):
                     if other is not worker and other.started_well:
-                        self._post(other, kind, body)
+                        if not other.post(kind, body):
+                            self.relay_dropped += 1
             elif kind is Kind.SNAPSHOT:
                 worker.snapshot = json.loads(body)
 
@@ -302,27 +368,15 @@ class Master:
             snapshots = [w.snapshot for w in self.workers.values() if w.snapshot is not None]
             if not snapshots:
                 continue  # no worker's config has a status page
+            empty = [{"generation": self.generation, "slot": slot, "reason": reason,
+                      "since": since, "young_deaths": self.young_deaths.get(slot, 0)}
+                     for slot, (reason, since) in sorted(self.empty_slots.items())]
             for worker in list(self.workers.values()):
                 if worker.serving:
                     others = [s for s in snapshots if s is not worker.snapshot]
-                    self._post(worker, Kind.VIEW, json_body(others))
-
-    def _post(self, worker: Worker, kind: Kind, body: bytes) -> None:
-        if worker.backlog > limits.RELAY_BACKLOG:
-            logger.error("worker pid %d takes nothing from its channel (%d bytes waiting): "
-                         "ending it", worker.pid, worker.backlog)
-            _signal(worker, signal.SIGKILL)
-            return
-        worker.backlog += len(body)
-        worker.outbox.put((kind, body))
-
-    def _write_to(self, worker: Worker) -> None:
-        for kind, body in worker.outbox:
-            try:
-                worker.channel.send(kind, body)
-            except OSError:
-                return  # it exited: _wait_for handles that
-            worker.backlog -= len(body)
+                    worker.post(Kind.VIEW, json_body(
+                        {"others": others, "empty_slots": empty,
+                         "relay_dropped": self.relay_dropped}))
 
     def _wait_for(self, worker: Worker) -> None:
         code = worker.process.wait()
@@ -338,12 +392,48 @@ class Master:
             logger.info("worker pid %d (generation %d) %s", worker.pid, worker.generation,
                         ended)
             return
-        logger.error("worker pid %d (generation %d) %s; starting a new one", worker.pid,
-                     worker.generation, ended)
+        self._replace(worker, ended)
+
+    def _replace(self, worker: Worker, ended: str) -> None:
+        """Start a new worker in the slot of one of the serving generation that died, on
+        that generation's config. The slot stops listening until the new one serves; one
+        that died young is replaced later each time in a row (a crash loop must not spin)."""
+        slot = worker.slot
+        self._stop_listening_on_slot(slot)
+        # A reason from the worker names FILE:LINE where the config or a plugin says why.
+        why = ended if worker.started_well else f"could not start: {worker.ready.value}"
+        self.empty_slots[slot] = (why, self.empty_slots.get(slot, (why, time.time()))[1])
         if time.monotonic() - worker.started < limits.WORKER_YOUNG:
-            gevent.sleep(limits.WORKER_RESTART_DELAY)  # a crash loop must not spin
+            self.young_deaths[slot] = deaths = self.young_deaths.get(slot, 0) + 1
+            delay = min(limits.WORKER_RESTART_DELAY * 2 ** (deaths - 1),
+                        limits.WORKER_RESTART_DELAY_MAX)
+        else:
+            self.young_deaths.pop(slot, None)
+            delay = 0.0
+        logger.error("worker pid %d (generation %d) %s; starting a new one%s (slot %d)",
+                     worker.pid, worker.generation, why, f" in {delay:g} s" if delay else "",
+                     slot)
+        gevent.sleep(delay)
         if self._stopping is None and worker.generation == self.generation:
-            self._spawn(self.config, self.generation, worker.slot)
+            self._spawn(self.config, worker.parsed, self.generation, slot)
+
+    def _stop_listening_on_slot(self, slot: int) -> None:
+        """A slot without a worker takes no connection: those waiting in its backlog are
+        reset, new ones go to the other slots (refused if none listens). Its sockets stay
+        bound, so that the port stays geows'."""
+        for slots in self.listeners.values():
+            if slot < len(slots):
+                try:
+                    slots[slot].shutdown(socket.SHUT_RD)  # Linux: no longer listening
+                except OSError:
+                    pass  # not listening yet
+
+    def _listen_on_slot(self, slot: int) -> None:
+        """The slot's new worker serves: the slot takes connections again."""
+        self.empty_slots.pop(slot, None)
+        for slots in self.listeners.values():
+            if slot < len(slots):
+                slots[slot].listen(limits.LISTEN_BACKLOG)
 
     def _stop_workers(self, worker_signal: int) -> None:
         self._stop_time = time.monotonic()

@@ -58,17 +58,34 @@ class Prepared:
     plugins: dict[WebSocketSettings, Any]
 
 
-def prepare(config: Config, inherited: Sockets | None = None) -> Prepared:
+def prepare(config: Config, inherited: Sockets | None = None,
+            plugin_sources: dict[str, bytes] | None = None) -> Prepared:
     """Before serving `config` (read by read_config): open the logs, build the access rules,
     bind the listening sockets unless `inherited` (a worker's, bound by the master), drop
     to User/Group now that the logs, the sockets and the TLS keys are open, then load the
-    plugins. ConfigError or OSError (a Listen that cannot bind) when one cannot be done."""
+    plugins (Python ones from `plugin_sources` where given: read_plugin_sources). ConfigError
+    or OSError (a Listen that cannot bind) when one cannot be done."""
     access_logs = log.configure(config)  # a worker's: with the master's piped loggers
     access = AccessControl(config)
     sockets = bind_all(config) if inherited is None else inherited
     drop_privileges(config.process)
     from geows.plugin.loading import load_plugins  # here: the master loads no plugin code
-    return Prepared(access, access_logs, sockets, load_plugins(config))
+    return Prepared(access, access_logs, sockets, load_plugins(config, plugin_sources))
+
+
+def read_plugin_sources(config: Config) -> dict[str, bytes]:
+    """Each Python plugin file's text, by path, read now: the master's, for every worker of
+    the generation it reads them for. One that cannot be read is left out: the workers'
+    loader reports it at its WebSocketHandler line."""
+    sources: dict[str, bytes] = {}
+    for settings in (section.websocket for section in config.locations):
+        if settings is not None and not settings.c_plugin and settings.plugin not in sources:
+            try:
+                with open(settings.plugin, "rb") as file:
+                    sources[settings.plugin] = file.read()
+            except OSError:
+                pass
+    return sources
 
 
 class Ending:

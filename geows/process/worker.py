@@ -1,8 +1,10 @@
 """A worker process: the master starts StartServers of them, and a new set on each reload.
 
-A worker reads the config the master checked, opens its logs and TLS keys, drops to
-User/Group when started as root, loads the plugins, says it is ready and, once the master
-says so, serves on the listening sockets it inherited until the master ends it:
+A worker takes the config the master read for its generation (assignment.Parsed, over its
+channel: the files on disk are not read again), opens its logs and TLS keys, drops to
+User/Group when started as root, loads the plugins (Python ones from the text the master
+read), says it is ready and, once the master says so, serves on the listening sockets it
+inherited until the master ends it:
     SIGTERM   stop: every connection gets its close now (1001 / draft-76's 0xFF 0x00)
     SIGUSR1   finish: stop accepting, let the open connections go on until they end
               (the old generation, after a reload)
@@ -22,15 +24,16 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 
 import gevent  # noqa: E402
 
 from geows import limits  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
-from geows.process.assignment import Assignment  # noqa: E402
+from geows.process.assignment import Assignment, Parsed  # noqa: E402
 from geows.process.channel import Channel, Kind, broadcast_body, json_body, parse_broadcast  # noqa: E402
-from geows.process.startup import Ending, prepare, read_config, serve  # noqa: E402
+from geows.process.startup import Ending, prepare, serve  # noqa: E402
+from geows.runtime import tls  # noqa: E402
 from geows.runtime.server import Server  # noqa: E402
 
 logger = logging.getLogger("geows.main")
@@ -42,23 +45,23 @@ def main() -> int:
         signal.signal(signum, signal.SIG_IGN)
     assignment = Assignment.from_env()
     channel = Channel(socket.socket(fileno=assignment.channel))
+    messages = iter(channel)
     inherited = {(host, port): socket.socket(fileno=fd)
                  for host, port, fd in assignment.listeners}
+    kind, body = next(messages, (None, b""))
+    if kind is not Kind.CONFIG:
+        return 1  # the master is gone
+    parsed = Parsed.from_bytes(body)
+    config = parsed.config
     try:
-        config, contexts = read_config(assignment.config, server_root=assignment.server_root,
-                                       defines=assignment.defines)
-        prepared = prepare(config, inherited)
+        contexts = tls.listener_contexts(config)  # the TLS keys: read as root, if started so
+        prepared = prepare(config, inherited, parsed.plugin_sources)
     except (ConfigError, OSError) as exc:
         channel.send(Kind.FAILED, str(exc).encode())
         return 1
     for sock in (*inherited.values(), channel.sock):
         sock.set_inheritable(False)  # a plugin's child processes must not hold the port
-    missing = [listener for listener in config.listeners
-               if (listener.host, listener.port) not in inherited]
-    if missing:  # the files changed between the master's reading and ours
-        channel.send(Kind.FAILED, f"{missing[0].file}:{missing[0].line}: this Listen was not "
-                                  "there when the master read the config: reload".encode())
-        return 1
+
     def relay(name: str, type: int, data: str | bytes) -> None:
         channel.send(Kind.BROADCAST, broadcast_body(name, type, data))
 
@@ -67,22 +70,25 @@ def main() -> int:
                     access_logs=prepared.access_logs)
     server.server_started = assignment.started
     channel.send(Kind.READY)
-    gevent.spawn(_listen_to_master, server, channel, ending,
+    gevent.spawn(_listen_to_master, server, channel, messages, ending,
                  lambda: server.start(inherited, contexts))
     serve(server, ending)
     return 0
 
 
-def _listen_to_master(server: Server, channel: Channel, ending: Ending,
+def _listen_to_master(server: Server, channel: Channel,
+                      messages: Iterator[tuple[Kind, bytes]], ending: Ending,
                       start: Callable[[], None]) -> None:
     gevent.spawn(_report, server, channel)
-    for kind, body in channel:
+    for kind, body in messages:
         if kind is Kind.GO:
             start()
         elif kind is Kind.BROADCAST:
             server.deliver_relayed(*parse_broadcast(body))
         elif kind is Kind.VIEW:
-            server.others = json.loads(body)
+            view = json.loads(body)
+            server.others = view.pop("others")
+            server.master_figures = view
     if not ending.stop.is_set():
         logger.error("the master process is gone: stopping")
         ending.stop.set()

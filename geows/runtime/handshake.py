@@ -181,7 +181,7 @@ class Handshake:
         server = self.server
         content_type, content = status.render(
             server.status_snapshots(), started=server.server_started,
-            generation=server.generation,
+            generation=server.generation, master=server.master_figures,
             now=time.time(), server_name=request.host or local_ip,
             auto="auto" in request.query.split("&"))
         self._answer(http.message(200, status.HEADERS, content, content_type,

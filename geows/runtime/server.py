@@ -100,6 +100,9 @@ class Server:
         self.accepted = 0             # connections accepted, of any kind
         self.server_started = self.started  # a worker's: the master's, from its assignment
         self.others: list[dict[str, Any]] = []  # the other workers' snapshots (the master's)
+        # The master's own (status.render): its serving generation's empty slots, the
+        # broadcasts it dropped for workers that took nothing.
+        self.master_figures: dict[str, Any] = {}
         # Per (location name, protocol label): [0, accepted, messages in, messages out] of the
         # WebSocket connections that ended; snapshot() adds the open ones' as they stand.
         self._ended: dict[tuple[str, str], list[int]] = {}

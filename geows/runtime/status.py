@@ -2,7 +2,8 @@
 humans (HTML) and for machines (?auto: text/plain `Key: value` lines in mod_status' habit,
 its keys where they mean the same, geows' own for the WebSocket figures).
 
-Pure functions: the workers' snapshots (Server.snapshot) in, the page out.
+Pure functions: the workers' snapshots (Server.snapshot) and the master's own figures in, the
+page out.
 """
 
 from __future__ import annotations
@@ -35,18 +36,24 @@ class _Figures:
     open: int
     accepted: int
     websocket: dict[str, int]  # COUNTERS summed over every location and protocol
+    empty_slots: list[dict[str, Any]]  # the master's: generation, slot, reason, since, ...
+    relay_dropped: int  # broadcasts the master dropped for workers that took nothing
 
 
 def render(snapshots: list[dict[str, Any]], *, started: float, generation: int, now: float,
-           server_name: str, auto: bool) -> tuple[str, bytes]:
+           server_name: str, auto: bool,
+           master: dict[str, Any] | None = None) -> tuple[str, bytes]:
     """The page's content type and content. `started` and `now` are Unix times; `generation`
-    counts the server's restarts."""
+    counts the server's restarts; `master`: the master's own figures (geows.process.master:
+    the serving generation's empty_slots, relay_dropped), none with -X."""
+    master = master or {}
     rows = _location_rows(snapshots)
     figures = _Figures(
         snapshots=snapshots, rows=rows, server_name=server_name, now=_time(now),
         started=_time(started), generation=generation, uptime=max(0, int(now - started)),
         open=sum(s["open"] for s in snapshots), accepted=sum(s["accepted"] for s in snapshots),
-        websocket={key: sum(counts[key] for _, _, counts in rows) for key in COUNTERS})
+        websocket={key: sum(counts[key] for _, _, counts in rows) for key in COUNTERS},
+        empty_slots=master.get("empty_slots", []), relay_dropped=master.get("relay_dropped", 0))
     if auto:
         return "text/plain; charset=utf-8", _auto(figures).encode()
     return "text/html; charset=utf-8", _html(figures).encode()
@@ -86,12 +93,15 @@ def _auto(f: _Figures) -> str:
         f"WebSocketConnsAccepted: {websocket['accepted']}",
         f"WebSocketMessagesIn: {websocket['messages_in']}",
         f"WebSocketMessagesOut: {websocket['messages_out']}",
+        f"RelayDropped: {f.relay_dropped}",
         # One line per process and per location and protocol: numbers first, words last
         # (a location's name may hold spaces).
         *(f"Worker: {s['pid']} {s['generation']} {s['open']} {s['accepted']} "
           f"{int(s['started'])} {s['state']}" for s in f.snapshots),
         *(f"WebSocketLocation: {' '.join(str(counts[key]) for key in COUNTERS)} {label} {name}"
           for name, label, counts in f.rows),
+        *(f"EmptySlot: {e['generation']} {e['slot']} {e['young_deaths']} {int(e['since'])} "
+          f"{e['reason']}" for e in f.empty_slots),
     ]
     return "\n".join(lines) + "\n"
 
@@ -113,6 +123,7 @@ def _html(f: _Figures) -> str:
         f"<dt>Server uptime: {_duration(f.uptime)}</dt>",
         f"<dt>{f.open} connections open, {f.accepted} accepted; "
         f"{websocket['open']} WebSocket connections open, {websocket['accepted']} accepted</dt>"
+        f"<dt>{f.relay_dropped} broadcasts dropped for workers that took nothing</dt>"
         "</dl>",
         "<h2>Worker processes</h2>",
         "<table border=\"1\">",
@@ -120,6 +131,7 @@ def _html(f: _Figures) -> str:
              "Connections accepted"),
         *workers,
         "</table>",
+        *_empty_slots(f.empty_slots),
         "<h2>WebSocket locations</h2>",
         "<table border=\"1\">",
         _row("th", "Location", "Protocol", "Open connections", "Connections accepted",
@@ -130,6 +142,18 @@ def _html(f: _Figures) -> str:
         "</body></html>",
         "",
     ])
+
+
+def _empty_slots(empty_slots: list[dict[str, Any]]) -> list[str]:
+    """The serving generation's slots whose worker could not start or died, if any."""
+    if not empty_slots:
+        return []
+    return ["<h2>Empty worker slots (their connections go to the other workers)</h2>",
+            "<table border=\"1\">",
+            _row("th", "Generation", "Slot", "Empty since", "Failures in a row", "Why"),
+            *(_row("td", e["generation"], e["slot"], _time(e["since"]), e["young_deaths"],
+                   e["reason"]) for e in empty_slots),
+            "</table>"]
 
 
 def _row(cell: str, *values: object) -> str:

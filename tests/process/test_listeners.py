@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from geows.config import Listener, load_config
+from geows.errors import ConfigError
 from geows.process.listeners import bind, bind_all
 from tests.geows_process import free_port
 
@@ -28,7 +29,9 @@ def test_slots_share_an_address_that_a_plain_bind_finds_taken():
     listener = loopback(free_port())
     with bind(listener, reuse_port=True) as first, bind(listener, reuse_port=True) as second:
         assert first.getsockname() == second.getsockname()
-        with pytest.raises(OSError):  # the master's check that no other server is there
+        # The master's check that no other server is there; the refusal names the Listen.
+        with pytest.raises(ConfigError, match=f"^httpd.conf:1: Listen 127.0.0.1:{listener.port}: "
+                                              "Address already in use$"):
             bind(listener, listen=False)
 
 

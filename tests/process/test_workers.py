@@ -230,6 +230,9 @@ def test_kill_9_of_one_worker_drops_its_clients_only_and_a_new_worker_takes_its_
         replacement = (workers - {survivor}).pop()
         process.wait_for_log(f"worker pid {victim} (generation 0) killed by SIGKILL; "
                              "starting a new one", access=False)
+        # Its slot takes connections once it serves (the other worker has them meanwhile).
+        process.wait_for_log(f"worker pid {replacement} (generation 0) serves slot",
+                             access=False)
         seen = {int(ask(open_client(process), "pid"))
                 for _ in range(60)}
         assert replacement in seen
