@@ -153,11 +153,13 @@ class RawClient:
         self.sock.sendall(frame(0x1, text.encode()))
 
     def close_cleanly(self) -> int:
+        """Close with 1000; the code of the server's close frame (1005: none, RFC 6455
+        7.1.5)."""
         self.sock.sendall(frame(0x8, struct.pack(">H", 1000)))
         opcode, payload = self.recv_frame()
         self.sock.close()
         assert opcode == 0x8
-        return struct.unpack(">H", payload[:2])[0]
+        return struct.unpack(">H", payload[:2])[0] if payload else 1005
 
 
 def end_one(port: int, way: int) -> None:
@@ -177,10 +179,10 @@ def end_one(port: int, way: int) -> None:
         client = RawClient(port, linger_reset=True)
         client.sock.sendall(frame(0x1, b"partial")[:5])
         client.sock.close()
-    elif way == 4:    # the plugin closes; the client answers
+    elif way == 4:    # the plugin closes (no code, as mod_websocket's close()); the client answers
         client = RawClient(port)
         client.send_text("close")
-        assert client.close_cleanly() == 1000
+        assert client.close_cleanly() == 1005
     elif way == 5:    # the plugin closes; the client vanishes without answering
         client = RawClient(port)
         client.send_text("close")
