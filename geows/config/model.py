@@ -239,8 +239,10 @@ class Override:
 
     @property
     def grants_access(self) -> bool:
-        """Whether .htaccess files may then hold access directives: AllowOverride's
-        AuthConfig, Limit or All (the last None resets), or an access directive listed in
+        """Whether .htaccess files may then hold access directives, or directives that
+        refuse or remap requests: AllowOverride's AuthConfig, Limit, FileInfo (RewriteRule,
+        Redirect: httpd answers a 403, a redirect, or a 500 where their module is not
+        loaded, never the handler) or All (the last None resets), or one of them listed in
         AllowOverrideList."""
         if self.name.lower() == "allowoverridelist":
             return any(is_access_directive(name.lower().lstrip("<"))
@@ -249,7 +251,7 @@ class Override:
         for word in self.args:
             word = word.partition("=")[0].lower()  # Options=...; httpd ignores any other value
             granted = set() if word == "none" else granted | {word}
-        return bool(granted & {"authconfig", "limit", "all"})
+        return bool(granted & {"authconfig", "limit", "fileinfo", "all"})
 
 
 @dataclass(kw_only=True)
@@ -523,7 +525,8 @@ class Config:
                         override, where = found
                         raise ConfigError(
                             f"{override.name} {' '.join(override.args)} lets .htaccess "
-                            f"files in {where} set access control for {_served(ws)} "
+                            f"files in {where} set access control or remap requests for "
+                            f"{_served(ws)} "
                             f"{ws.pattern} ({ws.file}:{ws.line}); geows does not read .htaccess "
                             "files and refuses to start rather than serve it unguarded",
                             override.file, override.line)

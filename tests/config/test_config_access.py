@@ -479,15 +479,17 @@ def test_may_apply_follows_an_alias_in_a_location_below(root):
 
 
 @pytest.mark.parametrize("override", ["AuthConfig", "Limit", "All", "FileInfo AuthConfig",
-                                      "AuthConfig=x"])
+                                      "AuthConfig=x",
+                                      # RewriteRule [F], Redirect: never the handler
+                                      "FileInfo", "FileInfo Indexes Options=Indexes"])
 def test_htaccess_that_may_hold_access_rules_is_refused(root, override):
     doc = tree(root, "doc/") + "/doc"
     message = root.error(marked(f"DocumentRoot {doc}\n{WS}<Directory {doc}>\n"
                                 f"AllowOverride {override}\n</Directory>\n"))
     assert message == (
         f"{root.conf}:9: AllowOverride {override} lets .htaccess files in {doc}/ set access "
-        f"control for the WebSocket location /echo ({root.conf}:4); geows does not read "
-        ".htaccess files and refuses to start rather than serve it unguarded")
+        f"control or remap requests for the WebSocket location /echo ({root.conf}:4); geows "
+        "does not read .htaccess files and refuses to start rather than serve it unguarded")
 
 
 @pytest.mark.parametrize(("sections", "line"), [
@@ -513,7 +515,7 @@ def test_htaccess_refused_wherever_the_walk_may_read_it(root, sections, line):
     "<Directory DOC>\nAllowOverride All\n</Directory>\n<Directory DOC>\nAllowOverride None\n"
     "</Directory>\n",
     "<Directory DOC>\nAllowOverride None AuthConfig None\n</Directory>\n",
-    "<Directory DOC>\nAllowOverride FileInfo Indexes Options=Indexes\n</Directory>\n",
+    "<Directory DOC>\nAllowOverride Indexes Options=Indexes\n</Directory>\n",
     "<Directory DOC>\nAllowOverrideList Header None\n</Directory>\n".replace(" None", ""),
     "<Directory DOC/other>\nAllowOverride All\n</Directory>\n",
     "<DirectoryMatch .>\nAllowOverride All\n</DirectoryMatch>\n",  # regex: no .htaccess
@@ -597,5 +599,5 @@ def test_htaccess_on_the_status_page_is_refused(root):
                                 "AllowOverride AuthConfig\n</Directory>\n"))
     assert message == (
         f"{root.conf}:8: AllowOverride AuthConfig lets .htaccess files in {doc}/ set access "
-        f"control for the status page /geows-status ({root.conf}:4); geows does not read "
-        ".htaccess files and refuses to start rather than serve it unguarded")
+        f"control or remap requests for the status page /geows-status ({root.conf}:4); geows "
+        "does not read .htaccess files and refuses to start rather than serve it unguarded")
