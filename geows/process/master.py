@@ -5,8 +5,10 @@ StartServers workers (geows.process.worker). Each worker has its slot: one liste
 Listen, bound with SO_REUSEPORT, so that the kernel spreads connections evenly among the
 workers. The master keeps every slot's sockets open, so a slot's backlog waits for the
 worker that replaces a dead one, or for the next generation's. It relays each broadcast
-to the other workers, replaces a worker that dies (its clients drop, the others' do
-not), and acts on signals:
+to the other workers, and their status figures with the totals of those that ended
+(geows.process.totals); it makes the count of open connections every worker takes from
+(geows.process.shares) and gives back a dead one's share; it replaces a worker that
+dies (its clients drop, the others' do not), and acts on signals:
     SIGTERM, SIGINT  stop: every worker closes its connections (1001) and exits
     SIGHUP, SIGUSR1  reload: re-read the config and start a new generation of workers;
                      once all of them serve, the old generation stops accepting and
@@ -41,7 +43,9 @@ from geows.errors import ConfigError
 from geows.process.assignment import ASSIGNMENT_ENV, Assignment
 from geows.process.channel import Channel, Kind, json_body
 from geows.process.listeners import bind
+from geows.process.shares import OpenConnections
 from geows.process.startup import read_config
+from geows.process.totals import add_ended, no_totals
 from geows.runtime import log
 
 logger = logging.getLogger("geows.main")
@@ -63,6 +67,8 @@ class Worker:
         self.outbox: Queue = Queue()  # what to send it, in order
         self.backlog = 0            # bytes in the outbox
         self.snapshot: dict | None = None  # its latest status figures
+        self.share = -1             # its entry in the shared count of open connections
+        self.listening: gevent.Greenlet | None = None  # reads its channel till it ends
 
     @property
     def started_well(self) -> bool:
@@ -93,6 +99,12 @@ class Master:
         self._stop_requested = Event()
         self._reloading = Semaphore()
         self._pid_file: str | None = None  # the PidFile this master wrote
+        # Every worker's open connections, against MaxRequestWorkers (geows.process.shares).
+        self.open_connections = OpenConnections.create()
+        # The status figures: of the workers whose channel is open (their last ones come
+        # before it ends), and the totals of those that ended (geows.process.totals).
+        self.reporting: set[Worker] = set()
+        self.totals = no_totals()
 
     def run(self) -> int:
         """Serve until stopped; 0 after a stop, 1 when it cannot start."""
@@ -154,6 +166,9 @@ class Master:
                 config, _ = read_config(self.path, server_root=self.server_root,
                                         defines=self.defines)  # its TLS keys load: checked
                 AccessControl(config)
+                if self.open_connections.free() < config.process.workers:
+                    raise ConfigError(f"{len(self.workers)} worker processes running, "
+                                      "earlier generations' finishing: reload once they end")
                 added = self._bind(config)
             except (ConfigError, OSError) as exc:
                 logger.error("reload refused, generation %d keeps serving: %s",
@@ -262,18 +277,23 @@ class Master:
         listeners = [(listener.host, listener.port,
                       self.listeners[listener.host, listener.port][slot].fileno())
                      for listener in config.listeners]
+        share = self.open_connections.assign()
         assignment = Assignment(generation=generation, channel=theirs.fileno(),
-                                listeners=listeners, started=self.started, config=self.path,
+                                listeners=listeners, open_connections=self.open_connections.fd,
+                                share=share, started=self.started, config=self.path,
                                 server_root=self.server_root, defines=self.defines)
         process = subprocess.Popen(
             # -P: nothing from the working directory, imported as root.
             [sys.executable, "-P", "-m", "geows.process.worker"],
-            pass_fds=[theirs.fileno(), *(fd for *_, fd in listeners), *log.pipe_fds()],
+            pass_fds=[theirs.fileno(), *(fd for *_, fd in listeners), *log.pipe_fds(),
+                      self.open_connections.fd],
             env={**os.environ, ASSIGNMENT_ENV: assignment.to_env()})
         theirs.close()
         worker = Worker(process, Channel(ours), generation, slot)
+        worker.share = share
         self.workers[worker.pid] = worker
-        gevent.spawn(self._listen_to, worker)
+        self.reporting.add(worker)
+        worker.listening = gevent.spawn(self._listen_to, worker)
         gevent.spawn(self._write_to, worker)
         gevent.spawn(self._wait_for, worker)
         return worker
@@ -294,18 +314,24 @@ class Master:
                         self._post(other, kind, body)
             elif kind is Kind.SNAPSHOT:
                 worker.snapshot = json.loads(body)
+        # Its last figures move to the totals, with no yield between: the page never
+        # shows them twice or not at all.
+        self.reporting.discard(worker)
+        if worker.snapshot is not None:
+            add_ended(self.totals, worker.snapshot)
 
     def _pass_snapshots_on(self) -> None:
         """Give every serving worker the others' latest figures, for its status page."""
         while True:
             gevent.sleep(limits.STATUS_INTERVAL)
-            snapshots = [w.snapshot for w in self.workers.values() if w.snapshot is not None]
+            snapshots = [w.snapshot for w in self.reporting if w.snapshot is not None]
             if not snapshots:
                 continue  # no worker's config has a status page
             for worker in list(self.workers.values()):
                 if worker.serving:
                     others = [s for s in snapshots if s is not worker.snapshot]
-                    self._post(worker, Kind.VIEW, json_body(others))
+                    self._post(worker, Kind.VIEW,
+                               json_body({"others": others, "ended": self.totals}))
 
     def _post(self, worker: Worker, kind: Kind, body: bytes) -> None:
         if worker.backlog > limits.RELAY_BACKLOG:
@@ -327,7 +353,9 @@ class Master:
     def _wait_for(self, worker: Worker) -> None:
         code = worker.process.wait()
         del self.workers[worker.pid]
+        self.open_connections.release(worker.share)  # what it held, if it died
         worker.outbox.put(StopIteration)
+        worker.listening.join(limits.CHANNEL_DRAIN)  # its last figures, sent as it exited
         worker.channel.close()
         ended = (f"killed by {signal.Signals(-code).name}" if code < 0
                  else f"exited with code {code}")

@@ -37,15 +37,18 @@ class _Figures:
     websocket: dict[str, int]  # COUNTERS summed over every location and protocol
 
 
-def render(snapshots: list[dict[str, Any]], *, started: float, generation: int, now: float,
-           server_name: str, auto: bool) -> tuple[str, bytes]:
-    """The page's content type and content. `started` and `now` are Unix times; `generation`
-    counts the server's restarts."""
-    rows = _location_rows(snapshots)
+def render(snapshots: list[dict[str, Any]], *, ended: dict[str, Any] | None = None,
+           started: float, generation: int, now: float, server_name: str,
+           auto: bool) -> tuple[str, bytes]:
+    """The page's content type and content. `ended`: what the processes that ended had
+    counted (geows.process.totals), added to the totals. `started` and `now` are Unix
+    times; `generation` counts the server's restarts."""
+    counted = snapshots if ended is None else [*snapshots, ended]
+    rows = _location_rows(counted)
     figures = _Figures(
         snapshots=snapshots, rows=rows, server_name=server_name, now=_time(now),
         started=_time(started), generation=generation, uptime=max(0, int(now - started)),
-        open=sum(s["open"] for s in snapshots), accepted=sum(s["accepted"] for s in snapshots),
+        open=sum(s["open"] for s in snapshots), accepted=sum(s["accepted"] for s in counted),
         websocket={key: sum(counts[key] for _, _, counts in rows) for key in COUNTERS})
     if auto:
         return "text/plain; charset=utf-8", _auto(figures).encode()
@@ -53,7 +56,7 @@ def render(snapshots: list[dict[str, Any]], *, started: float, generation: int, 
 
 
 def _location_rows(snapshots: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, int]]]:
-    """(location, protocol, counters) summed over the snapshots, in the first one's order;
+    """(location, protocol, counters) summed over the snapshots, in their order;
     a location nobody has connected to yet has one row, protocol "-", all zeros."""
     merged: dict[str, dict[str, dict[str, int]]] = {}
     for snapshot in snapshots:
