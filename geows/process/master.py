@@ -302,6 +302,8 @@ class Master:
         for kind, body in worker.channel:
             if kind is Kind.READY:
                 worker.ready.set(None)
+                # Before its GO: its first status page has the others' figures and totals.
+                self._post(worker, Kind.VIEW, self._view_for(worker))
                 if self._stopping is not None:  # sent while it started: it may have missed it
                     _signal(worker, self._stopping)
                 elif worker.generation == self.generation:  # a replacement
@@ -324,14 +326,17 @@ class Master:
         """Give every serving worker the others' latest figures, for its status page."""
         while True:
             gevent.sleep(limits.STATUS_INTERVAL)
-            snapshots = [w.snapshot for w in self.reporting if w.snapshot is not None]
-            if not snapshots:
+            if not any(w.snapshot is not None for w in self.reporting):
                 continue  # no worker's config has a status page
             for worker in list(self.workers.values()):
                 if worker.serving:
-                    others = [s for s in snapshots if s is not worker.snapshot]
-                    self._post(worker, Kind.VIEW,
-                               json_body({"others": others, "ended": self.totals}))
+                    self._post(worker, Kind.VIEW, self._view_for(worker))
+
+    def _view_for(self, worker: Worker) -> bytes:
+        """The others' latest figures and the totals of those that ended, for its page."""
+        others = [w.snapshot for w in self.reporting
+                  if w is not worker and w.snapshot is not None]
+        return json_body({"others": others, "ended": self.totals})
 
     def _post(self, worker: Worker, kind: Kind, body: bytes) -> None:
         if worker.backlog > limits.RELAY_BACKLOG:
