@@ -78,6 +78,15 @@ RELAY_BACKLOG = 67_108_864
 RELAY_DROP_LOG_INTERVAL = 1.0
 RELAY_STALL_TIMEOUT = 60.0
 
+# Worker processes that may run at once, every generation's (the entries of the shared
+# count of open connections, geows.process.shares: 8 bytes each): a reload that would need
+# more is refused until earlier generations finish.
+SHARED_COUNT_ENTRIES = 1024
+
+# How long the master reads what a worker that exited had still sent it (its last status
+# figures) before it closes their channel.
+CHANNEL_DRAIN = 1.0
+
 # How often a finishing worker (after a reload, or a graceful stop) looks whether its
 # last connection has ended.
 FINISH_POLL = 0.2

@@ -20,6 +20,8 @@ class Assignment:
     generation: int
     channel: int  # the worker's end of its socketpair to the master
     listeners: list[tuple[str | None, int, int]]  # host, port and inherited fd of each Listen
+    open_connections: int  # the inherited fd of the shared count (geows.process.shares)
+    share: int             # this worker's entry in it
     started: float  # when the master started (Unix time): the server's uptime
 
     def to_env(self) -> str:

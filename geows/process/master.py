@@ -9,8 +9,10 @@ among the workers. A slot whose worker died stops listening (its waiting connect
 reset, new ones go to the other slots) until its replacement serves; a replacement that
 cannot start is logged with its reason and tried again later and later
 (limits.WORKER_RESTART_DELAY). The master relays each broadcast to the other workers,
-dropping what a worker that takes nothing leaves past limits.RELAY_BACKLOG, and acts on
-signals:
+dropping what a worker that takes nothing leaves past limits.RELAY_BACKLOG, and their
+status figures with the totals of those that ended (geows.process.totals); it makes the
+count of open connections every worker takes from (geows.process.shares) and gives back a
+dead one's share; and it acts on signals:
     SIGTERM, SIGINT  stop: every worker closes its connections (1001) and exits
     SIGHUP, SIGUSR1  reload: re-read the config and start a new generation of workers;
                      once all of them serve, the old generation stops accepting and
@@ -45,7 +47,9 @@ from geows.errors import ConfigError
 from geows.process.assignment import ASSIGNMENT_ENV, Assignment, Parsed
 from geows.process.channel import Channel, Kind, json_body
 from geows.process.listeners import bind
+from geows.process.shares import OpenConnections
 from geows.process.startup import read_config, read_plugin_sources
+from geows.process.totals import add_ended, no_totals
 from geows.runtime import log
 
 logger = logging.getLogger("geows.main")
@@ -74,6 +78,8 @@ class Worker:
         self.dropped = 0            # broadcasts dropped for it, not logged yet
         self.dropped_logged = 0.0   # when that was last logged
         self.snapshot: dict | None = None  # its latest status figures
+        self.share = -1             # its entry in the shared count of open connections
+        self.listening: gevent.Greenlet | None = None  # reads its channel till it ends
 
     @property
     def started_well(self) -> bool:
@@ -151,6 +157,12 @@ class Master:
         self._stop_requested = Event()
         self._reloading = Semaphore()
         self._pid_file: str | None = None  # the PidFile this master wrote
+        # Every worker's open connections, against MaxRequestWorkers (geows.process.shares).
+        self.open_connections = OpenConnections.create()
+        # The status figures: of the workers whose channel is open (their last ones come
+        # before it ends), and the totals of those that ended (geows.process.totals).
+        self.reporting: set[Worker] = set()
+        self.totals = no_totals()
 
     def run(self) -> int:
         """Serve until stopped; 0 after a stop, 1 when it cannot start."""
@@ -212,6 +224,9 @@ class Master:
                 config, _ = read_config(self.path, server_root=self.server_root,
                                         defines=self.defines)  # its TLS keys load: checked
                 AccessControl(config)
+                if self.open_connections.free() < config.process.workers:
+                    raise ConfigError(f"{len(self.workers)} worker processes running, "
+                                      "earlier generations' finishing: reload once they end")
                 added = self._bind(config)
             except (ConfigError, OSError) as exc:
                 logger.error("reload refused, generation %d keeps serving: %s",
@@ -324,18 +339,23 @@ class Master:
         listeners = [(listener.host, listener.port,
                       self.listeners[listener.host, listener.port][slot].fileno())
                      for listener in config.listeners]
+        share = self.open_connections.assign()
         assignment = Assignment(generation=generation, channel=theirs.fileno(),
-                                listeners=listeners, started=self.started)
+                                listeners=listeners, open_connections=self.open_connections.fd,
+                                share=share, started=self.started)
         process = subprocess.Popen(
             # -P: nothing from the working directory, imported as root.
             [sys.executable, "-P", "-m", "geows.process.worker"],
-            pass_fds=[theirs.fileno(), *(fd for *_, fd in listeners), *log.pipe_fds()],
+            pass_fds=[theirs.fileno(), *(fd for *_, fd in listeners), *log.pipe_fds(),
+                      self.open_connections.fd],
             env={**os.environ, ASSIGNMENT_ENV: assignment.to_env()})
         theirs.close()
         worker = Worker(process, Channel(ours), parsed, generation, slot)
+        worker.share = share
         self.workers[worker.pid] = worker
+        self.reporting.add(worker)
         worker.post(Kind.CONFIG, parsed)
-        gevent.spawn(self._listen_to, worker)
+        worker.listening = gevent.spawn(self._listen_to, worker)
         gevent.spawn(worker.write_out)
         gevent.spawn(self._wait_for, worker)
         return worker
@@ -344,6 +364,8 @@ class Master:
         for kind, body in worker.channel:
             if kind is Kind.READY:
                 worker.ready.set(None)
+                # Before its GO: its first status page has the others' figures and totals.
+                worker.post(Kind.VIEW, self._view_for(worker))
                 if self._stopping is not None:  # sent while it started: it may have missed it
                     _signal(worker, self._stopping)
                 elif worker.generation == self.generation:  # a replacement
@@ -360,28 +382,39 @@ class Master:
                             self.relay_dropped += 1
             elif kind is Kind.SNAPSHOT:
                 worker.snapshot = json.loads(body)
+        # Its last figures move to the totals, with no yield between: the page never
+        # shows them twice or not at all.
+        self.reporting.discard(worker)
+        if worker.snapshot is not None:
+            add_ended(self.totals, worker.snapshot)
 
     def _pass_snapshots_on(self) -> None:
         """Give every serving worker the others' latest figures, for its status page."""
         while True:
             gevent.sleep(limits.STATUS_INTERVAL)
-            snapshots = [w.snapshot for w in self.workers.values() if w.snapshot is not None]
-            if not snapshots:
+            if not any(w.snapshot is not None for w in self.reporting):
                 continue  # no worker's config has a status page
-            empty = [{"generation": self.generation, "slot": slot, "reason": reason,
-                      "since": since, "young_deaths": self.young_deaths.get(slot, 0)}
-                     for slot, (reason, since) in sorted(self.empty_slots.items())]
             for worker in list(self.workers.values()):
                 if worker.serving:
-                    others = [s for s in snapshots if s is not worker.snapshot]
-                    worker.post(Kind.VIEW, json_body(
-                        {"others": others, "empty_slots": empty,
-                         "relay_dropped": self.relay_dropped}))
+                    worker.post(Kind.VIEW, self._view_for(worker))
+
+    def _view_for(self, worker: Worker) -> bytes:
+        """For its status page: the others' latest figures, the totals of those that ended,
+        the serving generation's empty slots and the broadcasts dropped for stalled ones."""
+        others = [w.snapshot for w in self.reporting
+                  if w is not worker and w.snapshot is not None]
+        empty = [{"generation": self.generation, "slot": slot, "reason": reason,
+                  "since": since, "young_deaths": self.young_deaths.get(slot, 0)}
+                 for slot, (reason, since) in sorted(self.empty_slots.items())]
+        return json_body({"others": others, "ended": self.totals, "empty_slots": empty,
+                          "relay_dropped": self.relay_dropped})
 
     def _wait_for(self, worker: Worker) -> None:
         code = worker.process.wait()
         del self.workers[worker.pid]
+        self.open_connections.release(worker.share)  # what it held, if it died
         worker.outbox.put(StopIteration)
+        worker.listening.join(limits.CHANNEL_DRAIN)  # its last figures, sent as it exited
         worker.channel.close()
         ended = (f"killed by {signal.Signals(-code).name}" if code < 0
                  else f"exited with code {code}")

@@ -4,7 +4,9 @@ A worker takes the config the master read for its generation (assignment.Parsed,
 channel: the files on disk are not read again), opens its logs and TLS keys, drops to
 User/Group when started as root, loads the plugins (Python ones from the text the master
 read), says it is ready and, once the master says so, serves on the listening sockets it
-inherited until the master ends it:
+inherited until the master ends it, counting its open connections in the count every
+worker shares (geows.process.shares), and tells the master its last status figures as it
+exits:
     SIGTERM   stop: every connection gets its close now (1001 / draft-76's 0xFF 0x00)
     SIGUSR1   finish: stop accepting, let the open connections go on until they end
               (the old generation, after a reload)
@@ -21,6 +23,7 @@ monkey.patch_all()
 
 import json  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
@@ -32,6 +35,7 @@ from geows import limits  # noqa: E402
 from geows.errors import ConfigError  # noqa: E402
 from geows.process.assignment import Assignment, Parsed  # noqa: E402
 from geows.process.channel import Channel, Kind, broadcast_body, json_body, parse_broadcast  # noqa: E402
+from geows.process.shares import OpenConnections  # noqa: E402
 from geows.process.startup import Ending, prepare, serve  # noqa: E402
 from geows.runtime import tls  # noqa: E402
 from geows.runtime.server import Server  # noqa: E402
@@ -61,18 +65,21 @@ def main() -> int:
         return 1
     for sock in (*inherited.values(), channel.sock):
         sock.set_inheritable(False)  # a plugin's child processes must not hold the port
+    os.set_inheritable(assignment.open_connections, False)
 
     def relay(name: str, type: int, data: str | bytes) -> None:
         channel.send(Kind.BROADCAST, broadcast_body(name, type, data))
 
+    count = OpenConnections(assignment.open_connections).share(assignment.share)
     server = Server(config, prepared.plugins, prepared.access, relay=relay,
-                    generation=assignment.generation, processes=config.process.workers,
-                    access_logs=prepared.access_logs)
+                    generation=assignment.generation, access_logs=prepared.access_logs,
+                    count=count)
     server.server_started = assignment.started
     channel.send(Kind.READY)
     gevent.spawn(_listen_to_master, server, channel, messages, ending,
                  lambda: server.start(inherited, contexts))
     serve(server, ending)
+    _report_last(server, channel)
     return 0
 
 
@@ -87,7 +94,7 @@ def _listen_to_master(server: Server, channel: Channel,
             server.deliver_relayed(*parse_broadcast(body))
         elif kind is Kind.VIEW:
             view = json.loads(body)
-            server.others = view.pop("others")
+            server.others, server.ended = view.pop("others"), view.pop("ended")
             server.master_figures = view
     if not ending.stop.is_set():
         logger.error("the master process is gone: stopping")
@@ -103,6 +110,16 @@ def _report(server: Server, channel: Channel) -> None:
         except OSError:
             return  # the master is gone: _listen_to_master stops the worker
         gevent.sleep(limits.STATUS_INTERVAL)
+
+
+def _report_last(server: Server, channel: Channel) -> None:
+    """The figures this worker ends with, which the master adds to the totals the status
+    page shows (geows.process.totals): sent whether or not the config has a page, which a
+    later one's may show."""
+    try:
+        channel.send(Kind.SNAPSHOT, json_body(server.snapshot()))
+    except OSError:
+        pass  # the master is gone, and its totals with it
 
 
 if __name__ == "__main__":

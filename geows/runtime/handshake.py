@@ -50,12 +50,15 @@ class Handshake:
     """One client connection until its request is answered (or handed to a `Session`);
     owns its socket and closes it in `handle`."""
 
-    __slots__ = ("server", "sock", "tls_context", "record", "session", "_deadline",
-                 "_request_limits", "__weakref__")
+    __slots__ = ("server", "sock", "tls_context", "admitted", "record", "session",
+                 "_deadline", "_request_limits", "__weakref__")
 
     def __init__(self, server: Server, sock: socket.socket, address: tuple,
-                 tls_context: ssl.SSLContext | None = None):
+                 tls_context: ssl.SSLContext | None = None, *, admitted: bool):
+        """`admitted`: under MaxRequestWorkers when accepted; if not, answered 503 once its
+        head is read."""
         self.server = server
+        self.admitted = admitted
         self.sock = sock
         self.tls_context = tls_context  # set on a TLS listener: sock is wrapped in _serve
         self.record = Record(address, keep_response_head=server.access_logs.uses("o"))
@@ -92,7 +95,7 @@ class Handshake:
         request = record.request = self._read_head()
         record.request_line = f"{request.method} {request.target[:200]} {request.version}"
         record.ending = "closed during the handshake"
-        if len(self.server.connections) > self.server.max_connections:  # this one included
+        if not self.admitted:
             raise HttpError(503, f"over MaxRequestWorkers ({self.server.max_connections} "
                                  "connections)")
         if request.path == "*":
@@ -180,7 +183,7 @@ class Handshake:
                             (("Allow", "GET, HEAD"),))
         server = self.server
         content_type, content = status.render(
-            server.status_snapshots(), started=server.server_started,
+            server.status_snapshots(), ended=server.ended, started=server.server_started,
             generation=server.generation, master=server.master_figures,
             now=time.time(), server_name=request.host or local_ip,
             auto="auto" in request.query.split("&"))

@@ -4,8 +4,9 @@ watchdog (geows.runtime.watchdog) that says when a plugin call holds them all.
 Each accepted connection is a `Handshake` (geows.runtime.handshake), which becomes a
 `Session` (geows.runtime.session) once upgraded. The server keeps what they share: the
 open connections per location (what a broadcast reaches, here and, through the master,
-in the other workers), the work OS threads hand over, WebSocketMessageMemory, and the
-figures of the status page.
+in the other workers), the work OS threads hand over, WebSocketMessageMemory, the count of
+open connections against MaxRequestWorkers (its own, or the one every worker shares,
+handed in), and the figures of the status page.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 from gevent import monkey
@@ -59,7 +60,9 @@ class Server:
 
     def __init__(self, config: Config, plugins: dict[WebSocketSettings, Any],
                  access: AccessControl, relay: Relay | None = None, generation: int = 0,
-                 processes: int = 1, *, access_logs: AccessLogs):
+                 *, access_logs: AccessLogs, count: OpenCount | None = None):
+        """`count`: where the open connections are counted against the cap (a worker's:
+        shared with every worker, geows.process.shares); this process's own by default."""
         self.config = config
         self.plugins = plugins
         self.access = access
@@ -88,9 +91,11 @@ class Server:
         if soft_fds == resource.RLIM_INFINITY:
             soft_fds = 1 << 20
         # MaxRequestWorkers counts every worker's connections, as httpd's counts every
-        # child's threads: each of the `processes` serving takes its share.
-        self.max_connections = max(1, config.max_connections // processes) \
-            if config.max_connections else max(1, soft_fds - limits.MAX_CONNECTIONS_FD_RESERVE)
+        # child's threads (`count` holds them all); without it, the descriptor limit caps
+        # this process's own.
+        self.max_connections = config.max_connections or \
+            max(1, soft_fds - limits.MAX_CONNECTIONS_FD_RESERVE)
+        self.count = count or OwnCount()
         self._servers: list[_Listening] = []
         self._watchdog: Watchdog | None = None  # WebSocketWatchdog, while serving
         # What the status page shows of this process (snapshot).
@@ -100,6 +105,7 @@ class Server:
         self.accepted = 0             # connections accepted, of any kind
         self.server_started = self.started  # a worker's: the master's, from its assignment
         self.others: list[dict[str, Any]] = []  # the other workers' snapshots (the master's)
+        self.ended: dict[str, Any] | None = None  # what the ended workers counted (the master's)
         # The master's own (status.render): its serving generation's empty slots, the
         # broadcasts it dropped for workers that took nothing.
         self.master_figures: dict[str, Any] = {}
@@ -279,12 +285,43 @@ class Server:
     def _handle(self, sock: socket.socket, address: tuple,
                 tls_context: ssl.SSLContext | None) -> None:
         self.accepted += 1
-        connection = Handshake(self, sock, address, tls_context)
+        admitted = self.count.take(self.max_connections,
+                                   whole_server=self.config.max_connections is not None)
+        connection = Handshake(self, sock, address, tls_context, admitted=admitted)
         self.connections.add(connection)
         try:
             connection.handle()
         finally:
             self.connections.discard(connection)
+            if admitted:
+                self.count.give()
+
+
+class OpenCount(Protocol):
+    """Where a server counts its open connections against the cap."""
+
+    def take(self, limit: int, *, whole_server: bool) -> bool:
+        """One connection more, if under `limit`: every process's (`whole_server`) or this
+        one's own."""
+
+    def give(self) -> None:
+        """A connection taken has ended."""
+
+
+class OwnCount:
+    """This process's open connections, when it serves alone (-X)."""
+
+    def __init__(self) -> None:
+        self.open = 0
+
+    def take(self, limit: int, *, whole_server: bool) -> bool:
+        if self.open >= limit:
+            return False
+        self.open += 1
+        return True
+
+    def give(self) -> None:
+        self.open -= 1
 
 
 class _Listening(StreamServer):

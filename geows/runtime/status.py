@@ -40,18 +40,21 @@ class _Figures:
     relay_dropped: int  # broadcasts the master dropped for workers that took nothing
 
 
-def render(snapshots: list[dict[str, Any]], *, started: float, generation: int, now: float,
-           server_name: str, auto: bool,
+def render(snapshots: list[dict[str, Any]], *, ended: dict[str, Any] | None = None,
+           started: float, generation: int, now: float, server_name: str, auto: bool,
            master: dict[str, Any] | None = None) -> tuple[str, bytes]:
-    """The page's content type and content. `started` and `now` are Unix times; `generation`
-    counts the server's restarts; `master`: the master's own figures (geows.process.master:
-    the serving generation's empty_slots, relay_dropped), none with -X."""
+    """The page's content type and content. `ended`: what the processes that ended had
+    counted (geows.process.totals), added to the totals. `started` and `now` are Unix
+    times; `generation` counts the server's restarts; `master`: the master's own figures
+    (geows.process.master: the serving generation's empty_slots, relay_dropped), none
+    with -X."""
     master = master or {}
-    rows = _location_rows(snapshots)
+    counted = snapshots if ended is None else [*snapshots, ended]
+    rows = _location_rows(counted)
     figures = _Figures(
         snapshots=snapshots, rows=rows, server_name=server_name, now=_time(now),
         started=_time(started), generation=generation, uptime=max(0, int(now - started)),
-        open=sum(s["open"] for s in snapshots), accepted=sum(s["accepted"] for s in snapshots),
+        open=sum(s["open"] for s in snapshots), accepted=sum(s["accepted"] for s in counted),
         websocket={key: sum(counts[key] for _, _, counts in rows) for key in COUNTERS},
         empty_slots=master.get("empty_slots", []), relay_dropped=master.get("relay_dropped", 0))
     if auto:
@@ -60,7 +63,7 @@ def render(snapshots: list[dict[str, Any]], *, started: float, generation: int, 
 
 
 def _location_rows(snapshots: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, int]]]:
-    """(location, protocol, counters) summed over the snapshots, in the first one's order;
+    """(location, protocol, counters) summed over the snapshots, in their order;
     a location nobody has connected to yet has one row, protocol "-", all zeros."""
     merged: dict[str, dict[str, dict[str, int]]] = {}
     for snapshot in snapshots:
