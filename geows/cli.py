@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 import gevent
@@ -19,7 +20,7 @@ from geows.config import Config
 from geows.config.model import host_port
 from geows.config.vhosts import VirtualHost
 from geows.errors import ConfigError
-from geows.process.master import Master, is_geows
+from geows.process.master import Master, empty_slots_of, is_geows
 from geows.process.startup import Ending, prepare, read_config, serve
 from geows.runtime import log
 
@@ -152,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             log.configure(config, dry_run=args.test)
             AccessControl(config)  # refused here, before any worker starts on it
             if args.test:
+                show_empty_slots(config)
                 # Imported here, as Server for -X below: the master's process (this one)
                 # loads no plugin loader and no runtime (README, Layout).
                 from geows.plugin.loading import load_plugins
@@ -181,6 +183,18 @@ def main(argv: list[str] | None = None) -> int:
                ", ".join(host_port(host, port) for host, port in prepared.sockets))
     serve(server, ending)
     return 0
+
+
+def show_empty_slots(config: Config) -> None:
+    """-t: the running geows' (named by PidFile) worker slots that cannot start, if any."""
+    if config.process.pid_file is None:
+        return
+    pid, empty = empty_slots_of(config.process.pid_file)
+    for slot in empty:
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(slot["since"]))
+        print(f"geows pid {pid}, generation {slot['generation']}: slot {slot['slot']} has no "
+              f"worker since {since} ({slot['young_deaths']} failure(s) in a row): "
+              f"{slot['reason']}", file=sys.stderr)
 
 
 def signal_master(config: Config, command: str) -> int:

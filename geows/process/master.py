@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 import gevent
 from gevent.event import AsyncResult, Event
@@ -331,6 +332,7 @@ class Master:
         self.generation = workers[0].generation
         self.empty_slots.clear()
         self.young_deaths.clear()
+        self._note_empty_slots()
         for worker in workers:
             worker.post(Kind.GO, b"")
 
@@ -403,11 +405,27 @@ class Master:
         the serving generation's empty slots and the broadcasts dropped for stalled ones."""
         others = [w.snapshot for w in self.reporting
                   if w is not worker and w.snapshot is not None]
-        empty = [{"generation": self.generation, "slot": slot, "reason": reason,
-                  "since": since, "young_deaths": self.young_deaths.get(slot, 0)}
-                 for slot, (reason, since) in sorted(self.empty_slots.items())]
-        return json_body({"others": others, "ended": self.totals, "empty_slots": empty,
+        return json_body({"others": others, "ended": self.totals,
+                          "empty_slots": self._empty_slots(),
                           "relay_dropped": self.relay_dropped})
+
+    def _empty_slots(self) -> list[dict[str, Any]]:
+        return [{"generation": self.generation, "slot": slot, "reason": reason,
+                 "since": since, "young_deaths": self.young_deaths.get(slot, 0)}
+                for slot, (reason, since) in sorted(self.empty_slots.items())]
+
+    def _note_empty_slots(self) -> None:
+        """Write the serving generation's empty slots beside the PidFile, for `geows -t`
+        (a process of its own, with no channel to this one) to show."""
+        if self._pid_file is None:
+            return
+        path = slots_file(self._pid_file)
+        try:
+            with open(path + ".new", "w") as file:
+                json.dump(self._empty_slots(), file)
+            os.replace(path + ".new", path)
+        except OSError as exc:
+            logger.warning("could not write %s: %s", path, exc.strerror)
 
     def _wait_for(self, worker: Worker) -> None:
         code = worker.process.wait()
@@ -436,6 +454,7 @@ class Master:
         # A reason from the worker names FILE:LINE where the config or a plugin says why.
         why = ended if worker.started_well else f"could not start: {worker.ready.value}"
         self.empty_slots[slot] = (why, self.empty_slots.get(slot, (why, time.time()))[1])
+        self._note_empty_slots()
         if time.monotonic() - worker.started < limits.WORKER_YOUNG:
             self.young_deaths[slot] = deaths = self.young_deaths.get(slot, 0) + 1
             delay = min(limits.WORKER_RESTART_DELAY * 2 ** (deaths - 1),
@@ -464,6 +483,7 @@ class Master:
     def _listen_on_slot(self, slot: int) -> None:
         """The slot's new worker serves: the slot takes connections again."""
         self.empty_slots.pop(slot, None)
+        self._note_empty_slots()
         for slots in self.listeners.values():
             if slot < len(slots):
                 slots[slot].listen(limits.LISTEN_BACKLOG)
@@ -526,11 +546,31 @@ class Master:
             with open(self._pid_file or "") as file:
                 if file.read().strip() == str(os.getpid()):
                     os.unlink(self._pid_file)
+                    os.unlink(slots_file(self._pid_file))
         except OSError:
             pass  # never written, or removed by someone else: nothing to clean
 
     def _addresses(self) -> str:
         return ", ".join(host_port(host, port) for host, port in self.listeners)
+
+
+def slots_file(pid_file: str) -> str:
+    """Where a master with this PidFile notes its generation's empty slots."""
+    return pid_file + ".slots"
+
+
+def empty_slots_of(pid_file: str) -> tuple[int, list[dict[str, Any]]]:
+    """The running master's pid and its generation's empty slots, from beside its PidFile;
+    (0, []) when no geows runs with it."""
+    try:
+        with open(pid_file) as file:
+            pid = int(file.read().strip())
+        if not is_geows(pid):
+            return 0, []
+        with open(slots_file(pid_file)) as file:
+            return pid, json.load(file)
+    except (OSError, ValueError):
+        return 0, []
 
 
 def _signal(worker: Worker, signum: int) -> None:

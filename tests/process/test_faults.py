@@ -17,7 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from geows import limits
-from tests.geows_process import GeowsProcess, join_all
+from tests.geows_process import GeowsProcess, join_all, run_cli
 from tests.process.test_workers import ask, clients_on_every_worker, open_client, reload, serving
 from tests.test_status import fetch
 
@@ -60,6 +60,7 @@ StartServers 2
 <Location /geows-status>
   SetHandler geows-status
 </Location>
+PidFile @DIR@/geows.pid
 """
 WEBSOCKET_HANDLER_LINE = 6  # in CONFIG as written to httpd.conf (it starts with a newline)
 CLIENTS = 30
@@ -130,6 +131,15 @@ def test_a_slot_that_cannot_start_is_logged_backed_off_and_takes_no_connection()
                             re.M):
             assert time.monotonic() < deadline, page
             time.sleep(0.1)
+        # geows -t shows it too (and fails, as the plugin's init does now).
+        test = run_cli("-t", "-f", str(process.config))
+        assert test.returncode == 1
+        assert re.search(rf"^geows pid {process.proc.pid}, generation 0: slot [01] has no worker "
+                         r"since .* could not start: .*the database is down$", test.stderr,
+                         re.M), test.stderr
+        (process.dir / "down").unlink()
+        assert run_cli("-t", "-f", str(process.config)).returncode == 0  # -t alone: fine
+        (process.dir / "down").write_text("")
         time.sleep(max(0.0, killed + 12 - time.monotonic()))
         # 1, 2, 4, 8 s apart: 4 or 5 tries in 12 s (once a second, there were 12 or more).
         tries = process.error_log.count(reason)
