@@ -125,7 +125,8 @@ def test_draft76_over_tls_says_wss(geows, certs, monkeypatch):
                                                  server_hostname="b.test")
 
     monkeypatch.setattr(draft76.socket, "create_connection", tls_connect)
-    client = draft76.Draft76Client(geows.port, "/echo", host="127.0.0.1")
+    client = draft76.Draft76Client(geows.port, "/echo", host="127.0.0.1",
+                                   origin=f"https://127.0.0.1:{geows.port}")  # a wss page's
     assert client.header("Sec-WebSocket-Location") == f"wss://127.0.0.1:{geows.port}/echo"
     client.send("hixie")
     assert client.recv() == "hixie"

@@ -53,7 +53,9 @@ def geows():
     ("unknown.test", "a"),   # the first vhost of an address:port is its default
 ])
 def test_host_header_selects_the_vhost(geows, host, tag):
-    ws = websocket.create_connection(f"ws://127.0.0.1:{geows.port}/ws", host=host, timeout=10)
+    # the Origin a page at http://HOST/ sends (WebSocketOriginCheck Same: the request's own)
+    ws = websocket.create_connection(f"ws://127.0.0.1:{geows.port}/ws", host=host,
+                                     origin=f"http://{host}", timeout=10)
     ws.send("hi")
     assert ws.recv() == f"{tag}:hi"
     ws.close()
@@ -64,7 +66,9 @@ def test_an_absolute_form_host_selects_the_vhost(geows):
     the Host header, here 127.0.0.1:port, which picks the default a.test; draft-76's
     Sec-WebSocket-Location names the host that picked it, as mod_websocket's reads the Host
     httpd put in its place."""
-    client = Draft76Client(geows.port, "http://B.test/ws?x=1")
+    # No Origin (passes any check): this is about the vhost; a browser sends no
+    # absolute-form.
+    client = Draft76Client(geows.port, "http://B.test/ws?x=1", origin=None)
     assert client.header("Sec-WebSocket-Location") == "ws://b.test/ws?x=1"
     client.send("hi")
     assert client.recv() == "b:hi"
