@@ -20,7 +20,8 @@ from geows.config import Config
 from geows.config.model import host_port
 from geows.config.vhosts import VirtualHost
 from geows.errors import ConfigError
-from geows.process.master import Master, empty_slots_of, is_geows
+from geows.process.master import Master
+from geows.process.pidfile import empty_slots_of, is_geows
 from geows.process.startup import Ending, prepare, read_config, serve
 from geows.runtime import log
 

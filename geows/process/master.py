@@ -45,6 +45,7 @@ from geows.access.control import AccessControl
 from geows.config import Config
 from geows.config.model import host_port
 from geows.errors import ConfigError
+from geows.process import pidfile
 from geows.process.assignment import ASSIGNMENT_ENV, Assignment, Parsed
 from geows.process.channel import Channel, Kind, json_body
 from geows.process.listeners import bind
@@ -199,7 +200,8 @@ class Master:
                    self.config.process.workers)
         self._stop_requested.wait()
         self._wait_for_workers()
-        self._remove_pid_file()
+        if self._pid_file is not None:
+            pidfile.remove(self._pid_file)
         return 0
 
     def stop(self, worker_signal: int) -> None:
@@ -415,17 +417,9 @@ class Master:
                 for slot, (reason, since) in sorted(self.empty_slots.items())]
 
     def _note_empty_slots(self) -> None:
-        """Write the serving generation's empty slots beside the PidFile, for `geows -t`
-        (a process of its own, with no channel to this one) to show."""
-        if self._pid_file is None:
-            return
-        path = slots_file(self._pid_file)
-        try:
-            with open(path + ".new", "w") as file:
-                json.dump(self._empty_slots(), file)
-            os.replace(path + ".new", path)
-        except OSError as exc:
-            logger.warning("could not write %s: %s", path, exc.strerror)
+        """For `geows -t` (a process of its own, with no channel to this one) to show."""
+        if self._pid_file is not None:
+            pidfile.note_empty_slots(self._pid_file, self._empty_slots())
 
     def _wait_for(self, worker: Worker) -> None:
         code = worker.process.wait()
@@ -512,65 +506,16 @@ class Master:
             gevent.sleep(limits.FINISH_POLL)
 
     def _write_pid_file(self) -> str | None:
-        """Write the PidFile; why not, if it names a geows still running or cannot be
-        written. One that names another live program (Apache, on a config both read) is
-        left alone: `apachectl` must not signal geows."""
         path = self.config.process.pid_file
         if path is None:
             return None
-        try:
-            with open(path) as file:
-                old = int(file.read().strip() or 0)
-        except (OSError, ValueError):
-            old = 0
-        if old and old != os.getpid() and _alive(old):
-            if is_geows(old):
-                return f"PidFile {path} names geows pid {old}, still running"
-            logger.warning("PidFile %s names pid %d (%s), still running: not overwriting it, "
-                           "so geows -k cannot find this geows", path, old, _program(old))
-            return None
-        if old:
-            logger.warning("PidFile %s overwritten -- unclean shutdown of previous run?", path)
-        try:
-            with open(path, "w") as file:
-                file.write(f"{os.getpid()}\n")
-        except OSError as exc:
-            return f"could not write PidFile {path}: {exc.strerror}"
-        self._pid_file = path
-        return None
-
-    def _remove_pid_file(self) -> None:
-        """Remove the PidFile if it still names this master (Apache, on a config both read,
-        may have written its own since)."""
-        try:
-            with open(self._pid_file or "") as file:
-                if file.read().strip() == str(os.getpid()):
-                    os.unlink(self._pid_file)
-                    os.unlink(slots_file(self._pid_file))
-        except OSError:
-            pass  # never written, or removed by someone else: nothing to clean
+        written, error = pidfile.write(path)
+        if written:
+            self._pid_file = path
+        return error
 
     def _addresses(self) -> str:
         return ", ".join(host_port(host, port) for host, port in self.listeners)
-
-
-def slots_file(pid_file: str) -> str:
-    """Where a master with this PidFile notes its generation's empty slots."""
-    return pid_file + ".slots"
-
-
-def empty_slots_of(pid_file: str) -> tuple[int, list[dict[str, Any]]]:
-    """The running master's pid and its generation's empty slots, from beside its PidFile;
-    (0, []) when no geows runs with it."""
-    try:
-        with open(pid_file) as file:
-            pid = int(file.read().strip())
-        if not is_geows(pid):
-            return 0, []
-        with open(slots_file(pid_file)) as file:
-            return pid, json.load(file)
-    except (OSError, ValueError):
-        return 0, []
 
 
 def _signal(worker: Worker, signum: int) -> None:
@@ -578,31 +523,3 @@ def _signal(worker: Worker, signum: int) -> None:
         os.kill(worker.pid, signum)
     except ProcessLookupError:
         pass  # exited already: _wait_for handles that
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def is_geows(pid: int) -> bool:
-    """Whether the process is a geows master: this Python, running geows (not a worker)."""
-    try:
-        same_python = os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(sys.executable)
-        with open(f"/proc/{pid}/cmdline", "rb") as file:
-            words = file.read().split(b"\0")
-    except OSError:
-        return False
-    return same_python and any(word.endswith((b"geows", b"geows.cli")) for word in words[1:3])
-
-
-def _program(pid: int) -> str:
-    try:
-        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
-    except OSError:
-        return "?"
