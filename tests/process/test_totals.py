@@ -42,6 +42,7 @@ def test_an_ended_workers_figures_go_on_counting_but_not_its_open_connections():
         "WebSocketConnsAccepted: 45",
         "WebSocketMessagesIn: 13",
         "WebSocketMessagesOut: 15",
+        "RelayDropped: 0",
         "Worker: 3 0 1 4 0 serving",
         "WebSocketLocation: 1 45 13 15 rfc6455 <Location /echo>",
         "WebSocketLocation: 0 0 0 0 - <Location /new>"]
