@@ -186,6 +186,15 @@ def test_origin_check_on_draft76(geows, path, origin, allowed):
             Draft76Client(geows.port, path, origin=origin)
 
 
+def test_draft76_reads_origin_whatever_version_it_also_sends(geows):
+    """The header follows the protocol served: a draft-76 handshake that also sends
+    Sec-WebSocket-Version: 7 is still checked on its Origin."""
+    with pytest.raises(ConnectionRefusedError, match="403"):
+        Draft76Client(geows.port, "/same", origin="http://evil.test",
+                      extra_headers="Sec-WebSocket-Version: 7\r\n"
+                                    f"Sec-WebSocket-Origin: http://127.0.0.1:{geows.port}\r\n")
+
+
 def test_a_refused_origin_is_logged_and_never_reaches_on_connect(geows):
     assert status(geows.port, "/trusted", ("Origin: http://refused.test",)) == b"403"
     line = next(line for line in geows.wait_for_log("http://refused.test", access=False)
