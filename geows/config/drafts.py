@@ -157,7 +157,6 @@ class Scope(NamedTuple):  # a NamedTuple: as immutable as a frozen dataclass, fa
     kind: str
     section: str = ""            # the innermost non-conditional section, as written
     vhost: VirtualHostDraft | None = None  # anywhere inside a <VirtualHost>
-    draft: LocationDraft | None = None  # set directly inside a <Location>
     access: AccessDraft | None = None  # where access directives here go; None: nowhere
     containers: tuple[AccessContainer, ...] = ()  # enclosing <Limit>, <RequireAll>...
     location: LocationDraft | None = None  # the enclosing <Location>/<LocationMatch>

@@ -368,8 +368,8 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
         access = AccessDraft("location", args[0], regex, scope.vhost, node.file, node.line)
         draft = LocationDraft(node, args[0], regex, access, scope.vhost)
         self.access.append(access)
-        self._walk(node.children, Scope(DIR, node.name, vhost=scope.vhost, draft=draft,
-                                        access=access, location=draft))
+        self._walk(node.children, Scope(DIR, node.name, vhost=scope.vhost, access=access,
+                                        location=draft))
         first = draft.first_websocket
         if first is not None and draft.websocket_at is None:
             # httpd accepts this; the section's module config, without a plugin, replaces
