@@ -197,6 +197,9 @@ class ReadState:
         self.process: dict[str, object] = {}  # ProcessSettings' fields the config sets
         self.plugins: dict[str, str] = {}  # WebSocketHandler's file -> its absolute path
         self.document_root: tuple[Node, str] | None = None  # the main server's DocumentRoot
+        # The first UseCanonicalName On or UseCanonicalPhysicalPort On: they change the port
+        # of the request's own origin (ap_get_server_port), which geows does not model.
+        self.canonical_port: Node | None = None
         self.aliases: list[Alias] = []
         self.remoteip_lines: list[AccessLine] = []
         self.proxy_passes: list[ProxyPass] = []

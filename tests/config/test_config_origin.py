@@ -188,3 +188,43 @@ def test_a_handler_inside_limit_sets_the_enclosing_location(root):
     config = root.load(LISTEN + "<Location /ws>\n<Limit GET>\nSetHandler websocket-handler\n"
                        "WebSocketHandler p.py init\n</Limit>\n</Location>\n")
     assert config.route("/ws").endpoint.settings.init == "init"
+
+
+SAME_LOCATION = "<Location /ws>\nSetHandler websocket-handler\nWebSocketHandler p.py init\n"
+
+
+@pytest.mark.parametrize(("directive", "where"), [
+    ("UseCanonicalName On", "server"), ("UseCanonicalPhysicalPort on", "server"),
+    ("UseCanonicalName On", "location"), ("UseCanonicalPhysicalPort On", "location")])
+def test_canonical_ports_are_refused_beside_a_same_check(root, directive, where):
+    """They make ap_get_server_port, whose port the module's own origin has, ServerName's
+    or the connection's instead of the Host's: geows refuses rather than compare another."""
+    if where == "server":
+        text, line, location = LISTEN + directive + "\n" + SAME_LOCATION + "</Location>\n", 2, 3
+    else:
+        text, line, location = LISTEN + SAME_LOCATION + directive + "\n</Location>\n", 5, 2
+    name = directive.split()[0]
+    assert root.error(text) == (
+        f"{root.conf}:{line}: {name} On is not served by this version of geows beside "
+        f"WebSocketOriginCheck Same (the location at {root.conf}:{location}): it changes the "
+        "port of the request's own origin that the check compares (ServerName's or the "
+        "connection's, not the Host's), which geows does not model. Set WebSocketOriginCheck "
+        f"Trusted with the origins to allow (or Off) on the location, or {name} Off")
+
+
+@pytest.mark.parametrize("directive", [
+    "UseCanonicalName Off", "UseCanonicalName DNS", "UseCanonicalPhysicalPort Off"])
+def test_canonical_names_that_keep_the_port_are_accepted(root, directive):
+    assert settings(root, directive + "\n").origin_check == "same"
+
+
+def test_canonical_ports_are_accepted_where_no_location_checks_same(root):
+    root.load(LISTEN + "UseCanonicalName On\nUseCanonicalPhysicalPort On\n" + SAME_LOCATION
+              + "WebSocketOriginCheck Off\n</Location>\n")
+
+
+@pytest.mark.parametrize(("directive", "message"), [
+    ("UseCanonicalName Maybe", "parameter must be 'on', 'off', or 'dns'"),
+    ("UseCanonicalPhysicalPort DNS", "parameter must be 'on' or 'off'")])
+def test_canonical_values_are_httpds(root, directive, message):
+    assert root.error(LISTEN + directive + "\n") == f"{root.conf}:2: {message}"

@@ -261,6 +261,15 @@ class WebSocketDirectives(ReadState):
         locations = [self._finish(draft) for draft in self.drafts]
         for section in locations:
             settings = section.websocket
+            if settings and settings.origin_check == ORIGIN_SAME and self.canonical_port:
+                at = self.canonical_port
+                raise ConfigError(
+                    f"{at.name} On is not served by this version of geows beside "
+                    f"WebSocketOriginCheck Same (the location at {section.file}:{section.line}): "
+                    "it changes the port of the request's own origin that the check compares "
+                    "(ServerName's or the connection's, not the Host's), which geows does not "
+                    "model. Set WebSocketOriginCheck Trusted with the origins to allow (or "
+                    f"Off) on the location, or {at.name} Off", at.file, at.line)
             if settings and settings.trusted_origins and settings.origin_check != ORIGIN_TRUSTED:
                 log.warning("%s:%d: WebSocketTrustedOrigin is not used: the location's "
                             "WebSocketOriginCheck is %s, not Trusted", section.file,
