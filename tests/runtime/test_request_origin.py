@@ -30,6 +30,16 @@ def test_request_origin(host, secure, server_port, origin):
     assert request_origin(host, secure, server_port) == origin
 
 
+@pytest.mark.parametrize(("host", "target_port", "origin"), [
+    ("ws.test", 8443, "http://ws.test:8443"),       # an absolute-form's, whatever its scheme
+    ("ws.test:9000", 8443, "http://ws.test:9000"),  # the Host's first
+    ("ws.test", 0, "http://ws.test:0"),             # the target's 0 is kept, as httpd keeps it
+    ("ws.test", 80, "http://ws.test"),
+])
+def test_request_origin_with_an_absolute_forms_port(host, target_port, origin):
+    assert request_origin(host, False, 8080, target_port) == origin
+
+
 def request(fields: str):
     return RequestParser().feed(f"GET / HTTP/1.1\r\nHost: h\r\n{fields}\r\n".encode())
 
