@@ -148,6 +148,8 @@ class Request:
                              # CONNECT's) host[:port] when its scheme is the connection's,
                              # else the Host field; None: neither
     origin_form: str = "/"   # the path and query as sent (an absolute-form's own)
+    target_port: int | None = None  # an absolute-form's port, whatever its scheme (httpd's
+                                    # r->parsed_uri.port, where the Host sets none)
     content_length: int | None = None  # the body's length; None: none announced, or chunked
     chunked: bool = False    # Transfer-Encoding, chunked last: the body is chunked
     last: bool = False       # httpd answers nothing after it on the connection (ap_read_request:
@@ -163,6 +165,7 @@ class _Target(NamedTuple):
     query: str | None     # None: no "?"
     host: str | None      # the absolute-form's or CONNECT's host[:port] that picks the vhost
     origin_form: str
+    port: int | None = None  # an absolute-form's port, as apr_uri_parse reads it
 
 
 class RequestParser:
@@ -293,6 +296,7 @@ class RequestParser:
             query=split.query or "",
             host=host,
             origin_form=split.origin_form,
+            target_port=split.port,
             content_length=content_length,
             chunked=chunked,
             last=both,
@@ -354,18 +358,20 @@ def _split_target(method: str, target: str, secure: bool) -> _Target:
         raise HttpError(400, f"invalid request target: {sent[:80]}")
     if fragment is not None:
         raise HttpError(400, "request target with a fragment")
-    host = None
+    host = target_port = None
     if authority is not None:
         if "@" in authority:
             raise HttpError(400, "request target with a username or password")
         hostname, port = _host_and_port(authority)
         if scheme.lower() == ("https" if secure else "http"):
             host = _url_host(hostname, port)
+        if port is not None:  # strtol's, as an apr_port_t; none written: the scheme's
+            target_port = int(port) % 65536 if port else 443 if scheme.lower() == "https" else 80
     if scheme is not None and scheme.lower() not in ("http", "https"):
         # ap_post_read_request: only http(s) without a forward proxy.
         raise HttpError(400, f"request target with scheme {scheme[:20]}")
     origin_form = sent if scheme is None else path + ("" if query is None else f"?{query}")
-    return _Target(path, query, host, origin_form)
+    return _Target(path, query, host, origin_form, target_port)
 
 
 def _authority_form(target: str) -> _Target:

@@ -186,6 +186,32 @@ def test_origin_check_on_draft76(geows, path, origin, allowed):
             Draft76Client(geows.port, path, origin=origin)
 
 
+@pytest.mark.parametrize(("target", "host", "origin", "code"), [
+    # an absolute-form of another scheme: the Host names the host, the target's port stays
+    # (httpd keeps r->parsed_uri.port_str; the Host's port would replace it)
+    ("https://evil.test:8443/same", "127.0.0.1", "http://127.0.0.1:8443", b"101"),
+    ("https://evil.test:8443/same", "127.0.0.1", "http://127.0.0.1", b"403"),
+    ("https://evil.test:8443/same", "127.0.0.1:{port}", "http://127.0.0.1:{port}", b"101"),
+    ("https://evil.test:/same", "127.0.0.1", "http://127.0.0.1:443", b"101"),  # https's port
+    ("https://evil.test:+5/same", "127.0.0.1", "http://127.0.0.1:5", b"101"),   # strtol's
+    # the connection's scheme: the target names both
+    ("http://ws.test:8080/same", "127.0.0.1", "http://ws.test:8080", b"101"),
+    ("http://ws.test/same", "127.0.0.1:{port}", "http://ws.test", b"101"),
+])
+def test_same_with_an_absolute_form(geows, target, host, origin, code):
+    host, origin = host.format(port=geows.port), origin.format(port=geows.port)
+    assert status(geows.port, target, (f"Origin: {origin}",), host=host) == code
+
+
+def test_draft76_reads_origin_whatever_version_it_also_sends(geows):
+    """The header follows the protocol served: a draft-76 handshake that also sends
+    Sec-WebSocket-Version: 7 is still checked on its Origin."""
+    with pytest.raises(ConnectionRefusedError, match="403"):
+        Draft76Client(geows.port, "/same", origin="http://evil.test",
+                      extra_headers="Sec-WebSocket-Version: 7\r\n"
+                                    f"Sec-WebSocket-Origin: http://127.0.0.1:{geows.port}\r\n")
+
+
 def test_a_refused_origin_is_logged_and_never_reaches_on_connect(geows):
     assert status(geows.port, "/trusted", ("Origin: http://refused.test",)) == b"403"
     line = next(line for line in geows.wait_for_log("http://refused.test", access=False)

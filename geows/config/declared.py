@@ -45,6 +45,11 @@ BUILT_IN = STATIC | GEOWS_BUILT_IN | {
     name for name in ALWAYS_LOADED if name.endswith("_module")}
 
 
+def unknown_module(identifier: str) -> bool:
+    """Whether geows has no table of the module's directives (mod_php, a site's own)."""
+    return identifier not in MODULES and identifier not in BUILT_IN
+
+
 def invalid_command(name: str) -> str:
     return (f"Invalid command '{name}', perhaps misspelled or defined by a module not "
             "included in the server configuration")
@@ -63,8 +68,7 @@ class Declarations:
     def load(self, identifier: str) -> None:
         self.loaded.add(identifier)
         self.usable.add(identifier)
-        if identifier not in MODULES and identifier not in BUILT_IN \
-                and identifier not in self.unknown:
+        if unknown_module(identifier) and identifier not in self.unknown:
             self.unknown.append(identifier)
 
     def directive(self, node: Node, context: str, *, section: bool = False,

@@ -157,7 +157,6 @@ class Scope(NamedTuple):  # a NamedTuple: as immutable as a frozen dataclass, fa
     kind: str
     section: str = ""            # the innermost non-conditional section, as written
     vhost: VirtualHostDraft | None = None  # anywhere inside a <VirtualHost>
-    draft: LocationDraft | None = None  # set directly inside a <Location>
     access: AccessDraft | None = None  # where access directives here go; None: nowhere
     containers: tuple[AccessContainer, ...] = ()  # enclosing <Limit>, <RequireAll>...
     location: LocationDraft | None = None  # the enclosing <Location>/<LocationMatch>
@@ -198,6 +197,9 @@ class ReadState:
         self.process: dict[str, object] = {}  # ProcessSettings' fields the config sets
         self.plugins: dict[str, str] = {}  # WebSocketHandler's file -> its absolute path
         self.document_root: tuple[Node, str] | None = None  # the main server's DocumentRoot
+        # The first UseCanonicalName On or UseCanonicalPhysicalPort On: they change the port
+        # of the request's own origin (ap_get_server_port), which geows does not model.
+        self.canonical_port: Node | None = None
         self.aliases: list[Alias] = []
         self.remoteip_lines: list[AccessLine] = []
         self.proxy_passes: list[ProxyPass] = []

@@ -26,7 +26,7 @@ from geows.config.access_lines import (
     is_access_directive,
     is_remoteip_directive,
 )
-from geows.config.declared import Declarations
+from geows.config.declared import Declarations, unknown_module
 from geows.config.directives import ANYWHERE, DIR, SERVER, SERVER_ONLY, VHOST, Spec, table
 from geows.config.drafts import AccessDraft, LocationDraft, Scope, VirtualHostDraft, not_allowed
 from geows.config.lexer import split_words
@@ -368,8 +368,8 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
         access = AccessDraft("location", args[0], regex, scope.vhost, node.file, node.line)
         draft = LocationDraft(node, args[0], regex, access, scope.vhost)
         self.access.append(access)
-        self._walk(node.children, Scope(DIR, node.name, vhost=scope.vhost, draft=draft,
-                                        access=access, location=draft))
+        self._walk(node.children, Scope(DIR, node.name, vhost=scope.vhost, access=access,
+                                        location=draft))
         first = draft.first_websocket
         if first is not None and draft.websocket_at is None:
             # httpd accepts this; the section's module config, without a plugin, replaces
@@ -400,6 +400,12 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
         self.root = root
 
     def _loadmodule(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        path = os.path.join(self.root, args[1])
+        if unknown_module(args[0]) and "/" in args[1] and not os.path.exists(path):
+            # A module in no table lets unknown directives through: not if httpd would not
+            # load it (a name without "/" it looks for on dlopen's search path: not checked).
+            raise ConfigError(f"Cannot load {args[1]} into server: {path}: cannot open shared "
+                              "object file: No such file or directory")
         self.modules |= directives.module_names(args[0])
         self.declared.load(args[0])
 

@@ -24,6 +24,7 @@ from geows.config.vhosts import RequestLimits, normal_host
 from geows.errors import HttpError, RoutedElsewhere
 from geows.plugin.api import WebSocketServer
 from geows.protocols import select_protocol
+from geows.protocols.rfc6455 import RFC6455
 from geows.runtime import forward, status
 from geows.runtime.record import Record
 from geows.runtime.session import Session
@@ -128,9 +129,9 @@ class Handshake:
             allow_reserved_codes=settings.allow_reserved_codes)
         session = self.session = Session(self.server, self.sock, protocol, settings,
                                          self.record)
-        refusal = settings.origin_refusal(
-            sent_origin(request), request_origin(request.host, self.tls_context is not None,
-                                                  route.logs.names.port))
+        own = request_origin(request.host, self.tls_context is not None, route.logs.names.port,
+                             request.target_port)
+        refusal = settings.origin_refusal(sent_origin(request, protocol.name), own)
         if refusal is not None:
             raise HttpError(403, refusal)
         plugin = self.server.plugins[settings]
@@ -306,26 +307,32 @@ class Handshake:
         record.sent_head(response)
 
 
-def sent_origin(request: http.Request) -> str | None:
-    """The Origin the client sent: Sec-WebSocket-Origin for protocol versions 7 and below
-    (hybi-07), as the maintained mod_websocket reads it; Origin for 8 and 13, and for
-    draft-76 (which has no version)."""
+def sent_origin(request: http.Request, protocol: str) -> str | None:
+    """The Origin the client sent, by the protocol served (its name): for RFC 6455,
+    Sec-WebSocket-Origin under protocol versions 7 and below (hybi-07), as the maintained
+    mod_websocket reads it, Origin for 8 and 13; Origin for draft-76 and draft-75, whatever
+    version field they also send."""
     version = request.headers.get("Sec-WebSocket-Version", "")
-    old = version.isascii() and version.isdigit() and int(version) <= 7
+    old = protocol == RFC6455.name and version.isascii() and version.isdigit() \
+        and int(version) <= 7
     return request.headers.get("Sec-WebSocket-Origin" if old else "Origin")
 
 
-def request_origin(host: str | None, secure: bool, server_port: int | None) -> str:
+def request_origin(host: str | None, secure: bool, server_port: int | None,
+                   target_port: int | None = None) -> str:
     """The request's own origin (RFC 6454) as the maintained mod_websocket builds it for
     WebSocketOriginCheck Same: the connection's scheme (https on TLS), the Host's name as
     httpd keeps it (lowercased, without a trailing dot; an IPv6 literal in brackets), and
-    the Host's port (else ServerName's, else the scheme's), left out when it is the
-    scheme's default."""
+    the Host's port (else an absolute-form target's, whatever its scheme; else ServerName's,
+    else the scheme's), left out when it is the scheme's default (ap_get_server_port)."""
     scheme, default = ("https", 443) if secure else ("http", 80)
     name = normal_host(host)
     if ":" in name:
         name = f"[{name}]"
     host = host or ""
     digits = (host.rpartition("]")[2] if host.startswith("[") else host).rpartition(":")[2]
-    port = int(digits) if digits.isascii() and digits.isdigit() else server_port or default
+    host_port = int(digits) if digits.isascii() and digits.isdigit() else 0
+    if target_port is None:
+        target_port = server_port or default
+    port = host_port or target_port
     return f"{scheme}://{name}" + ("" if port == default else f":{port}")

@@ -42,6 +42,25 @@ def test_the_mpm_directives_of_the_loaded_mpm_or_of_any_without_one(root):
         f"{root.conf}:3: {INVALID.format('MaxSpareServers')}"
 
 
+def test_a_module_in_no_table_must_exist_where_httpd_looks(root):
+    """httpd refuses a LoadModule it cannot load (apache2 -t: "Cannot load lib/mod_php.so
+    into server: ROOT/lib/mod_php.so: cannot open shared object file: No such file or
+    directory"); geows checks it where the LoadModule would let unknown directives through.
+    A name without "/" httpd also looks for on dlopen's search path: not checked."""
+    assert root.error("Listen 80\nLoadModule php_module lib/mod_php.so\n") == (
+        f"{root.conf}:2: Cannot load lib/mod_php.so into server: {root.path}/lib/mod_php.so: "
+        "cannot open shared object file: No such file or directory")
+    assert root.error("Listen 80\nLoadModule php_module /nonexistent/mod_php.so\n") == (
+        f"{root.conf}:2: Cannot load /nonexistent/mod_php.so into server: "
+        "/nonexistent/mod_php.so: cannot open shared object file: No such file or directory")
+    root.write("lib/mod_php.so", "")
+    root.load("Listen 80\nLoadModule php_module lib/mod_php.so\n")
+    root.load("Listen 80\nLoadModule php_module libphp.so\n")
+    # what geows has a table of, or is, needs no file
+    root.load("Listen 80\nLoadModule headers_module /nonexistent/mod_headers.so\n"
+              "LoadModule websocket_module /nonexistent/mod_websocket.so\n")
+
+
 def test_unknown_modules_may_declare_unknown_directives_with_a_warning(root, caplog):
     caplog.set_level(logging.WARNING, "geows.config")
     root.load("Listen 80\nLoadModule php_module libphp.so\nphp_value memory_limit 1M\n")

@@ -135,3 +135,96 @@ def test_a_later_section_replaces_the_whole_config(root):
 def test_misspelt_directives_are_invalid_commands(root):
     message = root.error(LISTEN + "<Location /ws>\nWebSocketOrginCheck Same\n</Location>\n")
     assert message.startswith(f"{root.conf}:3: Invalid command 'WebSocketOrginCheck'")
+
+
+IF_CASES = [
+    # (the <Location>'s lines, the <If> and its content): the line of the directive
+    ("WebSocketOriginCheck Off\n", '<If "-n %{HTTP:Origin}">\nWebSocketOriginCheck Same\n</If>\n'),
+    ("", '<If "true">\nWebSocketOriginCheck Off\n</If>\n'),
+    ("", '<If "false">\n</If>\n<ElseIf "true">\nWebSocketTrustedOrigin http://a.test\n'
+         "</ElseIf>\n"),
+    ("", '<If "false">\n</If>\n<Else>\nWebSocketMaxMessageSize 4\n</Else>\n'),
+    ("", '<If "true">\n<Limit GET>\nWebSocketAllowReservedStatusCodes On\n</Limit>\n</If>\n'),
+    ("", '<If "true">\nWebSocketHandler q.py init\n</If>\n'),
+    ("", '<If "true">\nWebSocketPing 10\n</If>\n'),
+]
+
+
+@pytest.mark.parametrize(("lines", "section"), IF_CASES)
+def test_directives_inside_if_are_refused(root, lines, section):
+    """Where the expression matches, httpd uses the <If>'s config of the module in place of
+    the <Location>'s (no merge): geows, which evaluates no expression, refuses them."""
+    text = (LISTEN + "<Location /ws>\nSetHandler websocket-handler\nWebSocketHandler p.py "
+            f"init\n{lines}{section}</Location>\n")
+    at, name = next((at, line.split()[0]) for at, line in enumerate(section.splitlines())
+                    if line.startswith("WebSocket"))
+    line = 5 + lines.count("\n") + at  # after Listen, <Location>, SetHandler, WebSocketHandler
+    assert root.error(text) == (
+        f"{root.conf}:{line}: {name} inside <If>, <ElseIf> or <Else> is not served by this "
+        "version of geows: where the expression matches, httpd uses that section's "
+        "mod_websocket config in place of the <Location>'s (the module does not merge "
+        "sections; without a WebSocketHandler there, a 500), and geows does not evaluate "
+        "<If> expressions")
+
+
+def test_directives_inside_a_server_level_if_are_refused(root):
+    message = root.error(LISTEN + '<If "true">\nWebSocketOriginCheck Off\n</If>\n')
+    assert message.startswith(f"{root.conf}:3: WebSocketOriginCheck inside <If>, <ElseIf> or "
+                              "<Else> is not served")
+
+
+@pytest.mark.parametrize("section", ["Limit GET", "LimitExcept POST", "RequireAll"])
+def test_directives_inside_limit_set_the_enclosing_location(root, section):
+    """httpd applies the directives inside <Limit>/<LimitExcept> that are not access
+    directives to the whole enclosing section, for every method (as <Require*>'s)."""
+    ws = settings(root, f"<{section}>\nRequire all granted\nWebSocketOriginCheck Trusted\n"
+                        "WebSocketTrustedOrigin https://app.test\nWebSocketMaxMessageSize 4\n"
+                        f"</{section.split()[0]}>\n")
+    assert (ws.origin_check, ws.trusted_origins, ws.max_message_size) == \
+        ("trusted", ("https://app.test",), 4)
+
+
+def test_a_handler_inside_limit_sets_the_enclosing_location(root):
+    config = root.load(LISTEN + "<Location /ws>\n<Limit GET>\nSetHandler websocket-handler\n"
+                       "WebSocketHandler p.py init\n</Limit>\n</Location>\n")
+    assert config.route("/ws").endpoint.settings.init == "init"
+
+
+SAME_LOCATION = "<Location /ws>\nSetHandler websocket-handler\nWebSocketHandler p.py init\n"
+
+
+@pytest.mark.parametrize(("directive", "where"), [
+    ("UseCanonicalName On", "server"), ("UseCanonicalPhysicalPort on", "server"),
+    ("UseCanonicalName On", "location"), ("UseCanonicalPhysicalPort On", "location")])
+def test_canonical_ports_are_refused_beside_a_same_check(root, directive, where):
+    """They make ap_get_server_port, whose port the module's own origin has, ServerName's
+    or the connection's instead of the Host's: geows refuses rather than compare another."""
+    if where == "server":
+        text, line, location = LISTEN + directive + "\n" + SAME_LOCATION + "</Location>\n", 2, 3
+    else:
+        text, line, location = LISTEN + SAME_LOCATION + directive + "\n</Location>\n", 5, 2
+    name = directive.split()[0]
+    assert root.error(text) == (
+        f"{root.conf}:{line}: {name} On is not served by this version of geows beside "
+        f"WebSocketOriginCheck Same (the location at {root.conf}:{location}): it changes the "
+        "port of the request's own origin that the check compares (ServerName's or the "
+        "connection's, not the Host's), which geows does not model. Set WebSocketOriginCheck "
+        f"Trusted with the origins to allow (or Off) on the location, or {name} Off")
+
+
+@pytest.mark.parametrize("directive", [
+    "UseCanonicalName Off", "UseCanonicalName DNS", "UseCanonicalPhysicalPort Off"])
+def test_canonical_names_that_keep_the_port_are_accepted(root, directive):
+    assert settings(root, directive + "\n").origin_check == "same"
+
+
+def test_canonical_ports_are_accepted_where_no_location_checks_same(root):
+    root.load(LISTEN + "UseCanonicalName On\nUseCanonicalPhysicalPort On\n" + SAME_LOCATION
+              + "WebSocketOriginCheck Off\n</Location>\n")
+
+
+@pytest.mark.parametrize(("directive", "message"), [
+    ("UseCanonicalName Maybe", "parameter must be 'on', 'off', or 'dns'"),
+    ("UseCanonicalPhysicalPort DNS", "parameter must be 'on' or 'off'")])
+def test_canonical_values_are_httpds(root, directive, message):
+    assert root.error(LISTEN + directive + "\n") == f"{root.conf}:2: {message}"

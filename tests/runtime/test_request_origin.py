@@ -30,20 +30,34 @@ def test_request_origin(host, secure, server_port, origin):
     assert request_origin(host, secure, server_port) == origin
 
 
+@pytest.mark.parametrize(("host", "target_port", "origin"), [
+    ("ws.test", 8443, "http://ws.test:8443"),       # an absolute-form's, whatever its scheme
+    ("ws.test:9000", 8443, "http://ws.test:9000"),  # the Host's first
+    ("ws.test", 0, "http://ws.test:0"),             # the target's 0 is kept, as httpd keeps it
+    ("ws.test", 80, "http://ws.test"),
+])
+def test_request_origin_with_an_absolute_forms_port(host, target_port, origin):
+    assert request_origin(host, False, 8080, target_port) == origin
+
+
 def request(fields: str):
     return RequestParser().feed(f"GET / HTTP/1.1\r\nHost: h\r\n{fields}\r\n".encode())
 
 
-@pytest.mark.parametrize(("fields", "origin"), [
-    ("Origin: http://a\r\nSec-WebSocket-Version: 13\r\n", "http://a"),
-    ("Sec-WebSocket-Origin: http://b\r\nSec-WebSocket-Version: 13\r\n", None),
+@pytest.mark.parametrize(("fields", "protocol", "origin"), [
+    ("Origin: http://a\r\nSec-WebSocket-Version: 13\r\n", "rfc6455", "http://a"),
+    ("Sec-WebSocket-Origin: http://b\r\nSec-WebSocket-Version: 13\r\n", "rfc6455", None),
     ("Origin: http://a\r\nSec-WebSocket-Origin: http://b\r\nSec-WebSocket-Version: 8\r\n",
-     "http://a"),
+     "rfc6455", "http://a"),
     ("Origin: http://a\r\nSec-WebSocket-Origin: http://b\r\nSec-WebSocket-Version: 7\r\n",
-     "http://b"),
-    ("Origin: http://a\r\nSec-WebSocket-Version: 7\r\n", None),
-    ("Origin: http://a\r\n", "http://a"),                   # draft-76 has no version
-    ("", None),
+     "rfc6455", "http://b"),
+    ("Origin: http://a\r\nSec-WebSocket-Version: 7\r\n", "rfc6455", None),
+    ("Origin: http://a\r\n", "hixie-76", "http://a"),       # draft-76 has no version
+    # ... and reads Origin whatever version field it also sends
+    ("Origin: http://a\r\nSec-WebSocket-Origin: http://b\r\nSec-WebSocket-Version: 7\r\n",
+     "hixie-76", "http://a"),
+    ("Origin: http://a\r\nSec-WebSocket-Version: 7\r\n", "hixie-75", "http://a"),
+    ("", "rfc6455", None),
 ])
-def test_which_header_holds_the_origin(fields, origin):
-    assert sent_origin(request(fields)) == origin
+def test_which_header_holds_the_origin(fields, protocol, origin):
+    assert sent_origin(request(fields), protocol) == origin

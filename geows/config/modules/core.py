@@ -25,6 +25,11 @@ DIRECTIVES = table(
     # mod_reqtimeout's: how long a request head may take.
     Spec("RequestReadTimeout", 0, None, SERVER_OR_VHOST, "key=value timeout parameters"),
     # core's request head limits; httpd spells the last one "LimitRequestFieldsize".
+    # How httpd works out the server's port (ap_get_server_port): WebSocketOriginCheck Same's.
+    Spec("UseCanonicalName", 1, 1, ANYWHERE,
+         "How to work out the ServerName : Port when constructing URLs"),
+    Spec("UseCanonicalPhysicalPort", 1, 1, ANYWHERE,
+         "Whether to use the physical Port when constructing URLs"),
     Spec("LimitRequestLine", 1, 1, SERVER_OR_VHOST,
          "Limit on maximum size of an HTTP request line"),
     Spec("LimitRequestFields", 1, 1, SERVER_OR_VHOST,
@@ -134,6 +139,20 @@ class CoreDirectives(ReadState):
         if scope.kind == SERVER:  # per-vhost and per-directory levels have nothing to apply to
             self.log_level = main or self.log_level
             self.module_log_levels.update(modules)
+
+    def _usecanonicalname(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        value = args[0].lower()
+        if value not in ("on", "off", "dns"):
+            raise ConfigError("parameter must be 'on', 'off', or 'dns'")
+        if value == "on":  # DNS changes the name only, which the origin takes from the Host
+            self.canonical_port = self.canonical_port or node
+
+    def _usecanonicalphysicalport(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        value = args[0].lower()
+        if value not in ("on", "off"):
+            raise ConfigError("parameter must be 'on' or 'off'")
+        if value == "on":
+            self.canonical_port = self.canonical_port or node
 
     def _servername(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         name = parse_server_name(args[0])

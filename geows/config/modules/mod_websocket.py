@@ -142,17 +142,31 @@ def _ping_seconds(name: str, value: str) -> float:
     return seconds
 
 
+def _in_if(scope: Scope) -> bool:
+    """Whether the walk is inside an <If>, <ElseIf> or <Else> (or a <Limit> within one)."""
+    return scope.access is not None and scope.access.kind == "if"
+
+
+def _unconditional(scope: Scope) -> LocationDraft | None:
+    """The <Location> whose config a directive here sets for every request: the one it is
+    in, directly or within <Limit>, <LimitExcept> or <Require*> (httpd applies their other
+    directives to the enclosing section); None inside <If> (only where its expression
+    matches) and outside any <Location> (a <Directory>'s config the <Location>'s replaces)."""
+    return None if _in_if(scope) else scope.location
+
+
 class WebSocketDirectives(ReadState):
     """mod_websocket's handlers, and what they make of each <Location>."""
 
     def _sethandler(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         handler = args[0].lower()  # as httpd stores it
         served = handler in (WEBSOCKET_HANDLER, STATUS_HANDLER)
-        draft = self._route(scope, handler) if served else scope.draft
+        draft = self._route(scope, handler) if served else _unconditional(scope)
         if draft is not None:
             draft.handler = handler
 
     def _websockethandler(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        self._location_of(node, scope)  # inside <If>: refused with why
         draft = self._mark(self._route(scope), node)
         draft.websocket_at = node
         draft.plugin, draft.init = args
@@ -162,31 +176,31 @@ class WebSocketDirectives(ReadState):
         if args[0].strip(" \t").lstrip("+") != str(size):  # "10k", or past 2**63-1
             log.warning("%s:%d: %s %s is read as %d bytes, as mod_websocket reads it",
                         node.file, node.line, node.name, args[0], size)
-        if scope.draft is not None:
-            self._mark(scope.draft, node).max_message_size = size
+        if (draft := self._location_of(node, scope)) is not None:
+            self._mark(draft, node).max_message_size = size
 
     _maxmessagesize = _websocketmaxmessagesize  # the module's older name for it
 
     def _websocketorigincheck(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         mode = parse_origin_check(args[0])
-        if scope.draft is not None:
-            self._mark(scope.draft, node).origin_check = mode
+        if (draft := self._location_of(node, scope)) is not None:
+            self._mark(draft, node).origin_check = mode
 
     def _websockettrustedorigin(self, node: Node, args: Sequence[str], scope: Scope) -> None:
-        if scope.draft is not None:
-            draft = self._mark(scope.draft, node)
+        if (draft := self._location_of(node, scope)) is not None:
+            self._mark(draft, node)
             draft.trusted_origins = (*draft.trusted_origins, *args)
 
     def _websocketallowreservedstatuscodes(self, node: Node, args: Sequence[str],
                                            scope: Scope) -> None:
         flag = directives.parse_flag(node.name, args[0] if args else "")
-        if scope.draft is not None:
-            self._mark(scope.draft, node).allow_reserved_codes = flag
+        if (draft := self._location_of(node, scope)) is not None:
+            self._mark(draft, node).allow_reserved_codes = flag
 
     def _supportdraft75(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         flag = directives.parse_flag("SupportDraft75", args[0] if args else "")
-        if scope.draft is not None:
-            self._mark(scope.draft, node).support_draft75 = flag
+        if (draft := self._location_of(node, scope)) is not None:
+            self._mark(draft, node).support_draft75 = flag
 
     def _websocketmessagememory(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         self.message_memory = parse_message_memory(args[0])
@@ -196,20 +210,20 @@ class WebSocketDirectives(ReadState):
 
     def _websocketdeflate(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         flag = directives.parse_flag("WebSocketDeflate", args[0] if args else "")
-        if scope.draft is not None:
-            self._mark(scope.draft, node).deflate = flag
+        if (draft := self._location_of(node, scope)) is not None:
+            self._mark(draft, node).deflate = flag
 
     def _websocketorigin(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         origins = parse_origins(args)
-        if scope.draft is not None:
-            draft = self._mark(scope.draft, node)
+        if (draft := self._location_of(node, scope)) is not None:
+            self._mark(draft, node)
             draft.origin_check = ORIGIN_TRUSTED
             draft.trusted_origins = (*draft.trusted_origins, *origins)
 
     def _websocketping(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         ping = parse_ping(args)
-        if scope.draft is not None:
-            self._mark(scope.draft, node).ping = ping
+        if (draft := self._location_of(node, scope)) is not None:
+            self._mark(draft, node).ping = ping
 
     def _route(self, scope: Scope, handler: str = WEBSOCKET_HANDLER) -> LocationDraft:
         """The <Location> a route to a handler geows serves (WebSocket or status page) is set
@@ -217,11 +231,25 @@ class WebSocketDirectives(ReadState):
         if scope.kind in (SERVER, VHOST):
             raise ConfigError(f"SetHandler {handler} outside <Location> is not served "
                               "by this version of geows")
-        if scope.draft is None:
+        draft = _unconditional(scope)
+        if draft is None:
             what = "WebSocket handlers" if handler == WEBSOCKET_HANDLER else "Status pages"
             raise ConfigError(f"{what} inside <{scope.section}> are not served by this "
                               "version of geows")
-        return scope.draft
+        return draft
+
+    @staticmethod
+    def _location_of(node: Node, scope: Scope) -> LocationDraft | None:
+        """The <Location> a mod_websocket directive here sets (see _unconditional); refused
+        inside <If>, <ElseIf> or <Else>, where httpd would use the section's config."""
+        if _in_if(scope):
+            raise ConfigError(
+                f"{node.name} inside <If>, <ElseIf> or <Else> is not served by this version "
+                "of geows: where the expression matches, httpd uses that section's "
+                "mod_websocket config in place of the <Location>'s (the module does not merge "
+                "sections; without a WebSocketHandler there, a 500), and geows does not "
+                "evaluate <If> expressions")
+        return scope.location
 
     @staticmethod
     def _mark(draft: LocationDraft, node: Node) -> LocationDraft:
@@ -233,6 +261,15 @@ class WebSocketDirectives(ReadState):
         locations = [self._finish(draft) for draft in self.drafts]
         for section in locations:
             settings = section.websocket
+            if settings and settings.origin_check == ORIGIN_SAME and self.canonical_port:
+                at = self.canonical_port
+                raise ConfigError(
+                    f"{at.name} On is not served by this version of geows beside "
+                    f"WebSocketOriginCheck Same (the location at {section.file}:{section.line}): "
+                    "it changes the port of the request's own origin that the check compares "
+                    "(ServerName's or the connection's, not the Host's), which geows does not "
+                    "model. Set WebSocketOriginCheck Trusted with the origins to allow (or "
+                    f"Off) on the location, or {at.name} Off", at.file, at.line)
             if settings and settings.trusted_origins and settings.origin_check != ORIGIN_TRUSTED:
                 log.warning("%s:%d: WebSocketTrustedOrigin is not used: the location's "
                             "WebSocketOriginCheck is %s, not Trusted", section.file,
