@@ -97,7 +97,13 @@ def admitted_within(process: GeowsProcess, stack: contextlib.ExitStack,
     moment after the client's close, a dead worker's share when the master sees it die)."""
     deadline = time.monotonic() + seconds
     while True:
-        one = client(process)
+        try:
+            one = client(process)
+        except ConnectionResetError:
+            # Queued on a dead worker's slot before the master saw it die and stopped the
+            # slot listening: reset, as the README says (Processes, signals and reloads).
+            assert time.monotonic() < deadline
+            continue
         stack.callback(one.sock.close)
         if one.status == 101:
             return one
