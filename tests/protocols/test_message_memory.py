@@ -240,3 +240,17 @@ def test_stepped_inflate_decodes_as_websockets_does(messages, max_size, takeover
             assert results[0] == results[1]
             if results[0] == "too big":
                 return  # the engine fails the connection: nothing more is decoded
+
+
+def test_an_evicted_connection_says_why_and_reads_nothing_more():
+    """Found by the mutation run: the 1013 carries its reason, and a plain frame after the
+    eviction is not delivered."""
+    memory = MessageMemory(200_000)
+    idle, active = deflating(memory=memory), deflating(memory=memory)
+    idle.receive_data(compressed(2, b"i" * 150_000, fin=False))
+    active.receive_data(frame(2, b"a" * 60_000, fin=False))
+    reason = b"WebSocketMessageMemory full: try again later"
+    assert idle.data_to_send() == b"\x88" + bytes([2 + len(reason)]) + b"\x03\xf5" + reason
+    idle.receive_data(frame(1, b"late"))
+    assert idle.events_received() == []
+    assert idle.state is State.CLOSED

@@ -13,7 +13,7 @@ from websockets.protocol import State as WsState
 
 from geows.errors import HttpError
 from geows.http import RequestParser
-from geows.messages import BINARY, PING, TEXT
+from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
 from geows.protocols import CloseReceived, Message, ProtocolError, State
 from geows.protocols.rfc6455 import RFC6455
 
@@ -347,3 +347,53 @@ def test_the_short_path_reads_client_frames_across_the_length_bounds(cut):
     assert protocol.events_received() == sent
     assert protocol.data_to_send() == b""
     assert protocol.state is State.OPEN
+
+
+# Edges the mutation run (tests/mutation.sh) found untested.
+
+@pytest.mark.parametrize("short_path", [True, False])
+def test_send_pong_and_close(short_path):
+    protocol = opened(short_path=short_path)
+    assert protocol.send(PONG, b"po") == 2
+    assert protocol.data_to_send() == b"\x8a\x02po"
+    assert protocol.send(CLOSE, b"") == 0
+    assert protocol.data_to_send() == b"\x88\x02\x03\xe8"     # 1000, no reason
+    assert protocol.state is State.CLOSING
+
+
+def test_close_sends_its_code_and_reason():
+    protocol = opened()
+    protocol.close()
+    assert protocol.data_to_send() == b"\x88\x02\x03\xe8"     # 1000 unless told
+    protocol = opened()
+    protocol.close(4001, "bye")
+    assert protocol.data_to_send() == b"\x88\x05\x0f\xa1bye"
+
+
+def test_binary_need_not_be_utf8():
+    protocol = opened()
+    assert protocol.send(BINARY, b"\xff\xfe") == 2
+    assert protocol.data_to_send() == b"\x82\x02\xff\xfe"
+
+
+@pytest.mark.parametrize("short_path", [True, False])   # the refusal is ours, or the engine's
+def test_send_refusals_say_why(short_path):
+    protocol = opened(short_path=short_path)
+    with pytest.raises(ValueError, match="^unknown message type 7$"):
+        protocol.send(7, b"")
+    protocol.close()
+    for type in (TEXT, BINARY):
+        with pytest.raises(ValueError, match="^cannot send while closing$"):
+            protocol.send(type, b"late")
+    protocol.receive_data(frame(8, struct.pack("!H", 1000)))
+    for type in (TEXT, BINARY):
+        with pytest.raises(ValueError, match="^cannot send while closed$"):
+            protocol.send(type, b"late")
+
+
+def test_nothing_is_read_after_the_close_handshake():
+    """Once closed, the engine reads every byte (and discards it): no message after it."""
+    protocol = opened()
+    protocol.receive_data(frame(8, struct.pack("!H", 1000)) + frame(1, b"after"))
+    protocol.receive_data(frame(1, b"later"))
+    assert protocol.events_received() == [CloseReceived(1000, "")]
