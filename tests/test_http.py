@@ -10,10 +10,13 @@ from geows import limits
 from geows.errors import HttpError
 from geows.http import (
     MAX_OFF_T,
+    SERVER,
+    Headers,
     RequestParser,
     connection_after,
     is_chunked,
     normalize_path,
+    options_answer,
     parse_decimal,
     response,
 )
@@ -564,3 +567,51 @@ def test_host_names_strict_hostname_check_refuses(host, reason):
 @pytest.mark.parametrize("host", ["1.0.0.4", "0.1.2.3", "12.3.4.5", "a.b.c1"])
 def test_host_names_strict_hostname_check_takes(host):
     assert feed_all(head("/", f"Host: {host}")).host == host
+
+
+def without_date(data: bytes) -> bytes:
+    """A response with its Date field's value checked (IMF-fixdate, RFC 9110 5.6.7), then
+    blanked."""
+    date = re.search(rb"\r\nDate: ([^\r]*)\r\n", data)
+    assert date and re.fullmatch(rb"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT", date[1])
+    return data.replace(date[1], b"-")
+
+
+def test_error_responses_are_httpds_pages_byte_for_byte():
+    assert without_date(response(404)) == (
+        b"HTTP/1.1 404 Not Found\r\nDate: -\r\nServer: " + SERVER.encode() + b"\r\n"
+        b"Content-Length: 196\r\nConnection: close\r\n"
+        b"Content-Type: text/html; charset=iso-8859-1\r\n\r\n"
+        b'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
+        b"<title>404 Not Found</title>\n</head><body>\n<h1>Not Found</h1>\n"
+        b"<p>The requested URL was not found on this server.</p>\n</body></html>\n")
+    # A status without a reason of its own is an "Error", its page too.
+    assert without_date(response(418)).startswith(b"HTTP/1.1 418 Error\r\n")
+    assert b"<title>418 Error</title>\n</head><body>\n<h1>Error</h1>\n<p>Error</p>\n" in \
+        response(418)
+
+
+def test_options_answer_is_a_bare_200():
+    assert without_date(options_answer()) == (
+        b"HTTP/1.1 200 OK\r\nDate: -\r\nServer: " + SERVER.encode() + b"\r\n"
+        b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+    assert b"Connection" not in options_answer(connection=None)
+
+
+def test_tokens_split_on_commas_alone():
+    headers = Headers([("Connection", "keep-alive,Upgrade"), ("Connection", " close ")])
+    assert headers.tokens("connection") == ["keep-alive", "upgrade", "close"]
+
+
+@pytest.mark.parametrize("coding", ["gzip, deflate", "gzip,X chunked"])
+def test_is_chunked_needs_chunked_last_after_a_comma(coding):
+    assert not is_chunked(coding)
+
+
+def test_parse_decimal_says_why():
+    with pytest.raises(ValueError) as info:
+        parse_decimal("1" * 50 + "x")
+    assert str(info.value) == f"not ASCII digits: {'1' * 40!r}"
+    with pytest.raises(ValueError) as info:
+        parse_decimal("9" * 50)
+    assert str(info.value) == f"a number past 2^63 - 1: {'9' * 40!r}"
