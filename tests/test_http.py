@@ -15,6 +15,7 @@ from geows.http import (
     RequestParser,
     connection_after,
     is_chunked,
+    message,
     normalize_path,
     options_answer,
     parse_decimal,
@@ -557,6 +558,7 @@ def test_ipv6_literals_in_an_absolute_target(target, host):
     ("a\\b", "malformed host name: a\\b"),
     ("a/b", "malformed host name: a/b"),
     ("a.b.1c", "invalid host name: a.b.1c"),          # the last label, not the second
+    (".1.2.3", "invalid host name: .1.2.3"),          # three dots, but one leads
 ])
 def test_host_names_strict_hostname_check_refuses(host, reason):
     with pytest.raises(HttpError) as info:
@@ -615,3 +617,10 @@ def test_parse_decimal_says_why():
     with pytest.raises(ValueError) as info:
         parse_decimal("9" * 50)
     assert str(info.value) == f"a number past 2^63 - 1: {'9' * 40!r}"
+
+
+def test_a_message_closes_and_carries_its_content_unless_told():
+    """The status page's answer leaves both to the defaults."""
+    assert without_date(message(200, (), b"up", "text/plain")) == (
+        b"HTTP/1.1 200 OK\r\nDate: -\r\nServer: " + SERVER.encode() + b"\r\n"
+        b"Content-Length: 2\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nup")
