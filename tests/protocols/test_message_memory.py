@@ -1,6 +1,7 @@
 """Memory in proportion to what a client sends: MaxMessageSize as a compressed message
 inflates, and one worker's WebSocketMessageMemory shared by its connections."""
 
+import random
 import struct
 import tracemalloc
 import zlib
@@ -12,6 +13,7 @@ from websockets.exceptions import PayloadTooBig
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 
+from geows import limits
 from geows.messages import BINARY, TEXT
 from geows.protocols import Message, ProtocolError, State
 from geows.protocols.memory import MessageMemory
@@ -254,3 +256,26 @@ def test_an_evicted_connection_says_why_and_reads_nothing_more():
     idle.receive_data(frame(1, b"late"))
     assert idle.events_received() == []
     assert idle.state is State.CLOSED
+
+
+def test_inflating_in_steps_loses_nothing_at_a_step_boundary():
+    """Four full steps of zeros from a few bytes of input (zlib keeps output with no input
+    left), and a frame whose compressed data alone is over a step (the message's tail
+    is fed after it): both arrive whole."""
+    protocol = deflating()
+    protocol.receive_data(compressed(2, bytes(4 * limits.INFLATE_STEP)))
+    assert protocol.events_received() == [Message(BINARY, bytes(4 * limits.INFLATE_STEP))]
+    noise = random.Random(22).randbytes(2 * limits.INFLATE_STEP)
+    protocol.receive_data(compressed(2, noise))
+    assert protocol.events_received() == [Message(BINARY, noise)]
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (frame(2, b"garbage!", rsv=4), "decompression failed"),
+    (compressed(2, b"abc", fin=False) + frame(0, deflated(b"x"), rsv=4),
+     "RSV1 bit set in continuation frame"),     # RFC 7692 6: the first frame's alone
+])
+def test_compressed_faults_say_why(data, reason):
+    protocol = deflating()
+    protocol.receive_data(data)
+    assert protocol.events_received() == [ProtocolError(1002, reason)]

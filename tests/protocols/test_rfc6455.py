@@ -397,3 +397,20 @@ def test_nothing_is_read_after_the_close_handshake():
     protocol.receive_data(frame(8, struct.pack("!H", 1000)) + frame(1, b"after"))
     protocol.receive_data(frame(1, b"later"))
     assert protocol.events_received() == [CloseReceived(1000, "")]
+
+
+def test_the_engine_path_delivers_every_frame_of_a_read():
+    """Without the short path, one read's frames come out of the engine together: a ping
+    among them, or a message before another, stops none of them."""
+    protocol = opened(short_path=False)
+    protocol.receive_data(frame(9, b"p") + frame(1, b"x") + frame(10, b"q") + frame(1, b"y"))
+    assert protocol.events_received() == [Message(TEXT, "x"), Message(TEXT, "y")]
+    assert protocol.data_to_send() == b"\x8a\x01p"
+
+
+def test_a_fault_is_reported_once():
+    protocol = opened()
+    protocol.receive_data(frame(1, b"x", rsv=2))
+    assert protocol.events_received() == [ProtocolError(1002, "reserved bits must be 0")]
+    protocol.receive_data(frame(1, b"y", rsv=2))
+    assert protocol.events_received() == []
