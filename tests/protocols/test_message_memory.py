@@ -3,6 +3,7 @@ inflates, and one worker's WebSocketMessageMemory shared by its connections."""
 
 import random
 import struct
+import sys
 import tracemalloc
 import zlib
 
@@ -279,3 +280,13 @@ def test_compressed_faults_say_why(data, reason):
     protocol = deflating()
     protocol.receive_data(data)
     assert protocol.events_received() == [ProtocolError(1002, reason)]
+
+
+def test_a_message_that_ended_leaves_nothing_counted_for_the_next():
+    memory = MessageMemory(10 * MIB)
+    protocol = make(memory=memory)
+    protocol.accept(None)
+    protocol.receive_data(frame(2, b"a" * 1000, fin=False) + frame(0, b"b"))
+    assert memory.total == 0
+    protocol.receive_data(frame(2, b"c" * 1000, fin=False))
+    assert memory.total == sys.getsizeof(b"c" * 1000)
