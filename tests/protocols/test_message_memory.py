@@ -290,3 +290,18 @@ def test_a_message_that_ended_leaves_nothing_counted_for_the_next():
     assert memory.total == 0
     protocol.receive_data(frame(2, b"c" * 1000, fin=False))
     assert memory.total == sys.getsizeof(b"c" * 1000)
+
+
+def test_a_first_inflating_step_is_not_counted():
+    """A frame that inflates to one step (no more than a read would hold) evicts no one:
+    counting starts past the first step."""
+    measure = MessageMemory(10 * MIB)
+    deflating(memory=measure).receive_data(compressed(2, bytes(1000), fin=False))
+    held = measure.total
+    memory = MessageMemory(held + limits.INFLATE_STEP - 1)
+    idle, active = deflating(memory=memory), deflating(memory=memory)
+    idle.receive_data(compressed(2, bytes(1000), fin=False))
+    assert memory.total == held
+    active.receive_data(compressed(2, bytes(limits.INFLATE_STEP)))
+    assert active.events_received() == [Message(BINARY, bytes(limits.INFLATE_STEP))]
+    assert idle.state is State.OPEN and memory.total == held
