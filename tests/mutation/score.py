@@ -3,7 +3,8 @@ test failed, or the run outgrew its time) out of those not listed as equivalent 
 tests/mutation/equivalent.txt, and each survivor left with its diff. Exits 1 when a module
 scores under 95%, or when equivalent.txt names a mutant that is no survivor (stale: the
 code moved and mutmut renumbered its mutants).
-Usage: python tests/mutation/score.py [--quiet] MODULE.py ...  (from the repository's root)"""
+Usage: python tests/mutation/score.py [--quiet | --left] MODULE.py ...  (from the repository's
+root); --left prints only the names of the mutants left (neither caught nor equivalent)."""
 
 from __future__ import annotations
 
@@ -36,24 +37,29 @@ def statuses(module: str) -> dict[str, str]:
 
 
 def main(args: list[str]) -> int:
-    quiet = "--quiet" in args
-    modules = [arg for arg in args if arg != "--quiet"]
+    quiet, names_only = "--quiet" in args, "--left" in args
+    modules = [arg for arg in args if arg not in ("--quiet", "--left")]
     listed = equivalents()
     failed = False
     for module in modules:
         status = statuses(module)
         for name in listed.keys() & status.keys():
             if status[name] != "survived":
-                print(f"{module}: {name} is listed as equivalent but {status[name]}")
+                print(f"{module}: {name} is listed as equivalent but {status[name]}",
+                      file=sys.stderr)
                 failed = True
             status[name] = "equivalent"
+        left = sorted(name for name, s in status.items() if s not in CAUGHT | {"equivalent"})
+        if names_only:
+            for name in left:
+                print(name)
+            continue
         counts = Counter(status.values())
         caught = sum(counts[s] for s in CAUGHT)
         judged = len(status) - counts["equivalent"]
         score = caught / judged if judged else 1.0
         print(f"{module}: {score:.1%} caught ({caught} of {judged});",
               ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-        left = sorted(name for name, s in status.items() if s not in CAUGHT | {"equivalent"})
         if not quiet:
             for name in left:
                 print(f"-- {name}: {status[name]}")
