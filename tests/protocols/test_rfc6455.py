@@ -414,3 +414,23 @@ def test_a_fault_is_reported_once():
     assert protocol.events_received() == [ProtocolError(1002, "reserved bits must be 0")]
     protocol.receive_data(frame(1, b"y", rsv=2))
     assert protocol.events_received() == []
+
+
+def test_frames_before_the_101_in_several_reads_are_all_kept_once():
+    protocol = make()
+    data = frame(1, b"early") + frame(2, b"too")
+    protocol.receive_data(data[:4])
+    protocol.receive_data(data[4:])
+    protocol.accept(None)
+    assert protocol.events_received() == [Message(TEXT, "early"), Message(BINARY, b"too")]
+    protocol.data_to_send()
+    protocol.send(TEXT, "after")
+    protocol.receive_data(frame(9, b"p") + frame(1, b"later"))  # the engine's turn again
+    assert protocol.events_received() == [Message(TEXT, "later")]
+    assert protocol.data_to_send() == b"\x81\x05after\x8a\x01p"
+
+
+def test_accept_answers_once():
+    protocol = opened()
+    with pytest.raises(ValueError, match="^the handshake is already answered$"):
+        protocol.accept(None)
