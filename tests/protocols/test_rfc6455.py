@@ -289,6 +289,7 @@ def test_a_handshake_without_host_is_400():
         with pytest.raises(HttpError) as refused:
             RFC6455(request)
         assert refused.value.status == 400
+        assert refused.value.reason == "RFC 6455 handshake without Host"
 
 
 def test_text_must_be_valid_utf8_to_be_sent():
@@ -434,3 +435,13 @@ def test_accept_answers_once():
     protocol = opened()
     with pytest.raises(ValueError, match="^the handshake is already answered$"):
         protocol.accept(None)
+
+
+def test_handshake_refusals_say_why():
+    with pytest.raises(HttpError) as info:
+        make(version="12")
+    assert (info.value.status, info.value.reason) == (426, "unsupported Sec-WebSocket-Version '12'")
+    with pytest.raises(HttpError) as info:
+        make(extra="Sec-WebSocket-Protocol: a b\r\n")
+    assert (info.value.status, info.value.reason) == (
+        400, "invalid Sec-WebSocket-Protocol header: expected comma at 2 in a b")
