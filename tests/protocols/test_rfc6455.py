@@ -443,5 +443,5 @@ def test_handshake_refusals_say_why():
     assert (info.value.status, info.value.reason) == (426, "unsupported Sec-WebSocket-Version '12'")
     with pytest.raises(HttpError) as info:
         make(extra="Sec-WebSocket-Protocol: a b\r\n")
-    assert (info.value.status, info.value.reason) == (
-        400, "invalid Sec-WebSocket-Protocol header: expected comma at 2 in a b")
+    assert info.value.status == 400     # websockets' words after its own prefix
+    assert info.value.reason.startswith("invalid Sec-WebSocket-Protocol header: ")
