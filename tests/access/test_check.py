@@ -367,3 +367,11 @@ def test_unenforceable_policy_is_refused(root):
     assert decision.status == 500
     assert decision.log_message.startswith("geows cannot enforce: test.conf:1: Require "
                                            "ldap-group:")
+
+
+def test_forbidden_on_failure_names_the_user_in_its_403(root):
+    """Found by the mutation run: the 403 carries AH01631's line and no challenge."""
+    decision = decide(root, BASIC + "AuthzSendForbiddenOnFailure On\nRequire user alice",
+                      auth=BOB)
+    assert (decision.status, decision.headers, decision.log_message) == (
+        403, (), 'AH01631: user bob: authorization failure for "/ws": ')
