@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from geows.config import LocationSection, load_config
+from geows.config.model import location_matcher
 
 DATA = Path(__file__).parent / "data"
 
@@ -337,3 +338,17 @@ def test_the_status_handler_is_the_last_matching_sethandler(root):
 ])
 def test_the_status_handler_outside_a_location_is_refused(root, text, line, message):
     assert root.error(f"Listen 80\n{text}") == f"{root.conf}:{line}: {message}"
+
+
+# Globs as apr_fnmatch reads them, found by the mutation run (tests/mutation.sh).
+@pytest.mark.parametrize(("pattern", "matched", "unmatched"), [
+    ("/a\\*b*", ["/a*b", "/a*bc"], ["/axb"]),         # a backslash makes '*' a character
+    ("/a*\\", ["/ab\\"], ["/ab"]),                   # a last backslash is one itself
+    ("/x[ab]", ["/xa", "/xb"], ["/x]", "/xX", "/x"]),
+    ("/x[a-c]", ["/xb", "/xc"], ["/x-", "/xd"]),     # a range
+    ("/[a]b]", ["/ab]"], ["/b", "/a"]),              # the first ']' closes the set
+    ("/x[!]]", ["/xa"], ["/x]", "/xa]"]),            # ']' first in a negated set: a member
+])
+def test_glob_sets_and_escapes(pattern, matched, unmatched):
+    match = location_matcher(pattern, False)
+    assert [path for path in matched + unmatched if match(path)] == matched
