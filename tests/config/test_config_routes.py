@@ -1,6 +1,7 @@
 """Listeners, location matching, path resolution, and what geows refuses to serve."""
 
 import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 
 from geows.config import LocationSection, load_config
 from geows.config.model import location_matcher
+from geows.config.paths import substitute
 
 DATA = Path(__file__).parent / "data"
 
@@ -352,3 +354,10 @@ def test_the_status_handler_outside_a_location_is_refused(root, text, line, mess
 def test_glob_sets_and_escapes(pattern, matched, unmatched):
     match = location_matcher(pattern, False)
     assert [path for path in matched + unmatched if match(path)] == matched
+
+
+def test_substitute_takes_a_missing_group_as_empty():
+    """ap_pregsub: $1 of a pattern without groups is empty, $0 the whole match, and a
+    backslash escapes (found by the mutation run)."""
+    match = re.search("/ws", "/ws/chat")
+    assert substitute("/x$1y$0\\$2", match) == "/xy/ws$2"
