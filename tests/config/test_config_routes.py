@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from geows.config import LocationSection, load_config
-from geows.config.model import location_matcher
+from geows.config.model import has_wildcard, location_matcher
 from geows.config.paths import substitute
 
 DATA = Path(__file__).parent / "data"
@@ -361,3 +361,15 @@ def test_substitute_takes_a_missing_group_as_empty():
     backslash escapes (found by the mutation run)."""
     match = re.search("/ws", "/ws/chat")
     assert substitute("/x$1y$0\\$2", match) == "/xy/ws$2"
+
+
+@pytest.mark.parametrize(("pattern", "wildcard"), [
+    ("/a*", True), ("/a?", True), ("/[a]", True), ("/\\a*", True),
+    ("/a]", False), ("/X]", False),          # a ']' with no '[' before it
+    ("/a\\*", False), ("/a\\?b", False),     # escaped
+    ("/[\\]", False),                        # the ']' that would close the set is escaped
+])
+def test_has_wildcard_as_apr_fnmatch_test(pattern, wildcard):
+    """Found by the mutation run: what is no wildcard is matched as a prefix."""
+    assert has_wildcard(pattern) is wildcard
+    assert location_matcher(pattern, False)(pattern + "/x") is not wildcard
