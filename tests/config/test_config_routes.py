@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from geows.config import LocationSection, load_config
-from geows.config.model import has_wildcard, location_matcher
+from geows.config.model import has_wildcard, host_port, location_matcher
 from geows.config.paths import substitute
 
 DATA = Path(__file__).parent / "data"
@@ -373,3 +373,8 @@ def test_has_wildcard_as_apr_fnmatch_test(pattern, wildcard):
     """Found by the mutation run: what is no wildcard is matched as a prefix."""
     assert has_wildcard(pattern) is wildcard
     assert location_matcher(pattern, False)(pattern + "/x") is not wildcard
+
+
+def test_host_port_as_httpd_writes_an_address():
+    assert [host_port(host, 80) for host in (None, "", "192.0.2.1", "::1")] == \
+        ["*:80", "*:80", "192.0.2.1:80", "[::1]:80"]
