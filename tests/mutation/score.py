@@ -2,7 +2,7 @@
 test failed, or the run outgrew its time) out of those not listed as equivalent in
 tests/mutation/equivalent.txt, and each survivor left with its diff. Exits 1 when a module
 scores under 95%, or when equivalent.txt names a mutant that is no survivor (stale: the
-code moved and mutmut renumbered its mutants).
+code moved and mutmut renumbered its mutants, or the last run did not try it).
 Usage: python tests/mutation/score.py [--quiet | --left] MODULE.py ...  (from the repository's
 root); --left prints only the names of the mutants left (neither caught nor equivalent)."""
 
@@ -43,15 +43,16 @@ def main(args: list[str]) -> int:
     failed = False
     for module in modules:
         status = statuses(module)
+        stale = {name for name in listed.keys() & status.keys() if status[name] != "survived"}
+        for name in sorted(stale):
+            print(f"{module}: {name} is listed as equivalent but {status[name]}",
+                  file=sys.stderr)
+        failed = failed or bool(stale)
         for name in listed.keys() & status.keys():
-            if status[name] != "survived":
-                print(f"{module}: {name} is listed as equivalent but {status[name]}",
-                      file=sys.stderr)
-                failed = True
             status[name] = "equivalent"
         left = sorted(name for name, s in status.items() if s not in CAUGHT | {"equivalent"})
-        if names_only:
-            for name in left:
+        if names_only:  # a stale entry is judged again too
+            for name in sorted(set(left) | stale):
                 print(name)
             continue
         counts = Counter(status.values())

@@ -429,3 +429,10 @@ def test_draft75_has_no_keys_no_key3_and_no_closing_frame():
     protocol.close()
     assert protocol.state is State.CLOSED
     assert protocol.data_to_send() == b""
+
+
+def test_an_oversized_length_prefixed_frame_says_why():
+    protocol = open_protocol()     # max_message_size=64
+    protocol.receive_data(b"\x80\x81\x00")
+    assert protocol.events_received() == [
+        ProtocolError(1009, "frame longer than MaxMessageSize")]
