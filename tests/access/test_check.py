@@ -410,3 +410,13 @@ def test_satisfy_any_without_authentication_is_ah00028(root):
     assert (decision.status, decision.log_message) == (
         500, "AH00028: No authentication done but request not allowed without "
              "authentication for /ws. Authentication not configured?")
+
+
+def test_basic_credentials_are_read_after_the_first_space_alone(root):
+    """mod_auth_basic: the scheme is the first word; whitespace as apr_isspace takes it
+    (SP, HTAB, CR, LF, VT, FF) before the credentials is skipped, nothing else; what follows
+    them is ignored (found by the mutation run)."""
+    text = BASIC + "Require valid-user"
+    assert decide(root, text, auth=BOB.replace(" ", " \t ")).user == "bob"
+    assert decide(root, text, auth=BOB + " and more").user == "bob"
+    assert decide(root, text, auth=BOB.replace(" ", " \x1c")).status == 401
