@@ -420,3 +420,11 @@ def test_basic_credentials_are_read_after_the_first_space_alone(root):
     assert decide(root, text, auth=BOB.replace(" ", " \t ")).user == "bob"
     assert decide(root, text, auth=BOB + " and more").user == "bob"
     assert decide(root, text, auth=BOB.replace(" ", " \x1c")).status == 401
+
+
+def test_require_all_waits_for_a_user_after_a_grant(root):
+    """Found by the mutation run: in <RequireAll>, "denied, but a user might change that"
+    outranks a grant before it (mod_authz_core's AUTHZ_DENIED_NO_USER)."""
+    text = BASIC + "<RequireAll>\nRequire ip 127.0.0.1\nRequire valid-user\n</RequireAll>"
+    assert statuses(root, text) == (401, 403, 403)
+    assert decide(root, text, auth=BOB).user == "bob"
