@@ -529,6 +529,14 @@ A80 = "a" * 80
     (head("/", "Host: a..b" + A), 400, "malformed host name: a..b" + A80[4:]),
     (head("/", "Host: a b" + A), 400, "invalid host name: a b" + A80[3:]),
     (head("/", "Host: 1.2.3"), 400, "invalid host name: 1.2.3"),
+    (head("/", "Host: " + "1." * 50 + "1"), 400, "invalid host name: " + "1." * 40),
+    (head("/", "Host: h:"), 400, "invalid host name: h:"),
+    (head("/", "Host: a", "Host: a"), 400, "invalid host name: a, a"),
+    (head("/", "Host: [" + "1:" * 50 + "]"), 400, "malformed Host header: [" + "1:" * 39 + "1"),
+    (head("http://[" + "a:" * 45 + ":.1]/", "Host: h"), 400, "malformed IPv6 host: " + "a:" * 40),
+    (head("http://[" + "a:" * 45 + "1.:2]/", "Host: h"), 400,
+     "malformed IPv6 host: " + "a:" * 40),
+    (head("http://[" + "a:" * 45 + "g]/", "Host: h"), 400, "malformed IPv6 host: " + "a:" * 40),
     (head("/", "Host: a.1b" + A), 400, "invalid host name: a.1b" + A80[4:]),
     (head("/", "Host: h", "Content-Length: x" + A), 400, "invalid Content-Length: x" + "a" * 39),
     (head("/", "Host: h", "Transfer-Encoding: gzip"), 400,
@@ -565,7 +573,8 @@ def test_host_names_strict_hostname_check_refuses(host, reason):
     assert (info.value.status, info.value.reason) == (400, reason)
 
 
-@pytest.mark.parametrize("host", ["1.0.0.4", "0.1.2.3", "12.3.4.5", "a.b.c1"])
+@pytest.mark.parametrize("host", ["1.0.0.4", "0.1.2.3", "12.3.4.5", "a.b.c1", "a:80", "h:1",
+                                  "h:65535"])
 def test_host_names_strict_hostname_check_takes(host):
     assert feed_all(head("/", f"Host: {host}")).host == host
 
@@ -623,3 +632,8 @@ def test_a_message_closes_and_carries_its_content_unless_told():
     assert without_date(message(200, (), b"up", "text/plain")) == (
         b"HTTP/1.1 200 OK\r\nDate: -\r\nServer: " + SERVER.encode() + b"\r\n"
         b"Content-Length: 2\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nup")
+
+
+def test_port_65536_is_refused_and_an_authority_ends_at_slash_query_or_fragment():
+    assert status_of(head("/", "Host: h:65536")) == 400
+    assert feed_all(head("http://aXb/p", "Host: h")).host == "axb"
