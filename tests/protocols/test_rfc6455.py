@@ -401,8 +401,8 @@ def test_nothing_is_read_after_the_close_handshake():
 
 
 def test_the_engine_path_delivers_every_frame_of_a_read():
-    """Without the short path, one read's frames come out of the engine together: a ping
-    among them, or a message before another, stops none of them."""
+    """Without the short path every frame goes through the engine: a ping among them, or a
+    message before another, stops none of them."""
     protocol = opened(short_path=False)
     protocol.receive_data(frame(9, b"p") + frame(1, b"x") + frame(10, b"q") + frame(1, b"y"))
     assert protocol.events_received() == [Message(TEXT, "x"), Message(TEXT, "y")]
@@ -445,3 +445,18 @@ def test_handshake_refusals_say_why():
         make(extra="Sec-WebSocket-Protocol: a b\r\n")
     assert info.value.status == 400     # websockets' words after its own prefix
     assert info.value.reason.startswith("invalid Sec-WebSocket-Protocol header: ")
+
+
+@pytest.mark.parametrize(("old", "new", "status", "reason", "headers"), [
+    ("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "", 400,
+     "missing Sec-WebSocket-Key header", ()),
+    ("Upgrade: websocket", "Upgrade: h2c", 426, "invalid Upgrade header: h2c",
+     (("Upgrade", "websocket"),)),
+])
+def test_a_handshake_websockets_refuses_keeps_its_status_reason_and_upgrade(
+        old, new, status, reason, headers):
+    request = RequestParser().feed(HEAD.format(version="13", extra="").replace(old, new).encode())
+    with pytest.raises(HttpError) as refused:
+        RFC6455(request)
+    assert (refused.value.status, refused.value.reason, refused.value.headers) == (
+        status, reason, headers)
