@@ -555,6 +555,7 @@ def test_each_refusal_says_why(raw, status, reason):
     ("http://[ABCD::1]/", "[abcd::1]"),                 # fix_hostname lowercases the literal
     ("http://[::ffff:1.2.3.4]:80/", "[::ffff:1.2.3.4]:80"),
     ("http://[::1]/", "[::1]"),
+    ("http://[1:2::3]/", "[1:2::3]"),                   # "::" after a single ':'
 ])
 def test_ipv6_literals_in_an_absolute_target(target, host):
     assert feed_all(head(target, "Host: h")).host == host
