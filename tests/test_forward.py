@@ -496,3 +496,31 @@ def test_transfer_encoding_with_content_length_is_the_connections_last_request()
     assert b"Content-Length" not in out and stream.stopped is None
     assert stream.feed(body[3:]) == b"\r\n" and stream.stopped is not None
     assert stream.answers == deque() and stream.feed(request("/more")) == b""
+
+
+def test_response_fields_as_ap_proxygetline_reads_them():
+    """Found by the mutation run: a fold (space or TAB) joins the last field, a value keeps
+    its colons and any whitespace but SP and HTAB, and a length of 0 ends the response at
+    its head."""
+    stream, reader = streams()
+    stream.feed(request("/a") + request("/b"))
+    raw = (b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\tfolded\r\nX: a:b\r\nY: \x0cy\x0c \r\n"
+           b"Content-Length: 0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n")
+    pieces = read(reader, raw, 1000)
+    assert statuses(pieces) == [(200, "/a"), (204, "/b")]
+    headers = pieces[0].headers
+    assert [headers.get(name) for name in "ABCXY"] == ["1", "2", "3 folded", "a:b", "\x0cy\x0c"]
+    assert reader.idle
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", "invalid Content-Length in a response"),
+    (b"HTTP/1.1 200 OK\r\n" + b"n" * 50 + b"\r\n\r\n",
+     "malformed response header line " + repr(b"n" * 40)),
+])
+def test_a_head_that_cannot_be_read_says_why(raw, reason):
+    stream, reader = streams()
+    stream.feed(request())
+    with pytest.raises(HttpError) as refused:
+        list(reader.feed(raw))
+    assert (refused.value.status, refused.value.reason) == (502, reason)

@@ -10,10 +10,14 @@ from geows import limits
 from geows.errors import HttpError
 from geows.http import (
     MAX_OFF_T,
+    SERVER,
+    Headers,
     RequestParser,
     connection_after,
     is_chunked,
+    message,
     normalize_path,
+    options_answer,
     parse_decimal,
     response,
 )
@@ -467,3 +471,170 @@ def test_path_bytes_that_are_not_utf8_encode_back_to_themselves():
     path = feed_all(head("/%e9\xe9%C3%A9", "Host: h")).path
     assert path == "/\udce9\udce9\u00e9"
     assert path.encode("utf-8", "surrogateescape") == b"/\xe9\xe9\xc3\xa9"
+
+
+# Each refusal's reason, which the error log and the access record show: what a check
+# refuses, and the offending text cut to 80 characters (found by tests/mutation.sh).
+A = "a" * 100
+A80 = "a" * 80
+
+
+@pytest.mark.parametrize(("raw", "status", "reason"), [
+    (b"GET / HTTP/1.1\nHost: h\r\n\r\n", 400, "a request line or header line not ended by CRLF"),
+    (head("/" + "a" * 9000, "Host: h"), 414, "request line longer than LimitRequestLine"),
+    (head("/", "Host: h", "X: " + "a" * 9000), 400,
+     "request header field longer than LimitRequestFieldSize"),
+    (b"GET / HTTP/1.1\r\n x\r\nHost: h\r\n\r\n", 400, "header continuation line without a header"),
+    (head("/", "Host: h", "X: a", " \t"), 400, "empty header continuation line"),
+    (head("/", "Host: h", "X: " + A, " \x01"), 400, "malformed request header value: X: " + A80),
+    (head("/", "Host: h", "Bad Name" + A + ": x"), 400,
+     "malformed request header field name: Bad Name" + A80[8:]),
+    (head("/", "Host: h", "X: " + A + "\x01"), 400, "malformed request header value: X: " + A80),
+    (head("/", "Host: h", "X: " + "a" * 5000, "X: " + "a" * 5000), 400,
+     "request header fields longer than LimitRequestFieldSize once joined"),
+    (head("/" + A + " x", "Host: h"), 400,
+     "malformed request line (not three words, single spaces): GET /" + A80[5:]),
+    (head("/", "Host: h", method="G@" + A), 400, "invalid method token: G@" + A80[2:]),
+    (head("/\x01" + A, "Host: h"), 400, "request target incorrectly encoded: /\x01" + A80[2:]),
+    (head("/", "Host: h", version="HTTP/" + "1" * 30), 400,
+     "unrecognized protocol: HTTP/" + "1" * 15),
+    (head(A, "Host: h"), 400, "invalid request target: " + A80),
+    (head("/a#b", "Host: h"), 400, "request target with a fragment"),
+    (head("http://u@h/", "Host: h"), 400, "request target with a username or password"),
+    (head("ftp" + "p" * 30 + "://h/", "Host: h"), 400, "request target with scheme ft" + "p" * 18),
+    (head("[::1]x" + A, method="CONNECT"), 400, "invalid CONNECT target: [::1]x" + A80[6:]),
+    (head("[::1" + A, method="CONNECT"), 400, "invalid CONNECT target: [::1" + A80[4:]),
+    (head("h" + A, method="CONNECT"), 400, "invalid CONNECT target: h" + A80[1:]),
+    (head("h:x" + A, method="CONNECT"), 400, "invalid CONNECT target: h:x" + A80[3:]),
+    (head("[::1]x80", method="CONNECT"), 400, "invalid CONNECT target: [::1]x80"),
+    (head("[::1]:1]:2", method="CONNECT"), 400, "invalid CONNECT target: [::1]:1]:2"),
+    (head("h:1:2", method="CONNECT"), 400, "invalid CONNECT target: h:1:2"),
+    (head("http://[::1]:80]/", "Host: h"), 400, "request target with an invalid port: [::1]:80]"),
+    (head("http://[::1" + A + "/", "Host: h"), 400,
+     "request target with an unclosed IPv6 literal: [::1" + A80[4:]),
+    (head("http://h:x" + A + "/", "Host: h"), 400,
+     "request target with an invalid port: h:x" + A80[3:]),
+    (head("http:///x", "Host: h"), 400, "request target with an empty host"),
+    (head("http://123/", "Host: h"), 400, "purely numeric host name: 123"),
+    (head("http://[1::2::3]/", "Host: h"), 400, "malformed IPv6 host: 1::2::3"),
+    (head("http://[::.1]/", "Host: h"), 400, "malformed IPv6 host: ::.1"),
+    (head("http://[::1.:2]/", "Host: h"), 400, "malformed IPv6 host: ::1.:2"),
+    (head("http://[::1..2]/", "Host: h"), 400, "malformed IPv6 host: ::1..2"),
+    (head("http://[::g]/", "Host: h"), 400, "malformed IPv6 host: ::g"),
+    (head("/"), 400, "HTTP/1.1 request without a host (RFC 9112 3.2)"),
+    (head("/", "Host: " + "1" * 100), 400, "purely numeric host name: " + "1" * 80),
+    (head("/", "Host: h" + A + ":0"), 400, "malformed Host header: h" + A80[1:]),
+    (head("/", "Host: [::1]x" + A), 400, "malformed Host header: [::1]x" + A80[6:]),
+    (head("/", "Host: [1::2::3]"), 400, "malformed Host header: [1::2::3]"),
+    (head("/", "Host: a..b" + A), 400, "malformed host name: a..b" + A80[4:]),
+    (head("/", "Host: a b" + A), 400, "invalid host name: a b" + A80[3:]),
+    (head("/", "Host: 1.2.3"), 400, "invalid host name: 1.2.3"),
+    (head("/", "Host: " + "1." * 50 + "1"), 400, "invalid host name: " + "1." * 40),
+    (head("/", "Host: h:"), 400, "invalid host name: h:"),
+    (head("/", "Host: a", "Host: a"), 400, "invalid host name: a, a"),
+    (head("/", "Host: [" + "1:" * 50 + "]"), 400, "malformed Host header: [" + "1:" * 39 + "1"),
+    (head("http://[" + "a:" * 45 + ":.1]/", "Host: h"), 400, "malformed IPv6 host: " + "a:" * 40),
+    (head("http://[" + "a:" * 45 + "1.:2]/", "Host: h"), 400,
+     "malformed IPv6 host: " + "a:" * 40),
+    (head("http://[" + "a:" * 45 + "g]/", "Host: h"), 400, "malformed IPv6 host: " + "a:" * 40),
+    (head("/", "Host: a.1b" + A), 400, "invalid host name: a.1b" + A80[4:]),
+    (head("/", "Host: h", "Content-Length: x" + A), 400, "invalid Content-Length: x" + "a" * 39),
+    (head("/", "Host: h", "Transfer-Encoding: gzip"), 400,
+     "request Transfer-Encoding without chunked last"),
+    (head("/%zz" + A, "Host: h"), 400, "invalid %-escape in the path: /%zz" + A80[4:]),
+    (head("/../x", "Host: h"), 400, "path climbs above the root"),
+    (head("/a%2Fb", "Host: h"), 404, "encoded slash or NUL in the path"),
+])
+def test_each_refusal_says_why(raw, status, reason):
+    with pytest.raises(HttpError) as info:
+        feed_all(raw)
+    assert (info.value.status, info.value.reason) == (status, reason)
+
+
+@pytest.mark.parametrize(("target", "host"), [
+    ("http://[ABCD::1]/", "[abcd::1]"),                 # fix_hostname lowercases the literal
+    ("http://[::ffff:1.2.3.4]:80/", "[::ffff:1.2.3.4]:80"),
+    ("http://[::1]/", "[::1]"),
+    ("http://[1:2::3]/", "[1:2::3]"),                   # "::" after a single ':'
+])
+def test_ipv6_literals_in_an_absolute_target(target, host):
+    assert feed_all(head(target, "Host: h")).host == host
+
+
+@pytest.mark.parametrize(("host", "reason"), [
+    ("1.02.3.4", "invalid host name: 1.02.3.4"),      # a leading zero after a dot
+    ("a\\b", "malformed host name: a\\b"),
+    ("a/b", "malformed host name: a/b"),
+    ("a.b.1c", "invalid host name: a.b.1c"),          # the last label, not the second
+    (".1.2.3", "invalid host name: .1.2.3"),          # three dots, but one leads
+])
+def test_host_names_strict_hostname_check_refuses(host, reason):
+    with pytest.raises(HttpError) as info:
+        feed_all(head("/", f"Host: {host}"))
+    assert (info.value.status, info.value.reason) == (400, reason)
+
+
+@pytest.mark.parametrize("host", ["1.0.0.4", "0.1.2.3", "12.3.4.5", "a.b.c1", "a:80", "h:1",
+                                  "h:65535"])
+def test_host_names_strict_hostname_check_takes(host):
+    assert feed_all(head("/", f"Host: {host}")).host == host
+
+
+def without_date(data: bytes) -> bytes:
+    """A response with its Date field's value checked (IMF-fixdate, RFC 9110 5.6.7), then
+    blanked."""
+    date = re.search(rb"\r\nDate: ([^\r]*)\r\n", data)
+    assert date and re.fullmatch(rb"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT", date[1])
+    return data.replace(date[1], b"-")
+
+
+def test_error_responses_are_httpds_pages_byte_for_byte():
+    assert without_date(response(404)) == (
+        b"HTTP/1.1 404 Not Found\r\nDate: -\r\nServer: " + SERVER.encode() + b"\r\n"
+        b"Content-Length: 196\r\nConnection: close\r\n"
+        b"Content-Type: text/html; charset=iso-8859-1\r\n\r\n"
+        b'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
+        b"<title>404 Not Found</title>\n</head><body>\n<h1>Not Found</h1>\n"
+        b"<p>The requested URL was not found on this server.</p>\n</body></html>\n")
+    # A status without a reason of its own is an "Error", its page too.
+    assert without_date(response(418)).startswith(b"HTTP/1.1 418 Error\r\n")
+    assert b"<title>418 Error</title>\n</head><body>\n<h1>Error</h1>\n<p>Error</p>\n" in \
+        response(418)
+
+
+def test_options_answer_is_a_bare_200():
+    assert without_date(options_answer()) == (
+        b"HTTP/1.1 200 OK\r\nDate: -\r\nServer: " + SERVER.encode() + b"\r\n"
+        b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+    assert b"Connection" not in options_answer(connection=None)
+
+
+def test_tokens_split_on_commas_alone():
+    headers = Headers([("Connection", "keep-alive,Upgrade"), ("Connection", " close ")])
+    assert headers.tokens("connection") == ["keep-alive", "upgrade", "close"]
+
+
+@pytest.mark.parametrize("coding", ["gzip, deflate", "gzip,X chunked"])
+def test_is_chunked_needs_chunked_last_after_a_comma(coding):
+    assert not is_chunked(coding)
+
+
+def test_parse_decimal_says_why():
+    with pytest.raises(ValueError) as info:
+        parse_decimal("1" * 50 + "x")
+    assert str(info.value) == f"not ASCII digits: {'1' * 40!r}"
+    with pytest.raises(ValueError) as info:
+        parse_decimal("9" * 50)
+    assert str(info.value) == f"a number past 2^63 - 1: {'9' * 40!r}"
+
+
+def test_a_message_closes_and_carries_its_content_unless_told():
+    """The status page's answer leaves both to the defaults."""
+    assert without_date(message(200, (), b"up", "text/plain")) == (
+        b"HTTP/1.1 200 OK\r\nDate: -\r\nServer: " + SERVER.encode() + b"\r\n"
+        b"Content-Length: 2\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nup")
+
+
+def test_port_65536_is_refused_and_an_authority_ends_at_slash_query_or_fragment():
+    assert status_of(head("/", "Host: h:65536")) == 400
+    assert feed_all(head("http://aXb/p", "Host: h")).host == "axb"

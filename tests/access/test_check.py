@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from geows.access import check as check_module
-from geows.access.check import check
+from geows.access.check import _decode_basic, _escape_quotes, check
 from tests.access.sections import merged
 
 BASIC = "AuthType Basic\nAuthName \"Geows realm\"\nAuthUserFile users\nAuthGroupFile groups\n"
@@ -367,3 +367,64 @@ def test_unenforceable_policy_is_refused(root):
     assert decision.status == 500
     assert decision.log_message.startswith("geows cannot enforce: test.conf:1: Require "
                                            "ldap-group:")
+
+
+def test_forbidden_on_failure_names_the_user_in_its_403(root):
+    """Found by the mutation run: the 403 carries AH01631's line and no challenge."""
+    decision = decide(root, BASIC + "AuthzSendForbiddenOnFailure On\nRequire user alice",
+                      auth=BOB)
+    assert (decision.status, decision.headers, decision.log_message) == (
+        403, (), 'AH01631: user bob: authorization failure for "/ws": ')
+
+
+# Found by the mutation run (tests/mutation.sh).
+
+def test_basic_credentials_are_decoded_as_apr_does():
+    def encoded(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+    assert _decode_basic(encoded(b"bob:bob-pw12") + "Q") == "bob:bob-pw12"  # a lone char
+    assert _decode_basic(encoded(b"bob:bob-pw1").rstrip("=")) == "bob:bob-pw1"   # unpadded
+    assert _decode_basic(encoded(b"bob\0junk")) == "bob"             # cut at the NUL
+    assert _decode_basic(encoded(b"\xff:pw")) == "\udcff:pw"          # bytes kept as sent
+
+
+def test_realm_escapes_keep_what_a_backslash_escapes():
+    assert _escape_quotes('a\\"b') == 'a\\"b'
+    assert _escape_quotes('a"b') == 'a\\"b'
+    assert _escape_quotes("a\\\nb") == "a\\\nb"      # any character, a newline too
+
+
+def test_require_host_cuts_at_the_first_comment(root):
+    empty = decide(root, "Require host #x localhost#y")
+    assert (empty.status, empty.log_notes) == (403, (
+        "AH10120: authz_host authorize: dubious empty 'Require host #x localhost#y' with "
+        "only comment",))
+    two = decide(root, "Require host example.com localhost#x")
+    assert (two.status, two.log_notes) == (None, (
+        "AH10121: authz_host authorize: ignoring comment in 'Require host example.com "
+        "localhost#x'",))
+
+
+def test_satisfy_any_without_authentication_is_ah00028(root):
+    decision = decide(root, "Require valid-user\nDeny from all\nSatisfy Any")
+    assert (decision.status, decision.log_message) == (
+        500, "AH00028: No authentication done but request not allowed without "
+             "authentication for /ws. Authentication not configured?")
+
+
+def test_basic_credentials_are_read_after_the_first_space_alone(root):
+    """mod_auth_basic: the scheme is the first word; whitespace as apr_isspace takes it
+    (SP, HTAB, CR, LF, VT, FF) before the credentials is skipped, nothing else; what follows
+    them is ignored (found by the mutation run)."""
+    text = BASIC + "Require valid-user"
+    assert decide(root, text, auth=BOB.replace(" ", " \t ")).user == "bob"
+    assert decide(root, text, auth=BOB + " and more").user == "bob"
+    assert decide(root, text, auth=BOB.replace(" ", " \x1c")).status == 401
+
+
+def test_require_all_waits_for_a_user_after_a_grant(root):
+    """Found by the mutation run: in <RequireAll>, "denied, but a user might change that"
+    outranks a grant before it (mod_authz_core's AUTHZ_DENIED_NO_USER)."""
+    text = BASIC + "<RequireAll>\nRequire ip 127.0.0.1\nRequire valid-user\n</RequireAll>"
+    assert statuses(root, text) == (401, 403, 403)
+    assert decide(root, text, auth=BOB).user == "bob"

@@ -1,12 +1,15 @@
 """Listeners, location matching, path resolution, and what geows refuses to serve."""
 
 import os
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from geows.config import LocationSection, load_config
+from geows.config.model import has_wildcard, host_port, location_matcher
+from geows.config.paths import substitute
 
 DATA = Path(__file__).parent / "data"
 
@@ -338,3 +341,42 @@ def test_the_status_handler_is_the_last_matching_sethandler(root):
 ])
 def test_the_status_handler_outside_a_location_is_refused(root, text, line, message):
     assert root.error(f"Listen 80\n{text}") == f"{root.conf}:{line}: {message}"
+
+
+# Globs as apr_fnmatch reads them, found by the mutation run (tests/mutation.sh).
+@pytest.mark.parametrize(("pattern", "matched", "unmatched"), [
+    ("/a\\*b*", ["/a*b", "/a*bc"], ["/axb", "/a*c"]),  # a backslash makes '*' a character
+    ("/a*\\", ["/ab\\"], ["/ab"]),                   # a last backslash is one itself
+    ("/x[ab]", ["/xa", "/xb"], ["/x]", "/xX", "/x"]),
+    ("/x[a-c]", ["/xb", "/xc"], ["/x-", "/xd"]),     # a range
+    ("/[a]b]", ["/ab]"], ["/b", "/a"]),              # the first ']' closes the set
+    ("/x[!]]", ["/xa"], ["/x]", "/xa]"]),            # ']' first in a negated set: a member
+])
+def test_glob_sets_and_escapes(pattern, matched, unmatched):
+    match = location_matcher(pattern, False)
+    assert [path for path in matched + unmatched if match(path)] == matched
+
+
+def test_substitute_takes_a_missing_group_as_empty():
+    """ap_pregsub: $1 of a pattern without groups is empty, $0 the whole match, and a
+    backslash escapes (found by the mutation run)."""
+    match = re.search("/ws", "/ws/chat")
+    assert substitute("/x$1y$0\\$2", match) == "/xy/ws$2"
+
+
+@pytest.mark.parametrize(("pattern", "wildcard"), [
+    ("/a*", True), ("/a?", True), ("/[a]", True), ("/\\a*", True),
+    ("/a]", False), ("/X]", False),          # a ']' with no '[' before it
+    ("/a\\*", False), ("/a\\?b", False),     # escaped
+    ("/[\\]", False),                        # the ']' that would close the set is escaped
+    ("/a]\\", False),                        # a last backslash escapes nothing
+])
+def test_has_wildcard_as_apr_fnmatch_test(pattern, wildcard):
+    """Found by the mutation run: what is no wildcard is matched as a prefix."""
+    assert has_wildcard(pattern) is wildcard
+    assert location_matcher(pattern, False)(pattern + "/x") is not wildcard
+
+
+def test_host_port_as_httpd_writes_an_address():
+    assert [host_port(host, 80) for host in (None, "", "192.0.2.1", "::1")] == \
+        ["*:80", "*:80", "192.0.2.1:80", "[::1]:80"]

@@ -7,10 +7,16 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from geows.errors import HttpError
-from geows.http import RequestParser
+from geows.http import Headers, RequestParser
 from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
 from geows.protocols import CloseReceived, Message, ProtocolError, State
-from geows.protocols.hixie76 import Hixie76, challenge_response, key_number
+from geows.protocols.hixie76 import (
+    Hixie75,
+    Hixie76,
+    challenge_response,
+    is_draft76,
+    key_number,
+)
 
 # A second well-known example of the draft's handshake.
 KEY1 = "4 @1  46546xW%0l 1 5"
@@ -298,3 +304,135 @@ def test_messages_do_not_depend_on_how_the_stream_is_cut(texts, cuts):
     for start, end in pairwise(bounds):
         protocol.receive_data(stream[start:end])
     assert protocol.events_received() == [Message(TEXT, text) for text in texts]
+
+
+# Edges the mutation run (tests/mutation.sh) found untested.
+
+def test_either_key_makes_a_draft76_handshake():
+    assert is_draft76(Headers([("Sec-WebSocket-Key1", KEY1)]))
+    assert is_draft76(Headers([("Sec-WebSocket-Key2", KEY2)]))
+    assert not is_draft76(Headers([("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")]))
+
+
+@pytest.mark.parametrize(("key", "why"), [
+    ("123456", "key has no spaces or no digits"),
+    ("a b", "key has no spaces or no digits"),
+    ("1 2 3", "key number is not a multiple of its spaces"),
+    ("42949 67296", "key number does not fit 32 bits"),   # one space: 2^32
+])
+def test_a_refused_key_says_why_in_its_400(key, why):
+    with pytest.raises(HttpError) as info:
+        parse(HEAD.replace(KEY1, key))
+    assert (info.value.status, info.value.reason) == (400, f"invalid draft-76 key: {why}")
+
+
+def test_a_missing_key_is_a_400():
+    """Either key alone makes a draft-76 handshake; the other missing refuses it."""
+    for key in (f"Sec-WebSocket-Key1: {KEY1}\n", f"Sec-WebSocket-Key2: {KEY2}\n"):
+        with pytest.raises(HttpError) as info:
+            parse(HEAD.replace(key, ""))
+        assert (info.value.status, info.value.reason) == (
+            400, "invalid draft-76 key: key has no spaces or no digits")
+
+
+def test_no_host_is_a_400_that_says_so():
+    with pytest.raises(HttpError) as info:
+        parse(HEAD.replace("HTTP/1.1\nHost: example.com", "HTTP/1.0"))
+    assert (info.value.status, info.value.reason) == (400, "hixie-76 handshake without Host")
+
+
+def test_the_frame_budget_given_at_creation_holds():
+    request = RequestParser().feed(HEAD.encode().replace(b"\n", b"\r\n") + KEY3)
+    protocol = Hixie76(request, frame_budget=1)
+    protocol.receive_data(request.trailing)
+    protocol.accept(None)
+    protocol.receive_data(b"\x00a\xff\x00b\xff")
+    assert protocol.events_received() == [Message(TEXT, "a")]
+    assert protocol.more_to_parse
+
+
+@pytest.mark.parametrize(("length", "prefix"), [
+    (0, b"\x00"), (127, b"\x7f"), (128, b"\x81\x00"), (256, b"\x82\x00"),
+    (16383, b"\xff\x7f"), (16384, b"\x81\x80\x00"), (65536, b"\x84\x80\x00"),
+])
+def test_binary_frames_carry_their_length_in_7_bit_groups(length, prefix):
+    protocol = open_protocol()
+    assert protocol.send(BINARY, b"\x01" * length) == length
+    assert protocol.data_to_send() == b"\x80" + prefix + b"\x01" * length
+
+
+def test_a_length_prefixed_frame_of_two_length_bytes_is_skipped_exactly():
+    """0x81 0x00 is 128: the frame's bytes (0xFF among them) are dropped, the next kept."""
+    protocol = open_protocol()
+    protocol.max_message_size = 200
+    protocol.receive_data(b"\x80\x81\x00" + b"\xff" * 128 + b"\x00next\xff")
+    assert protocol.events_received() == [Message(TEXT, "next")]
+
+
+def test_a_length_prefixed_frame_of_exactly_max_message_size_is_skipped():
+    protocol = open_protocol()   # max_message_size=64
+    protocol.receive_data(b"\x80\x40" + b"x" * 64 + b"\x00after\xff")
+    assert protocol.events_received() == [Message(TEXT, "after")]
+    assert protocol.state is State.OPEN
+
+
+def test_accept_answers_once():
+    protocol = parse(HEAD)           # key3 not arrived: the answer waits
+    protocol.accept("sample")
+    with pytest.raises(ValueError, match="^the handshake is already answered$"):
+        protocol.accept("sample")
+    protocol.receive_data(KEY3)
+    assert protocol.state is State.OPEN
+    with pytest.raises(ValueError, match="^the handshake is already answered$"):
+        protocol.accept("sample")
+
+
+def test_close_before_the_handshake_ends_it_silently():
+    protocol = parse(HEAD, KEY3)
+    protocol.close()
+    assert protocol.state is State.CLOSED
+    assert protocol.data_to_send() == b""
+
+
+def test_a_second_close_sends_nothing_more():
+    protocol = open_protocol()
+    protocol.close()
+    protocol.close()
+    assert protocol.state is State.CLOSING
+    assert protocol.data_to_send() == b"\xff\x00"
+
+
+def test_send_refusals_say_why():
+    protocol = open_protocol()
+    with pytest.raises(ValueError, match="^unknown message type 7$"):
+        protocol.send(7, b"")
+    protocol.close()
+    with pytest.raises(ValueError, match="^cannot send while closing$"):
+        protocol.send(TEXT, "late")
+
+
+def test_draft75_has_no_keys_no_key3_and_no_closing_frame():
+    request = RequestParser().feed(
+        b"GET /demo HTTP/1.1\r\nHost: example.com\r\nUpgrade: WebSocket\r\n"
+        b"Connection: Upgrade\r\nOrigin: http://example.com\r\n\r\n\x00hi\xff")
+    protocol = Hixie75(request)
+    protocol.receive_data(request.trailing)
+    protocol.accept(None)
+    assert protocol.data_to_send() == (
+        b"HTTP/1.1 101 Web Socket Protocol Handshake\r\n"
+        b"Upgrade: WebSocket\r\n"
+        b"Connection: Upgrade\r\n"
+        b"WebSocket-Origin: http://example.com\r\n"
+        b"WebSocket-Location: ws://example.com/demo\r\n"
+        b"\r\n")
+    assert protocol.events_received() == [Message(TEXT, "hi")]
+    protocol.close()
+    assert protocol.state is State.CLOSED
+    assert protocol.data_to_send() == b""
+
+
+def test_an_oversized_length_prefixed_frame_says_why():
+    protocol = open_protocol()     # max_message_size=64
+    protocol.receive_data(b"\x80\x81\x00")
+    assert protocol.events_received() == [
+        ProtocolError(1009, "frame longer than MaxMessageSize")]

@@ -1,7 +1,9 @@
 """Memory in proportion to what a client sends: MaxMessageSize as a compressed message
 inflates, and one worker's WebSocketMessageMemory shared by its connections."""
 
+import random
 import struct
+import sys
 import tracemalloc
 import zlib
 
@@ -12,6 +14,7 @@ from websockets.exceptions import PayloadTooBig
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 
+from geows import limits
 from geows.messages import BINARY, TEXT
 from geows.protocols import Message, ProtocolError, State
 from geows.protocols.memory import MessageMemory
@@ -240,3 +243,65 @@ def test_stepped_inflate_decodes_as_websockets_does(messages, max_size, takeover
             assert results[0] == results[1]
             if results[0] == "too big":
                 return  # the engine fails the connection: nothing more is decoded
+
+
+def test_an_evicted_connection_says_why_and_reads_nothing_more():
+    """Found by the mutation run: the 1013 carries its reason, and a plain frame after the
+    eviction is not delivered."""
+    memory = MessageMemory(200_000)
+    idle, active = deflating(memory=memory), deflating(memory=memory)
+    idle.receive_data(compressed(2, b"i" * 150_000, fin=False))
+    active.receive_data(frame(2, b"a" * 60_000, fin=False))
+    reason = b"WebSocketMessageMemory full: try again later"
+    assert idle.data_to_send() == b"\x88" + bytes([2 + len(reason)]) + b"\x03\xf5" + reason
+    idle.receive_data(frame(1, b"late"))
+    assert idle.events_received() == []
+    assert idle.state is State.CLOSED
+
+
+def test_inflating_in_steps_loses_nothing_at_a_step_boundary():
+    """Four full steps of zeros from a few bytes of input (zlib keeps output with no input
+    left), and a frame whose compressed data alone is over a step (the message's tail
+    is fed after it): both arrive whole."""
+    protocol = deflating()
+    protocol.receive_data(compressed(2, bytes(4 * limits.INFLATE_STEP)))
+    assert protocol.events_received() == [Message(BINARY, bytes(4 * limits.INFLATE_STEP))]
+    noise = random.Random(22).randbytes(2 * limits.INFLATE_STEP)
+    protocol.receive_data(compressed(2, noise))
+    assert protocol.events_received() == [Message(BINARY, noise)]
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (frame(2, b"garbage!", rsv=4), "decompression failed"),
+    (compressed(2, b"abc", fin=False) + frame(0, deflated(b"x"), rsv=4),
+     "RSV1 bit set in continuation frame"),     # RFC 7692 6: the first frame's alone
+])
+def test_compressed_faults_say_why(data, reason):
+    protocol = deflating()
+    protocol.receive_data(data)
+    assert protocol.events_received() == [ProtocolError(1002, reason)]
+
+
+def test_a_message_that_ended_leaves_nothing_counted_for_the_next():
+    memory = MessageMemory(10 * MIB)
+    protocol = make(memory=memory)
+    protocol.accept(None)
+    protocol.receive_data(frame(2, b"a" * 1000, fin=False) + frame(0, b"b"))
+    assert memory.total == 0
+    protocol.receive_data(frame(2, b"c" * 1000, fin=False))
+    assert memory.total == sys.getsizeof(b"c" * 1000)
+
+
+def test_a_first_inflating_step_is_not_counted():
+    """A frame that inflates to one step (no more than a read would hold) evicts no one:
+    counting starts past the first step."""
+    measure = MessageMemory(10 * MIB)
+    deflating(memory=measure).receive_data(compressed(2, bytes(1000), fin=False))
+    held = measure.total
+    memory = MessageMemory(held + limits.INFLATE_STEP - 1)
+    idle, active = deflating(memory=memory), deflating(memory=memory)
+    idle.receive_data(compressed(2, bytes(1000), fin=False))
+    assert memory.total == held
+    active.receive_data(compressed(2, bytes(limits.INFLATE_STEP)))
+    assert active.events_received() == [Message(BINARY, bytes(limits.INFLATE_STEP))]
+    assert idle.state is State.OPEN and memory.total == held

@@ -13,7 +13,7 @@ from websockets.protocol import State as WsState
 
 from geows.errors import HttpError
 from geows.http import RequestParser
-from geows.messages import BINARY, PING, TEXT
+from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
 from geows.protocols import CloseReceived, Message, ProtocolError, State
 from geows.protocols.rfc6455 import RFC6455
 
@@ -289,6 +289,7 @@ def test_a_handshake_without_host_is_400():
         with pytest.raises(HttpError) as refused:
             RFC6455(request)
         assert refused.value.status == 400
+        assert refused.value.reason == "RFC 6455 handshake without Host"
 
 
 def test_text_must_be_valid_utf8_to_be_sent():
@@ -347,3 +348,115 @@ def test_the_short_path_reads_client_frames_across_the_length_bounds(cut):
     assert protocol.events_received() == sent
     assert protocol.data_to_send() == b""
     assert protocol.state is State.OPEN
+
+
+# Edges the mutation run (tests/mutation.sh) found untested.
+
+@pytest.mark.parametrize("short_path", [True, False])
+def test_send_pong_and_close(short_path):
+    protocol = opened(short_path=short_path)
+    assert protocol.send(PONG, b"po") == 2
+    assert protocol.data_to_send() == b"\x8a\x02po"
+    assert protocol.send(CLOSE, b"") == 0
+    assert protocol.data_to_send() == b"\x88\x02\x03\xe8"     # 1000, no reason
+    assert protocol.state is State.CLOSING
+
+
+def test_close_sends_its_code_and_reason():
+    protocol = opened()
+    protocol.close()
+    assert protocol.data_to_send() == b"\x88\x02\x03\xe8"     # 1000 unless told
+    protocol = opened()
+    protocol.close(4001, "bye")
+    assert protocol.data_to_send() == b"\x88\x05\x0f\xa1bye"
+
+
+def test_binary_need_not_be_utf8():
+    protocol = opened()
+    assert protocol.send(BINARY, b"\xff\xfe") == 2
+    assert protocol.data_to_send() == b"\x82\x02\xff\xfe"
+
+
+@pytest.mark.parametrize("short_path", [True, False])   # the refusal is ours, or the engine's
+def test_send_refusals_say_why(short_path):
+    protocol = opened(short_path=short_path)
+    with pytest.raises(ValueError, match="^unknown message type 7$"):
+        protocol.send(7, b"")
+    protocol.close()
+    for type in (TEXT, BINARY):
+        with pytest.raises(ValueError, match="^cannot send while closing$"):
+            protocol.send(type, b"late")
+    protocol.receive_data(frame(8, struct.pack("!H", 1000)))
+    for type in (TEXT, BINARY):
+        with pytest.raises(ValueError, match="^cannot send while closed$"):
+            protocol.send(type, b"late")
+
+
+def test_nothing_is_read_after_the_close_handshake():
+    """Once closed, the engine reads every byte (and discards it): no message after it."""
+    protocol = opened()
+    protocol.receive_data(frame(8, struct.pack("!H", 1000)) + frame(1, b"after"))
+    protocol.receive_data(frame(1, b"later"))
+    assert protocol.events_received() == [CloseReceived(1000, "")]
+
+
+def test_the_engine_path_delivers_every_frame_of_a_read():
+    """Without the short path every frame goes through the engine: a ping among them, or a
+    message before another, stops none of them."""
+    protocol = opened(short_path=False)
+    protocol.receive_data(frame(9, b"p") + frame(1, b"x") + frame(10, b"q") + frame(1, b"y"))
+    assert protocol.events_received() == [Message(TEXT, "x"), Message(TEXT, "y")]
+    assert protocol.data_to_send() == b"\x8a\x01p"
+
+
+def test_a_fault_is_reported_once():
+    protocol = opened()
+    protocol.receive_data(frame(1, b"x", rsv=2))
+    assert protocol.events_received() == [ProtocolError(1002, "reserved bits must be 0")]
+    protocol.receive_data(frame(1, b"y", rsv=2))
+    assert protocol.events_received() == []
+
+
+def test_frames_before_the_101_in_several_reads_are_all_kept_once():
+    protocol = make()
+    data = frame(1, b"early") + frame(2, b"too")
+    protocol.receive_data(data[:4])
+    protocol.receive_data(data[4:])
+    protocol.accept(None)
+    assert protocol.events_received() == [Message(TEXT, "early"), Message(BINARY, b"too")]
+    protocol.data_to_send()
+    protocol.send(TEXT, "after")
+    protocol.receive_data(frame(9, b"p") + frame(1, b"later"))  # the engine's turn again
+    assert protocol.events_received() == [Message(TEXT, "later")]
+    assert protocol.data_to_send() == b"\x81\x05after\x8a\x01p"
+
+
+def test_accept_answers_once():
+    protocol = opened()
+    with pytest.raises(ValueError, match="^the handshake is already answered$"):
+        protocol.accept(None)
+
+
+def test_handshake_refusals_say_why():
+    with pytest.raises(HttpError) as info:
+        make(version="12")
+    assert (info.value.status, info.value.reason) == (426, "unsupported Sec-WebSocket-Version '12'")
+    with pytest.raises(HttpError) as info:
+        make(extra="Sec-WebSocket-Protocol: a b\r\n")
+    assert info.value.status == 400     # websockets' words after its own prefix
+    assert info.value.reason.startswith("invalid Sec-WebSocket-Protocol header: ")
+
+
+@pytest.mark.parametrize(("old", "new", "status", "reason", "headers"), [
+    ("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "", 400,
+     "missing Sec-WebSocket-Key header", ()),
+    ("Upgrade: websocket", "Upgrade: h2c", 426, "invalid Upgrade header: h2c",
+     (("Upgrade", "websocket"),)),
+])
+def test_a_handshake_websockets_refuses_keeps_its_status_reason_and_upgrade(
+        old, new, status, reason, headers):
+    request = RequestParser().feed(HEAD.format(version="13", extra="").replace(old, new).encode())
+    with pytest.raises(HttpError) as refused:
+        RFC6455(request)
+    assert (refused.value.status, refused.value.reason, refused.value.headers) == (
+        status, reason, headers)
