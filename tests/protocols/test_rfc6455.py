@@ -358,14 +358,17 @@ def test_send_pong_and_close(short_path):
     assert protocol.send(PONG, b"po") == 2
     assert protocol.data_to_send() == b"\x8a\x02po"
     assert protocol.send(CLOSE, b"") == 0
-    assert protocol.data_to_send() == b"\x88\x02\x03\xe8"     # 1000, no reason
+    assert protocol.data_to_send() == b"\x88\x00"     # no code, as mod_websocket's close
     assert protocol.state is State.CLOSING
 
 
 def test_close_sends_its_code_and_reason():
     protocol = opened()
     protocol.close()
-    assert protocol.data_to_send() == b"\x88\x02\x03\xe8"     # 1000 unless told
+    assert protocol.data_to_send() == b"\x88\x00"     # no code unless told (the peer reads 1005)
+    protocol = opened()
+    protocol.close(1000)
+    assert protocol.data_to_send() == b"\x88\x02\x03\xe8"
     protocol = opened()
     protocol.close(4001, "bye")
     assert protocol.data_to_send() == b"\x88\x05\x0f\xa1bye"
