@@ -584,8 +584,8 @@ static void send_handshake(struct conn *c) {
         md5(chal, 16, (unsigned char *)c->expect);
         n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nHost: %s:%d\r\n"
-                     "Origin: http://%s\r\nSec-WebSocket-Key1: %s\r\nSec-WebSocket-Key2: %s\r\n\r\n",
-                     opt.path, opt.host, opt.port, opt.host, k1, k2);
+                     "Origin: http://%s:%d\r\nSec-WebSocket-Key1: %s\r\nSec-WebSocket-Key2: %s\r\n\r\n",
+                     opt.path, opt.host, opt.port, opt.host, opt.port, k1, k2);
         wbuf_add(c, req, (size_t)n);
         wbuf_add(c, key3, 8);
     }
