@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as exc:  # ValueError: a bad --backend/--apache-address
         print(exc, file=sys.stderr)
         return 1
-    except OSError as exc:
-        logger.error("could not bind a listener: %s", exc)
+    except OSError as exc:  # a Listen that cannot bind is a ConfigError, with its line
+        logger.error("could not start: %s", exc)
         return 1
     from geows.runtime.server import Server
 
