@@ -177,17 +177,21 @@ frames = st.builds(
 )
 
 
+def cut_into(data: bytes, cuts: list[int]) -> list[bytes]:
+    """`data` as reads of the sizes in `cuts`, the rest in a last one."""
+    chunks, pos = [], 0
+    for cut in cuts:
+        chunks.append(data[pos:pos + cut])
+        pos += cut
+    return [*chunks, data[pos:]]
+
+
 @settings(max_examples=500, deadline=None)
 @given(stream=st.lists(frames, max_size=12), cuts=st.lists(st.integers(1, 60), max_size=8),
        deflate=st.booleans(), echo=st.booleans())
 def test_short_path_matches_the_engine(stream, cuts, deflate, echo):
     extra = "Sec-WebSocket-Extensions: permessage-deflate\r\n" if deflate else ""
-    data = b"".join(stream)
-    chunks, pos = [], 0
-    for cut in cuts:
-        chunks.append(data[pos:pos + cut])
-        pos += cut
-    chunks.append(data[pos:])
+    chunks = cut_into(b"".join(stream), cuts)
     results = []
     for short_path in (True, False):
         protocol = make(extra=extra, max_message_size=150, short_path=short_path)
@@ -266,12 +270,7 @@ def test_parsing_in_budgeted_steps_changes_nothing(stream, cuts, deflate, budget
     """Parsed a few frames at a time, on the short path, the same bytes give what the
     engine alone gives in one parse, a close of ours between reads included (after it,
     frames are still split one by one, so the budget holds while closing too)."""
-    data = b"".join(stream)
-    chunks, pos = [], 0
-    for cut in cuts:
-        chunks.append(data[pos:pos + cut])
-        pos += cut
-    chunks.append(data[pos:])
+    chunks = cut_into(b"".join(stream), cuts)
     reference = run_stream(chunks, short_path=False, budget=None, close_at=close_at,
                            deflate=deflate)
     assert run_stream(chunks, short_path=True, budget=budget, close_at=close_at,

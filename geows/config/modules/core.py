@@ -24,12 +24,12 @@ DIRECTIVES = table(
     Spec("LogLevel", 1, None, ANYWHERE, "a level, then optional module:level pairs"),
     # mod_reqtimeout's: how long a request head may take.
     Spec("RequestReadTimeout", 0, None, SERVER_OR_VHOST, "key=value timeout parameters"),
-    # core's request head limits; httpd spells the last one "LimitRequestFieldsize".
     # How httpd works out the server's port (ap_get_server_port): WebSocketOriginCheck Same's.
     Spec("UseCanonicalName", 1, 1, ANYWHERE,
          "How to work out the ServerName : Port when constructing URLs"),
     Spec("UseCanonicalPhysicalPort", 1, 1, ANYWHERE,
          "Whether to use the physical Port when constructing URLs"),
+    # core's request head limits; httpd spells the last one "LimitRequestFieldsize".
     Spec("LimitRequestLine", 1, 1, SERVER_OR_VHOST,
          "Limit on maximum size of an HTTP request line"),
     Spec("LimitRequestFields", 1, 1, SERVER_OR_VHOST,
