@@ -94,7 +94,7 @@ def _listen_to_master(server: Server, channel: Channel,
             server.deliver_relayed(*parse_broadcast(body))
         elif kind is Kind.VIEW:
             view = json.loads(body)
-            server.others, server.ended = view.pop("others"), view.pop("ended")
+            server.others = view.pop("others")
             server.master_figures = view
     if not ending.stop.is_set():
         logger.error("the master process is gone: stopping")

@@ -184,7 +184,7 @@ class Handshake:
                             (("Allow", "GET, HEAD"),))
         server = self.server
         content_type, content = status.render(
-            server.status_snapshots(), ended=server.ended, started=server.server_started,
+            server.status_snapshots(), started=server.server_started,
             generation=server.generation, master=server.master_figures,
             now=time.time(), server_name=request.host or local_ip,
             auto="auto" in request.query.split("&"))

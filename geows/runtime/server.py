@@ -105,9 +105,8 @@ class Server:
         self.accepted = 0             # connections accepted, of any kind
         self.server_started = self.started  # a worker's: the master's, from its assignment
         self.others: list[dict[str, Any]] = []  # the other workers' snapshots (the master's)
-        self.ended: dict[str, Any] | None = None  # what the ended workers counted (the master's)
-        # The master's own (status.render): its serving generation's empty slots, the
-        # broadcasts it dropped for workers that took nothing.
+        # The master's own (status.render): what the workers that ended counted, its serving
+        # generation's empty slots, the broadcasts it dropped for workers that took nothing.
         self.master_figures: dict[str, Any] = {}
         # Per (location name, protocol label): [0, accepted, messages in, messages out] of the
         # WebSocket connections that ended; snapshot() adds the open ones' as they stand.

@@ -40,15 +40,16 @@ class _Figures:
     relay_dropped: int  # broadcasts the master dropped for workers that took nothing
 
 
-def render(snapshots: list[dict[str, Any]], *, ended: dict[str, Any] | None = None,
-           started: float, generation: int, now: float, server_name: str, auto: bool,
+def render(snapshots: list[dict[str, Any]], *, started: float, generation: int, now: float,
+           server_name: str, auto: bool,
            master: dict[str, Any] | None = None) -> tuple[str, bytes]:
-    """The page's content type and content. `ended`: what the processes that ended had
-    counted (geows.process.totals), added to the totals. `started` and `now` are Unix
-    times; `generation` counts the server's restarts; `master`: the master's own figures
-    (geows.process.master: the serving generation's empty_slots, relay_dropped), none
-    with -X."""
+    """The page's content type and content. `started` and `now` are Unix times;
+    `generation` counts the server's restarts; `master`: the master's own figures
+    (geows.process.master), none with -X: what the processes that ended had counted
+    (`ended`, geows.process.totals, added to the totals), the serving generation's
+    `empty_slots`, `relay_dropped`."""
     master = master or {}
+    ended = master.get("ended")
     counted = snapshots if ended is None else [*snapshots, ended]
     rows = _location_rows(counted)
     figures = _Figures(
