@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 # Every tool a test uses, so that none is missing (a missing tool fails its tests):
 # third-party draft-76 clients (Perl, Ruby) the tests drive against geows, the real httpd
 # (with apxs, to build a stand-in module) for tests/httpd, and the browser tests/browser
-# drives with Node.js, and ss (iproute2), which tests/test_ping reads sockets with
+# drives with Node.js, ss (iproute2), which tests/test_ping reads sockets with, and
+# redis-server and nftables, the broker and the partitions of the tests across hosts
 # (Autobahn's runner, kosoku, comes from PyPI below).
-DEBIAN_PACKAGES=(libprotocol-websocket-perl ruby ruby-websocket chromium apache2 apache2-dev apache2-utils gcc libc6-dev openssl iproute2)
+DEBIAN_PACKAGES=(libprotocol-websocket-perl ruby ruby-websocket chromium apache2 apache2-dev apache2-utils gcc libc6-dev openssl iproute2 redis-server nftables)
 # Debian's Node.js unless node and npm are on PATH already (NodeSource's nodejs, say, which
 # carries its own npm and conflicts with Debian's).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
