@@ -189,6 +189,12 @@ SEND_BUFFER = 1_048_576
 PLUGIN_THREADS = 400
 PLUGIN_THREAD_IDLE_TIMEOUT = 10.0
 
+# A room's name (WebSocketServer.join, broadcast(room=...)): at most this many bytes of
+# UTF-8, not empty, no NUL (a C plugin could not name it). A name, not a message: room
+# enough for a prefix and a few ids ("game:4211:team:blue"), and every broadcast to the
+# room carries it, through the master's channel and Redis.
+ROOM_NAME_MAX = 255
+
 # How often an OS thread whose send is held back by a full buffer looks again.
 THREAD_SEND_POLL = 0.005
 

@@ -67,8 +67,8 @@ def main() -> int:
         sock.set_inheritable(False)  # a plugin's child processes must not hold the port
     os.set_inheritable(assignment.open_connections, False)
 
-    def relay(name: str, type: int, data: str | bytes) -> None:
-        channel.send(Kind.BROADCAST, broadcast_body(name, type, data))
+    def relay(name: str, type: int, data: str | bytes, room: str | None) -> None:
+        channel.send(Kind.BROADCAST, broadcast_body(name, type, data, room))
 
     count = OpenConnections(assignment.open_connections).share(assignment.share)
     server = Server(config, prepared.plugins, prepared.access, relay=relay,

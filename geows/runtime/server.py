@@ -3,10 +3,10 @@ watchdog (geows.runtime.watchdog) that says when a plugin call holds them all.
 
 Each accepted connection is a `Handshake` (geows.runtime.handshake), which becomes a
 `Session` (geows.runtime.session) once upgraded. The server keeps what they share: the
-open connections per location (what a broadcast reaches, here and, through the master,
-in the other workers), the work OS threads hand over, WebSocketMessageMemory, the count of
-open connections against MaxRequestWorkers (its own, or the one every worker shares,
-handed in), and the figures of the status page.
+open connections per location and the members of each of its rooms (what a broadcast
+reaches, here and, through the master, in the other workers), the work OS threads hand
+over, WebSocketMessageMemory, the count of open connections against MaxRequestWorkers
+(its own, or the one every worker shares, handed in), and the figures of the status page.
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ _os_sleep = monkey.get_original("time", "sleep")
 _os_lock = monkey.get_original("_thread", "allocate_lock")
 
 
-# Hands a broadcast to the other workers: location name, message type, data. OSError when
-# they cannot be reached.
-Relay = Callable[[str, int, str | bytes], None]
+# Hands a broadcast to the other workers: location name, message type, data, room (None:
+# the whole location). OSError when they cannot be reached.
+Relay = Callable[[str, int, str | bytes, str | None], None]
 
 
 class Server:
@@ -71,8 +71,12 @@ class Server:
         # Open connections per WebSocketHandler line: what a broadcast reaches.
         self.locations: dict[WebSocketSettings, set[Session]] = {
             settings: set() for settings in plugins}
+        # This worker's members of each room, per location (Server.join): a room holds
+        # while it has members here, and every worker keeps its own.
+        self.members: dict[WebSocketSettings, dict[str, set[Session]]] = {
+            settings: {} for settings in plugins}
         # A broadcast also goes to the other workers' connections of the location, by name:
-        # relay(name, type, data) hands it on (the worker's: through the master).
+        # relay(name, type, data, room) hands it on (the worker's: through the master).
         self.relay = relay
         self.location_names = config.location_names()
         self._by_name = {name: settings for settings, name in self.location_names.items()}
@@ -159,27 +163,36 @@ class Server:
         if self._watchdog is not None:
             self._watchdog.stop()
 
-    def broadcast(self, settings: WebSocketSettings, type: int, data: str | bytes) -> int:
-        """Queue one message for every open connection of a location, this worker's (in the
-        hub's thread) and, through the master, the other workers'; returns how many of
-        this worker's took it."""
-        sent = self.deliver(settings, type, data)
+    def broadcast(self, settings: WebSocketSettings, type: int, data: str | bytes,
+                  room: str | None = None) -> int:
+        """Queue one message for every open connection of a location (or, with `room`, for
+        that room's members), this worker's (in the hub's thread) and, through the master,
+        the other workers'; returns how many of this worker's took it."""
+        sent = self.deliver(settings, type, data, room)
         if self.relay is not None:
             try:
-                self.relay(self.location_names[settings], type, data)
+                self.relay(self.location_names[settings], type, data, room)
             except OSError:
                 log.error("a broadcast could not reach the other workers: the master is gone")
         return sent
 
-    def deliver_relayed(self, name: str, type: int, data: str | bytes) -> None:
-        """A broadcast from another worker: to this worker's connections of the location
-        of that name (none when this worker's config has no such location)."""
+    def deliver_relayed(self, name: str, type: int, data: str | bytes,
+                        room: str | None = None) -> None:
+        """A broadcast from another worker (or host): to this worker's connections of the
+        location of that name, or to that room's members (none when this worker's config
+        has no such location, or the room no member here)."""
         settings = self._by_name.get(name)
         if settings is not None:
-            self.deliver(settings, type, data)
+            self.deliver(settings, type, data, room)
 
-    def deliver(self, settings: WebSocketSettings, type: int, data: str | bytes) -> int:
-        connections = list(self.locations[settings])
+    def deliver(self, settings: WebSocketSettings, type: int, data: str | bytes,
+                room: str | None = None) -> int:
+        """Queue the message for this worker's open connections of the location, or of
+        the room; returns how many took it."""
+        if room is None:
+            connections = list(self.locations[settings])
+        else:
+            connections = list(self.members[settings].get(room, ()))
         if gevent.getcurrent() is not self.hub and \
                 any(c.unsent > limits.SEND_BUFFER for c in connections):
             # A sender in a tight loop starves the writers: let them hand what they
@@ -188,6 +201,43 @@ class Server:
             gevent.idle()
         return sum(connection.send_nowait(type, data) for connection in connections)
 
+    def join(self, session: Session, room: str) -> None:
+        """Make the connection a member of its location's room (in the hub's thread)."""
+        self.members[session.settings].setdefault(room, set()).add(session)
+        session.rooms = session.rooms | {room}
+
+    def leave(self, session: Session, room: str) -> None:
+        """The connection is no member of the room any more; a room without members
+        here is forgotten."""
+        rooms = self.members[session.settings]
+        members = rooms.get(room)
+        if members is None or session not in members:
+            return
+        members.remove(session)
+        if not members:
+            del rooms[room]
+        session.rooms = session.rooms - {room}
+
+    def room_counts(self) -> dict[str, dict[str, int]]:
+        """Location name -> room -> its members on this worker (rooms with members only)."""
+        return {self.location_names[settings]: {room: len(members)
+                                                for room, members in rooms.items()}
+                for settings, rooms in self.members.items()}
+
+    def report_gap(self, name: str, first: int, last: int) -> None:
+        """Broadcasts `first` to `last` (sequence numbers) of the location of that name are
+        lost for good (the link could not repair them from history): say so in the error
+        log, and call the plugin's on_broadcast_gap in a greenlet of its own, so that it
+        may tell its clients to resync."""
+        log.error("%s: broadcasts %d to %d are lost: this worker's clients of the location "
+                  "never got them", name, first, last)
+        settings = self._by_name.get(name)
+        if settings is None:
+            return
+        callback = getattr(self.plugins[settings], "on_broadcast_gap", None)
+        if callback is not None:
+            gevent.spawn(_call_gap, callback, name, first, last)
+
     def call_from_thread(self, size: int, function: Any, *args: Any) -> None:
         """From an OS thread: have a greenlet run function(*args) after everything
         handed over before it; `size` bytes count against the threads' bound until then."""
@@ -195,6 +245,15 @@ class Server:
             self._from_threads.append((size, function, args))
             self.handed += size
         self.hub.loop.run_callback_threadsafe(self._start_thread_worker)
+
+    def in_order(self, function: Callable[..., None], *args: Any) -> None:
+        """Run function(*args) after what OS threads handed over before; from an OS
+        thread, hand it over (it runs in that thread's order)."""
+        if _thread_ident() != self.hub_thread:
+            self.call_from_thread(0, function, *args)
+            return
+        self.catch_up()
+        function(*args)
 
     def wait_for_room(self, deadline: float, connection: Session | None = None) -> bool:
         """In an OS thread: wait while what threads handed over (or this connection's
@@ -378,6 +437,15 @@ def _accept_advice(error: OSError) -> str:
     if error.errno in (errno.ENOBUFS, errno.ENOMEM):
         return "the system is short of memory for sockets"
     return "accepting pauses"
+
+
+def _call_gap(callback: Callable[[str, int, int], None], name: str, first: int,
+              last: int) -> None:
+    try:
+        callback(name, first, last)
+    except Exception:
+        log.error("%s: plugin on_broadcast_gap(%d, %d) raised", name, first, last,
+                  exc_info=True)
 
 
 def _add(row: list[int], *values: int) -> None:
