@@ -404,3 +404,13 @@ def test_a_library_exporting_geows_on_broadcast_gap_is_told_of_lost_ranges(
 def test_the_headers_room_name_limit_is_geows_own() -> None:
     header = (SHIPPED / "websocket_plugin.h").read_text()
     assert f"#define GEOWS_ROOM_NAME_MAX {limits.ROOM_NAME_MAX}\n" in header
+
+
+@pytest.mark.parametrize("standard", ["c89", "c99", "c11"])
+def test_the_header_with_its_extension_compiles_as_strict_c(standard: str) -> None:
+    """mod_websocket's plugins compile unchanged, whatever C they were written in: the
+    extension's inline functions and types included."""
+    build = subprocess.run([CC, f"-std={standard}", "-pedantic", "-Wall", "-Wextra", "-Werror",
+                            "-fsyntax-only", f"-I{SHIPPED}", str(SHIPPED / "echo.c")],
+                           capture_output=True, text=True, timeout=60)
+    assert build.returncode == 0, f"cc -std={standard}:\n{build.stderr}"

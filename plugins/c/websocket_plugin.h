@@ -138,6 +138,22 @@ struct _WebSocketPlugin {
  */
 #define GEOWS_ROOM_NAME_MAX 255
 
+/* The header compiles as C89 too: inline and long long are spelled for it. */
+#if defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L)
+#define GEOWS_INLINE static inline
+#elif defined(_MSC_VER)
+#define GEOWS_INLINE static __inline
+#else
+#define GEOWS_INLINE static __inline__
+#endif
+
+/* A broadcast's sequence number (geows_on_broadcast_gap). */
+#ifdef __GNUC__
+__extension__ typedef unsigned long long geows_seq_t;
+#else
+typedef unsigned long long geows_seq_t;
+#endif
+
 typedef struct _GeowsServer {
     WebSocketServer server;  /* the module's struct, unchanged */
 
@@ -158,23 +174,23 @@ typedef struct _GeowsServer {
 } GeowsServer;
 
 /* Whether the server offers geows' extension (not under mod_websocket). */
-static inline int geows_extended(const WebSocketServer *server)
+GEOWS_INLINE int geows_extended(const WebSocketServer *server)
 {
     return server->size >= sizeof(GeowsServer);
 }
 
-static inline int geows_join(const WebSocketServer *server, const char *room)
+GEOWS_INLINE int geows_join(const WebSocketServer *server, const char *room)
 {
     return geows_extended(server) ? ((const GeowsServer *)server)->join(server, room) : 0;
 }
 
-static inline int geows_leave(const WebSocketServer *server, const char *room)
+GEOWS_INLINE int geows_leave(const WebSocketServer *server, const char *room)
 {
     return geows_extended(server) ? ((const GeowsServer *)server)->leave(server, room) : 0;
 }
 
 /* room NULL: the whole location. */
-static inline size_t geows_broadcast_room(const WebSocketServer *server, const int type,
+GEOWS_INLINE size_t geows_broadcast_room(const WebSocketServer *server, const int type,
                                           const unsigned char *buffer,
                                           const size_t buffer_size, const char *room)
 {
@@ -191,8 +207,8 @@ static inline size_t geows_broadcast_room(const WebSocketServer *server, const i
  * its plugins serves; in an OS thread of the pool, after the error log said
  * so. A plugin may tell its clients to resync.
  */
-EXPORT void CALLBACK geows_on_broadcast_gap(const char *location, unsigned long long first,
-                                            unsigned long long last);
+EXPORT void CALLBACK geows_on_broadcast_gap(const char *location, geows_seq_t first,
+                                            geows_seq_t last);
 
 #ifdef __cplusplus
 }

@@ -91,8 +91,8 @@ EXPORT WebSocketPlugin *CALLBACK rooms_init(void)
 }
 
 /* Says each lost range on stderr: the error log under geows. */
-EXPORT void CALLBACK geows_on_broadcast_gap(const char *location, unsigned long long first,
-                                            unsigned long long last)
+EXPORT void CALLBACK geows_on_broadcast_gap(const char *location, geows_seq_t first,
+                                            geows_seq_t last)
 {
     fprintf(stderr, "rooms.c: %s lost %llu to %llu\n", location, first, last);
     fflush(stderr);
