@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.geows_process import GeowsProcess
+from tests.geows_process import REPO, GeowsProcess
 from tests.process.test_workers import ask, clients_on_every_worker, open_client, serving
 
 ROOMS = '''
@@ -166,3 +166,52 @@ def test_unreasonable_room_names_are_refused(geows):
         "a room's name is a str, not bytes",
         "1"]
     client.close()
+
+
+# Wraps the README's chat_init so that "pid" says which worker serves (the rest as written).
+WHICH_WORKER = """
+
+import os
+
+readme_chat_init = chat_init
+
+
+def chat_init():
+    plugin = readme_chat_init()
+    readme_on_message = plugin.on_message
+
+    def on_message(state, server, type, data):
+        if data == "pid":
+            server.send(TEXT, str(os.getpid()))
+        else:
+            readme_on_message(state, server, type, data)
+
+    plugin.on_message = on_message
+    return plugin
+"""
+
+
+def test_the_readmes_room_chat_runs_as_written():
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("**Rooms**, the thing every chat plugin"):]
+    start = section.index("```python\n") + len("```python\n")
+    plugin = section[start:section.index("\n```", start)]
+    process = GeowsProcess(CONFIG.replace("rooms.py rooms_init", "chat.py chat_init"),
+                           extra_files={"chat.py": plugin + WHICH_WORKER})
+    try:
+        serving(process)
+        by_worker = clients_on_every_worker(process, 2, path="/rooms?blue")
+        blue = [client for clients in by_worker.values() for client in clients]
+        lobby = open_client(process, "/rooms")
+        blue[0].send("hello blue")
+        for client in blue:
+            assert client.recv(timeout=5) == "hello blue"
+        lobby.send("hello lobby")
+        assert lobby.recv(timeout=5) == "hello lobby"
+        blue[0].close()
+        for client in blue[1:]:  # on both workers
+            assert client.recv(timeout=5) == "someone left"
+        lobby.send("still alone")
+        assert lobby.recv(timeout=5) == "still alone"  # nothing of blue's came first
+    finally:
+        assert process.stop() == 0
