@@ -173,20 +173,20 @@ typedef struct _GeowsServer {
                                  const char *room);
 } GeowsServer;
 
-/* Whether the server offers geows' extension (not under mod_websocket). */
-GEOWS_INLINE int geows_extended(const WebSocketServer *server)
-{
-    return server->size >= sizeof(GeowsServer);
-}
+/* Whether the server's struct holds GeowsServer's `field` (never under
+   mod_websocket): a later geows may add fields after it, and an older one
+   lacks them. */
+#define GEOWS_OFFERS(server, field) \
+    ((server)->size >= offsetof(GeowsServer, field) + sizeof(((GeowsServer *)0)->field))
 
 GEOWS_INLINE int geows_join(const WebSocketServer *server, const char *room)
 {
-    return geows_extended(server) ? ((const GeowsServer *)server)->join(server, room) : 0;
+    return GEOWS_OFFERS(server, join) ? ((const GeowsServer *)server)->join(server, room) : 0;
 }
 
 GEOWS_INLINE int geows_leave(const WebSocketServer *server, const char *room)
 {
-    return geows_extended(server) ? ((const GeowsServer *)server)->leave(server, room) : 0;
+    return GEOWS_OFFERS(server, leave) ? ((const GeowsServer *)server)->leave(server, room) : 0;
 }
 
 /* room NULL: the whole location. */
@@ -194,7 +194,7 @@ GEOWS_INLINE size_t geows_broadcast_room(const WebSocketServer *server, const in
                                           const unsigned char *buffer,
                                           const size_t buffer_size, const char *room)
 {
-    return geows_extended(server)
+    return GEOWS_OFFERS(server, broadcast)
         ? ((const GeowsServer *)server)->broadcast(server, type, buffer, buffer_size, room)
         : 0;
 }

@@ -4,8 +4,9 @@
  * commands: "join ROOM" and "leave ROOM" answer "join ROOM 1" (1: done, 0:
  * refused); "to ROOM TEXT" broadcasts TEXT to the room, "all TEXT" to the
  * whole location, each answering nothing; "bad" tries names the server must
- * refuse and answers what each call returned; "size" answers whether the
- * extension is there; "pid" answers the worker's pid.
+ * refuse and answers what each call returned; "size" answers which of the
+ * extension's functions the server offers, "module" calls them as under
+ * mod_websocket; "pid" answers the worker's pid.
  */
 
 #include <stdio.h>
@@ -70,12 +71,22 @@ static size_t CALLBACK rooms_message(void *plugin_private, const WebSocketServer
                  geows_broadcast_room(server, MESSAGE_TYPE_TEXT,
                                       (const unsigned char *)"x", 1, ""));
         send_text(server, text);
+    } else if (strcmp((const char *)buffer, "module") == 0) {
+        /* The module's struct alone, as mod_websocket passes it: the functions must
+           not reach past it (its state would still work if they did). */
+        WebSocketServer module = *server;
+        module.size = sizeof(WebSocketServer);
+        snprintf(text, sizeof(text), "module %d %d %zu", geows_join(&module, "m"),
+                 geows_leave(&module, "m"),
+                 geows_broadcast_room(&module, MESSAGE_TYPE_TEXT, buffer, size, NULL));
+        send_text(server, text);
     } else if (strcmp((const char *)buffer, "pid") == 0) {
         snprintf(text, sizeof(text), "%ld", (long)getpid());
         send_text(server, text);
     } else if (strcmp((const char *)buffer, "size") == 0) {
-        snprintf(text, sizeof(text), "size=%u extended=%d", server->size,
-                 geows_extended(server));
+        snprintf(text, sizeof(text), "size=%u join=%d leave=%d broadcast=%d", server->size,
+                 GEOWS_OFFERS(server, join), GEOWS_OFFERS(server, leave),
+                 GEOWS_OFFERS(server, broadcast));
         send_text(server, text);
     }
     return 0;
