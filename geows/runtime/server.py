@@ -291,8 +291,9 @@ class Server:
 
     def snapshot(self) -> dict[str, Any]:
         """This process's figures for the status page (status.render), JSON-serializable:
-        pid, started (Unix time), generation, state, open and accepted connections, and
-        per WebSocket location name and protocol label the status.COUNTERS."""
+        pid, started (Unix time), generation, state, open and accepted connections, per
+        WebSocket location name and protocol label the status.COUNTERS, and the rooms'
+        members (room_counts)."""
         rows = {key: list(ended) for key, ended in self._ended.items()}
         for settings, connections in self.locations.items():
             name = self.location_names[settings]
@@ -305,7 +306,7 @@ class Server:
             locations[name][label] = dict(zip(status.COUNTERS, row, strict=True))
         return {"pid": os.getpid(), "started": self.started, "generation": self.generation,
                 "state": self.state, "open": len(self.connections), "accepted": self.accepted,
-                "locations": locations}
+                "locations": locations, "rooms": self.room_counts()}
 
     def status_snapshots(self) -> list[dict[str, Any]]:
         """Every worker process's latest snapshot, which the status page sums: this one's

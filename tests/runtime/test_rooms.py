@@ -33,6 +33,7 @@ def test_a_room_reaches_its_members_only_and_a_connection_leaves_its_rooms_as_it
     assert member_handshake.session.rooms == {"lobby", "blue"}
     assert server.room_counts() == {ECHO: {"lobby": 1, "blue": 1, "red": 1},
                                     "<Location /private>": {}, "<Location /ping>": {}}
+    assert server.snapshot()["rooms"] == server.room_counts()  # for the status page
     echo = settings_of(served, ECHO)
     assert server.deliver(echo, TEXT, "to blue", "blue") == 1
     assert server.deliver(echo, TEXT, "to nobody", "green") == 0
