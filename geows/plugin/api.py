@@ -2,8 +2,8 @@
 handle (`WebSocketServer`, after the C struct) it gets for each connection.
 
 A plugin is any object with a callable `on_message`; `on_connect`,
-`on_disconnect`, `destroy` and `on_broadcast_gap` are optional. `Plugin` below is a convenient
-way to build one from functions:
+`on_disconnect`, `destroy` and `on_broadcast_gap` are optional. `Plugin` below
+is a convenient way to build one from functions:
 
     def echo_init():
         def on_message(state, server, type, data):
@@ -52,7 +52,7 @@ class Plugin:
     on_broadcast_gap: Callable[[str, int, int], None] | None = None
 
 
-def check_room(room: str) -> str:
+def check_room(room: object) -> str:
     """The room's name if it is one (ValueError else): a str, not empty, at most
     limits.ROOM_NAME_MAX bytes of UTF-8, without NUL (a C plugin could not name it)."""
     if not isinstance(room, str):
