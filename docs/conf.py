@@ -40,6 +40,9 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_class_signature = "separated"
 
+# Commands and options stay as typed: -- is not a dash, " is not a curly quote.
+smartquotes = False
+
 html_theme = "furo"
 html_title = "geows"
 # Nothing fetched from elsewhere: the built site opens offline.

@@ -74,6 +74,11 @@ def _limits_value(text: str) -> str:
     return _LIMIT.sub(value, text)
 
 
+def _text(text: str) -> str:
+    """Plain text as Markdown: `<IfDefine>` is not an HTML tag, `|` does not end a cell."""
+    return text.replace("<", "\\<").replace("|", "\\|")
+
+
 def _arity(spec: Any) -> str:
     if spec.max_args is None:
         return f"{spec.min_args} or more arguments" if spec.min_args else "any arguments"
@@ -93,7 +98,7 @@ def directives_markdown() -> str:
                                  if c in spec.contexts)
             out.append(f"### {spec.name}\n")
             syntax = entry.get("syntax", spec.name)
-            out.append(f"Syntax\n: `{syntax}` ({_arity(spec)}: {spec.usage})\n")
+            out.append(f"Syntax\n: `{syntax}` ({_arity(spec)}: {_text(spec.usage)})\n")
             out.append(f"Context\n: {contexts}\n")
             out.append(f"Default\n: {_limits_value(entry.get('default', 'none'))}\n")
             out.append(_limits_value(entry.get("text", "*Not described yet.*")).strip() + "\n")
@@ -111,15 +116,15 @@ def cli_markdown() -> str:
             continue
         metavar = action.metavar or (action.dest.upper() if action.nargs != 0 else "")
         if action.choices:
-            metavar = "|".join(action.choices)
+            metavar = "\\|".join(action.choices)  # a | would end the table's cell
         names = ", ".join(f"`{name}{' ' + metavar if metavar else ''}`"
                           for name in action.option_strings)
-        out.append(f"| {names} | {(action.help or '').replace('|', '&#124;')} |")
+        out.append(f"| {names} | {_text(action.help or '')} |")
     return "\n".join(out) + "\n"
 
 
 _MEMBER = re.compile(r"((?:\s*/\*(?:[^*]|\*(?!/))*\*/)*)\s*([^;{}]*?\(CALLBACK \*(\w+)\)[^;]*|"
-                     r"[^;{}(]*?\b(\w+));\s*(/\*[^\n]*\*/)?")
+                     r"[^;{}(]*?\b(\w+));[ \t]*(/\*[^\n]*\*/)?")
 _STRUCT = re.compile(r"/\*((?:[^*]|\*(?!/))*)\*/\s*struct (_\w+) \{(.*?)\n\};", re.DOTALL)
 
 
