@@ -1,10 +1,11 @@
 """The reference pages made from the code, so that they cannot fall behind it: a page holding
 the line `<!-- generated: NAME -->` gets NAME's Markdown in its place when Sphinx reads it.
 
-- directives: every directive of the reader's table (geows/config/reader.py's DIRECTIVES,
-  from geows/config/modules/*.py), with its syntax and contexts from its Spec, and what it
-  does and its default from docs/reference/directives.toml (defaults that geows/limits.py
-  holds are written there as {limits.NAME} and read from it);
+- directive-glance, directives: every directive of the reader's table (geows/config/
+  reader.py's DIRECTIVES, from geows/config/modules/*.py), in one table and then each in
+  its section, with its syntax and contexts from its Spec, and what it does and its default
+  from docs/reference/directives.toml (defaults that geows/limits.py holds are written
+  there as {limits.NAME} and read from it);
 - cli: the options of cli.build_parser();
 - c-api: the members of plugins/c/websocket_plugin.h's structs, with their comments.
 
@@ -29,6 +30,7 @@ MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.MULTILINE)
 
 _CONTEXTS = {"server": "server config", "vhost": "`<VirtualHost>`",
              "dir": "`<Location>` (and httpd's other directory sections)"}
+_SHORT_CONTEXTS = {"server": "server", "vhost": "vhost", "dir": "`<Location>`"}
 
 
 def directive_tables() -> list[tuple[str, dict[str, Any]]]:
@@ -79,6 +81,10 @@ def _text(text: str) -> str:
     return text.replace("<", "\\<").replace("|", "\\|")
 
 
+def _contexts(spec: Any, names: dict[str, str]) -> str:
+    return ", ".join(names[c] for c in ("server", "vhost", "dir") if c in spec.contexts)
+
+
 def _arity(spec: Any) -> str:
     if spec.max_args is None:
         return f"{spec.min_args} or more arguments" if spec.min_args else "any arguments"
@@ -87,19 +93,30 @@ def _arity(spec: Any) -> str:
     return f"{spec.min_args} to {spec.max_args} arguments"
 
 
+def glance_markdown() -> str:
+    """Every directive in one table, by name: where it may appear and its default."""
+    described = descriptions()
+    out = ["| directive | context | default |", "|---|---|---|"]
+    every = {key: spec for _, table in directive_tables() for key, spec in table.items()}
+    for key, spec in sorted(every.items()):
+        default = _limits_value(described.get(key, {}).get("default", "none"))
+        out.append(f"| [{spec.name}](#{key}) | {_contexts(spec, _SHORT_CONTEXTS)} | "
+                   f"{_text(default)} |")
+    return "\n".join(out) + "\n"
+
+
 def directives_markdown() -> str:
+    """Each directive's section, module by module."""
     described = descriptions()
     out = []
     for module, table in directive_tables():
         out.append(f"## {module}\n")
         for key, spec in sorted(table.items()):
             entry = described.get(key, {})
-            contexts = ", ".join(_CONTEXTS[c] for c in ("server", "vhost", "dir")
-                                 if c in spec.contexts)
             out.append(f"### {spec.name}\n")
             syntax = entry.get("syntax", spec.name)
             out.append(f"Syntax\n: `{syntax}` ({_arity(spec)}: {_text(spec.usage)})\n")
-            out.append(f"Context\n: {contexts}\n")
+            out.append(f"Context\n: {_contexts(spec, _CONTEXTS)}\n")
             out.append(f"Default\n: {_limits_value(entry.get('default', 'none'))}\n")
             out.append(_limits_value(entry.get("text", "*Not described yet.*")).strip() + "\n")
     return "\n".join(out)
@@ -147,8 +164,11 @@ def c_api_markdown() -> str:
     return "\n".join(out)
 
 
-GENERATORS = {"directives": directives_markdown, "cli": cli_markdown, "c-api": c_api_markdown}
-SOURCES = {"directives": [DESCRIPTIONS, *sorted((REPO / "geows/config/modules").glob("*.py"))],
+GENERATORS = {"directive-glance": glance_markdown, "directives": directives_markdown,
+              "cli": cli_markdown, "c-api": c_api_markdown}
+_TABLES = [DESCRIPTIONS, REPO / "geows/config/reader.py",
+           *sorted((REPO / "geows/config/modules").glob("*.py"))]
+SOURCES = {"directive-glance": _TABLES, "directives": _TABLES,
            "cli": [REPO / "geows/cli.py"], "c-api": [HEADER]}
 
 
