@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.geows_process import served
 
 SERVER_CAPTION = "Terminal 1"
 _FENCE = re.compile(r"^```(\{code-block\} )?(\S+)\n(:caption: ([^\n]*)\n\n)?(.*?)^```$",
@@ -106,17 +107,12 @@ class Reader:
             time.sleep(0.2)
 
     def _wait_serving(self, timeout: float = 30) -> None:
-        """Until a worker accepts and ends a probe that sends nothing."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.server.poll() is None, f"the server exited:\n{self.server_output()}"
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
-                    probe.shutdown(socket.SHUT_WR)
-                    probe.recv(1)
-                    return
-            except OSError:
-                time.sleep(0.1)
+            if served(self.port):
+                return
+            time.sleep(0.1)
         raise AssertionError(f"nothing serves port {self.port}:\n{self.server_output()}")
 
     def server_output(self) -> str:

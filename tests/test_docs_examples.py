@@ -71,6 +71,17 @@ def server_root(root: Path) -> dict[str, str]:
             "/etc/ssl/certs/chain.pem": str(root / "cert.pem")}
 
 
+def answer(config: str, root: Path, path: str, message: str) -> str:
+    """What geows, serving `config` from `root`, answers `message` sent to `path`."""
+    geows = GeowsProcess(config, server_root=root)
+    try:
+        with connect(f"ws://127.0.0.1:{geows.port}{path}", open_timeout=10) as websocket:
+            websocket.send(message)
+            return websocket.recv(timeout=10)
+    finally:
+        assert geows.stop() == 0
+
+
 @pytest.mark.parametrize(("page", "number", "block"), BLOCKS,
                          ids=[f"{path.relative_to(DOCS)}-{number}" for path, number, _ in BLOCKS])
 def test_each_config_the_pages_show_passes_geows_t(tmp_path, page, number, block):
@@ -90,23 +101,12 @@ def test_the_landing_pages_example_answers_in_capitals(tmp_path):
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins/shout.py").write_text(python_block(landing, "# plugins/shout.py"))
     config = re.search(r"^```apache\n(Listen .*?)^```$", landing.read_text(), re.M | re.S)[1]
-    geows = GeowsProcess(config.replace(":8080", ":@PORT@"), server_root=tmp_path)
-    try:
-        with connect(f"ws://127.0.0.1:{geows.port}/shout", open_timeout=10) as websocket:
-            websocket.send("hello")
-            assert websocket.recv(timeout=10) == "HELLO"
-    finally:
-        assert geows.stop() == 0
+    assert answer(config.replace(":8080", ":@PORT@"), tmp_path, "/shout", "hello") == "HELLO"
 
 
 def test_the_c_how_to_builds_a_plugin_geows_serves(tmp_path):
     c_how_to_build(tmp_path)
     block = re.search(r"^```apache\n(.*?)^```$", (DOCS / "howto/c-plugin.md").read_text(),
                       re.M | re.S)[1]
-    geows = GeowsProcess("Listen 127.0.0.1:@PORT@\n" + block, server_root=tmp_path)
-    try:
-        with connect(f"ws://127.0.0.1:{geows.port}/myplugin", open_timeout=10) as websocket:
-            websocket.send("from C")
-            assert websocket.recv(timeout=10) == "from C"
-    finally:
-        assert geows.stop() == 0
+    config = "Listen 127.0.0.1:@PORT@\n" + block
+    assert answer(config, tmp_path, "/myplugin", "from C") == "from C"
