@@ -1,6 +1,8 @@
 """conf/systemd/geows.service, as systemd would run it: `systemd-analyze verify` accepts it,
 and its ExecStartPre, ExecStart, ExecReload and KillSignal, run as written (the install
-paths replaced by this checkout's), start geows, reload it and stop it cleanly.
+paths replaced by this checkout's), start geows, reload it and stop it cleanly, while geows
+tells the socket $NOTIFY_SOCKET names what Type=notify waits for: READY=1 once a worker
+serves, the new generation after a reload, STOPPING=1.
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from websockets.sync.client import connect
@@ -67,34 +69,36 @@ def test_the_unit_starts_reloads_and_stops_geows(tmp_path):
     assert (verified.returncode, verified.stderr) == (0, ""), verified.stderr
 
     settings = service(text)
-    assert settings["Type"] == ["simple"] and settings["KillMode"] == ["mixed"]
+    assert settings["Type"] == ["notify"] and settings["KillMode"] == ["mixed"]
+    # systemd's end of sd_notify(3)
+    systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    systemd.bind(str(tmp_path / "notify"))
+    systemd.settimeout(30)
     # systemd runs services from /, with this checkout's geows importable
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NOTIFY_SOCKET": str(tmp_path / "notify")}
     run = dict(cwd="/", env=env, capture_output=True, text=True, timeout=60)
     checked = subprocess.run(shlex.split(settings["ExecStartPre"][0]), **run)
     assert checked.returncode == 0 and "Syntax OK" in checked.stderr, checked.stderr
 
     master = subprocess.Popen(shlex.split(settings["ExecStart"][0]), cwd="/", env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    serving = f"generation {{}} serving on 127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while not echoes(port):
-            assert master.poll() is None and time.monotonic() < deadline, \
-                (tmp_path / "error.log").read_text()
-            time.sleep(0.1)
+        ready = systemd.recv(4096).decode()
+        # READY=1 means served: the first client after it is answered
+        assert ready == f"READY=1\nSTATUS={serving.format(0)}" and echoes(port), ready
 
         for command in settings["ExecReload"]:
             argv = shlex.split(command.replace("$MAINPID", str(master.pid)))
             assert subprocess.run(argv, **run).returncode == 0, command
-        deadline = time.monotonic() + 20
-        while "generation 1 serving" not in (tmp_path / "error.log").read_text():
-            assert time.monotonic() < deadline, (tmp_path / "error.log").read_text()
-            time.sleep(0.1)
+        assert systemd.recv(4096).decode() == f"STATUS={serving.format(1)}"
         assert echoes(port)
 
         master.send_signal(getattr(signal, settings["KillSignal"][0]))
+        assert systemd.recv(4096).decode() == "STOPPING=1"
         assert master.wait(float(settings["TimeoutStopSec"][0])) == 0
     finally:
+        systemd.close()
         if master.poll() is None:
             master.kill()
             master.wait(10)
