@@ -20,12 +20,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from sphinx.util import logging
-
 REPO = Path(__file__).resolve().parents[2]
 DESCRIPTIONS = REPO / "docs/reference/directives.toml"
 HEADER = REPO / "plugins/c/websocket_plugin.h"
-logger = logging.getLogger(__name__)
 MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.MULTILINE)
 
 _CONTEXTS = {"server": "server config", "vhost": "`<VirtualHost>`",
@@ -173,6 +170,12 @@ SOURCES = {"directive-glance": _TABLES, "directives": _TABLES,
 
 
 def _fill(app: Any, docname: str, source: list[str]) -> None:
+    # Sphinx's own logger, so that -W fails the build: imported here, so that the tests of
+    # the generators run without Sphinx.
+    from sphinx.util import logging
+
+    logger = logging.getLogger(__name__)
+
     def generated(match: re.Match[str]) -> str:
         for path in SOURCES[match[1]]:
             app.env.note_dependency(str(path))  # rebuilt when the code changes
