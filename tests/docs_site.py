@@ -10,6 +10,9 @@ from pathlib import Path
 
 from tests.geows_process import REPO, missing_tool
 
+# The landing page proposed for README.md (issue 19); once it is README.md, this names that.
+LANDING = REPO / "docs/README-landing.md"
+
 
 def build_site(out: Path, source: Path = REPO / "docs") -> subprocess.CompletedProcess:
     """sphinx-build -W -n of `source` into `out`; the finished run, whatever it printed."""

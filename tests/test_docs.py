@@ -12,7 +12,7 @@ import re
 import shutil
 import sys
 
-from tests.docs_site import build_site
+from tests.docs_site import LANDING, build_site
 from tests.geows_process import REPO, run_cli
 
 DOCS = REPO / "docs"
@@ -139,7 +139,7 @@ def test_the_migration_guide_is_the_walkthrough():
 
 
 def test_the_landing_page_keeps_the_set_up_commands_and_links_into_the_docs():
-    landing = (DOCS / "README-landing.md").read_text()
+    landing = LANDING.read_text()
     readme = (REPO / "README.md").read_text()
     commands = readme.split("```sh\n", 1)[1].split("```", 1)[0]
     assert f"```sh\n{commands}```" in landing

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from tests.docs_site import LANDING
 from tests.geows_process import REPO, GeowsProcess, missing_tool, run_cli
 
 DOCS = REPO / "docs"
-BLOCKS = [(path, number, block) for path in sorted(DOCS.rglob("*.md"))
+BLOCKS = [(path, number, block) for path in sorted({*DOCS.rglob("*.md"), LANDING})
           for number, block in enumerate(re.findall(r"^```apache\n(.*?)^```$",
                                                     path.read_text(), re.M | re.S))]
 
@@ -53,8 +54,7 @@ def server_root(root: Path) -> dict[str, str]:
     c_how_to_build(root)
     for plugin in (REPO / "plugins").glob("*.py"):
         (root / "plugins" / plugin.name).symlink_to(plugin)
-    landing = DOCS / "README-landing.md"
-    (root / "plugins/shout.py").write_text(python_block(landing, "# plugins/shout.py"))
+    (root / "plugins/shout.py").write_text(python_block(LANDING, "# plugins/shout.py"))
     (root / "logs").mkdir()
     htpasswd = subprocess.run([tool("htpasswd", "apache2-utils"), "-B", "-b", "-c",
                                str(root / "htpasswd"), "alice", "secret"],
@@ -83,7 +83,7 @@ def answer(config: str, root: Path, path: str, message: str) -> str:
 
 
 @pytest.mark.parametrize(("page", "number", "block"), BLOCKS,
-                         ids=[f"{path.relative_to(DOCS)}-{number}" for path, number, _ in BLOCKS])
+                         ids=[f"{path.relative_to(REPO)}-{number}" for path, number, _ in BLOCKS])
 def test_each_config_the_pages_show_passes_geows_t(tmp_path, page, number, block):
     for old, new in server_root(tmp_path).items():
         block = block.replace(old, new)
@@ -97,10 +97,9 @@ def test_each_config_the_pages_show_passes_geows_t(tmp_path, page, number, block
 
 
 def test_the_landing_pages_example_answers_in_capitals(tmp_path):
-    landing = DOCS / "README-landing.md"
     (tmp_path / "plugins").mkdir()
-    (tmp_path / "plugins/shout.py").write_text(python_block(landing, "# plugins/shout.py"))
-    config = re.search(r"^```apache\n(Listen .*?)^```$", landing.read_text(), re.M | re.S)[1]
+    (tmp_path / "plugins/shout.py").write_text(python_block(LANDING, "# plugins/shout.py"))
+    config = re.search(r"^```apache\n(Listen .*?)^```$", LANDING.read_text(), re.M | re.S)[1]
     assert answer(config.replace(":8080", ":@PORT@"), tmp_path, "/shout", "hello") == "HELLO"
 
 
