@@ -32,7 +32,8 @@ COMMANDS = {"stop": signal.SIGTERM, "restart": signal.SIGHUP, "graceful": signal
 logger = logging.getLogger("geows.main")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's options (docs/reference/cli.md is made from them)."""
     parser = argparse.ArgumentParser(
         prog="geows", description="Serve mod_websocket locations from an Apache httpd.conf.")
     parser.add_argument("-f", dest="config", default=DEFAULT_CONFIG, metavar="FILE",
@@ -70,7 +71,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="with --apache-snippet: the address Apache connects to geows "
                              "from (default: loopback, when geows is reached on loopback)")
     parser.add_argument("--version", action="version", version=f"geows/{__version__}")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def describe(config: Config) -> dict[str, Any]:

@@ -30,19 +30,28 @@ __all__ = ["BINARY", "CLOSE", "PING", "PONG", "TEXT", "Plugin", "WebSocketServer
 class Plugin:
     """mod_websocket's WebSocketPlugin, as Python callables.
 
-    on_connect(server) -> state: runs before the handshake is answered; its
-        result is the connection's state, and None refuses the connection (403).
+    on_connect(server) -> state
+        Runs before the handshake is answered; its result is the connection's
+        state, and None refuses the connection (403). Raising answers 500.
         Without on_connect every connection is accepted with state None.
-    on_message(state, server, type, data): one whole message; `data` is str for
-        TEXT and bytes for BINARY.
-    on_disconnect(state, server): once per accepted connection, however it ends.
-    destroy(): once, when the server stops.
-    on_broadcast_gap(location, first, last): broadcasts `first` to `last` (their
-        sequence numbers) of the location named `location` (e.g. "<Location /chat>")
-        were lost for this worker's clients and cannot be repaired (WebSocketBroadcast:
-        Redis lost them and its history no longer holds them); once per lost range, in
-        a greenlet of its own, after the error log said so. A plugin may tell its
-        clients to resync.
+    on_message(state, server, type, data)
+        One whole message; `data` is str for TEXT and bytes for BINARY.
+        Raising closes that connection alone (1011) and logs the traceback.
+    on_disconnect(state, server)
+        Once per accepted connection, however it ends.
+    destroy()
+        Once, when the server stops.
+    on_broadcast_gap(location, first, last)
+        Broadcasts `first` to `last` (their sequence numbers) of the location
+        named `location` (e.g. "<Location /chat>") were lost for this worker's
+        clients and cannot be repaired (WebSocketBroadcast: Redis lost them and
+        its history no longer holds them); once per lost range, in a greenlet of
+        its own, after the error log said so. A plugin may tell its clients to
+        resync.
+
+    Any object with these attributes will do; only on_message is required.
+    Each callback may block (sleep, sockets, subprocesses): the process is
+    monkeypatched, so a callback that waits holds only its own connection.
     """
 
     on_message: Callable[[Any, WebSocketServer, int, str | bytes], None]
@@ -87,7 +96,38 @@ class WebSocketServer:
 
     `send`, `broadcast`, `join`, `leave` and `close` may be called from any
     greenlet and from any OS thread; everything else belongs to the plugin's
-    callbacks.
+    callbacks. geows makes one per connection and passes it to every callback
+    of that connection.
+
+    .. attribute:: request
+       :type: geows.http.Request
+
+       The handshake request, parsed once as httpd parses it: `method`, `path`
+       (decoded, as `<Location>` matches it), `query` (raw, without "?"),
+       `host` (the host that picked the virtual host) and `headers`
+       (C plugins get NULL from request(): there is no Apache request_rec).
+
+    .. attribute:: remote_addr
+       :type: tuple[str, int]
+
+       The client's address and port; the client mod_remoteip names when the
+       config trusts a proxy (RemoteIPHeader, RemoteIPInternalProxy).
+
+    .. attribute:: user
+       :type: str | None
+
+       Who Basic authentication let through (httpd's REMOTE_USER), else None.
+
+    .. attribute:: subprotocols
+       :type: tuple[str, ...]
+
+       The subprotocols the client offered, in its order
+       (C: protocol_count and protocol_index).
+
+    .. attribute:: response_headers
+       :type: list[tuple[str, str]]
+
+       The headers set_header added to the handshake's answer, in order.
     """
 
     __slots__ = ("request", "remote_addr", "user", "subprotocols", "response_headers",
