@@ -154,7 +154,11 @@ __extension__ typedef unsigned long long geows_seq_t;
 typedef unsigned long long geows_seq_t;
 #endif
 
-typedef struct _GeowsServer {
+typedef struct _GeowsServer GeowsServer;
+
+/* What the server pointer points at under geows: the module's struct, then
+   geows' callbacks. */
+struct _GeowsServer {
     WebSocketServer server;  /* the module's struct, unchanged */
 
     /* Join a room: 1, or 0 if refused (a bad name, the connection ended; the
@@ -171,7 +175,7 @@ typedef struct _GeowsServer {
     size_t (CALLBACK *broadcast)(const WebSocketServer *server, const int type,
                                  const unsigned char *buffer, const size_t buffer_size,
                                  const char *room);
-} GeowsServer;
+};
 
 /* Whether the server's struct holds GeowsServer's `field` (never under
    mod_websocket): a later geows may add fields after it, and an older one
