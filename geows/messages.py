@@ -32,5 +32,8 @@ class Broadcast(int):
         result.seq, result.epoch, result.scope = seq, epoch, scope
         return result
 
+    def __str__(self) -> str:
+        return int.__repr__(self)  # "3", as the int a plugin printed before
+
     def __repr__(self) -> str:
         return f"Broadcast({int(self)}, scope={self.scope!r}, seq={self.seq}, epoch={self.epoch!r})"

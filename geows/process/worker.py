@@ -36,7 +36,7 @@ from geows.errors import ConfigError  # noqa: E402
 from geows.process.assignment import Assignment, Parsed  # noqa: E402
 from geows.process.channel import Channel, Kind, broadcast_body, json_body, parse_broadcast  # noqa: E402
 from geows.process.shares import OpenConnections  # noqa: E402
-from geows.process.startup import Ending, prepare, serve  # noqa: E402
+from geows.process.startup import Ending, prepare, serve, start_link  # noqa: E402
 from geows.runtime import tls  # noqa: E402
 from geows.runtime.server import Server  # noqa: E402
 
@@ -75,6 +75,7 @@ def main() -> int:
                     generation=assignment.generation, access_logs=prepared.access_logs,
                     count=count)
     server.server_started = assignment.started
+    start_link(server)
     channel.send(Kind.READY)
     gevent.spawn(_listen_to_master, server, channel, messages, ending,
                  lambda: server.start(inherited, contexts))

@@ -22,7 +22,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
 from gevent import monkey
@@ -33,6 +33,7 @@ from geows import limits
 from geows.access.control import AccessControl
 from geows.config import Config, Listener, WebSocketSettings
 from geows.config.model import host_port
+from geows.messages import CLUSTER, HOST, Broadcast
 from geows.plugin.threads import wait_for_threads
 from geows.protocols.memory import MessageMemory
 from geows.runtime import status
@@ -40,6 +41,10 @@ from geows.runtime.handshake import Handshake
 from geows.runtime.log import AccessLogs
 from geows.runtime.session import Session
 from geows.runtime.watchdog import Watchdog
+
+if TYPE_CHECKING:
+    from geows.cluster.figures import LinkFigures
+    from geows.cluster.link import Link
 
 log = logging.getLogger("geows.server")
 
@@ -74,6 +79,8 @@ class Server:
         # A broadcast also goes to the other workers' connections of the location, by name:
         # relay(name, type, data) hands it on (the worker's: through the master).
         self.relay = relay
+        # The link to Redis (WebSocketBroadcast), which the process starts and hands in.
+        self.link: Link | None = None
         self.location_names = config.location_names()
         self._by_name = {name: settings for settings, name in self.location_names.items()}
         self.hub = gevent.get_hub()
@@ -158,25 +165,52 @@ class Server:
                     log.exception("plugin destroy() raised")
         if self._watchdog is not None:
             self._watchdog.stop()
+        if self.link is not None:
+            self.link.stop()
 
-    def broadcast(self, settings: WebSocketSettings, type: int, data: str | bytes) -> int:
-        """Queue one message for every open connection of a location, this worker's (in the
-        hub's thread) and, through the master, the other workers'; returns how many of
-        this worker's took it."""
-        sent = self.deliver(settings, type, data)
+    def broadcast(self, settings: WebSocketSettings, type: int, data: str | bytes,
+                  room: str | None = None) -> Broadcast:
+        """Queue one message for every open connection of a location: with a link to Redis
+        (WebSocketBroadcast, the location's scope cluster), every host's, in the location's
+        one order (geows.cluster.link); otherwise this worker's (in the hub's thread) and,
+        through the master, the other workers'. Returns how many of this worker's took it,
+        with the message's place in the order and its scope (messages.Broadcast)."""
+        name = self.location_names[settings]
+        if self.link is not None and settings.broadcast_scope == CLUSTER:
+            return self.link.publish(name, type, data, room)
+        return Broadcast(self.broadcast_here(name, type, data, room), HOST)
+
+    def broadcast_here(self, name: str, type: int, data: str | bytes,
+                       room: str | None = None) -> int:
+        """To this host's connections of the location of that name: this worker's, and
+        the other workers' through the master; how many of this worker's took it."""
+        sent = self.deliver_relayed(name, type, data, room)
         if self.relay is not None:
             try:
-                self.relay(self.location_names[settings], type, data)
+                self.relay(name, type, data)
             except OSError:
                 log.error("a broadcast could not reach the other workers: the master is gone")
         return sent
 
-    def deliver_relayed(self, name: str, type: int, data: str | bytes) -> None:
-        """A broadcast from another worker: to this worker's connections of the location
-        of that name (none when this worker's config has no such location)."""
+    def deliver_relayed(self, name: str, type: int, data: str | bytes,
+                        room: str | None = None) -> int:
+        """A broadcast from another worker or through Redis: to this worker's connections
+        of the location of that name (none when this worker's config has no such
+        location), or of its room; how many took it."""
         settings = self._by_name.get(name)
-        if settings is not None:
-            self.deliver(settings, type, data)
+        if settings is None or room is not None:  # rooms: issue 16's other part
+            return 0
+        return self.deliver(settings, type, data)
+
+    def report_gap(self, name: str, first: int, last: int) -> None:
+        """Broadcasts `first` to `last` (sequence numbers) of the location of that name are
+        lost for good (the link could not repair them from history): say so."""
+        log.error("%s: broadcasts %d to %d are lost: this worker's clients of the location "
+                  "never got them", name, first, last)
+
+    def link_figures(self) -> LinkFigures | None:
+        """The link to Redis' figures for the status page; None without one."""
+        return None if self.link is None else self.link.figures()
 
     def deliver(self, settings: WebSocketSettings, type: int, data: str | bytes) -> int:
         connections = list(self.locations[settings])
