@@ -224,6 +224,13 @@ BROADCAST_RECONNECT = 0.1
 BROADCAST_RECONNECT_MAX = 2.0
 # History entries read per XRANGE while repairing a gap.
 BROADCAST_FETCH = 1000
+# A repair delivers what history held as a burst (15 MB after a worker stalled 15 s at
+# 1 MB/s): before each of its messages the link lets the location's clients that hold more
+# than half of SEND_BUFFER take some of it, waiting while each takes something within
+# BROADCAST_REPAIR_PROGRESS, and BROADCAST_REPAIR_PACE at most per repair; a client that
+# takes nothing is not waited for (it is closed, 1008, as for any broadcast).
+BROADCAST_REPAIR_PROGRESS = 0.05
+BROADCAST_REPAIR_PACE = 10.0
 # A broadcast whose PUBLISH had an unknown outcome (the connection lost mid-call) is
 # looked up in the history once Redis answers again, and published again if it is not
 # there; one still unsettled this long after it was sent is delivered on this host only.

@@ -86,6 +86,10 @@ class Host(Protocol):
         """Deliver to this host's connections of the location: this process's, and the
         other workers' through the master."""
 
+    def make_room(self, name: str, deadline: float) -> None:
+        """Before a message read from history: let the location's connections that read
+        take what they hold (until `deadline` at most)."""
+
     def report_gap(self, name: str, first: int, last: int) -> None:
         """Broadcasts first..last of the location are lost for good."""
 
@@ -260,7 +264,8 @@ class Link:
 
     def _listen(self) -> None:
         """Deliver what arrives, and probe: a PING unanswered for
-        limits.BROADCAST_PROBE_TIMEOUT ends the link."""
+        limits.BROADCAST_PROBE_TIMEOUT, while nothing else arrives either, ends the link
+        (an answer queued behind messages, or behind a long repair, is not late)."""
         assert self._subscriber is not None
         asked: float | None = None
         next_probe = time.monotonic() + limits.BROADCAST_PROBE_INTERVAL
@@ -269,13 +274,14 @@ class Link:
             if asked is None and now >= next_probe:
                 self._subscriber.ping()
                 asked = now
-            if asked is not None and now - asked > limits.BROADCAST_PROBE_TIMEOUT:
-                raise LinkLost(f"Redis did not answer a PING within "
-                               f"{limits.BROADCAST_PROBE_TIMEOUT:g} s")
             wait = (asked + limits.BROADCAST_PROBE_TIMEOUT if asked is not None
                     else next_probe) - now
             message = self._subscriber.get_message(timeout=max(wait, 0.0))
             if message is None:
+                if asked is not None and \
+                        time.monotonic() - asked > limits.BROADCAST_PROBE_TIMEOUT:
+                    raise LinkLost(f"Redis did not answer a PING within "
+                                   f"{limits.BROADCAST_PROBE_TIMEOUT:g} s")
                 continue
             if message["type"] == "pong":
                 asked = None
@@ -290,9 +296,12 @@ class Link:
         """Carry the order's decisions out, reading history where it asks."""
         order, figures = self._orders[name], self._figures.locations[name]
         work = list(reversed(decisions))
+        pace_until = time.monotonic() + limits.BROADCAST_REPAIR_PACE
         while work:
             decision = work.pop()
             if isinstance(decision, Deliver):
+                if decision.repaired:
+                    self.host.make_room(name, pace_until)
                 self._deliver(name, decision)
             elif isinstance(decision, Fetch):
                 work += reversed(order.fetched(self._read(name, decision)))
@@ -341,6 +350,8 @@ class Link:
         unsettled, self._unsettled = self._unsettled, []
         for index, message in enumerate(unsettled):
             if self._in_history(message):
+                log.warning("%s: the broadcast whose publish was cut off had been published "
+                            "(it is in Redis' history): not published again", message.name)
                 continue
             if time.monotonic() - message.sent > limits.BROADCAST_SETTLE_LIMIT:
                 log.error("WebSocketBroadcast %s: a broadcast of %s whose publish was cut off "
@@ -349,6 +360,8 @@ class Link:
                           limits.BROADCAST_SETTLE_LIMIT)
                 self._here(message.name, message.type, message.data, message.room)
                 continue
+            log.warning("%s: the broadcast whose publish was cut off had not been published "
+                        "(it is not in Redis' history): published now", message.name)
             try:
                 self._run_script(message.name, message.type, message.data, message.room,
                                  message.id)

@@ -202,6 +202,23 @@ class Server:
             return 0
         return self.deliver(settings, type, data)
 
+    def make_room(self, name: str, deadline: float) -> None:
+        """Before the link delivers a message read from history (a repair comes as a burst,
+        up to WebSocketBroadcastHistory messages): wait while connections of the location
+        hold more than half of limits.SEND_BUFFER and take some of it within
+        limits.BROADCAST_REPAIR_PROGRESS, until `deadline` at most. A client that reads
+        gets the burst at its pace; one that stopped reading is not waited for, and
+        send_nowait closes it (1008) as it closes it for any broadcast."""
+        settings = self._by_name.get(name)
+        if settings is None:
+            return
+        half = limits.SEND_BUFFER // 2
+        holding = {c: c.unsent for c in self.locations[settings] if c.unsent > half}
+        while holding and time.monotonic() < deadline:
+            gevent.sleep(limits.BROADCAST_REPAIR_PROGRESS)
+            holding = {c: c.unsent for c, held in holding.items()
+                       if c.is_open and half < c.unsent < held}
+
     def report_gap(self, name: str, first: int, last: int) -> None:
         """Broadcasts `first` to `last` (sequence numbers) of the location of that name are
         lost for good (the link could not repair them from history): say so."""

@@ -88,6 +88,7 @@ class Reader:
         self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", origin=origin,
                                               timeout=30)
         self.messages: list[str] = []
+        self.arrived: list[float] = []  # time.monotonic() of each message
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -98,6 +99,7 @@ class Reader:
                 message = self.ws.recv()
                 with self.lock:
                     self.messages.append(message)
+                    self.arrived.append(time.monotonic())
         except (websocket.WebSocketException, OSError):
             return
 
@@ -108,13 +110,20 @@ class Reader:
         with self.lock:
             return [message for message in self.messages if message.startswith(prefix)]
 
+    def arrivals(self, prefix: str = "") -> list[tuple[float, str]]:
+        with self.lock:
+            return [(at, message) for at, message in zip(self.arrived, self.messages,
+                                                         strict=True)
+                    if message.startswith(prefix)]
+
     def wait_for(self, count: int, prefix: str = "", timeout: float = 20) -> list[str]:
         """The messages that start with `prefix` once there are `count` of them; fails
         with what came if they do not come within `timeout`."""
         deadline = time.monotonic() + timeout
         while len(got := self.got(prefix)) < count:
             assert time.monotonic() < deadline, (f"{len(got)} of {count} messages "
-                                                 f"'{prefix}...' in {timeout} s: {got[-5:]}")
+                                                 f"'{prefix}...' in {timeout} s, the last: "
+                                                 f"{[text[:40] for text in got[-3:]]}")
             time.sleep(0.02)
         return got
 
