@@ -52,12 +52,14 @@ UP = "the link to Redis is up"
 
 
 def start_host(url: str, *, workers: int = 2, history: int = 10_000,
-               linked: bool = True) -> GeowsProcess:
-    """A geows host; with `linked`, once each of its workers logged its link up."""
+               linked: bool = True, one_process: bool = False) -> GeowsProcess:
+    """A geows host (`one_process`: `geows -X`); with `linked`, once each of its workers
+    logged its link up."""
     host = GeowsProcess(CONFIG.format(url=url, workers=workers, history=history),
-                        extra_files={"cast.py": PLUGIN})
+                        extra_files={"cast.py": PLUGIN},
+                        extra_args=("-X",) if one_process else ())
     if linked:
-        wait_until(lambda: host.error_log.count(UP) >= workers, 20,
+        wait_until(lambda: host.error_log.count(UP) >= (1 if one_process else workers), 20,
                    lambda: f"the workers did not link up:\n{host.error_log}")
     return host
 

@@ -7,6 +7,7 @@ one order, nothing lost that the results said went through Redis."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -165,5 +166,38 @@ def test_no_password_in_any_log_line(stop_after):  # noqa: F811
             logs = host.error_log + host.access_log
             assert "s3cret-pw" not in logs and "wrong-pw" not in logs
             assert f"redis://:***@127.0.0.1:{redis_server.port}/0" in logs
+    finally:
+        redis_server.stop()
+
+
+def test_what_history_no_longer_holds_is_reported_lost(stop_after):  # noqa: F811
+    """WebSocketBroadcastHistory 100, and a worker stalled while 1,500 broadcasts pass: it
+    repairs what history holds, and the error log names every lost range; its client gets
+    the others once, in order."""
+    redis_server = RedisServer()
+    try:
+        redis_server.client().config_set("client-output-buffer-limit", "pubsub 64kb 32kb 1")
+        hosts = hosts_with_readers(redis_server.url(), stop_after, readers=1, workers=1,
+                                   history=100)
+        host_a, host_b = hosts
+        (worker_b,) = host_b.workers()
+        sender = hosts[host_a][0]
+        os.kill(worker_b, signal.SIGSTOP)
+        try:
+            send_all({sender: texts(0, 1500, size=10_000)})
+        finally:
+            os.kill(worker_b, signal.SIGCONT)
+        seq_of = {result.text: result.seq for result in results(sender)}
+        wait_until(lambda: "are lost" in host_b.error_log, 20, lambda: host_b.error_log)
+        lost = set()
+        for first, last in re.findall(r"broadcasts (\d+) to (\d+) are lost", host_b.error_log):
+            lost |= set(range(int(first), int(last) + 1))
+        assert 0 < len(lost) < 1500 - 100
+        reader = hosts[host_b][0]
+        wait_until(lambda: seq_of[reader.got("s:")[-1]] == 1500 if reader.got("s:") else False,
+                   20, lambda: reader.got("s:")[-1][:20])
+        got = [seq_of[text] for text in reader.got("s:")]
+        assert got == sorted(set(got))
+        assert set(got) | lost == set(range(1, 1501)) and not set(got) & lost
     finally:
         redis_server.stop()

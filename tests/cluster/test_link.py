@@ -82,8 +82,9 @@ def test_scope_host_stays_on_its_host(redis_server, stop_after):
 
 
 def test_geows_serves_without_redis_and_links_when_it_comes(stop_after):
+    """Here with `geows -X`: one process, which links as a worker does."""
     port = free_port()
-    host = start_host(f"redis://:pa55word@127.0.0.1:{port}", linked=False)
+    host = start_host(f"redis://:pa55word@127.0.0.1:{port}", linked=False, one_process=True)
     stop_after.append(host)
     reader = Reader(host.port)
     host.readers = [reader]
@@ -95,7 +96,7 @@ def test_geows_serves_without_redis_and_links_when_it_comes(stop_after):
     redis_server = RedisServer(port=port)
     try:
         started = time.monotonic()
-        wait_until(lambda: host.error_log.count(UP) >= 2, 5, lambda: host.error_log)
+        wait_until(lambda: UP in host.error_log, 5, lambda: host.error_log)
         assert time.monotonic() - started < 5
         reader.send("?linked")
         reader.wait_for(2, "=")
