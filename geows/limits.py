@@ -211,13 +211,14 @@ BROADCAST_HISTORY = 10_000
 # subscriber delivers in the location's order, so its result can count this worker's
 # connections that took it); past it, the result counts 0 and delivery goes on.
 BROADCAST_WAIT = 5.0
-# A Redis command's (and connect's) bound: an answer later than this ends the link.
-BROADCAST_SOCKET_TIMEOUT = 2.0
+# A Redis command's (and connect's) bound: an answer later than this ends the link. Past
+# a 2 s stall (a fork for a snapshot, a slow disk), short of a partition.
+BROADCAST_SOCKET_TIMEOUT = 3.0
 # The subscriber sends PING this often; an answer missing BROADCAST_PROBE_TIMEOUT after
 # it ends the link, so that a silent partition is noticed within seconds (TCP keepalive,
 # probing after as long, backs it up on the publishing connection).
 BROADCAST_PROBE_INTERVAL = 1.0
-BROADCAST_PROBE_TIMEOUT = 2.0
+BROADCAST_PROBE_TIMEOUT = 3.0
 # Reconnecting: the first wait, doubled at each failure up to the last, each drawn between
 # half and all of it (jitter: a fleet does not come back in step).
 BROADCAST_RECONNECT = 0.1
