@@ -83,11 +83,21 @@ def parse_size(value: str) -> int:
 
 
 def parse_message_memory(value: str) -> int:
-    """WebSocketMessageMemory's bytes: geows' own directive, so read strictly (digits only,
-    more than zero): a typo must not become a cap of a few bytes, as "64M" would under atoi."""
+    """WebSocketMessageMemory's bytes."""
+    return _positive_count("WebSocketMessageMemory", value, "bytes")
+
+
+def parse_broadcast_history(value: str) -> int:
+    """WebSocketBroadcastHistory's messages."""
+    return _positive_count("WebSocketBroadcastHistory", value, "messages")
+
+
+def _positive_count(directive: str, value: str, unit: str) -> int:
+    """A count for one of geows' own directives, read strictly (digits only, more than
+    zero): a typo must not become a cap of a few, as "64M" would under atoi."""
     if not value.isascii() or not value.isdigit() or int(value) == 0:
-        raise ConfigError(f"WebSocketMessageMemory '{value}': expected a positive number of "
-                          "bytes (digits only)")
+        raise ConfigError(f"{directive} '{value}': expected a positive number of {unit} "
+                          "(digits only)")
     return int(value)
 
 
@@ -142,14 +152,6 @@ def parse_watchdog(value: str) -> float | None:
         raise ConfigError(f"WebSocketWatchdog '{value}': expected a number of seconds greater "
                           "than 0, or Off")
     return seconds
-
-
-def parse_broadcast_history(value: str) -> int:
-    """WebSocketBroadcastHistory's messages: digits only, more than zero."""
-    if not value.isascii() or not value.isdigit() or int(value) == 0:
-        raise ConfigError(f"WebSocketBroadcastHistory '{value}': expected a positive number "
-                          "of messages (digits only)")
-    return int(value)
 
 
 def parse_broadcast_prefix(value: str) -> str:
