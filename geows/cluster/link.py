@@ -189,8 +189,8 @@ class Link:
         # A new token each time: the epoch this publish may start must be named unlike any
         # before it, this process's own included (the number alone starts at 1 again when
         # Redis lost its data).
-        arguments = (os.urandom(6).hex(), self.settings.history, self._key(name), _room_field(room),
-                     type, message_id, data)
+        arguments = (os.urandom(6).hex(), self.settings.history, self._key(name),
+                     _room_field(room), type, message_id, data)
         try:
             epoch, seq = self._publisher.evalsha(self._script, 2, *keys, *arguments)
         except redis.exceptions.NoScriptError:
@@ -249,7 +249,8 @@ class Link:
                 self._apply(name, self._orders[name].resume(position))
             else:
                 self._orders[name].start(position)
-        self._figures.reconnects += self._started
+        if self._started:
+            self._figures.reconnects += 1
         self._started = True
         self._figures.up, self._figures.since = True, time.time()
         self._settle()

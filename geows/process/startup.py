@@ -78,12 +78,12 @@ def start_link(server: Server) -> None:
     """With WebSocketBroadcast, link the server's locations of scope cluster to Redis: it
     connects in a greenlet of its own, and the server serves meanwhile (and while Redis
     is away: its broadcasts then reach this host only)."""
-    settings = server.config.broadcast
-    if settings is None:
-        return
-    from geows.cluster.link import Link  # here: the master loads no redis
     names = [name for location, name in server.location_names.items()
              if location.broadcast_scope == CLUSTER]
+    settings = server.config.broadcast
+    if settings is None or not names:
+        return
+    from geows.cluster.link import Link  # here: the master loads no redis
     server.link = Link(settings, names, server)
     server.link.start()
 

@@ -18,7 +18,7 @@ from tests.cluster.hosts import (
     wait_until,
 )
 from tests.cluster.redis_server import Reader, RedisServer
-from tests.geows_process import free_port
+from tests.geows_process import REPO, free_port, run_cli
 
 
 @pytest.fixture
@@ -105,3 +105,23 @@ def test_geows_serves_without_redis_and_links_when_it_comes(stop_after):
     finally:
         redis_server.stop()
     assert "pa55word" not in host.error_log + host.access_log
+
+
+ECHO_AT_8080 = f"""Listen 127.0.0.1:8080
+<Location /echo>
+SetHandler websocket-handler
+WebSocketHandler {REPO}/plugins/echo.py echo_init
+</Location>
+"""
+
+
+def test_a_bad_url_is_a_t_error_at_file_line_without_the_password(tmp_path):
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(ECHO_AT_8080 + "WebSocketBroadcast redis://u:s3cret@h:x\n")
+    result = run_cli("-t", "-f", str(conf))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"{conf}:6: WebSocketBroadcast: the port must be a "
+                                     "number from 1 to 65535")
+    conf.write_text(ECHO_AT_8080 + "WebSocketBroadcast redis://u:s3cret@h\n")
+    result = run_cli("-t", "-f", str(conf))
+    assert (result.returncode, result.stderr.strip()) == (0, "Syntax OK")
