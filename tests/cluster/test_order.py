@@ -33,16 +33,19 @@ class History:
 
 
 def drive(order: Order, decisions: list, history: History) -> list:
-    """Answer every Fetch from `history`, as the link does; the other decisions in order."""
+    """Answer every Fetch from `history`, as the link does; the other decisions in order.
+    Bounded: an order that keeps asking fails the test."""
     done = []
     work = list(decisions)
-    while work:
+    for _ in range(10_000):
+        if not work:
+            return done
         decision = work.pop(0)
         if isinstance(decision, Fetch):
             work = order.fetched(history.read(decision)) + work
         else:
             done.append(decision)
-    return done
+    raise AssertionError(f"still deciding after 10,000 steps: {work[:3]}")
 
 
 def seqs(decisions: list) -> list[int]:
@@ -194,3 +197,42 @@ def test_any_arrival_pattern_delivers_each_once_in_order(count, faults, seed, tr
     assert delivered == sorted(set(delivered))
     assert sorted(delivered + lost) == list(range(1, count + 1))
     assert all(seq <= trimmed for seq in lost)
+
+
+def test_the_first_epoch_seen_reads_its_start_from_history():
+    history = History()
+    history.add(entry(1))
+    order = Order(remember=100)
+    order.start(None)
+    assert drive(order, order.arrived(entry(2)), history) == [
+        NewEpoch(None, 0, "1.a"), Deliver(entry(1), True), Deliver(entry(2), False)]
+    empty = Order(remember=100)
+    empty.start(None)
+    assert drive(empty, empty.arrived(entry(3)), History()) == [
+        NewEpoch(None, 0, "1.a"), Lost("1.a", 1, 2), Deliver(entry(3), False)]
+
+
+def test_the_epochs_number_is_kept_for_reading_its_rest_later():
+    order = Order(remember=100)
+    order.start(None)
+    order.arrived(entry(1, "1.a", 1))  # the epoch taken from an arrival
+    assert order.arrived(entry(1, "2.b", 2)) == [Fetch("1.a", 1, 2, None),
+                                                 Fetch("2.b", 2, 1, 0)]
+    other = Order(remember=100)
+    other.start(Position("1.a", 1, 3))
+    drive(other, other.arrived(entry(4, "2.b", 2)), History())  # taken from history's end
+    assert other.arrived(entry(1, "3.c", 3)) == [Fetch("2.b", 2, 5, None),
+                                                 Fetch("3.c", 3, 1, 0)]
+
+
+def test_history_of_another_epoch_with_the_same_number_is_not_taken_for_the_old_ones():
+    """Redis lost its data: the new epoch is number 1 again, and the old one's rest (read
+    by number) finds the new one's entries, which wait for their own reading."""
+    history = History()
+    history.add(*(entry(seq, "1.new") for seq in range(1, 6)))
+    order = Order(remember=100)
+    order.start(Position("1.old", 1, 1))
+    assert drive(order, order.arrived(entry(6, "1.new")), history) == [
+        NewEpoch("1.old", 1, "1.new"),
+        *(Deliver(entry(seq, "1.new"), True) for seq in range(1, 6)),
+        Deliver(entry(6, "1.new"), False)]
