@@ -4,9 +4,10 @@ watchdog (geows.runtime.watchdog) that says when a plugin call holds them all.
 Each accepted connection is a `Handshake` (geows.runtime.handshake), which becomes a
 `Session` (geows.runtime.session) once upgraded. The server keeps what they share: the
 open connections per location (what a broadcast reaches, here and, through the master,
-in the other workers), the work OS threads hand over, WebSocketMessageMemory, the count of
-open connections against MaxRequestWorkers (its own, or the one every worker shares,
-handed in), and the figures of the status page.
+in the other workers, or with WebSocketBroadcast through the link to Redis it is handed,
+geows.cluster.link, on every host), the work OS threads hand over,
+WebSocketMessageMemory, the count of open connections against MaxRequestWorkers (its
+own, or the one every worker shares, handed in), and the figures of the status page.
 """
 
 from __future__ import annotations
