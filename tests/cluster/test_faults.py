@@ -36,24 +36,31 @@ def test_redis_killed_and_restarted_mid_stream(stop_after, appendonly):  # noqa:
         first = next(iter(senders))
         restarted = []
 
+        host_a = next(iter(hosts))
+        bystander = hosts[host_a][1]  # a client of the sender's host that sends while down
+
         def kill_and_restart() -> None:
             first.wait_for(60, "=")
             redis_server.kill()
-            time.sleep(0.5)
+            wait_until(lambda: host_a.error_log.count("the link to Redis is lost") >= 2, 5,
+                       lambda: host_a.error_log)
+            bystander.send("?s:while down")
+            bystander.wait_for(1, "=")
             redis_server.start()
             restarted.append(time.monotonic())
 
         send_all({reader: texts(index, 300) for index, reader in enumerate(senders)},
                  interval=0.01, during=kill_and_restart)
-        by_text = check_delivery(hosts, senders, "s:")
-        scopes = [result.scope for result in results(first)]
-        assert "local" in scopes  # delivery went on on its host while Redis was away
-        assert scopes[-1] == "cluster"
+        by_text = check_delivery(hosts, {**senders, bystander: host_a}, "s:")
+        # delivery went on on its host while Redis was away
+        assert by_text["s:while down"].scope == "local"
+        assert by_text["s:while down"].count >= 1  # its own worker's clients, itself included
+        assert results(first)[-1].scope == "cluster"
         # across hosts again within 5 s of the restart
         back = [at for at, line in first.arrivals("=")
                 if " cluster " in line and at > restarted[0]]
         assert back and back[0] - restarted[0] < 5
-        assert len(by_text) == 600
+        assert len(by_text) == 601
         for host in hosts:
             log = host.error_log
             assert "the link to Redis is lost" in log
