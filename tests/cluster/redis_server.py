@@ -15,6 +15,7 @@ import redis
 import websocket
 
 from tests.geows_process import free_port, missing_tool
+from tests.test_tls import openssl
 
 
 class RedisServer:
@@ -23,7 +24,8 @@ class RedisServer:
     kept across restart()."""
 
     def __init__(self, *, appendonly: bool = False, password: str | None = None,
-                 port: int | None = None):
+                 port: int | None = None, tls: bool = False):
+        """`tls`: TLS only, with a self-signed certificate for 127.0.0.1 (`self.cert`)."""
         if shutil.which("redis-server") is None:
             missing_tool("redis-server is not installed (apt-get install redis-server)")
         self.port = port or free_port()
@@ -34,6 +36,18 @@ class RedisServer:
                      "--appendonly", "yes" if appendonly else "no", "--appendfsync", "always"]
         if password is not None:
             self.args += ["--requirepass", password]
+        self.cert = self.dir / "cert.pem" if tls else None
+        if self.cert is not None:
+            if shutil.which("openssl") is None:
+                missing_tool("openssl is not installed (apt-get install openssl)")
+            openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    cwd=self.dir)
+            self.args[self.args.index("--port") + 1] = "0"
+            self.args += ["--tls-port", str(self.port), "--tls-cert-file", "cert.pem",
+                          "--tls-key-file", "key.pem", "--tls-ca-cert-file", "cert.pem",
+                          "--tls-auth-clients", "no"]
         self.proc: subprocess.Popen | None = None
         self.start()
 
@@ -56,7 +70,9 @@ class RedisServer:
                 time.sleep(0.05)
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, password=self.password, socket_timeout=5)
+        tls = {} if self.cert is None else {"ssl": True, "ssl_ca_certs": str(self.cert)}
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password,
+                           socket_timeout=5, **tls)
 
     def kill(self) -> None:
         """kill -9: what it had not written to its append-only file is gone."""

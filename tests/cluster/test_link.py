@@ -125,3 +125,26 @@ def test_a_bad_url_is_a_t_error_at_file_line_without_the_password(tmp_path):
     conf.write_text(ECHO_AT_8080 + "WebSocketBroadcast redis://u:s3cret@h\n")
     result = run_cli("-t", "-f", str(conf))
     assert (result.returncode, result.stderr.strip()) == (0, "Syntax OK")
+
+
+def test_rediss_with_the_ca_links_and_without_it_serves_locally(stop_after):
+    """rediss:// to a redis-server that speaks TLS only: with its certificate as
+    ssl_ca_certs the link is up; with ssl_cert_reqs=required and no CA, the certificate is
+    refused, the error log says Redis cannot be reached, and broadcasts stay local."""
+    redis_server = RedisServer(tls=True)
+    try:
+        base = f"rediss://127.0.0.1:{redis_server.port}/0"
+        trusted = start_host(f"{base}?ssl_ca_certs={redis_server.cert}", one_process=True)
+        untrusted = start_host(f"{base}?ssl_cert_reqs=required", linked=False,
+                               one_process=True)
+        stop_after += [trusted, untrusted]
+        for host, scope in ((trusted, "cluster"), (untrusted, "local")):
+            reader = Reader(host.port)
+            host.readers = [reader]
+            reader.send("?over tls")
+            reader.wait_for(1, "=")
+            assert results(reader)[0].scope == scope
+        assert "Redis cannot be reached" in untrusted.error_log
+        assert "certificate verify failed" in untrusted.error_log
+    finally:
+        redis_server.stop()
