@@ -65,6 +65,8 @@ class RedisServer:
                 return
             except redis.ConnectionError:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.proc.kill()
+                    self.proc.wait(10)
                     raise RuntimeError("redis-server did not start:\n"
                                        + (self.dir / "redis.log").read_text()) from None
                 time.sleep(0.05)
