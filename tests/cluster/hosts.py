@@ -59,8 +59,12 @@ def start_host(url: str, *, workers: int = 2, history: int = 10_000,
                         extra_files={"cast.py": PLUGIN},
                         extra_args=("-X",) if one_process else ())
     if linked:
-        wait_until(lambda: host.error_log.count(UP) >= (1 if one_process else workers), 20,
-                   lambda: f"the workers did not link up:\n{host.error_log}")
+        try:
+            wait_until(lambda: host.error_log.count(UP) >= (1 if one_process else workers),
+                       20, lambda: f"the workers did not link up:\n{host.error_log}")
+        except AssertionError:
+            host.stop()
+            raise
     return host
 
 

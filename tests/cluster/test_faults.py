@@ -158,8 +158,9 @@ def test_no_password_in_any_log_line(stop_after):  # noqa: F811
     redis_server = RedisServer(password="s3cret-pw")
     try:
         right = start_host(redis_server.url())
+        stop_after.append(right)
         wrong = start_host(redis_server.url(password="wrong-pw"), linked=False)
-        stop_after += [right, wrong]
+        stop_after.append(wrong)
         wait_until(lambda: "Redis cannot be reached" in wrong.error_log, 10,
                    lambda: wrong.error_log)
         reader = Reader(right.port)

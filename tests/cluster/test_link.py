@@ -67,8 +67,10 @@ def test_two_hosts_deliver_every_broadcast_once_in_one_order(redis_server, stop_
 
 
 def test_scope_host_stays_on_its_host(redis_server, stop_after):
-    host_a, host_b = start_host(redis_server.url()), start_host(redis_server.url())
-    stop_after += [host_a, host_b]
+    host_a = start_host(redis_server.url())
+    stop_after.append(host_a)
+    host_b = start_host(redis_server.url())
+    stop_after.append(host_b)
     a, b = Reader(host_a.port, "/host"), Reader(host_b.port, "/host")
     host_a.readers, host_b.readers = [a], [b]
     a.send("?from a")
@@ -135,9 +137,10 @@ def test_rediss_with_the_ca_links_and_without_it_serves_locally(stop_after):
     try:
         base = f"rediss://127.0.0.1:{redis_server.port}/0"
         trusted = start_host(f"{base}?ssl_ca_certs={redis_server.cert}", one_process=True)
+        stop_after.append(trusted)
         untrusted = start_host(f"{base}?ssl_cert_reqs=required", linked=False,
                                one_process=True)
-        stop_after += [trusted, untrusted]
+        stop_after.append(untrusted)
         for host, scope in ((trusted, "cluster"), (untrusted, "local")):
             reader = Reader(host.port)
             host.readers = [reader]
