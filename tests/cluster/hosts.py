@@ -37,6 +37,7 @@ StartServers {workers}
 LogLevel info
 WebSocketBroadcast {url}
 WebSocketBroadcastHistory {history}
+WebSocketBroadcastPrefix {prefix}
 <Location /chat>
   SetHandler websocket-handler
   WebSocketHandler @DIR@/cast.py cast_init
@@ -51,11 +52,12 @@ WebSocketBroadcastHistory {history}
 UP = "the link to Redis is up"
 
 
-def start_host(url: str, *, workers: int = 2, history: int = 10_000,
+def start_host(url: str, *, workers: int = 2, history: int = 10_000, prefix: str = "geows",
                linked: bool = True, one_process: bool = False) -> GeowsProcess:
     """A geows host (`one_process`: `geows -X`); with `linked`, once each of its workers
     logged its link up."""
-    host = GeowsProcess(CONFIG.format(url=url, workers=workers, history=history),
+    host = GeowsProcess(CONFIG.format(url=url, workers=workers, history=history,
+                                      prefix=prefix),
                         extra_files={"cast.py": PLUGIN},
                         extra_args=("-X",) if one_process else ())
     if linked:

@@ -151,3 +151,21 @@ def test_rediss_with_the_ca_links_and_without_it_serves_locally(stop_after):
         assert "certificate verify failed" in untrusted.error_log
     finally:
         redis_server.stop()
+
+
+def test_fleets_with_their_own_prefix_share_a_redis_apart(redis_server, stop_after):
+    hosts = []
+    for prefix in ("fleet1", "fleet2"):
+        host = start_host(redis_server.url(), prefix=prefix, one_process=True)
+        stop_after.append(host)
+        host.readers = [Reader(host.port)]
+        hosts.append(host)
+    for host in hosts:
+        host.readers[0].send(f"?from {host.port}")
+        host.readers[0].wait_for(1, "=")
+        assert results(host.readers[0])[0].scope == "cluster"
+    for host in hosts:
+        assert host.readers[0].got("from") == [f"from {host.port}"]
+    assert sorted(redis_server.client().keys("*")) == [
+        f"{prefix}:<Location /chat>:{key}".encode() for prefix in ("fleet1", "fleet2")
+        for key in ("history", "order")]
