@@ -22,7 +22,7 @@ from geows.config.vhosts import VirtualHost
 from geows.errors import ConfigError
 from geows.process.master import Master
 from geows.process.pidfile import empty_slots_of, is_geows
-from geows.process.startup import Ending, prepare, read_config, serve
+from geows.process.startup import Ending, prepare, read_config, serve, start_link
 from geows.runtime import log
 
 DEFAULT_CONFIG = "conf/httpd.conf"
@@ -183,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
     server = Server(config, prepared.plugins, prepared.access,
                     access_logs=prepared.access_logs)
+    start_link(server)
     server.start(prepared.sockets, contexts)
     logger.log(log.NOTICE, "geows/%s configured -- serving %d WebSocket location(s) on %s "
                "in one process", __version__, len(config.websocket_sections()),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from geows import limits
-from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
+from geows.messages import BINARY, CLOSE, PING, PONG, TEXT, Broadcast
 
 if TYPE_CHECKING:
     from geows.http import Request
@@ -81,7 +81,7 @@ class _Channel(Protocol):
     """What the server behind a handle provides (geows.runtime.session implements it)."""
 
     def send(self, type: int, data: str | bytes) -> int: ...
-    def broadcast(self, type: int, data: str | bytes, room: str | None) -> int: ...
+    def broadcast(self, type: int, data: str | bytes, room: str | None) -> Broadcast: ...
     def join(self, room: str) -> None: ...
     def leave(self, room: str) -> None: ...
     @property
@@ -177,13 +177,14 @@ class WebSocketServer:
         the write after it); from an OS thread, once it is handed to the server."""
         return self._channel.send(type, data)
 
-    def broadcast(self, type: int, data: str | bytes, room: str | None = None) -> int:
+    def broadcast(self, type: int, data: str | bytes, room: str | None = None) -> Broadcast:
         """Send one message to every open connection of this location, this one
-        included, in every worker; with `room`, to that room's members only (this
-        connection need not be one). Returns how many of this worker's connections it
-        was queued for. Never waits on a slow reader: one whose unsent output is over
-        limits.SEND_BUFFER is closed (1008) instead. ValueError for a bad room name
-        (see join)."""
+        included, in every worker (with WebSocketBroadcast, of every host); with `room`,
+        to that room's members only (this connection need not be one). Returns a
+        Broadcast: an int, how many of this worker's connections it was queued for,
+        with the message's `scope` and, through Redis, its `seq` and `epoch`. Never
+        waits on a slow reader: one whose unsent output is over limits.SEND_BUFFER is
+        closed (1008) instead. ValueError for a bad room name (see join)."""
         return self._channel.broadcast(type, data, None if room is None else check_room(room))
 
     def join(self, room: str) -> None:

@@ -4,9 +4,11 @@ watchdog (geows.runtime.watchdog) that says when a plugin call holds them all.
 Each accepted connection is a `Handshake` (geows.runtime.handshake), which becomes a
 `Session` (geows.runtime.session) once upgraded. The server keeps what they share: the
 open connections per location and the members of each of its rooms (what a broadcast
-reaches, here and, through the master, in the other workers), the work OS threads hand
-over, WebSocketMessageMemory, the count of open connections against MaxRequestWorkers
-(its own, or the one every worker shares, handed in), and the figures of the status page.
+reaches, here and, through the master, in the other workers, or with WebSocketBroadcast
+through the link to Redis it is handed, geows.cluster.link, on every host), the work OS
+threads hand over, WebSocketMessageMemory, the count of open connections against
+MaxRequestWorkers (its own, or the one every worker shares, handed in), and the figures of
+the status page.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
 from gevent import monkey
@@ -33,6 +35,7 @@ from geows import limits
 from geows.access.control import AccessControl
 from geows.config import Config, Listener, WebSocketSettings
 from geows.config.model import host_port
+from geows.messages import CLUSTER, HOST, LOCAL, Broadcast
 from geows.plugin.threads import wait_for_threads
 from geows.protocols.memory import MessageMemory
 from geows.runtime import status
@@ -40,6 +43,10 @@ from geows.runtime.handshake import Handshake
 from geows.runtime.log import AccessLogs
 from geows.runtime.session import Session
 from geows.runtime.watchdog import Watchdog
+
+if TYPE_CHECKING:
+    from geows.cluster.figures import LinkFigures
+    from geows.cluster.link import Link
 
 log = logging.getLogger("geows.server")
 
@@ -78,6 +85,8 @@ class Server:
         # A broadcast also goes to the other workers' connections of the location, by name:
         # relay(name, type, data, room) hands it on (the worker's: through the master).
         self.relay = relay
+        # The link to Redis (WebSocketBroadcast), which the process starts and hands in.
+        self.link: Link | None = None
         self.location_names = config.location_names()
         self._by_name = {name: settings for settings, name in self.location_names.items()}
         self.hub = gevent.get_hub()
@@ -162,28 +171,72 @@ class Server:
                     log.exception("plugin destroy() raised")
         if self._watchdog is not None:
             self._watchdog.stop()
+        if self.link is not None:
+            self.link.stop()
 
     def broadcast(self, settings: WebSocketSettings, type: int, data: str | bytes,
-                  room: str | None = None) -> int:
+                  room: str | None = None) -> Broadcast:
         """Queue one message for every open connection of a location (or, with `room`, for
-        that room's members), this worker's (in the hub's thread) and, through the master,
-        the other workers'; returns how many of this worker's took it."""
-        sent = self.deliver(settings, type, data, room)
+        that room's members): with a link to Redis (WebSocketBroadcast, the location's scope
+        cluster), every host's, in the location's one order (geows.cluster.link); otherwise
+        this worker's (in the hub's thread) and, through the master, the other workers'.
+        Returns how many of this worker's took it, with the message's place in the order
+        and its scope (messages.Broadcast)."""
+        name = self.location_names[settings]
+        if self.link is not None and settings.broadcast_scope == CLUSTER:
+            return self.link.publish(name, type, data, room)
+        return Broadcast(self.broadcast_here(name, type, data, room), HOST)
+
+    def broadcast_scope(self, settings: WebSocketSettings) -> str:
+        """The scope a broadcast of the location gets now (what an OS thread's broadcast,
+        handed over before it is made, is told)."""
+        if self.link is None or settings.broadcast_scope != CLUSTER:
+            return HOST
+        return CLUSTER if self.link.figures().up else LOCAL
+
+    def broadcast_here(self, name: str, type: int, data: str | bytes,
+                       room: str | None = None) -> int:
+        """To this host's connections of the location of that name (or the room's
+        members): this worker's, and the other workers' through the master; how many of
+        this worker's took it."""
+        sent = self.deliver_relayed(name, type, data, room)
         if self.relay is not None:
             try:
-                self.relay(self.location_names[settings], type, data, room)
+                self.relay(name, type, data, room)
             except OSError:
                 log.error("a broadcast could not reach the other workers: the master is gone")
         return sent
 
     def deliver_relayed(self, name: str, type: int, data: str | bytes,
-                        room: str | None = None) -> None:
-        """A broadcast from another worker (or host): to this worker's connections of the
-        location of that name, or to that room's members (none when this worker's config
-        has no such location, or the room no member here)."""
+                        room: str | None = None) -> int:
+        """A broadcast from another worker or through Redis: to this worker's connections
+        of the location of that name, or to that room's members (none when this worker's
+        config has no such location, or the room no member here); how many took it."""
         settings = self._by_name.get(name)
-        if settings is not None:
-            self.deliver(settings, type, data, room)
+        if settings is None:
+            return 0
+        return self.deliver(settings, type, data, room)
+
+    def make_room(self, name: str, deadline: float) -> None:
+        """Before the link delivers a message read from history (a repair comes as a burst,
+        up to WebSocketBroadcastHistory messages): wait while connections of the location
+        hold more than half of limits.SEND_BUFFER and take some of it within
+        limits.BROADCAST_REPAIR_PROGRESS, until `deadline` at most. A client that reads
+        gets the burst at its pace; one that stopped reading is not waited for, and
+        send_nowait closes it (1008) as it closes it for any broadcast."""
+        settings = self._by_name.get(name)
+        if settings is None:
+            return
+        half = limits.SEND_BUFFER // 2
+        holding = {c: c.unsent for c in self.locations[settings] if c.unsent > half}
+        while holding and time.monotonic() < deadline:
+            gevent.sleep(limits.BROADCAST_REPAIR_PROGRESS)
+            holding = {c: c.unsent for c, held in holding.items()
+                       if c.is_open and half < c.unsent < held}
+
+    def link_figures(self) -> LinkFigures | None:
+        """The link to Redis' figures for the status page; None without one."""
+        return None if self.link is None else self.link.figures()
 
     def deliver(self, settings: WebSocketSettings, type: int, data: str | bytes,
                 room: str | None = None) -> int:

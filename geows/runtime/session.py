@@ -26,7 +26,7 @@ from gevent.lock import Semaphore
 from geows import limits
 from geows.config import WebSocketSettings
 from geows.errors import ConnectionClosed
-from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
+from geows.messages import BINARY, CLOSE, PING, PONG, TEXT, Broadcast
 from geows.plugin.api import WebSocketServer
 from geows.protocols import CloseReceived, Message, ProtocolError, State, WebSocketProtocol
 from geows.runtime import fairness
@@ -136,17 +136,19 @@ class Session:
         self._flush_later()
         return True
 
-    def broadcast(self, type: int, data: str | bytes, room: str | None = None) -> int:
+    def broadcast(self, type: int, data: str | bytes, room: str | None = None) -> Broadcast:
         """Send to every open connection of this location, or to the room's members (see
         WebSocketServer.broadcast); from an OS thread, it is handed over and counts the
-        connections open (or members) then."""
+        connections open (or members) then, with the scope it would get then and no
+        place in the order yet."""
         if _thread_ident() != self.server.hub_thread:
             size = len(_payload(type, data))  # a bad message fails in the caller's thread
             self.server.wait_for_room(time.monotonic() + limits.TIMEOUT)
             self.server.call_from_thread(size, self.server.broadcast, self.settings, type, data,
                                          room)
-            return len(self.server.locations[self.settings] if room is None
-                       else self.server.members[self.settings].get(room, ()))
+            return Broadcast(len(self.server.locations[self.settings] if room is None
+                                 else self.server.members[self.settings].get(room, ())),
+                             self.server.broadcast_scope(self.settings))
         self.server.catch_up()
         return self.server.broadcast(self.settings, type, data, room)
 
