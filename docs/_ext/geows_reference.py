@@ -67,8 +67,10 @@ def _limits_value(text: str) -> str:
     from geows import limits
 
     def value(match: re.Match[str]) -> str:
-        number = getattr(limits, match[1])
-        return f"{number:g}" if isinstance(number, float) else f"{number:,}"
+        fact = getattr(limits, match[1])
+        if isinstance(fact, str):
+            return fact
+        return f"{fact:g}" if isinstance(fact, float) else f"{fact:,}"
 
     return _LIMIT.sub(value, text)
 
