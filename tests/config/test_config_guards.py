@@ -92,6 +92,11 @@ def test_may_apply_follows_the_aliases(root, aliases, directory, may):
     assert config.may_apply(section, ws) is may
 
 
+def closing(opening: str) -> str:
+    """`</Location>` for `<Location /x>`."""
+    return "</" + opening[1:].split()[0] + ">"
+
+
 @pytest.mark.parametrize(("ws", "section", "may"), [
     ("<Location /ec*o>", "<Directory /usr>", True),           # a glob location: anywhere
     ("<LocationMatch ^/ws>", "<Location /other>", True),       # a regex may match anything
@@ -101,12 +106,10 @@ def test_may_apply_follows_the_aliases(root, aliases, directory, may):
     ("<Location /echo>", "<Location /other>", False),
 ])
 def test_may_apply_to_regex_and_glob_locations(root, ws, section, may):
-    end = "</LocationMatch>" if "Match" in ws else "</Location>"
-    section_end = "</LocationMatch>" if "Match" in section else "</Location>" \
-        if "Location" in section else "</Directory>"
     config = root.load(marked(f"{ws}\nSetHandler websocket-handler\n"
-                              f"WebSocketHandler echo.py echo_init\n{end}\n"
-                              f"{section}\nRequire all denied\n{section_end}\n"), guard=False)
+                              f"WebSocketHandler echo.py echo_init\n{closing(ws)}\n"
+                              f"{section}\nRequire all denied\n{closing(section)}\n"),
+                       guard=False)
     (served,) = config.websocket_sections()
     (guarded,) = config.access
     assert config.may_apply(guarded, served) is may

@@ -102,7 +102,6 @@ def test_unresolvable_vhost_address_is_ignored(root):
     assert config.virtual_hosts[0].addresses == ()
 
 
-
 SERVERS = """\
     Listen 127.0.0.1:8080
     Listen 127.0.0.2:8080
