@@ -761,3 +761,36 @@ def test_the_stop_reasons_of_a_connection_httpd_closes():
                 + b"0\r\n\r\n")
     assert stream.stopped == "Transfer-Encoding with Content-Length: httpd closes after it"
     assert stream.failure is None
+
+
+@pytest.mark.parametrize(("sent", "reason"), [
+    (b"", "the backend closed its connection before answering"),
+    (b"HTTP/1.1 20", "the backend closed its connection before answering"),
+    (b"\r\n", "the backend closed its connection before answering"),
+    (b"HTTP/1.1 200 OK\r\nA: 1\r\n", "the backend closed its connection in the middle of a "
+                                     "response head"),
+    (OK + b"HTTP/1.1 200 OK\r\nA", "the backend closed its connection in the middle of a "
+                                  "response head"),
+])
+def test_a_backend_that_closes_owing_the_first_answer_or_in_a_head_is_a_502(sent, reason):
+    """As Debian's apache2 answers (AH01102 for the first request, AH01106 for any): found
+    while judging a mutant of _read_head, which told a head cut short from a head refused."""
+    stream, reader = streams()
+    stream.feed(request("/a") + request("/b"))
+    list(reader.feed(sent))
+    with pytest.raises(HttpError) as refused:
+        reader.closed()
+    assert (refused.value.status, refused.value.reason) == (502, reason)
+    assert reader.between
+
+
+@pytest.mark.parametrize("sent", [
+    OK,                                                        # the first answered
+    OK + b"HTTP/1.1 20",                                       # a later one owed
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabc",        # in the middle of a body
+])
+def test_a_backend_that_closes_after_an_answer_or_in_a_body_closes_the_client_too(sent):
+    stream, reader = streams()
+    stream.feed(request("/a") + request("/b"))
+    list(reader.feed(sent))
+    assert reader.closed() is None
