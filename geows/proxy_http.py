@@ -488,7 +488,7 @@ class ResponseReader(_Framing):
         if b"\n" in self._head.lstrip(b"\r\n"):
             raise HttpError(502, "the backend closed its connection in the middle of a "
                                  "response head")
-        if self.answered == 0 and self.stream.requests:
+        if self.answered == 0:
             raise HttpError(502, "the backend closed its connection before answering")
 
     def _read_head(self, data: bytes) -> tuple[bytes | None, bytes]:

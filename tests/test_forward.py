@@ -794,3 +794,10 @@ def test_a_backend_that_closes_after_an_answer_or_in_a_body_closes_the_client_to
     stream.feed(request("/a") + request("/b"))
     list(reader.feed(sent))
     assert reader.closed() is None
+
+
+def test_a_backend_that_closes_after_geows_answered_in_its_place_owes_nothing():
+    stream, reader = streams()
+    stream.feed(request("/", "Transfer-Encoding: chunked", method="POST") + b"zz\r\n")
+    assert [answer.status for answer in reader.feed(b"")] == [400]
+    assert reader.finished and reader.answered == 0 and reader.closed() is None
