@@ -297,6 +297,7 @@ class Upgrader:
 
     READY = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n"
              b"foo/1 ready\n")
+    ECHO = True   # False: close once READY is sent
 
     def __init__(self):
         self.sock = socket.create_server(("127.0.0.1", 0))
@@ -324,7 +325,7 @@ class Upgrader:
                         return
                     got += data
                 conn.sendall(self.READY)
-                while data := conn.recv(65536):
+                while self.ECHO and (data := conn.recv(65536)):
                     got += data
                     conn.sendall(data)
             except OSError:
@@ -540,19 +541,11 @@ def test_after_draft76_key_bytes_any_other_answer_ends_the_connection(tmp_path):
 class Closer(Upgrader):
     """A backend that answers a request's head with `sent`, then closes the connection."""
 
+    ECHO = False
+
     def __init__(self, sent: bytes):
         self.READY = sent
         super().__init__()
-
-    def _answer(self, conn: socket.socket, got: bytearray) -> None:
-        with conn:
-            conn.settimeout(10)
-            while b"\r\n\r\n" not in got:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                got += data
-            conn.sendall(self.READY)
 
 
 @pytest.mark.parametrize(("sent", "answered", "reason"), [
