@@ -478,7 +478,7 @@ class ResponseReader(_Framing):
 
     def closed(self) -> None:
         """The backend closed its connection: HttpError(502) where mod_proxy_http answers
-        one (checked against Debian's apache2 2.4.71): in the middle of a head whose status
+        one (checked against Debian's apache2 2.4.71): in the middle of a head whose first
         line came (AH01106), or before answering the first request sent (AH01102, on a
         client connection's first request). After an answer, or in the middle of a body, it
         closes the client's connection with no more, for the client to ask again

@@ -771,6 +771,11 @@ def test_the_stop_reasons_of_a_connection_httpd_closes():
                                      "response head"),
     (OK + b"HTTP/1.1 200 OK\r\nA", "the backend closed its connection in the middle of a "
                                   "response head"),
+    # once a first line came whole, whatever it holds (judged with the whole head)
+    (b"HTTP/1.1 200 OK\r\n", "the backend closed its connection in the middle of a "
+                             "response head"),
+    (b"X\r\n", "the backend closed its connection in the middle of a response head"),
+    (b"\r\n \r\nHTTP", "the backend closed its connection in the middle of a response head"),
 ])
 def test_a_backend_that_closes_owing_the_first_answer_or_in_a_head_is_a_502(sent, reason):
     """As Debian's apache2 answers (AH01102 for the first request, AH01106 for any): found
