@@ -403,9 +403,10 @@ class ResponseReader(_Framing):
     until the backend closes. A 101 to the upgrade request that `switch_refused` lets
     through makes the rest the new protocol's; the final answer to it, whatever it is,
     releases what `stream` held. A 101 it refuses, or a head or chunk that cannot be read,
-    raises HttpError(502), as mod_proxy_http answers them. Once geows' answer that ends
-    the connection has come, or the backend's last answer to a stream that stopped, the
-    reader is `finished`: nothing more is passed on.
+    raises HttpError(502), as mod_proxy_http answers them, and so does `closed` where the
+    backend's closing owes the client one. Once geows' answer that ends the connection has
+    come, or the backend's last answer to a stream that stopped, the reader is `finished`:
+    nothing more is passed on.
     """
 
     _bad_frame = _too_large = 502  # a backend's
@@ -474,6 +475,21 @@ class ResponseReader(_Framing):
             yield self._start(head)
         if out:
             yield bytes(out)
+
+    def closed(self) -> None:
+        """The backend closed its connection: HttpError(502) where mod_proxy_http answers
+        one (checked against Debian's apache2 2.4.71): in the middle of a head whose first
+        line came (AH01106), or before answering the first request sent (AH01102, on a
+        client connection's first request). After an answer, or in the middle of a body, it
+        closes the client's connection with no more, for the client to ask again
+        (ap_proxy_backend_broke)."""
+        if self.finished or self._state != _HEAD:
+            return
+        if b"\n" in self._head.lstrip(b"\r\n"):
+            raise HttpError(502, "the backend closed its connection in the middle of a "
+                                 "response head")
+        if self.answered == 0:
+            raise HttpError(502, "the backend closed its connection before answering")
 
     def _read_head(self, data: bytes) -> tuple[bytes | None, bytes]:
         """Read head lines from data: the head once whole, and the rest of data."""

@@ -13,9 +13,9 @@ import pytest
 from geows import limits
 from geows.config.paths import ProxyPass
 from geows.config.vhosts import RequestLimits
-from geows.errors import HttpError
+from geows.errors import HttpError, RoutedElsewhere
 from geows.http import RequestParser
-from geows.proxy_http import RequestStream, Response, ResponseReader, chunk_size
+from geows.proxy_http import RequestStream, Response, ResponseReader, chunk_size, rewrite_target
 
 LINE = ProxyPass(prefix="/", backend=("b", 80), backend_path="/", file="f.conf", line=1)
 XFF = b"X-Forwarded-For: 192.0.2.1\r\n"
@@ -524,3 +524,285 @@ def test_a_head_that_cannot_be_read_says_why(raw, reason):
     with pytest.raises(HttpError) as refused:
         list(reader.feed(raw))
     assert (refused.value.status, refused.value.reason) == (502, reason)
+
+
+# Found by the mutation run (tests/mutation/RESULTS.md): what each refusal says, the heads
+# as they go to the backend, and the framing's edges.
+
+@pytest.mark.parametrize(("body", "status", "reason"), [
+    (b"3\r\n12345", 400, "chunk data not followed by CRLF"),
+    (b"5;" + b"e" * limits.LIMIT_REQUEST_FIELD_SIZE, 413,
+     "chunk-size line longer than LimitRequestFieldSize"),
+    (b"0\r\nT: " + b"t" * limits.LIMIT_REQUEST_FIELD_SIZE, 400,
+     "trailer line longer than LimitRequestFieldSize"),
+    (b"0\r\nT: 1\n", 400, "trailer line not ended by CRLF"),
+    (b"g" * 30 + b"\r\n", 400, "chunk-size line not starting with a hex digit: "
+                               + repr(b"g" * 20)),
+    (b"5" + b"z" * 30 + b"\r\n", 400, "malformed chunk-size line " + repr(b"5" + b"z" * 19)),
+    (b"1" + b"0" * 30 + b"\r\n", 413, "chunk size past 2^63 - 1: " + repr(b"1" + b"0" * 19)),
+])
+def test_a_chunked_body_that_cannot_be_read_says_why(body, status, reason):
+    """The reason goes to the error log (a line quoted up to 20 bytes): the client's
+    answered in the backend's place, the backend's a 502."""
+    stream, _ = streams()
+    head = request("/", "Transfer-Encoding: chunked", method="POST")
+    stream.feed(head + body)
+    [answer] = stream.answers
+    assert (answer.status, answer.reason, answer.last) == (status, reason, True)
+    assert stream.stopped == reason and stream.failure is None
+    stream, reader = streams()
+    stream.feed(request())
+    with pytest.raises(HttpError) as refused:
+        list(reader.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body))
+    assert (refused.value.status, refused.value.reason) == (502, reason)
+
+
+def status_line(size: int) -> bytes:
+    """A status line of `size` bytes, its CRLF included."""
+    return b"HTTP/1.1 200 " + b"O" * (size - 15) + b"\r\n"
+
+
+def head_of(size: int) -> bytes:
+    """A response head of `size` bytes, framing an empty body, no line longer than
+    RESPONSE_FIELD_SIZE."""
+    head, end = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n", b"\r\n"
+    while len(head) + len(end) < size:
+        room = min(limits.RESPONSE_FIELD_SIZE, size - len(head) - len(end))
+        head += b"X: " + b"y" * max(room - 5, 0) + b"\r\n"
+    assert len(head + end) == size
+    return head + end
+
+
+@pytest.mark.parametrize("earlier", [b"", b"HTTP/1.1 204 No Content\r\n\r\n"])
+def test_a_response_line_and_head_may_be_exactly_as_long_as_their_limits(earlier):
+    """A line counts its CRLF (ap_rgetline's), for the first response of the connection
+    and for a later one."""
+    for size, refused in [(limits.RESPONSE_FIELD_SIZE, False),
+                          (limits.RESPONSE_FIELD_SIZE + 1, True)]:
+        stream, reader = streams()
+        stream.feed(request("/a") + request("/b"))
+        raw = earlier + status_line(size) + b"Content-Length: 0\r\n\r\n"
+        if refused:
+            with pytest.raises(HttpError) as error:
+                list(reader.feed(raw))
+            assert error.value.reason == "response header line longer than ResponseFieldSize"
+        else:
+            assert read(reader, raw, 1000)
+    stream, reader = streams()
+    stream.feed(request("/a") + request("/b") + request("/c"))
+    raw = earlier + head_of(limits.RESPONSE_HEAD_SIZE)
+    assert read(reader, raw, 5000) and reader.between
+    with pytest.raises(HttpError) as error:
+        list(reader.feed(head_of(limits.RESPONSE_HEAD_SIZE + 1)))
+    assert error.value.reason == "response head longer than limits.RESPONSE_HEAD_SIZE"
+
+
+def test_response_framing_edges():
+    """A length of 0 ends the response at its head, even when nothing follows; repeated
+    Content-Length fields of one value are that length, as "3, 3" in one field is; a
+    Transfer-Encoding that is not chunked frames the body until the backend closes; a
+    fold line of spaces alone continues the head (ap_proxygetline's AP_GETLINE_FOLD)."""
+    stream, reader = streams()
+    stream.feed(request("/a") + request("/b") + request("/c") + request("/d"))
+    list(reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+    assert reader.between and not reader.idle
+    pieces = read(reader, b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n"
+                          b"\r\nabc", 1000)
+    assert statuses(pieces) == [(200, "/b")] and reader.between
+    pieces = read(reader, b"HTTP/1.1 200 OK\r\nA: 1\r\n \r\nContent-Length: 2\r\n\r\nok", 1000)
+    assert statuses(pieces) == [(200, "/c")] and pieces[-1] == b"ok" and reader.between
+    pieces = read(reader, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"
+                          b"zz\r\nHTTP/1.1 200 OK\r\n\r\n", 1000)
+    assert statuses(pieces) == [(200, "/d")] and not reader.between
+
+
+def test_a_value_keeps_the_letters_at_its_ends():
+    stream, reader = streams()
+    stream.feed(request())
+    [response] = reader.feed(b"HTTP/1.1 204 No Content\r\nZ: X z X\r\n\r\n")
+    assert response.headers.get("Z") == "X z X"
+
+
+def test_a_malformed_status_line_is_quoted_up_to_40_bytes():
+    stream, reader = streams()
+    stream.feed(request())
+    line = b"ICY 200 OK " + b"x" * 50
+    with pytest.raises(HttpError) as refused:
+        list(reader.feed(line + b"\r\n\r\n"))
+    assert refused.value.reason == f"malformed response status line {line[:40]!r}"
+
+
+def parsed(raw: bytes, secure: bool = False):
+    return RequestParser(secure=secure).feed(raw)
+
+
+APP = ProxyPass(prefix="/app", backend=("b", 80), backend_path="/back", file="f.conf", line=1)
+
+
+def test_the_target_the_backend_gets():
+    """The decoded path with the ProxyPass prefix replaced, re-encoded as
+    ap_proxy_canonenc encodes it (bytes that are not UTF-8 as they came), and the query as
+    received; a path the line does not map goes as it is."""
+    raw = b"GET /app/a%20b%FF%C3%A9~$%41?q=%41 HTTP/1.1\r\nHost: h\r\n\r\n"
+    assert rewrite_target(parsed(raw), APP) == "/back/a%20b%FF%C3%A9~$A?q=%41"
+    assert rewrite_target(parsed(b"GET /app?x HTTP/1.1\r\nHost: h\r\n\r\n"), APP) == "/back?x"
+    assert rewrite_target(parsed(b"GET /other%20x HTTP/1.1\r\nHost: h\r\n\r\n"), APP) == \
+        "/other%20x"
+
+
+@pytest.mark.parametrize(("raw", "sent"), [
+    (b"GET /x HTTP/1.0\r\n\r\n", b"GET /x HTTP/1.0\r\n" + XFF + b"\r\n"),
+    (b"GET http://abs.example/x HTTP/1.0\r\n\r\n",
+     b"GET /x HTTP/1.0\r\nHost: abs.example\r\n" + XFF + b"\r\n"),
+    (b"POST /x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\nContent-Length: 5\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n",
+     b"POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+     + XFF + b"\r\n"),
+])
+def test_the_head_the_backend_gets(raw, sent):
+    """HTTP/1.0 stays (without a Host field unless an absolute-form gave one); a request
+    httpd closes after has `Connection: close` in place of the client's."""
+    stream, _ = streams()
+    assert stream.feed(raw) == sent
+
+
+def test_later_absolute_form_targets_are_read_as_on_the_first_connections_scheme():
+    """An https:// target names the vhost's host on TLS only (ap_parse_uri's scheme check),
+    and the backend gets that host; on plain HTTP, the Host field stands."""
+    first, later = request("/a"), b"GET https://abs.example/x HTTP/1.1\r\nHost: h\r\n\r\n"
+    for secure, host in [(True, b"abs.example"), (False, b"h")]:
+        stream = RequestStream(LINE, "192.0.2.1", secure=secure)
+        assert stream.feed(first + later) == forwarded(first) + forwarded(
+            b"GET /x HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    stream = RequestStream(LINE, "192.0.2.1")
+    assert stream.feed(first + later).endswith(b"Host: h\r\n" + XFF + b"\r\n")
+
+
+def test_an_upgrade_field_without_connection_upgrade_asks_for_nothing():
+    stream, _ = streams()
+    asking = request("/a", "Upgrade: websocket")
+    assert stream.feed(asking + request("/b")) == forwarded(asking) + forwarded(request("/b"))
+    assert not stream.holding and stream.upgrade is None
+
+
+def test_a_101_with_an_empty_upgrade_to_a_protocol_not_allowed_is_a_502():
+    stream, reader = streams()
+    stream.feed(request("/x", *UPGRADE_FOO))
+    with pytest.raises(HttpError) as refused:
+        list(reader.feed(b"HTTP/1.1 101 Switching\r\nUpgrade: \r\n\r\nRAW"))
+    assert refused.value.reason == "Unexpected Upgrade: n/a (expecting n/a)"
+    assert not stream.tunnel
+
+
+def test_own_answers_say_why():
+    """Each Answer's reason is what the error log says of it."""
+    def admit(later):
+        if later.path == "/private":
+            raise HttpError(403, "access denied to /private")
+
+    stream, _ = streams(admit=admit)
+    coding = "gzip" + "x" * 50 + ", chunked"
+    stream.feed(request("/a") + request("/private") + request("*", method="OPTIONS")
+                + request("/b", f"Transfer-Encoding: {coding}", method="POST"))
+    assert [(a.status, a.reason) for a in stream.answers] == [
+        (403, "access denied to /private"), (200, "OPTIONS * answered"),
+        (500, f"{coding[:40]} Transfer-Encoding is not supported by mod_proxy_http")]
+    assert stream.stopped == stream.answers[-1].reason and stream.failure is None
+
+
+def test_an_options_star_after_which_httpd_closes_ends_the_connection():
+    stream, _ = streams()
+    stream.feed(request("/a") + request("*", "Connection: close", method="OPTIONS")
+                + request("/b"))
+    [answer] = stream.answers
+    assert answer.last and stream.stopped == "OPTIONS * answered"
+    assert answer.data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nConnection: close\r\n" in answer.data
+
+
+def test_a_later_head_that_cannot_be_read_is_answered_with_httpds_page():
+    stream = RequestStream(LINE, "192.0.2.1", request_limits=RequestLimits(100, 5, 200))
+    stream.feed(request("/a") + request("/" + "x" * 100))
+    [answer] = stream.answers
+    assert answer.reason == "request line longer than LimitRequestLine"
+    assert answer.data.startswith(b"HTTP/1.1 414 Request-URI Too Long\r\n")
+    assert answer.data.endswith(b"</html>\n")
+
+
+def test_a_request_routed_elsewhere_stops_the_stream_unanswered():
+    def admit(later):
+        raise RoutedElsewhere("/b is another backend's")
+
+    stream, _ = streams(admit=admit)
+    assert stream.feed(request("/a") + request("/b") + request("/c")) == \
+        forwarded(request("/a"))
+    assert stream.stopped == "/b is another backend's" and not stream.answers
+
+
+def test_a_bad_body_of_a_request_answered_already_stops_the_stream_after_that_answer():
+    def admit(later):
+        raise HttpError(403, "no")
+
+    stream, _ = streams(admit=admit)
+    later = request("/x", "Transfer-Encoding: chunked", method="POST") + b"zz\r\n"
+    assert stream.feed(request("/a") + later + request("/b")) == forwarded(request("/a"))
+    assert [(a.status, a.last) for a in stream.answers] == [(403, False)]
+    assert stream.stopped == "chunk-size line not starting with a hex digit: b'zz\\r\\n'"
+
+
+def test_the_stop_reasons_of_a_connection_httpd_closes():
+    stream, reader = streams()
+    stream.feed(request("/d76", *DRAFT76) + b"KEY3BYTE")
+    list(reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+    assert stream.stopped == ("the backend answered a draft-76 handshake without a 101, its 8 "
+                              "key bytes sent on unannounced")
+    stream, _ = streams()
+    stream.feed(request("/", "Content-Length: 5", "Transfer-Encoding: chunked", method="POST")
+                + b"0\r\n\r\n")
+    assert stream.stopped == "Transfer-Encoding with Content-Length: httpd closes after it"
+    assert stream.failure is None
+
+
+@pytest.mark.parametrize(("sent", "reason"), [
+    (b"", "the backend closed its connection before answering"),
+    (b"HTTP/1.1 20", "the backend closed its connection before answering"),
+    (b"\r\n", "the backend closed its connection before answering"),
+    (b"HTTP/1.1 200 OK\r\nA: 1\r\n", "the backend closed its connection in the middle of a "
+                                     "response head"),
+    (OK + b"HTTP/1.1 200 OK\r\nA", "the backend closed its connection in the middle of a "
+                                  "response head"),
+    # once a first line came whole, whatever it holds (judged with the whole head)
+    (b"HTTP/1.1 200 OK\r\n", "the backend closed its connection in the middle of a "
+                             "response head"),
+    (b"X\r\n", "the backend closed its connection in the middle of a response head"),
+    (b"\r\n \r\nHTTP", "the backend closed its connection in the middle of a response head"),
+])
+def test_a_backend_that_closes_owing_the_first_answer_or_in_a_head_is_a_502(sent, reason):
+    """As Debian's apache2 answers (AH01102 for the first request, AH01106 for any): found
+    while judging a mutant of _read_head, which told a head cut short from a head refused."""
+    stream, reader = streams()
+    stream.feed(request("/a") + request("/b"))
+    list(reader.feed(sent))
+    with pytest.raises(HttpError) as refused:
+        reader.closed()
+    assert (refused.value.status, refused.value.reason) == (502, reason)
+    assert reader.between
+
+
+@pytest.mark.parametrize("sent", [
+    OK,                                                        # the first answered
+    OK + b"HTTP/1.1 20",                                       # a later one owed
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabc",        # in the middle of a body
+])
+def test_a_backend_that_closes_after_an_answer_or_in_a_body_closes_the_client_too(sent):
+    stream, reader = streams()
+    stream.feed(request("/a") + request("/b"))
+    list(reader.feed(sent))
+    assert reader.closed() is None
+
+
+def test_a_backend_that_closes_after_geows_answered_in_its_place_owes_nothing():
+    stream, reader = streams()
+    stream.feed(request("/", "Transfer-Encoding: chunked", method="POST") + b"zz\r\n")
+    assert [answer.status for answer in reader.feed(b"")] == [400]
+    assert reader.finished and reader.answered == 0 and reader.closed() is None

@@ -297,6 +297,7 @@ class Upgrader:
 
     READY = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n"
              b"foo/1 ready\n")
+    ECHO = True   # False: close once READY is sent
 
     def __init__(self):
         self.sock = socket.create_server(("127.0.0.1", 0))
@@ -324,7 +325,7 @@ class Upgrader:
                         return
                     got += data
                 conn.sendall(self.READY)
-                while data := conn.recv(65536):
+                while self.ECHO and (data := conn.recv(65536)):
                     got += data
                     conn.sendall(data)
             except OSError:
@@ -532,6 +533,45 @@ def test_after_draft76_key_bytes_any_other_answer_ends_the_connection(tmp_path):
             handshake[:-2] + b"X-Forwarded-For: 127.0.0.1\r\n\r\nGET /k\r\n"
         front.wait_for_log("stopped: the backend answered a draft-76 handshake without a "
                            "101, its 8 key bytes sent on unannounced")
+    finally:
+        front.stop()
+        backend.close()
+
+
+class Closer(Upgrader):
+    """A backend that answers a request's head with `sent`, then closes the connection."""
+
+    ECHO = False
+
+    def __init__(self, sent: bytes):
+        self.READY = sent
+        super().__init__()
+
+
+@pytest.mark.parametrize(("sent", "answered", "reason"), [
+    (b"", b"HTTP/1.1 502 Bad Gateway\r\n",
+     "the backend closed its connection before answering"),
+    (b"HTTP/1.1 200 OK\r\nX: 1\r\n", b"HTTP/1.1 502 Bad Gateway\r\n",
+     "the backend closed its connection in the middle of a response head"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", None, "backend closed"),
+])
+def test_a_backend_that_closes_gets_httpds_answer(sent, answered, reason):
+    """As Debian's apache2 answers: 502 where the backend closes owing the first answer or
+    in the middle of a head (AH01102, AH01106); after an answer, the client's connection
+    closes with no more (the pipelined /b unanswered), for the client to ask again."""
+    backend = Closer(sent)
+    front = GeowsProcess(f"Listen 127.0.0.1:@PORT@\n"
+                         f"ProxyPass / http://127.0.0.1:{backend.port}/\n")
+    try:
+        with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+            sock.sendall(get("/a") + get("/b"))
+            got = until_closed(sock)
+        if answered is None:
+            assert got == sent
+        else:
+            assert got.startswith(answered) and got.endswith(b"</html>\n")
+            assert got.count(b"HTTP/1.1 ") == 1
+        front.wait_for_log(reason)
     finally:
         front.stop()
         backend.close()

@@ -176,6 +176,7 @@ class _Relay:
                     self._pass_on(self.responses.feed(data))
             if not self.responses.finished:
                 result.ending = result.ending or "backend closed"
+                self.responses.closed()   # httpd's 502, where it answers one
                 with self.writing:  # what geows answers after the backend's last answer
                     self._pass_on(self.responses.due())
         except HttpError as exc:  # the backend's answer cannot be passed on

@@ -428,3 +428,44 @@ def test_require_all_waits_for_a_user_after_a_grant(root):
     text = BASIC + "<RequireAll>\nRequire ip 127.0.0.1\nRequire valid-user\n</RequireAll>"
     assert statuses(root, text) == (401, 403, 403)
     assert decide(root, text, auth=BOB).user == "bob"
+
+
+def test_a_child_limited_to_other_methods_grants_in_a_require_all(root):
+    """apply_authz_sections: a section limited to other methods counts as granted under
+    AUTHZ_LOGIC_AND (neutral under OR), so a <RequireAll> whose other child is a negated
+    denial (neutral) grants a GET; a POST meets the limited rule (found by the mutation
+    run)."""
+    text = ("<RequireAll>\n<Limit POST>\nRequire ip 10.0.0.1\n</Limit>\n"
+            "Require not ip 10.9.9.9\n</RequireAll>")
+    assert decide(root, text).status is None
+    assert decide(root, text, method="POST").status == 403
+
+
+def test_an_allow_limited_to_other_methods_leaves_the_next_one_its_say(root):
+    text = ("Order deny,allow\nDeny from all\n<Limit POST>\nAllow from 10.0.0.1\n</Limit>\n"
+            "Allow from 127.0.0.1")
+    assert statuses(root, text) == (None, 403, 403)
+
+
+def test_satisfy_in_a_limit_is_for_its_methods(root):
+    text = (BASIC + "Require valid-user\nOrder deny,allow\nDeny from all\n"
+            "Allow from 127.0.0.1\n<Limit GET>\nSatisfy Any\n</Limit>")
+    assert decide(root, text).status is None
+    assert decide(root, text, method="POST").status == 401
+
+
+def test_a_password_may_hold_colons_and_a_user_may_be_in_no_group(root, tmp_path):
+    """mod_auth_basic splits the credentials at the first ':' (found by the mutation run);
+    mod_authz_groupfile's AH01666 names the group file a user is missing from."""
+    users, groups = tmp_path / "users", tmp_path / "groups"
+    subprocess.run(["htpasswd", "-cbB", "-C", "4", str(users), "carol", "c:a:rol"],
+                   check=True, capture_output=True)
+    groups.write_text("admins: bob\n")
+    text = (f"AuthType Basic\nAuthName realm\nAuthUserFile {users}\nAuthGroupFile {groups}\n"
+            "Require group admins")
+    refused = decide(root, text, auth=credentials("carol", "c:a:rol"))
+    assert (refused.status, refused.log_notes) == (401, (
+        f"AH01666: Authorization of user carol to access /ws failed, reason: user doesn't "
+        f"appear in group file ({groups}).",))
+    assert decide(root, text.replace("group admins", "valid-user"),
+                  auth=credentials("carol", "c:a:rol")).user == "carol"

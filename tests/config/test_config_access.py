@@ -544,6 +544,18 @@ def test_overrides_record_their_directory(root):
     assert (override.directory.directory, override.directory.depth) == ("/srv/", 2)
 
 
+@pytest.mark.parametrize(("pattern", "directory", "depth"), [
+    ("/", "/", 0),                  # always applies, before any other
+    ("srv/a", "/srv/a/", 3),        # relative: from /, httpd's working directory
+    ("/srv/boX", "/srv/boX/", 3),
+    ("/srv/a/../b/", "/srv/b/", 3),
+])
+def test_a_directory_is_compared_canonical_with_a_trailing_slash(root, pattern, directory, depth):
+    config = root.load(marked(f"<Directory {pattern}>\nRequire all denied\n</Directory>\n"))
+    (section,) = config.access
+    assert (section.directory, section.depth) == (directory, depth)
+
+
 # paths
 
 

@@ -228,3 +228,12 @@ def test_canonical_ports_are_accepted_where_no_location_checks_same(root):
     ("UseCanonicalPhysicalPort DNS", "parameter must be 'on' or 'off'")])
 def test_canonical_values_are_httpds(root, directive, message):
     assert root.error(LISTEN + directive + "\n") == f"{root.conf}:2: {message}"
+
+
+def test_a_refused_origin_is_quoted_up_to_100_characters():
+    origin = "http://" + "o" * 150
+    assert settings_of(origin_check="same").origin_refusal(origin, "http://ws") == (
+        f"Origin '{origin[:100]}' is not the request's own origin 'http://ws' "
+        "(WebSocketOriginCheck Same)")
+    assert settings_of(origin_check="trusted").origin_refusal(origin, "http://ws") == (
+        f"Origin '{origin[:100]}' is not a WebSocketTrustedOrigin (WebSocketOriginCheck Trusted)")

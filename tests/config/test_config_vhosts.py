@@ -100,3 +100,54 @@ def test_vhost_errors(root, text, message):
 def test_unresolvable_vhost_address_is_ignored(root):
     config = root.load("Listen 80\n<VirtualHost 127.0.0.1:8a>\n</VirtualHost>\n")
     assert config.virtual_hosts[0].addresses == ()
+
+
+SERVERS = """\
+    Listen 127.0.0.1:8080
+    Listen 127.0.0.2:8080
+    LimitRequestLine 500
+    <Location /ws>
+      SetHandler websocket-handler
+      WebSocketHandler main.py main_init
+    </Location>
+    <VirtualHost 127.0.0.1:8080>
+      ServerName a.test
+      DocumentRoot {vdoc}
+      LimitRequestLine 100
+    </VirtualHost>
+    <VirtualHost 127.0.0.2:*>
+      ServerName any.test
+      <Location /ws>
+        SetHandler None
+      </Location>
+    </VirtualHost>
+    """
+
+
+def test_the_servers_of_each_address(root):
+    """Found by the mutation run: a listener's servers (the main server's only where no
+    vhost covers its address), the head limits of the server answering on an address, and
+    a route without a port, which no vhost serves (not even one on every port)."""
+    vdoc = str(root.path / "vdoc")
+    (root.path / "vdoc").mkdir()
+    config = root.load(SERVERS.format(vdoc=vdoc))
+    first, second = config.listeners
+    one, every_port = config.virtual_hosts
+    assert config.servers_on(first) == [one]
+    assert config.servers_on(second) == [every_port]
+    assert config.request_limits_for(8080, "127.0.0.1").limit_request_line == 100
+    assert config.request_limits_for(8080, "::1").limit_request_line == 500
+    assert config.route("/ws/x", "any.test", 8080, "127.0.0.2").endpoint is None
+    assert config.route("/ws/x", "any.test", None, "127.0.0.2").endpoint.settings.init == \
+        "main_init"
+    assert config.route("/x", "a.test", 8080, "127.0.0.1").file_name == f"{vdoc}/x"
+
+
+def test_each_websocket_handler_is_named_by_its_section(root):
+    config = root.load(VHOSTS)
+    names = {settings.init: name for settings, name in config.location_names().items()}
+    assert sorted(names) == ["ip_init", "main_init", "two_init"]
+    assert names["main_init"] == "<Location /ws>"
+    assert names["two_init"] == "<Location /ws> in <VirtualHost *:8080> two.test"
+    # an IP-based vhost is named by its address' reverse lookup, whatever this machine's is
+    assert names["ip_init"].startswith("<Location /ws> in <VirtualHost 127.0.0.1:8081>")
