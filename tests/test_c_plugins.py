@@ -156,7 +156,7 @@ def test_headers_and_subprotocols_through_the_api(geows: GeowsProcess) -> None:
         assert ws.subprotocol == "second"
         ws.send("report")
         assert ws.recv(timeout=5) == ("count=3 0=first 1=second past-end=NULL absent=NULL "
-                                      "request=NULL stable=yes size=104 version=1 nul=yes")
+                                      "request=set stable=yes size=104 version=1 nul=yes")
     log = geows.error_log
     assert "header_set('X-Bad') refused" in log
     assert "did not offer subprotocol 'never-offered'" in log
