@@ -1,0 +1,190 @@
+"""geows' httpd runtime for C plugins (geows/plugin/httpd_runtime): plugins written
+against httpd's headers, built here with cc, get a real request_rec from request(),
+APR from Debian's libapr-1 (their threads, pools and mutexes), and the ap_* functions,
+their log lines in the ErrorLog at their level with the client; a plugin needing an
+ap_* function the runtime lacks is refused at its line; and a thousand connections
+leave the worker's fds and memory as they were (their pools destroyed)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from websockets.sync.client import connect
+
+from tests.geows_process import GeowsProcess, missing_tool, run_cli
+from tests.test_c_plugins import (
+    CC,
+    CFLAGS,
+    TEST_SOURCES,
+    build_httpd_runtime,
+    numbers,
+    status_of,
+    url,
+)
+
+# httpd's and APR's headers where Debian puts them (apache2-dev, libapr1-dev), and the
+# macros apr-1-config gives a build.
+HTTPD_CFLAGS = ["-I/usr/include/apache2", "-I/usr/include/apr-1.0", "-DLINUX", "-D_REENTRANT",
+                "-D_GNU_SOURCE"]
+
+# Each plugin and the libraries it is linked with: request_rec.so with none, as apxs
+# builds a module (APR comes from the runtime, loaded RTLD_GLOBAL first).
+PLUGINS = {"apr_increment": ["-lapr-1"], "request_rec": [], "missing_ap": []}
+
+CONFIG = """
+Listen 127.0.0.1:@PORT@
+StartServers 1
+LogLevel info
+<Location /increment>
+  SetHandler websocket-handler
+  WebSocketHandler apr_increment.so apr_increment_init
+</Location>
+<Location /report>
+  SetHandler websocket-handler
+  WebSocketHandler request_rec.so request_rec_init
+</Location>
+<Location /private>
+  SetHandler websocket-handler
+  WebSocketHandler request_rec.so request_rec_init
+  AuthType Basic
+  AuthName private
+  AuthUserFile @DIR@/htpasswd
+  Require valid-user
+</Location>
+"""
+
+
+@pytest.fixture(scope="module")
+def plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if CC is None:
+        missing_tool("no C compiler, cc (apt-get install gcc libc6-dev)")
+    build_httpd_runtime()
+    out = tmp_path_factory.mktemp("httpd-plugins")
+    for name, libraries in PLUGINS.items():
+        build = subprocess.run([CC, *CFLAGS, *HTTPD_CFLAGS, "-o", str(out / f"{name}.so"),
+                                str(TEST_SOURCES / f"{name}.c"), *libraries],
+                               capture_output=True, text=True, timeout=60)
+        assert build.returncode == 0, f"cc {name}.c failed:\n{build.stderr}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def geows(plugins: Path) -> Iterator[GeowsProcess]:
+    htpasswd = shutil.which("htpasswd")
+    if htpasswd is None:
+        missing_tool("htpasswd is missing (apt-get install apache2-utils)")
+    server = GeowsProcess(CONFIG.replace("@DIR@", str(plugins)), server_root=plugins)
+    subprocess.run([htpasswd, "-cbB", str(plugins / "htpasswd"), "ann", "s3cret"], check=True,
+                   capture_output=True, timeout=30)
+    yield server
+    assert server.stop() == 0
+    assert "Traceback" not in server.error_log
+
+
+def test_a_dumb_increment_on_apr_threads_and_r_pool(geows: GeowsProcess) -> None:
+    assert status_of(geows, "/increment") == 403  # no subprotocol: refused by the plugin
+    with connect(url(geows, "/increment"),
+                 subprotocols=["other", "dumb-increment-protocol"]) as ws:
+        assert ws.subprotocol == "dumb-increment-protocol"
+        seen = numbers(ws, 10)
+        assert seen == list(range(seen[0], seen[0] + 10))
+        ws.send("reset\n")
+        seen = numbers(ws, 8)
+        restart = seen.index(0)  # a tick or two may have been on the way
+        assert seen[restart:] == list(range(len(seen) - restart))
+
+
+def test_a_plugin_reads_its_handshake_from_request_rec(geows: GeowsProcess) -> None:
+    token = base64.b64encode(b"ann:s3cret").decode()
+    with connect(url(geows, "/private/sub%20dir?a=1&b=%41"),
+                 additional_headers={"X-Probe": "probed", "Authorization": f"Basic {token}"},
+                 ) as ws:
+        ws.send("report")
+        report = dict(item.split("=", 1) for item in
+                      re.split(r" (?=\w+=)", ws.recv(timeout=5)))
+        client_port = ws.socket.getsockname()[1]
+    assert report == {
+        "method": "GET", "number": "0", "protocol": "HTTP/1.1",
+        "the_request": "GET /private/sub%20dir?a=1&b=%41 HTTP/1.1",
+        "uri": "/private/sub dir", "unparsed_uri": "/private/sub%20dir?a=1&b=%41",
+        "args": "a=1&b=%41", "hostname": "127.0.0.1", "path": "/private/sub%20dir",
+        "query": "a=1&b=%41", "user": "ann", "probe": "probed",
+        "headers": report["headers"], "same": "yes",
+        "client": f"127.0.0.1:{client_port}", "local": f"127.0.0.1:{geows.port}",
+        "server": report["server"], "port": str(geows.port),
+        "url": f"http://127.0.0.1:{geows.port}/private/sub dir", "time": "recent",
+        "pools": "nested"}
+    assert int(report["headers"]) >= 7  # Host, Upgrade, Connection, Sec-WebSocket-*...
+    assert report["server"].endswith(":0")  # ServerName sets no port
+    with connect(url(geows, "/report")) as ws:  # no query, no user
+        ws.send("report")
+        answer = ws.recv(timeout=5)
+    assert " args=NULL " in answer and " user=NULL " in answer and " probe=NULL " in answer
+
+
+def test_ap_log_rerror_lines_reach_the_error_log_at_their_level(geows: GeowsProcess) -> None:
+    with connect(url(geows, "/report?logged")) as ws:
+        ws.send("warn")
+        assert ws.recv(timeout=5) == "warned"
+        client = f"127.0.0.1:{ws.socket.getsockname()[1]}"
+    log = geows.wait_for_log(f"[client {client}] request_rec: warned /report", access=False)
+    pid = re.escape(f"[pid {next(iter(geows.workers()))}]")
+    assert re.search(rf"^\[[^]]+\] \[request_rec:info\] {pid} \[client {client}\] "
+                     rf"request_rec: GET /report\?logged HTTP/1\.1 from NULL$", log, re.M), log
+    assert re.search(rf"^\[[^]]+\] \[request_rec:warn\] {pid} \(2\)No such file or "
+                     rf"directory: \[client {client}\] request_rec: warned /report$",
+                     log, re.M), log
+    assert "a debug line" not in log  # LogLevel info
+
+
+def test_a_plugin_needing_an_ap_function_the_runtime_lacks_is_refused(plugins: Path) -> None:
+    config = plugins / "missing.conf"
+    config.write_text("Listen 127.0.0.1:80\n<Location /x>\n  SetHandler websocket-handler\n"
+                      "  WebSocketHandler missing_ap.so missing_ap_init\n</Location>\n")
+    so = plugins / "missing_ap.so"
+    refusal = (f"{config}:4: WebSocketHandler: cannot load C plugin {so}: undefined symbol: "
+               "ap_rwrite (geows' httpd runtime does not provide it")
+    checked = run_cli("-t", "-f", str(config), "-d", str(plugins))
+    assert checked.returncode == 1
+    assert checked.stderr.startswith(refusal), checked.stderr
+    started = run_cli("-f", str(config), "-d", str(plugins), "-X")
+    assert started.returncode != 0
+    assert refusal in started.stderr, started.stderr
+
+
+def worker_state(pid: int) -> tuple[int, int]:
+    """The worker's open fds and its RSS in KiB."""
+    rss = re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)
+    return len(os.listdir(f"/proc/{pid}/fd")), int(rss[1])
+
+
+def test_a_thousand_connections_leave_fds_and_memory_at_baseline(geows: GeowsProcess) -> None:
+    """Each /report connection takes 64 KiB from r->pool, each /increment one starts an APR
+    thread in it: 1,000 of them kept would hold 64 MB and as many fds or threads."""
+    pid = next(iter(geows.workers()))
+
+    def connections(count: int) -> None:
+        for n in range(count):
+            path, options = ("/increment", {"subprotocols": ["dumb-increment-protocol"]}) \
+                if n % 10 == 0 else ("/report", {})
+            with connect(url(geows, path), open_timeout=10, **options) as ws:
+                if n % 10 == 0:
+                    ws.recv(timeout=5)
+
+    connections(200)  # the pools, allocator and thread pool at their working size
+    time.sleep(0.5)
+    fds, rss = worker_state(pid)
+    connections(1000)
+    deadline = time.monotonic() + 10
+    while (now := worker_state(pid))[0] > fds and time.monotonic() < deadline:
+        time.sleep(0.1)  # the last connections' sockets being closed
+    assert now[0] <= fds, f"fds {fds} -> {now[0]}"
+    assert now[1] - rss < 8 * 1024, f"RSS {rss} KiB -> {now[1]} KiB"
