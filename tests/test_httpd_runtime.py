@@ -20,6 +20,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.geows_process import GeowsProcess, missing_tool, run_cli
+from tests.httpd import harness
 from tests.test_c_plugins import (
     CC,
     CFLAGS,
@@ -37,7 +38,8 @@ HTTPD_CFLAGS = ["-I/usr/include/apache2", "-I/usr/include/apr-1.0", "-DLINUX", "
 
 # Each plugin and the libraries it is linked with: request_rec.so with none, as apxs
 # builds a module (APR comes from the runtime, loaded RTLD_GLOBAL first).
-PLUGINS = {"apr_increment": ["-lapr-1"], "request_rec": [], "missing_ap": []}
+PLUGINS = {"apr_increment": ["-lapr-1"], "request_rec": [], "missing_ap": [],
+           "ap_battery_plugin": []}
 
 CONFIG = """
 Listen 127.0.0.1:@PORT@
@@ -50,6 +52,10 @@ LogLevel info
 <Location /report>
   SetHandler websocket-handler
   WebSocketHandler request_rec.so request_rec_init
+</Location>
+<Location /battery>
+  SetHandler websocket-handler
+  WebSocketHandler ap_battery_plugin.so ap_battery_init
 </Location>
 <Location /private>
   SetHandler websocket-handler
@@ -158,6 +164,47 @@ def test_a_plugin_needing_an_ap_function_the_runtime_lacks_is_refused(plugins: P
     started = run_cli("-f", str(config), "-d", str(plugins), "-X")
     assert started.returncode != 0
     assert refusal in started.stderr, started.stderr
+
+
+BATTERY_CONFIG = """
+LoadModule mpm_event_module {modules}/mod_mpm_event.so
+LoadModule ap_battery_module {module}
+ServerName battery.test
+Listen 127.0.0.1:1
+PidFile {run}/httpd.pid
+ErrorLog {run}/error.log
+"""
+
+
+def test_the_runtime_answers_as_httpd_does(geows: GeowsProcess, plugins: Path) -> None:
+    """The same calls (tests/c_plugins/ap_battery.h) run by httpd, in a module's
+    test_config hook under `apache2 -t`, and by the runtime, in a plugin: the same
+    answers, line by line."""
+    reason = harness.available()
+    if reason:
+        missing_tool(reason)
+    module_dir = plugins / "httpd-battery"
+    module_dir.mkdir(exist_ok=True)
+    for name in ("mod_ap_battery.c", "ap_battery.h"):
+        shutil.copy(TEST_SOURCES / name, module_dir / name)
+    built = subprocess.run([harness.APXS, "-c", "-Wc,-Wall", "-o", "mod_ap_battery.so",
+                            "mod_ap_battery.c"], cwd=module_dir, capture_output=True,
+                           text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    config = module_dir / "battery.conf"
+    config.write_text(BATTERY_CONFIG.format(modules=harness.MODULES, run=module_dir,
+                                            module=module_dir / ".libs/mod_ap_battery.so"))
+    checked = subprocess.run([harness.APACHE2, "-t", "-d", str(module_dir), "-f", str(config)],
+                             env=harness.httpd_env(module_dir), capture_output=True,
+                             timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    httpd = checked.stderr.split(b"BATTERY-BEGIN\n")[1].split(b"BATTERY-END\n")[0]
+    with connect(url(geows, "/battery")) as ws:
+        ws.send("battery")
+        runtime = ws.recv(timeout=5)
+    root = str(plugins).encode()  # the one answer that differs: each one's ServerRoot
+    assert runtime.replace(root, b"ROOT").split(b"\n") == \
+        httpd.replace(str(module_dir).encode(), b"ROOT").split(b"\n")
 
 
 def worker_state(pid: int) -> tuple[int, int]:

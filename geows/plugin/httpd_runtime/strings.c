@@ -108,7 +108,8 @@ AP_DECLARE(char *) ap_getword_conf_nc(apr_pool_t *p, char **line)
 }
 
 /* One token of a header's list: up to ',' or ';' (or white space unless
-   accept_white), quoted strings kept whole; white space around it skipped. */
+   accept_white), quoted strings kept whole; the white space before it skipped, and
+   after it. */
 AP_DECLARE(char *) ap_get_token(apr_pool_t *p, const char **accept_line, int accept_white)
 {
     const char *at = *accept_line, *start, *end;
@@ -123,27 +124,31 @@ AP_DECLARE(char *) ap_get_token(apr_pool_t *p, const char **accept_line, int acc
             break;
     }
     end = at;
-    while (end > start && apr_isspace(end[-1]))
-        end--;
     while (apr_isspace(*at))
         at++;
     *accept_line = at;
     return apr_pstrmemdup(p, start, (apr_size_t)(end - start));
 }
 
-/* Whether tok is one of the line's comma-separated items (parameters ignored),
-   compared without case. */
+/* An HTTP token's character (RFC 9110's tchar). */
+static int token_char(char c)
+{
+    return c != '\0' && (apr_isalnum(c) || strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Whether tok, compared without case, starts where a token of the line starts and
+   ends where one ends. */
 AP_DECLARE(int) ap_find_token(apr_pool_t *p, const char *line, const char *tok)
 {
-    while (line != NULL && *line != '\0') {
-        const char *item = ap_get_token(p, &line, 0);
-        if (ap_cstr_casecmp(item, tok) == 0)
+    size_t length = strlen(tok);
+    const char *at;
+    (void)p;
+    if (line == NULL || length == 0)
+        return 0;
+    for (at = line; *at != '\0'; at++)
+        if ((at == line || !token_char(at[-1])) && token_char(*at)
+                && ap_cstr_casecmpn(at, tok, length) == 0 && !token_char(at[length]))
             return 1;
-        while (*line != '\0' && *line != ',')  /* the item's parameters */
-            line++;
-        if (*line == ',')
-            line++;
-    }
     return 0;
 }
 
@@ -244,7 +249,7 @@ AP_DECLARE(int) ap_is_matchexp(const char *str)
 AP_DECLARE(char *) ap_make_full_path(apr_pool_t *a, const char *dir, const char *f)
 {
     size_t length = strlen(dir);
-    if (length == 0 || dir[length - 1] == '/')
+    if (length > 0 && dir[length - 1] == '/')
         return apr_pstrcat(a, dir, f, NULL);
     return apr_pstrcat(a, dir, "/", f, NULL);
 }
@@ -304,7 +309,7 @@ AP_DECLARE(int) ap_unescape_urlencoded(char *query)
 /* Each byte not in `keep` (and not alphanumeric) as %XX; ' ' as '+' when plus. */
 static char *escape(apr_pool_t *p, const char *s, const char *keep, int plus)
 {
-    static const char digits[] = "0123456789ABCDEF";
+    static const char digits[] = "0123456789abcdef";  /* httpd's are lower-case */
     char *out = apr_palloc(p, 3 * strlen(s) + 1), *at = out;
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
@@ -322,7 +327,7 @@ static char *escape(apr_pool_t *p, const char *s, const char *keep, int plus)
     return out;
 }
 
-#define SEGMENT_KEEP "-._~!$&'()*+,;=:@"
+#define SEGMENT_KEEP "-._~!$&'()*+,=:@"
 
 AP_DECLARE(char *) ap_escape_path_segment(apr_pool_t *p, const char *s)
 {
@@ -331,7 +336,7 @@ AP_DECLARE(char *) ap_escape_path_segment(apr_pool_t *p, const char *s)
 
 AP_DECLARE(char *) ap_os_escape_path(apr_pool_t *p, const char *path, int partial)
 {
-    char *escaped = escape(p, path, SEGMENT_KEEP "/", 0);
+    char *escaped = escape(p, path, SEGMENT_KEEP ";/", 0);
     const char *colon = strchr(path, ':'), *slash = strchr(path, '/');
     /* a whole path whose first segment has a colon would read as a scheme */
     if (!partial && colon != NULL && (slash == NULL || colon < slash))
@@ -341,7 +346,7 @@ AP_DECLARE(char *) ap_os_escape_path(apr_pool_t *p, const char *path, int partia
 
 AP_DECLARE(char *) ap_escape_urlencoded(apr_pool_t *p, const char *s)
 {
-    return escape(p, s, "-._~", 1);
+    return escape(p, s, "-._*", 1);  /* HTML's form encoding */
 }
 
 AP_DECLARE(char *) ap_escape_html2(apr_pool_t *p, const char *s, int toasc)
@@ -390,7 +395,7 @@ AP_DECLARE(char *) ap_escape_shell_cmd(apr_pool_t *p, const char *s)
 {
     char *out = apr_palloc(p, 2 * strlen(s) + 1), *at = out;
     for (; *s != '\0'; s++) {
-        if (strchr("&;`'\"|*?~<>^()[]{}$\\\n", *s) != NULL || (unsigned char)*s == 0xff)
+        if (strchr("&;`'\"|*?~<>^()[]{}$\\\n", *s) != NULL)
             *at++ = '\\';
         *at++ = *s;
     }
