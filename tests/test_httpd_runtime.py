@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from tests.geows_process import GeowsProcess, missing_tool, run_cli
+from tests.geows_process import REPO, GeowsProcess, missing_tool, run_cli
 from tests.httpd import harness
 from tests.test_c_plugins import (
     CC,
@@ -149,6 +149,9 @@ def test_ap_log_rerror_lines_reach_the_error_log_at_their_level(geows: GeowsProc
                      rf"directory: \[client {client}\] request_rec: warned /report$",
                      log, re.M), log
     assert "a debug line" not in log  # LogLevel info
+    assert re.search(rf"^\[[^]]+\] \[plugin:info\] {pid} ap_hook_child_init\(\) recorded: "
+                     rf"geows runs no httpd hook$", log, re.M), log
+    assert "child_init ran" not in log
 
 
 def test_a_plugin_needing_an_ap_function_the_runtime_lacks_is_refused(plugins: Path) -> None:
@@ -205,6 +208,24 @@ def test_the_runtime_answers_as_httpd_does(geows: GeowsProcess, plugins: Path) -
     root = str(plugins).encode()  # the one answer that differs: each one's ServerRoot
     assert runtime.replace(root, b"ROOT").split(b"\n") == \
         httpd.replace(str(module_dir).encode(), b"ROOT").split(b"\n")
+
+
+def test_without_the_runtime_a_plugin_that_needs_it_is_refused_saying_how_to_build_it(
+        plugins: Path, tmp_path: Path) -> None:
+    """geows installed where the headers were missing: its package without the runtime."""
+    shutil.copytree(REPO / "geows", tmp_path / "geows",
+                    ignore=shutil.ignore_patterns("_httpd_runtime*", "__pycache__"))
+    config = tmp_path / "needs.conf"
+    config.write_text("Listen 127.0.0.1:80\n<Location /x>\n  SetHandler websocket-handler\n"
+                      "  WebSocketHandler request_rec.so request_rec_init\n</Location>\n")
+    checked = run_cli("-t", "-f", str(config), "-d", str(plugins), cwd=tmp_path)
+    assert checked.returncode == 1
+    assert checked.stderr.startswith(
+        f"{config}:4: WebSocketHandler: cannot load C plugin {plugins / 'request_rec.so'}: "
+        "it needs geows' httpd runtime (ap_"), checked.stderr
+    assert re.search(r"\(ap_\w+, ap_\w+, ap_\w+ and \d+ more\)", checked.stderr)
+    assert ("which is not built: apt-get install apache2-dev libapr1-dev libaprutil1-dev, "
+            "then reinstall geows (pip install .) to build it") in checked.stderr
 
 
 def worker_state(pid: int) -> tuple[int, int]:

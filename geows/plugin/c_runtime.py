@@ -97,7 +97,6 @@ def start(config: Config) -> None:
     library.geows_request_new.argtypes = [ctypes.c_void_p, ctypes.POINTER(_RequestFacts)]
     library.geows_request_new.restype = ctypes.c_void_p
     library.geows_request_destroy.argtypes = [ctypes.c_void_p]
-    library.geows_hook_count.argtypes = [ctypes.c_char_p]
     level = LOG_LEVELS.index(config.log_level)
     main = _server_facts(config.logs.names, config.file, 0, False, level)
     status = library.geows_runtime_start(config.server_root.encode(), _log_line,
@@ -138,10 +137,13 @@ def refusal(path: str) -> str | None:
                if not any(_defines(library, name) for library in everywhere)]
     if not missing:
         return None
-    wanted = [name for name in missing if name.startswith(RUNTIME_PREFIXES)]
+    # httpd's own functions first: they say most of what the plugin is
+    wanted = sorted((name for name in missing if name.startswith(RUNTIME_PREFIXES)),
+                    key=lambda name: not name.startswith("ap_"))
     if wanted and _library is None:
-        return (f"it needs geows' httpd runtime ({', '.join(wanted[:5])}), which is not "
-                f"built: {BUILD_HINT}")
+        more = f" and {len(wanted) - 3} more" if len(wanted) > 3 else ""
+        return (f"it needs geows' httpd runtime ({', '.join(wanted[:3])}{more}), which is "
+                f"not built: {BUILD_HINT}")
     if wanted:
         return (f"undefined symbol: {wanted[0]} (geows' httpd runtime does not provide it: "
                 f"README, C plugins, lists what it does)")
@@ -154,12 +156,6 @@ def _defines(library: ctypes.CDLL, name: str) -> bool:
     except AttributeError:
         return False
     return True
-
-
-def hook_count(name: str) -> int:
-    """How many times a plugin called ap_hook_<name> (-1: no such hook; 0 when the
-    runtime is not loaded)."""
-    return _library.geows_hook_count(name.encode()) if _library is not None else 0
 
 
 # A real lock: request() may be called from the plugin's own threads.

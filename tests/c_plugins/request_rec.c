@@ -6,11 +6,13 @@
  * "report" answers what r says; on_connect allocates 64 KiB from r->pool (a pool
  * that is not destroyed shows in the worker's RSS), sets a response header and a
  * note (writes to the request must harm nothing), and logs a line at info (shown
- * at LogLevel info) and one at debug (not shown).
+ * at LogLevel info) and one at debug (not shown). Its init function registers a
+ * child_init hook.
  */
 
 #include "httpd.h"
 #include "http_log.h"
+#include "http_config.h"
 #include "http_core.h"
 #include "apr_strings.h"
 #include "apr_tables.h"
@@ -79,7 +81,15 @@ static size_t CALLBACK on_message(void *private, const WebSocketServer *server, 
 static WebSocketPlugin plugin = {sizeof(WebSocketPlugin), WEBSOCKET_PLUGIN_VERSION_0, NULL,
                                  on_connect, on_message, NULL};
 
+/* A hook as a plugin module registers one: accepted and logged, never run. */
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "request_rec: child_init ran (%p)",
+                 (void *)pchild);
+}
+
 EXPORT WebSocketPlugin *CALLBACK request_rec_init(void)
 {
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     return &plugin;
 }

@@ -30,6 +30,10 @@ static void module_name(const char *file, char *name, size_t size)
     if (strncmp(base, "mod_", 4) == 0)
         base += 4;
     length = strcspn(base, ".");
+    if (length == 0) {  /* no file to name it after */
+        base = "plugin";
+        length = strlen(base);
+    }
     if (length >= size)
         length = size - 1;
     memcpy(name, base, length);
