@@ -125,9 +125,9 @@ class WebSocketServer:
        The address and port the connection came in on (None outside a server).
 
     .. attribute:: server_names
-       :type: geows.log_format.ServerNames | None
 
-       The name and port of the server (the main one or a <VirtualHost>) answering.
+       The server (the main one or a <VirtualHost>) answering: its `name` and `port`
+       (None: the scheme's); None outside a server.
 
     .. attribute:: secure
        :type: bool
