@@ -154,6 +154,24 @@ def test_ap_log_rerror_lines_reach_the_error_log_at_their_level(geows: GeowsProc
     assert "child_init ran" not in log
 
 
+def test_loglevel_of_a_plugins_module_applies_to_its_lines(plugins: Path) -> None:
+    server = GeowsProcess("Listen 127.0.0.1:@PORT@\nLogLevel warn mod_request_rec.c:debug\n"
+                          "<Location /report>\n  SetHandler websocket-handler\n"
+                          "  WebSocketHandler request_rec.so request_rec_init\n</Location>\n",
+                          server_root=plugins)
+    try:
+        with connect(url(server, "/report")) as ws:
+            ws.send("warn")
+            assert ws.recv(timeout=5) == "warned"
+        log = server.wait_for_log("request_rec: warned /report", access=False)
+    finally:
+        assert server.stop() == 0
+    assert "[request_rec:info] " in log and "[request_rec:debug] " in log
+    assert re.search(r"request_rec\.c\(\d+\): \[client [^]]+\] request_rec: a debug line$",
+                     log, re.M), log  # the source's file(line), as httpd shows at debug
+    assert "ap_hook_child_init() recorded" not in log  # [plugin:info]: LogLevel warn
+
+
 def test_a_plugin_needing_an_ap_function_the_runtime_lacks_is_refused(plugins: Path) -> None:
     config = plugins / "missing.conf"
     config.write_text("Listen 127.0.0.1:80\n<Location /x>\n  SetHandler websocket-handler\n"

@@ -97,7 +97,10 @@ def start(config: Config) -> None:
     library.geows_request_new.argtypes = [ctypes.c_void_p, ctypes.POINTER(_RequestFacts)]
     library.geows_request_new.restype = ctypes.c_void_p
     library.geows_request_destroy.argtypes = [ctypes.c_void_p]
-    level = LOG_LEVELS.index(config.log_level)
+    # The servers' level lets through what any LogLevel setting may show; geows' loggers
+    # then apply the main level and each module's ("LogLevel foo:debug" for mod_foo.c).
+    level = max(LOG_LEVELS.index(name)
+                for name in (config.log_level, *config.module_log_levels.values()))
     main = _server_facts(config.logs.names, config.file, 0, False, level)
     status = library.geows_runtime_start(config.server_root.encode(), _log_line,
                                          ctypes.byref(main))
