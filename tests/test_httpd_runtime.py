@@ -11,6 +11,7 @@ import base64
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -152,6 +153,41 @@ def test_ap_log_rerror_lines_reach_the_error_log_at_their_level(geows: GeowsProc
     assert re.search(rf"^\[[^]]+\] \[plugin:info\] {pid} ap_hook_child_init\(\) recorded: "
                      rf"geows runs no httpd hook$", log, re.M), log
     assert "child_init ran" not in log
+
+
+def test_r_server_is_the_virtual_host_answering(plugins: Path) -> None:
+    server = GeowsProcess("""
+        Listen 127.0.0.1:@PORT@
+        ServerName main.test
+        <VirtualHost 127.0.0.1:@PORT@>
+          ServerName a.test
+        </VirtualHost>
+        <VirtualHost 127.0.0.1:@PORT@>
+          ServerName b.test:8080
+        </VirtualHost>
+        <Location /report>
+          SetHandler websocket-handler
+          WebSocketHandler request_rec.so request_rec_init
+        </Location>
+        """, server_root=plugins)
+    try:
+        answers = {}
+        for host in ("a.test", "b.test", "B.TEST:9", "unknown.test"):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            # the URL's host and port are the Host header's; the socket says where it goes
+            with connect(f"ws://{host}/report", sock=sock) as ws:
+                ws.send("report")
+                answers[host] = dict(item.split("=", 1) for item in
+                                     re.split(r" (?=\w+=)", ws.recv(timeout=5)))
+    finally:
+        assert server.stop() == 0
+    seen = {host: (answer["server"], answer["hostname"], answer["port"], answer["url"])
+            for host, answer in answers.items()}
+    assert seen == {
+        "a.test": ("a.test:0", "a.test", "80", "http://a.test/report"),
+        "b.test": ("b.test:8080", "b.test", "8080", "http://b.test:8080/report"),
+        "B.TEST:9": ("b.test:8080", "b.test", "9", "http://b.test:9/report"),
+        "unknown.test": ("a.test:0", "unknown.test", "80", "http://unknown.test/report")}
 
 
 def test_loglevel_of_a_plugins_module_applies_to_its_lines(plugins: Path) -> None:
