@@ -282,13 +282,16 @@ def test_without_the_runtime_a_plugin_that_needs_it_is_refused_saying_how_to_bui
             "then reinstall geows (pip install .) to build it") in checked.stderr
 
 
-def worker_state(pid: int) -> tuple[int, int]:
-    """The worker's open fds and its RSS in KiB."""
-    rss = re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)
-    return len(os.listdir(f"/proc/{pid}/fd")), int(rss[1])
+def worker_state(pid: int) -> tuple[int, int, int]:
+    """The worker's open fds, its RSS in KiB and its threads."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    threads = re.search(r"^Threads:\s+(\d+)", status, re.M)
+    return len(os.listdir(f"/proc/{pid}/fd")), int(rss[1]), int(threads[1])
 
 
-def test_a_thousand_connections_leave_fds_and_memory_at_baseline(geows: GeowsProcess) -> None:
+def test_a_thousand_connections_leave_fds_threads_and_memory_at_baseline(
+        geows: GeowsProcess) -> None:
     """Each /report connection takes 64 KiB from r->pool, each /increment one starts an APR
     thread in it: 1,000 of them kept would hold 64 MB and as many fds or threads."""
     pid = next(iter(geows.workers()))
@@ -303,10 +306,12 @@ def test_a_thousand_connections_leave_fds_and_memory_at_baseline(geows: GeowsPro
 
     connections(200)  # the pools, allocator and thread pool at their working size
     time.sleep(0.5)
-    fds, rss = worker_state(pid)
+    fds, rss, threads = worker_state(pid)
     connections(1000)
     deadline = time.monotonic() + 10
     while (now := worker_state(pid))[0] > fds and time.monotonic() < deadline:
         time.sleep(0.1)  # the last connections' sockets being closed
     assert now[0] <= fds, f"fds {fds} -> {now[0]}"
     assert now[1] - rss < 8 * 1024, f"RSS {rss} KiB -> {now[1]} KiB"
+    # the 100 pushers joined (the plugin-call pool may have grown a little)
+    assert now[2] - threads < 20, f"threads {threads} -> {now[2]}"
