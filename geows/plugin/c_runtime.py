@@ -11,7 +11,8 @@ resolve to it and to Debian's libapr-1 and libaprutil-1, which it links.
 - `Request` makes the request_rec a plugin's request() returns, on its first call,
   and destroys its pools (the connection's, the request's) after on_disconnect;
 - the ap_log_* lines reach geows' error log through `_log_line`, under the logger
-  "geows.<module>" (mod_foo.c logs as [foo:level]).
+  "geows.<module>": "geows." for now, which the error log shows as httpd shows a line of
+  a module it does not know, [:level].
 """
 
 from __future__ import annotations
@@ -97,10 +98,7 @@ def start(config: Config) -> None:
     library.geows_request_new.argtypes = [ctypes.c_void_p, ctypes.POINTER(_RequestFacts)]
     library.geows_request_new.restype = ctypes.c_void_p
     library.geows_request_destroy.argtypes = [ctypes.c_void_p]
-    # The servers' level lets through what any LogLevel setting may show; geows' loggers
-    # then apply the main level and each module's ("LogLevel foo:debug" for mod_foo.c).
-    level = max(LOG_LEVELS.index(name)
-                for name in (config.log_level, *config.module_log_levels.values()))
+    level = LOG_LEVELS.index(config.log_level)
     main = _server_facts(config.logs.names, config.file, 0, False, level)
     status = library.geows_runtime_start(config.server_root.encode(), _log_line,
                                          ctypes.byref(main))

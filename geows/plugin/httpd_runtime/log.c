@@ -2,10 +2,10 @@
  * httpd's log functions, into geows' error log: the line is made here as httpd's
  * default ErrorLogFormat makes its message part (the source's file(line) at debug
  * and trace levels, "(status)reason: ", "[client ip:port] ", the message, ", referer: "
- * for a request), and geows' logging adds the stamp, [module:level] and pid, and
- * escapes it as httpd does. LogLevel applies: the ap_log_* macros compare the level
- * with the server's (server_rec.log.level, set from LogLevel) before calling here,
- * and geows' logging compares it again.
+ * for a request), and geows' logging adds the stamp, [:level] and pid, and escapes it
+ * as httpd does. LogLevel applies: the ap_log_* macros compare the level with the
+ * server's (server_rec.log.level, set from LogLevel) before calling here, and geows'
+ * logging compares it again.
  */
 
 #include "runtime.h"
@@ -19,25 +19,11 @@
 /* httpd's own limit for one message (MAX_STRING_LEN); longer ones are cut. */
 #define LINE_MAX_BYTES 8192
 
-/* The module's short name, as httpd prints it: its source's file name without
-   "mod_" and ".c" (a module never registered has no name httpd knows; its
-   file's is the one httpd would print once it is). */
-static void module_name(const char *file, char *name, size_t size)
+/* A source file as httpd names it in a line: without its directories. */
+static const char *source_name(const char *file)
 {
-    const char *base = file != NULL ? strrchr(file, '/') : NULL;
-    size_t length;
-    base = base != NULL ? base + 1 : (file != NULL ? file : "");
-    if (strncmp(base, "mod_", 4) == 0)
-        base += 4;
-    length = strcspn(base, ".");
-    if (length == 0) {  /* no file to name it after */
-        base = "plugin";
-        length = strlen(base);
-    }
-    if (length >= size)
-        length = size - 1;
-    memcpy(name, base, length);
-    name[length] = '\0';
+    const char *slash = strrchr(file, '/');
+    return slash != NULL ? slash + 1 : file;
 }
 
 static void log_line(const char *file, int line, int level, apr_status_t status,
@@ -45,14 +31,14 @@ static void log_line(const char *file, int line, int level, apr_status_t status,
                      const request_rec *r, const char *fmt, va_list args)
 {
     char text[LINE_MAX_BYTES];
-    char module[64];
     size_t used = 0;
     const char *referer;
     level &= APLOG_LEVELMASK;
     if (geows_log_to == NULL)
         return;
     if (level >= APLOG_DEBUG && file != NULL)
-        used += snprintf(text + used, sizeof(text) - used, "%s(%d): ", file, line);
+        used += snprintf(text + used, sizeof(text) - used, "%s(%d): ", source_name(file),
+                         line);
     if (status != APR_SUCCESS && used < sizeof(text)) {
         char reason[256];
         apr_strerror(status, reason, sizeof(reason));
@@ -66,8 +52,9 @@ static void log_line(const char *file, int line, int level, apr_status_t status,
     if (r != NULL && (referer = apr_table_get(r->headers_in, "Referer")) != NULL
             && used < sizeof(text))
         snprintf(text + used, sizeof(text) - used, ", referer: %s", referer);
-    module_name(file, module, sizeof(module));
-    geows_log_to(level, module, text);
+    /* No module name: geows registers no plugin module yet, and httpd prints a line
+       of a module it does not know (APLOG_NO_MODULE) as [:level]. */
+    geows_log_to(level, "", text);
 }
 
 AP_DECLARE(void) ap_log_error_(const char *file, int line, int module_index, int level,

@@ -12,7 +12,8 @@
 #include "http_config.h"
 
 /* Where a log line goes: geows' error log (Python's logging), at an APLOG_* level,
-   under the module's short name ("dumb_increment" for mod_dumb_increment.c). */
+   under its module's short name ("" for none, as httpd prints a line of a module it
+   does not know: [:level]). */
 typedef void (*geows_log_sink)(int level, const char *module, const char *line);
 
 /* A server (the main one or a <VirtualHost>) as geows' config describes it. */
