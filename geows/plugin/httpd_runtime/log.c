@@ -85,7 +85,10 @@ AP_DECLARE(void) ap_log_rerror_(const char *file, int line, int module_index, in
     va_list args;
     (void)module_index;
     va_start(args, fmt);
-    log_line(file, line, level, status, r->useragent_ip, r->useragent_addr, r, fmt, args);
+    if (r != NULL)
+        log_line(file, line, level, status, r->useragent_ip, r->useragent_addr, r, fmt, args);
+    else  /* a plugin's bug, logged rather than crashed on */
+        log_line(file, line, level, status, NULL, NULL, NULL, fmt, args);
     va_end(args);
 }
 
@@ -95,7 +98,8 @@ AP_DECLARE(void) ap_log_cerror_(const char *file, int line, int module_index, in
     va_list args;
     (void)module_index;
     va_start(args, fmt);
-    log_line(file, line, level, status, c->client_ip, c->client_addr, NULL, fmt, args);
+    log_line(file, line, level, status, c != NULL ? c->client_ip : NULL,
+             c != NULL ? c->client_addr : NULL, NULL, fmt, args);
     va_end(args);
 }
 
@@ -107,7 +111,8 @@ AP_DECLARE(void) ap_log_cserror_(const char *file, int line, int module_index, i
     (void)module_index;
     (void)s;
     va_start(args, fmt);
-    log_line(file, line, level, status, c->client_ip, c->client_addr, NULL, fmt, args);
+    log_line(file, line, level, status, c != NULL ? c->client_ip : NULL,
+             c != NULL ? c->client_addr : NULL, NULL, fmt, args);
     va_end(args);
 }
 
