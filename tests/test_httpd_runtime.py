@@ -31,6 +31,7 @@ from tests.test_c_plugins import (
     status_of,
     url,
 )
+from tests.test_tls import certs, client_context  # noqa: F401 (certs: its fixture)
 
 # httpd's and APR's headers where Debian puts them (apache2-dev, libapr1-dev), and the
 # macros apr-1-config gives a build.
@@ -188,6 +189,33 @@ def test_r_server_is_the_virtual_host_answering(plugins: Path) -> None:
         "b.test": ("b.test:8080", "b.test", "8080", "http://b.test:8080/report"),
         "B.TEST:9": ("b.test:8080", "b.test", "9", "http://b.test:9/report"),
         "unknown.test": ("a.test:0", "unknown.test", "80", "http://unknown.test/report")}
+
+
+def test_over_tls_the_scheme_is_https(plugins: Path, certs: Path) -> None:  # noqa: F811
+    server = GeowsProcess(f"""
+        LoadModule ssl_module modules/mod_ssl.so
+        Listen 127.0.0.1:@PORT@ https
+        <VirtualHost *:@PORT@>
+          ServerName a.test
+          SSLEngine on
+          SSLCertificateFile {certs}/a.test.pem
+          SSLCertificateKeyFile {certs}/a.test.key
+        </VirtualHost>
+        <Location /report>
+          SetHandler websocket-handler
+          WebSocketHandler request_rec.so request_rec_init
+        </Location>
+        """, server_root=plugins)
+    try:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        # no port in the Host: the scheme's, 443
+        with connect("wss://a.test/report", sock=sock, ssl=client_context(certs),
+                     server_hostname="a.test") as ws:
+            ws.send("report")
+            report = ws.recv(timeout=5)
+    finally:
+        assert server.stop() == 0
+    assert " port=443 url=https://a.test/report " in report, report
 
 
 def test_at_loglevel_debug_a_line_names_its_source(plugins: Path) -> None:
