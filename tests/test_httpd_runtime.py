@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from geows.plugin.c_runtime import built
+from geows.plugin.elf import dynamic_needs
 from tests.geows_process import REPO, GeowsProcess, missing_tool, run_cli
 from tests.httpd import harness
 from tests.test_c_plugins import (
@@ -306,6 +308,30 @@ def test_without_the_runtime_a_plugin_that_needs_it_is_refused_saying_how_to_bui
     assert re.search(r"\(ap_\w+, ap_\w+, ap_\w+ and \d+ more\)", checked.stderr)
     assert ("which is not built: apt-get install apache2-dev libapr1-dev libaprutil1-dev, "
             "then reinstall geows (pip install .) to build it") in checked.stderr
+
+
+def test_a_librarys_needs_are_read_as_binutils_reads_them(plugins: Path) -> None:
+    """elf.dynamic_needs against nm (undefined, not weak) and readelf (NEEDED)."""
+    nm, readelf = shutil.which("nm"), shutil.which("readelf")
+    if nm is None or readelf is None:
+        missing_tool("nm or readelf is missing (apt-get install binutils)")
+    for library in (plugins / "request_rec.so", plugins / "apr_increment.so", built(),
+                    Path("/usr/lib/x86_64-linux-gnu/libaprutil-1.so.0")):
+        needs = dynamic_needs(library.read_bytes())
+        listed = subprocess.run([nm, "-D", "--undefined-only", str(library)],
+                                capture_output=True, text=True, timeout=30, check=True)
+        undefined = {line.split()[-1].split("@")[0] for line in listed.stdout.splitlines()
+                     if line.split()[0] == "U"}
+        assert set(needs.symbols) == undefined and len(needs.symbols) == len(undefined)
+        dynamic = subprocess.run([readelf, "-d", str(library)], capture_output=True, text=True,
+                                 timeout=30, check=True)
+        assert list(needs.libraries) == re.findall(r"\(NEEDED\).*\[(.+)\]", dynamic.stdout)
+    assert {"ap_log_rerror_", "ap_get_server_port", "apr_palloc"} <= set(
+        dynamic_needs((plugins / "request_rec.so").read_bytes()).symbols)
+    truncated = (plugins / "request_rec.so").read_bytes()[:4096]
+    for junk in (b"", b"\x7fELF" + b"\0" * 60, b"not an ELF file at all" * 4, truncated):
+        with pytest.raises(ValueError):
+            dynamic_needs(junk)
 
 
 def worker_state(pid: int) -> tuple[int, int, int]:
