@@ -1,7 +1,9 @@
 """Load a C plugin built for Apache mod_websocket (a .so) and serve it through
 the Python plugin API (WebSocketHandler path/to/plugin.so init_function).
 
-ctypes rather than cffi: it is in the standard library and needs no compiler or build step.
+ctypes rather than cffi: it is in the standard library and needs no compiler or build step
+(geows' httpd runtime, which plugins written against httpd's API need, is built once, when
+geows is installed: setup.py).
 
 How a C plugin runs here:
 - its init function runs once per WebSocketHandler line, at configuration time
