@@ -13,6 +13,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,16 +123,17 @@ def test_a_plugin_reads_its_handshake_from_request_rec(geows: GeowsProcess) -> N
                       re.split(r" (?=\w+=)", ws.recv(timeout=5)))
         client_port = ws.socket.getsockname()[1]
     assert report == {
-        "method": "GET", "number": "0", "protocol": "HTTP/1.1",
+        "method": "GET", "number": "0", "protocol": "HTTP/1.1", "proto_num": "1001",
         "the_request": "GET /private/sub%20dir?a=1&b=%41 HTTP/1.1",
         "uri": "/private/sub dir", "unparsed_uri": "/private/sub%20dir?a=1&b=%41",
-        "args": "a=1&b=%41", "hostname": "127.0.0.1", "path": "/private/sub%20dir",
-        "query": "a=1&b=%41", "user": "ann", "probe": "probed",
+        "args": "a=1&b=%41", "hostname": "127.0.0.1", "path": "/private/sub dir",
+        "query": "a=1&b=%41", "parsed_host": "NULL", "parsed_port": str(geows.port),
+        "user": "ann", "auth_type": "Basic", "probe": "probed",
         "headers": report["headers"], "same": "yes",
         "client": f"127.0.0.1:{client_port}", "local": f"127.0.0.1:{geows.port}",
         "server": report["server"], "port": str(geows.port),
-        "url": f"http://127.0.0.1:{geows.port}/private/sub dir", "time": "recent",
-        "pools": "nested"}
+        "url": f"http://127.0.0.1:{geows.port}/private/sub dir", "scheme": "http",
+        "time": "recent", "pools": "nested"}
     assert int(report["headers"]) >= 7  # Host, Upgrade, Connection, Sec-WebSocket-*...
     assert report["server"].endswith(":0")  # ServerName sets no port
     with connect(url(geows, "/report")) as ws:  # no query, no user
@@ -290,6 +292,126 @@ def test_the_runtime_answers_as_httpd_does(geows: GeowsProcess, plugins: Path) -
     root = str(plugins).encode()  # the one answer that differs: each one's ServerRoot
     assert runtime.replace(root, b"ROOT").split(b"\n") == \
         httpd.replace(str(module_dir).encode(), b"ROOT").split(b"\n")
+
+
+REPORT_CONFIG = """
+{modules}
+ServerName report.test
+Listen 127.0.0.1:{port}
+{server_lines}
+<Location /private>
+  {handler}
+  AuthType Basic
+  AuthName private
+  AuthUserFile {www}/htpasswd
+  Require valid-user
+</Location>
+"""
+
+HTTPD_MODULES = """
+LoadModule mpm_event_module {modules}/mod_mpm_event.so
+LoadModule authn_core_module {modules}/mod_authn_core.so
+LoadModule authn_file_module {modules}/mod_authn_file.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+LoadModule authz_user_module {modules}/mod_authz_user.so
+LoadModule auth_basic_module {modules}/mod_auth_basic.so
+LoadModule request_report_module {module}
+"""
+
+# One handshake, byte for byte the same to both servers.
+REPORT_HEAD = ("GET /private/sub%20dir?a=1&b=%41 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+               "X-Probe: probed\r\nAuthorization: Basic YW5uOnMzY3JldA==\r\n"
+               "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def read_head(sock: socket.socket) -> tuple[bytes, bytes]:
+    """A response's head, and what came after it."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def httpd_report(port: int) -> tuple[str, int]:
+    """httpd's module answers the handshake with its report, as a body; and the client's
+    port."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(REPORT_HEAD.format(port=port).encode())
+        head, body = read_head(sock)
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        length = int(re.search(rb"\r\nContent-Length: (\d+)", head)[1])
+        while len(body) < length:
+            body += sock.recv(65536)
+        return body.decode("latin-1"), sock.getsockname()[1]
+
+
+def geows_report(port: int) -> tuple[str, int]:
+    """The plugin's report of the same handshake, asked for in a masked frame."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(REPORT_HEAD.format(port=port).encode())
+        head, frame = read_head(sock)
+        assert head.startswith(b"HTTP/1.1 101 "), head
+        mask = os.urandom(4)
+        sock.sendall(b"\x81\x86" + mask + bytes(b ^ mask[n % 4] for n, b in enumerate(b"report")))
+        while len(frame) < 4 or len(frame) < 4 + int.from_bytes(frame[2:4], "big"):
+            frame += sock.recv(65536)
+        assert frame[:2] == b"\x81\x7e", frame[:2]  # a text frame of 126 to 65535 bytes
+        return frame[4:4 + int.from_bytes(frame[2:4], "big")].decode(), sock.getsockname()[1]
+
+
+def test_a_plugin_reads_from_request_rec_what_httpd_gives_a_module(plugins: Path) -> None:
+    """The same handshake to httpd, where a module's handler reports its request_rec
+    (tests/c_plugins/request_report.h), and to geows, where the plugin reports its own:
+    the same report, but for each one's ports."""
+    reason = harness.available()
+    if reason:
+        missing_tool(reason)
+    htpasswd = shutil.which("htpasswd")
+    if htpasswd is None:
+        missing_tool("htpasswd is missing (apt-get install apache2-utils)")
+    www = Path(tempfile.mkdtemp(prefix="geows-httpdrt-"))  # httpd's children are www-data
+    try:
+        www.chmod(0o755)
+        for name in ("mod_request_report.c", "request_report.h"):
+            shutil.copy(TEST_SOURCES / name, www / name)
+        built_module = subprocess.run([harness.APXS, "-c", "-o", "mod_request_report.so",
+                                       "mod_request_report.c"], cwd=www, capture_output=True,
+                                      text=True, timeout=120)
+        assert built_module.returncode == 0, built_module.stderr
+        subprocess.run([htpasswd, "-cbB", str(www / "htpasswd"), "ann", "s3cret"], check=True,
+                       capture_output=True, timeout=30)
+        (www / "htpasswd").chmod(0o644)
+        httpd_port = harness.free_port()
+        httpd_conf = www / "httpd.conf"
+        httpd_conf.write_text(REPORT_CONFIG.format(
+            modules=HTTPD_MODULES.format(modules=harness.MODULES,
+                                         module=www / ".libs/mod_request_report.so"),
+            port=httpd_port, www=www, handler="SetHandler request-report",
+            server_lines=f"User www-data\nGroup www-data\nPidFile {www}/httpd.pid\n"
+                         f"ErrorLog {www}/error.log"))
+        with harness.running_httpd(httpd_conf, www, harness.httpd_env(www), [httpd_port],
+                                   www / "error.log"):
+            httpd, httpd_client = httpd_report(httpd_port)
+        server = GeowsProcess(REPORT_CONFIG.format(
+            modules="", port="@PORT@", www=www, server_lines="",
+            handler="SetHandler websocket-handler\n"
+                    "  WebSocketHandler request_rec.so request_rec_init"), server_root=plugins)
+        try:
+            runtime, geows_client = geows_report(server.port)
+        finally:
+            assert server.stop() == 0
+    finally:
+        shutil.rmtree(www)
+    runtime = runtime.removesuffix(" same=yes")
+    for report, port, client in ((httpd, httpd_port, httpd_client),
+                                 (runtime, server.port, geows_client)):
+        assert f":{port} " in report and f":{client} " in report
+    assert runtime.replace(str(server.port), "PORT").replace(str(geows_client), "CLIENT") == \
+        httpd.replace(str(httpd_port), "PORT").replace(str(httpd_client), "CLIENT")
 
 
 def test_without_the_runtime_a_plugin_that_needs_it_is_refused_saying_how_to_build_it(

@@ -3,7 +3,8 @@
  * ap_log_rerror. Built without -lapr-1: APR, like the ap_* functions, comes from
  * geows' httpd runtime, as it came from httpd for a module built with apxs.
  *
- * "report" answers what r says; on_connect allocates 64 KiB from r->pool (a pool
+ * "report" answers what r says (request_report.h, which a module under httpd answers
+ * too); on_connect allocates 64 KiB from r->pool (a pool
  * that is not destroyed shows in the worker's RSS), sets a response header and a
  * note (writes to the request must harm nothing), and logs a line at info (shown
  * at LogLevel info) and one at debug (not shown). Its init function registers a
@@ -17,16 +18,12 @@
 #include "apr_strings.h"
 #include "apr_tables.h"
 
+#include "request_report.h"
 #include "websocket_plugin.h"
 
 #include <string.h>
 
 #define BALLAST (64 * 1024)
-
-static const char *or_null(const char *text)
-{
-    return text != NULL ? text : "NULL";
-}
 
 static void *CALLBACK on_connect(const WebSocketServer *server)
 {
@@ -39,7 +36,7 @@ static void *CALLBACK on_connect(const WebSocketServer *server)
     apr_table_set(r->headers_out, "X-Ignored", "by geows");
     apr_table_set(r->notes, "seen", "yes");
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "request_rec: %s from %s", r->the_request,
-                  or_null(r->user));
+                  report_or_null(r->user));
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "request_rec: a debug line");
     return r;
 }
@@ -52,22 +49,8 @@ static size_t CALLBACK on_message(void *private, const WebSocketServer *server, 
     (void)type;
     if (size == 6 && memcmp(buffer, "report", 6) == 0) {
         /* from the request's pool, as long as the connection lives */
-        report = apr_psprintf(
-            r->pool,
-            "method=%s number=%d protocol=%s the_request=%s uri=%s unparsed_uri=%s args=%s "
-            "hostname=%s path=%s query=%s user=%s probe=%s headers=%d same=%s "
-            "client=%s:%d local=%s:%d server=%s:%u port=%u url=%s time=%s pools=%s",
-            r->method, r->method_number, r->protocol, r->the_request, r->uri,
-            r->unparsed_uri, or_null(r->args), or_null(r->hostname),
-            or_null(r->parsed_uri.path), or_null(r->parsed_uri.query), or_null(r->user),
-            or_null(apr_table_get(r->headers_in, "x-probe")),
-            apr_table_elts(r->headers_in)->nelts,
-            server->request(server) == r ? "yes" : "no",
-            r->useragent_ip, r->useragent_addr->port, r->connection->local_ip,
-            r->connection->local_addr->port, r->server->server_hostname, r->server->port,
-            ap_get_server_port(r), ap_construct_url(r->pool, r->uri, r),
-            apr_time_now() - r->request_time < apr_time_from_sec(60) ? "recent" : "wrong",
-            apr_pool_parent_get(r->pool) == r->connection->pool ? "nested" : "apart");
+        report = apr_psprintf(r->pool, "%s same=%s", request_report(r),
+                              server->request(server) == r ? "yes" : "no");
         server->send(server, MESSAGE_TYPE_TEXT, (const unsigned char *)report, strlen(report));
     }
     else if (size == 4 && memcmp(buffer, "warn", 4) == 0) {

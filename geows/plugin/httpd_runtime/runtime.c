@@ -178,13 +178,15 @@ request_rec *geows_request_new(server_rec *server, const geows_request_facts *fa
         r->proto_num = HTTP_VERSION(1, 0);
     r->unparsed_uri = apr_pstrdup(pool, facts->target);
     r->the_request = apr_pstrcat(pool, r->method, " ", r->unparsed_uri, " ", r->protocol, NULL);
-    r->uri = apr_pstrdup(pool, facts->uri);
     r->args = copy(pool, facts->args);
     apr_uri_parse(pool, r->unparsed_uri, &r->parsed_uri);
+    /* httpd decodes the path where it parsed it: r->uri is parsed_uri.path */
+    r->uri = r->parsed_uri.path = apr_pstrdup(pool, facts->uri);
     if (facts->hostname != NULL) {
+        /* the Host's port goes to parsed_uri, its name only to r->hostname (httpd's
+           fix_hostname): an origin-form target has no host of its own */
         apr_port_t port = 0;
         r->hostname = host_name(pool, facts->hostname, &port);
-        r->parsed_uri.hostname = apr_pstrdup(pool, r->hostname);
         if (port != 0) {
             r->parsed_uri.port = port;
             r->parsed_uri.port_str = apr_itoa(pool, port);
