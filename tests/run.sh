@@ -6,13 +6,15 @@ cd "$(dirname "$0")/.."
 
 # Every tool a test uses, so that none is missing (a missing tool fails its tests):
 # third-party draft-76 clients (Perl, Ruby) the tests drive against geows, the real httpd
-# (with apxs, to build a stand-in module) for tests/httpd, and the browser tests/browser
+# (with apxs, to build a stand-in module) for tests/httpd, httpd's and APR's headers
+# (apache2-dev, libapr1-dev, libaprutil1-dev), which geows' httpd runtime for C plugins is
+# built against (pip install below builds it), and the browser tests/browser
 # drives with Node.js, ss (iproute2), which tests/test_ping reads sockets with, and
 # redis-server and nftables, the broker and the partitions of the tests across hosts,
 # curl, which the tutorial (docs/tutorial.md) reads the status page with, and systemd's
 # systemd-analyze, which checks conf/systemd/geows.service (Autobahn's runner, kosoku, and
 # the documentation's Sphinx come from PyPI below).
-DEBIAN_PACKAGES=(libprotocol-websocket-perl ruby ruby-websocket chromium apache2 apache2-dev apache2-utils gcc libc6-dev openssl iproute2 redis-server nftables curl systemd)
+DEBIAN_PACKAGES=(libprotocol-websocket-perl ruby ruby-websocket chromium apache2 apache2-dev libapr1-dev libaprutil1-dev apache2-utils gcc libc6-dev openssl iproute2 redis-server nftables curl systemd)
 # Debian's Node.js unless node and npm are on PATH already (NodeSource's nodejs, say, which
 # carries its own npm and conflicts with Debian's).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -3,10 +3,24 @@ opens them)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
 from geows.log_format import LogFormat, ServerNames
+
+NOTICE = 25
+TRACE = 5
+logging.addLevelName(NOTICE, "NOTICE")
+logging.addLevelName(TRACE, "TRACE")
+
+# httpd's LogLevel names, most to least severe, as Python's logging levels.
+LEVELS = {
+    "emerg": logging.CRITICAL, "alert": logging.CRITICAL, "crit": logging.CRITICAL,
+    "error": logging.ERROR, "warn": logging.WARNING, "notice": NOTICE,
+    "info": logging.INFO, "debug": logging.DEBUG,
+    **{f"trace{n}": TRACE for n in range(1, 9)},
+}
 
 # syslog facilities httpd's ErrorLog syslog:FACILITY knows; local7 when none is given.
 SYSLOG_FACILITIES = ("auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail",

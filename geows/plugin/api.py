@@ -22,6 +22,7 @@ from geows.messages import BINARY, CLOSE, PING, PONG, TEXT, Broadcast
 
 if TYPE_CHECKING:
     from geows.http import Request
+    from geows.log_format import ServerNames
 
 __all__ = ["BINARY", "CLOSE", "PING", "PONG", "TEXT", "Plugin", "WebSocketServer"]
 
@@ -105,7 +106,7 @@ class WebSocketServer:
        The handshake request, parsed once as httpd parses it: `method`, `path`
        (decoded, as `<Location>` matches it), `query` (raw, without "?"),
        `host` (the host that picked the virtual host) and `headers`
-       (C plugins get NULL from request(): there is no Apache request_rec).
+       (C plugins get it as an httpd request_rec from request()).
 
     .. attribute:: remote_addr
        :type: tuple[str, int]
@@ -117,6 +118,21 @@ class WebSocketServer:
        :type: str | None
 
        Who Basic authentication let through (httpd's REMOTE_USER), else None.
+
+    .. attribute:: local_addr
+       :type: tuple[str, int] | None
+
+       The address and port the connection came in on (None outside a server).
+
+    .. attribute:: server_names
+
+       The server (the main one or a <VirtualHost>) answering: its `name` and `port`
+       (None: the scheme's); None outside a server.
+
+    .. attribute:: secure
+       :type: bool
+
+       Whether the connection is TLS.
 
     .. attribute:: subprotocols
        :type: tuple[str, ...]
@@ -130,14 +146,19 @@ class WebSocketServer:
        The headers set_header added to the handshake's answer, in order.
     """
 
-    __slots__ = ("request", "remote_addr", "user", "subprotocols", "response_headers",
-                 "_subprotocol", "_channel")
+    __slots__ = ("request", "remote_addr", "user", "local_addr", "server_names", "secure",
+                 "subprotocols", "response_headers", "_subprotocol", "_channel")
 
     def __init__(self, request: Request, remote_addr: tuple[str, int],
-                 subprotocols: tuple[str, ...], channel: _Channel, user: str | None = None):
+                 subprotocols: tuple[str, ...], channel: _Channel, user: str | None = None,
+                 *, local_addr: tuple[str, int] | None = None,
+                 server_names: ServerNames | None = None, secure: bool = False):
         self.request = request
         self.remote_addr = remote_addr
         self.user = user   # who Basic authentication let through (httpd's REMOTE_USER)
+        self.local_addr = local_addr
+        self.server_names = server_names
+        self.secure = secure
         self.subprotocols = subprotocols
         self.response_headers: list[tuple[str, str]] = []
         self._subprotocol = subprotocols[0] if subprotocols else None

@@ -1,7 +1,9 @@
 """Load a C plugin built for Apache mod_websocket (a .so) and serve it through
 the Python plugin API (WebSocketHandler path/to/plugin.so init_function).
 
-ctypes rather than cffi: it is in the standard library and needs no compiler or build step.
+ctypes rather than cffi: it is in the standard library and needs no compiler or build step
+(geows' httpd runtime, which plugins written against httpd's API need, is built once, when
+geows is installed: setup.py).
 
 How a C plugin runs here:
 - its init function runs once per WebSocketHandler line, at configuration time
@@ -18,7 +20,11 @@ How a C plugin runs here:
   (a plugin's thread may send until then), and keys are never reused, so a
   call after that is logged rather than reaching another connection - as long
   as the freed struct's memory still holds its key: using it is the plugin's bug;
-- `request` returns NULL: there is no Apache request_rec;
+- `request` returns an httpd request_rec made by geows' httpd runtime
+  (geows.plugin.c_runtime) on its first call; its pools are destroyed once
+  on_disconnect has returned (or the connection was refused);
+- a plugin is read before it is loaded: one needing a symbol nothing provides
+  is refused at its line (c_runtime.refusal), never loaded to fail later;
 - the struct is geows' larger GeowsServer, which starts with the module's and adds
   rooms and broadcasts (join, leave, broadcast), its `size` saying so; a library that
   exports geows_on_broadcast_gap is told of broadcasts lost for good.
@@ -38,6 +44,7 @@ from gevent import monkey
 from geows.config import WebSocketSettings
 from geows.errors import ConfigError, ConnectionClosed
 from geows.plugin.api import BINARY, CLOSE, PING, PONG, TEXT, WebSocketServer, check_room
+from geows.plugin.c_runtime import Request, refusal
 from geows.plugin.threads import run_in_thread
 
 log = logging.getLogger("geows.plugin")
@@ -142,7 +149,8 @@ class _Misuse(Exception):
 class _Connection:
     """One accepted (or being accepted) connection of a C plugin."""
 
-    __slots__ = ("plugin", "handle", "key", "struct", "address", "private", "lock", "_strings")
+    __slots__ = ("plugin", "handle", "key", "struct", "address", "private", "lock", "request",
+                 "_strings")
 
     def __init__(self, plugin: CPlugin, handle: WebSocketServer):
         self.plugin = plugin
@@ -156,6 +164,7 @@ class _Connection:
         # One C call at a time per connection, even if its greenlet is killed
         # while a call runs (at shutdown): on_disconnect then waits for it.
         self.lock = _os_lock()
+        self.request = Request()
         # Strings handed to C stay valid for the connection's life.
         self._strings: dict[str, ctypes.Array] = {}
         _live[self.key] = self
@@ -175,6 +184,13 @@ class _Connection:
 
     def end(self) -> None:
         _live.pop(self.key, None)
+        # Its pools go unless a C call still runs (its greenlet was killed at shutdown):
+        # then they are left to the process's end rather than freed under the plugin.
+        if self.lock.acquire(blocking=False):
+            try:
+                self.request.destroy()
+            finally:
+                self.lock.release()
 
     def __str__(self) -> str:
         host, port = self.handle.remote_addr
@@ -249,6 +265,9 @@ def load_c_plugin(settings: WebSocketSettings) -> CPlugin:
     path = settings.plugin
     library = _libraries.get(path)
     if library is None:
+        reason = refusal(path)
+        if reason is not None:
+            raise fail(f"cannot load C plugin {path}: {reason}")
         try:
             # As Apache's apr_dso_load: every symbol resolved now, and exported
             # to libraries loaded later.
@@ -323,8 +342,11 @@ def _server_callback(type_: Any, safe: Any) -> Callable[[Callable[..., Any]], An
 
 
 @_server_callback(_Request, None)
-def request(connection: _Connection) -> None:
-    return None  # no request_rec exists outside Apache
+def request(connection: _Connection) -> int:
+    try:
+        return connection.request.get(connection.handle)
+    except OSError as exc:
+        raise _Misuse(f"request() failed: {exc}") from None
 
 
 @_server_callback(_HeaderGet, None)

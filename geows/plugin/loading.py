@@ -8,6 +8,7 @@ from typing import Any
 
 from geows.config import Config, WebSocketSettings
 from geows.plugin.c_loader import load_c_plugin
+from geows.plugin.c_runtime import start as start_httpd_runtime
 from geows.plugin.python_loader import load_python_plugin
 
 
@@ -24,6 +25,9 @@ def load_plugins(config: Config,
     """Load the plugin of every WebSocketHandler line (ConfigError on the first failure);
     `sources`: Python plugins' texts by path (geows.process.assignment.Parsed)."""
     sources = sources or {}
+    if any(section.websocket is not None and section.websocket.c_plugin
+           for section in config.locations):
+        start_httpd_runtime(config)  # before any C plugin: they link to it
     return {section.websocket: load_plugin(section.websocket,
                                            sources.get(section.websocket.plugin))
             for section in config.locations if section.websocket is not None}

@@ -137,7 +137,9 @@ class Handshake:
             raise HttpError(403, refusal)
         plugin = self.server.plugins[settings]
         handle = WebSocketServer(request, self.record.remote_addr, protocol.subprotocols,
-                                 session, user)
+                                 session, user, local_addr=self.record.local,
+                                 server_names=route.logs.names,
+                                 secure=self.tls_context is not None)
         protocol.receive_data(self._after_body(request, protocol.name))
         on_connect = getattr(plugin, "on_connect", None)
         try:

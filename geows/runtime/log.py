@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 from gevent import monkey
 
 from geows import limits
-from geows.config.logs import LogTarget
+from geows.config.logs import LEVELS, NOTICE, TRACE, LogTarget
 from geows.errors import ConfigError
 from geows.log_format import Entry, escape
 
@@ -48,18 +48,6 @@ if TYPE_CHECKING:
     from geows.config import Config
     from geows.config.logs import ServerLogs
 
-NOTICE = 25
-TRACE = 5
-logging.addLevelName(NOTICE, "NOTICE")
-logging.addLevelName(TRACE, "TRACE")
-
-# httpd's LogLevel names, most to least severe.
-LEVELS = {
-    "emerg": logging.CRITICAL, "alert": logging.CRITICAL, "crit": logging.CRITICAL,
-    "error": logging.ERROR, "warn": logging.WARNING, "notice": NOTICE,
-    "info": logging.INFO, "debug": logging.DEBUG,
-    **{f"trace{n}": TRACE for n in range(1, 9)},
-}
 _NAMES = {logging.CRITICAL: "crit", logging.ERROR: "error", logging.WARNING: "warn",
           NOTICE: "notice", logging.INFO: "info", logging.DEBUG: "debug", TRACE: "trace1"}
 _SYSLOG_PRIORITIES = {logging.CRITICAL: "crit", logging.ERROR: "err",

@@ -59,10 +59,10 @@ extern "C" {
 #define WEBSOCKET_PLUGIN_VERSION_0 0
 
 /*
- * Apache's request record. geows has none (request() returns NULL), so it is
- * only named here, unless the plugin already included Apache's httpd.h (a
- * plugin that includes httpd.h after this header repeats the typedef: fine in
- * C11, a -pedantic warning in C99).
+ * Apache's request record: include httpd.h (apache2-dev) to read it; geows'
+ * httpd runtime gives it httpd 2.4's layout. Only named here, unless the plugin
+ * already included httpd.h (a plugin that includes httpd.h after this header
+ * repeats the typedef: fine in C11, a -pedantic warning in C99).
  */
 #ifndef APACHE_HTTPD_H
 typedef struct request_rec request_rec;
@@ -78,7 +78,9 @@ struct _WebSocketServer {
     unsigned int version; /* WEBSOCKET_SERVER_VERSION_1 */
     struct _WebSocketState *state; /* the server's own: do not touch */
 
-    /* Apache's request record; under geows always NULL. */
+    /* Apache's request record for the handshake; its pool lives until
+       on_disconnect has returned. Under geows NULL only if its httpd runtime is
+       not built (the error log says so). */
     struct request_rec *(CALLBACK *request)(const WebSocketServer *server);
     /* A request header's value, NULL if absent; valid for the connection's life. */
     const char *(CALLBACK *header_get)(const WebSocketServer *server, const char *key);

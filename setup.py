@@ -1,0 +1,27 @@
+"""The optional C part of geows: its httpd runtime for C plugins
+(geows/plugin/httpd_runtime), built against httpd 2.4's and APR's headers (Debian:
+apache2-dev, libapr1-dev, libaprutil1-dev) and linked with libapr-1 and libaprutil-1.
+Without them `pip install .` still installs geows, warning that the runtime was not
+built; a C plugin that needs it is then refused, naming the packages (README, C plugins).
+Everything else about the package is in setup.cfg."""
+
+from pathlib import Path
+
+from setuptools import Extension, setup
+
+SOURCES = sorted(str(path) for path in Path("geows/plugin/httpd_runtime").glob("*.c"))
+
+# A shared library geows loads with ctypes (RTLD_GLOBAL, before any plugin), not a
+# Python module: built as an extension for the wheel's platform tag and pip's build.
+RUNTIME = Extension(
+    "geows.plugin._httpd_runtime",
+    sources=SOURCES,
+    depends=[str(path) for path in Path("geows/plugin/httpd_runtime").glob("*.[hd]*")],
+    include_dirs=["/usr/include/apache2", "/usr/include/apr-1.0"],
+    define_macros=[("LINUX", None), ("_REENTRANT", None), ("_GNU_SOURCE", None)],
+    libraries=["apr-1", "aprutil-1"],
+    extra_compile_args=["-pthread", "-Wall", "-Wextra"],
+    optional=True,
+)
+
+setup(ext_modules=[RUNTIME])
