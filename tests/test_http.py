@@ -330,6 +330,7 @@ def test_bad_body_framing_is_400(fields):
     ("GET", "http:/x", ("Host: h",), "/x", "", "h", "/x"),    # no authority: Host decides
     ("GET", "https://admin.test/x", ("Host: h",), "/x", "", "h", "/x"),  # not this scheme
     ("GET", "?x", ("Host: h",), "/", "x", "h", "?x"),
+    ("GET", "/a?b?c", ("Host: h",), "/a", "b?c", "h", "/a?b?c"),   # the first '?' ends the path
     ("OPTIONS", "*", ("Host: h",), "*", "", "h", "*"),
     ("OPTIONS", "http://admin.test", ("Host: h",), "*", "", "admin.test", "*"),
     ("CONNECT", "admin.test:443", ("Host: h",), "/", "", "admin.test:443", "/"),
@@ -500,6 +501,8 @@ A80 = "a" * 80
      "unrecognized protocol: HTTP/" + "1" * 15),
     (head(A, "Host: h"), 400, "invalid request target: " + A80),
     (head("/a#b", "Host: h"), 400, "request target with a fragment"),
+    (head("/a?q#f", "Host: h"), 400, "request target with a fragment"),     # after a query
+    (head("http://h#a#b", "Host: h"), 400, "request target with a fragment"),  # the first '#'
     (head("http://u@h/", "Host: h"), 400, "request target with a username or password"),
     (head("ftp" + "p" * 30 + "://h/", "Host: h"), 400, "request target with scheme ft" + "p" * 18),
     (head("[::1]x" + A, method="CONNECT"), 400, "invalid CONNECT target: [::1]x" + A80[6:]),
