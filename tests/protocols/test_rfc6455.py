@@ -454,11 +454,27 @@ def test_handshake_refusals_say_why():
      "missing Sec-WebSocket-Key header", ()),
     ("Upgrade: websocket", "Upgrade: h2c", 426, "invalid Upgrade header: h2c",
      (("Upgrade", "websocket"),)),
+    # 4.1: "The method of the request MUST be GET, and the HTTP version MUST be at least 1.1"
+    ("GET /chat?x=1 HTTP/1.1", "POST /chat?x=1 HTTP/1.1", 405, "unsupported HTTP method: POST",
+     (("Allow", "GET"),)),
+    ("GET /chat?x=1 HTTP/1.1", "GET /chat?x=1 HTTP/1.0", 505,
+     "unsupported HTTP version: HTTP/1.0", ()),
 ])
-def test_a_handshake_websockets_refuses_keeps_its_status_reason_and_upgrade(
+def test_a_handshake_websockets_refuses_keeps_its_status_reason_and_headers(
         old, new, status, reason, headers):
     request = RequestParser().feed(HEAD.format(version="13", extra="").replace(old, new).encode())
     with pytest.raises(HttpError) as refused:
         RFC6455(request)
     assert (refused.value.status, refused.value.reason, refused.value.headers) == (
         status, reason, headers)
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.2", "HTTP/2.0"])
+def test_a_handshake_over_a_version_above_1_1_is_answered(version):
+    """4.2.1: "An HTTP/1.1 or higher GET request"; the request parser reads a higher
+    version as 1.1 (as httpd does, and mod_websocket upgrades it)."""
+    head = HEAD.format(version="13", extra="").replace(" HTTP/1.1", f" {version}")
+    protocol = RFC6455(RequestParser().feed(head.encode()))
+    protocol.accept(None)
+    assert protocol.data_to_send().startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+    assert protocol.state is State.OPEN
