@@ -347,6 +347,19 @@ def test_target_forms(method, target, fields, path, query, host, origin):
         assert request.headers.get_all("Host") == [host]
 
 
+@pytest.mark.parametrize(("target", "port"), [
+    ("/x", None),
+    ("http://h/x", None),           # none: the Host's, else the server's (request_origin)
+    ("http://h:8080/x", 8080),
+    ("http://h:/x", 80),            # a ':' alone: the scheme's (apr_uri_port_of_scheme)
+    ("HTTPS://h:/x", 443),
+    ("http://h:70000/x", 4464),     # strtol's number as an apr_port_t (16 bits)
+    ("http://h:-1/x", 65535),
+])
+def test_an_absolute_forms_port_as_apr_uri_parse_reads_it(target, port):
+    assert feed_all(head(target, "Host: h")).target_port == port
+
+
 def test_https_absolute_form_picks_the_vhost_on_tls():
     request = feed_all(head("https://admin.test/x", "Host: h"), secure=True)
     assert request.host == "admin.test"
