@@ -191,6 +191,9 @@ def test_header_fields_are_read_as_strict_reads_them(field):
     (("X-A:", " b"), "X-A", "b"),                 # after an empty value: no leading space
     (("X-A:  \t", "\t\tb", " c"), "X-A", "b c"),
     (("Transfer-Encoding:", " chunked"), "Transfer-Encoding", "chunked"),
+    (("X-A: a", "X-B: b", " c"), "X-B", "b c"),   # the field just before, not another
+    (("X-A: a", " b\xa0"), "X-A", "a b\xa0"),     # obs-text is no whitespace to trim
+    (("X-A: a", " Xb X"), "X-A", "a Xb X"),
 ])
 def test_folded_lines_join_as_httpd_joins_them(fields, name, value):
     """ap_get_mime_headers_core: the fold's leading whitespace becomes one space, and the
@@ -244,6 +247,8 @@ def test_repeated_fields_are_limited_once_joined():
     against LimitRequestFieldSize."""
     assert feed_all(head("/", "Host: h", "X: " + "a" * 50, "X: " + "b" * 47),
                     limit_request_field_size=100) is not None
+    assert feed_all(head("/", "Host: h", "X: " + "a" * 50, "X: " + "b" * 48),
+                    limit_request_field_size=100) is not None   # exactly the limit
     assert status_of(head("/", "Host: h", "X: " + "a" * 50, "X: " + "b" * 49),
                      limit_request_field_size=100) == 400
 
@@ -506,6 +511,8 @@ A80 = "a" * 80
     (head("/", "Host: h", "X: " + A + "\x01"), 400, "malformed request header value: X: " + A80),
     (head("/", "Host: h", "X: " + "a" * 5000, "X: " + "a" * 5000), 400,
      "request header fields longer than LimitRequestFieldSize once joined"),
+    (head("/", "Host: h", "X: " + "a" * 8100, " " + "b" * 100), 400,
+     "request header field longer than LimitRequestFieldSize once folded"),
     (head("/" + A + " x", "Host: h"), 400,
      "malformed request line (not three words, single spaces): GET /" + A80[5:]),
     (head("/", "Host: h", method="G@" + A), 400, "invalid method token: G@" + A80[2:]),
