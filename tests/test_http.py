@@ -237,9 +237,12 @@ def test_blank_lines_before_the_request_line_are_skipped():
 
 
 def test_field_values_keep_obs_text_and_tabs():
-    request = feed_all(head("/", "Host: h", "X-A: a\xffb\tc  ", "X-B:"))
+    request = feed_all(head("/", "Host: h", "X-A: a\xffb\tc  ", "X-B:", "X-C:\xa0c\xa0",
+                            "X-D: XdX"))
     assert request.headers.get("X-A") == "a\xffb\tc"
     assert request.headers.get("X-B") == ""
+    assert request.headers.get("X-C") == "\xa0c\xa0"   # obs-text, no whitespace to trim
+    assert request.headers.get("X-D") == "XdX"
 
 
 def test_repeated_fields_are_limited_once_joined():
@@ -513,6 +516,8 @@ A80 = "a" * 80
      "request header fields longer than LimitRequestFieldSize once joined"),
     (head("/", "Host: h", "X: " + "a" * 8100, " " + "b" * 100), 400,
      "request header field longer than LimitRequestFieldSize once folded"),
+    (head("/", "Host: h", *(f"X-{n}: a" for n in range(limits.LIMIT_REQUEST_FIELDS))), 400,
+     "more request header fields than LimitRequestFields"),
     (head("/" + A + " x", "Host: h"), 400,
      "malformed request line (not three words, single spaces): GET /" + A80[5:]),
     (head("/", "Host: h", method="G@" + A), 400, "invalid method token: G@" + A80[2:]),
