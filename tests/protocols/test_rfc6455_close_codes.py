@@ -38,8 +38,10 @@ def test_the_modules_reserved_codes():
 def test_reserved_codes_are_refused_by_default(code):
     events, out, state = close_with(code, allow=False)
     assert isinstance(events[-1], ProtocolError) and events[-1].code == 1002
-    assert f"close code {code} is reserved" in events[-1].reason
+    reason = f"close code {code} is reserved (WebSocketAllowReservedStatusCodes Off)"
+    assert events[-1].reason == reason
     assert answered_code(out) == 1002 and state is State.CLOSED
+    assert out[4:] == reason.encode()   # the client reads why too
 
 
 @pytest.mark.parametrize("code", RESERVED)
