@@ -44,6 +44,14 @@ def test_reserved_codes_are_refused_by_default(code):
     assert out[4:] == reason.encode()   # the client reads why too
 
 
+def test_reserved_codes_are_refused_when_nothing_says_otherwise():
+    """WebSocketAllowReservedStatusCodes is Off by default, and so is RFC6455's own."""
+    protocol = opened()
+    protocol.receive_data(frame(8, struct.pack("!H", 1004)))
+    assert protocol.events_received()[-1] == ProtocolError(
+        1002, "close code 1004 is reserved (WebSocketAllowReservedStatusCodes Off)")
+
+
 @pytest.mark.parametrize("code", RESERVED)
 def test_reserved_codes_are_answered_1000_when_allowed(code):
     events, out, state = close_with(code, allow=True, reason=b"why")
