@@ -306,3 +306,18 @@ def test_a_first_inflating_step_is_not_counted():
     active.receive_data(compressed(2, bytes(limits.INFLATE_STEP)))
     assert active.events_received() == [Message(BINARY, bytes(limits.INFLATE_STEP))]
     assert idle.state is State.OPEN and memory.total == held
+
+
+def test_a_first_fragment_holding_exactly_the_cap_is_taken():
+    """A connection's first incomplete message counts what its fragments hold (as Python
+    holds them) and nothing more: exactly WebSocketMessageMemory is taken."""
+    fragment = bytes(100)
+    memory = MessageMemory(sys.getsizeof(fragment))
+    protocol = make(memory=memory)
+    protocol.accept(None)
+    protocol.receive_data(frame(2, fragment, fin=False))
+    assert protocol.events_received() == [] and protocol.state is State.OPEN
+    assert memory.total == sys.getsizeof(fragment)
+    protocol.receive_data(frame(0, b""))
+    assert protocol.events_received() == [Message(BINARY, fragment)]
+    assert memory.total == 0
