@@ -9,15 +9,14 @@
 #   --again: only the mutants the last run left (survivors, and those it had no time for),
 #   after new tests or new entries in tests/mutation/equivalent.txt.
 # Each module's run stops after MUTATION_TIMEOUT seconds (default 1800); its mutants not yet
-# tried are then counted "not checked". MUTATION_CHILDREN caps the mutants run at once (mutmut's
-# --max-children; default: one per core). Needs `bash tests/run.sh` to have made .venv (or
-# VENV=path/to/venv). Exits non-zero when a module scores under 95%.
+# tried are then counted "not checked". MUTATION_CHILDREN mutants run at once (default: one
+# per core). Needs `bash tests/run.sh` to have made .venv (or VENV=path/to/venv). Exits
+# non-zero when a module scores under 95%.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 TIMEOUT=${MUTATION_TIMEOUT:-1800}
-children=()
-if [ -n "${MUTATION_CHILDREN:-}" ]; then children=(--max-children "$MUTATION_CHILDREN"); fi
+CHILDREN=${MUTATION_CHILDREN:-$(nproc)}
 again=false
 if [ "${1:-}" = --again ]; then
     again=true
@@ -59,7 +58,7 @@ for module in "${modules[@]}"; do
     fi
     echo "== $module ($(date -u +%FT%TZ), ${#names[@]} name(s), at most ${TIMEOUT}s)"
     if [ ${#names[@]} -gt 0 ]; then
-        timeout "$TIMEOUT" "$VENV/bin/mutmut" run "${children[@]}" "${names[@]}" >/dev/null \
+        timeout "$TIMEOUT" "$VENV/bin/mutmut" run --max-children "$CHILDREN" "${names[@]}" >/dev/null \
             || echo "   mutmut stopped: $?"
     fi
 done

@@ -191,6 +191,9 @@ def test_header_fields_are_read_as_strict_reads_them(field):
     (("X-A:", " b"), "X-A", "b"),                 # after an empty value: no leading space
     (("X-A:  \t", "\t\tb", " c"), "X-A", "b c"),
     (("Transfer-Encoding:", " chunked"), "Transfer-Encoding", "chunked"),
+    (("X-A: a", "X-B: b", " c"), "X-B", "b c"),   # the field just before, not another
+    (("X-A: a", " b\xa0"), "X-A", "a b\xa0"),     # obs-text is no whitespace to trim
+    (("X-A: a", " Xb X"), "X-A", "a Xb X"),
 ])
 def test_folded_lines_join_as_httpd_joins_them(fields, name, value):
     """ap_get_mime_headers_core: the fold's leading whitespace becomes one space, and the
@@ -234,9 +237,12 @@ def test_blank_lines_before_the_request_line_are_skipped():
 
 
 def test_field_values_keep_obs_text_and_tabs():
-    request = feed_all(head("/", "Host: h", "X-A: a\xffb\tc  ", "X-B:"))
+    request = feed_all(head("/", "Host: h", "X-A: a\xffb\tc  ", "X-B:", "X-C:\xa0c\xa0",
+                            "X-D: XdX"))
     assert request.headers.get("X-A") == "a\xffb\tc"
     assert request.headers.get("X-B") == ""
+    assert request.headers.get("X-C") == "\xa0c\xa0"   # obs-text, no whitespace to trim
+    assert request.headers.get("X-D") == "XdX"
 
 
 def test_repeated_fields_are_limited_once_joined():
@@ -244,6 +250,8 @@ def test_repeated_fields_are_limited_once_joined():
     against LimitRequestFieldSize."""
     assert feed_all(head("/", "Host: h", "X: " + "a" * 50, "X: " + "b" * 47),
                     limit_request_field_size=100) is not None
+    assert feed_all(head("/", "Host: h", "X: " + "a" * 50, "X: " + "b" * 48),
+                    limit_request_field_size=100) is not None   # exactly the limit
     assert status_of(head("/", "Host: h", "X: " + "a" * 50, "X: " + "b" * 49),
                      limit_request_field_size=100) == 400
 
@@ -330,6 +338,7 @@ def test_bad_body_framing_is_400(fields):
     ("GET", "http:/x", ("Host: h",), "/x", "", "h", "/x"),    # no authority: Host decides
     ("GET", "https://admin.test/x", ("Host: h",), "/x", "", "h", "/x"),  # not this scheme
     ("GET", "?x", ("Host: h",), "/", "x", "h", "?x"),
+    ("GET", "/a?b?c", ("Host: h",), "/a", "b?c", "h", "/a?b?c"),   # the first '?' ends the path
     ("OPTIONS", "*", ("Host: h",), "*", "", "h", "*"),
     ("OPTIONS", "http://admin.test", ("Host: h",), "*", "", "admin.test", "*"),
     ("CONNECT", "admin.test:443", ("Host: h",), "/", "", "admin.test:443", "/"),
@@ -344,6 +353,19 @@ def test_target_forms(method, target, fields, path, query, host, origin):
         path, query, host, origin)
     if fields:
         assert request.headers.get_all("Host") == [host]
+
+
+@pytest.mark.parametrize(("target", "port"), [
+    ("/x", None),
+    ("http://h/x", None),           # none: the Host's, else the server's (request_origin)
+    ("http://h:8080/x", 8080),
+    ("http://h:/x", 80),            # a ':' alone: the scheme's (apr_uri_port_of_scheme)
+    ("HTTPS://h:/x", 443),
+    ("http://h:70000/x", 4464),     # strtol's number as an apr_port_t (16 bits)
+    ("http://h:-1/x", 65535),
+])
+def test_an_absolute_forms_port_as_apr_uri_parse_reads_it(target, port):
+    assert feed_all(head(target, "Host: h")).target_port == port
 
 
 def test_https_absolute_form_picks_the_vhost_on_tls():
@@ -492,6 +514,10 @@ A80 = "a" * 80
     (head("/", "Host: h", "X: " + A + "\x01"), 400, "malformed request header value: X: " + A80),
     (head("/", "Host: h", "X: " + "a" * 5000, "X: " + "a" * 5000), 400,
      "request header fields longer than LimitRequestFieldSize once joined"),
+    (head("/", "Host: h", "X: " + "a" * 8100, " " + "b" * 100), 400,
+     "request header field longer than LimitRequestFieldSize once folded"),
+    (head("/", "Host: h", *(f"X-{n}: a" for n in range(limits.LIMIT_REQUEST_FIELDS))), 400,
+     "more request header fields than LimitRequestFields"),
     (head("/" + A + " x", "Host: h"), 400,
      "malformed request line (not three words, single spaces): GET /" + A80[5:]),
     (head("/", "Host: h", method="G@" + A), 400, "invalid method token: G@" + A80[2:]),
@@ -500,6 +526,8 @@ A80 = "a" * 80
      "unrecognized protocol: HTTP/" + "1" * 15),
     (head(A, "Host: h"), 400, "invalid request target: " + A80),
     (head("/a#b", "Host: h"), 400, "request target with a fragment"),
+    (head("/a?q#f", "Host: h"), 400, "request target with a fragment"),     # after a query
+    (head("http://h#a#b", "Host: h"), 400, "request target with a fragment"),  # the first '#'
     (head("http://u@h/", "Host: h"), 400, "request target with a username or password"),
     (head("ftp" + "p" * 30 + "://h/", "Host: h"), 400, "request target with scheme ft" + "p" * 18),
     (head("[::1]x" + A, method="CONNECT"), 400, "invalid CONNECT target: [::1]x" + A80[6:]),

@@ -204,9 +204,11 @@ class RFC6455(WebSocketProtocol):
         # born open, frames the connection. The first is dropped with the request it
         # parsed, so an idle connection keeps nothing of its handshake.
         handshake = ServerProtocol(extensions=[DEFLATE] if deflate else None, logger=_logger)
+        # 4.2.1: "HTTP/1.1 or higher". websockets takes HTTP/1.1 alone; the request parser
+        # reads any higher version as 1.1, as httpd does (and mod_websocket upgrades it).
+        protocol = "HTTP/1.0" if request.version == "HTTP/1.0" else "HTTP/1.1"
         self._response = handshake.accept(WsRequest(request.target, headers,
-                                                    method=request.method,
-                                                    protocol=request.version))
+                                                    method=request.method, protocol=protocol))
         if self._response.status_code != 101:
             reason = str(handshake.handshake_exc or self._response.reason_phrase)
             raise HttpError(self._response.status_code, reason,

@@ -1,7 +1,10 @@
 """RFC 6455 as bytes in, events and bytes out; the short path against the engine."""
 
+import hashlib
+import logging
 import os
 import struct
+import zlib
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +14,7 @@ from websockets.protocol import Protocol as WsProtocol
 from websockets.protocol import Side
 from websockets.protocol import State as WsState
 
+from geows import limits
 from geows.errors import HttpError
 from geows.http import RequestParser
 from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
@@ -454,11 +458,61 @@ def test_handshake_refusals_say_why():
      "missing Sec-WebSocket-Key header", ()),
     ("Upgrade: websocket", "Upgrade: h2c", 426, "invalid Upgrade header: h2c",
      (("Upgrade", "websocket"),)),
+    # 4.1: "The method of the request MUST be GET, and the HTTP version MUST be at least 1.1"
+    ("GET /chat?x=1 HTTP/1.1", "POST /chat?x=1 HTTP/1.1", 405, "unsupported HTTP method: POST",
+     (("Allow", "GET"),)),
+    ("GET /chat?x=1 HTTP/1.1", "GET /chat?x=1 HTTP/1.0", 505,
+     "unsupported HTTP version: HTTP/1.0", ()),
 ])
-def test_a_handshake_websockets_refuses_keeps_its_status_reason_and_upgrade(
+def test_a_handshake_websockets_refuses_keeps_its_status_reason_and_headers(
         old, new, status, reason, headers):
     request = RequestParser().feed(HEAD.format(version="13", extra="").replace(old, new).encode())
     with pytest.raises(HttpError) as refused:
         RFC6455(request)
     assert (refused.value.status, refused.value.reason, refused.value.headers) == (
         status, reason, headers)
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.2", "HTTP/2.0"])
+def test_a_handshake_over_a_version_above_1_1_is_answered(version):
+    """4.2.1: "An HTTP/1.1 or higher GET request"; the request parser reads a higher
+    version as 1.1 (as httpd does, and mod_websocket upgrades it)."""
+    head = HEAD.format(version="13", extra="").replace(" HTTP/1.1", f" {version}")
+    protocol = RFC6455(RequestParser().feed(head.encode()))
+    protocol.accept(None)
+    assert protocol.data_to_send().startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+    assert protocol.state is State.OPEN
+
+
+def test_the_engines_log_as_geows_rfc6455(caplog):
+    """websockets' own lines go to geows.rfc6455, which runtime/log.py keeps to warnings
+    below LogLevel debug (they repeat the access log): the handshake's engine and the
+    open connection's alike."""
+    with caplog.at_level(logging.DEBUG, logger="geows.rfc6455"):
+        head = HEAD.format(version="13", extra="").replace("Sec-WebSocket-Key", "X-Key")
+        with pytest.raises(HttpError):
+            RFC6455(RequestParser().feed(head.encode()))
+        protocol = opened()
+        protocol.receive_data(frame(8, b"\x03\xe8"))
+        protocol.receive_eof()
+    lines = [(record.name, record.getMessage()) for record in caplog.records]
+    assert ("geows.rfc6455", "! invalid handshake") in lines
+    assert ("geows.rfc6455", "connection closed") in lines
+
+
+def test_messages_are_compressed_at_the_bounded_memory_level():
+    """limits.DEFLATE_MEM_LEVEL bounds each connection's compressor (its block size
+    follows memLevel, and so do its bytes): a message goes out as zlib compresses it with
+    that memLevel and the 4 KiB window, not with zlib's default memLevel."""
+    data = b"".join(hashlib.sha256(n.to_bytes(2, "big")).hexdigest()[:8].encode()
+                    for n in range(8192))
+
+    def deflated(**settings) -> bytes:
+        encoder = zlib.compressobj(wbits=-limits.DEFLATE_WINDOW_BITS, **settings)
+        return (encoder.compress(data) + encoder.flush(zlib.Z_SYNC_FLUSH))[:-4]  # RFC 7692 7.2.1
+
+    bounded = deflated(memLevel=limits.DEFLATE_MEM_LEVEL)
+    assert bounded != deflated()  # the data tells the two apart
+    protocol = opened(extra="Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    protocol.send(BINARY, data)
+    assert protocol.data_to_send() == frame(2, bounded, rsv=4, mask=None)

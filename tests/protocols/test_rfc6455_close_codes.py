@@ -38,8 +38,18 @@ def test_the_modules_reserved_codes():
 def test_reserved_codes_are_refused_by_default(code):
     events, out, state = close_with(code, allow=False)
     assert isinstance(events[-1], ProtocolError) and events[-1].code == 1002
-    assert f"close code {code} is reserved" in events[-1].reason
+    reason = f"close code {code} is reserved (WebSocketAllowReservedStatusCodes Off)"
+    assert events[-1].reason == reason
     assert answered_code(out) == 1002 and state is State.CLOSED
+    assert out[4:] == reason.encode()   # the client reads why too
+
+
+def test_reserved_codes_are_refused_when_nothing_says_otherwise():
+    """WebSocketAllowReservedStatusCodes is Off by default, and so is RFC6455's own."""
+    protocol = opened()
+    protocol.receive_data(frame(8, struct.pack("!H", 1004)))
+    assert protocol.events_received()[-1] == ProtocolError(
+        1002, "close code 1004 is reserved (WebSocketAllowReservedStatusCodes Off)")
 
 
 @pytest.mark.parametrize("code", RESERVED)
