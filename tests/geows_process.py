@@ -12,6 +12,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -63,9 +64,15 @@ class GeowsProcess:
     """A running geows; `stop()` sends SIGTERM and collects its logs."""
 
     def __init__(self, config_text: str, *, server_root: Path = REPO, extra_files=None,
-                 extra_args=(), prefix=()):
-        """`prefix`: a command that runs geows (prlimit, unshare...), its arguments first."""
+                 extra_args=(), prefix=(), address: str = "127.0.0.1",
+                 connect: Callable[[tuple[str, int], float], socket.socket] =
+                 socket.create_connection):
+        """`prefix`: a command that runs geows (prlimit, unshare, ip netns exec...), its
+        arguments first; `address` and `connect`: where and how to reach the port it
+        listens on (tests.cluster.hosts' Namespace.connect from another namespace)."""
         self.port = free_port()
+        self.address = address
+        self._connect = connect
         self.dir = Path(tempfile.mkdtemp(prefix="geows-test-"))
         for name, text in (extra_files or {}).items():
             (self.dir / name).write_text(textwrap.dedent(text))
@@ -90,7 +97,7 @@ class GeowsProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"geows exited {self.proc.returncode}:\n{self.error_log}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
+                with self._connect((self.address, self.port), 1) as probe:
                     probe.shutdown(socket.SHUT_WR)
                     probe.recv(1)
                     return

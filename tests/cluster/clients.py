@@ -1,0 +1,123 @@
+"""Real WebSocket clients (the `websockets` library) in the clients' namespace.
+
+`Clients(namespace, plan)` runs this module as a script there (`ip netns exec`): it opens
+every client of the plan, says how many are open, waits for the test's "go", then every
+client sends its messages (in order, one after the other) while all of them read until
+each has `expect` messages or the plan's `timeout` has passed; then it says what each
+received, in order. Every wait on either side is bounded.
+
+The plan (JSON): {"clients": [{"url": "ws://...", "send": ["..."]}, ...], "expect": N,
+"timeout": seconds}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import selectors
+import subprocess
+import sys
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+from tests.cluster.hosts import Namespace
+from tests.geows_process import REPO
+
+CONNECT_TIMEOUT = 30  # seconds for every client to open
+
+
+class Clients:
+    """The script running in `namespace` on `plan`; `ready()`, then `go()` returns what each
+    client received: a list, in the plan's order, of {"url", "open", "received", "error"}."""
+
+    def __init__(self, namespace: Namespace, plan: dict[str, Any]):
+        self.plan = plan
+        self.proc = subprocess.Popen(
+            [*namespace.run, sys.executable, "-m", "tests.cluster.clients", json.dumps(plan)],
+            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+
+    def ready(self) -> int:
+        """Wait until every client is open; how many are."""
+        return self._answer(CONNECT_TIMEOUT + 5)["open"]
+
+    def go(self) -> list[dict[str, Any]]:
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        return self._answer(self.plan["timeout"] + 10)["clients"]
+
+    def _answer(self, timeout: float) -> dict[str, Any]:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.proc.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                self.stop()
+                raise AssertionError(f"the clients said nothing for {timeout} s: "
+                                     f"{self.proc.stderr.read()}")
+        line = self.proc.stdout.readline()
+        if not line:
+            self.stop()
+            raise AssertionError(f"the clients exited: {self.proc.stderr.read()}")
+        return json.loads(line)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+async def _client(url: str, send: list[str], expect: int, opened: asyncio.Event,
+                  go: asyncio.Event, deadline: list[float], out: dict[str, Any]) -> None:
+    """One client: open (then set `opened`, as a failure does), wait for `go`, send while
+    reading until `expect` messages or `deadline[0]` (the loop's time, set at go)."""
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            ws = await connect(url, max_queue=None)
+    except Exception as error:  # reported for this client, the others go on
+        out["error"] = f"connect: {error!r}"
+        opened.set()
+        return
+    out["open"] = True
+    opened.set()
+    async with ws:
+        await go.wait()
+
+        async def sender() -> None:
+            for message in send:
+                await ws.send(message)
+
+        sending = asyncio.create_task(sender())
+        try:
+            async with asyncio.timeout_at(deadline[0]):
+                while len(out["received"]) < expect:
+                    out["received"].append(await ws.recv())
+                await sending
+        except TimeoutError:
+            out["error"] = f"timeout with {len(out['received'])} of {expect} received"
+        except Exception as error:  # reported for this client, the others go on
+            out["error"] = repr(error)
+        finally:
+            sending.cancel()
+
+
+async def _main(plan: dict[str, Any]) -> None:
+    loop = asyncio.get_running_loop()
+    outs = [{"url": c["url"], "open": False, "received": [], "error": None}
+            for c in plan["clients"]]
+    go = asyncio.Event()
+    opened = [asyncio.Event() for _ in outs]
+    deadline = [0.0]
+    tasks = [asyncio.create_task(_client(client["url"], client.get("send", []), plan["expect"],
+                                         event, go, deadline, out))
+             for client, out, event in zip(plan["clients"], outs, opened, strict=True)]
+    await asyncio.gather(*(event.wait() for event in opened))  # each is bounded
+    print(json.dumps({"open": sum(out["open"] for out in outs)}), flush=True)
+    await loop.run_in_executor(None, sys.stdin.readline)
+    deadline[0] = loop.time() + plan["timeout"]
+    go.set()
+    await asyncio.wait(tasks)
+    print(json.dumps({"clients": outs}), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(_main(json.loads(sys.argv[1])))
