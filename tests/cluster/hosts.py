@@ -1,6 +1,7 @@
 """Hosts as Linux network namespaces: one per geows host, one for redis-server, one for the
-clients, each with an `eth0` on one subnet, joined by a bridge in a namespace of its own
-(the switch), so that nothing is added to the root namespace: not an address, not a link.
+clients, one for a front (Apache before the hosts), each with an `eth0` on one subnet,
+joined by a bridge in a namespace of its own (the switch), so that nothing is added to the
+root namespace: not an address, not a link.
 
 `network(hosts)` makes them and removes them afterwards, even when the test fails: it
 kills what still runs in them (by pid, from `ip netns pids`: only what the test started
@@ -34,6 +35,7 @@ from tests.geows_process import GeowsProcess, missing_tool
 SUBNET = "10.16.0"  # /24, seen only inside the namespaces
 REDIS_ADDRESS = f"{SUBNET}.2"
 CLIENTS_ADDRESS = f"{SUBNET}.3"
+FRONT_ADDRESS = f"{SUBNET}.4"
 FIRST_HOST = 11  # h1 is .11, h2 .12...
 COMMAND_TIMEOUT = 10  # seconds, for any one ip or nft command
 _CLONE_NEWNET = 0x40000000
@@ -114,8 +116,8 @@ class Namespace:
 
 @dataclass
 class Network:
-    """The namespaces of one test: `hosts` (h1, h2...), `redis`, `clients`, and the
-    switch's namespace holding the bridge."""
+    """The namespaces of one test: `hosts` (h1, h2...), `redis`, `clients`, `front`, and
+    the switch's namespace holding the bridge."""
 
     prefix: str
     hosts: list[Namespace] = field(default_factory=list)
@@ -130,6 +132,10 @@ class Network:
         return Namespace(f"{self.prefix}-clients", CLIENTS_ADDRESS)
 
     @property
+    def front(self) -> Namespace:
+        return Namespace(f"{self.prefix}-front", FRONT_ADDRESS)
+
+    @property
     def switch(self) -> str:
         return f"{self.prefix}-switch"
 
@@ -140,7 +146,7 @@ class Network:
         _run(ip, "-n", self.switch, "link", "set", "dev", "br0", "up")
         self.hosts = [Namespace(f"{self.prefix}-h{number}", f"{SUBNET}.{FIRST_HOST + number - 1}")
                       for number in range(1, hosts + 1)]
-        for namespace in (self.redis, self.clients, *self.hosts):
+        for namespace in (self.redis, self.clients, self.front, *self.hosts):
             self._add_namespace(namespace.name)
             port = namespace.name.rsplit("-", 1)[1]  # its end of the cable, on the switch
             _run(ip, "-n", self.switch, "link", "add", "name", port, "type", "veth",
