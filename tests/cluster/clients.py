@@ -28,13 +28,16 @@ CONNECT_TIMEOUT = 30  # seconds for every client to open
 
 
 class Clients:
-    """The script running in `namespace` on `plan`; `ready()`, then `go()` returns what each
-    client received: a list, in the plan's order, of {"url", "open", "received", "error"}."""
+    """The script running in `namespace` on `plan`; `ready()`, then `go()` returns its
+    answer: {"clients": what each client received, a list in the plan's order of {"url",
+    "open", "received", "error"}}. `module`: another script that speaks the same way
+    (bench/fleet_clients.py)."""
 
-    def __init__(self, namespace: Namespace, plan: dict[str, Any]):
+    def __init__(self, namespace: Namespace, plan: dict[str, Any],
+                 module: str = "tests.cluster.clients"):
         self.plan = plan
         self.proc = subprocess.Popen(
-            [*namespace.run, sys.executable, "-m", "tests.cluster.clients", json.dumps(plan)],
+            [*namespace.run, sys.executable, "-m", module, json.dumps(plan)],
             cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)
 
@@ -42,10 +45,20 @@ class Clients:
         """Wait until every client is open; how many are."""
         return self._answer(CONNECT_TIMEOUT + 5)["open"]
 
-    def go(self) -> list[dict[str, Any]]:
+    def go(self) -> dict[str, Any]:
+        """Say "go" to every client; their answer once they have ended."""
+        self.start()
+        return self.result()
+
+    def start(self) -> None:
+        """Say "go" (several scripts start together: each start(), then each result())."""
         self.proc.stdin.write("go\n")
         self.proc.stdin.flush()
-        return self._answer(self.plan["timeout"] + 10)["clients"]
+
+    def result(self) -> dict[str, Any]:
+        answer = self._answer(self.plan["timeout"] + 10)
+        self.proc.wait(10)
+        return answer
 
     def _answer(self, timeout: float) -> dict[str, Any]:
         with selectors.DefaultSelector() as selector:

@@ -94,7 +94,7 @@ def test_apache_spreads_300_clients_evenly_over_3_hosts(fleet, tmp_path, form):
                 "expect": 1, "timeout": 60}
         clients = Clients(net.clients, plan)
         assert clients.ready() == CLIENTS
-        results = clients.go()
+        results = clients.go()["clients"]
     finally:
         httpd.stop()
     assert [(r["error"], r["received"]) for r in results] == [

@@ -47,7 +47,7 @@ def test_geows_in_two_hosts_one_alone_one_with_two_workers_serves_the_clients_na
                     "expect": 1, "timeout": 20}
             clients = Clients(net.clients, plan)
             assert clients.ready() == 20
-            results = clients.go()
+            results = clients.go()["clients"]
             assert [(r["error"], r["received"]) for r in results] == [
                 (None, [f"hello {i}"]) for i in range(20)]
             assert root_namespace() == before
