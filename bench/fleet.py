@@ -5,7 +5,7 @@ Redis manager (gevent mode), at rising rates, in one run.
     .venv/bin/python bench/fleet.py [--clients-per-host 50] [--rates 30,60,120,240,480]
                                     [--seconds 5] [--kinds geows,socketio]
 
-Everything runs in Linux network namespaces (tests/cluster/hosts.py, as root): 3 hosts,
+Everything runs in Linux network namespaces (tests/cluster/netns.py, as root): 3 hosts,
 Redis' (Debian's redis-server) and the clients'. On each host, side by side:
 - geows: plugins/chat.py (each message broadcast to the location), StartServers 2,
   `WebSocketBroadcast` to the Redis;
@@ -43,8 +43,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.websocket_echo import BUILD, log, machine_info, wait_quiet  # noqa: E402
 from tests.cluster.clients import Clients  # noqa: E402
-from tests.cluster.hosts import Namespace, geows_on, network  # noqa: E402
-from tests.cluster.redis_server import RedisServer  # noqa: E402
+from tests.cluster.netns import Namespace, geows_on, network  # noqa: E402
+from tests.cluster.netns_redis import RedisServer  # noqa: E402
 from tests.geows_process import GeowsProcess  # noqa: E402
 
 GEOWS_CONF = """

@@ -69,7 +69,7 @@ class GeowsProcess:
                  socket.create_connection):
         """`prefix`: a command that runs geows (prlimit, unshare, ip netns exec...), its
         arguments first; `address` and `connect`: where and how to reach the port it
-        listens on (tests.cluster.hosts' Namespace.connect from another namespace)."""
+        listens on (tests.cluster.netns' Namespace.connect from another namespace)."""
         self.port = free_port()
         self.address = address
         self._connect = connect

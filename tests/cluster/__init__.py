@@ -1,2 +1,0 @@
-"""Tests across hosts: geows hosts, redis-server and the clients, each in a Linux network
-namespace of its own (hosts.py)."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from websockets.asyncio.client import connect
 
-from tests.cluster.hosts import Namespace
+from tests.cluster.netns import Namespace
 from tests.geows_process import REPO
 
 CONNECT_TIMEOUT = 30  # seconds for every client to open

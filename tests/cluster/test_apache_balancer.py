@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.cluster.clients import Clients
-from tests.cluster.hosts import FRONT_ADDRESS, Network, geows_on, network
+from tests.cluster.netns import FRONT_ADDRESS, Network, geows_on, network
 from tests.geows_process import ECHO_CONFIG, GeowsProcess, run_cli
 from tests.test_apache_in_front import part, snippet, start_apache
 

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from tests.cluster.clients import Clients
-from tests.cluster.hosts import Namespace, geows_on, network
-from tests.cluster.redis_server import RedisServer
+from tests.cluster.netns import Namespace, geows_on, network
+from tests.cluster.netns_redis import RedisServer
 
 ECHO = """
 Listen @ADDRESS@:@PORT@

@@ -1,5 +1,5 @@
 """A real redis-server (Debian's) for the tests across hosts, started in a namespace of
-tests.cluster.hosts, without persistence unless asked, stopped by the test."""
+tests.cluster.netns, without persistence unless asked, stopped by the test."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.cluster.hosts import Namespace
+from tests.cluster.netns import Namespace
 from tests.geows_process import missing_tool
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
