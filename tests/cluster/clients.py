@@ -1,13 +1,15 @@
 """Real WebSocket clients (the `websockets` library) in the clients' namespace.
 
 `Clients(namespace, plan)` runs this module as a script there (`ip netns exec`): it opens
-every client of the plan, says how many are open, waits for the test's "go", then every
+every client of the plan, and each sends its `setup` messages, reading one answer to each
+(joining a room, say); it says how many are open, waits for the test's "go", then every
 client sends its messages (in order, one after the other) while all of them read until
-each has `expect` messages or the plan's `timeout` has passed; then it says what each
-received, in order. Every wait on either side is bounded.
+each has `expect` messages (or, with `fences`, until it has that many messages starting
+with "fence:") or the plan's `timeout` has passed; then it says what each received, in
+order. Every wait on either side is bounded.
 
-The plan (JSON): {"clients": [{"url": "ws://...", "send": ["..."]}, ...], "expect": N,
-"timeout": seconds}.
+The plan (JSON): {"clients": [{"url": "ws://...", "setup": ["..."], "send": ["..."]}, ...],
+"expect": N or "fences": N, "timeout": seconds}.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ CONNECT_TIMEOUT = 30  # seconds for every client to open
 class Clients:
     """The script running in `namespace` on `plan`; `ready()`, then `go()` returns its
     answer: {"clients": what each client received, a list in the plan's order of {"url",
-    "open", "received", "error"}}. `module`: another script that speaks the same way
-    (bench/fleet_clients.py)."""
+    "open", "setup" (the answers to its setup messages), "received", "error"}}.
+    `module`: another script that speaks the same way (bench/fleet_clients.py)."""
 
     def __init__(self, namespace: Namespace, plan: dict[str, Any],
                  module: str = "tests.cluster.clients"):
@@ -79,34 +81,48 @@ class Clients:
         self.proc.wait(10)
 
 
-async def _client(url: str, send: list[str], expect: int, opened: asyncio.Event,
+FENCE = "fence:"
+
+
+async def _client(client: dict[str, Any], plan: dict[str, Any], opened: asyncio.Event,
                   go: asyncio.Event, deadline: list[float], out: dict[str, Any]) -> None:
-    """One client: open (then set `opened`, as a failure does), wait for `go`, send while
-    reading until `expect` messages or `deadline[0]` (the loop's time, set at go)."""
+    """One client: open and set up (then set `opened`, as a failure does), wait for `go`,
+    send while reading until it has what the plan expects or `deadline[0]` (the loop's
+    time, set at go)."""
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
-            ws = await connect(url, max_queue=None)
+            ws = await connect(client["url"], max_queue=None)
+            for message in client.get("setup", []):
+                await ws.send(message)
+                out["setup"].append(await ws.recv())
     except Exception as error:  # reported for this client, the others go on
         out["error"] = f"connect: {error!r}"
         opened.set()
         return
     out["open"] = True
     opened.set()
+    received = out["received"]
+    if "fences" in plan:
+        def done() -> bool:
+            return sum(message.startswith(FENCE) for message in received) >= plan["fences"]
+    else:
+        def done() -> bool:
+            return len(received) >= plan["expect"]
     async with ws:
         await go.wait()
 
         async def sender() -> None:
-            for message in send:
+            for message in client.get("send", []):
                 await ws.send(message)
 
         sending = asyncio.create_task(sender())
         try:
             async with asyncio.timeout_at(deadline[0]):
-                while len(out["received"]) < expect:
-                    out["received"].append(await ws.recv())
+                while not done():
+                    received.append(await ws.recv())
                 await sending
         except TimeoutError:
-            out["error"] = f"timeout with {len(out['received'])} of {expect} received"
+            out["error"] = f"timeout with {len(received)} received"
         except Exception as error:  # reported for this client, the others go on
             out["error"] = repr(error)
         finally:
@@ -115,13 +131,12 @@ async def _client(url: str, send: list[str], expect: int, opened: asyncio.Event,
 
 async def _main(plan: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
-    outs = [{"url": c["url"], "open": False, "received": [], "error": None}
+    outs = [{"url": c["url"], "open": False, "setup": [], "received": [], "error": None}
             for c in plan["clients"]]
     go = asyncio.Event()
     opened = [asyncio.Event() for _ in outs]
     deadline = [0.0]
-    tasks = [asyncio.create_task(_client(client["url"], client.get("send", []), plan["expect"],
-                                         event, go, deadline, out))
+    tasks = [asyncio.create_task(_client(client, plan, event, go, deadline, out))
              for client, out, event in zip(plan["clients"], outs, opened, strict=True)]
     await asyncio.gather(*(event.wait() for event in opened))  # each is bounded
     print(json.dumps({"open": sum(out["open"] for out in outs)}), flush=True)
