@@ -3,13 +3,13 @@
 `Clients(namespace, plan)` runs this module as a script there (`ip netns exec`): it opens
 every client of the plan, and each sends its `setup` messages, reading one answer to each
 (joining a room, say); it says how many are open, waits for the test's "go", then every
-client sends its messages (in order, one after the other) while all of them read until
-each has `expect` messages (or, with `fences`, until it has that many messages starting
-with "fence:") or the plan's `timeout` has passed; then it says what each received, in
-order. Every wait on either side is bounded.
+client sends its messages (in order, one after the other, `pace` seconds apart if it
+says so) while all of them read until each has `expect` messages (or, with `fences`, until
+it has that many messages starting with "fence:") or the plan's `timeout` has passed; then
+it says what each received, in order. Every wait on either side is bounded.
 
-The plan (JSON): {"clients": [{"url": "ws://...", "setup": ["..."], "send": ["..."]}, ...],
-"expect": N or "fences": N, "timeout": seconds}.
+The plan (JSON): {"clients": [{"url": "ws://...", "setup": ["..."], "send": ["..."],
+"pace": seconds}, ...], "expect": N or "fences": N, "timeout": seconds}.
 """
 
 from __future__ import annotations
@@ -114,6 +114,7 @@ async def _client(client: dict[str, Any], plan: dict[str, Any], opened: asyncio.
         async def sender() -> None:
             for message in client.get("send", []):
                 await ws.send(message)
+                await asyncio.sleep(client.get("pace", 0))
 
         sending = asyncio.create_task(sender())
         try:
