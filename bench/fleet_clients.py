@@ -26,7 +26,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-CONNECT_TIMEOUT = 30
+from tests.cluster.clients import CONNECT_TIMEOUT, speak
 
 
 class Chat:
@@ -111,24 +111,12 @@ async def _client(plan: dict[str, Any], url: str, sender: bool, opened: asyncio.
 
 
 async def _main(plan: dict[str, Any]) -> None:
-    loop = asyncio.get_running_loop()
     outs = [{"open": False, "distinct": 0, "duplicates": 0, "order": "", "error": None}
             for _ in plan["urls"]]
     latency: Counter = Counter()
-    go = asyncio.Event()
-    opened = [asyncio.Event() for _ in outs]
-    deadline = [0.0]
-    tasks = [asyncio.create_task(_client(plan, url, number == 0, event, go, deadline, out,
-                                         latency))
-             for number, (url, out, event) in enumerate(zip(plan["urls"], outs, opened,
-                                                            strict=True))]
-    await asyncio.gather(*(event.wait() for event in opened))  # each is bounded
-    print(json.dumps({"open": sum(out["open"] for out in outs)}), flush=True)
-    await loop.run_in_executor(None, sys.stdin.readline)
-    deadline[0] = loop.time() + plan["timeout"]
-    go.set()
-    await asyncio.wait(tasks)
-    print(json.dumps({"clients": outs, "latency_bins": latency}), flush=True)
+    await speak(outs, plan["timeout"], lambda number, opened, go, deadline: _client(
+        plan, plan["urls"][number], number == 0, opened, go, deadline, outs[number], latency),
+        lambda: {"latency_bins": latency})
 
 
 if __name__ == "__main__":

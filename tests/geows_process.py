@@ -54,6 +54,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def terminate(proc: subprocess.Popen, timeout: float) -> int:
+    """SIGTERM, and its exit status within `timeout`; past it, SIGKILL and TimeoutExpired
+    (a process that does not stop is a failure)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+    return proc.returncode
+
+
 def run_cli(*args: str, cwd: Path = REPO, timeout: float = 60) -> subprocess.CompletedProcess:
     """Run `python -m geows ARGS` to completion."""
     return subprocess.run([sys.executable, "-m", "geows", *args], cwd=cwd, capture_output=True,
@@ -147,12 +161,4 @@ class GeowsProcess:
         return workers
 
     def stop(self, timeout: float = 20) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise
-        return self.proc.returncode
+        return terminate(self.proc, timeout)

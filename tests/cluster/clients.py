@@ -19,6 +19,7 @@ import json
 import selectors
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.client import connect
@@ -130,22 +131,35 @@ async def _client(client: dict[str, Any], plan: dict[str, Any], opened: asyncio.
             sending.cancel()
 
 
-async def _main(plan: dict[str, Any]) -> None:
+async def speak(outs: list[dict[str, Any]], timeout: float,
+                run_client: Callable[[int, asyncio.Event, asyncio.Event, list[float]],
+                                     Awaitable[None]],
+                more: Callable[[], dict[str, Any]] = dict) -> None:
+    """The script's side of Clients: run_client(number, opened, go, deadline) for each
+    client (each sets `opened` once open or failed, its `outs` entry's "open" saying
+    which; waits for `go`; stops at `deadline[0]`, the loop's time set at go); say how many
+    are open, wait for "go" on stdin, wait for every client, say {"clients": outs} and
+    what `more` adds."""
     loop = asyncio.get_running_loop()
-    outs = [{"url": c["url"], "open": False, "setup": [], "received": [], "error": None}
-            for c in plan["clients"]]
     go = asyncio.Event()
     opened = [asyncio.Event() for _ in outs]
     deadline = [0.0]
-    tasks = [asyncio.create_task(_client(client, plan, event, go, deadline, out))
-             for client, out, event in zip(plan["clients"], outs, opened, strict=True)]
+    tasks = [asyncio.create_task(run_client(number, event, go, deadline))
+             for number, event in enumerate(opened)]
     await asyncio.gather(*(event.wait() for event in opened))  # each is bounded
     print(json.dumps({"open": sum(out["open"] for out in outs)}), flush=True)
     await loop.run_in_executor(None, sys.stdin.readline)
-    deadline[0] = loop.time() + plan["timeout"]
+    deadline[0] = loop.time() + timeout
     go.set()
     await asyncio.wait(tasks)
-    print(json.dumps({"clients": outs}), flush=True)
+    print(json.dumps({"clients": outs, **more()}), flush=True)
+
+
+async def _main(plan: dict[str, Any]) -> None:
+    outs = [{"url": c["url"], "open": False, "setup": [], "received": [], "error": None}
+            for c in plan["clients"]]
+    await speak(outs, plan["timeout"], lambda number, opened, go, deadline: _client(
+        plan["clients"][number], plan, opened, go, deadline, outs[number]))
 
 
 if __name__ == "__main__":

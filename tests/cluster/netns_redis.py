@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from tests.cluster.netns import Namespace
-from tests.geows_process import missing_tool
+from tests.geows_process import missing_tool, terminate
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 PORT = 6380  # inside the namespace: never the system's 6379
@@ -60,12 +59,5 @@ class RedisServer:
         return self.log.read_text() if self.log.exists() else "(no log)"
 
     def stop(self, timeout: float = 10) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
-                raise
+        terminate(self.proc, timeout)
         shutil.rmtree(self.dir, ignore_errors=True)
