@@ -17,11 +17,12 @@ one process per host; the first client of each host sends, paced, RATE/3 message
 second for --seconds, and every client (senders included) reads every message of all
 three.
 
-Per rate and server: the messages delivered per second, the deliveries lost (never
-arrived within --seconds + DRAIN) and duplicated, p50/p99/max latency (from the sender's
-stamp to the reader, on one clock), whether every client saw one order, and the machine's
-other load. Kinds alternate at each rate; a kind stops rising after its first rate with
-a loss, a duplicate or p99 >= 100 ms. Every process started here is stopped here, and the
+After one unmeasured second per server at the first rate (warm-up), per rate and
+server: the messages delivered per second, the deliveries lost (never arrived within
+--seconds + DRAIN) and duplicated, p50/p99/max latency (from the sender's stamp to the
+reader, on one clock), whether every client saw one order, and the machine's other load.
+Kinds alternate at each rate; a kind stops rising after its first rate with a loss, a
+duplicate or p99 >= 100 ms. Every process started here is stopped here, and the
 namespaces are removed. Prints a Markdown report; raw numbers go to
 bench/build/fleet-*.json.
 """
@@ -183,6 +184,9 @@ def main() -> None:
                 urls["socketio"] = {
                     host.name: [f"ws://{host.address}:{SOCKETIO_PORT}/socket.io/"
                                 "?EIO=4&transport=websocket"] for host in net.hosts}
+            for kind in args.kinds:  # the first connections, scripts, subscriptions: unmeasured
+                log(f"{kind}: warming up ...")
+                run_one(net, urls[kind], kind, rates[0], 1.0, args.clients_per_host)
             rising = set(args.kinds)
             for rate in rates:
                 for kind in args.kinds:
