@@ -22,7 +22,7 @@ from geows.config.vhosts import VirtualHost
 from geows.errors import ConfigError
 from geows.process.master import Master
 from geows.process.pidfile import empty_slots_of, is_geows
-from geows.process.startup import Ending, prepare, read_config, serve
+from geows.process.startup import Ending, prepare, read_config, serve, start_link
 from geows.runtime import log
 
 DEFAULT_CONFIG = "conf/httpd.conf"
@@ -32,7 +32,8 @@ COMMANDS = {"stop": signal.SIGTERM, "restart": signal.SIGHUP, "graceful": signal
 logger = logging.getLogger("geows.main")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's options (docs/reference/cli.md is made from them)."""
     parser = argparse.ArgumentParser(
         prog="geows", description="Serve mod_websocket locations from an Apache httpd.conf.")
     parser.add_argument("-f", dest="config", default=DEFAULT_CONFIG, metavar="FILE",
@@ -73,7 +74,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="with --apache-snippet: the address Apache connects to geows "
                              "from (default: loopback, when geows is reached on loopback)")
     parser.add_argument("--version", action="version", version=f"geows/{__version__}")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def describe(config: Config) -> dict[str, Any]:
@@ -181,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
 
     server = Server(config, prepared.plugins, prepared.access,
                     access_logs=prepared.access_logs)
+    start_link(server)
     server.start(prepared.sockets, contexts)
     logger.log(log.NOTICE, "geows/%s configured -- serving %d WebSocket location(s) on %s "
                "in one process", __version__, len(config.websocket_sections()),

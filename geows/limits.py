@@ -189,6 +189,12 @@ SEND_BUFFER = 1_048_576
 PLUGIN_THREADS = 400
 PLUGIN_THREAD_IDLE_TIMEOUT = 10.0
 
+# A room's name (WebSocketServer.join, broadcast(room=...)): at most this many bytes of
+# UTF-8, not empty, no NUL (a C plugin could not name it). A name, not a message: room
+# enough for a prefix and a few ids ("game:4211:team:blue"), and every broadcast to the
+# room carries it, through the master's channel and Redis.
+ROOM_NAME_MAX = 255
+
 # How often an OS thread whose send is held back by a full buffer looks again.
 THREAD_SEND_POLL = 0.005
 
@@ -198,3 +204,41 @@ THREAD_SEND_POLL = 0.005
 # accept() failing. httpd's default (400) counts threads; a WebSocket server holds
 # thousands of idle connections, each a socket and a greenlet, so descriptors are the bound.
 MAX_CONNECTIONS_FD_RESERVE = 64
+
+# WebSocketBroadcast (geows.cluster): broadcasts across hosts through Redis.
+# Every key and channel geows uses in Redis starts with WebSocketBroadcastPrefix's value,
+# so that several geows fleets (or other programs) can share one Redis.
+BROADCAST_PREFIX = "geows"
+# WebSocketBroadcastHistory's default: the messages per location Redis keeps (a Stream,
+# trimmed approximately) to repair a gap from. 10,000 cover 20 s at 500 messages/s, past a
+# Redis restart or a partition noticed within BROADCAST_PROBE_TIMEOUT.
+BROADCAST_HISTORY = 10_000
+# How long broadcast() waits for its own worker to deliver the message it published (the
+# subscriber delivers in the location's order, so its result can count this worker's
+# connections that took it); past it, the result counts 0 and delivery goes on.
+BROADCAST_WAIT = 5.0
+# A Redis command's (and connect's) bound: an answer later than this ends the link. Past
+# a 2 s stall (a fork for a snapshot, a slow disk), short of a partition.
+BROADCAST_SOCKET_TIMEOUT = 3.0
+# The subscriber sends PING this often; an answer missing BROADCAST_PROBE_TIMEOUT after
+# it ends the link, so that a silent partition is noticed within seconds (TCP keepalive,
+# probing after as long, backs it up on the publishing connection).
+BROADCAST_PROBE_INTERVAL = 1.0
+BROADCAST_PROBE_TIMEOUT = 3.0
+# Reconnecting: the first wait, doubled at each failure up to the last, each drawn between
+# half and all of it (jitter: a fleet does not come back in step).
+BROADCAST_RECONNECT = 0.1
+BROADCAST_RECONNECT_MAX = 2.0
+# History entries read per XRANGE while repairing a gap.
+BROADCAST_FETCH = 1000
+# A repair delivers what history held as a burst (15 MB after a worker stalled 15 s at
+# 1 MB/s): before each of its messages the link lets the location's clients that hold more
+# than half of SEND_BUFFER take some of it, waiting while each takes something within
+# BROADCAST_REPAIR_PROGRESS, and BROADCAST_REPAIR_PACE at most per repair; a client that
+# takes nothing is not waited for (it is closed, 1008, as for any broadcast).
+BROADCAST_REPAIR_PROGRESS = 0.05
+BROADCAST_REPAIR_PACE = 10.0
+# A broadcast whose PUBLISH had an unknown outcome (the connection lost mid-call) is
+# looked up in the history once Redis answers again, and published again if it is not
+# there; one still unsettled this long after it was sent is delivered on this host only.
+BROADCAST_SETTLE_LIMIT = 10.0

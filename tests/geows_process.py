@@ -68,6 +68,22 @@ def terminate(proc: subprocess.Popen, timeout: float) -> int:
     return proc.returncode
 
 
+def served(port: int, address: str = "127.0.0.1",
+           connect: Callable[[tuple[str, int], float], socket.socket] =
+           socket.create_connection) -> bool:
+    """Whether a worker serves the port: a probe that sends nothing and half-closes is ended
+    by the worker that accepts it, or told a TLS alert first (the master listens before its
+    workers are ready; a recv that times out means none has accepted it yet). `address` and
+    `connect` as GeowsProcess'."""
+    try:
+        with connect((address, port), 1) as probe:
+            probe.shutdown(socket.SHUT_WR)
+            probe.recv(1)
+            return True
+    except OSError:
+        return False
+
+
 def run_cli(*args: str, cwd: Path = REPO, timeout: float = 60) -> subprocess.CompletedProcess:
     """Run `python -m geows ARGS` to completion."""
     return subprocess.run([sys.executable, "-m", "geows", *args], cwd=cwd, capture_output=True,
@@ -103,20 +119,14 @@ class GeowsProcess:
         self._wait_listening()
 
     def _wait_listening(self, timeout: float = 20) -> None:
-        """Until a worker answers: a probe that sends nothing and half-closes is ended by
-        the worker that accepts it, or told a TLS alert first (the master listens before
-        its workers are ready; a recv that times out means none has accepted it yet)."""
+        """Until a worker answers (see served)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"geows exited {self.proc.returncode}:\n{self.error_log}")
-            try:
-                with self._connect((self.address, self.port), 1) as probe:
-                    probe.shutdown(socket.SHUT_WR)
-                    probe.recv(1)
-                    return
-            except OSError:
-                time.sleep(0.05)
+            if served(self.port, self.address, self._connect):
+                return
+            time.sleep(0.05)
         self.proc.kill()
         raise RuntimeError(f"geows did not listen on {self.port}:\n{self.error_log}")
 

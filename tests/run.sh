@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 # third-party draft-76 clients (Perl, Ruby) the tests drive against geows, the real httpd
 # (with apxs, to build a stand-in module) for tests/httpd, and the browser tests/browser
 # drives with Node.js, ss (iproute2), which tests/test_ping reads sockets with, and
-# redis-server and nftables, the broker and the partitions of the tests across hosts
-# (Autobahn's runner, kosoku, comes from PyPI below).
-DEBIAN_PACKAGES=(libprotocol-websocket-perl ruby ruby-websocket chromium apache2 apache2-dev apache2-utils gcc libc6-dev openssl iproute2 redis-server nftables)
+# redis-server and nftables, the broker and the partitions of the tests across hosts,
+# curl, which the tutorial (docs/tutorial.md) reads the status page with, and systemd's
+# systemd-analyze, which checks conf/systemd/geows.service (Autobahn's runner, kosoku, and
+# the documentation's Sphinx come from PyPI below).
+DEBIAN_PACKAGES=(libprotocol-websocket-perl ruby ruby-websocket chromium apache2 apache2-dev apache2-utils gcc libc6-dev openssl iproute2 redis-server nftables curl systemd)
 # Debian's Node.js unless node and npm are on PATH already (NodeSource's nodejs, say, which
 # carries its own npm and conflicts with Debian's).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
@@ -24,10 +26,10 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,docs]'
 # playwright-core for tests/browser, from its lock; only when node_modules is older than it.
 if [ ! tests/browser/node_modules/.package-lock.json -nt tests/browser/package-lock.json ]; then
     npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/null
 fi
-.venv/bin/ruff check geows plugins tests
+.venv/bin/ruff check geows plugins tests docs
 exec .venv/bin/python -m pytest "$@"

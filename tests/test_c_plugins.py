@@ -1,6 +1,7 @@
 """C plugins built for mod_websocket, loaded unchanged through ctypes: the
 shipped examples (plugins/c) and the test plugins (tests/c_plugins), compiled
-with cc for the run and served by the real geows to real clients."""
+with cc for the run and served by the real geows to real clients; geows' extension of
+the header (rooms, broadcasts, lost ranges) from C."""
 
 from __future__ import annotations
 
@@ -11,12 +12,21 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import gevent
 import pytest
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from websockets.sync.client import connect
 
+from geows import limits
+from geows.access.control import AccessControl
+from geows.config import load_config
+from geows.plugin.loading import load_plugins
+from geows.runtime.log import AccessLogs
+from geows.runtime.server import Server
 from tests.draft76 import Draft76Client
-from tests.geows_process import REPO, GeowsProcess, missing_tool, run_cli
+from tests.geows_process import REPO, GeowsProcess, free_port, missing_tool, run_cli
+from tests.process.test_workers import ask, clients_on_every_worker, serving
+from tests.test_rooms import until_ends
 
 CC = shutil.which("cc")
 
@@ -71,7 +81,8 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.fail("no C compiler (cc): CI must have one to test C plugins")
     out = tmp_path_factory.mktemp("c-plugins")
     sources = [SHIPPED / "echo.c", SHIPPED / "dumb_increment.c", SHIPPED / "chat.c",
-               TEST_SOURCES / "test_plugins.c", TEST_SOURCES / "undefined.c"]
+               TEST_SOURCES / "test_plugins.c", TEST_SOURCES / "undefined.c",
+               TEST_SOURCES / "rooms.c"]
     builds = [(source, subprocess.Popen([CC, *CFLAGS, "-o", str(out / f"{source.stem}.so"),
                                          str(source)], stderr=subprocess.PIPE, text=True))
               for source in sources]
@@ -145,7 +156,7 @@ def test_headers_and_subprotocols_through_the_api(geows: GeowsProcess) -> None:
         assert ws.subprotocol == "second"
         ws.send("report")
         assert ws.recv(timeout=5) == ("count=3 0=first 1=second past-end=NULL absent=NULL "
-                                      "request=NULL stable=yes size=80 version=1 nul=yes")
+                                      "request=NULL stable=yes size=104 version=1 nul=yes")
     log = geows.error_log
     assert "header_set('X-Bad') refused" in log
     assert "did not offer subprotocol 'never-offered'" in log
@@ -297,3 +308,111 @@ def test_geows_t_refuses_bad_plugins(build_dir: Path, case: str) -> None:
     so = build_dir / handler.split()[0]
     assert result.stderr.startswith(f"{config}:4: WebSocketHandler: "
                                     + reason.replace("@SO@", str(so))), result.stderr
+
+
+ROOMS_CONFIG = """
+Listen 127.0.0.1:@PORT@
+StartServers 2
+<Location /rooms>
+  SetHandler websocket-handler
+  WebSocketHandler rooms.so rooms_init
+</Location>
+"""
+
+
+@pytest.fixture(scope="module")
+def rooms_geows(build_dir: Path) -> Iterator[GeowsProcess]:
+    server = GeowsProcess(ROOMS_CONFIG, server_root=build_dir)
+    try:
+        serving(server)
+        yield server
+    finally:
+        assert server.stop() == 0
+
+
+def test_c_rooms_reach_their_members_on_both_workers_and_no_one_else(
+        rooms_geows: GeowsProcess) -> None:
+    by_worker = clients_on_every_worker(rooms_geows, 2, path="/rooms")
+    members = [clients[0] for clients in by_worker.values()]  # one on each worker
+    leaver = list(by_worker.values())[0][1]
+    outsiders = [client for clients in by_worker.values() for client in clients[1:]]
+    for client in [*members, leaver]:
+        assert ask(client, "join red") == "join red 1"
+    assert ask(leaver, "leave red") == "leave red 1"
+    assert ask(leaver, "leave red") == "leave red 1"  # no member: nothing happens
+    everyone = [*members, *outsiders]
+    for n, sender in enumerate(everyone):
+        sender.send(f"to red r{n} from C")
+        sender.send(f"to blue nobody's {n}")
+        sender.send(f"all end{n}")
+    for client in members:
+        assert sorted(until_ends(client, len(everyone))) == sorted(
+            f"r{n} from C" for n in range(len(everyone)))
+    for client in outsiders:  # the leaver among them
+        assert until_ends(client, len(everyone)) == []
+    for client in everyone:
+        client.close()
+
+
+def test_c_sees_the_extension_and_its_misuse_is_refused_and_logged(
+        rooms_geows: GeowsProcess) -> None:
+    with connect(url(rooms_geows, "/rooms")) as ws:
+        ws.send("size")
+        assert ws.recv(timeout=5) == "size=104 join=1 leave=1 broadcast=1"
+        ws.send("module")  # under mod_websocket: no extension, nothing joined or sent
+        assert ws.recv(timeout=5) == "module 0 0 0"
+        ws.send("bad")
+        assert ws.recv(timeout=5) == "bad 0 0 0 0 0 0 0"
+        ws.send("join still-open")
+        assert ws.recv(timeout=5) == "join still-open 1"
+    for message in ("join(b'') refused: a room's name cannot be empty",
+                    "join(b'" + "x" * 80 + "') refused: a room's name is at most 255 bytes",
+                    "join() with a NULL room", "refused: 'utf-8' codec can't decode byte 0xff",
+                    "leave() with a NULL room", "broadcast() with unknown message type 7",
+                    "broadcast(b'') refused: a room's name cannot be empty"):
+        log = rooms_geows.wait_for_log(message, access=False)
+    assert "Traceback" not in log
+
+
+def test_a_library_exporting_geows_on_broadcast_gap_is_told_of_lost_ranges(
+        build_dir: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """In this process, as a worker's link calls it: rooms.so exports the function,
+    test_plugins.so does not (and does not get rooms.so's, loaded before it globally)."""
+    config_file = build_dir / "gaps.conf"
+    config_file.write_text(
+        f"Listen 127.0.0.1:{free_port()}\n<Location /rooms>\n  SetHandler websocket-handler\n"
+        "  WebSocketHandler rooms.so rooms_init\n</Location>\n<Location /api>\n"
+        "  SetHandler websocket-handler\n  WebSocketHandler test_plugins.so api_init\n"
+        "</Location>\n")
+    config = load_config(str(config_file), server_root=build_dir)
+    server = Server(config, load_plugins(config), AccessControl(config),
+                    access_logs=AccessLogs())
+    server.report_gap("<Location /rooms>", 3, 7)
+    server.report_gap("<Location /api>", 1, 1)
+    server.report_gap("<Location /rooms>", 2**64 - 2, 2**64 - 1)
+    said = ""
+    deadline = time.monotonic() + 5
+    while said.count("rooms.c: ") < 2:
+        assert time.monotonic() < deadline, said
+        gevent.sleep(0.05)
+        said += capfd.readouterr().err
+    assert said.count("rooms.c: ") == 2
+    assert "rooms.c: <Location /rooms> lost 3 to 7\n" in said
+    assert f"rooms.c: <Location /rooms> lost {2**64 - 2} to {2**64 - 1}\n" in said
+    gevent.sleep(0.2)  # /api's would have come by now
+    assert "rooms.c: <Location /api>" not in said + capfd.readouterr().err
+
+
+def test_the_headers_room_name_limit_is_geows_own() -> None:
+    header = (SHIPPED / "websocket_plugin.h").read_text()
+    assert f"#define GEOWS_ROOM_NAME_MAX {limits.ROOM_NAME_MAX}\n" in header
+
+
+@pytest.mark.parametrize("standard", ["c89", "c99", "c11"])
+def test_the_header_with_its_extension_compiles_as_strict_c(standard: str) -> None:
+    """mod_websocket's plugins compile unchanged, whatever C they were written in: the
+    extension's inline functions and types included."""
+    build = subprocess.run([CC, f"-std={standard}", "-pedantic", "-Wall", "-Wextra", "-Werror",
+                            "-fsyntax-only", f"-I{SHIPPED}", str(SHIPPED / "echo.c")],
+                           capture_output=True, text=True, timeout=60)
+    assert build.returncode == 0, f"cc -std={standard}:\n{build.stderr}"

@@ -22,7 +22,7 @@ MAX_CLASS_LINES = 400
 
 # geows' modules that do I/O or drive it (sockets, processes, log files, DNS, certificates).
 IO_MODULES = ("geows.runtime", "geows.process", "geows.cli", "geows.access",
-              "geows.plugin.loading")
+              "geows.plugin.loading", "geows.cluster.link")
 
 FORBIDDEN = {
     # every name plugins/, examples/ and the tests import from geows.plugin
@@ -31,19 +31,30 @@ FORBIDDEN = {
         ("gevent", "ssl", "ctypes", "websockets", "geows.config", "geows.protocols",
          *IO_MODULES),
     # the reader asks its caller to look names up (config/names.py) and loads no certificate
-    "import geows.config": ("gevent", "ssl", "socket", "geows.dns", *IO_MODULES),
+    "import geows.config": ("gevent", "ssl", "socket", "redis", "geows.dns", *IO_MODULES),
+    # WebSocketBroadcast's URL is read with the config; the order of a location's messages
+    # is sans-I/O, as the protocols are
+    "import geows.cluster.url": ("gevent", "ssl", "socket", "redis", "geows.config",
+                                 *IO_MODULES),
+    "import geows.cluster.order": ("gevent", "ssl", "socket", "redis", "geows.config",
+                                   *IO_MODULES),
+    # the link to Redis is driven by callbacks: it knows no server, process or plugin
+    "import geows.cluster.link": ("geows.runtime", "geows.process", "geows.cli",
+                                  "geows.plugin", "geows.protocols", "geows.access"),
     "import geows.protocols": ("gevent", "ssl", "geows.config", *IO_MODULES),
     # mod_proxy_http's framing is sans-I/O: forward.py drives it over the sockets
     "import geows.proxy_http": ("gevent", "ssl", *IO_MODULES),
     # the master binds, spawns and relays: it serves no client and loads no plugin (it
     # builds the access rules only to refuse a reload that would not serve)
-    "import geows.process.master": ("websockets", "ctypes", "geows.protocols", "geows.plugin",
+    "import geows.process.master": ("websockets", "ctypes", "redis", "geows.cluster.link",
+                                    "geows.protocols", "geows.plugin",
                                     "geows.runtime.server", "geows.runtime.forward",
                                     "geows.runtime.status", "geows.runtime.fairness"),
     # the runtime serves what it is handed: the processes make it, never the other way
     "import geows.runtime.server": ("geows.process", "geows.cli"),
     # the master's process: `python -m geows` without -X runs the master in it
-    "import geows.__main__": ("websockets", "ctypes", "geows.protocols", "geows.plugin",
+    "import geows.__main__": ("websockets", "ctypes", "redis", "geows.cluster.link",
+                              "geows.protocols", "geows.plugin",
                               "geows.runtime.server", "geows.runtime.forward",
                               "geows.runtime.status", "geows.runtime.fairness"),
 }

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from geows import limits
+from geows.cluster.url import RedisURL
 from geows.config.access_lines import AccessContainer, AccessLine
 from geows.config.directives import SERVER
 from geows.config.logs import ServerLogs
@@ -19,6 +20,7 @@ from geows.config.tls_settings import Located, TlsSettings
 from geows.config.tree import Node, Section
 from geows.config.vhosts import VirtualHost, VirtualHostAddress
 from geows.log_format import COMMON, LogFormat
+from geows.messages import CLUSTER
 
 # geows is mod_websocket, in both of its builds: loaded whether or not LoadModule says so.
 ALWAYS_LOADED = frozenset({"mod_websocket.c", "websocket_module",
@@ -148,6 +150,7 @@ class LocationDraft:
     trusted_origins: tuple[str, ...] = ()
     allow_reserved_codes: bool = False
     ping: tuple[float, float] | None = None
+    broadcast_scope: str = CLUSTER  # WebSocketBroadcastScope
     alias: tuple[str, str, int] | None = None  # an Alias in it: target, file, line
 
 
@@ -194,6 +197,10 @@ class ReadState:
         self.max_connections: int | None = None
         self.message_memory = limits.MESSAGE_MEMORY
         self.watchdog: float | None = limits.WATCHDOG
+        # WebSocketBroadcast's URL and line (None: Off), WebSocketBroadcastPrefix and -History.
+        self.broadcast: tuple[RedisURL, Node] | None = None
+        self.broadcast_prefix = limits.BROADCAST_PREFIX
+        self.broadcast_history = limits.BROADCAST_HISTORY
         self.process: dict[str, object] = {}  # ProcessSettings' fields the config sets
         self.plugins: dict[str, str] = {}  # WebSocketHandler's file -> its absolute path
         self.document_root: tuple[Node, str] | None = None  # the main server's DocumentRoot

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 
 from geows import limits
+from geows.cluster.url import BroadcastSettings
 from geows.config import paths
 from geows.config.access_lines import ACCESS_CONTAINERS, AccessLine, is_access_directive
 from geows.config.logs import LogTarget, ServerLogs
@@ -17,6 +18,7 @@ from geows.config.paths import DEFAULT_DOCUMENT_ROOT, Alias, ProxyPass, compile_
 from geows.config.tls_settings import TlsSettings
 from geows.config.vhosts import RequestLimits, VirtualHost, VirtualHostTable
 from geows.errors import ConfigError
+from geows.messages import CLUSTER
 
 WEBSOCKET_HANDLER = "websocket-handler"
 # geows' status page; Apache's mod_status is "server-status", so both pages can coexist.
@@ -77,6 +79,9 @@ class WebSocketSettings:
     # geows' WebSocketPing: (seconds of silence before a ping, seconds then to wait for any
     # byte before failing the connection); None: never (an open WebSocket never times out).
     ping: tuple[float, float] | None = None
+    # WebSocketBroadcastScope: "cluster" (through Redis, when WebSocketBroadcast names it)
+    # or "host" (this host's workers only).
+    broadcast_scope: str = CLUSTER
 
     @property
     def c_plugin(self) -> bool:
@@ -297,6 +302,7 @@ class Config:
     # WebSocketWatchdog: how long a worker's event loop may be held before it is reported;
     # None: Off.
     watchdog: float | None = limits.WATCHDOG
+    broadcast: BroadcastSettings | None = None  # WebSocketBroadcast*; None: Off
     _vhost_table: VirtualHostTable | None = field(default=None, init=False, repr=False,
                                                   compare=False)
     _plans: dict[int, _Plan] = field(default_factory=dict, init=False, repr=False,

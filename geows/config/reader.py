@@ -142,7 +142,7 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
             tls=self.tls.settings(self.tls), request_limits=RequestLimits(**self.request_limits),
             max_connections=self.max_connections, error_log=error_log, logs=self.main_logs,
             process=ProcessSettings(**self.process), message_memory=self.message_memory,
-            watchdog=self.watchdog)
+            watchdog=self.watchdog, broadcast=self._broadcast_settings())
         if self.guard:
             config.check_htaccess()
             config.check_alias_expressions()

@@ -2,8 +2,8 @@
 handle (`WebSocketServer`, after the C struct) it gets for each connection.
 
 A plugin is any object with a callable `on_message`; `on_connect`,
-`on_disconnect` and `destroy` are optional. `Plugin` below is a convenient
-way to build one from functions:
+`on_disconnect`, `destroy` and `on_broadcast_gap` are optional. `Plugin` below
+is a convenient way to build one from functions:
 
     def echo_init():
         def on_message(state, server, type, data):
@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
+from geows import limits
+from geows.messages import BINARY, CLOSE, PING, PONG, TEXT, Broadcast
 
 if TYPE_CHECKING:
     from geows.http import Request
@@ -29,26 +30,62 @@ __all__ = ["BINARY", "CLOSE", "PING", "PONG", "TEXT", "Plugin", "WebSocketServer
 class Plugin:
     """mod_websocket's WebSocketPlugin, as Python callables.
 
-    on_connect(server) -> state: runs before the handshake is answered; its
-        result is the connection's state, and None refuses the connection (403).
+    on_connect(server) -> state
+        Runs before the handshake is answered; its result is the connection's
+        state, and None refuses the connection (403). Raising answers 500.
         Without on_connect every connection is accepted with state None.
-    on_message(state, server, type, data): one whole message; `data` is str for
-        TEXT and bytes for BINARY.
-    on_disconnect(state, server): once per accepted connection, however it ends.
-    destroy(): once, when the server stops.
+    on_message(state, server, type, data)
+        One whole message; `data` is str for TEXT and bytes for BINARY.
+        Raising closes that connection alone (1011) and logs the traceback.
+    on_disconnect(state, server)
+        Once per accepted connection, however it ends.
+    destroy()
+        Once, when the server stops.
+    on_broadcast_gap(location, first, last)
+        Broadcasts `first` to `last` (their sequence numbers) of the location
+        named `location` (e.g. "<Location /chat>") were lost for this worker's
+        clients and cannot be repaired (WebSocketBroadcast: Redis lost them and
+        its history no longer holds them); once per lost range, in a greenlet of
+        its own, after the error log said so. A plugin may tell its clients to
+        resync.
+
+    Any object with these attributes will do; only on_message is required.
+    Each callback may block (sleep, sockets, subprocesses): the process is
+    monkeypatched, so a callback that waits holds only its own connection.
     """
 
     on_message: Callable[[Any, WebSocketServer, int, str | bytes], None]
     on_connect: Callable[[WebSocketServer], Any] | None = None
     on_disconnect: Callable[[Any, WebSocketServer], None] | None = None
     destroy: Callable[[], None] | None = None
+    on_broadcast_gap: Callable[[str, int, int], None] | None = None
+
+
+def check_room(room: object) -> str:
+    """The room's name if it is one (ValueError else): a str, not empty, at most
+    limits.ROOM_NAME_MAX bytes of UTF-8, without NUL (a C plugin could not name it)."""
+    if not isinstance(room, str):
+        raise ValueError(f"a room's name is a str, not {type(room).__name__}")
+    if not room:
+        raise ValueError("a room's name cannot be empty")
+    if "\0" in room:
+        raise ValueError("a room's name cannot hold NUL")
+    size = len(room.encode("utf-8"))  # UnicodeEncodeError (lone surrogates) is a ValueError
+    if size > limits.ROOM_NAME_MAX:
+        raise ValueError(f"a room's name is at most {limits.ROOM_NAME_MAX} bytes of UTF-8, "
+                         f"not {size}")
+    return room
 
 
 class _Channel(Protocol):
     """What the server behind a handle provides (geows.runtime.session implements it)."""
 
     def send(self, type: int, data: str | bytes) -> int: ...
-    def broadcast(self, type: int, data: str | bytes) -> int: ...
+    def broadcast(self, type: int, data: str | bytes, room: str | None) -> Broadcast: ...
+    def join(self, room: str) -> None: ...
+    def leave(self, room: str) -> None: ...
+    @property
+    def rooms(self) -> frozenset[str]: ...
     def close(self) -> None: ...
     @property
     def handshake_done(self) -> bool: ...
@@ -57,8 +94,40 @@ class _Channel(Protocol):
 class WebSocketServer:
     """One connection, as a plugin sees it (mod_websocket's WebSocketServer).
 
-    `send`, `broadcast` and `close` may be called from any greenlet and from any
-    OS thread; everything else belongs to the plugin's callbacks.
+    `send`, `broadcast`, `join`, `leave` and `close` may be called from any
+    greenlet and from any OS thread; everything else belongs to the plugin's
+    callbacks. geows makes one per connection and passes it to every callback
+    of that connection.
+
+    .. attribute:: request
+       :type: geows.http.Request
+
+       The handshake request, parsed once as httpd parses it: `method`, `path`
+       (decoded, as `<Location>` matches it), `query` (raw, without "?"),
+       `host` (the host that picked the virtual host) and `headers`
+       (C plugins get NULL from request(): there is no Apache request_rec).
+
+    .. attribute:: remote_addr
+       :type: tuple[str, int]
+
+       The client's address and port; the client mod_remoteip names when the
+       config trusts a proxy (RemoteIPHeader, RemoteIPInternalProxy).
+
+    .. attribute:: user
+       :type: str | None
+
+       Who Basic authentication let through (httpd's REMOTE_USER), else None.
+
+    .. attribute:: subprotocols
+       :type: tuple[str, ...]
+
+       The subprotocols the client offered, in its order
+       (C: protocol_count and protocol_index).
+
+    .. attribute:: response_headers
+       :type: list[tuple[str, str]]
+
+       The headers set_header added to the handshake's answer, in order.
     """
 
     __slots__ = ("request", "remote_addr", "user", "subprotocols", "response_headers",
@@ -108,12 +177,37 @@ class WebSocketServer:
         the write after it); from an OS thread, once it is handed to the server."""
         return self._channel.send(type, data)
 
-    def broadcast(self, type: int, data: str | bytes) -> int:
-        """Send one message to every open connection of this location, this
-        one included; returns how many it was queued for. Never waits on a slow
-        reader: one whose unsent output is over limits.SEND_BUFFER is closed
-        (1008) instead."""
-        return self._channel.broadcast(type, data)
+    def broadcast(self, type: int, data: str | bytes, room: str | None = None) -> Broadcast:
+        """Send one message to every open connection of this location, this one
+        included, in every worker (with WebSocketBroadcast, of every host); with `room`,
+        to that room's members only (this connection need not be one). Returns a
+        Broadcast: an int, how many of this worker's connections it was queued for,
+        with the message's `scope` and, through Redis, its `seq` and `epoch`. Never
+        waits on a slow reader: one whose unsent output is over limits.SEND_BUFFER is
+        closed (1008) instead. ValueError for a bad room name (see join)."""
+        return self._channel.broadcast(type, data, None if room is None else check_room(room))
+
+    def join(self, room: str) -> None:
+        """Make this connection a member of the room: broadcasts to it reach this
+        connection, whichever worker (or host) sends them. A room is a name within
+        this location, made by its first member and gone with its last; joining twice
+        is one membership. Allowed from on_connect on (nothing reaches the connection
+        before its handshake is answered); the connection leaves every room when it
+        ends, once on_disconnect has returned (which still sees `rooms`).
+        ValueError for a bad name (empty, over limits.ROOM_NAME_MAX bytes of UTF-8, a
+        NUL); ConnectionClosed once on_disconnect is due."""
+        self._channel.join(check_room(room))
+
+    def leave(self, room: str) -> None:
+        """This connection is no member of the room any more (nothing happens if it
+        was none)."""
+        self._channel.leave(check_room(room))
+
+    @property
+    def rooms(self) -> frozenset[str]:
+        """The rooms this connection is a member of. A join or leave from an OS thread
+        shows here once the server has taken it (in order with that thread's sends)."""
+        return self._channel.rooms
 
     def close(self) -> None:
         """Start the closing handshake with a close frame without a status code (the client

@@ -18,7 +18,10 @@ How a C plugin runs here:
   (a plugin's thread may send until then), and keys are never reused, so a
   call after that is logged rather than reaching another connection - as long
   as the freed struct's memory still holds its key: using it is the plugin's bug;
-- `request` returns NULL: there is no Apache request_rec.
+- `request` returns NULL: there is no Apache request_rec;
+- the struct is geows' larger GeowsServer, which starts with the module's and adds
+  rooms and broadcasts (join, leave, broadcast), its `size` saying so; a library that
+  exports geows_on_broadcast_gap is told of broadcasts lost for good.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from gevent import monkey
 
 from geows.config import WebSocketSettings
 from geows.errors import ConfigError, ConnectionClosed
-from geows.plugin.api import BINARY, CLOSE, PING, PONG, TEXT, WebSocketServer
+from geows.plugin.api import BINARY, CLOSE, PING, PONG, TEXT, WebSocketServer, check_room
 from geows.plugin.threads import run_in_thread
 
 log = logging.getLogger("geows.plugin")
@@ -58,6 +61,10 @@ _ProtocolSet = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
 _Send = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
                          ctypes.c_size_t)
 _Close = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_Join = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p)
+_Leave = _Join
+_Broadcast = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
+                              ctypes.c_size_t, ctypes.c_char_p)
 
 _Destroy = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 _OnConnect = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
@@ -81,6 +88,17 @@ class _ServerStruct(ctypes.Structure):
         ("protocol_set", _ProtocolSet),
         ("send", _Send),
         ("close", _Close),
+    ]
+
+
+class _GeowsServerStruct(ctypes.Structure):
+    """struct _GeowsServer: the module's struct, then geows' rooms and broadcasts."""
+
+    _fields_ = [
+        ("server", _ServerStruct),
+        ("join", _Join),
+        ("leave", _Leave),
+        ("broadcast", _Broadcast),
     ]
 
 
@@ -130,8 +148,9 @@ class _Connection:
         self.plugin = plugin
         self.handle = handle
         self.key = next(_keys)
-        self.struct = _ServerStruct(ctypes.sizeof(_ServerStruct), SERVER_VERSION, self.key,
-                                    *_SERVER_CALLBACKS)
+        self.struct = _GeowsServerStruct(
+            _ServerStruct(ctypes.sizeof(_GeowsServerStruct), SERVER_VERSION, self.key,
+                          *_SERVER_CALLBACKS), *_GEOWS_CALLBACKS)
         self.address = ctypes.addressof(self.struct)
         self.private: int | None = None
         # One C call at a time per connection, even if its greenlet is killed
@@ -170,13 +189,15 @@ class CPlugin:
     connection is accepted (with a NULL private pointer), as the module did.
     """
 
-    def __init__(self, path: str, plugin: _PluginStruct, address: int):
+    def __init__(self, path: str, plugin: _PluginStruct, address: int,
+                 on_gap: Callable[[bytes, int, int], None] | None):
         self.path = path
         self._address = address
         self._destroy = plugin.destroy
         self._on_connect = plugin.on_connect
         self._on_message = plugin.on_message
         self._on_disconnect = plugin.on_disconnect
+        self._on_gap = on_gap  # the library's geows_on_broadcast_gap, if it exports one
 
     def on_connect(self, server: WebSocketServer) -> _Connection | None:
         connection = _Connection(self, server)
@@ -208,6 +229,10 @@ class CPlugin:
                               connection.address)
         finally:
             connection.end()
+
+    def on_broadcast_gap(self, location: str, first: int, last: int) -> None:
+        if self._on_gap is not None:
+            run_in_thread(self._on_gap, location.encode("utf-8"), first, last)
 
     def destroy(self) -> None:
         if self._destroy:
@@ -253,8 +278,20 @@ def load_c_plugin(settings: WebSocketSettings) -> CPlugin:
     if not plugin.on_message:
         raise fail(f"{where} returned a plugin without on_message")
     if address not in _plugins:
-        _plugins[address] = CPlugin(path, plugin, address)
+        _plugins[address] = CPlugin(path, plugin, address, _gap_function(library))
     return _plugins[address]
+
+
+def _gap_function(library: ctypes.CDLL) -> Callable[[bytes, int, int], None] | None:
+    """The library's own geows_on_broadcast_gap (dlsym on its handle looks in it and what
+    it needs, never in other plugins), or None."""
+    try:
+        function = library["geows_on_broadcast_gap"]
+    except AttributeError:
+        return None
+    function.restype = None
+    function.argtypes = [ctypes.c_char_p, ctypes.c_ulonglong, ctypes.c_ulonglong]
+    return function
 
 
 # The server callbacks: made once, and kept here so they are never collected.
@@ -327,18 +364,32 @@ def protocol_set(connection: _Connection, protocol: bytes | None) -> None:
         raise _Misuse(f"protocol_set() refused: {exc}") from None
 
 
-@_server_callback(_Send, 0)
-def send(connection: _Connection, type: int, buffer: int | None, size: int) -> int:
+def _message(call: str, type: int, buffer: int | None, size: int) -> bytes:
+    """The message C passes to send() or broadcast(), checked (_Misuse)."""
     if type not in MESSAGE_TYPES:
-        raise _Misuse(f"send() with unknown message type {type}")
+        raise _Misuse(f"{call}() with unknown message type {type}")
     if buffer is None and size:
-        raise _Misuse(f"send() with a NULL buffer of size {size}")
+        raise _Misuse(f"{call}() with a NULL buffer of size {size}")
     data = ctypes.string_at(buffer, size) if size else b""
     if type == TEXT:
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise _Misuse(f"send() of TEXT that is not UTF-8: {exc}") from None
+            raise _Misuse(f"{call}() of TEXT that is not UTF-8: {exc}") from None
+    return data
+
+
+def _room(call: str, room: bytes) -> str:
+    """A room's name C passes, checked as the Python API checks it (_Misuse)."""
+    try:
+        return check_room(room.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise _Misuse(f"{call}({room[:80]!r}) refused: {exc}") from None
+
+
+@_server_callback(_Send, 0)
+def send(connection: _Connection, type: int, buffer: int | None, size: int) -> int:
+    data = _message("send", type, buffer, size)
     try:
         return connection.handle.send(type, data)
     except ConnectionClosed:
@@ -353,5 +404,33 @@ def close(connection: _Connection) -> None:
     connection.handle.close()
 
 
+@_server_callback(_Join, 0)
+def join(connection: _Connection, room: bytes | None) -> int:
+    if room is None:
+        raise _Misuse("join() with a NULL room")
+    try:
+        connection.handle.join(_room("join", room))
+    except ConnectionClosed:
+        raise _Misuse("join() after the connection ended") from None
+    return 1
+
+
+@_server_callback(_Leave, 0)
+def leave(connection: _Connection, room: bytes | None) -> int:
+    if room is None:
+        raise _Misuse("leave() with a NULL room")
+    connection.handle.leave(_room("leave", room))
+    return 1
+
+
+@_server_callback(_Broadcast, 0)
+def broadcast(connection: _Connection, type: int, buffer: int | None, size: int,
+              room: bytes | None) -> int:
+    data = _message("broadcast", type, buffer, size)
+    return connection.handle.broadcast(type, data, None if room is None
+                                       else _room("broadcast", room))
+
+
 _SERVER_CALLBACKS = (request, header_get, header_set, protocol_count, protocol_index,
                      protocol_set, send, close)
+_GEOWS_CALLBACKS = (join, leave, broadcast)

@@ -24,7 +24,7 @@ _pool: ThreadPool | None = None
 
 
 def run_in_thread(func: Callable[..., T], /, *args, **kwargs) -> T:
-    """Call func(*args, **kwargs) in an OS thread; return its result or raise
+    """Call ``func(*args, **kwargs)`` in an OS thread; return its result or raise
     its exception in the calling greenlet. Call it from a greenlet (the hub's
     thread), not from an OS thread of your own."""
     global _pool

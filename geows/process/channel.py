@@ -1,8 +1,8 @@
 """The local channel between the master and each worker process: length-prefixed
 messages on a Unix socketpair.
 
-The master first hands a worker the config to run. A broadcast travels worker -> master ->
-every other worker. A worker that cannot start
+The master first hands a worker the config to run. A broadcast (to a location, or to one
+of its rooms) travels worker -> master -> every other worker. A worker that cannot start
 says why before it exits; one that can says so, then waits for the word to accept, so
 that a generation refused because one of its workers failed has served no one. Each
 worker reports its status figures, and the master hands every worker the others'.
@@ -22,7 +22,8 @@ from gevent.lock import Semaphore
 from geows import limits
 
 HEADER = struct.Struct(">IB")  # body length, kind
-_BROADCAST = struct.Struct(">HB")  # location name length, message type
+# Location name length, room name length (0: the whole location), message type.
+_BROADCAST = struct.Struct(">HHH")
 
 
 class Kind(IntEnum):
@@ -35,16 +36,22 @@ class Kind(IntEnum):
     CONFIG = 7     # master -> worker, first: what to run (assignment.Parsed, pickled)
 
 
-def broadcast_body(location: str, type: int, data: str | bytes) -> bytes:
+def broadcast_body(location: str, type: int, data: str | bytes, room: str | None) -> bytes:
     name = location.encode("utf-8")
+    room_name = b"" if room is None else room.encode("utf-8")
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    return _BROADCAST.pack(len(name), type) + name + payload
+    return _BROADCAST.pack(len(name), len(room_name), type) + name + room_name + payload
 
 
-def parse_broadcast(body: bytes) -> tuple[str, int, bytes]:
-    length, type = _BROADCAST.unpack_from(body)
+def parse_broadcast(body: bytes) -> tuple[str, int, bytes, str | None]:
+    """(location name, message type, data, room or None): Server.deliver_relayed's
+    arguments."""
+    name_length, room_length, type = _BROADCAST.unpack_from(body)
     start = _BROADCAST.size
-    return body[start:start + length].decode("utf-8"), type, body[start + length:]
+    room_start = start + name_length
+    data_start = room_start + room_length
+    room = body[room_start:data_start].decode("utf-8") if room_length else None
+    return body[start:room_start].decode("utf-8"), type, body[data_start:], room
 
 
 def json_body(value: Any) -> bytes:

@@ -51,6 +51,7 @@ from geows.process.channel import Channel, Kind, json_body
 from geows.process.listeners import bind
 from geows.process.shares import OpenConnections
 from geows.process.startup import read_config, read_plugin_sources
+from geows.process.systemd import notify
 from geows.process.totals import add_ended, no_totals
 from geows.runtime import log
 
@@ -198,6 +199,7 @@ class Master:
                    "with %d worker process(es)", __version__,
                    len(self.config.websocket_sections()), self._addresses(),
                    self.config.process.workers)
+        notify("READY=1", f"STATUS=generation 0 serving on {self._addresses()}")
         self._stop_requested.wait()
         self._wait_for_workers()
         if self._pid_file is not None:
@@ -212,6 +214,7 @@ class Master:
         logger.log(log.NOTICE, "caught %s, shutting down",
                    "a stop signal" if worker_signal == signal.SIGTERM else "SIGWINCH")
         self._stopping = worker_signal
+        notify("STOPPING=1")
         self._stop_workers(worker_signal)
         # The workers close theirs: nothing is left waiting in a backlog no one takes.
         self._close([sock for slots in self.listeners.values() for sock in slots])
@@ -261,6 +264,7 @@ class Master:
             logger.log(log.NOTICE, "generation %d serving on %s; %d worker(s) of earlier "
                        "generations finishing their connections", self.generation,
                        self._addresses(), len(old))
+            notify(f"STATUS=generation {self.generation} serving on {self._addresses()}")
 
     def _bind(self, config: Config) -> list[socket.socket]:
         """Give every Listen a listening socket per worker slot, binding those missing;

@@ -26,6 +26,7 @@ from geows import dns, limits
 from geows.access.control import AccessControl
 from geows.config import Config, Listener, ProcessSettings, WebSocketSettings, load_config
 from geows.errors import ConfigError
+from geows.messages import CLUSTER
 from geows.process.listeners import Sockets, bind_all
 from geows.runtime import log, tls
 
@@ -71,6 +72,20 @@ def prepare(config: Config, inherited: Sockets | None = None,
     drop_privileges(config.process)
     from geows.plugin.loading import load_plugins  # here: the master loads no plugin code
     return Prepared(access, access_logs, sockets, load_plugins(config, plugin_sources))
+
+
+def start_link(server: Server) -> None:
+    """With WebSocketBroadcast, link the server's locations of scope cluster to Redis: it
+    connects in a greenlet of its own, and the server serves meanwhile (and while Redis
+    is away: its broadcasts then reach this host only)."""
+    names = [name for location, name in server.location_names.items()
+             if location.broadcast_scope == CLUSTER]
+    settings = server.config.broadcast
+    if settings is None or not names:
+        return
+    from geows.cluster.link import Link  # here: the master loads no redis
+    server.link = Link(settings, names, server)
+    server.link.start()
 
 
 def read_plugin_sources(config: Config) -> dict[str, bytes]:

@@ -3,8 +3,9 @@
 A worker takes the config the master read for its generation (assignment.Parsed, over its
 channel: the files on disk are not read again), opens its logs and TLS keys, drops to
 User/Group when started as root, loads the plugins (Python ones from the text the master
-read), says it is ready and, once the master says so, serves on the listening sockets it
-inherited until the master ends it, counting its open connections in the count every
+read), links to Redis when WebSocketBroadcast names it (geows.cluster.link), says it
+is ready and, once the master says so, serves on the listening sockets it inherited
+until the master ends it, counting its open connections in the count every
 worker shares (geows.process.shares), and tells the master its last status figures as it
 exits:
     SIGTERM   stop: every connection gets its close now (1001 / draft-76's 0xFF 0x00)
@@ -36,7 +37,7 @@ from geows.errors import ConfigError  # noqa: E402
 from geows.process.assignment import Assignment, Parsed  # noqa: E402
 from geows.process.channel import Channel, Kind, broadcast_body, json_body, parse_broadcast  # noqa: E402
 from geows.process.shares import OpenConnections  # noqa: E402
-from geows.process.startup import Ending, prepare, serve  # noqa: E402
+from geows.process.startup import Ending, prepare, serve, start_link  # noqa: E402
 from geows.runtime import tls  # noqa: E402
 from geows.runtime.server import Server  # noqa: E402
 
@@ -67,14 +68,15 @@ def main() -> int:
         sock.set_inheritable(False)  # a plugin's child processes must not hold the port
     os.set_inheritable(assignment.open_connections, False)
 
-    def relay(name: str, type: int, data: str | bytes) -> None:
-        channel.send(Kind.BROADCAST, broadcast_body(name, type, data))
+    def relay(name: str, type: int, data: str | bytes, room: str | None) -> None:
+        channel.send(Kind.BROADCAST, broadcast_body(name, type, data, room))
 
     count = OpenConnections(assignment.open_connections).share(assignment.share)
     server = Server(config, prepared.plugins, prepared.access, relay=relay,
                     generation=assignment.generation, access_logs=prepared.access_logs,
                     count=count)
     server.server_started = assignment.started
+    start_link(server)
     channel.send(Kind.READY)
     gevent.spawn(_listen_to_master, server, channel, messages, ending,
                  lambda: server.start(inherited, contexts))

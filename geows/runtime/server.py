@@ -3,10 +3,12 @@ watchdog (geows.runtime.watchdog) that says when a plugin call holds them all.
 
 Each accepted connection is a `Handshake` (geows.runtime.handshake), which becomes a
 `Session` (geows.runtime.session) once upgraded. The server keeps what they share: the
-open connections per location (what a broadcast reaches, here and, through the master,
-in the other workers), the work OS threads hand over, WebSocketMessageMemory, the count of
-open connections against MaxRequestWorkers (its own, or the one every worker shares,
-handed in), and the figures of the status page.
+open connections per location and the members of each of its rooms (what a broadcast
+reaches, here and, through the master, in the other workers, or with WebSocketBroadcast
+through the link to Redis it is handed, geows.cluster.link, on every host), the work OS
+threads hand over, WebSocketMessageMemory, the count of open connections against
+MaxRequestWorkers (its own, or the one every worker shares, handed in), and the figures of
+the status page.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
 from gevent import monkey
@@ -33,6 +35,7 @@ from geows import limits
 from geows.access.control import AccessControl
 from geows.config import Config, Listener, WebSocketSettings
 from geows.config.model import host_port
+from geows.messages import CLUSTER, HOST, LOCAL, Broadcast
 from geows.plugin.threads import wait_for_threads
 from geows.protocols.memory import MessageMemory
 from geows.runtime import status
@@ -40,6 +43,10 @@ from geows.runtime.handshake import Handshake
 from geows.runtime.log import AccessLogs
 from geows.runtime.session import Session
 from geows.runtime.watchdog import Watchdog
+
+if TYPE_CHECKING:
+    from geows.cluster.figures import LinkFigures
+    from geows.cluster.link import Link
 
 log = logging.getLogger("geows.server")
 
@@ -50,9 +57,9 @@ _os_sleep = monkey.get_original("time", "sleep")
 _os_lock = monkey.get_original("_thread", "allocate_lock")
 
 
-# Hands a broadcast to the other workers: location name, message type, data. OSError when
-# they cannot be reached.
-Relay = Callable[[str, int, str | bytes], None]
+# Hands a broadcast to the other workers: location name, message type, data, room (None:
+# the whole location). OSError when they cannot be reached.
+Relay = Callable[[str, int, str | bytes, str | None], None]
 
 
 class Server:
@@ -71,9 +78,15 @@ class Server:
         # Open connections per WebSocketHandler line: what a broadcast reaches.
         self.locations: dict[WebSocketSettings, set[Session]] = {
             settings: set() for settings in plugins}
+        # This worker's members of each room, per location (Server.join): a room holds
+        # while it has members here, and every worker keeps its own.
+        self.members: dict[WebSocketSettings, dict[str, set[Session]]] = {
+            settings: {} for settings in plugins}
         # A broadcast also goes to the other workers' connections of the location, by name:
-        # relay(name, type, data) hands it on (the worker's: through the master).
+        # relay(name, type, data, room) hands it on (the worker's: through the master).
         self.relay = relay
+        # The link to Redis (WebSocketBroadcast), which the process starts and hands in.
+        self.link: Link | None = None
         self.location_names = config.location_names()
         self._by_name = {name: settings for settings, name in self.location_names.items()}
         self.hub = gevent.get_hub()
@@ -158,28 +171,81 @@ class Server:
                     log.exception("plugin destroy() raised")
         if self._watchdog is not None:
             self._watchdog.stop()
+        if self.link is not None:
+            self.link.stop()
 
-    def broadcast(self, settings: WebSocketSettings, type: int, data: str | bytes) -> int:
-        """Queue one message for every open connection of a location, this worker's (in the
-        hub's thread) and, through the master, the other workers'; returns how many of
+    def broadcast(self, settings: WebSocketSettings, type: int, data: str | bytes,
+                  room: str | None = None) -> Broadcast:
+        """Queue one message for every open connection of a location (or, with `room`, for
+        that room's members): with a link to Redis (WebSocketBroadcast, the location's scope
+        cluster), every host's, in the location's one order (geows.cluster.link); otherwise
+        this worker's (in the hub's thread) and, through the master, the other workers'.
+        Returns how many of this worker's took it, with the message's place in the order
+        and its scope (messages.Broadcast)."""
+        name = self.location_names[settings]
+        if self.link is not None and settings.broadcast_scope == CLUSTER:
+            return self.link.publish(name, type, data, room)
+        return Broadcast(self.broadcast_here(name, type, data, room), HOST)
+
+    def broadcast_scope(self, settings: WebSocketSettings) -> str:
+        """The scope a broadcast of the location gets now (what an OS thread's broadcast,
+        handed over before it is made, is told)."""
+        if self.link is None or settings.broadcast_scope != CLUSTER:
+            return HOST
+        return CLUSTER if self.link.figures().up else LOCAL
+
+    def broadcast_here(self, name: str, type: int, data: str | bytes,
+                       room: str | None = None) -> int:
+        """To this host's connections of the location of that name (or the room's
+        members): this worker's, and the other workers' through the master; how many of
         this worker's took it."""
-        sent = self.deliver(settings, type, data)
+        sent = self.deliver_relayed(name, type, data, room)
         if self.relay is not None:
             try:
-                self.relay(self.location_names[settings], type, data)
+                self.relay(name, type, data, room)
             except OSError:
                 log.error("a broadcast could not reach the other workers: the master is gone")
         return sent
 
-    def deliver_relayed(self, name: str, type: int, data: str | bytes) -> None:
-        """A broadcast from another worker: to this worker's connections of the location
-        of that name (none when this worker's config has no such location)."""
+    def deliver_relayed(self, name: str, type: int, data: str | bytes,
+                        room: str | None = None) -> int:
+        """A broadcast from another worker or through Redis: to this worker's connections
+        of the location of that name, or to that room's members (none when this worker's
+        config has no such location, or the room no member here); how many took it."""
         settings = self._by_name.get(name)
-        if settings is not None:
-            self.deliver(settings, type, data)
+        if settings is None:
+            return 0
+        return self.deliver(settings, type, data, room)
 
-    def deliver(self, settings: WebSocketSettings, type: int, data: str | bytes) -> int:
-        connections = list(self.locations[settings])
+    def make_room(self, name: str, deadline: float) -> None:
+        """Before the link delivers a message read from history (a repair comes as a burst,
+        up to WebSocketBroadcastHistory messages): wait while connections of the location
+        hold more than half of limits.SEND_BUFFER and take some of it within
+        limits.BROADCAST_REPAIR_PROGRESS, until `deadline` at most. A client that reads
+        gets the burst at its pace; one that stopped reading is not waited for, and
+        send_nowait closes it (1008) as it closes it for any broadcast."""
+        settings = self._by_name.get(name)
+        if settings is None:
+            return
+        half = limits.SEND_BUFFER // 2
+        holding = {c: c.unsent for c in self.locations[settings] if c.unsent > half}
+        while holding and time.monotonic() < deadline:
+            gevent.sleep(limits.BROADCAST_REPAIR_PROGRESS)
+            holding = {c: c.unsent for c, held in holding.items()
+                       if c.is_open and half < c.unsent < held}
+
+    def link_figures(self) -> LinkFigures | None:
+        """The link to Redis' figures for the status page; None without one."""
+        return None if self.link is None else self.link.figures()
+
+    def deliver(self, settings: WebSocketSettings, type: int, data: str | bytes,
+                room: str | None = None) -> int:
+        """Queue the message for this worker's open connections of the location, or of
+        the room; returns how many took it."""
+        if room is None:
+            connections = list(self.locations[settings])
+        else:
+            connections = list(self.members[settings].get(room, ()))
         if gevent.getcurrent() is not self.hub and \
                 any(c.unsent > limits.SEND_BUFFER for c in connections):
             # A sender in a tight loop starves the writers: let them hand what they
@@ -188,6 +254,43 @@ class Server:
             gevent.idle()
         return sum(connection.send_nowait(type, data) for connection in connections)
 
+    def join(self, session: Session, room: str) -> None:
+        """Make the connection a member of its location's room (in the hub's thread)."""
+        self.members[session.settings].setdefault(room, set()).add(session)
+        session.rooms = session.rooms | {room}
+
+    def leave(self, session: Session, room: str) -> None:
+        """The connection is no member of the room any more; a room without members
+        here is forgotten."""
+        rooms = self.members[session.settings]
+        members = rooms.get(room)
+        if members is None or session not in members:
+            return
+        members.remove(session)
+        if not members:
+            del rooms[room]
+        session.rooms = session.rooms - {room}
+
+    def room_counts(self) -> dict[str, dict[str, int]]:
+        """Location name -> room -> its members on this worker (rooms with members only)."""
+        return {self.location_names[settings]: {room: len(members)
+                                                for room, members in rooms.items()}
+                for settings, rooms in self.members.items()}
+
+    def report_gap(self, name: str, first: int, last: int) -> None:
+        """Broadcasts `first` to `last` (sequence numbers) of the location of that name are
+        lost for good (the link could not repair them from history): say so in the error
+        log, and call the plugin's on_broadcast_gap in a greenlet of its own, so that it
+        may tell its clients to resync."""
+        log.error("%s: broadcasts %d to %d are lost: this worker's clients of the location "
+                  "never got them", name, first, last)
+        settings = self._by_name.get(name)
+        if settings is None:
+            return
+        callback = getattr(self.plugins[settings], "on_broadcast_gap", None)
+        if callback is not None:
+            gevent.spawn(_call_gap, callback, name, first, last)
+
     def call_from_thread(self, size: int, function: Any, *args: Any) -> None:
         """From an OS thread: have a greenlet run function(*args) after everything
         handed over before it; `size` bytes count against the threads' bound until then."""
@@ -195,6 +298,15 @@ class Server:
             self._from_threads.append((size, function, args))
             self.handed += size
         self.hub.loop.run_callback_threadsafe(self._start_thread_worker)
+
+    def in_order(self, function: Callable[..., None], *args: Any) -> None:
+        """Run function(*args) after what OS threads handed over before; from an OS
+        thread, hand it over (it runs in that thread's order)."""
+        if _thread_ident() != self.hub_thread:
+            self.call_from_thread(0, function, *args)
+            return
+        self.catch_up()
+        function(*args)
 
     def wait_for_room(self, deadline: float, connection: Session | None = None) -> bool:
         """In an OS thread: wait while what threads handed over (or this connection's
@@ -232,8 +344,9 @@ class Server:
 
     def snapshot(self) -> dict[str, Any]:
         """This process's figures for the status page (status.render), JSON-serializable:
-        pid, started (Unix time), generation, state, open and accepted connections, and
-        per WebSocket location name and protocol label the status.COUNTERS."""
+        pid, started (Unix time), generation, state, open and accepted connections, per
+        WebSocket location name and protocol label the status.COUNTERS, and the rooms'
+        members (room_counts)."""
         rows = {key: list(ended) for key, ended in self._ended.items()}
         for settings, connections in self.locations.items():
             name = self.location_names[settings]
@@ -246,7 +359,7 @@ class Server:
             locations[name][label] = dict(zip(status.COUNTERS, row, strict=True))
         return {"pid": os.getpid(), "started": self.started, "generation": self.generation,
                 "state": self.state, "open": len(self.connections), "accepted": self.accepted,
-                "locations": locations}
+                "locations": locations, "rooms": self.room_counts()}
 
     def status_snapshots(self) -> list[dict[str, Any]]:
         """Every worker process's latest snapshot, which the status page sums: this one's
@@ -378,6 +491,15 @@ def _accept_advice(error: OSError) -> str:
     if error.errno in (errno.ENOBUFS, errno.ENOMEM):
         return "the system is short of memory for sockets"
     return "accepting pauses"
+
+
+def _call_gap(callback: Callable[[str, int, int], None], name: str, first: int,
+              last: int) -> None:
+    try:
+        callback(name, first, last)
+    except Exception:
+        log.error("%s: plugin on_broadcast_gap(%d, %d) raised", name, first, last,
+                  exc_info=True)
 
 
 def _add(row: list[int], *values: int) -> None:

@@ -26,7 +26,7 @@ from gevent.lock import Semaphore
 from geows import limits
 from geows.config import WebSocketSettings
 from geows.errors import ConnectionClosed
-from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
+from geows.messages import BINARY, CLOSE, PING, PONG, TEXT, Broadcast
 from geows.plugin.api import WebSocketServer
 from geows.protocols import CloseReceived, Message, ProtocolError, State, WebSocketProtocol
 from geows.runtime import fairness
@@ -54,7 +54,7 @@ class Session:
     # Thousands live at once, mostly idle: slots keep each one small.
     __slots__ = ("server", "sock", "protocol", "settings", "record", "_lock", "_reader",
                  "_flush_pending", "_queued", "_writing", "_finished", "_close_timer",
-                 "_heard", "_pinged", "_ping_timer", "__weakref__")
+                 "_heard", "_pinged", "_ping_timer", "rooms", "__weakref__")
 
     def __init__(self, server: Server, sock: socket.socket, protocol: WebSocketProtocol,
                  settings: WebSocketSettings, record: Record):
@@ -73,6 +73,7 @@ class Session:
         self._heard = record.started  # when bytes last came from the client
         self._pinged = 0.0           # when the ping waiting for an answer went out; 0.0: none
         self._ping_timer: Any = None  # WebSocketPing's hub timer: no greenlet per connection
+        self.rooms: frozenset[str] = frozenset()  # its rooms (Server.join keeps them)
 
     # The channel a plugin's WebSocketServer handle talks to.
 
@@ -135,16 +136,43 @@ class Session:
         self._flush_later()
         return True
 
-    def broadcast(self, type: int, data: str | bytes) -> int:
-        """Send to every open connection of this location (see WebSocketServer.broadcast);
-        from an OS thread, it is handed over and counts the connections open then."""
+    def broadcast(self, type: int, data: str | bytes, room: str | None = None) -> Broadcast:
+        """Send to every open connection of this location, or to the room's members (see
+        WebSocketServer.broadcast); from an OS thread, it is handed over and counts the
+        connections open (or members) then, with the scope it would get then and no
+        place in the order yet."""
         if _thread_ident() != self.server.hub_thread:
             size = len(_payload(type, data))  # a bad message fails in the caller's thread
             self.server.wait_for_room(time.monotonic() + limits.TIMEOUT)
-            self.server.call_from_thread(size, self.server.broadcast, self.settings, type, data)
-            return len(self.server.locations[self.settings])
+            self.server.call_from_thread(size, self.server.broadcast, self.settings, type, data,
+                                         room)
+            return Broadcast(len(self.server.locations[self.settings] if room is None
+                                 else self.server.members[self.settings].get(room, ())),
+                             self.server.broadcast_scope(self.settings))
         self.server.catch_up()
-        return self.server.broadcast(self.settings, type, data)
+        return self.server.broadcast(self.settings, type, data, room)
+
+    def join(self, room: str) -> None:
+        """Become a member of the room (see WebSocketServer.join); from an OS thread it is
+        handed over, in order with that thread's sends and broadcasts."""
+        if self._finished:
+            raise ConnectionClosed("the WebSocket connection has ended")
+        self.server.in_order(self._join_unless_ended, room)
+
+    def leave(self, room: str) -> None:
+        """Be no member of the room (see WebSocketServer.leave); handed over as join."""
+        self.server.in_order(self.server.leave, self, room)
+
+    def leave_rooms(self) -> None:
+        """The connection has ended (after on_disconnect, or refused): it leaves every room,
+        and joins none from here on."""
+        self._finished = True
+        for room in self.rooms:
+            self.server.leave(self, room)
+
+    def _join_unless_ended(self, room: str) -> None:
+        if not self._finished:  # it may have ended since a thread asked: it left them all
+            self.server.join(self, room)
 
     def _check_open(self) -> None:
         if self.protocol.state is State.CONNECTING:

@@ -14,7 +14,10 @@
  * pool (one call at a time per connection), so they may block as they could
  * under Apache. send and close may be called from any thread, the plugin's
  * own included, until on_disconnect has returned; after that the server
- * pointer must not be used.
+ * pointer must not be used. So may geows' extension below (rooms and
+ * broadcasts: geows_join, geows_leave, geows_broadcast_room), which a plugin
+ * built against this header may call under mod_websocket too: there the
+ * functions find no extension and answer 0.
  *
  * Build: cc -shared -fPIC -O2 -Wall -Wextra -pthread -o plugin.so plugin.c
  */
@@ -71,7 +74,7 @@ typedef struct _WebSocketPlugin WebSocketPlugin;
 
 /* One connection, as the server offers it to the plugin. */
 struct _WebSocketServer {
-    unsigned int size;    /* sizeof(WebSocketServer) */
+    unsigned int size;    /* sizeof(WebSocketServer); under geows, sizeof(GeowsServer) */
     unsigned int version; /* WEBSOCKET_SERVER_VERSION_1 */
     struct _WebSocketState *state; /* the server's own: do not touch */
 
@@ -118,6 +121,98 @@ struct _WebSocketPlugin {
     /* Once for every accepted connection, however it ends; may be NULL. */
     void (CALLBACK *on_disconnect)(void *plugin_private, const WebSocketServer *server);
 };
+
+/*
+ * geows' extension: rooms and broadcasts. The server pointer a plugin gets
+ * points, under geows, at a GeowsServer: the module's WebSocketServer first,
+ * unchanged, then geows' callbacks; its `size` field says so (mod_websocket's
+ * says sizeof(WebSocketServer)). Call the geows_* functions rather than the
+ * callbacks: they look at `size` first.
+ *
+ * A room is a name within the plugin's location (UTF-8, not empty, at most
+ * GEOWS_ROOM_NAME_MAX bytes), made by its first member and gone with its last;
+ * its members are the location's connections that joined it, in every worker
+ * (and, with WebSocketBroadcast, every host). A connection leaves its rooms
+ * once on_disconnect has returned. They may be called from any thread, in
+ * order with that thread's sends, until on_disconnect has returned.
+ */
+#define GEOWS_ROOM_NAME_MAX 255
+
+/* The header compiles as C89 too: inline and long long are spelled for it. */
+#if defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L)
+#define GEOWS_INLINE static inline
+#elif defined(_MSC_VER)
+#define GEOWS_INLINE static __inline
+#else
+#define GEOWS_INLINE static __inline__
+#endif
+
+/* A broadcast's sequence number (geows_on_broadcast_gap). */
+#ifdef __GNUC__
+__extension__ typedef unsigned long long geows_seq_t;
+#else
+typedef unsigned long long geows_seq_t;
+#endif
+
+typedef struct _GeowsServer GeowsServer;
+
+/* What the server pointer points at under geows: the module's struct, then
+   geows' callbacks. */
+struct _GeowsServer {
+    WebSocketServer server;  /* the module's struct, unchanged */
+
+    /* Join a room: 1, or 0 if refused (a bad name, the connection ended; the
+       error log says why). */
+    int (CALLBACK *join)(const WebSocketServer *server, const char *room);
+    /* Leave a room (nothing happens if the connection is no member): 1, or 0
+       if refused (a bad name). */
+    int (CALLBACK *leave)(const WebSocketServer *server, const char *room);
+    /* Send one message to every open connection of the location (room NULL)
+       or to the room's members, in every worker, without waiting on a slow
+       reader (one that does not read is closed, 1008); returns how many of
+       this worker's connections were open (or members) when it was handed
+       over, 0 if refused (the error log says why). */
+    size_t (CALLBACK *broadcast)(const WebSocketServer *server, const int type,
+                                 const unsigned char *buffer, const size_t buffer_size,
+                                 const char *room);
+};
+
+/* Whether the server's struct holds GeowsServer's `field` (never under
+   mod_websocket): a later geows may add fields after it, and an older one
+   lacks them. */
+#define GEOWS_OFFERS(server, field) \
+    ((server)->size >= offsetof(GeowsServer, field) + sizeof(((GeowsServer *)0)->field))
+
+GEOWS_INLINE int geows_join(const WebSocketServer *server, const char *room)
+{
+    return GEOWS_OFFERS(server, join) ? ((const GeowsServer *)server)->join(server, room) : 0;
+}
+
+GEOWS_INLINE int geows_leave(const WebSocketServer *server, const char *room)
+{
+    return GEOWS_OFFERS(server, leave) ? ((const GeowsServer *)server)->leave(server, room) : 0;
+}
+
+/* room NULL: the whole location. */
+GEOWS_INLINE size_t geows_broadcast_room(const WebSocketServer *server, const int type,
+                                          const unsigned char *buffer,
+                                          const size_t buffer_size, const char *room)
+{
+    return GEOWS_OFFERS(server, broadcast)
+        ? ((const GeowsServer *)server)->broadcast(server, type, buffer, buffer_size, room)
+        : 0;
+}
+
+/*
+ * Optional: a plugin library that exports this function is told of
+ * broadcasts lost for good (WebSocketBroadcast: Redis lost them and its
+ * history no longer holds them), once per range of sequence numbers
+ * first..last, for each location (its name, e.g. "<Location /chat>") one of
+ * its plugins serves; in an OS thread of the pool, after the error log said
+ * so. A plugin may tell its clients to resync.
+ */
+EXPORT void CALLBACK geows_on_broadcast_gap(const char *location, geows_seq_t first,
+                                            geows_seq_t last);
 
 #ifdef __cplusplus
 }

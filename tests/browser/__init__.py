@@ -22,12 +22,14 @@ def trusting_file_pages(config: str) -> str:
                   r"\1\n\2WebSocketOriginCheck Trusted\n\2WebSocketTrustedOrigin null", config)
 
 
-def run_client_page(node: str, url: str, message: str, page: str | None = None
-                    ) -> tuple[dict, str]:
+def run_client_page(node: str, url: str, message: str, page: str | None = None,
+                    expect: str | None = None) -> tuple[dict, str]:
     """client_page.mjs: examples/client.html (or the page at `page`, an http URL) sends
-    `message` to `url` and reads the echo; (its JSON result, its stderr)."""
+    `message` to `url` and reads the echo (or the answer `expect`); (its JSON result, its
+    stderr)."""
     command = [node, str(CLIENT_PAGE), "--url", url, "--message", message,
-               "--chromium", CHROMIUM, "--timeout", "20000", *(("--page", page) if page else ())]
+               "--chromium", CHROMIUM, "--timeout", "20000", *(("--page", page) if page else ()),
+               *(("--expect", expect) if expect else ())]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=120,
                                stdin=subprocess.DEVNULL)
     try:

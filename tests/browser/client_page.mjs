@@ -3,6 +3,7 @@
 // then disconnect. Prints one JSON object on stdout; exits 0 when the echo came back.
 //
 //   node tests/browser/client_page.mjs --url ws://127.0.0.1:8080/echo [--message TEXT]
+//       [--expect ANSWER]  (the answer to wait for; default: the message, echoed)
 //       [--page examples/client.html | http://HOST:PORT/client.html]
 //       [--chromium /usr/bin/chromium] [--timeout 15000]
 //       [--screenshot out.png]
@@ -17,6 +18,7 @@ const { values: opts } = parseArgs({
   options: {
     url: { type: "string" },
     message: { type: "string", default: "Hello from Chromium \u00e9\u00e8 \u2713" },
+    expect: { type: "string" },
     page: { type: "string", default: join(repo, "examples", "client.html") },
     chromium: { type: "string", default: process.env.CHROMIUM || "/usr/bin/chromium" },
     timeout: { type: "string", default: "15000" },
@@ -70,7 +72,7 @@ try {
   step("send");
   await page.fill("#message", opts.message);
   await page.click("#send");
-  const expected = `received: ${opts.message}`;
+  const expected = `received: ${opts.expect ?? opts.message}`;
   await page.waitForFunction(
     (line) => document.getElementById("log").textContent.split("\n").includes(line), expected);
   result.log = await page.textContent("#log");

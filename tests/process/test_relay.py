@@ -1,6 +1,7 @@
 """The master's outbox for one worker: past limits.RELAY_BACKLOG a broadcast is dropped and
 counted, its config and GO never are; a worker that has taken nothing for
-limits.RELAY_STALL_TIMEOUT while broadcasts are dropped is ended."""
+limits.RELAY_STALL_TIMEOUT while broadcasts are dropped is ended. What a broadcast's body
+carries through the master."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import subprocess
 import time
 
 from geows import limits
-from geows.process.channel import Channel, Kind
+from geows.messages import BINARY, PING, TEXT
+from geows.process.channel import Channel, Kind, broadcast_body, parse_broadcast
 from geows.process.master import Worker
 
 
@@ -53,3 +55,10 @@ def test_a_worker_that_takes_nothing_past_the_stall_bound_is_ended(monkeypatch):
     finally:
         worker.process.kill()
         worker.process.wait()
+
+
+def test_a_broadcast_body_carries_its_location_room_type_and_data():
+    for room in (None, "red", "é" * 127 + "x"):
+        for type in (TEXT, BINARY, PING):  # 256: more than a byte
+            body = broadcast_body("<Location /chat>", type, "héllo", room)
+            assert parse_broadcast(body) == ("<Location /chat>", type, "héllo".encode(), room)

@@ -86,11 +86,13 @@ def ask(client, text: str) -> str:
     return client.recv(timeout=5)
 
 
-def clients_on_every_worker(process: GeowsProcess, workers: int, most: int = 200):
-    """Connect until each worker serves at least two; {pid: [clients]}."""
+def clients_on_every_worker(process: GeowsProcess, workers: int, most: int = 200,
+                            path: str = "/who"):
+    """Connect until each worker serves at least two; {pid: [clients]}. The plugin at
+    `path` answers "pid" with its worker's."""
     by_worker = defaultdict(list)
     for _ in range(most):
-        client = open_client(process)
+        client = open_client(process, path)
         by_worker[int(ask(client, "pid"))].append(client)
         if len(by_worker) == workers and all(len(c) >= 2 for c in by_worker.values()):
             return by_worker

@@ -44,15 +44,21 @@ Listen 127.0.0.1:{port}
 
 
 class Echo:
-    """A plugin object: echoes, and notes every call; "close", "raise" and "thread" are
-    commands ("thread": the echo is sent from an OS thread)."""
+    """A plugin object: echoes, and notes every call; "close", "raise", "thread" and
+    "join ROOM" are commands ("thread": the echo is sent from an OS thread). A query
+    "room=NAME" joins that room in on_connect, and "refuse" (alone or after "&") refuses."""
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.rooms_at_disconnect: list[frozenset[str]] = []
+        self.gaps: list[tuple[str, int, int]] = []
 
     def on_connect(self, server: Any) -> Any:
         self.calls.append("on_connect")
-        return None if server.request.query == "refuse" else {"query": server.request.query}
+        query = server.request.query
+        if query.startswith("room="):
+            server.join(query.split("&")[0].removeprefix("room="))
+        return None if "refuse" in query.split("&") else {"query": query}
 
     def on_message(self, state: Any, server: Any, type: int, data: str | bytes) -> None:
         self.calls.append(f"on_message {data!r}")
@@ -60,6 +66,8 @@ class Echo:
             server.close()
         elif data == "raise":
             raise RuntimeError("on_message failed on purpose")
+        elif isinstance(data, str) and data.startswith("join "):
+            server.join(data.removeprefix("join "))
         elif data == "thread":
             thread = monkey.get_original("threading", "Thread")(
                 target=server.send, args=(TEXT, "from a thread"))
@@ -69,6 +77,12 @@ class Echo:
 
     def on_disconnect(self, state: Any, server: Any) -> None:
         self.calls.append("on_disconnect")
+        self.rooms_at_disconnect.append(server.rooms)
+
+    def on_broadcast_gap(self, location: str, first: int, last: int) -> None:
+        self.gaps.append((location, first, last))
+        if first == 13:
+            raise RuntimeError("on_broadcast_gap failed on purpose")
 
 
 class Served:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 
 from geows import limits
+from geows.cluster.url import BroadcastSettings, parse_redis_url
 from geows.config import directives
 from geows.config.directives import ANYWHERE, DIR_ONLY, SERVER, SERVER_ONLY, VHOST, Spec, table
 from geows.config.drafts import LocationDraft, ReadState, Scope
@@ -24,6 +25,7 @@ from geows.config.model import (
 )
 from geows.config.tree import Node
 from geows.errors import ConfigError
+from geows.messages import CLUSTER, HOST
 
 log = logging.getLogger("geows.config")
 
@@ -56,6 +58,14 @@ DIRECTIVES = table(
     # which plugin call holds it.
     Spec("WebSocketWatchdog", 1, 1, SERVER_ONLY,
          "the seconds a worker's event loop may be held before it is reported, or Off"),
+    # geows' own: broadcasts across hosts through Redis (geows.cluster).
+    Spec("WebSocketBroadcast", 1, 1, SERVER_ONLY,
+         "a redis://, rediss:// or unix:// URL, or Off"),
+    Spec("WebSocketBroadcastPrefix", 1, 1, SERVER_ONLY,
+         "the prefix of the keys and channels geows uses in Redis"),
+    Spec("WebSocketBroadcastHistory", 1, 1, SERVER_ONLY,
+         "the messages per location Redis keeps to repair gaps from"),
+    Spec("WebSocketBroadcastScope", 1, 1, DIR_ONLY, "cluster or host"),
 )
 
 _INT64_MAX = 2**63 - 1
@@ -73,11 +83,21 @@ def parse_size(value: str) -> int:
 
 
 def parse_message_memory(value: str) -> int:
-    """WebSocketMessageMemory's bytes: geows' own directive, so read strictly (digits only,
-    more than zero): a typo must not become a cap of a few bytes, as "64M" would under atoi."""
+    """WebSocketMessageMemory's bytes."""
+    return _positive_count("WebSocketMessageMemory", value, "bytes")
+
+
+def parse_broadcast_history(value: str) -> int:
+    """WebSocketBroadcastHistory's messages."""
+    return _positive_count("WebSocketBroadcastHistory", value, "messages")
+
+
+def _positive_count(directive: str, value: str, unit: str) -> int:
+    """A count for one of geows' own directives, read strictly (digits only, more than
+    zero): a typo must not become a cap of a few, as "64M" would under atoi."""
     if not value.isascii() or not value.isdigit() or int(value) == 0:
-        raise ConfigError(f"WebSocketMessageMemory '{value}': expected a positive number of "
-                          "bytes (digits only)")
+        raise ConfigError(f"{directive} '{value}': expected a positive number of {unit} "
+                          "(digits only)")
     return int(value)
 
 
@@ -132,6 +152,22 @@ def parse_watchdog(value: str) -> float | None:
         raise ConfigError(f"WebSocketWatchdog '{value}': expected a number of seconds greater "
                           "than 0, or Off")
     return seconds
+
+
+def parse_broadcast_prefix(value: str) -> str:
+    """WebSocketBroadcastPrefix's prefix: printable, without blanks or a ':' (geows puts
+    one between the prefix and a location's name)."""
+    if not value.isprintable() or any(c.isspace() or c == ":" for c in value):
+        raise ConfigError(f"WebSocketBroadcastPrefix '{value}': expected a prefix without "
+                          "blanks or ':'")
+    return value
+
+
+def parse_broadcast_scope(value: str) -> str:
+    """WebSocketBroadcastScope's value, in any case."""
+    if value.lower() not in (CLUSTER, HOST):
+        raise ConfigError("WebSocketBroadcastScope must be cluster or host")
+    return value.lower()
 
 
 def _ping_seconds(name: str, value: str) -> float:
@@ -207,6 +243,29 @@ class WebSocketDirectives(ReadState):
 
     def _websocketwatchdog(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         self.watchdog = parse_watchdog(args[0])
+
+    def _websocketbroadcast(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        off = args[0].lower() == "off"
+        self.broadcast = None if off else (parse_redis_url(args[0], self.root), node)
+
+    def _websocketbroadcastprefix(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        self.broadcast_prefix = parse_broadcast_prefix(args[0])
+
+    def _websocketbroadcasthistory(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        self.broadcast_history = parse_broadcast_history(args[0])
+
+    def _websocketbroadcastscope(self, node: Node, args: Sequence[str], scope: Scope) -> None:
+        value = parse_broadcast_scope(args[0])
+        if (draft := self._location_of(node, scope)) is not None:
+            self._mark(draft, node).broadcast_scope = value
+
+    def _broadcast_settings(self) -> BroadcastSettings | None:
+        """WebSocketBroadcast's settings once the whole config is read; None when Off."""
+        if self.broadcast is None:
+            return None
+        url, node = self.broadcast
+        return BroadcastSettings(url, self.broadcast_prefix, self.broadcast_history,
+                                 node.file, node.line)
 
     def _websocketdeflate(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         flag = directives.parse_flag("WebSocketDeflate", args[0] if args else "")
@@ -290,7 +349,8 @@ class WebSocketDirectives(ReadState):
                 max_message_size=draft.max_message_size, support_draft75=draft.support_draft75,
                 deflate=draft.deflate, origin_check=draft.origin_check,
                 trusted_origins=draft.trusted_origins,
-                allow_reserved_codes=draft.allow_reserved_codes, ping=draft.ping)
+                allow_reserved_codes=draft.allow_reserved_codes, ping=draft.ping,
+                broadcast_scope=draft.broadcast_scope)
         vhost = draft.vhost.built if draft.vhost is not None else None
         return LocationSection(pattern=draft.pattern, regex=draft.regex, handler=draft.handler,
                                websocket=websocket, file=draft.node.file, line=draft.node.line,

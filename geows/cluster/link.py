@@ -1,0 +1,443 @@
+"""A serving process's link to Redis (WebSocketBroadcast): it publishes this process's
+broadcasts into each location's one total order, and delivers every location's messages
+in that order, its own included, repairing gaps from the history Redis keeps.
+
+Two connections, redis-py under gevent: one publishes (one Lua script per broadcast: the
+location's next seq, the message appended to its history Stream, PUBLISH), one
+subscribes (a channel per location) and is probed with a PING every
+BROADCAST_PROBE_INTERVAL. Any failure ends both, and the link connects again after a
+jittered, growing pause; meanwhile a broadcast reaches this host only (through the
+master, as with WebSocketBroadcast Off) and says so (scope "local"). Nothing is retried
+blindly: redis-py's own retries are off, and a publish whose outcome is unknown is looked
+up in the history once Redis answers again (geows.cluster.order does the ordering).
+
+Keys, for each location name L under WebSocketBroadcastPrefix P: `P:L:order` (a hash:
+the epoch, its number, the run_id of the Redis that made it, the last seq), `P:L:history`
+(the Stream, entry IDs `number-seq`), and the channel `P:L`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import gevent
+import redis
+from gevent.event import AsyncResult
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from geows import limits
+from geows.cluster.figures import LinkFigures, LocationFigures
+from geows.cluster.order import Deliver, Entry, Fetch, Lost, NewEpoch, Order, Position
+from geows.cluster.url import BroadcastSettings
+from geows.messages import CLUSTER, LOCAL, TEXT, Broadcast
+
+log = logging.getLogger("geows.broadcast")
+
+# KEYS: the location's order hash, its history Stream. ARGV: a new epoch's token, the
+# history's length, the channel, room, type, message id, data. A new epoch starts when the
+# hash is gone (Redis lost its data) or was made by a Redis of another run_id (restarted:
+# from a snapshot older than the last seq it handed out, it could hand one out again). Its
+# number follows the last one, or the history's last entry's if that is higher.
+PUBLISH = """
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+local order = redis.call('HMGET', KEYS[1], 'epoch', 'run', 'number')
+local epoch, number = order[1], order[3]
+if not epoch or order[2] ~= run then
+  number = redis.call('HINCRBY', KEYS[1], 'number', 1)
+  local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+  if top then
+    local last = tonumber(string.match(top[1], '^(%d+)'))
+    if last >= number then
+      number = last + 1
+    end
+  end
+  epoch = number .. '.' .. ARGV[1]
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'run', run, 'number', number, 'seq', 0)
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local id = number .. '-' .. seq
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id, 'epoch', epoch, 'room', ARGV[4],
+           'type', ARGV[5], 'id', ARGV[6], 'data', ARGV[7])
+local function field(value) return #value .. ':' .. value end
+redis.call('PUBLISH', ARGV[3], field(id) .. field(epoch) .. field(ARGV[4]) .. field(ARGV[5])
+           .. field(ARGV[6]) .. ARGV[7])
+return {epoch, seq}
+"""
+
+
+class Host(Protocol):
+    """What the link asks of the server it serves (geows.runtime.server.Server)."""
+
+    def deliver_relayed(self, name: str, type: int, data: str | bytes,
+                        room: str | None = None) -> int:
+        """Deliver to this process's connections of the location (or of its room)."""
+
+    def broadcast_here(self, name: str, type: int, data: str | bytes,
+                       room: str | None = None) -> int:
+        """Deliver to this host's connections of the location: this process's, and the
+        other workers' through the master."""
+
+    def make_room(self, name: str, deadline: float) -> None:
+        """Before a message read from history: let the location's connections that read
+        take what they hold (until `deadline` at most)."""
+
+    def report_gap(self, name: str, first: int, last: int) -> None:
+        """Broadcasts first..last of the location are lost for good."""
+
+
+@dataclass
+class _Unsettled:
+    """A broadcast whose publish had an unknown outcome."""
+
+    name: str
+    type: int
+    data: str | bytes
+    room: str | None
+    id: str
+    sent: float  # time.monotonic()
+
+
+class LinkLost(Exception):
+    """The link is lost for the reason said."""
+
+
+class Link:
+    """One serving process's link to Redis, for the locations of WebSocketBroadcastScope
+    cluster."""
+
+    def __init__(self, settings: BroadcastSettings, names: Iterable[str], host: Host):
+        self.settings = settings
+        self.host = host
+        self.names = list(names)
+        self._orders = {name: Order(settings.history) for name in self.names}
+        self._figures = LinkFigures(url=settings.url.redacted, up=False, since=time.time(),
+                                    locations={name: LocationFigures() for name in self.names})
+        self._ids = (f"{socket.gethostname()}:{os.getpid()}:{n}" for n in itertools.count(1))
+        self._waiting: dict[str, AsyncResult] = {}  # message id -> this worker's count
+        self._unsettled: list[_Unsettled] = []
+        self._started = False  # whether the orders have a starting position
+        self._publisher: redis.Redis | None = None
+        self._subscriber: redis.client.PubSub | None = None
+        self._script = ""
+        self._runner: gevent.Greenlet | None = None
+        self._said_down = False  # whether the error log said the link is down
+
+    def start(self) -> None:
+        """Connect (in a greenlet of its own, again whenever the link is lost)."""
+        self._runner = gevent.spawn(self._run)
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.kill()
+        self._close()
+
+    def figures(self) -> LinkFigures:
+        return self._figures
+
+    def publish(self, name: str, type: int, data: str | bytes,
+                room: str | None = None) -> Broadcast:
+        """Broadcast through Redis, then wait (limits.BROADCAST_WAIT at most) for this
+        process to deliver it in its place in the order; while the link is down, to this
+        host only."""
+        if not self._figures.up or self._publisher is None:
+            return self._here(name, type, data, room)
+        message_id = next(self._ids)
+        waiter = self._waiting[message_id] = AsyncResult()
+        try:
+            try:
+                self._publisher.connection.connect()  # a failure here published nothing
+            except redis.RedisError as exc:
+                self._fail(f"connecting to publish: {exc}")
+                return self._here(name, type, data, room)
+            try:
+                epoch, seq = self._run_script(name, type, data, room, message_id)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                self._unsettled.append(_Unsettled(name, type, data, room, message_id,
+                                                  time.monotonic()))
+                self._fail(f"publishing: {exc}; whether that broadcast was published is "
+                           "looked up once Redis answers again")
+                return Broadcast(waiter.wait(limits.BROADCAST_WAIT) or 0, CLUSTER)
+            except redis.RedisError as exc:  # refused (out of memory...): not published
+                log.error("WebSocketBroadcast %s: Redis refused a broadcast of %s (%s): it "
+                          "reaches this host only", self._figures.url, name, exc)
+                return self._here(name, type, data, room)
+            self._figures.published += 1
+            count = waiter.wait(limits.BROADCAST_WAIT)
+            return Broadcast(count or 0, CLUSTER, seq, epoch)
+        finally:
+            del self._waiting[message_id]
+
+    def _here(self, name: str, type: int, data: str | bytes, room: str | None) -> Broadcast:
+        self._figures.local_only += 1
+        return Broadcast(self.host.broadcast_here(name, type, data, room), LOCAL)
+
+    def _run_script(self, name: str, type: int, data: str | bytes, room: str | None,
+                    message_id: str) -> tuple[str, int]:
+        """Publish; NOSCRIPT (Redis restarted, or SCRIPT FLUSH) means it did not run, so it
+        is loaded and run once more."""
+        assert self._publisher is not None
+        keys = (self._key(name, "order"), self._key(name, "history"))
+        # A new token each time: the epoch this publish may start must be named unlike any
+        # before it, this process's own included (the number alone starts at 1 again when
+        # Redis lost its data).
+        arguments = (os.urandom(6).hex(), self.settings.history, self._key(name),
+                     _room_field(room), type, message_id, data)
+        try:
+            epoch, seq = self._publisher.evalsha(self._script, 2, *keys, *arguments)
+        except redis.exceptions.NoScriptError:
+            self._script = self._publisher.script_load(PUBLISH)
+            epoch, seq = self._publisher.evalsha(self._script, 2, *keys, *arguments)
+        return epoch.decode(), int(seq)
+
+    def _key(self, name: str, what: str | None = None) -> str:
+        return f"{self.settings.prefix}:{name}" + (f":{what}" if what else "")
+
+    def _run(self) -> None:
+        pause = limits.BROADCAST_RECONNECT
+        down_since = time.monotonic()
+        while True:
+            try:
+                self._connect()
+                if self._said_down:
+                    log.warning("WebSocketBroadcast %s: the link to Redis is up again after "
+                                "%.1f s", self._figures.url, time.monotonic() - down_since)
+                else:
+                    log.info("WebSocketBroadcast %s: the link to Redis is up",
+                             self._figures.url)
+                self._said_down = False
+                pause = limits.BROADCAST_RECONNECT
+                self._listen()
+            except (redis.RedisError, OSError, LinkLost) as exc:
+                if not self._said_down:
+                    down_since = time.monotonic()
+                self._lose(str(exc))
+                self._close()
+            gevent.sleep(random.uniform(pause / 2, pause))
+            pause = min(pause * 2, limits.BROADCAST_RECONNECT_MAX)
+
+    def _connect(self) -> None:
+        self._close()
+        arguments = {**self.settings.url.connection_arguments(),
+                     "socket_timeout": limits.BROADCAST_SOCKET_TIMEOUT,
+                     "socket_connect_timeout": limits.BROADCAST_SOCKET_TIMEOUT,
+                     "socket_keepalive": True, "socket_keepalive_options": _KEEPALIVE,
+                     "retry": Retry(NoBackoff(), 0)}  # never a blind retry
+        self._publisher = redis.Redis(**arguments, single_connection_client=True)
+        self._script = self._publisher.script_load(PUBLISH)
+        self._subscriber = redis.Redis(**arguments).pubsub()
+        self._subscriber.subscribe(*(self._key(name) for name in self.names))
+        confirmed = 0
+        deadline = time.monotonic() + limits.BROADCAST_SOCKET_TIMEOUT
+        while confirmed < len(self.names):
+            message = self._subscriber.get_message(
+                timeout=max(0.0, deadline - time.monotonic()))
+            if message is None and time.monotonic() >= deadline:
+                raise LinkLost("Redis did not confirm the subscriptions")
+            confirmed += message is not None and message["type"] == "subscribe"
+        for name in self.names:
+            position = self._position(name)
+            if self._started:
+                self._apply(name, self._orders[name].resume(position))
+            else:
+                self._orders[name].start(position)
+        if self._started:
+            self._figures.reconnects += 1
+        self._started = True
+        self._figures.up, self._figures.since = True, time.time()
+        self._settle()
+
+    def _position(self, name: str) -> Position | None:
+        assert self._publisher is not None
+        epoch, number, seq = self._publisher.hmget(self._key(name, "order"),
+                                                   "epoch", "number", "seq")
+        if epoch is None:
+            return None
+        return Position(epoch.decode(), int(number), int(seq))
+
+    def _listen(self) -> None:
+        """Deliver what arrives, and probe: a PING unanswered for
+        limits.BROADCAST_PROBE_TIMEOUT, while nothing else arrives either, ends the link
+        (an answer queued behind messages, or behind a long repair, is not late)."""
+        assert self._subscriber is not None
+        asked: float | None = None
+        next_probe = time.monotonic() + limits.BROADCAST_PROBE_INTERVAL
+        while self._figures.up:
+            now = time.monotonic()
+            if asked is None and now >= next_probe:
+                self._subscriber.ping()
+                asked = now
+            wait = (asked + limits.BROADCAST_PROBE_TIMEOUT if asked is not None
+                    else next_probe) - now
+            message = self._subscriber.get_message(timeout=max(wait, 0.0))
+            if message is None:
+                if asked is not None and \
+                        time.monotonic() - asked > limits.BROADCAST_PROBE_TIMEOUT:
+                    raise LinkLost(f"Redis did not answer a PING within "
+                                   f"{limits.BROADCAST_PROBE_TIMEOUT:g} s")
+                continue
+            if message["type"] == "pong":
+                asked = None
+                next_probe = time.monotonic() + limits.BROADCAST_PROBE_INTERVAL
+            elif message["type"] == "message":
+                name = message["channel"].decode()[len(self.settings.prefix) + 1:]
+                entry = _published_entry(message["data"])
+                self._apply(name, self._orders[name].arrived(entry))
+        raise LinkLost("a publish failed")
+
+    def _apply(self, name: str, decisions: list[Any]) -> None:
+        """Carry the order's decisions out, reading history where it asks."""
+        order, figures = self._orders[name], self._figures.locations[name]
+        work = list(reversed(decisions))
+        pace_until = time.monotonic() + limits.BROADCAST_REPAIR_PACE
+        while work:
+            decision = work.pop()
+            if isinstance(decision, Deliver):
+                if decision.repaired:
+                    self.host.make_room(name, pace_until)
+                self._deliver(name, decision)
+            elif isinstance(decision, Fetch):
+                work += reversed(order.fetched(self._read(name, decision)))
+            elif isinstance(decision, Lost):
+                figures.gaps_lost += 1
+                figures.lost_messages += decision.last - decision.first + 1
+                self.host.report_gap(name, decision.first, decision.last)
+            elif isinstance(decision, NewEpoch) and decision.old is not None:
+                log.warning("%s: Redis began a new epoch of broadcasts, %s, after %s (delivered "
+                            "here up to seq %d): Redis restarted or lost its data; what it "
+                            "kept of the old one was delivered first", name, decision.new,
+                            decision.old, decision.old_last)
+        figures.epoch, figures.last_seq = order.epoch, order.last
+
+    def _deliver(self, name: str, decision: Deliver) -> None:
+        room, type, data = decision.entry.message
+        count = self.host.deliver_relayed(name, type, data, room)
+        figures = self._figures.locations[name]
+        figures.delivered += 1
+        figures.repaired += decision.repaired
+        waiter = self._waiting.get(decision.entry.id)
+        if waiter is not None:
+            waiter.set(count)
+
+    def _read(self, name: str, fetch: Fetch) -> list[Entry]:
+        """The history's entries that the Fetch asks for, read in bounded batches."""
+        assert self._publisher is not None
+        if fetch.last is not None and fetch.last < fetch.first:
+            return []
+        start = f"{fetch.number}-{fetch.first}"
+        end = f"{fetch.number}-{fetch.last if fetch.last is not None else (1 << 64) - 1}"
+        entries: list[Entry] = []
+        while True:
+            batch = self._publisher.xrange(self._key(name, "history"), start, end,
+                                           count=limits.BROADCAST_FETCH)
+            entries += (_history_entry(entry_id, fields) for entry_id, fields in batch)
+            if len(batch) < limits.BROADCAST_FETCH:
+                return entries
+            start = f"({batch[-1][0].decode()}"
+
+    def _settle(self) -> None:
+        """Look each broadcast whose publish had an unknown outcome up in its history: there,
+        it was delivered (by the catch-up just done); not there, it is published again, or
+        past limits.BROADCAST_SETTLE_LIMIT delivered on this host only."""
+        assert self._publisher is not None
+        unsettled, self._unsettled = self._unsettled, []
+        for index, message in enumerate(unsettled):
+            if self._in_history(message):
+                log.warning("%s: the broadcast whose publish was cut off had been published "
+                            "(it is in Redis' history): not published again", message.name)
+                continue
+            if time.monotonic() - message.sent > limits.BROADCAST_SETTLE_LIMIT:
+                log.error("WebSocketBroadcast %s: a broadcast of %s whose publish was cut off "
+                          "is not in Redis, and Redis was away for more than %g s: it reaches "
+                          "this host only", self._figures.url, message.name,
+                          limits.BROADCAST_SETTLE_LIMIT)
+                self._here(message.name, message.type, message.data, message.room)
+                continue
+            log.warning("%s: the broadcast whose publish was cut off had not been published "
+                        "(it is not in Redis' history): published now", message.name)
+            try:
+                self._run_script(message.name, message.type, message.data, message.room,
+                                 message.id)
+            except (redis.ConnectionError, redis.TimeoutError):
+                self._unsettled = unsettled[index:] + self._unsettled
+                raise
+            self._figures.published += 1
+
+    def _in_history(self, message: _Unsettled) -> bool:
+        assert self._publisher is not None
+        history = self._publisher.xrevrange(self._key(message.name, "history"),
+                                            count=self.settings.history)
+        wanted = message.id.encode()
+        return any(fields.get(b"id") == wanted for _, fields in history)
+
+    def _fail(self, reason: str) -> None:
+        """A publish failed: broadcasts reach this host only from now on; the link's
+        greenlet, which owns the connections, ends them when it next looks (between two
+        deliveries, never during one) and connects again."""
+        self._lose(reason)
+
+    def _lose(self, reason: str) -> None:
+        """The link is down; the error log says so once."""
+        if self._figures.up:
+            self._figures.up, self._figures.since = False, time.time()
+            log.error("WebSocketBroadcast %s: the link to Redis is lost (%s): broadcasts "
+                      "reach this host only until it is back", self._figures.url, reason)
+        elif not self._said_down:  # at start, or a reconnection failed before it was up
+            log.error("WebSocketBroadcast %s: Redis cannot be reached (%s): broadcasts reach "
+                      "this host only until it can", self._figures.url, reason)
+        self._said_down = True
+
+    def _close(self) -> None:
+        for connection in (self._subscriber, self._publisher):
+            if connection is not None:
+                try:
+                    connection.close()
+                except (redis.RedisError, OSError):
+                    pass  # closing what is already broken
+        self._subscriber = self._publisher = None
+
+
+# TCP keepalive on both connections: a peer silent for good is noticed by the kernel too.
+_KEEPALIVE = {socket.TCP_KEEPIDLE: int(limits.BROADCAST_PROBE_TIMEOUT),
+              socket.TCP_KEEPINTVL: 1, socket.TCP_KEEPCNT: 2}
+
+
+def _room_field(room: str | None) -> str:
+    """A room travels as '#name'; no room as ''."""
+    return "" if room is None else f"#{room}"
+
+
+def _message(room: bytes, type: bytes, data: bytes) -> tuple[str | None, int, str | bytes]:
+    """(room, type, data) as Server.deliver_relayed takes them: a text message's data as str."""
+    kind = int(type)
+    return (room[1:].decode() if room else None, kind,
+            data.decode() if kind == TEXT else data)
+
+
+def _published_entry(payload: bytes) -> Entry:
+    """What PUBLISH sent: netstrings (stream ID, epoch, room, type, id), then the data."""
+    fields, at = [], 0
+    for _ in range(5):
+        colon = payload.index(b":", at)
+        start = colon + 1
+        end = start + int(payload[at:colon])
+        fields.append(payload[start:end])
+        at = end
+    stream_id, epoch, room, type, message_id = fields
+    number, seq = map(int, stream_id.split(b"-"))
+    return Entry(epoch.decode(), number, seq, message_id.decode(),
+                 _message(room, type, payload[at:]))
+
+
+def _history_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> Entry:
+    number, seq = map(int, entry_id.split(b"-"))
+    return Entry(fields[b"epoch"].decode(), number, seq, fields[b"id"].decode(),
+                 _message(fields[b"room"], fields[b"type"], fields[b"data"]))

@@ -1,0 +1,147 @@
+"""The documentation site (docs/): it builds with warnings as errors and every internal link
+resolving, and what it says cannot fall behind the code: every directive of the reader's
+table is described, every public name of the plugin API has its docstring and its place,
+the status page's keys and the error messages it quotes are still geows', and the migration
+guide's command and configs are those the walkthrough runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import shutil
+import sys
+
+from tests.docs_site import LANDING, build_site
+from tests.geows_process import REPO, run_cli
+
+DOCS = REPO / "docs"
+sys.path.insert(0, str(DOCS / "_ext"))
+import geows_reference  # noqa: E402  # docs/_ext: the generators the site is built with
+
+
+def test_the_site_builds_without_a_warning(tmp_path):
+    built = build_site(tmp_path)
+    assert built.returncode == 0 and "WARNING" not in built.stderr, built.stderr[-5000:]
+    directives = (tmp_path / "reference/directives.html").read_text()
+    for name in ("WebSocketPing", "WebSocketHandler", "Listen", "SSLEngine", "ProxyPass"):
+        assert f'id="{name.lower()}"' in directives, name
+    api = (tmp_path / "reference/python-api.html").read_text()
+    assert 'id="geows.plugin.WebSocketServer.send"' in api
+
+
+def test_a_broken_internal_link_fails_the_build(tmp_path):
+    """The check the site relies on: a copy of docs/ (beside the folders it includes from)
+    with one link to a page that is not there."""
+    docs = tmp_path / "docs"
+    shutil.copytree(DOCS, docs, ignore=shutil.ignore_patterns("_build"))
+    for folder in ("geows", "conf", "examples", "plugins"):
+        (tmp_path / folder).symlink_to(REPO / folder)
+    page = docs / "howto/tls.md"
+    page.write_text(page.read_text() + "\nSee [nothing](nothing.md).\n")
+    built = build_site(tmp_path / "out", docs)
+    assert built.returncode != 0 and "nothing.md" in built.stderr, built.stderr[-3000:]
+
+
+def test_every_directive_of_the_table_is_described():
+    missing, unknown = geows_reference.undescribed()
+    assert missing == [], f"add them to docs/reference/directives.toml: {missing}"
+    assert unknown == [], f"in docs/reference/directives.toml but no directive table: {unknown}"
+
+
+def test_the_reference_page_lists_every_directive_with_its_context():
+    from geows.config.reader import DIRECTIVES
+
+    page = geows_reference.directives_markdown()
+    for spec in DIRECTIVES.values():
+        section = page.split(f"### {spec.name}\n", 1)[1].split("\n### ", 1)[0]
+        assert "Context\n: " in section and geows_reference._text(spec.usage) in section, \
+            spec.name
+    assert "{limits." not in page  # every default geows/limits.py holds was filled in
+
+
+def test_every_public_name_of_the_plugin_api_is_documented():
+    import geows.plugin
+
+    page = (DOCS / "reference/python-api.md").read_text()
+    for name in geows.plugin.__all__:
+        value = getattr(geows.plugin, name)
+        if isinstance(value, int):  # the message types: their table
+            assert f"| `{name}` | {value} |" in page, name
+            continue
+        assert f"geows.plugin.{name}" in page, name
+        assert inspect.getdoc(value), name
+        if inspect.isclass(value) and not issubclass(value, Exception):
+            for member, attribute in vars(value).items():
+                if not member.startswith("_") and (callable(attribute)
+                                                   or isinstance(attribute, property)):
+                    assert inspect.getdoc(attribute), f"{name}.{member} has no docstring"
+
+
+def test_the_status_reference_names_every_key_of_the_page():
+    source = (REPO / "geows/runtime/status.py").read_text()
+    keys = set(re.findall(r'f"([A-Z][A-Za-z]+): ', source))
+    assert len(keys) > 10, keys
+    page = (DOCS / "reference/status.md").read_text()
+    assert [key for key in sorted(keys) if f"| `{key}` |" not in page] == []
+
+
+def _source_text() -> str:
+    """geows' Python source with adjacent string literals joined, as Python joins them."""
+    text = "\n".join(path.read_text() for path in (REPO / "geows").rglob("*.py"))
+    return re.sub(r'"\s*\n\s*f?"', "", text)
+
+
+def test_the_error_messages_the_reference_quotes_are_geows():
+    source = _source_text()
+    page = (DOCS / "reference/errors.md").read_text()
+    messages = re.findall(r"^### `(.*)`$", page, re.MULTILINE)
+    assert len(messages) > 10
+    for message in messages:
+        for fragment in message.split("…"):
+            assert fragment.strip() in source, f"{message!r}: {fragment!r} is not in geows/"
+
+
+def test_the_c_api_page_lists_every_member_of_the_header():
+    header = (REPO / "plugins/c/websocket_plugin.h").read_text()
+    page = geows_reference.c_api_markdown()
+    rows = dict(re.findall(r"^\| `(\w+)` \| `[^`]*` \| (.*) \|$", page, re.MULTILINE))
+    for member in re.findall(r"\(CALLBACK \*(\w+)\)", header):
+        assert rows.get(member), f"{member} is not on the page, or without its comment"
+    assert rows["close"] == "Start the closing handshake."  # the comment above it, not below
+    assert page.count("| `size` |") == 2 and page.count("| `version` |") == 2
+
+
+def test_the_cli_page_lists_every_option():
+    from geows.cli import build_parser
+
+    page = geows_reference.cli_markdown()
+    for action in build_parser()._actions:
+        for option in action.option_strings:
+            assert f"`{option}" in page, option
+
+
+def test_the_migration_guide_is_the_walkthrough():
+    """Its configs are examples/migration/'s, in step order (tests/test_migration_walkthrough.py
+    runs them), and its --apache-snippet command prints step 2's Apache lines."""
+    guide = (DOCS / "migration.md").read_text()
+    included = re.findall(r"\{literalinclude\} \.\./examples/migration/(\S+)", guide)
+    steps = sorted(path.name for path in (REPO / "examples/migration").glob("*.conf"))
+    assert sorted(included) == steps and included == sorted(included, key=lambda n: n[:5])
+    command = re.search(r"^geows (-f step1-apache\.conf --apache-snippet .*)$", guide,
+                        re.MULTILINE)[1].split()
+    command[1] = str(REPO / "examples/migration/step1-apache.conf")
+    printed = run_cli(*command, "-d", str(REPO))
+    assert printed.returncode == 0, printed.stderr
+    step2 = (REPO / "examples/migration/step2-apache.conf").read_text()
+    proxy = [line for line in step2.splitlines() if line.startswith("ProxyPass")]
+    assert proxy and all(line in printed.stdout.splitlines() for line in proxy), printed.stdout
+
+
+def test_the_landing_page_keeps_the_set_up_commands_and_links_into_the_docs():
+    landing = LANDING.read_text()
+    readme = (REPO / "README.md").read_text()
+    commands = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    assert f"```sh\n{commands}```" in landing
+    links = re.findall(r"\]\((docs/[^)#]+)", landing)
+    assert len(links) >= 5 and all((REPO / link).exists() for link in links), links
