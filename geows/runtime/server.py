@@ -238,14 +238,16 @@ class Server:
         """The link to Redis' figures for the status page; None without one."""
         return None if self.link is None else self.link.figures()
 
+    def audience(self, settings: WebSocketSettings, room: str | None) -> set[Session]:
+        """This worker's open connections of the location, or the room's members."""
+        return self.locations[settings] if room is None else \
+            self.members[settings].get(room, set())
+
     def deliver(self, settings: WebSocketSettings, type: int, data: str | bytes,
                 room: str | None = None) -> int:
         """Queue the message for this worker's open connections of the location, or of
         the room; returns how many took it."""
-        if room is None:
-            connections = list(self.locations[settings])
-        else:
-            connections = list(self.members[settings].get(room, ()))
+        connections = list(self.audience(settings, room))
         if gevent.getcurrent() is not self.hub and \
                 any(c.unsent > limits.SEND_BUFFER for c in connections):
             # A sender in a tight loop starves the writers: let them hand what they

@@ -137,17 +137,15 @@ class Session:
         return True
 
     def broadcast(self, type: int, data: str | bytes, room: str | None = None) -> Broadcast:
-        """Send to every open connection of this location, or to the room's members (see
-        WebSocketServer.broadcast); from an OS thread, it is handed over and counts the
-        connections open (or members) then, with the scope it would get then and no
-        place in the order yet."""
+        """Send to the location's open connections, or the room's members (see
+        WebSocketServer.broadcast); from an OS thread, handed over: what it reaches and
+        its scope as they stand then, and no place in the order yet."""
         if _thread_ident() != self.server.hub_thread:
             size = len(_payload(type, data))  # a bad message fails in the caller's thread
             self.server.wait_for_room(time.monotonic() + limits.TIMEOUT)
             self.server.call_from_thread(size, self.server.broadcast, self.settings, type, data,
                                          room)
-            return Broadcast(len(self.server.locations[self.settings] if room is None
-                                 else self.server.members[self.settings].get(room, ())),
+            return Broadcast(len(self.server.audience(self.settings, room)),
                              self.server.broadcast_scope(self.settings))
         self.server.catch_up()
         return self.server.broadcast(self.settings, type, data, room)
