@@ -90,7 +90,7 @@ def test_the_running_servers_figures_equal_autos(geows):
 
 
 SNAPSHOT = {"pid": 41, "started": 1795673987.5, "generation": 2, "state": "serving",
-            "open": 3, "accepted": 9, "locations": {ECHO: {}}}
+            "open": 3, "accepted": 9, "locations": {ECHO: {}}, "rooms": {}, "link": None}
 LINK = {"url": "redis://:***@10.16.0.2:6380/0", "up": True, "since": 1795673990.25,
         "reconnects": 2, "published": 120, "local_only": 7,
         "locations": {ECHO: {"epoch": "e1f2", "last_seq": 130, "delivered": 128,

@@ -77,7 +77,7 @@ def render(snapshots: list[dict[str, Any]], *, started: float, generation: int, 
         open=sum(s["open"] for s in snapshots), accepted=sum(s["accepted"] for s in counted),
         websocket={key: sum(counts[key] for _, _, counts in rows) for key in COUNTERS},
         empty_slots=master.get("empty_slots", []), relay_dropped=master.get("relay_dropped", 0),
-        started_at=started, links=[(s["pid"], s["link"]) for s in snapshots if s.get("link")],
+        started_at=started, links=[(s["pid"], s["link"]) for s in snapshots if s["link"]],
         rooms=_room_rows(snapshots))
     if form == "prometheus":
         return metrics.CONTENT_TYPE, metrics.exposition(figures).encode()
@@ -106,7 +106,7 @@ def _room_rows(snapshots: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
     """(location, room, members) summed over the snapshots, sorted."""
     members: dict[tuple[str, str], int] = {}
     for snapshot in snapshots:
-        for name, rooms in snapshot.get("rooms", {}).items():
+        for name, rooms in snapshot["rooms"].items():
             for room, count in rooms.items():
                 members[name, room] = members.get((name, room), 0) + count
     return [(name, room, count) for (name, room), count in sorted(members.items())]

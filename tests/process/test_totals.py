@@ -9,7 +9,7 @@ from geows.runtime import status
 
 def snapshot(pid: int, open: int, accepted: int, rows: dict) -> dict:
     return {"pid": pid, "started": 0.0, "generation": 0, "state": "serving", "open": open,
-            "accepted": accepted, "locations": rows}
+            "accepted": accepted, "locations": rows, "rooms": {}, "link": None}
 
 
 def row(open: int, accepted: int, messages_in: int, messages_out: int) -> dict:
