@@ -1,34 +1,21 @@
-"""Apache in front of a fleet: Debian's httpd, in a namespace of its own, runs the lines
-`geows --apache-snippet --balancer` prints, verbatim, and spreads 300 real clients (of the
-clients' namespace) evenly over 3 geows hosts of 2 workers each."""
+"""Apache in front of a fleet (tests/cluster/fleet.py): Debian's httpd, in a namespace of its
+own, runs the lines `geows --apache-snippet --balancer` prints, verbatim, spreads 300 real
+clients (of the clients' namespace) evenly over the 3 geows hosts, and the broadcasts of
+senders on any host reach all of them, in one order."""
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from tests.cluster.clients import Clients
-from tests.cluster.netns import FRONT_ADDRESS, Network, geows_on, network
+from tests.cluster.fleet import HOSTS
+from tests.cluster.netns import FRONT_ADDRESS
 from tests.geows_process import ECHO_CONFIG, GeowsProcess, run_cli
 from tests.test_apache_in_front import part, snippet, start_apache
 
-HOSTS = 3
 CLIENTS = 300
-
-# geows' side, with part 3 of the snippet already in it (the test checks it is).
-GEOWS = f"""
-Listen @ADDRESS@:@PORT@
-StartServers 2
-RemoteIPHeader X-Forwarded-For
-RemoteIPInternalProxy {FRONT_ADDRESS}
-<Location /echo>
-  SetHandler websocket-handler
-  WebSocketHandler plugins/echo.py echo_init
-</Location>
-"""
 
 # httpd -X serves in one process: a thread per tunnel, all 300 at once.
 THREADS = """
@@ -36,20 +23,6 @@ ThreadLimit 400
 ThreadsPerChild 400
 MaxRequestWorkers 400
 """
-
-
-@pytest.fixture
-def fleet() -> Iterator[tuple[Network, list[GeowsProcess]]]:
-    with network(HOSTS) as net:
-        hosts = []
-        try:
-            for host in net.hosts:
-                hosts.append(geows_on(host, GEOWS))
-            for geows in hosts:
-                geows.wait_for_workers(2)
-            yield net, hosts
-        finally:
-            assert [geows.stop() for geows in hosts] == [0] * len(hosts)
 
 
 def logged_websockets(hosts: list[GeowsProcess], total: int,
@@ -72,36 +45,37 @@ def balancer_snippet(hosts: list[GeowsProcess], form: str) -> str:
 
 
 @pytest.mark.parametrize("form", ["auto", "ws"])
-def test_apache_spreads_300_clients_evenly_over_3_hosts(fleet, tmp_path, form):
-    net, hosts = fleet
+def test_apache_spreads_300_clients_over_3_hosts_and_broadcasts_reach_them_all(
+        fleet, tmp_path, form):
+    hosts = [host.geows for host in fleet.hosts]
     text = balancer_snippet(hosts, form)
     members = re.findall(r"BalancerMember (\w+)://([\d.]+:\d+)", part(text, 1))
     expected_scheme = {"auto": ["http"] * HOSTS + ["ws"] * HOSTS, "ws": ["ws"] * HOSTS}[form]
     assert [scheme for scheme, _ in members] == expected_scheme
     assert {address for _, address in members} == {f"{g.address}:{g.port}" for g in hosts}
-    assert "ProxyPass /echo balancer://geows/echo\n" in part(text, 1)
-    # Part 3 is already in geows' config.
+    assert "ProxyPass /chat balancer://geows/chat\n" in part(text, 1)
+    # Part 3 is already in the hosts' config.
     settings = [line for line in part(text, 3).splitlines() if not line.startswith("#")]
-    assert settings == ["RemoteIPHeader X-Forwarded-For",
-                        f"RemoteIPInternalProxy {FRONT_ADDRESS}"]
+    assert settings == ["RemoteIPHeader X-Forwarded-For", f"RemoteIPInternalProxy {FRONT_ADDRESS}"]
 
+    front = fleet.net.front
     httpd, port = start_apache(tmp_path / "apache", part(text, 1) + THREADS,
-                               address=net.front.address, prefix=net.front.run,
-                               connect=net.front.connect)
+                               address=front.address, prefix=front.run, connect=front.connect)
+    senders, each = 3, 10
+    sent = {k: [f"s{k}:{i}" for i in range(each)] for k in range(senders)}
     try:
-        plan = {"clients": [{"url": f"ws://{net.front.address}:{port}/echo",
-                             "send": [f"hello {i}"]} for i in range(CLIENTS)],
-                "expect": 1, "timeout": 60}
-        clients = Clients(net.clients, plan)
-        assert clients.ready() == CLIENTS
-        results = clients.go()["clients"]
+        results = fleet.run({"clients": [{"url": f"ws://{front.address}:{port}/chat",
+                                          "send": sent.get(k, [])} for k in range(CLIENTS)],
+                             "expect": senders * each, "timeout": 60})
     finally:
         httpd.stop()
-    assert [(r["error"], r["received"]) for r in results] == [
-        (None, [f"hello {i}"]) for i in range(CLIENTS)]
+    order = results[0]["received"]
+    assert sorted(order) == sorted(m for messages in sent.values() for m in messages)
+    assert all(r["received"] == order for r in results)
     served = logged_websockets(hosts, CLIENTS)
     # Every connection arrived through Apache and is logged as the client's.
-    assert all(line.startswith(f"{net.clients.address}:") for lines in served for line in lines)
+    assert all(line.startswith(f"{fleet.net.clients.address}:")
+               for lines in served for line in lines)
     assert [len(lines) for lines in served] == [CLIENTS // HOSTS] * HOSTS
 
 
