@@ -64,9 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{migrate.UPGRADE_VERSION}), upgrade (mod_proxy_http's "
                              "upgrade=websocket, since then) or auto (both, by <IfVersion>; "
                              "the default)")
-    parser.add_argument("--backend", metavar="HOST:PORT",
+    parser.add_argument("--backend", metavar="HOST:PORT", action="append", default=[],
                         help="with --apache-snippet: where Apache reaches geows "
-                             "(default: the first Listen)")
+                             "(default: the first Listen); with --balancer, once per host")
+    parser.add_argument("--balancer", action="store_true",
+                        help="with --apache-snippet: spread the clients over the --backend "
+                             "hosts with mod_proxy_balancer")
     parser.add_argument("--apache-address", metavar="ADDR",
                         help="with --apache-snippet: the address Apache connects to geows "
                              "from (default: loopback, when geows is reached on loopback)")
@@ -150,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                 print_summary(summary)
             return 0
         if args.apache_snippet:
-            print(migrate.snippet(config, form=args.proxy_form, backend=args.backend,
-                                  apache=args.apache_address), end="")
+            print(migrate.snippet(config, form=args.proxy_form, backends=args.backend,
+                                  apache=args.apache_address, balancer=args.balancer), end="")
             return 0
         if args.command is not None:
             return signal_master(config, args.command)

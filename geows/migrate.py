@@ -3,6 +3,9 @@ proxies the WebSocket locations to geows, instead of serving them with mod_webso
 
 Three parts, plain text with `#` comments: the lines to add to Apache's config, the
 mod_websocket lines to remove from it (FILE:LINE), and the lines geows' config needs.
+With `--balancer`, Apache spreads the clients over several geows hosts (each a `--backend`)
+with mod_proxy_balancer: one `<Proxy balancer://geows>` of BalancerMembers, and the
+ProxyPass lines point at it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from geows.config.vhosts import VirtualHost
 # before it, only mod_proxy_wstunnel's ws:// scheme does.
 UPGRADE_VERSION = "2.4.47"
 FORMS = ("auto", "ws", "upgrade")  # auto: both, picked by <IfVersion>
+# The balancer's name, and how it picks a member: the one with the fewest connections open
+# through it (a WebSocket holds its member for as long as it lasts, so counting requests,
+# byrequests, spreads the opening handshakes but not the connections that stay).
+BALANCER = "balancer://geows"
+LBMETHOD = "bybusyness"
 # mod_websocket's directives (and geows' WebSocketDeflate): Apache no longer needs them.
 _WEBSOCKET_DIRECTIVES = frozenset({"websockethandler", "maxmessagesize", "supportdraft75",
                                    "websocketdeflate"})
@@ -26,14 +34,22 @@ _WEBSOCKET_MODULES = frozenset({"mod_websocket.c", "websocket_module",
                                 "mod_websocket_draft76.c", "websocket_draft76_module"})
 
 
-def backend_address(config: Config, backend: str | None) -> tuple[str, int]:
-    """Where Apache reaches geows: `backend` (HOST:PORT, [IPv6]:PORT) or the first Listen;
-    a Listen without an address is reached on loopback."""
-    if backend is not None:
-        host, _, port = backend.rpartition(":")
-        return host.strip("[]") or "127.0.0.1", int(port)
+def backend_addresses(config: Config, backends: list[str]) -> list[tuple[str, int]]:
+    """Where Apache reaches geows: each of `backends` (HOST:PORT, [IPv6]:PORT) or, without
+    any, the first Listen; a Listen without an address is reached on loopback."""
+    if backends:
+        return [_host_port(backend) for backend in backends]
     listener = config.listeners[0]
-    return listener.host or "127.0.0.1", listener.port
+    return [(listener.host or "127.0.0.1", listener.port)]
+
+
+def _host_port(backend: str) -> tuple[str, int]:
+    host, _, port = backend.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def apache_address(backend_host: str) -> str:
@@ -48,26 +64,39 @@ def apache_address(backend_host: str) -> str:
                      "with --apache-address")
 
 
-def snippet(config: Config, *, form: str = "auto", backend: str | None = None,
-            apache: str | None = None) -> str:
-    """The whole text `geows --apache-snippet` prints."""
-    host, port = backend_address(config, backend)
-    url_host = f"[{host}]" if ":" in host else host
+def snippet(config: Config, *, form: str = "auto", backends: list[str] = (),
+            apache: str | None = None, balancer: bool = False) -> str:
+    """The whole text `geows --apache-snippet` prints. ValueError: several backends
+    without `balancer`."""
+    addresses = backend_addresses(config, list(backends))
+    if len(addresses) > 1 and not balancer:
+        raise ValueError("several --backend: Apache reaches one geows without --balancer")
+    host, port = addresses[0]
+    url_host = _url_host(host)
     apache = apache or apache_address(host)
     sections = config.websocket_sections()
+    modules = "proxy proxy_http proxy_wstunnel"
+    if balancer:
+        modules += f" proxy_balancer slotmem_shm lbmethod_{LBMETHOD}"
     out = [f"# Apache in front of geows, for {config.file}",
            "#",
            "# 1. Add to Apache's config (httpd 2.4). LoadModule paths are relative to",
-           "#    ServerRoot, as httpd installs them; on Debian, `a2enmod proxy proxy_http",
-           "#    proxy_wstunnel` loads them instead.",
+           "#    ServerRoot, as httpd installs them; on Debian, this loads them instead:",
+           f"#    a2enmod {modules}",
            *_modules(form)]
+    if balancer:
+        out += [line for name in ("slotmem_shm", "proxy_balancer", f"lbmethod_{LBMETHOD}")
+                for line in _load(name)]
     out += ["# Pass the client's Host header on: WebSocketOriginCheck Same (the default)",
             "# compares the browser's Origin with it, and geows picks the <VirtualHost> by it.",
             "ProxyPreserveHost On"]
-    out += _proxy_lines([s for s in sections if s.vhost is None], form, url_host, port)
+    backend = None if balancer else (url_host, port)
+    if balancer:
+        out += _balancer(form, addresses)
+    out += _proxy_lines([s for s in sections if s.vhost is None], form, backend)
     for vhost in dict.fromkeys(s.vhost for s in sections if s.vhost is not None):
         out += ["", f"# Inside {_vhost_name(vhost)} ({vhost.file}:{vhost.line}):",
-                *_proxy_lines([s for s in sections if s.vhost is vhost], form, url_host, port)]
+                *_proxy_lines([s for s in sections if s.vhost is vhost], form, backend)]
     out += ["", "# 2. Remove from Apache's config: mod_websocket's lines, now geows' job",
             "#    (and the LoadModule of mod_websocket):",
             *(f"#    {line}" for line in removals(sections))]
@@ -75,8 +104,14 @@ def snippet(config: Config, *, form: str = "auto", backend: str | None = None,
             "#    plugins (server.remote_addr) see the client, not Apache:",
             "RemoteIPHeader X-Forwarded-For",
             f"RemoteIPInternalProxy {apache}"]
-    if all((listener.host or "127.0.0.1", listener.port) != (host, port)
-           for listener in config.listeners):
+    if balancer:
+        out += ["# Each host's geows listens where its BalancerMember points:",
+                *(f"#    Listen {_url_host(member)}:{member_port}"
+                  for member, member_port in addresses),
+                "# and all of them name the same Redis (WebSocketBroadcast redis://...), so",
+                "# that a broadcast reaches the clients of every host."]
+    elif all((listener.host or "127.0.0.1", listener.port) != (host, port)
+             for listener in config.listeners):
         out += ["# and listen where Apache proxies to, in place of Apache's Listen lines:",
                 f"Listen {url_host}:{port}"]
     if config.virtual_hosts:
@@ -102,25 +137,46 @@ def _load(name: str) -> list[str]:
             f"    LoadModule {name}_module modules/mod_{name}.so", "</IfModule>"]
 
 
-def _proxy_lines(sections: list[LocationSection], form: str, host: str, port: int) -> list[str]:
-    """ProxyPass lines for these sections: plain paths longest first, since ProxyPass is
-    first-match and a longer path may be one that an earlier section's prefix covers;
-    regex sections after them, in file order. The whole request path is forwarded."""
+def _balancer(form: str, addresses: list[tuple[str, int]]) -> list[str]:
+    """The balancer of the hosts: mod_proxy_wstunnel's ws:// members, or mod_proxy_http's
+    with upgrade=websocket (a member's parameter, not the balancer's ProxyPass')."""
+    def members(member_form: str) -> list[str]:
+        scheme, options = ("ws", "") if member_form == "ws" else ("http", " upgrade=websocket")
+        return [f"<Proxy {BALANCER}>",
+                *(f"    BalancerMember {scheme}://{_url_host(host)}:{port}{options}"
+                  for host, port in addresses),
+                f"    ProxySet lbmethod={LBMETHOD}",
+                "</Proxy>"]
+    if form != "auto":
+        return members(form)
+    return [f"<IfVersion >= {UPGRADE_VERSION}>", *(f"    {line}" for line in members("upgrade")),
+            "</IfVersion>", f"<IfVersion < {UPGRADE_VERSION}>",
+            *(f"    {line}" for line in members("ws")), "</IfVersion>"]
+
+
+def _proxy_lines(sections: list[LocationSection], form: str,
+                 backend: tuple[str, int] | None) -> list[str]:
+    """ProxyPass lines for these sections, to geows at `backend` (host for a URL, port) or,
+    with None, to the balancer (whose members carry the form): plain paths longest first,
+    since ProxyPass is first-match and a longer path may be one that an earlier section's
+    prefix covers; regex sections after them, in file order. The whole request path is
+    forwarded."""
     plain = sorted({s.pattern for s in sections if not s.regex}, key=len, reverse=True)
     regex = list(dict.fromkeys(s.pattern for s in sections if s.regex))
+    if backend is None:
+        return _proxy_passes(plain, regex, BALANCER, "")
     if form == "auto":
         return [f"<IfVersion >= {UPGRADE_VERSION}>",
-                *(f"    {line}" for line in _proxy_passes(plain, regex, "upgrade", host, port)),
+                *(f"    {line}" for line in _proxy_lines(sections, "upgrade", backend)),
                 "</IfVersion>", f"<IfVersion < {UPGRADE_VERSION}>",
-                *(f"    {line}" for line in _proxy_passes(plain, regex, "ws", host, port)),
+                *(f"    {line}" for line in _proxy_lines(sections, "ws", backend)),
                 "</IfVersion>"]
-    return _proxy_passes(plain, regex, form, host, port)
-
-
-def _proxy_passes(plain: list[str], regex: list[str], form: str, host: str,
-                  port: int) -> list[str]:
+    host, port = backend
     scheme, options = ("ws", "") if form == "ws" else ("http", " upgrade=websocket")
-    target = f"{scheme}://{host}:{port}"
+    return _proxy_passes(plain, regex, f"{scheme}://{host}:{port}", options)
+
+
+def _proxy_passes(plain: list[str], regex: list[str], target: str, options: str) -> list[str]:
     # ProxyPassMatch appends the whole request path to a target without $N.
     return ([f"ProxyPass {_quote(path)} {_quote(target + path)}{options}" for path in plain]
             + [f"ProxyPassMatch {_quote(pattern)} {target}{options}" for pattern in regex])

@@ -12,6 +12,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -53,12 +54,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def served(port: int) -> bool:
+def terminate(proc: subprocess.Popen, timeout: float) -> int:
+    """SIGTERM, and its exit status within `timeout`; past it, SIGKILL and TimeoutExpired
+    (a process that does not stop is a failure)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+    return proc.returncode
+
+
+def served(port: int, address: str = "127.0.0.1",
+           connect: Callable[[tuple[str, int], float], socket.socket] =
+           socket.create_connection) -> bool:
     """Whether a worker serves the port: a probe that sends nothing and half-closes is ended
     by the worker that accepts it, or told a TLS alert first (the master listens before its
-    workers are ready; a recv that times out means none has accepted it yet)."""
+    workers are ready; a recv that times out means none has accepted it yet). `address` and
+    `connect` as GeowsProcess'."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+        with connect((address, port), 1) as probe:
             probe.shutdown(socket.SHUT_WR)
             probe.recv(1)
             return True
@@ -76,9 +94,15 @@ class GeowsProcess:
     """A running geows; `stop()` sends SIGTERM and collects its logs."""
 
     def __init__(self, config_text: str, *, server_root: Path = REPO, extra_files=None,
-                 extra_args=(), prefix=()):
-        """`prefix`: a command that runs geows (prlimit, unshare...), its arguments first."""
+                 extra_args=(), prefix=(), address: str = "127.0.0.1",
+                 connect: Callable[[tuple[str, int], float], socket.socket] =
+                 socket.create_connection):
+        """`prefix`: a command that runs geows (prlimit, unshare, ip netns exec...), its
+        arguments first; `address` and `connect`: where and how to reach the port it
+        listens on (tests.cluster.netns' Namespace.connect from another namespace)."""
         self.port = free_port()
+        self.address = address
+        self._connect = connect
         self.dir = Path(tempfile.mkdtemp(prefix="geows-test-"))
         for name, text in (extra_files or {}).items():
             (self.dir / name).write_text(textwrap.dedent(text))
@@ -100,7 +124,7 @@ class GeowsProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"geows exited {self.proc.returncode}:\n{self.error_log}")
-            if served(self.port):
+            if served(self.port, self.address, self._connect):
                 return
             time.sleep(0.05)
         self.proc.kill()
@@ -147,12 +171,4 @@ class GeowsProcess:
         return workers
 
     def stop(self, timeout: float = 20) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise
-        return self.proc.returncode
+        return terminate(self.proc, timeout)

@@ -50,7 +50,7 @@ def who_init():
 # without mod_authz_core every request is a 500 ("couldn't check user").
 APACHE_BASE = """\
 ServerName localhost
-Listen 127.0.0.1:{port}
+Listen {address}:{port}
 LoadModule mpm_event_module modules/mod_mpm_event.so
 LoadModule authz_core_module modules/mod_authz_core.so
 PidFile {run}/httpd.pid
@@ -72,17 +72,20 @@ def part(text: str, number: int) -> str:
     return text[start:end if end >= 0 else len(text)]
 
 
-def start_apache(root: Path, proxy_lines: str) -> tuple[Httpd, int]:
-    """httpd on a free port with the snippet's lines; ServerRoot `root` has the `modules`
-    directory httpd's own layout has, pointing at Debian's."""
+def start_apache(root: Path, proxy_lines: str, *, address: str = "127.0.0.1",
+                 **where) -> tuple[Httpd, int]:
+    """httpd on a free port of `address` with the snippet's lines; ServerRoot `root` has
+    the `modules` directory httpd's own layout has, pointing at Debian's. `where`: Httpd's
+    prefix and connect, for another network namespace."""
     if not os.access(APACHE2, os.X_OK):
         missing_tool(f"{APACHE2} not installed (apt-get install apache2)")
     root.mkdir(parents=True, exist_ok=True)
     (root / "modules").symlink_to(MODULES)
     port = free_port()
     conf = root / "httpd.conf"
-    conf.write_text(APACHE_BASE.format(port=port, run=root) + proxy_lines)
-    return Httpd(conf, root, httpd_env(root / "env"), [port], root / "error.log"), port
+    conf.write_text(APACHE_BASE.format(address=address, port=port, run=root) + proxy_lines)
+    return Httpd(conf, root, httpd_env(root / "env"), [port], root / "error.log",
+                 address=address, **where), port
 
 
 @pytest.fixture(scope="module")

@@ -181,7 +181,8 @@ class Handshake:
         record.bytes_out += relayed.bytes_out
 
     def _answer_status(self, request: http.Request, local_ip: str) -> None:
-        """The status page, HTML or (?auto) text for machines; GET and HEAD only."""
+        """The status page, HTML, or for machines ?auto's text or ?prometheus'; GET and
+        HEAD only."""
         if request.method not in ("GET", "HEAD"):
             raise HttpError(405, f"{request.method[:20]} on the status page",
                             (("Allow", "GET, HEAD"),))
@@ -190,7 +191,7 @@ class Handshake:
             server.status_snapshots(), started=server.server_started,
             generation=server.generation, master=server.master_figures,
             now=time.time(), server_name=request.host or local_ip,
-            auto="auto" in request.query.split("&"))
+            form=status.page_form(request.query))
         self._answer(http.message(200, status.HEADERS, content, content_type,
                                   head_only=request.method == "HEAD"), "status page sent")
 

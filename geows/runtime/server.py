@@ -24,6 +24,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
@@ -347,8 +348,9 @@ class Server:
     def snapshot(self) -> dict[str, Any]:
         """This process's figures for the status page (status.render), JSON-serializable:
         pid, started (Unix time), generation, state, open and accepted connections, per
-        WebSocket location name and protocol label the status.COUNTERS, and the rooms'
-        members (room_counts)."""
+        WebSocket location name and protocol label the status.COUNTERS, the rooms'
+        members (room_counts), and the link to Redis' figures (link_figures, as a dict;
+        None without one)."""
         rows = {key: list(ended) for key, ended in self._ended.items()}
         for settings, connections in self.locations.items():
             name = self.location_names[settings]
@@ -361,7 +363,8 @@ class Server:
             locations[name][label] = dict(zip(status.COUNTERS, row, strict=True))
         return {"pid": os.getpid(), "started": self.started, "generation": self.generation,
                 "state": self.state, "open": len(self.connections), "accepted": self.accepted,
-                "locations": locations, "rooms": self.room_counts()}
+                "locations": locations, "rooms": self.room_counts(),
+                "link": None if (link := self.link_figures()) is None else asdict(link)}
 
     def status_snapshots(self) -> list[dict[str, Any]]:
         """Every worker process's latest snapshot, which the status page sums: this one's

@@ -1,6 +1,7 @@
 """The status page (SetHandler geows-status): what every worker process counts, summed, for
 humans (HTML) and for machines (?auto: text/plain `Key: value` lines in mod_status' habit,
-its keys where they mean the same, geows' own for the WebSocket figures).
+its keys where they mean the same, geows' own for the WebSocket figures; ?prometheus:
+Prometheus' text exposition, geows.runtime.metrics).
 
 Pure functions: the workers' snapshots (Server.snapshot) and the master's own figures in, the
 page out.
@@ -12,18 +13,23 @@ import time
 from dataclasses import dataclass
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from geows.http import SERVER
+from geows.runtime import metrics
 
 # Figures change from one request to the next, and the page is nobody else's business.
 HEADERS = (("Cache-Control", "no-cache, no-store"),)
 
 # A WebSocket location's figures for one protocol, as in a snapshot.
 COUNTERS = ("open", "accepted", "messages_in", "messages_out")
+# A location's ordered broadcasts in a process (geows.cluster.figures.LocationFigures), the
+# numbers the ?auto and HTML pages show, in their order.
+LOCATION_FIGURES = ("last_seq", "delivered", "repaired", "gaps_lost", "lost_messages")
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Figures:
+class Figures:
     """What one page shows."""
 
     snapshots: list[dict[str, Any]]
@@ -38,27 +44,44 @@ class _Figures:
     websocket: dict[str, int]  # COUNTERS summed over every location and protocol
     empty_slots: list[dict[str, Any]]  # the master's: generation, slot, reason, since, ...
     relay_dropped: int  # broadcasts the master dropped for workers that took nothing
+    started_at: float  # Unix time
+    # Per process with a Redis link (WebSocketBroadcast): its pid and its figures, as
+    # geows.cluster.figures.LinkFigures' fields (dataclasses.asdict).
+    links: list[tuple[int, dict[str, Any]]]
+    rooms: list[tuple[str, str, int]]  # location, room, members summed over the processes
+
+
+def page_form(query: str) -> str:
+    """Which page a request's query asks for: "prometheus", "auto" or "html" (a key counts
+    with a value too: Prometheus' scrape `params` send `prometheus=`)."""
+    words = {word.split("=", 1)[0] for word in query.split("&")}
+    return next((form for form in ("prometheus", "auto") if form in words), "html")
 
 
 def render(snapshots: list[dict[str, Any]], *, started: float, generation: int, now: float,
-           server_name: str, auto: bool,
+           server_name: str, form: str,
            master: dict[str, Any] | None = None) -> tuple[str, bytes]:
-    """The page's content type and content. `started` and `now` are Unix times;
-    `generation` counts the server's restarts; `master`: the master's own figures
-    (geows.process.master), none with -X: what the processes that ended had counted
-    (`ended`, geows.process.totals, added to the totals), the serving generation's
-    `empty_slots`, `relay_dropped`."""
+    """The page's content type and content in `form` (page_form). `started` and `now` are
+    Unix times; `generation` counts the server's restarts; `master`: the master's own
+    figures (geows.process.master), none with -X: what the processes that ended had
+    counted (`ended`, geows.process.totals, added to the totals), the serving
+    generation's `empty_slots`, `relay_dropped`. A snapshot's `link` (its Redis link's
+    figures, or None) and `rooms` (location -> room -> members) are its process's own."""
     master = master or {}
     ended = master.get("ended")
     counted = snapshots if ended is None else [*snapshots, ended]
     rows = _location_rows(counted)
-    figures = _Figures(
+    figures = Figures(
         snapshots=snapshots, rows=rows, server_name=server_name, now=_time(now),
         started=_time(started), generation=generation, uptime=max(0, int(now - started)),
         open=sum(s["open"] for s in snapshots), accepted=sum(s["accepted"] for s in counted),
         websocket={key: sum(counts[key] for _, _, counts in rows) for key in COUNTERS},
-        empty_slots=master.get("empty_slots", []), relay_dropped=master.get("relay_dropped", 0))
-    if auto:
+        empty_slots=master.get("empty_slots", []), relay_dropped=master.get("relay_dropped", 0),
+        started_at=started, links=[(s["pid"], s["link"]) for s in snapshots if s["link"]],
+        rooms=_room_rows(snapshots))
+    if form == "prometheus":
+        return metrics.CONTENT_TYPE, metrics.exposition(figures).encode()
+    if form == "auto":
         return "text/plain; charset=utf-8", _auto(figures).encode()
     return "text/html; charset=utf-8", _html(figures).encode()
 
@@ -79,7 +102,17 @@ def _location_rows(snapshots: list[dict[str, Any]]) -> list[tuple[str, str, dict
             for label, counts in (protocols or {"-": dict.fromkeys(COUNTERS, 0)}).items()]
 
 
-def _auto(f: _Figures) -> str:
+def _room_rows(snapshots: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    """(location, room, members) summed over the snapshots, sorted."""
+    members: dict[tuple[str, str], int] = {}
+    for snapshot in snapshots:
+        for name, rooms in snapshot["rooms"].items():
+            for room, count in rooms.items():
+                members[name, room] = members.get((name, room), 0) + count
+    return [(name, room, count) for (name, room), count in sorted(members.items())]
+
+
+def _auto(f: Figures) -> str:
     websocket = f.websocket
     lines = [
         f.server_name,  # mod_status' first line: the server's name
@@ -106,11 +139,17 @@ def _auto(f: _Figures) -> str:
           for name, label, counts in f.rows),
         *(f"EmptySlot: {e['generation']} {e['slot']} {e['young_deaths']} {int(e['since'])} "
           f"{e['reason']}" for e in f.empty_slots),
+        *(f"BroadcastLink: {pid} {int(link['up'])} {int(link['since'])} {link['reconnects']} "
+          f"{link['published']} {link['local_only']} {link['url']}" for pid, link in f.links),
+        *(f"BroadcastLocation: {pid} {' '.join(str(figures[key]) for key in LOCATION_FIGURES)} "
+          f"{figures['epoch'] or '-'} {name}"
+          for pid, link in f.links for name, figures in link["locations"].items()),
+        *(f"Room: {members} {quote(room, safe='')} {name}" for name, room, members in f.rooms),
     ]
     return "\n".join(lines) + "\n"
 
 
-def _html(f: _Figures) -> str:
+def _html(f: Figures) -> str:
     websocket = f.websocket
     workers = [_row("td", s["pid"], s["generation"], s["state"], _time(s["started"]), s["open"],
                     s["accepted"]) for s in f.snapshots]
@@ -136,6 +175,8 @@ def _html(f: _Figures) -> str:
         *workers,
         "</table>",
         *_empty_slots(f.empty_slots),
+        *_links(f.links),
+        *_rooms(f.rooms),
         "<h2>WebSocket locations</h2>",
         "<table border=\"1\">",
         _row("th", "Location", "Protocol", "Open connections", "Connections accepted",
@@ -157,6 +198,38 @@ def _empty_slots(empty_slots: list[dict[str, Any]]) -> list[str]:
             _row("th", "Generation", "Slot", "Empty since", "Failures in a row", "Why"),
             *(_row("td", e["generation"], e["slot"], _time(e["since"]), e["young_deaths"],
                    e["reason"]) for e in empty_slots),
+            "</table>"]
+
+
+def _links(links: list[tuple[int, dict[str, Any]]]) -> list[str]:
+    """Each process's Redis link and its ordered broadcasts per location, if it has one."""
+    if not links:
+        return []
+    return ["<h2>Broadcasts across hosts (Redis)</h2>",
+            "<table border=\"1\">",
+            _row("th", "PID", "Redis", "Link", "Since", "Reconnects", "Published",
+                 "This host only"),
+            *(_row("td", pid, link["url"], "up" if link["up"] else "down", _time(link["since"]),
+                   link["reconnects"], link["published"], link["local_only"])
+              for pid, link in links),
+            "</table>",
+            "<table border=\"1\">",
+            _row("th", "Location", "PID", "Epoch", "Last sequence number", "Delivered",
+                 "Repaired from history", "Gaps lost", "Messages lost"),
+            *(_row("td", name, pid, figures["epoch"] or "-",
+                   *(figures[key] for key in LOCATION_FIGURES))
+              for pid, link in links for name, figures in link["locations"].items()),
+            "</table>"]
+
+
+def _rooms(rooms: list[tuple[str, str, int]]) -> list[str]:
+    """The rooms with members on this host."""
+    if not rooms:
+        return []
+    return ["<h2>Rooms (members on this host)</h2>",
+            "<table border=\"1\">",
+            _row("th", "Location", "Room", "Members"),
+            *(_row("td", name, room, members) for name, room, members in rooms),
             "</table>"]
 
 

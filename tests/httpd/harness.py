@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,26 +197,33 @@ class Answer:
     uri: str | None           # X-Uri (URI_HEADER), as bytes decode in geows' paths
 
 
-def _listening(port: int) -> bool:
+# Opens a TCP connection: (address, port), timeout.
+Connect = Callable[[tuple[str, int], float], socket.socket]
+
+
+def _listening(port: int, address: str = "127.0.0.1",
+               connect: Connect = socket.create_connection) -> bool:
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        connect((address, port), 0.2).close()
         return True
     except OSError:
         return False
 
 
 class Httpd:
-    """A running httpd (-X: one process) on the config; `stop()` always ends it."""
+    """A running httpd (-X: one process) on the config; `stop()` always ends it.
+    `prefix`, `address` and `connect` as GeowsProcess' (another network namespace's)."""
 
     def __init__(self, conf: Path, root: Path, env: Mapping[str, str], ports: list[int],
-                 log: Path):
+                 log: Path, *, prefix: tuple[str, ...] = (), address: str = "127.0.0.1",
+                 connect: Connect = socket.create_connection):
         self.ports = ports
         self.log = log
-        self.proc = subprocess.Popen([APACHE2, "-X", "-d", str(root), "-f", str(conf)],
+        self.proc = subprocess.Popen([*prefix, APACHE2, "-X", "-d", str(root), "-f", str(conf)],
                                      env=dict(env), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 20   # a loaded CI machine: be patient
-        while not all(_listening(port) for port in ports):
+        while not all(_listening(port, address, connect) for port in ports):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"httpd did not start: {self.proc.stderr.read()}"

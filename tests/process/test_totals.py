@@ -9,7 +9,7 @@ from geows.runtime import status
 
 def snapshot(pid: int, open: int, accepted: int, rows: dict) -> dict:
     return {"pid": pid, "started": 0.0, "generation": 0, "state": "serving", "open": open,
-            "accepted": accepted, "locations": rows}
+            "accepted": accepted, "locations": rows, "rooms": {}, "link": None}
 
 
 def row(open: int, accepted: int, messages_in: int, messages_out: int) -> dict:
@@ -18,7 +18,7 @@ def row(open: int, accepted: int, messages_in: int, messages_out: int) -> dict:
 
 def page(snapshots: list[dict], ended: dict | None, auto: bool = True) -> str:
     return status.render(snapshots, master={"ended": ended}, started=0.0, generation=1, now=10.0,
-                         server_name="h", auto=auto)[1].decode()
+                         server_name="h", form="auto" if auto else "html")[1].decode()
 
 
 def test_an_ended_workers_figures_go_on_counting_but_not_its_open_connections():
