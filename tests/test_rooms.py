@@ -168,7 +168,8 @@ def test_unreasonable_room_names_are_refused(geows):
     client.close()
 
 
-# Wraps docs/reference/plugins.md's chat_init so that "pid" says which worker serves (the rest as written).
+# Wraps docs/reference/plugins.md's chat_init so that "pid" says which worker serves (the
+# rest as written).
 WHICH_WORKER = """
 
 import os
