@@ -23,7 +23,7 @@ copyright = "the geows developers, Apache License 2.0"
 extensions = ["myst_parser", "sphinx.ext.autodoc", "geows_reference"]
 source_suffix = {".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "README-landing.md"]
+exclude_patterns = ["_build"]
 
 # Every cross-reference must resolve (sphinx-build -n): a page, a heading, a Python name.
 nitpicky = True

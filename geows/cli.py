@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.test:
                 show_empty_slots(config)
                 # Imported here, as Server for -X below: the master's process (this one)
-                # loads no plugin loader and no runtime (README, Layout).
+                # loads no plugin loader and no runtime (docs/explanation/layout.md).
                 from geows.plugin.loading import load_plugins
 
                 load_plugins(config)

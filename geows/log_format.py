@@ -279,7 +279,7 @@ def _os_thread_ident() -> int:
     """The OS thread's id (pthread_self, httpd's apr_os_thread_current), not the greenlet's
     that monkeypatching puts in _thread.get_ident."""
     # gevent is imported here, where a line is written, so that reading a config (which
-    # parses LogFormat) loads no gevent (README, Layout).
+    # parses LogFormat) loads no gevent (docs/explanation/layout.md).
     from gevent import monkey
 
     return monkey.get_original("_thread", "get_ident")()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tests.geows_process import REPO, missing_tool
 
-# The landing page proposed for README.md (issue 19); once it is README.md, this names that.
-LANDING = REPO / "docs/README-landing.md"
+# The landing page (issue 19): what geows is, the set-up commands, links into docs/.
+LANDING = REPO / "README.md"
 
 
 def build_site(out: Path, source: Path = REPO / "docs") -> subprocess.CompletedProcess:

@@ -52,6 +52,7 @@ def c_how_to_build(root: Path) -> None:
 def server_root(root: Path) -> dict[str, str]:
     """What the blocks name, made in `root`; the absolute paths to put in their place."""
     c_how_to_build(root)
+    (root / "plugins/c/echo.so").symlink_to(root / "myplugin.so")  # echo.c, built
     for plugin in (REPO / "plugins").glob("*.py"):
         (root / "plugins" / plugin.name).symlink_to(plugin)
     (root / "plugins/shout.py").write_text(python_block(LANDING, "# plugins/shout.py"))

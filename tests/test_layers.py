@@ -1,6 +1,6 @@
-"""The layer rules of the README's Layout table, checked: a plugin's first line, `import
-geows.config`, `import geows.protocols`, `import geows.proxy_http` and `import
-geows.process.master`, each run alone in a fresh interpreter, load none of the modules
+"""The layer rules of the Layout table (docs/explanation/layout.md), checked: a plugin's
+first line, `import geows.config`, `import geows.protocols`, `import geows.proxy_http`
+and `import geows.process.master`, each run alone in a fresh interpreter, load none of the modules
 their rows leave out; only the entry points monkeypatch; and no room grows past what a
 newcomer can hold in their head."""
 
@@ -16,7 +16,7 @@ import pytest
 
 from tests.geows_process import REPO
 
-# The house's sizes (README, Layout): lines per module, lines per class.
+# The house's sizes (docs/explanation/layout.md): lines per module, lines per class.
 MAX_MODULE_LINES = 700
 MAX_CLASS_LINES = 400
 

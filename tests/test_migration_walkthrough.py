@@ -1,7 +1,7 @@
-"""The README's walkthrough, step by step, with Debian's apache2 and the real geows: each
-step runs the configs of examples/migration/ as they are (ports and the DocumentRoot
-substituted), and RFC 6455 and draft-76 clients echo on every WebSocket location of the
-public port while the static page is still served.
+"""The migration guide's walkthrough (docs/migration.md), step by step, with Debian's
+apache2 and the real geows: each step runs the configs of examples/migration/ as they are
+(ports and the DocumentRoot substituted), and RFC 6455 and draft-76 clients echo on every
+WebSocket location of the public port while the static page is still served.
 
 Apache's mod_websocket is the stand-in tests/httpd/mod_websocket_standin.c, which echoes
 when httpd's environment has STANDIN_ECHO=1.
@@ -38,7 +38,7 @@ ErrorLog {root}/error.log
 
 def render(name: str, *, public: int | str = "", apache: int = 0, geows: int | str = 0,
            www: Path = Path("/nonexistent")) -> str:
-    """examples/migration/<name> with the README's ports (80 public, Apache behind geows on
+    """examples/migration/<name> with the guide's ports (80 public, Apache behind geows on
     8080, geows behind Apache on 8081) and DocumentRoot replaced for this run."""
     text = (EXAMPLES / name).read_text()
     for old, new in (("Listen 80\n", f"Listen 127.0.0.1:{public}\n"),

@@ -168,32 +168,33 @@ def test_unreasonable_room_names_are_refused(geows):
     client.close()
 
 
-# Wraps the README's chat_init so that "pid" says which worker serves (the rest as written).
+# Wraps docs/reference/plugins.md's chat_init so that "pid" says which worker serves (the
+# rest as written).
 WHICH_WORKER = """
 
 import os
 
-readme_chat_init = chat_init
+documented_chat_init = chat_init
 
 
 def chat_init():
-    plugin = readme_chat_init()
-    readme_on_message = plugin.on_message
+    plugin = documented_chat_init()
+    documented_on_message = plugin.on_message
 
     def on_message(state, server, type, data):
         if data == "pid":
             server.send(TEXT, str(os.getpid()))
         else:
-            readme_on_message(state, server, type, data)
+            documented_on_message(state, server, type, data)
 
     plugin.on_message = on_message
     return plugin
 """
 
 
-def test_the_readmes_room_chat_runs_as_written():
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("**Rooms**, the thing every chat plugin"):]
+def test_the_documented_room_chat_runs_as_written():
+    page = (REPO / "docs/reference/plugins.md").read_text()
+    section = page[page.index("**Rooms**, the thing every chat plugin"):]
     start = section.index("```python\n") + len("```python\n")
     plugin = section[start:section.index("\n```", start)]
     process = GeowsProcess(CONFIG.replace("rooms.py rooms_init", "chat.py chat_init"),

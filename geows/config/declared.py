@@ -33,8 +33,9 @@ MODULES: dict[str, str | None] = _TABLE["modules"]  # identifier -> source file
 DIRECTIVES: dict[str, list[list[str]]] = _TABLE["directives"]
 
 # The modules geows builds in, beside httpd's compiled-in ones and mod_websocket (geows
-# is it): those whose directives it acts on without their LoadModule (README, "What geows
-# reads" and "Access control"), so that their directives need none.
+# is it): those whose directives it acts on without their LoadModule
+# (docs/reference/configuration.md: "What geows reads" and "Access control"), so that
+# their directives need none.
 GEOWS_BUILT_IN = frozenset({
     "ssl_module", "proxy_module", "reqtimeout_module", "alias_module", "remoteip_module",
     "authz_core_module", "authz_host_module", "authz_user_module", "authz_groupfile_module",

@@ -1,5 +1,5 @@
 """The names a config read needs looked up, asked of whoever reads it: the reader itself
-does no DNS (README, Layout). geows.dns answers as the system resolver does; tests may
+does no DNS (docs/explanation/layout.md). geows.dns answers as the system resolver does; tests may
 hand a table."""
 
 from __future__ import annotations

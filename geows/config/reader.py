@@ -86,7 +86,8 @@ def load_config(path: str | os.PathLike[str], *,
     geows.process.startup.read_config checks them for a config to be served.
     """
     if names is None:
-        from geows import dns  # here: `import geows.config` loads no socket (README, Layout)
+        # here: `import geows.config` loads no socket (docs/explanation/layout.md)
+        from geows import dns
 
         names = dns.SYSTEM
     root = os.path.abspath(server_root if server_root is not None else os.getcwd())

@@ -147,7 +147,7 @@ def refusal(path: str) -> str | None:
                 f"not built: {BUILD_HINT}")
     if wanted:
         return (f"undefined symbol: {wanted[0]} (geows' httpd runtime does not provide it: "
-                f"README, C plugins, lists what it does)")
+                f"docs/reference/c-plugins.md lists what it does)")
     return f"undefined symbol: {missing[0]} (no library it loads provides it)"
 
 

@@ -30,7 +30,7 @@ def run_in_thread(func: Callable[..., T], /, *args, **kwargs) -> T:
     global _pool
     if _pool is None:  # created on first use, in the hub's thread
         # gevent is imported here, in the server, so that `from geows.plugin import
-        # run_in_thread` loads no gevent (README, Layout).
+        # run_in_thread` loads no gevent (docs/explanation/layout.md).
         from gevent.threadpool import ThreadPool
 
         _pool = ThreadPool(limits.PLUGIN_THREADS,

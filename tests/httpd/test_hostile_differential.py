@@ -58,10 +58,11 @@ class Row:
     requests: tuple[bytes, ...]
     httpd: tuple[int, ...] | None = None   # issue 21's table: what httpd answers
     backend: tuple[str, ...] | None = None  # ... and the targets its backend then receives
-    # A deliberate difference (README): compared is only that neither front serves it
-    # (every answer a refusal) and that the backend sees nothing from either.
+    # A deliberate difference (docs/explanation/protocols.md): compared is only that
+    # neither front serves it (every answer a refusal) and that the backend sees nothing
+    # from either.
     neither_serves: bool = False
-    # Another (README, "Beside Apache"): geows ends the connection after its first answer
+    # Another (docs/explanation/beside-apache.md): geows ends the connection after its first answer
     # where httpd reads on. Compared are that answer and what the backend served.
     ends_after_first: bool = False
 
@@ -286,8 +287,9 @@ ROWS: dict[str, Row] = {
     "lowercase-http-version": row(request("/private/secret.html", CLOSE, version="http/1.1")),
     # httpd takes any HTTP/d.d in a request line (403 here), and answers HTTP/0.9 (no
     # version: Allow0.9 is its default) with a body alone. geows does not implement
-    # HTTP/0.9 and answers 400: a deliberate difference, documented in the README, that
-    # serves nothing more openly. For that row alone, only that is compared.
+    # HTTP/0.9 and answers 400: a deliberate difference, documented in
+    # docs/explanation/protocols.md, that serves nothing more openly. For that row alone,
+    # only that is compared.
     "http-version-2": row(request("/private/secret.html", CLOSE, version="HTTP/2.0")),
     "http-version-1-2": row(request("/private/secret.html", CLOSE, version="HTTP/1.2")),
     "http-version-9-9-forwarded": row(request("/public/index.html", CLOSE, version="HTTP/9.9")),

@@ -101,7 +101,7 @@ def admitted_within(process: GeowsProcess, stack: contextlib.ExitStack,
             one = client(process)
         except ConnectionResetError:
             # Queued on a dead worker's slot before the master saw it die and stopped the
-            # slot listening: reset, as the README says (Processes, signals and reloads).
+            # slot listening: reset, as docs/reference/processes.md says.
             assert time.monotonic() < deadline
             continue
         stack.callback(one.sock.close)

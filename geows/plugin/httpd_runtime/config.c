@@ -1,7 +1,7 @@
 /*
  * A plugin module's configuration calls: the ap_set_*_slot family its command_rec
  * table names, module configuration vectors, and hook registration, which is
- * accepted and counted (geows runs none of httpd's hooks: README, C plugins).
+ * accepted and counted (geows runs none of httpd's hooks: docs/reference/c-plugins.md).
  */
 
 #include "runtime.h"
