@@ -416,9 +416,6 @@ def send(connection: _Connection, type: int, buffer: int | None, size: int) -> i
         return connection.handle.send(type, data)
     except ConnectionClosed:
         return 0  # the peer may leave at any time: not the plugin's fault
-    except ValueError as exc:  # not open yet: the handshake is still being answered
-        log.info("%s: send() refused: %s", connection, exc)
-        return 0
 
 
 @_server_callback(_Close, None)

@@ -1,7 +1,8 @@
 """A WebSocket session: the 101 answered, then the message pump, until it closes.
 
 `Session.run` answers the handshake, hands each whole message to the plugin, writes what
-the plugin sends (from any greenlet, or handed over from OS threads), pings a silent
+the plugin sends (from any greenlet, or handed over from OS threads; what it sends before
+the 101 is out is held and written right after it, in order), pings a silent
 client where WebSocketPing asks for it, and - however it ends - calls on_disconnect once.
 It is the channel behind the plugin's `WebSocketServer` handle. It writes to the socket the
 handshake reader gives it, and notes what it does in the connection's access record.
@@ -53,7 +54,7 @@ class Session:
 
     # Thousands live at once, mostly idle: slots keep each one small.
     __slots__ = ("server", "sock", "protocol", "settings", "record", "_lock", "_reader",
-                 "_flush_pending", "_queued", "_writing", "_finished", "_close_timer",
+                 "_held", "_flush_pending", "_queued", "_writing", "_finished", "_close_timer",
                  "_heard", "_pinged", "_ping_timer", "rooms", "__weakref__")
 
     def __init__(self, server: Server, sock: socket.socket, protocol: WebSocketProtocol,
@@ -65,6 +66,10 @@ class Session:
         self.record = record
         self._lock = Semaphore()   # one writer at a time: sendall can yield mid-frame
         self._reader = gevent.getcurrent()   # the greenlet reading this connection
+        # What the plugin sends before the 101 is out (while on_connect runs, from its
+        # threads too): written right after it, in order, as mod_websocket's plugins'
+        # threads waited on the connection's lock across on_connect. None once written.
+        self._held: list[tuple[int, bytes | None]] | None = []
         self._flush_pending = False
         self._queued = 0           # payload bytes queued since the last write began
         self._writing = 0          # bytes of the write in progress
@@ -93,8 +98,15 @@ class Session:
     @property
     def unsent(self) -> int:
         """Bytes given to send that the kernel has not taken yet (payload sizes
-        for those still queued, near enough)."""
-        return self._queued + self._writing
+        for those still queued or held, near enough)."""
+        held = sum(len(payload or b"") for _, payload in self._held or ())
+        return self._queued + self._writing + held
+
+    @property
+    def may_send(self) -> bool:
+        """Whether a send is taken now: the connection is open, or its handshake not
+        answered yet (the message is held until it is)."""
+        return not self._finished and self.protocol.state in (State.CONNECTING, State.OPEN)
 
     def send(self, type: int, data: str | bytes) -> int:
         """Send one message (see WebSocketServer.send); from any greenlet or OS thread."""
@@ -105,6 +117,8 @@ class Session:
             self.close()
             return 0
         self._check_open()
+        if self._held is not None:
+            return self._hold(type, _payload(type, data))
         if gevent.getcurrent() is self._reader:
             # No lock: queuing never yields, so no other writer can come between,
             # and a writer already in sendall() took its bytes out before ours.
@@ -117,6 +131,8 @@ class Session:
         else:
             with self._lock:
                 self._check_open()  # it may have closed while we waited
+                if self._held is not None:  # the 101 is being written: after it
+                    return self._hold(type, _payload(type, data))
                 size = self._queue(type, data)
                 self._flush_or_closed()
         return size
@@ -173,10 +189,32 @@ class Session:
             self.server.join(self, room)
 
     def _check_open(self) -> None:
-        if self.protocol.state is State.CONNECTING:
-            raise ValueError("the handshake is not answered yet; send once on_connect returns")
-        if not self.is_open:
+        if not self.may_send:
             raise ConnectionClosed("the WebSocket connection is closed")
+
+    def _hold(self, type: int, payload: bytes | None) -> int:
+        """Keep a message (None: the close) sent before the 101 for `_release_held`."""
+        self._held.append((type, payload))
+        return len(payload or b"")
+
+    def _release_held(self) -> None:
+        """Queue what was held, right after the 101 the protocol just queued (caller
+        holds the lock, the protocol is open)."""
+        held, self._held = self._held, None
+        for type, payload in held:
+            if type == CLOSE:
+                self.close()
+                return  # nothing is sent after the close
+            self._queue(type, payload)
+
+    def drop_held(self) -> None:
+        """The connection ends before its 101 went out (refused, or the client left):
+        what the plugin sent is let go, and the error log says so."""
+        if self._held:
+            log.info("[client %s] %d message(s) the plugin sent before the handshake was "
+                     "answered not sent: the connection ended first", self.record.client,
+                     sum(type != CLOSE for type, _ in self._held))
+        self._held = None
 
     def _queue(self, type: int, data: str | bytes) -> int:
         size = self.protocol.send(type, data)
@@ -202,7 +240,9 @@ class Session:
         return len(payload)
 
     def _take_from_thread(self, type: int, payload: bytes) -> None:
-        if self.is_open:  # it may have closed since the thread looked
+        if self._held is not None and self.may_send:
+            self._hold(type, payload)
+        elif self.is_open:  # it may have closed since the thread looked
             self._queue(type, payload)
             self._flush_later()
 
@@ -233,6 +273,9 @@ class Session:
         has none (the client reads 1005), as mod_websocket's close() sends it."""
         if _thread_ident() != self.server.hub_thread:
             self.server.call_from_thread(0, self.close, code, ending)
+            return
+        if self._held is not None and self.may_send:
+            self._hold(CLOSE, None)  # after the 101 and what came before it
             return
         if not self.is_open:
             return
@@ -276,7 +319,8 @@ class Session:
             record.sent_head(self._finish_handshake(recv_head))
             record.status = 101
             record.protocol = self.protocol.label  # with the extensions accept() agreed on
-            record.ending = "open"
+            if self.is_open:  # else the plugin closed it before the 101 went out
+                record.ending = "open"
             location.add(self)
             if self.settings.ping is not None:
                 self._watch_liveness(*self.settings.ping)
@@ -306,15 +350,22 @@ class Session:
         """Send the 101 once the protocol has all it needs (draft-76: key3); returns
         what was sent, the response head first."""
         with self._lock:
-            sent = self._flush()
+            sent = self._flush_answered()
         while self.protocol.state is State.CONNECTING:
             data = recv_head()
             if not data:
                 raise ConnectionResetError("client closed during the handshake")
             with self._lock:
                 self.protocol.receive_data(data)
-                sent += self._flush()
+                sent += self._flush_answered()
         return sent
+
+    def _flush_answered(self) -> bytes:
+        """Write the 101 once the protocol has made it, with what was held for after it
+        (caller holds the lock)."""
+        if self.protocol.state is not State.CONNECTING:
+            self._release_held()
+        return self._flush()
 
     def _pump(self, plugin: Any, state: Any, handle: WebSocketServer) -> None:
         """Read, feed the protocol, hand whole messages to the plugin, until closed."""
