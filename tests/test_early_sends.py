@@ -164,3 +164,11 @@ def test_a_c_plugins_pthread_sending_during_on_connect_has_every_tick_delivered(
             ws.send("after")
             assert ws.recv(timeout=5) == "after"
 
+
+
+def test_a_c_plugin_refusing_after_its_thread_sent_sends_none_of_it(geows: GeowsProcess) -> None:
+    assert status_of(geows, "/early-c", additional_headers={"X-Refuse": "yes"}) == 403
+    geows.wait_for_log("6 message(s) the plugin sent before the handshake was answered",
+                       access=False)
+    with connect(url(geows, "/early-c")) as ws:  # and the next connection has all its own
+        assert ws.recv(timeout=5) == "on_connect"

@@ -188,7 +188,9 @@ class Session:
 
     def drop_held(self) -> None:
         """The connection ends before its 101 went out (refused, or the client left): what
-        the plugin sent is let go, and the error log says so."""
+        the plugin sent is let go, and the error log says so (its threads' too: taken first)."""
+        if self._held is not None:
+            self.server.catch_up()
         if self._held:
             log.info("[client %s] %d message(s) the plugin sent before the handshake was "
                      "answered not sent: the connection ended first", self.record.client,

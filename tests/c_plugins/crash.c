@@ -2,7 +2,7 @@
  * crash: answers "pid" with its worker's pid, echoes anything else, and crashes on
  * demand: "segv" writes through a NULL pointer in crash_write (a function of its own,
  * exported so that the crash line can name it), "thread" does so in a pthread of its
- * own while the message's call waits for it. For tests/test_plugin_crash.py.
+ * own while the message's call waits for it. For tests/test_c_plugin_faults.py.
  */
 
 #include <pthread.h>

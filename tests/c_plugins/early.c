@@ -1,8 +1,9 @@
 /*
  * early: on_connect sends "on_connect", starts a pthread that sends "tick 0" to
  * "tick 4" at once, and returns only once the thread has sent them all (at most 5 s):
- * every one is sent before the 101, as a pusher's first ticks are. Echoes messages;
- * joins its thread in on_disconnect. For tests/test_early_sends.py.
+ * every one is sent before the 101, as a pusher's first ticks are; then refuses the
+ * connection if the request has an X-Refuse header. Echoes messages; joins its thread in
+ * on_disconnect. For tests/test_early_sends.py.
  */
 
 #include <pthread.h>
@@ -48,6 +49,11 @@ static void *CALLBACK early_connect(const WebSocketServer *server)
     }
     for (waits = 0; waits < 5000 && !__atomic_load_n(&early->sent, __ATOMIC_ACQUIRE); waits++)
         nanosleep(&pause, NULL);
+    if (server->header_get(server, "X-Refuse") != NULL) {  /* no on_disconnect follows */
+        pthread_join(early->thread, NULL);
+        free(early);
+        return NULL;
+    }
     return early;
 }
 

@@ -1,8 +1,10 @@
-"""A C plugin that crashes (SIGSEGV, in a callback or in a thread of its own) takes down
-its own worker only: the other worker's connections go on, the master starts a new
-worker in its place, and the error log names the plugin's file, the function and the
-locations it serves (the httpd runtime's signal handler); under -X the one process
-ends, saying the same. Built here with cc, served by the real geows CLI."""
+"""A C plugin's faults. One that crashes (SIGSEGV, in a callback or in a thread of its
+own) takes down its own worker only: the other worker's connections go on, the master
+starts a new worker in its place, and the error log names the plugin's file, the
+function and the locations it serves (the httpd runtime's signal handler); under -X the
+one process ends, saying the same. One whose init returns NULL, or a struct of the wrong
+size or version, is refused at its WebSocketHandler line at start, with workers and
+under -X, as at -t (tests/test_c_plugins.py). Built here with cc, run by the real CLI."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.geows_process import GeowsProcess, missing_tool
+from tests.geows_process import GeowsProcess, free_port, missing_tool, run_cli
 from tests.process.test_workers import ask, clients_on_every_worker
 from tests.test_c_plugins import CC, CFLAGS, TEST_SOURCES, build_httpd_runtime, url
 
@@ -43,10 +45,11 @@ def plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
         missing_tool("no C compiler, cc (apt-get install gcc libc6-dev)")
     build_httpd_runtime()  # the crash handler is the runtime's
     out = tmp_path_factory.mktemp("crash")
-    build = subprocess.run([CC, *CFLAGS, "-o", str(out / "crash.so"),
-                            str(TEST_SOURCES / "crash.c")],
-                           capture_output=True, text=True, timeout=60)
-    assert build.returncode == 0, f"cc crash.c failed:\n{build.stderr}"
+    for name in ("crash", "test_plugins"):
+        build = subprocess.run([CC, *CFLAGS, "-o", str(out / f"{name}.so"),
+                                str(TEST_SOURCES / f"{name}.c")],
+                               capture_output=True, text=True, timeout=60)
+        assert build.returncode == 0, f"cc {name}.c failed:\n{build.stderr}"
     return out
 
 
@@ -142,3 +145,24 @@ def test_under_x_the_one_process_ends_saying_why(plugins: Path) -> None:
     assert f"C plugin {plugins / 'crash.so'} crashed (SIGSEGV at address 0x0) in " \
            "crash_write+0x" in server.error_log
     assert "geows -X ends: one process, no master to start another" in server.error_log
+
+
+REFUSED = {"null_init": "null_init() in @SO@ returned NULL",
+           "version_init": "version_init() in @SO@ returned a plugin with version 3 (expected 0)",
+           "small_init": "small_init() in @SO@ returned a plugin of size 16 (expected at least "
+                         "40)"}
+
+
+@pytest.mark.parametrize("one_process", [False, True], ids=["workers", "-X"])
+@pytest.mark.parametrize("init", REFUSED)
+def test_a_bad_plugin_struct_is_refused_at_start_at_its_line(plugins: Path, init: str,
+                                                             one_process: bool) -> None:
+    config = plugins / f"start-{init}.conf"
+    config.write_text(f"Listen 127.0.0.1:{free_port()}\nStartServers 2\n<Location /x>\n"
+                      f"  SetHandler websocket-handler\n  WebSocketHandler test_plugins.so "
+                      f"{init}\n</Location>\n")
+    result = run_cli(*(("-X",) if one_process else ()), "-f", str(config), "-d", str(plugins))
+    assert result.returncode == 1
+    reason = REFUSED[init].replace("@SO@", str(plugins / "test_plugins.so"))
+    assert f"{config}:5: WebSocketHandler: {reason}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
