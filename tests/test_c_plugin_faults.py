@@ -4,7 +4,8 @@ starts a new worker in its place, and the error log names the plugin's file, the
 function and the locations it serves (the httpd runtime's signal handler); under -X the
 one process ends, saying the same. One whose init returns NULL, or a struct of the wrong
 size or version, is refused at its WebSocketHandler line at start, with workers and
-under -X, as at -t (tests/test_c_plugins.py). Built here with cc, run by the real CLI."""
+under -X, as at -t (tests/test_c_plugins.py); one whose init crashes is said at that line
+too. Built here with cc, run by the real CLI."""
 
 from __future__ import annotations
 
@@ -166,3 +167,21 @@ def test_a_bad_plugin_struct_is_refused_at_start_at_its_line(plugins: Path, init
     reason = REFUSED[init].replace("@SO@", str(plugins / "test_plugins.so"))
     assert f"{config}:5: WebSocketHandler: {reason}" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [("-t",), (), ("-X",)], ids=["-t", "workers", "-X"])
+def test_an_init_function_that_crashes_is_said_at_its_line(plugins: Path,
+                                                           args: tuple[str, ...]) -> None:
+    config = plugins / "crash-at-init.conf"
+    config.write_text(f"Listen 127.0.0.1:{free_port()}\nStartServers 2\n<Location /x>\n"
+                      "  SetHandler websocket-handler\n  WebSocketHandler crash.so crash_at_init\n"
+                      "</Location>\n")
+    result = run_cli(*args, "-f", str(config), "-d", str(plugins))
+    # with workers the master ends (1) once its first worker died before it was ready
+    assert result.returncode == (1 if args == () else -signal.SIGSEGV), result.stderr
+    assert "] [plugin:crit] [pid " in result.stderr
+    assert f"{config}:5: WebSocketHandler: crash_at_init() in {plugins / 'crash.so'} crashed " \
+           "(SIGSEGV at address 0x0) in crash_write+0x" in result.stderr, result.stderr
+    assert "(crash.so+0x" in result.stderr and ": the process ends" in result.stderr
+    if not args:  # and the master says how its worker ended
+        assert "killed by SIGSEGV before it was ready" in result.stderr

@@ -102,6 +102,7 @@ def start(config: Config) -> None:
     library.geows_request_destroy.argtypes = [ctypes.c_void_p]
     library.geows_crash_plugin.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
     library.geows_crash_report_to.argtypes = [ctypes.c_int, ctypes.c_long, ctypes.c_char_p]
+    library.geows_crash_loading.argtypes = [ctypes.c_char_p]
     level = LOG_LEVELS.index(config.log_level)
     main = _server_facts(config.logs.names, config.file, 0, False, level)
     status = library.geows_runtime_start(config.server_root.encode(), _log_line,
@@ -120,21 +121,31 @@ def start(config: Config) -> None:
 def report_crashes(config: Config, fd: int, then: str) -> None:
     """Have the runtime say a crash on `fd` (the error log) before the process dies of
     it: which C plugin's code it was in, where, the locations that plugin serves (the
-    config's), and `then`, what happens next. Nothing without the runtime: the crash is
-    then known only by the signal the process died of."""
-    if _library is None:
-        return
+    config's), or the init function running (`crash_loading`), and `then`, what happens
+    next. Call it before the plugins load: it starts the runtime. Nothing without the
+    runtime: the crash is then known only by the signal the process died of."""
     serving: dict[str, list[str]] = {}
     for settings, name in config.location_names().items():
         if settings.c_plugin:
             serving.setdefault(settings.plugin, []).append(
                 f"{name} ({settings.file}:{settings.line})")
+    if serving:
+        start(config)
+    if _library is None:
+        return
     for path, names in serving.items():
         _library.geows_crash_plugin(path.encode(), ", ".join(names).encode())
     if _library.geows_crash_report_to(fd, time.localtime().tm_gmtoff, then.encode()):
         logging.getLogger("geows.plugin").warning(
             "a crash in a C plugin will not be said in the error log: its signal handler "
             "could not be installed (sigaltstack or sigaction failed)")
+
+
+def crash_loading(init: str | None) -> None:
+    """Name the plugin init function about to run ("FILE:LINE: WebSocketHandler: init()
+    in PATH"), or None once it returned: a crash meanwhile is said as its line's."""
+    if _library is not None:
+        _library.geows_crash_loading(None if init is None else init.encode())
 
 
 def _server_facts(names: ServerNames, file: str, line: int, virtual: bool,

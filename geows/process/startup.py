@@ -75,12 +75,11 @@ def prepare(config: Config, inherited: Sockets | None = None,
     from geows.plugin.c_runtime import report_crashes
     from geows.plugin.loading import load_plugins
 
-    plugins = load_plugins(config, plugin_sources)
     report_crashes(config, log.error_log_fd(),
                    "the worker process ends, and the master starts another"
                    if inherited is not None else "geows -X ends: one process, no master to "
                    "start another")
-    return Prepared(access, access_logs, sockets, plugins)
+    return Prepared(access, access_logs, sockets, load_plugins(config, plugin_sources))
 
 
 def start_link(server: Server) -> None:

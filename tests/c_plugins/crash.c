@@ -55,3 +55,10 @@ EXPORT WebSocketPlugin *CALLBACK crash_init(void)
 {
     return &crash;
 }
+
+/* An init function that crashes: refused at its line, at -t and at start. */
+EXPORT WebSocketPlugin *CALLBACK crash_at_init(void)
+{
+    crash_write(NULL);
+    return &crash;
+}

@@ -2,9 +2,10 @@
  * A C plugin's crash, said in the error log before its process dies. httpd gave a
  * plugin's crash to one child; geows' worker dies of it too (the master starts another),
  * and this line says whose code it was: the plugin's file, the function and offset,
- * and the locations it serves. The plugin is found from the faulting instruction and
- * the stack (dladdr on each frame): a plugin call costs nothing more, and a crash in
- * the plugin's own thread is found as one in its callbacks.
+ * and the locations it serves, or, during a plugin's init function, the WebSocketHandler
+ * line that loads it. The plugin is found from the faulting instruction and the stack
+ * (dladdr on each frame): a plugin call costs nothing more, and a crash in the plugin's
+ * own thread is found as one in its callbacks.
  *
  * The handler runs in a process that is failing: it writes with write() only, makes
  * the stamp itself from a UTC offset taken when it was installed (localtime is not
@@ -41,6 +42,7 @@ static struct {
     const char *serving;  /* "<Location /a> (httpd.conf:12)", the locations it serves */
 } plugins[CRASH_PLUGINS_MAX];
 static int plugin_count;
+static char loading[1024];  /* the init function running, "FILE:LINE: WebSocketHandler: ..." */
 static int report_fd = -1;
 static long utc_offset;
 static const char *ending;
@@ -171,7 +173,10 @@ static void on_crash(int signum, siginfo_t *info, void *context)
     add(&line, "[plugin:crit] [pid ");
     add_number(&line, (uint64_t)getpid(), 10, 1);
     add(&line, "] ");
-    if (plugin >= 0) {
+    if (loading[0] != '\0') {
+        add(&line, loading);
+        add(&line, " crashed (");
+    } else if (plugin >= 0) {
         add(&line, "C plugin ");
         add(&line, plugins[plugin].path);
         add(&line, " crashed (");
@@ -189,11 +194,14 @@ static void on_crash(int signum, siginfo_t *info, void *context)
     if (plugin >= 0) {
         add(&line, " in ");
         add_place(&line, address, &found);
+    }
+    if (plugin >= 0 && loading[0] == '\0') {
         add(&line, ", serving ");
         add(&line, plugins[plugin].serving);
     }
+    /* a crash while loading: what follows is the starter's to say (-t, the master) */
     add(&line, ": ");
-    add(&line, ending);
+    add(&line, loading[0] != '\0' ? "the process ends" : ending);
     add(&line, "\n");
     if (write(report_fd, line.text, line.used) < 0) {
         /* nowhere left to say it: the master still logs how the process died */
@@ -210,6 +218,14 @@ void geows_crash_plugin(const char *path, const char *serving)
         plugins[plugin_count].serving = apr_pstrdup(geows_pconf, serving);
         plugin_count++;
     }
+}
+
+void geows_crash_loading(const char *init)
+{
+    if (init == NULL)
+        loading[0] = '\0';
+    else
+        apr_cpystrn(loading, init, sizeof(loading));
 }
 
 int geows_crash_report_to(int fd, long offset, const char *then)
