@@ -133,12 +133,12 @@ def report_crashes(config: Config, fd: int, then: str) -> None:
         start(config)
     if _library is None:
         return
-    for path, names in serving.items():
-        _library.geows_crash_plugin(path.encode(), ", ".join(names).encode())
     if _library.geows_crash_report_to(fd, time.localtime().tm_gmtoff, then.encode()):
         logging.getLogger("geows.plugin").warning(
             "a crash in a C plugin will not be said in the error log: its signal handler "
             "could not be installed (sigaltstack or sigaction failed)")
+    for path, names in serving.items():
+        _library.geows_crash_plugin(path.encode(), ", ".join(names).encode())
 
 
 def crash_loading(init: str | None) -> None:

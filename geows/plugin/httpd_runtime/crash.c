@@ -234,6 +234,7 @@ int geows_crash_report_to(int fd, long offset, const char *then)
     stack_t stack;
     void *warm[1];
     size_t n;
+    plugin_count = 0;  /* this config's plugins are named next */
     report_fd = fd;
     utc_offset = offset;
     ending = apr_pstrdup(geows_pconf, then);

@@ -67,7 +67,7 @@ int geows_hook_count(const char *name);
    0, or -1 if the handler could not be installed. */
 int geows_crash_report_to(int fd, long utc_offset, const char *then);
 /* A plugin library (the path it was loaded by) and the locations it serves, for the
-   crash line. */
+   crash line; after geows_crash_report_to, which forgets those named before. */
 void geows_crash_plugin(const char *path, const char *serving);
 /* The plugin init function running now (the crash line names it: "FILE:LINE:
    WebSocketHandler: init() in PATH"), or NULL once it returned. */
