@@ -162,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
             log.configure(config, dry_run=args.test)
             AccessControl(config)  # refused here, before any worker starts on it
             if args.test:
+                from geows.plugin.c_runtime import report_crashes  # here, as load_plugins
+
+                report_crashes(config, sys.stderr.fileno(), "geows -t ends")  # an init's too
                 show_empty_slots(config)
                 # Imported here, as Server for -X below: the master's process (this one)
                 # loads no plugin loader and no runtime (docs/explanation/layout.md).

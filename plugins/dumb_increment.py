@@ -41,9 +41,7 @@ class Counter:
                 self.reset.clear()
                 value = 0
             try:
-                self.server.send(TEXT, str(value))
-            except ValueError:
-                continue  # on_connect has not returned: no 101 yet, so skip this tick
+                self.server.send(TEXT, str(value))  # before the 101: sent right after it
             except ConnectionClosed:
                 return
             value += 1

@@ -163,9 +163,10 @@ def test_headers_and_subprotocols_through_the_api(geows: GeowsProcess) -> None:
         headers = ws.response.headers
         assert headers["X-Echoed"] == "hello there"
         assert headers.get_all("X-Replaced") == ["second"]
-        assert headers["X-Early-Send"] == "0"  # send before the handshake is answered
+        assert headers["X-Early-Send"] == "5"  # held, and sent right after the 101
         assert "X-Bad" not in headers and "X-Injected" not in headers
         assert ws.subprotocol == "second"
+        assert ws.recv(timeout=5) == "early"
         ws.send("report")
         assert ws.recv(timeout=5) == ("count=3 0=first 1=second past-end=NULL absent=NULL "
                                       "request=set stable=yes size=104 version=1 nul=yes")

@@ -195,7 +195,10 @@ class WebSocketServer:
         """Send one message; returns its payload size in bytes. Raises
         ConnectionClosed once the connection is closed. From a greenlet it
         returns when the message is written (or, inside on_message, queued for
-        the write after it); from an OS thread, once it is handed to the server."""
+        the write after it); from an OS thread, once it is handed to the server.
+        Before the handshake is answered (in on_connect, or from a greenlet or thread
+        it started) the message is held and written right after the 101, in order;
+        none of it is sent if on_connect refuses."""
         return self._channel.send(type, data)
 
     def broadcast(self, type: int, data: str | bytes, room: str | None = None) -> Broadcast:

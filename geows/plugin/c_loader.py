@@ -7,7 +7,8 @@ geows is installed: setup.py).
 
 How a C plugin runs here:
 - its init function runs once per WebSocketHandler line, at configuration time
-  (`geows -t` too), and a plugin struct it returns is checked as the module did;
+  (`geows -t` too), and a plugin struct it returns is checked as the module did; a
+  crash in it is said at that line (c_runtime.crash_loading);
 - on_connect, on_message and on_disconnect run in an OS thread of
   run_in_thread's pool while the connection's greenlet waits: C cannot be
   monkeypatched, and a plugin that blocks (a sleep, a socket, a mutex held
@@ -44,7 +45,7 @@ from gevent import monkey
 from geows.config import WebSocketSettings
 from geows.errors import ConfigError, ConnectionClosed
 from geows.plugin.api import BINARY, CLOSE, PING, PONG, TEXT, WebSocketServer, check_room
-from geows.plugin.c_runtime import Request, refusal
+from geows.plugin.c_runtime import Request, crash_loading, refusal
 from geows.plugin.threads import run_in_thread
 
 log = logging.getLogger("geows.plugin")
@@ -282,8 +283,12 @@ def load_c_plugin(settings: WebSocketSettings) -> CPlugin:
         raise fail(f"C plugin {path} has no init function {settings.init!r}") from None
     init.restype = ctypes.c_void_p
     init.argtypes = []
-    address = init()
     where = f"{settings.init}() in {path}"
+    crash_loading(f"{settings.file}:{settings.line}: WebSocketHandler: {where}")
+    try:
+        address = init()
+    finally:
+        crash_loading(None)
     if address is None:
         raise fail(f"{where} returned NULL")
     head = _PluginHead.from_address(address)
@@ -416,9 +421,6 @@ def send(connection: _Connection, type: int, buffer: int | None, size: int) -> i
         return connection.handle.send(type, data)
     except ConnectionClosed:
         return 0  # the peer may leave at any time: not the plugin's fault
-    except ValueError as exc:  # not open yet: the handshake is still being answered
-        log.info("%s: send() refused: %s", connection, exc)
-        return 0
 
 
 @_server_callback(_Close, None)

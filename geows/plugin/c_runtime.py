@@ -12,7 +12,9 @@ resolve to it and to Debian's libapr-1 and libaprutil-1, which it links.
   and destroys its pools (the connection's, the request's) after on_disconnect;
 - the ap_log_* lines reach geows' error log through `_log_line`, under the logger
   "geows.<module>": "geows." for now, which the error log shows as httpd shows a line of
-  a module it does not know, [:level].
+  a module it does not know, [:level];
+- `report_crashes` has a crash in a C plugin (SIGSEGV...) said in the error log, by the
+  runtime's signal handler, before the process dies of it.
 """
 
 from __future__ import annotations
@@ -98,6 +100,9 @@ def start(config: Config) -> None:
     library.geows_request_new.argtypes = [ctypes.c_void_p, ctypes.POINTER(_RequestFacts)]
     library.geows_request_new.restype = ctypes.c_void_p
     library.geows_request_destroy.argtypes = [ctypes.c_void_p]
+    library.geows_crash_plugin.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    library.geows_crash_report_to.argtypes = [ctypes.c_int, ctypes.c_long, ctypes.c_char_p]
+    library.geows_crash_loading.argtypes = [ctypes.c_char_p]
     level = LOG_LEVELS.index(config.log_level)
     main = _server_facts(config.logs.names, config.file, 0, False, level)
     status = library.geows_runtime_start(config.server_root.encode(), _log_line,
@@ -111,6 +116,36 @@ def start(config: Config) -> None:
             facts = _server_facts(vhost.logs.names, vhost.file, vhost.line, True, level)
             _servers[vhost.logs.names] = library.geows_server_new(ctypes.byref(facts))
     _library = library
+
+
+def report_crashes(config: Config, fd: int, then: str) -> None:
+    """Have the runtime say a crash on `fd` (the error log) before the process dies of
+    it: which C plugin's code it was in, where, the locations that plugin serves (the
+    config's), or the init function running (`crash_loading`), and `then`, what happens
+    next. Call it before the plugins load: it starts the runtime. Nothing without the
+    runtime: the crash is then known only by the signal the process died of."""
+    serving: dict[str, list[str]] = {}
+    for settings, name in config.location_names().items():
+        if settings.c_plugin:
+            serving.setdefault(settings.plugin, []).append(
+                f"{name} ({settings.file}:{settings.line})")
+    if serving:
+        start(config)
+    if _library is None:
+        return
+    if _library.geows_crash_report_to(fd, time.localtime().tm_gmtoff, then.encode()):
+        logging.getLogger("geows.plugin").warning(
+            "a crash in a C plugin will not be said in the error log: its signal handler "
+            "could not be installed (sigaltstack or sigaction failed)")
+    for path, names in serving.items():
+        _library.geows_crash_plugin(path.encode(), ", ".join(names).encode())
+
+
+def crash_loading(init: str | None) -> None:
+    """Name the plugin init function about to run ("FILE:LINE: WebSocketHandler: init()
+    in PATH"), or None once it returned: a crash meanwhile is said as its line's."""
+    if _library is not None:
+        _library.geows_crash_loading(None if init is None else init.encode())
 
 
 def _server_facts(names: ServerNames, file: str, line: int, virtual: bool,

@@ -63,14 +63,23 @@ def prepare(config: Config, inherited: Sockets | None = None,
             plugin_sources: dict[str, bytes] | None = None) -> Prepared:
     """Before serving `config` (read by read_config): open the logs, build the access rules,
     bind the listening sockets unless `inherited` (a worker's, bound by the master), drop
-    to User/Group now that the logs, the sockets and the TLS keys are open, then load the
-    plugins (Python ones from `plugin_sources` where given: read_plugin_sources). ConfigError
+    to User/Group now that the logs, the sockets and the TLS keys are open, have a C
+    plugin's crash said in the error log (c_runtime.report_crashes: before they load, so an
+    init function's too), then load the plugins (Python ones from `plugin_sources` where
+    given: read_plugin_sources). ConfigError
     or OSError (a Listen that cannot bind) when one cannot be done."""
     access_logs = log.configure(config)  # a worker's: with the master's piped loggers
     access = AccessControl(config)
     sockets = bind_all(config) if inherited is None else inherited
     drop_privileges(config.process)
-    from geows.plugin.loading import load_plugins  # here: the master loads no plugin code
+    # Here: the master loads no plugin code.
+    from geows.plugin.c_runtime import report_crashes
+    from geows.plugin.loading import load_plugins
+
+    report_crashes(config, log.error_log_fd(),
+                   "the worker process ends, and the master starts another"
+                   if inherited is not None else "geows -X ends: one process, no master to "
+                   "start another")
     return Prepared(access, access_logs, sockets, load_plugins(config, plugin_sources))
 
 

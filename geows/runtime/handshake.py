@@ -86,6 +86,7 @@ class Handshake:
         finally:
             if self.session is not None:
                 self.session.stop_timers()
+                self.session.drop_held()
                 self.session.leave_rooms()
             self.sock.close()
             record.write(self.server.config, self.server.access_logs)

@@ -364,6 +364,12 @@ def configure(config: Config, dry_run: bool = False,
     return _access
 
 
+def error_log_fd() -> int:
+    """The descriptor the error log writes to (stderr's for syslog: a line written
+    without logging, as a crash's is, cannot go there)."""
+    return _error_sink.fd if _error_sink is not None else sys.stderr.fileno()
+
+
 def end_removed_loggers(config: Config) -> None:
     """Close this process's end of the piped loggers `config` does not name (see configure)."""
     _close_removed_loggers(_targets(config))

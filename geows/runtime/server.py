@@ -315,7 +315,7 @@ class Server:
         """In an OS thread: wait while what threads handed over (or this connection's
         unsent output) is over limits.SEND_BUFFER; False if it still is at `deadline`."""
         while self.handed > limits.SEND_BUFFER or (
-                connection is not None and connection.is_open
+                connection is not None and connection.may_send
                 and connection.unsent > limits.SEND_BUFFER):
             if time.monotonic() > deadline:
                 return False

@@ -1,7 +1,8 @@
 """A WebSocket session: the 101 answered, then the message pump, until it closes.
 
 `Session.run` answers the handshake, hands each whole message to the plugin, writes what
-the plugin sends (from any greenlet, or handed over from OS threads), pings a silent
+the plugin sends (from any greenlet, or handed over from OS threads; what it sends before
+the 101 is out is held and written right after it, in order), pings a silent
 client where WebSocketPing asks for it, and - however it ends - calls on_disconnect once.
 It is the channel behind the plugin's `WebSocketServer` handle. It writes to the socket the
 handshake reader gives it, and notes what it does in the connection's access record.
@@ -53,8 +54,8 @@ class Session:
 
     # Thousands live at once, mostly idle: slots keep each one small.
     __slots__ = ("server", "sock", "protocol", "settings", "record", "_lock", "_reader",
-                 "_flush_pending", "_queued", "_writing", "_finished", "_close_timer",
-                 "_heard", "_pinged", "_ping_timer", "rooms", "__weakref__")
+                 "_held", "_flush_pending", "_queued", "_writing", "_finished", "_close_timer",
+                 "heard", "_pings", "rooms", "__weakref__")
 
     def __init__(self, server: Server, sock: socket.socket, protocol: WebSocketProtocol,
                  settings: WebSocketSettings, record: Record):
@@ -65,14 +66,14 @@ class Session:
         self.record = record
         self._lock = Semaphore()   # one writer at a time: sendall can yield mid-frame
         self._reader = gevent.getcurrent()   # the greenlet reading this connection
+        self._held: HeldSends | None = HeldSends()  # None once the 101 is out
         self._flush_pending = False
         self._queued = 0           # payload bytes queued since the last write began
         self._writing = 0          # bytes of the write in progress
         self._finished = False     # on_disconnect is due: nothing more is sent
         self._close_timer: gevent.Greenlet | None = None
-        self._heard = record.started  # when bytes last came from the client
-        self._pinged = 0.0           # when the ping waiting for an answer went out; 0.0: none
-        self._ping_timer: Any = None  # WebSocketPing's hub timer: no greenlet per connection
+        self.heard = record.started  # when bytes last came from the client
+        self._pings: _Pings | None = None  # WebSocketPing, on protocols with pings
         self.rooms: frozenset[str] = frozenset()  # its rooms (Server.join keeps them)
 
     # The channel a plugin's WebSocketServer handle talks to.
@@ -93,8 +94,13 @@ class Session:
     @property
     def unsent(self) -> int:
         """Bytes given to send that the kernel has not taken yet (payload sizes
-        for those still queued, near enough)."""
-        return self._queued + self._writing
+        for those still queued or held, near enough)."""
+        return self._queued + self._writing + (self._held.size if self._held else 0)
+
+    @property
+    def may_send(self) -> bool:
+        """Open, or its handshake not answered yet (a message is then held)."""
+        return not self._finished and self.protocol.state in (State.CONNECTING, State.OPEN)
 
     def send(self, type: int, data: str | bytes) -> int:
         """Send one message (see WebSocketServer.send); from any greenlet or OS thread."""
@@ -105,6 +111,8 @@ class Session:
             self.close()
             return 0
         self._check_open()
+        if self._held is not None:
+            return self._held.add(type, _payload(type, data))
         if gevent.getcurrent() is self._reader:
             # No lock: queuing never yields, so no other writer can come between,
             # and a writer already in sendall() took its bytes out before ours.
@@ -113,10 +121,12 @@ class Session:
                 with self._lock:  # a plugin sending in a loop: write as it goes
                     self._flush_or_closed()
             else:
-                self._flush_later()
+                self.flush_later()
         else:
             with self._lock:
                 self._check_open()  # it may have closed while we waited
+                if self._held is not None:  # the 101 is being written: after it
+                    return self._held.add(type, _payload(type, data))
                 size = self._queue(type, data)
                 self._flush_or_closed()
         return size
@@ -133,7 +143,7 @@ class Session:
             self.close(1008, "closed: too slow to read what it was sent")
             return False
         self._queue(type, data)
-        self._flush_later()
+        self.flush_later()
         return True
 
     def broadcast(self, type: int, data: str | bytes, room: str | None = None) -> Broadcast:
@@ -173,10 +183,19 @@ class Session:
             self.server.join(self, room)
 
     def _check_open(self) -> None:
-        if self.protocol.state is State.CONNECTING:
-            raise ValueError("the handshake is not answered yet; send once on_connect returns")
-        if not self.is_open:
+        if not self.may_send:
             raise ConnectionClosed("the WebSocket connection is closed")
+
+    def drop_held(self) -> None:
+        """The connection ends before its 101 went out (refused, or the client left): what
+        the plugin sent is let go, and the error log says so (its threads' too: taken first)."""
+        if self._held is not None:
+            self.server.catch_up()
+        if self._held:
+            log.info("[client %s] %d message(s) the plugin sent before the handshake was "
+                     "answered not sent: the connection ended first", self.record.client,
+                     len(self._held.to_send()[0]))
+        self._held = None
 
     def _queue(self, type: int, data: str | bytes) -> int:
         size = self.protocol.send(type, data)
@@ -202,11 +221,13 @@ class Session:
         return len(payload)
 
     def _take_from_thread(self, type: int, payload: bytes) -> None:
-        if self.is_open:  # it may have closed since the thread looked
+        if self._held is not None and self.may_send:
+            self._held.add(type, payload)
+        elif self.is_open:  # it may have closed since the thread looked
             self._queue(type, payload)
-            self._flush_later()
+            self.flush_later()
 
-    def _flush_later(self) -> None:
+    def flush_later(self) -> None:
         """Replies made while handling a read go out in one write after it, or as
         soon as the plugin blocks (sleeps, waits on I/O) before that; messages
         queued by anyone else go out on the hub's next turn."""
@@ -234,6 +255,9 @@ class Session:
         if _thread_ident() != self.server.hub_thread:
             self.server.call_from_thread(0, self.close, code, ending)
             return
+        if self._held is not None and self.may_send:
+            self._held.add(CLOSE)  # after the 101 and what came before it
+            return
         if not self.is_open:
             return
         self.record.ending = ending
@@ -248,14 +272,14 @@ class Session:
         answer to it is due."""
         self._flush_now()
         if not self.protocol.close_expected():
-            self._wake_reader()  # closed without a handshake (draft-75)
+            self.wake_reader()  # closed without a handshake (draft-75)
 
     def _close_timed_out(self) -> None:
         if self.protocol.close_expected():
             self.record.ending += ", close handshake timed out"
-            self._wake_reader()
+            self.wake_reader()
 
-    def _wake_reader(self) -> None:
+    def wake_reader(self) -> None:
         """End the reader's wait in recv(): it sees EOF and finishes the connection."""
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -276,10 +300,13 @@ class Session:
             record.sent_head(self._finish_handshake(recv_head))
             record.status = 101
             record.protocol = self.protocol.label  # with the extensions accept() agreed on
-            record.ending = "open"
+            if self.is_open:  # else the plugin closed it before the 101 went out
+                record.ending = "open"
             location.add(self)
-            if self.settings.ping is not None:
-                self._watch_liveness(*self.settings.ping)
+            if self.settings.ping is not None and self.protocol.has_pings:
+                self._pings = _Pings(self, self.settings.ping[0])
+            elif self.settings.ping is not None:  # draft-76: the kernel probes
+                _keep_alive(self.sock, *self.settings.ping)
             self._pump(plugin, state, handle)
         finally:
             if record.status == 101:  # it was in the location
@@ -299,22 +326,35 @@ class Session:
         """Let the close and ping timers go, as the socket closes."""
         if self._close_timer is not None:
             self._close_timer.kill(block=False)
-        if self._ping_timer is not None:
-            self._ping_timer.close()
+        if self._pings is not None:
+            self._pings.timer.close()
+            self._pings = None  # it refers back to the session
 
     def _finish_handshake(self, recv_head: Callable[[], bytes]) -> bytes:
         """Send the 101 once the protocol has all it needs (draft-76: key3); returns
         what was sent, the response head first."""
         with self._lock:
-            sent = self._flush()
+            sent = self._flush_answered()
         while self.protocol.state is State.CONNECTING:
             data = recv_head()
             if not data:
                 raise ConnectionResetError("client closed during the handshake")
             with self._lock:
                 self.protocol.receive_data(data)
-                sent += self._flush()
+                sent += self._flush_answered()
         return sent
+
+    def _flush_answered(self) -> bytes:
+        """Write the 101 once the protocol has made it, and what was held right after it
+        (caller holds the lock)."""
+        if self._held is not None and self.protocol.state is not State.CONNECTING:
+            messages, closing = self._held.to_send()
+            self._held = None
+            for type, payload in messages:
+                self._queue(type, payload)
+            if closing:
+                self.close()
+        return self._flush()
 
     def _pump(self, plugin: Any, state: Any, handle: WebSocketServer) -> None:
         """Read, feed the protocol, hand whole messages to the plugin, until closed."""
@@ -337,12 +377,12 @@ class Session:
                 continue
             try:
                 data = self.sock.recv(limits.RECV_SIZE)
-            except OSError:  # reset by the peer, or woken by _wake_reader: the end
+            except OSError:  # reset by the peer, or woken by wake_reader: the end
                 data = b""
             record.bytes_in += len(data)
             with self._lock:
                 if data:
-                    self._heard = time.monotonic()
+                    self.heard = time.monotonic()
                     protocol.receive_data(data)
                 else:
                     if protocol.state is State.OPEN and record.ending == "open":
@@ -369,55 +409,6 @@ class Session:
                 log.info("[client %s] protocol error: %s", record.client, event.reason)
                 record.ending = f"protocol error: {event.reason}"
 
-    # WebSocketPing: an open connection's liveness, where its location asks for it.
-
-    def _watch_liveness(self, interval: float, timeout: float) -> None:
-        """Ping the client after `interval` seconds of silence; fail the connection if
-        nothing at all comes `timeout` seconds after the ping. Protocols without pings
-        (draft-76) get TCP keepalive: the kernel probes and ends a dead peer's connection."""
-        if self.protocol.has_pings:
-            self._arm_ping(interval)
-            return
-        # The kernel counts whole seconds: probes at least 1 s apart span the timeout.
-        probes = min(limits.KEEPALIVE_PROBES, max(1, int(timeout)))
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, math.ceil(interval))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL,
-                             max(1, round(timeout / probes)))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, probes)
-
-    def _arm_ping(self, delay: float) -> None:
-        self._ping_timer = self.server.hub.loop.timer(delay)
-        self._ping_timer.start(self._ping_due)
-
-    def _ping_due(self) -> None:
-        """The ping timer, run by the hub. It is not reset on every read: when it fires, the
-        time of the last bytes received says whether to wait longer, ping, or - a ping
-        having gone unanswered for the timeout - fail the connection."""
-        if not self.is_open:
-            return  # closing: CLOSE_TIMEOUT bounds the wait
-        interval, timeout = self.settings.ping
-        now = time.monotonic()
-        if self._pinged and self._heard < self._pinged and not self._unread():
-            self.record.ending = f"no answer to a ping within {timeout:g}s"
-            self._wake_reader()  # RFC 6455 7.1.7: close the TCP connection, no close frame
-            return
-        self._pinged = 0.0
-        silent = now - self._heard
-        if silent < interval:
-            self._arm_ping(interval - silent)
-            return
-        self.protocol.send(PING, b"")
-        self._flush_later()
-        self._pinged = now
-        self._arm_ping(timeout)
-
-    def _unread(self) -> bool:
-        """Whether bytes wait unread in the socket: the client did answer, while the reader
-        was held up in a plugin's call."""
-        waiting = fcntl.ioctl(self.sock.fileno(), termios.FIONREAD, struct.pack("i", 0))
-        return struct.unpack("i", waiting)[0] > 0
-
     def _flush_or_closed(self) -> None:
         try:
             self._flush()
@@ -442,6 +433,92 @@ class Session:
             finally:
                 self._writing = 0
         return data
+
+
+class _Pings:
+    """WebSocketPing on an open connection: ping the client after `interval` seconds of
+    silence; fail the connection if nothing at all comes `timeout` seconds after the ping.
+    A hub timer (no greenlet per connection), not reset on every read: when it fires, the
+    time of the last bytes received says whether to wait longer, ping, or - a ping having
+    gone unanswered for the timeout - fail the connection."""
+
+    __slots__ = ("session", "pinged", "timer")
+
+    def __init__(self, session: Session, interval: float):
+        self.session = session
+        self.pinged = 0.0  # when the ping waiting for an answer went out; 0.0: none
+        self.timer: Any = None
+        self._arm(interval)
+
+    def _arm(self, delay: float) -> None:
+        self.timer = self.session.server.hub.loop.timer(delay)
+        self.timer.start(self._due)
+
+    def _due(self) -> None:
+        session = self.session
+        if not session.is_open:
+            return  # closing: CLOSE_TIMEOUT bounds the wait
+        interval, timeout = session.settings.ping
+        now = time.monotonic()
+        if self.pinged and session.heard < self.pinged and not _unread(session.sock):
+            session.record.ending = f"no answer to a ping within {timeout:g}s"
+            session.wake_reader()  # RFC 6455 7.1.7: close the TCP connection, no close frame
+            return
+        self.pinged = 0.0
+        silent = now - session.heard
+        if silent < interval:
+            self._arm(interval - silent)
+            return
+        session.protocol.send(PING, b"")
+        session.flush_later()
+        self.pinged = now
+        self._arm(timeout)
+
+
+class HeldSends:
+    """What a plugin sends before its connection's 101 is out (from on_connect, or a
+    greenlet or thread it started), kept to be written right after the 101 in the order
+    sent, as mod_websocket's plugins' threads waited on the connection's lock across
+    on_connect. A close ends them: nothing held after it is sent."""
+
+    __slots__ = ("messages", "size")
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[int, bytes]] = []  # (type, payload), CLOSE for the close
+        self.size = 0  # their payload bytes
+
+    def __bool__(self) -> bool:
+        return bool(self.messages)
+
+    def add(self, type: int, payload: bytes = b"") -> int:
+        self.messages.append((type, payload))
+        self.size += len(payload)
+        return len(payload)
+
+    def to_send(self) -> tuple[list[tuple[int, bytes]], bool]:
+        """The messages to write, in order, and whether a close comes after them."""
+        for n, (type, _) in enumerate(self.messages):
+            if type == CLOSE:
+                return self.messages[:n], True
+        return self.messages, False
+
+
+def _keep_alive(sock: socket.socket, interval: float, timeout: float) -> None:
+    """TCP keepalive for protocols without pings: the kernel probes after `interval`
+    seconds of silence and ends a dead peer's connection within `timeout`."""
+    # The kernel counts whole seconds: probes at least 1 s apart span the timeout.
+    probes = min(limits.KEEPALIVE_PROBES, max(1, int(timeout)))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, math.ceil(interval))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, round(timeout / probes)))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, probes)
+
+
+def _unread(sock: socket.socket) -> bool:
+    """Whether bytes wait unread in the socket: the client did answer, while the reader
+    was held up in a plugin's call."""
+    waiting = fcntl.ioctl(sock.fileno(), termios.FIONREAD, struct.pack("i", 0))
+    return struct.unpack("i", waiting)[0] > 0
 
 
 def _payload(type: int, data: str | bytes) -> bytes:

@@ -97,7 +97,9 @@ struct _WebSocketServer {
        of the first offered; in on_connect only. */
     void (CALLBACK *protocol_set)(const WebSocketServer *server, const char *protocol);
     /* Send one message; returns the bytes sent, 0 if the connection is not
-       open (yet or any more) or the call is refused (the error log says why). */
+       open any more or the call is refused (the error log says why). Sent
+       before the handshake is answered (in on_connect, or by a thread it
+       started), the message is held and goes right after the 101, in order. */
     size_t (CALLBACK *send)(const WebSocketServer *server, const int type,
                             const unsigned char *buffer, const size_t buffer_size);
     /* Start the closing handshake. */

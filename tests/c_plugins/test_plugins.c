@@ -47,7 +47,8 @@ EXPORT WebSocketPlugin *CALLBACK gate_init(void)
 
 /*
  * api: shows what the server callbacks answer. In on_connect it copies the
- * X-Echo-Me request header to X-Echoed, picks the second offered protocol,
+ * X-Echo-Me request header to X-Echoed (and sends "early", its result in
+ * X-Early-Send), picks the second offered protocol,
  * and tries things the server must refuse; the message "report" describes
  * the callbacks' answers, "misuse" calls the API wrongly, "noise" has four
  * threads call it wrongly at once, "close" closes; anything else is echoed.
@@ -58,11 +59,12 @@ static void *CALLBACK api_connect(const WebSocketServer *server)
     char early[32];
     const char *echo_me = server->header_get(server, "X-Echo-Me");
 
-    snprintf(early, sizeof(early), "%zu",
-             server->send(server, MESSAGE_TYPE_TEXT, (const unsigned char *)"early", 5));
-    server->header_set(server, "X-Early-Send", early);
-    if (echo_me != NULL)
+    if (echo_me != NULL) {  /* a send before the 101: held, and sent right after it */
+        snprintf(early, sizeof(early), "%zu",
+                 server->send(server, MESSAGE_TYPE_TEXT, (const unsigned char *)"early", 5));
+        server->header_set(server, "X-Early-Send", early);
         server->header_set(server, "X-Echoed", echo_me);
+    }
     server->header_set(server, "X-Replaced", "first");
     server->header_set(server, "X-Replaced", "second");
     server->header_set(server, "X-Bad", "a\r\nX-Injected: 1");  /* refused */

@@ -61,6 +61,18 @@ void geows_request_destroy(request_rec *r);
 /* How many times ap_hook_<name> was called (recorded; no hook runs yet). */
 int geows_hook_count(const char *name);
 
+/* A crash (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) is said on `fd` before the process
+   dies of it: the C plugin whose code it was in, where, the locations it serves, then
+   `then` (what happens next); while an init function runs, its line (see below). `utc_offset`: local time's, in seconds, for the stamp.
+   0, or -1 if the handler could not be installed. */
+int geows_crash_report_to(int fd, long utc_offset, const char *then);
+/* A plugin library (the path it was loaded by) and the locations it serves, for the
+   crash line; after geows_crash_report_to, which forgets those named before. */
+void geows_crash_plugin(const char *path, const char *serving);
+/* The plugin init function running now (the crash line names it: "FILE:LINE:
+   WebSocketHandler: init() in PATH"), or NULL once it returned. */
+void geows_crash_loading(const char *init);
+
 /* Shared between the runtime's sources. */
 extern geows_log_sink geows_log_to;
 extern apr_pool_t *geows_pconf;

@@ -1,0 +1,83 @@
+/*
+ * early: on_connect sends "on_connect", starts a pthread that sends "tick 0" to
+ * "tick 4" at once, and returns only once the thread has sent them all (at most 5 s):
+ * every one is sent before the 101, as a pusher's first ticks are; then refuses the
+ * connection if the request has an X-Refuse header. Echoes messages; joins its thread in
+ * on_disconnect. For tests/test_early_sends.py.
+ */
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "websocket_plugin.h"
+
+typedef struct {
+    const WebSocketServer *server;
+    pthread_t thread;
+    volatile int sent;
+} Early;
+
+static void *tick(void *arg)
+{
+    Early *early = arg;
+    char text[16];
+    int n;
+    for (n = 0; n < 5; n++) {
+        int length = snprintf(text, sizeof(text), "tick %d", n);
+        early->server->send(early->server, MESSAGE_TYPE_TEXT, (unsigned char *)text,
+                            (size_t)length);
+    }
+    __atomic_store_n(&early->sent, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void *CALLBACK early_connect(const WebSocketServer *server)
+{
+    struct timespec pause = {0, 1000000};  /* 1 ms */
+    Early *early = calloc(1, sizeof(*early));
+    int waits;
+    if (early == NULL)
+        return NULL;
+    early->server = server;
+    server->send(server, MESSAGE_TYPE_TEXT, (const unsigned char *)"on_connect", 10);
+    if (pthread_create(&early->thread, NULL, tick, early) != 0) {
+        free(early);
+        return NULL;
+    }
+    for (waits = 0; waits < 5000 && !__atomic_load_n(&early->sent, __ATOMIC_ACQUIRE); waits++)
+        nanosleep(&pause, NULL);
+    if (server->header_get(server, "X-Refuse") != NULL) {  /* no on_disconnect follows */
+        pthread_join(early->thread, NULL);
+        free(early);
+        return NULL;
+    }
+    return early;
+}
+
+static size_t CALLBACK early_message(void *private, const WebSocketServer *server,
+                                     const int type, unsigned char *buffer, const size_t size)
+{
+    (void)private;
+    return server->send(server, type, buffer, size);
+}
+
+static void CALLBACK early_disconnect(void *private, const WebSocketServer *server)
+{
+    Early *early = private;
+    (void)server;
+    pthread_join(early->thread, NULL);
+    free(early);
+}
+
+static WebSocketPlugin early = {
+    sizeof(WebSocketPlugin), WEBSOCKET_PLUGIN_VERSION_0, NULL, early_connect, early_message,
+    early_disconnect
+};
+
+EXPORT WebSocketPlugin *CALLBACK early_init(void)
+{
+    return &early;
+}
