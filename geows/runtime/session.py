@@ -140,8 +140,10 @@ class Session:
         """Send to the location's open connections, or the room's members (see
         WebSocketServer.broadcast); from an OS thread, handed over: what it reaches and
         its scope as they stand then, and no place in the order yet."""
+        # A bad message fails here, in the caller: past this point it would fail in every
+        # receiving worker (through Redis, on every host), in the middle of delivering.
+        size = len(_payload(type, data))
         if _thread_ident() != self.server.hub_thread:
-            size = len(_payload(type, data))  # a bad message fails in the caller's thread
             self.server.wait_for_room(time.monotonic() + limits.TIMEOUT)
             self.server.call_from_thread(size, self.server.broadcast, self.settings, type, data,
                                          room)
@@ -444,12 +446,20 @@ class Session:
         return data
 
 
+# A ping's or pong's payload (RFC 6455 5.5: a control frame's).
+CONTROL_PAYLOAD_MAX = 125
+
+
 def _payload(type: int, data: str | bytes) -> bytes:
-    """A message's bytes, checked where a plugin's OS thread hands it over, so that a
-    bad one raises there (ValueError) rather than in the hub."""
+    """A message's bytes, checked where a plugin's OS thread hands it over or a plugin
+    broadcasts, so that a bad one raises there (ValueError) rather than in the hub or in
+    the workers a broadcast reaches."""
     if type not in (TEXT, BINARY, PING, PONG, CLOSE):
         raise ValueError(f"unknown message type {type}")
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     if type == TEXT:
         payload.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    if type in (PING, PONG) and len(payload) > CONTROL_PAYLOAD_MAX:
+        raise ValueError(f"a ping or pong carries at most {CONTROL_PAYLOAD_MAX} bytes, "
+                         f"not {len(payload)}")
     return payload

@@ -1,0 +1,69 @@
+"""A hostile plugin, client or Redis neighbour against the link: what it sends through
+Redis never ends the link for the others (real geows, real redis-server)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cluster.hosts import CONFIG, UP, wait_until
+from tests.cluster.redis_server import Reader, RedisServer
+from tests.geows_process import GeowsProcess
+
+# "!name" broadcasts one of BAD's messages, which no client could be sent, and answers
+# what broadcast() said; anything else is broadcast as it came.
+PLUGIN = """
+from geows.plugin import PING, TEXT, Plugin
+
+BAD = {"!text": (TEXT, b"\\xff\\xfe"), "!ping": (PING, "x" * 200), "!type": (99, "x"),
+       "!surrogate": (TEXT, "\\ud800")}
+
+
+def cast_init():
+    def on_message(state, server, type, data):
+        if data in BAD:
+            try:
+                server.broadcast(*BAD[data])
+                server.send(TEXT, f"taken: {data}")
+            except ValueError as exc:
+                server.send(TEXT, f"refused: {data} {exc}")
+        else:
+            server.broadcast(TEXT, data)
+
+    return Plugin(on_message=on_message)
+"""
+
+
+@pytest.fixture
+def redis_server():
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def host(redis_server):
+    process = GeowsProcess(CONFIG.format(url=redis_server.url(), workers=1, history=100,
+                                         prefix="geows"),
+                           extra_files={"cast.py": PLUGIN})
+    try:
+        wait_until(lambda: UP in process.error_log, 20,
+                   lambda: f"no link:\n{process.error_log}")
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.mark.parametrize("bad", ["!text", "!ping", "!type", "!surrogate"])
+def test_a_broadcast_no_client_could_be_sent_is_refused_and_the_link_lives(host, bad):
+    """Text that is not UTF-8, a ping over 125 bytes, an unknown type: broadcast() raises
+    ValueError in the plugin, as send() does, and nothing reaches Redis, whose subscribers
+    on every host would fail on it."""
+    reader = Reader(host.port)
+    try:
+        reader.send(bad)
+        assert reader.wait_for(1, f"refused: {bad}", timeout=10)
+        reader.send("after")
+        reader.wait_for(1, "after", timeout=10)
+        assert "Traceback" not in host.error_log
+    finally:
+        reader.close()
