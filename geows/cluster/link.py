@@ -289,7 +289,14 @@ class Link:
                 next_probe = time.monotonic() + limits.BROADCAST_PROBE_INTERVAL
             elif message["type"] == "message":
                 name = message["channel"].decode()[len(self.settings.prefix) + 1:]
-                entry = _published_entry(message["data"])
+                try:
+                    entry = _published_entry(message["data"])
+                except ValueError:
+                    # Another program publishing on the channel: a prefix shared by mistake.
+                    log.error("%s: a message on Redis channel %s that geows did not publish "
+                              "(%r...): ignored; is WebSocketBroadcastPrefix shared with "
+                              "another program?", name, self._key(name), message["data"][:40])
+                    continue
                 self._apply(name, self._orders[name].arrived(entry))
         raise LinkLost("a publish failed")
 
@@ -423,7 +430,8 @@ def _message(room: bytes, type: bytes, data: bytes) -> tuple[str | None, int, st
 
 
 def _published_entry(payload: bytes) -> Entry:
-    """What PUBLISH sent: netstrings (stream ID, epoch, room, type, id), then the data."""
+    """What PUBLISH sent: netstrings (stream ID, epoch, room, type, id), then the data
+    (ValueError if it is not that)."""
     fields, at = [], 0
     for _ in range(5):
         colon = payload.index(b":", at)

@@ -67,3 +67,20 @@ def test_a_broadcast_no_client_could_be_sent_is_refused_and_the_link_lives(host,
         assert "Traceback" not in host.error_log
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("payload", [b"garbage", b"3:1-1", b"3:1-15:x.abc0:1:z1:zx", b""])
+def test_a_message_geows_did_not_publish_on_its_channel_is_logged_and_ignored(
+        host, redis_server, payload):
+    """Another program publishing on a location's channel (a prefix shared by mistake):
+    the error log says so, and the link delivers what geows publishes after it."""
+    reader = Reader(host.port)
+    try:
+        assert redis_server.client().publish("geows:<Location /chat>", payload) == 1
+        wait_until(lambda: "did not publish" in host.error_log, 10,
+                   lambda: f"nothing said:\n{host.error_log}")
+        reader.send("after")
+        reader.wait_for(1, "after", timeout=10)
+        assert "Traceback" not in host.error_log
+    finally:
+        reader.close()
