@@ -129,7 +129,8 @@ class Link:
         self._subscriber: redis.client.PubSub | None = None
         self._script = ""
         self._runner: gevent.Greenlet | None = None
-        self._said_down = False  # whether the error log said the link is down
+        # Why the error log last said the link is down (None: it is up, or never was down)
+        self._said_down: str | None = None
 
     def start(self) -> None:
         """Connect (in a greenlet of its own, again whenever the link is lost)."""
@@ -207,17 +208,17 @@ class Link:
         while True:
             try:
                 self._connect()
-                if self._said_down:
+                if self._said_down is not None:
                     log.warning("WebSocketBroadcast %s: the link to Redis is up again after "
                                 "%.1f s", self._figures.url, time.monotonic() - down_since)
                 else:
                     log.info("WebSocketBroadcast %s: the link to Redis is up",
                              self._figures.url)
-                self._said_down = False
+                self._said_down = None
                 pause = limits.BROADCAST_RECONNECT
                 self._listen()
             except (redis.RedisError, OSError, LinkLost) as exc:
-                if not self._said_down:
+                if self._said_down is None:
                     down_since = time.monotonic()
                 self._lose(str(exc))
                 self._close()
@@ -298,7 +299,7 @@ class Link:
                               "another program?", name, self._key(name), message["data"][:40])
                     continue
                 self._apply(name, self._orders[name].arrived(entry))
-        raise LinkLost("a publish failed")
+        raise LinkLost(self._said_down or "a publish failed")  # as _fail said it
 
     def _apply(self, name: str, decisions: list[Any]) -> None:
         """Carry the order's decisions out, reading history where it asks."""
@@ -392,15 +393,17 @@ class Link:
         self._lose(reason)
 
     def _lose(self, reason: str) -> None:
-        """The link is down; the error log says so once."""
+        """The link is down; the error log says so once for each reason."""
         if self._figures.up:
             self._figures.up, self._figures.since = False, time.time()
             log.error("WebSocketBroadcast %s: the link to Redis is lost (%s): broadcasts "
                       "reach this host only until it is back", self._figures.url, reason)
-        elif not self._said_down:  # at start, or a reconnection failed before it was up
+        elif reason != self._said_down:
+            # At start, or a reconnection failing otherwise than the log last said (Redis
+            # back, but refusing the password): said once, however often it is tried.
             log.error("WebSocketBroadcast %s: Redis cannot be reached (%s): broadcasts reach "
                       "this host only until it can", self._figures.url, reason)
-        self._said_down = True
+        self._said_down = reason
 
     def _close(self) -> None:
         for connection in (self._subscriber, self._publisher):

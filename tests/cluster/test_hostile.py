@@ -3,6 +3,8 @@ Redis never ends the link for the others (real geows, real redis-server)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.cluster.hosts import CONFIG, UP, wait_until
@@ -84,3 +86,27 @@ def test_a_message_geows_did_not_publish_on_its_channel_is_logged_and_ignored(
         assert "Traceback" not in host.error_log
     finally:
         reader.close()
+
+
+def test_redis_back_with_another_password_is_said_once_without_either_password(tmp_path):
+    """Redis restarted with another requirepass while geows was linked: the error log
+    says why the link cannot come back (the authentication), once however often it tries,
+    and shows neither password."""
+    server = RedisServer(password="first-secret")
+    process = GeowsProcess(CONFIG.format(url=server.url(), workers=1, history=100,
+                                         prefix="geows"),
+                           extra_files={"cast.py": PLUGIN})
+    try:
+        wait_until(lambda: UP in process.error_log, 20, lambda: process.error_log)
+        server.kill()
+        server.args[server.args.index("--requirepass") + 1] = "second-secret"
+        server.password = "second-secret"
+        server.start()
+        wait_until(lambda: "invalid username-password pair" in process.error_log, 15,
+                   lambda: f"the reason is not said:\n{process.error_log}")
+        time.sleep(6)  # more reconnection attempts (limits.BROADCAST_RECONNECT_MAX apart)
+        assert process.error_log.count("invalid username-password pair") == 1
+        assert "secret" not in process.error_log
+    finally:
+        process.stop()
+        server.stop()
