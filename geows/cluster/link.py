@@ -131,6 +131,7 @@ class Link:
         self._runner: gevent.Greenlet | None = None
         # Why the error log last said the link is down (None: it is up, or never was down)
         self._said_down: str | None = None
+        self._refusals = 0  # publishes Redis refused since it last took one
 
     def start(self) -> None:
         """Connect (in a greenlet of its own, again whenever the link is lost)."""
@@ -168,14 +169,26 @@ class Link:
                            "looked up once Redis answers again")
                 return Broadcast(waiter.wait(limits.BROADCAST_WAIT) or 0, CLUSTER)
             except redis.RedisError as exc:  # refused (out of memory...): not published
-                log.error("WebSocketBroadcast %s: Redis refused a broadcast of %s (%s): it "
-                          "reaches this host only", self._figures.url, name, exc)
+                self._refused(name, exc)
                 return self._here(name, type, data, room)
             self._figures.published += 1
+            if self._refusals:
+                log.warning("WebSocketBroadcast %s: Redis takes broadcasts again after "
+                            "refusing %d", self._figures.url, self._refusals)
+                self._refusals = 0
             count = waiter.wait(limits.BROADCAST_WAIT)
             return Broadcast(count or 0, CLUSTER, seq, epoch)
         finally:
             del self._waiting[message_id]
+
+    def _refused(self, name: str, exc: redis.RedisError) -> None:
+        """Redis refused a publish: said once until it takes one again (a full Redis
+        refuses every broadcast, each of which reaches this host only)."""
+        if not self._refusals:
+            log.error("WebSocketBroadcast %s: Redis refused a broadcast of %s (%s): it "
+                      "reaches this host only, as every broadcast will until Redis takes one "
+                      "again", self._figures.url, name, exc)
+        self._refusals += 1
 
     def _here(self, name: str, type: int, data: str | bytes, room: str | None) -> Broadcast:
         self._figures.local_only += 1

@@ -184,7 +184,9 @@ class WebSocketServer:
         Broadcast: an int, how many of this worker's connections it was queued for,
         with the message's `scope` and, through Redis, its `seq` and `epoch`. Never
         waits on a slow reader: one whose unsent output is over limits.SEND_BUFFER is
-        closed (1008) instead. ValueError for a bad room name (see join)."""
+        closed (1008) instead. ValueError for a bad room name (see join), or a message
+        no client could be sent (as send: an unknown type, text that is not UTF-8, a
+        ping or pong over 125 bytes)."""
         return self._channel.broadcast(type, data, None if room is None else check_room(room))
 
     def join(self, room: str) -> None:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.cluster.hosts import CONFIG, UP, wait_until
+from tests.cluster.hosts import CONFIG, UP, results, start_host, wait_until
 from tests.cluster.redis_server import Reader, RedisServer
 from tests.geows_process import GeowsProcess
 
@@ -110,3 +110,29 @@ def test_redis_back_with_another_password_is_said_once_without_either_password(t
     finally:
         process.stop()
         server.stop()
+
+
+def test_redis_refusing_broadcasts_is_said_once_and_its_end_too(redis_server):
+    """Redis at its maxmemory (noeviction) refuses every publish: each broadcast reaches
+    this host only (scope local, delivered once), and the error log says so once, not once
+    a broadcast, then says when Redis takes them again."""
+    host = start_host(redis_server.url(), workers=1)
+    reader = Reader(host.port)
+    try:
+        client = redis_server.client()
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", 1)
+        for n in range(30):
+            reader.send(f"?full{n}")
+        reader.wait_for(30, "=", timeout=20)
+        assert {result.scope for result in results(reader)} == {"local"}
+        assert sorted(reader.got("full")) == sorted(f"full{n}" for n in range(30))
+        assert host.error_log.count("refuse") == 1, host.error_log
+        client.config_set("maxmemory", 0)
+        reader.send("?room again")
+        reader.wait_for(31, "=", timeout=20)
+        assert results(reader)[-1].scope == "cluster"
+        assert "takes broadcasts again after refusing 30" in host.error_log
+    finally:
+        reader.close()
+        host.stop()
