@@ -54,7 +54,7 @@ class Session:
     # Thousands live at once, mostly idle: slots keep each one small.
     __slots__ = ("server", "sock", "protocol", "settings", "record", "_lock", "_reader",
                  "_flush_pending", "_queued", "_writing", "_finished", "_close_timer",
-                 "_heard", "_pinged", "_ping_timer", "rooms", "__weakref__")
+                 "_heard", "_pinged", "_ping_timer", "room_set", "__weakref__")
 
     def __init__(self, server: Server, sock: socket.socket, protocol: WebSocketProtocol,
                  settings: WebSocketSettings, record: Record):
@@ -73,7 +73,7 @@ class Session:
         self._heard = record.started  # when bytes last came from the client
         self._pinged = 0.0           # when the ping waiting for an answer went out; 0.0: none
         self._ping_timer: Any = None  # WebSocketPing's hub timer: no greenlet per connection
-        self.rooms: frozenset[str] = frozenset()  # its rooms (Server.join keeps them)
+        self.room_set: set[str] = set()  # its rooms (Server.join and leave change it)
 
     # The channel a plugin's WebSocketServer handle talks to.
 
@@ -140,9 +140,7 @@ class Session:
         """Send to the location's open connections, or the room's members (see
         WebSocketServer.broadcast); from an OS thread, handed over: what it reaches and
         its scope as they stand then, and no place in the order yet."""
-        # A bad message fails here, in the caller: past this point it would fail in every
-        # receiving worker (through Redis, on every host), in the middle of delivering.
-        size = len(_payload(type, data))
+        size = len(_payload(type, data))  # a bad one fails here, not where it is delivered
         if _thread_ident() != self.server.hub_thread:
             self.server.wait_for_room(time.monotonic() + limits.TIMEOUT)
             self.server.call_from_thread(size, self.server.broadcast, self.settings, type, data,
@@ -167,7 +165,7 @@ class Session:
         """The connection has ended (after on_disconnect, or refused): it leaves every room,
         and joins none from here on."""
         self._finished = True
-        for room in self.rooms:
+        for room in list(self.room_set):
             self.server.leave(self, room)
 
     def _join_unless_ended(self, room: str) -> None:
