@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import gevent
 import redis
 from gevent.event import AsyncResult
+from gevent.lock import Semaphore
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -132,6 +133,7 @@ class Link:
         # Why the error log last said the link is down (None: it is up, or never was down)
         self._said_down: str | None = None
         self._refusals = 0  # publishes Redis refused since it last took one
+        self._publishing = Semaphore()  # one publish at a time (see _publish)
 
     def start(self) -> None:
         """Connect (in a greenlet of its own, again whenever the link is lost)."""
@@ -150,36 +152,48 @@ class Link:
         """Broadcast through Redis, then wait (limits.BROADCAST_WAIT at most) for this
         process to deliver it in its place in the order; while the link is down, to this
         host only."""
-        if not self._figures.up or self._publisher is None:
-            return self._here(name, type, data, room)
         message_id = next(self._ids)
         waiter = self._waiting[message_id] = AsyncResult()
         try:
-            try:
-                self._publisher.connection.connect()  # a failure here published nothing
-            except redis.RedisError as exc:
-                self._fail(f"connecting to publish: {exc}")
+            with self._publishing:
+                place = self._publish(name, type, data, room, message_id)
+            if place is None:
                 return self._here(name, type, data, room)
-            try:
-                epoch, seq = self._run_script(name, type, data, room, message_id)
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                self._unsettled.append(_Unsettled(name, type, data, room, message_id,
-                                                  time.monotonic()))
-                self._fail(f"publishing: {exc}; whether that broadcast was published is "
-                           "looked up once Redis answers again")
-                return Broadcast(waiter.wait(limits.BROADCAST_WAIT) or 0, CLUSTER)
-            except redis.RedisError as exc:  # refused (out of memory...): not published
-                self._refused(name, exc)
-                return self._here(name, type, data, room)
-            self._figures.published += 1
-            if self._refusals:
-                log.warning("WebSocketBroadcast %s: Redis takes broadcasts again after "
-                            "refusing %d", self._figures.url, self._refusals)
-                self._refusals = 0
-            count = waiter.wait(limits.BROADCAST_WAIT)
-            return Broadcast(count or 0, CLUSTER, seq, epoch)
+            return Broadcast(waiter.wait(limits.BROADCAST_WAIT) or 0, CLUSTER, *place)
         finally:
             del self._waiting[message_id]
+
+    def _publish(self, name: str, type: int, data: str | bytes, room: str | None,
+                 message_id: str) -> tuple[int, str] | tuple[()] | None:
+        """One publish, while no other runs: (seq, epoch); () when its outcome is unknown
+        (looked up once Redis answers again); None when it was not published (the link is
+        down, or went down while this one waited its turn: it is not tried against a Redis
+        that just timed out; or Redis refused it)."""
+        publisher = self._publisher
+        if not self._figures.up or publisher is None:
+            return None
+        try:
+            publisher.connection.connect()  # a failure here published nothing
+        except redis.RedisError as exc:
+            self._fail(f"connecting to publish: {exc}")
+            return None
+        try:
+            epoch, seq = self._run_script(publisher, name, type, data, room, message_id)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._unsettled.append(_Unsettled(name, type, data, room, message_id,
+                                              time.monotonic()))
+            self._fail(f"publishing: {exc}; whether that broadcast was published is "
+                       "looked up once Redis answers again")
+            return ()
+        except redis.RedisError as exc:  # refused (out of memory...): not published
+            self._refused(name, exc)
+            return None
+        self._figures.published += 1
+        if self._refusals:
+            log.warning("WebSocketBroadcast %s: Redis takes broadcasts again after "
+                        "refusing %d", self._figures.url, self._refusals)
+            self._refusals = 0
+        return seq, epoch
 
     def _refused(self, name: str, exc: redis.RedisError) -> None:
         """Redis refused a publish: said once until it takes one again (a full Redis
@@ -194,11 +208,10 @@ class Link:
         self._figures.local_only += 1
         return Broadcast(self.host.broadcast_here(name, type, data, room), LOCAL)
 
-    def _run_script(self, name: str, type: int, data: str | bytes, room: str | None,
-                    message_id: str) -> tuple[str, int]:
+    def _run_script(self, publisher: redis.Redis, name: str, type: int, data: str | bytes,
+                    room: str | None, message_id: str) -> tuple[str, int]:
         """Publish; NOSCRIPT (Redis restarted, or SCRIPT FLUSH) means it did not run, so it
         is loaded and run once more."""
-        assert self._publisher is not None
         keys = (self._key(name, "order"), self._key(name, "history"))
         # A new token each time: the epoch this publish may start must be named unlike any
         # before it, this process's own included (the number alone starts at 1 again when
@@ -206,10 +219,10 @@ class Link:
         arguments = (os.urandom(6).hex(), self.settings.history, self._key(name),
                      _room_field(room), type, message_id, data)
         try:
-            epoch, seq = self._publisher.evalsha(self._script, 2, *keys, *arguments)
+            epoch, seq = publisher.evalsha(self._script, 2, *keys, *arguments)
         except redis.exceptions.NoScriptError:
-            self._script = self._publisher.script_load(PUBLISH)
-            epoch, seq = self._publisher.evalsha(self._script, 2, *keys, *arguments)
+            self._script = publisher.script_load(PUBLISH)
+            epoch, seq = publisher.evalsha(self._script, 2, *keys, *arguments)
         return epoch.decode(), int(seq)
 
     def _key(self, name: str, what: str | None = None) -> str:
@@ -385,8 +398,8 @@ class Link:
             log.warning("%s: the broadcast whose publish was cut off had not been published "
                         "(it is not in Redis' history): published now", message.name)
             try:
-                self._run_script(message.name, message.type, message.data, message.room,
-                                 message.id)
+                self._run_script(self._publisher, message.name, message.type, message.data,
+                                 message.room, message.id)
             except (redis.ConnectionError, redis.TimeoutError):
                 self._unsettled = unsettled[index:] + self._unsettled
                 raise
@@ -402,8 +415,10 @@ class Link:
     def _fail(self, reason: str) -> None:
         """A publish failed: broadcasts reach this host only from now on; the link's
         greenlet, which owns the connections, ends them when it next looks (between two
-        deliveries, never during one) and connects again."""
-        self._lose(reason)
+        deliveries, never during one) and connects again, and says why it cannot (a
+        publish failing while the link is down already is no news)."""
+        if self._figures.up:
+            self._lose(reason)
 
     def _lose(self, reason: str) -> None:
         """The link is down; the error log says so once for each reason."""

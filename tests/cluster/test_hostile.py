@@ -136,3 +136,32 @@ def test_redis_refusing_broadcasts_is_said_once_and_its_end_too(redis_server):
     finally:
         reader.close()
         host.stop()
+
+
+def test_broadcasts_caught_in_a_partition_are_not_held_one_after_another(redis_server):
+    """Redis stops answering (SIGSTOP) while 20 clients of one worker broadcast at once:
+    the first publish times out (3 s) and waits for its outcome (5 s); the others, which
+    waited their turn, reach this host at once rather than each try Redis for 3 s more
+    (they took a minute and more, and a plugin got an exception from the link); the
+    error log says the link is down once, not once a broadcast."""
+    host = start_host(redis_server.url(), workers=1)
+    readers = [Reader(host.port) for _ in range(20)]
+    try:
+        readers[0].send("warm")
+        readers[0].wait_for(1, "warm", timeout=10)
+        redis_server.pause()
+        started = time.monotonic()
+        for n, reader in enumerate(readers):
+            reader.send(f"?cut{n}")
+        for reader in readers:
+            reader.wait_for(1, "=", timeout=15)
+        assert time.monotonic() - started < 15
+        waited = [results(reader)[-1] for reader in readers]
+        assert sorted(result.text for result in waited) == sorted(f"cut{n}" for n in range(20))
+        assert sorted(result.scope for result in waited) == ["cluster"] + ["local"] * 19
+        assert host.error_log.count("publishing: ") == 1
+    finally:
+        redis_server.resume()
+        for reader in readers:
+            reader.close()
+        host.stop()
