@@ -372,7 +372,15 @@ class Link:
         while True:
             batch = self._publisher.xrange(self._key(name, "history"), start, end,
                                            count=limits.BROADCAST_FETCH)
-            entries += (_history_entry(entry_id, fields) for entry_id, fields in batch)
+            for entry_id, fields in batch:
+                try:
+                    entries.append(_history_entry(entry_id, fields))
+                except (KeyError, ValueError):
+                    # Another program's entry: a prefix shared by mistake. Its seq is
+                    # reported lost, as any missing from history.
+                    log.error("%s: an entry %s in Redis' history %s that geows did not "
+                              "write: ignored", name, entry_id.decode(),
+                              self._key(name, "history"))
             if len(batch) < limits.BROADCAST_FETCH:
                 return entries
             start = f"({batch[-1][0].decode()}"
@@ -477,6 +485,7 @@ def _published_entry(payload: bytes) -> Entry:
 
 
 def _history_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> Entry:
+    """An entry of a location's history (KeyError or ValueError if geows did not write it)."""
     number, seq = map(int, entry_id.split(b"-"))
     return Entry(fields[b"epoch"].decode(), number, seq, fields[b"id"].decode(),
                  _message(fields[b"room"], fields[b"type"], fields[b"data"]))

@@ -165,3 +165,23 @@ def test_broadcasts_caught_in_a_partition_are_not_held_one_after_another(redis_s
         for reader in readers:
             reader.close()
         host.stop()
+
+
+def test_a_history_entry_geows_did_not_write_is_logged_and_counted_lost(host, redis_server):
+    """Another program's entry in a location's history, where a repair reads: the error
+    log says so, that seq is reported lost, and what follows is delivered."""
+    reader = Reader(host.port)
+    try:
+        reader.send("first")
+        reader.wait_for(1, "first", timeout=10)
+        client = redis_server.client()
+        number = int(client.hget("geows:<Location /chat>:order", "number"))
+        client.xadd("geows:<Location /chat>:history", {"not": "geows"}, id=f"{number}-2")
+        client.hincrby("geows:<Location /chat>:order", "seq", 1)
+        reader.send("second")
+        reader.wait_for(1, "second", timeout=10)
+        assert "did not write" in host.error_log
+        assert "broadcasts 2 to 2 are lost" in host.error_log
+        assert "Traceback" not in host.error_log
+    finally:
+        reader.close()
