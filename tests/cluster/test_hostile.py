@@ -36,13 +36,6 @@ def cast_init():
 
 
 @pytest.fixture
-def redis_server():
-    server = RedisServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def host(redis_server):
     process = GeowsProcess(CONFIG.format(url=redis_server.url(), workers=1, history=100,
                                          prefix="geows"),
