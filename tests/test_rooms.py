@@ -5,6 +5,7 @@ broadcast, on_disconnect still sees the rooms, and unreasonable names are refuse
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -35,6 +36,10 @@ def rooms_init():
             server.broadcast(TEXT, text, room=room)
         elif command == "all":
             server.broadcast(TEXT, rest)
+        elif command == "many":  # many N: join N rooms at once
+            for n in range(int(rest)):
+                server.join(f"m{n}")
+            server.send(TEXT, f"joined {len(server.rooms)}")
         elif command == "thread":  # thread ROOM TEXT: join, then tell the room, in a thread
             room, _, text = rest.partition(" ")
             run_in_thread(lambda: (server.join(room), server.broadcast(TEXT, text, room=room)))
@@ -155,6 +160,27 @@ def test_on_disconnect_still_sees_the_rooms_it_leaves(geows):
     assert ask(client, "join gone-b") == "rooms gone-a,gone-b"
     client.close()
     geows.wait_for_log(f"disconnect {pid} rooms gone-a,gone-b", access=False)
+
+
+def test_a_connection_in_thousands_of_rooms_joins_and_leaves_them_in_linear_time(geows):
+    """A client a chat lets join rooms by name joins 40,000: each join, and leaving them
+    all when it ends, takes time in proportion to one room, not to those it is in (a copy
+    of its rooms for each made the worker's loop stop for seconds, every client's with it)."""
+    by_worker = clients_on_every_worker(geows, 2, path="/rooms")
+    member, other = next(iter(by_worker.values()))[:2]
+    try:
+        started = time.monotonic()
+        member.send("many 40000")
+        assert member.recv(timeout=10) == "joined 40000"
+        assert time.monotonic() - started < 3
+        member.close()
+        started = time.monotonic()
+        assert ask(other, "pid")
+        assert time.monotonic() - started < 1
+    finally:
+        for clients in by_worker.values():
+            for client in clients:
+                client.close()
 
 
 def test_unreasonable_room_names_are_refused(geows):

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import gevent
 import redis
 from gevent.event import AsyncResult
+from gevent.lock import Semaphore
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -129,7 +130,10 @@ class Link:
         self._subscriber: redis.client.PubSub | None = None
         self._script = ""
         self._runner: gevent.Greenlet | None = None
-        self._said_down = False  # whether the error log said the link is down
+        # Why the error log last said the link is down (None: it is up, or never was down)
+        self._said_down: str | None = None
+        self._refusals = 0  # publishes Redis refused since it last took one
+        self._publishing = Semaphore()  # one publish at a time (see _publish)
 
     def start(self) -> None:
         """Connect (in a greenlet of its own, again whenever the link is lost)."""
@@ -148,43 +152,66 @@ class Link:
         """Broadcast through Redis, then wait (limits.BROADCAST_WAIT at most) for this
         process to deliver it in its place in the order; while the link is down, to this
         host only."""
-        if not self._figures.up or self._publisher is None:
-            return self._here(name, type, data, room)
         message_id = next(self._ids)
         waiter = self._waiting[message_id] = AsyncResult()
         try:
-            try:
-                self._publisher.connection.connect()  # a failure here published nothing
-            except redis.RedisError as exc:
-                self._fail(f"connecting to publish: {exc}")
+            with self._publishing:
+                place = self._publish(name, type, data, room, message_id)
+            if place is None:
                 return self._here(name, type, data, room)
-            try:
-                epoch, seq = self._run_script(name, type, data, room, message_id)
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                self._unsettled.append(_Unsettled(name, type, data, room, message_id,
-                                                  time.monotonic()))
-                self._fail(f"publishing: {exc}; whether that broadcast was published is "
-                           "looked up once Redis answers again")
-                return Broadcast(waiter.wait(limits.BROADCAST_WAIT) or 0, CLUSTER)
-            except redis.RedisError as exc:  # refused (out of memory...): not published
-                log.error("WebSocketBroadcast %s: Redis refused a broadcast of %s (%s): it "
-                          "reaches this host only", self._figures.url, name, exc)
-                return self._here(name, type, data, room)
-            self._figures.published += 1
-            count = waiter.wait(limits.BROADCAST_WAIT)
-            return Broadcast(count or 0, CLUSTER, seq, epoch)
+            return Broadcast(waiter.wait(limits.BROADCAST_WAIT) or 0, CLUSTER, *place)
         finally:
             del self._waiting[message_id]
+
+    def _publish(self, name: str, type: int, data: str | bytes, room: str | None,
+                 message_id: str) -> tuple[int, str] | tuple[()] | None:
+        """One publish, while no other runs: (seq, epoch); () when its outcome is unknown
+        (looked up once Redis answers again); None when it was not published (the link is
+        down, or went down while this one waited its turn: it is not tried against a Redis
+        that just timed out; or Redis refused it)."""
+        publisher = self._publisher
+        if not self._figures.up or publisher is None:
+            return None
+        try:
+            publisher.connection.connect()  # a failure here published nothing
+        except redis.RedisError as exc:
+            self._fail(f"connecting to publish: {exc}")
+            return None
+        try:
+            epoch, seq = self._run_script(publisher, name, type, data, room, message_id)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._unsettled.append(_Unsettled(name, type, data, room, message_id,
+                                              time.monotonic()))
+            self._fail(f"publishing: {exc}; whether that broadcast was published is "
+                       "looked up once Redis answers again")
+            return ()
+        except redis.RedisError as exc:  # refused (out of memory...): not published
+            self._refused(name, exc)
+            return None
+        self._figures.published += 1
+        if self._refusals:
+            log.warning("WebSocketBroadcast %s: Redis takes broadcasts again after "
+                        "refusing %d", self._figures.url, self._refusals)
+            self._refusals = 0
+        return seq, epoch
+
+    def _refused(self, name: str, exc: redis.RedisError) -> None:
+        """Redis refused a publish: said once until it takes one again (a full Redis
+        refuses every broadcast, each of which reaches this host only)."""
+        if not self._refusals:
+            log.error("WebSocketBroadcast %s: Redis refused a broadcast of %s (%s): it "
+                      "reaches this host only, as every broadcast will until Redis takes one "
+                      "again", self._figures.url, name, exc)
+        self._refusals += 1
 
     def _here(self, name: str, type: int, data: str | bytes, room: str | None) -> Broadcast:
         self._figures.local_only += 1
         return Broadcast(self.host.broadcast_here(name, type, data, room), LOCAL)
 
-    def _run_script(self, name: str, type: int, data: str | bytes, room: str | None,
-                    message_id: str) -> tuple[str, int]:
+    def _run_script(self, publisher: redis.Redis, name: str, type: int, data: str | bytes,
+                    room: str | None, message_id: str) -> tuple[str, int]:
         """Publish; NOSCRIPT (Redis restarted, or SCRIPT FLUSH) means it did not run, so it
         is loaded and run once more."""
-        assert self._publisher is not None
         keys = (self._key(name, "order"), self._key(name, "history"))
         # A new token each time: the epoch this publish may start must be named unlike any
         # before it, this process's own included (the number alone starts at 1 again when
@@ -192,10 +219,10 @@ class Link:
         arguments = (os.urandom(6).hex(), self.settings.history, self._key(name),
                      _room_field(room), type, message_id, data)
         try:
-            epoch, seq = self._publisher.evalsha(self._script, 2, *keys, *arguments)
+            epoch, seq = publisher.evalsha(self._script, 2, *keys, *arguments)
         except redis.exceptions.NoScriptError:
-            self._script = self._publisher.script_load(PUBLISH)
-            epoch, seq = self._publisher.evalsha(self._script, 2, *keys, *arguments)
+            self._script = publisher.script_load(PUBLISH)
+            epoch, seq = publisher.evalsha(self._script, 2, *keys, *arguments)
         return epoch.decode(), int(seq)
 
     def _key(self, name: str, what: str | None = None) -> str:
@@ -207,17 +234,17 @@ class Link:
         while True:
             try:
                 self._connect()
-                if self._said_down:
+                if self._said_down is not None:
                     log.warning("WebSocketBroadcast %s: the link to Redis is up again after "
                                 "%.1f s", self._figures.url, time.monotonic() - down_since)
                 else:
                     log.info("WebSocketBroadcast %s: the link to Redis is up",
                              self._figures.url)
-                self._said_down = False
+                self._said_down = None
                 pause = limits.BROADCAST_RECONNECT
                 self._listen()
             except (redis.RedisError, OSError, LinkLost) as exc:
-                if not self._said_down:
+                if self._said_down is None:
                     down_since = time.monotonic()
                 self._lose(str(exc))
                 self._close()
@@ -289,9 +316,16 @@ class Link:
                 next_probe = time.monotonic() + limits.BROADCAST_PROBE_INTERVAL
             elif message["type"] == "message":
                 name = message["channel"].decode()[len(self.settings.prefix) + 1:]
-                entry = _published_entry(message["data"])
+                try:
+                    entry = _published_entry(message["data"])
+                except ValueError:
+                    # Another program publishing on the channel: a prefix shared by mistake.
+                    log.error("%s: a message on Redis channel %s that geows did not publish "
+                              "(%r...): ignored; is WebSocketBroadcastPrefix shared with "
+                              "another program?", name, self._key(name), message["data"][:40])
+                    continue
                 self._apply(name, self._orders[name].arrived(entry))
-        raise LinkLost("a publish failed")
+        raise LinkLost(self._said_down or "a publish failed")  # as _fail said it
 
     def _apply(self, name: str, decisions: list[Any]) -> None:
         """Carry the order's decisions out, reading history where it asks."""
@@ -338,7 +372,15 @@ class Link:
         while True:
             batch = self._publisher.xrange(self._key(name, "history"), start, end,
                                            count=limits.BROADCAST_FETCH)
-            entries += (_history_entry(entry_id, fields) for entry_id, fields in batch)
+            for entry_id, fields in batch:
+                try:
+                    entries.append(_history_entry(entry_id, fields))
+                except (KeyError, ValueError):
+                    # Another program's entry: a prefix shared by mistake. Its seq is
+                    # reported lost, as any missing from history.
+                    log.error("%s: an entry %s in Redis' history %s that geows did not "
+                              "write: ignored", name, entry_id.decode(),
+                              self._key(name, "history"))
             if len(batch) < limits.BROADCAST_FETCH:
                 return entries
             start = f"({batch[-1][0].decode()}"
@@ -364,8 +406,8 @@ class Link:
             log.warning("%s: the broadcast whose publish was cut off had not been published "
                         "(it is not in Redis' history): published now", message.name)
             try:
-                self._run_script(message.name, message.type, message.data, message.room,
-                                 message.id)
+                self._run_script(self._publisher, message.name, message.type, message.data,
+                                 message.room, message.id)
             except (redis.ConnectionError, redis.TimeoutError):
                 self._unsettled = unsettled[index:] + self._unsettled
                 raise
@@ -381,19 +423,23 @@ class Link:
     def _fail(self, reason: str) -> None:
         """A publish failed: broadcasts reach this host only from now on; the link's
         greenlet, which owns the connections, ends them when it next looks (between two
-        deliveries, never during one) and connects again."""
-        self._lose(reason)
+        deliveries, never during one) and connects again, and says why it cannot (a
+        publish failing while the link is down already is no news)."""
+        if self._figures.up:
+            self._lose(reason)
 
     def _lose(self, reason: str) -> None:
-        """The link is down; the error log says so once."""
+        """The link is down; the error log says so once for each reason."""
         if self._figures.up:
             self._figures.up, self._figures.since = False, time.time()
             log.error("WebSocketBroadcast %s: the link to Redis is lost (%s): broadcasts "
                       "reach this host only until it is back", self._figures.url, reason)
-        elif not self._said_down:  # at start, or a reconnection failed before it was up
+        elif reason != self._said_down:
+            # At start, or a reconnection failing otherwise than the log last said (Redis
+            # back, but refusing the password): said once, however often it is tried.
             log.error("WebSocketBroadcast %s: Redis cannot be reached (%s): broadcasts reach "
                       "this host only until it can", self._figures.url, reason)
-        self._said_down = True
+        self._said_down = reason
 
     def _close(self) -> None:
         for connection in (self._subscriber, self._publisher):
@@ -423,7 +469,8 @@ def _message(room: bytes, type: bytes, data: bytes) -> tuple[str | None, int, st
 
 
 def _published_entry(payload: bytes) -> Entry:
-    """What PUBLISH sent: netstrings (stream ID, epoch, room, type, id), then the data."""
+    """What PUBLISH sent: netstrings (stream ID, epoch, room, type, id), then the data
+    (ValueError if it is not that)."""
     fields, at = [], 0
     for _ in range(5):
         colon = payload.index(b":", at)
@@ -438,6 +485,7 @@ def _published_entry(payload: bytes) -> Entry:
 
 
 def _history_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> Entry:
+    """An entry of a location's history (KeyError or ValueError if geows did not write it)."""
     number, seq = map(int, entry_id.split(b"-"))
     return Entry(fields[b"epoch"].decode(), number, seq, fields[b"id"].decode(),
                  _message(fields[b"room"], fields[b"type"], fields[b"data"]))

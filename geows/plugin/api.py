@@ -85,8 +85,7 @@ class _Channel(Protocol):
     def broadcast(self, type: int, data: str | bytes, room: str | None) -> Broadcast: ...
     def join(self, room: str) -> None: ...
     def leave(self, room: str) -> None: ...
-    @property
-    def rooms(self) -> frozenset[str]: ...
+    room_set: set[str]  # its rooms, changed in place (a join costs the same at any count)
     def close(self) -> None: ...
     @property
     def handshake_done(self) -> bool: ...
@@ -208,7 +207,9 @@ class WebSocketServer:
         Broadcast: an int, how many of this worker's connections it was queued for,
         with the message's `scope` and, through Redis, its `seq` and `epoch`. Never
         waits on a slow reader: one whose unsent output is over limits.SEND_BUFFER is
-        closed (1008) instead. ValueError for a bad room name (see join)."""
+        closed (1008) instead. ValueError for a bad room name (see join), or a message
+        no client could be sent (as send: an unknown type, text that is not UTF-8, a
+        ping or pong over 125 bytes)."""
         return self._channel.broadcast(type, data, None if room is None else check_room(room))
 
     def join(self, room: str) -> None:
@@ -231,7 +232,7 @@ class WebSocketServer:
     def rooms(self) -> frozenset[str]:
         """The rooms this connection is a member of. A join or leave from an OS thread
         shows here once the server has taken it (in order with that thread's sends)."""
-        return self._channel.rooms
+        return frozenset(self._channel.room_set)
 
     def close(self) -> None:
         """Start the closing handshake with a close frame without a status code (the client

@@ -260,7 +260,7 @@ class Server:
     def join(self, session: Session, room: str) -> None:
         """Make the connection a member of its location's room (in the hub's thread)."""
         self.members[session.settings].setdefault(room, set()).add(session)
-        session.rooms = session.rooms | {room}
+        session.room_set.add(room)
 
     def leave(self, session: Session, room: str) -> None:
         """The connection is no member of the room any more; a room without members
@@ -272,7 +272,7 @@ class Server:
         members.remove(session)
         if not members:
             del rooms[room]
-        session.rooms = session.rooms - {room}
+        session.room_set.discard(room)
 
     def room_counts(self) -> dict[str, dict[str, int]]:
         """Location name -> room -> its members on this worker (rooms with members only)."""

@@ -55,7 +55,7 @@ class Session:
     # Thousands live at once, mostly idle: slots keep each one small.
     __slots__ = ("server", "sock", "protocol", "settings", "record", "_lock", "_reader",
                  "_held", "_flush_pending", "_queued", "_writing", "_finished", "_close_timer",
-                 "heard", "_pings", "rooms", "__weakref__")
+                 "heard", "_pings", "room_set", "__weakref__")
 
     def __init__(self, server: Server, sock: socket.socket, protocol: WebSocketProtocol,
                  settings: WebSocketSettings, record: Record):
@@ -74,7 +74,7 @@ class Session:
         self._close_timer: gevent.Greenlet | None = None
         self.heard = record.started  # when bytes last came from the client
         self._pings: _Pings | None = None  # WebSocketPing, on protocols with pings
-        self.rooms: frozenset[str] = frozenset()  # its rooms (Server.join keeps them)
+        self.room_set: set[str] = set()  # its rooms (Server.join and leave change it)
 
     # The channel a plugin's WebSocketServer handle talks to.
 
@@ -150,8 +150,8 @@ class Session:
         """Send to the location's open connections, or the room's members (see
         WebSocketServer.broadcast); from an OS thread, handed over: what it reaches and
         its scope as they stand then, and no place in the order yet."""
+        size = len(_payload(type, data))  # a bad one fails here, not where it is delivered
         if _thread_ident() != self.server.hub_thread:
-            size = len(_payload(type, data))  # a bad message fails in the caller's thread
             self.server.wait_for_room(time.monotonic() + limits.TIMEOUT)
             self.server.call_from_thread(size, self.server.broadcast, self.settings, type, data,
                                          room)
@@ -175,7 +175,7 @@ class Session:
         """The connection has ended (after on_disconnect, or refused): it leaves every room,
         and joins none from here on."""
         self._finished = True
-        for room in self.rooms:
+        for room in list(self.room_set):
             self.server.leave(self, room)
 
     def _join_unless_ended(self, room: str) -> None:
@@ -435,6 +435,10 @@ class Session:
         return data
 
 
+# A ping's or pong's payload (RFC 6455 5.5: a control frame's).
+CONTROL_PAYLOAD_MAX = 125
+
+
 class _Pings:
     """WebSocketPing on an open connection: ping the client after `interval` seconds of
     silence; fail the connection if nothing at all comes `timeout` seconds after the ping.
@@ -522,11 +526,15 @@ def _unread(sock: socket.socket) -> bool:
 
 
 def _payload(type: int, data: str | bytes) -> bytes:
-    """A message's bytes, checked where a plugin's OS thread hands it over, so that a
-    bad one raises there (ValueError) rather than in the hub."""
+    """A message's bytes, checked where a plugin's OS thread hands it over or a plugin
+    broadcasts, so that a bad one raises there (ValueError) rather than in the hub or in
+    the workers a broadcast reaches."""
     if type not in (TEXT, BINARY, PING, PONG, CLOSE):
         raise ValueError(f"unknown message type {type}")
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     if type == TEXT:
         payload.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    if type in (PING, PONG) and len(payload) > CONTROL_PAYLOAD_MAX:
+        raise ValueError(f"a ping or pong carries at most {CONTROL_PAYLOAD_MAX} bytes, "
+                         f"not {len(payload)}")
     return payload

@@ -22,13 +22,6 @@ from tests.geows_process import REPO, free_port, run_cli
 
 
 @pytest.fixture
-def redis_server():
-    server = RedisServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def stop_after():
     started = []
     yield started

@@ -30,7 +30,7 @@ def test_a_room_reaches_its_members_only_and_a_connection_leaves_its_rooms_as_it
     other.send_text("ping")
     assert member.next_event() == Frame(Opcode.TEXT, b"ping")  # the joins were taken
     assert other.next_event() == Frame(Opcode.TEXT, b"ping")
-    assert member_handshake.session.rooms == {"lobby", "blue"}
+    assert member_handshake.session.room_set == {"lobby", "blue"}
     assert server.room_counts() == {ECHO: {"lobby": 1, "blue": 1, "red": 1},
                                     "<Location /private>": {}, "<Location /ping>": {}}
     assert server.snapshot()["rooms"] == server.room_counts()  # for the status page
@@ -52,7 +52,7 @@ def test_a_room_reaches_its_members_only_and_a_connection_leaves_its_rooms_as_it
     assert member_greenlet.dead
     # on_disconnect still saw its rooms; then it left them, and empty rooms are gone.
     assert served.plugin.rooms_at_disconnect == [{"lobby", "blue"}]
-    assert member_handshake.session.rooms == frozenset()
+    assert member_handshake.session.room_set == set()
     assert server.room_counts()[ECHO] == {"red": 1}
     assert server.deliver(echo, TEXT, "to blue again", "blue") == 0
 
@@ -64,7 +64,7 @@ def test_a_connection_refused_after_joining_in_on_connect_leaves_the_room(served
     greenlet.join(timeout=2)
     assert served.plugin.calls == ["on_connect"]
     assert served.server.room_counts()[ECHO] == {}
-    assert handshake.session.rooms == frozenset()
+    assert handshake.session.room_set == set()
     assert not any(served.server.members.values())
 
 
