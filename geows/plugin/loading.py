@@ -9,6 +9,7 @@ from typing import Any
 from geows.config import Config, WebSocketSettings
 from geows.plugin.c_loader import load_c_plugin
 from geows.plugin.c_runtime import start as start_httpd_runtime
+from geows.plugin.modules import load_plugin_modules
 from geows.plugin.python_loader import load_python_plugin
 
 
@@ -28,6 +29,7 @@ def load_plugins(config: Config,
     if any(section.websocket is not None and section.websocket.c_plugin
            for section in config.locations):
         start_httpd_runtime(config)  # before any C plugin: they link to it
+        load_plugin_modules(config)  # their directives configured before any init runs
     return {section.websocket: load_plugin(section.websocket,
                                            sources.get(section.websocket.plugin))
             for section in config.locations if section.websocket is not None}

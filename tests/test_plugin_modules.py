@@ -1,0 +1,161 @@
+"""Plugin modules: a LoadModule whose file a WebSocketHandler also names is loaded as httpd
+loads a module, its directives evaluated where they stand (context checks, argument kinds,
+its handlers' messages as -t errors at FILE:LINE), its per-directory configs merged along
+the <Location>s that apply and read from r in on_connect, its server configs merged per
+vhost, its post_config and child_init hooks run (tests/c_plugins/mod_ws_settings.c)."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from websockets.sync.client import connect
+
+from tests.geows_process import GeowsProcess, run_cli
+from tests.test_c_plugins import status_of, url
+from tests.test_httpd_runtime import plugins  # noqa: F401 (its fixture: builds the module)
+
+# Two <Location>s that both apply to /nested/inner, merged in file order; vhost.test's
+# banner over the main server's, plain.test's the main server's.
+CONFIG = """
+LoadModule ws_settings_module mod_ws_settings.so
+Listen 127.0.0.1:@PORT@
+StartServers 1
+LogLevel info
+SettingsBanner main-banner
+<Location /nested>
+  SetHandler websocket-handler
+  WebSocketHandler mod_ws_settings.so ws_settings_init
+  SettingsGreeting hello
+  SettingsLoud On
+  SettingsLimit 5
+  SettingsTag a b
+</Location>
+<Location /nested/inner>
+  SettingsGreeting "hi there"
+  SettingsLimit 7
+  SettingsTag c
+</Location>
+<Location /closed>
+  SetHandler websocket-handler
+  WebSocketHandler mod_ws_settings.so ws_settings_init
+  SettingsLimit 0
+</Location>
+<VirtualHost *:@PORT@>
+  ServerName vhost.test
+  SettingsBanner vhost-banner
+  <Location /v>
+    SetHandler websocket-handler
+    WebSocketHandler mod_ws_settings.so ws_settings_init
+    SettingsLoud Off
+  </Location>
+</VirtualHost>
+<VirtualHost *:@PORT@>
+  ServerName plain.test
+  <Location /p>
+    SetHandler websocket-handler
+    WebSocketHandler mod_ws_settings.so ws_settings_init
+  </Location>
+</VirtualHost>
+"""
+
+
+@pytest.fixture(scope="module")
+def geows(plugins: Path) -> Iterator[GeowsProcess]:  # noqa: F811
+    server = GeowsProcess(CONFIG, server_root=plugins)
+    yield server
+    assert server.stop() == 0
+    assert "Traceback" not in server.error_log
+
+
+def report(server: GeowsProcess, path: str, host: str | None = None) -> str:
+    """The plugin's answer at `path`, with `host` as the Host (the address stays 127.0.0.1)."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    target = f"ws://{host}{path}" if host else url(server, path)
+    with connect(target, sock=sock, open_timeout=10) as ws:
+        ws.send("report")
+        answer = ws.recv(timeout=5)
+    assert isinstance(answer, str)
+    return answer
+
+
+def test_two_nested_locations_merge_in_file_order(geows: GeowsProcess) -> None:
+    # a Host no vhost names: the first <VirtualHost> of the address answers, as in httpd
+    assert report(geows, "/nested/inner") == (
+        "greeting=hi there loud=1 limit=7 tags=a,b,c banner=vhost-banner "
+        "post_config=1 child_init=1")
+    assert report(geows, "/nested", f"plain.test:{geows.port}") == (
+        "greeting=hello loud=1 limit=5 tags=a,b banner=main-banner post_config=1 child_init=1")
+
+
+def test_a_vhost_merges_its_server_config_over_the_main_servers(geows: GeowsProcess) -> None:
+    assert report(geows, "/v", f"vhost.test:{geows.port}") == (
+        "greeting=(unset) loud=0 limit=-1 tags=(none) banner=vhost-banner "
+        "post_config=1 child_init=1")
+    assert report(geows, "/p", f"plain.test:{geows.port}") == (
+        "greeting=(unset) loud=-1 limit=-1 tags=(none) banner=main-banner "
+        "post_config=1 child_init=1")
+
+
+def test_on_connect_reads_r_and_refuses_by_its_directive(geows: GeowsProcess) -> None:
+    assert status_of(geows, "/closed") == 403
+    with connect(url(geows, "/nested/inner?x")) as ws:
+        client = f"127.0.0.1:{ws.socket.getsockname()[1]}"
+    pid = re.escape(f"[pid {next(iter(geows.workers()))}]")
+    log = geows.wait_for_log(f"[client {client}] settings for /nested/inner", access=False)
+    assert re.search(rf"^\[[^]]+\] \[ws_settings:notice\] {pid} \[client {client}\] "
+                     r"settings for /nested/inner: greeting=hi there loud=1 limit=7 ",
+                     log, re.M), log
+
+
+# Each config error as httpd words it, at the directive's line (the LoadModule's for the
+# module itself).
+REFUSALS = [
+    ("SettingsBanner x", "<Location /x>", "SettingsBanner not allowed in <Location> context"),
+    ("SettingsGreeting x", "", "SettingsGreeting not allowed here"),
+    ("SettingsGreeting", "<Location /x>",
+     "SettingsGreeting takes one argument, the greeting to answer with"),
+    ("SettingsLoud maybe", "<Location /x>", "SettingsLoud must be On or Off"),
+    ("SettingsLimit many", "<Location /x>", "SettingsLimit takes an integer, not 'many'"),
+    ("SettingsLimit -2", "<Location /x>", "SettingsLimit must be zero or more, not -2"),
+    ("SettingsTag", "<Location /x>",
+     "SettingsTag requires at least one argument, one or more tags"),
+    ("SettingsNoSuch 1", "<Location /x>",
+     "Invalid command 'SettingsNoSuch', perhaps misspelled or defined by a module not "
+     "included in the server configuration"),
+]
+
+
+@pytest.mark.parametrize(("directive", "section", "message"), REFUSALS)
+def test_a_directive_httpd_would_refuse_is_a_t_error_at_its_line(
+        plugins: Path, directive: str, section: str, message: str) -> None:  # noqa: F811
+    config = plugins / "refused.conf"
+    lines = ["LoadModule ws_settings_module mod_ws_settings.so", "Listen 127.0.0.1:80",
+             "<Location /ws>", "  SetHandler websocket-handler",
+             "  WebSocketHandler mod_ws_settings.so ws_settings_init", "</Location>"]
+    if section:
+        lines += [section, f"  {directive}", "</Location>"]
+    else:
+        lines += [directive]
+    config.write_text("\n".join(lines) + "\n")
+    checked = run_cli("-t", "-f", str(config), "-d", str(plugins))
+    assert checked.returncode == 1, checked.stderr
+    line = 8 if section else 7
+    assert checked.stderr.strip().endswith(f"{config}:{line}: {message}"), checked.stderr
+
+
+def test_a_loadmodule_no_websockethandler_names_is_never_loaded(
+        plugins: Path) -> None:  # noqa: F811
+    config = plugins / "other.conf"
+    (plugins / "libphp.so").write_text("no shared object: loading it would fail\n")
+    config.write_text("LoadModule php_module libphp.so\n"
+                      "LoadModule ws_settings_module mod_ws_settings.so\n"
+                      "Listen 127.0.0.1:80\nphp_value x 1\nSettingsBanner b\n")
+    checked = run_cli("-t", "-f", str(config), "-d", str(plugins))
+    # neither loaded: no WebSocketHandler names them, so SettingsBanner is unknown too
+    assert checked.returncode == 0, checked.stderr
+    assert "SettingsBanner is a directive of no module geows knows" in checked.stderr
+    assert "php_value is a directive of no module geows knows" in checked.stderr
