@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from tests.geows_process import GeowsProcess, run_cli
+from tests.geows_process import GeowsProcess, missing_tool, run_cli
+from tests.httpd import harness
 from tests.test_c_plugins import status_of, url
 from tests.test_httpd_runtime import plugins  # noqa: F401 (its fixture: builds the module)
 
@@ -111,15 +112,15 @@ def test_on_connect_reads_r_and_refuses_by_its_directive(geows: GeowsProcess) ->
                      log, re.M), log
 
 
-# Each config error as httpd words it, at the directive's line (the LoadModule's for the
-# module itself).
+# Each config error as httpd words it, at the directive's line; `apache2 -t` says the same.
 REFUSALS = [
     ("SettingsBanner x", "<Location /x>", "SettingsBanner not allowed in <Location> context"),
     ("SettingsGreeting x", "", "SettingsGreeting not allowed here"),
     ("SettingsGreeting", "<Location /x>",
      "SettingsGreeting takes one argument, the greeting to answer with"),
     ("SettingsLoud maybe", "<Location /x>", "SettingsLoud must be On or Off"),
-    ("SettingsLimit many", "<Location /x>", "SettingsLimit takes an integer, not 'many'"),
+    ("SettingsLimit many", "<Location /x>",
+     "Invalid value for directive SettingsLimit, expected integer"),
     ("SettingsLimit -2", "<Location /x>", "SettingsLimit must be zero or more, not -2"),
     ("SettingsTag", "<Location /x>",
      "SettingsTag requires at least one argument, one or more tags"),
@@ -129,22 +130,59 @@ REFUSALS = [
 ]
 
 
+# The same file for both: httpd needs an MPM, the stand-in mod_websocket and its files.
+REFUSED_CONFIG = """LoadModule mpm_event_module {modules}/mod_mpm_event.so
+LoadModule websocket_module {standin}
+LoadModule ws_settings_module mod_ws_settings.so
+ServerName refused.test
+PidFile {root}/refused.pid
+ErrorLog {root}/refused-error.log
+Listen 127.0.0.1:80
+<Location /ws>
+  SetHandler websocket-handler
+  WebSocketHandler mod_ws_settings.so ws_settings_init
+</Location>
+"""
+REFUSED_LINE = REFUSED_CONFIG.count("\n") + 1  # the first line after it
+
+
+@pytest.fixture(scope="module")
+def standin(plugins: Path) -> Path:  # noqa: F811
+    reason = harness.available()
+    if reason:
+        missing_tool(reason)
+    out = plugins / "standin"
+    out.mkdir(exist_ok=True)
+    return harness.build_standin(out)
+
+
 @pytest.mark.parametrize(("directive", "section", "message"), REFUSALS)
-def test_a_directive_httpd_would_refuse_is_a_t_error_at_its_line(
-        plugins: Path, directive: str, section: str, message: str) -> None:  # noqa: F811
+def test_a_directive_httpd_refuses_is_a_t_error_at_its_line_as_httpd_words_it(
+        plugins: Path, standin: Path, directive: str, section: str,  # noqa: F811
+        message: str) -> None:
     config = plugins / "refused.conf"
-    lines = ["LoadModule ws_settings_module mod_ws_settings.so", "Listen 127.0.0.1:80",
-             "<Location /ws>", "  SetHandler websocket-handler",
-             "  WebSocketHandler mod_ws_settings.so ws_settings_init", "</Location>"]
-    if section:
-        lines += [section, f"  {directive}", "</Location>"]
-    else:
-        lines += [directive]
-    config.write_text("\n".join(lines) + "\n")
+    text = REFUSED_CONFIG.format(modules=harness.MODULES, standin=standin, root=plugins)
+    text += f"{section}\n  {directive}\n</Location>\n" if section else f"{directive}\n"
+    config.write_text(text)
+    line = REFUSED_LINE + 1 if section else REFUSED_LINE
     checked = run_cli("-t", "-f", str(config), "-d", str(plugins))
     assert checked.returncode == 1, checked.stderr
-    line = 8 if section else 7
     assert checked.stderr.strip().endswith(f"{config}:{line}: {message}"), checked.stderr
+    httpd = harness.httpd_check(config, plugins, harness.httpd_env(plugins / "run"))
+    assert not httpd.ok
+    assert f"Syntax error on line {line} of {config}:\n{message}" in httpd.output, httpd.output
+
+
+def test_the_directives_httpd_accepts_geows_accepts(plugins: Path,  # noqa: F811
+                                                    standin: Path) -> None:
+    config = plugins / "accepted.conf"
+    text = REFUSED_CONFIG.format(modules=harness.MODULES, standin=standin, root=plugins)
+    config.write_text(text + CONFIG.split("SettingsBanner main-banner")[1]
+                      .replace("@PORT@", "80"))
+    httpd = harness.httpd_check(config, plugins, harness.httpd_env(plugins / "run"))
+    assert httpd.ok, httpd.output
+    checked = run_cli("-t", "-f", str(config), "-d", str(plugins))
+    assert checked.returncode == 0, checked.stderr
 
 
 def test_a_loadmodule_no_websockethandler_names_is_never_loaded(

@@ -6,8 +6,10 @@ file order, as httpd evaluates them once the files are read. Then:
   request's per_dir_config merges over its server's defaults in the order geows' Location
   merge applies the sections (`per_dir_vectors`), when a plugin calls request();
 - each <VirtualHost>'s configs are merged over the main server's (ap_fixup_virtual_hosts);
-- their post_config hooks run, then their child_init hooks (geows_modules_start), before
-  any plugin's init function: -t runs them too, as `apache2 -t` runs post_config.
+- their post_config hooks run, then their child_init hooks (geows_run_module_hooks), in
+  each worker as it loads its plugins, before any plugin's init function (httpd runs
+  post_config in its parent, before forking: geows' master loads no plugin code); -t runs
+  neither, as `apache2 -t` stops before post_config.
 
 A message a directive's handler returns is a ConfigError at the directive's FILE:LINE.
 """
@@ -31,9 +33,10 @@ DONE, UNKNOWN, REFUSED = 0, 1, 2  # runtime.h's GEOWS_DIRECTIVE_*
 _loaded: list[PluginModules] = []  # what this process loaded (once)
 
 
-def load_plugin_modules(config: Config) -> None:
-    """Load and configure the config's plugin modules (once per process); ConfigError at
-    the LoadModule or directive line for anything httpd would refuse there."""
+def load_plugin_modules(config: Config, *, hooks: bool = True) -> None:
+    """Load and configure the config's plugin modules (once per process), then run their
+    post_config and child_init hooks if `hooks`; ConfigError at the LoadModule or directive
+    line for anything httpd would refuse there."""
     modules = config.plugin_modules
     runtime = c_runtime.loaded()
     if modules is None or _loaded:
@@ -61,7 +64,7 @@ def load_plugin_modules(config: Config) -> None:
             raise ConfigError(refused.decode("utf-8", "replace"), module.file, module.line)
     _evaluate(config, modules, runtime)
     runtime.geows_modules_fixup()
-    failed = runtime.geows_run_module_hooks()
+    failed = runtime.geows_run_module_hooks() if hooks else None
     if failed is not None:
         raise ConfigError(failed.decode("utf-8", "replace"), config.file)
 

@@ -7,8 +7,6 @@
 
 #include "runtime.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,13 +45,13 @@ AP_DECLARE_NONSTD(const char *) ap_set_string_slot_lower(cmd_parms *cmd, void *s
 AP_DECLARE_NONSTD(const char *) ap_set_int_slot(cmd_parms *cmd, void *struct_ptr,
                                                 const char *arg)
 {
+    /* as httpd: strtol's value is stored even when the word is refused */
     char *end;
-    long value;
-    errno = 0;
-    value = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || errno != 0 || value < INT_MIN || value > INT_MAX)
-        return apr_psprintf(cmd->pool, "%s takes an integer, not '%s'", directive(cmd), arg);
-    *SLOT(int, cmd, struct_ptr) = (int)value;
+    *SLOT(int, cmd, struct_ptr) = (int)strtol(arg, &end, 10);
+    if (*arg == '\0' || *end != '\0')
+        return apr_psprintf(cmd->pool, "Invalid value for directive %s, expected integer",
+                            cmd->directive != NULL ? cmd->directive->directive
+                                                   : directive(cmd));
     return NULL;
 }
 
@@ -75,7 +73,7 @@ AP_DECLARE_NONSTD(const char *) ap_set_file_slot(cmd_parms *cmd, void *struct_pt
 {
     const char *path = ap_server_root_relative(cmd->pool, arg);
     if (path == NULL)
-        return apr_psprintf(cmd->pool, "%s: invalid file path '%s'", directive(cmd), arg);
+        return apr_psprintf(cmd->pool, "%s: Invalid file path '%s'", directive(cmd), arg);
     *SLOT(const char *, cmd, struct_ptr) = path;
     return NULL;
 }
