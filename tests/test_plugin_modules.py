@@ -132,6 +132,7 @@ REFUSALS = [
 
 # The same file for both: httpd needs an MPM, the stand-in mod_websocket and its files.
 REFUSED_CONFIG = """LoadModule mpm_event_module {modules}/mod_mpm_event.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
 LoadModule websocket_module {standin}
 LoadModule ws_settings_module mod_ws_settings.so
 ServerName refused.test
@@ -197,3 +198,36 @@ def test_a_loadmodule_no_websockethandler_names_is_never_loaded(
     assert checked.returncode == 0, checked.stderr
     assert "SettingsBanner is a directive of no module geows knows" in checked.stderr
     assert "php_value is a directive of no module geows knows" in checked.stderr
+
+
+# The same paths and Hosts as above, asked of each server.
+ASKED = [("/nested/inner", None), ("/nested", "plain.test"), ("/v", "vhost.test"),
+         ("/p", "plain.test")]
+
+
+def test_apache_with_the_stand_in_gives_the_same_answers(
+        geows: GeowsProcess, plugins: Path, standin: Path) -> None:  # noqa: F811
+    port = harness.free_port()
+    config = plugins / "apache.conf"
+    prelude = REFUSED_CONFIG.format(modules=harness.MODULES, standin=standin, root=plugins)
+    # httpd's children run as www-data (geows' workers keep the user they start as)
+    config.write_text(prelude.replace("Listen 127.0.0.1:80\n", "User www-data\nGroup www-data\n")
+                      + CONFIG.split("StartServers 1\n")[1].replace("@PORT@", str(port))
+                      .replace("LogLevel info", f"Listen 127.0.0.1:{port}\nLogLevel info"))
+    env = harness.httpd_env(plugins / "run", {"STANDIN_PLUGINS": "1"})
+    with harness.running_httpd(config, plugins, env, [port], plugins / "refused-error.log"):
+        apache = GeowsLike(port)
+        for path, host in ASKED:
+            expected = report(geows, path, host and f"{host}:{geows.port}")
+            assert report(apache, path, host and f"{host}:{port}") == expected, (path, host)
+        assert status_of(apache, "/closed") == 403
+    log = (plugins / "refused-error.log").read_text()
+    assert re.search(r"\[ws_settings:notice\] \[pid \d+(:tid \d+)?\] \[client 127\.0\.0\.1:\d+\] "
+                     r"settings for /nested/inner: greeting=hi there loud=1 limit=7 ", log), log
+
+
+class GeowsLike:
+    """A server on a port, as report() and status_of() ask one."""
+
+    def __init__(self, port: int):
+        self.port = port
