@@ -2,16 +2,21 @@
 loads a module, its directives evaluated where they stand (context checks, argument kinds,
 its handlers' messages as -t errors at FILE:LINE), its per-directory configs merged along
 the <Location>s that apply and read from r in on_connect, its server configs merged per
-vhost, its post_config and child_init hooks run (tests/c_plugins/mod_ws_settings.c)."""
+vhost, its post_config and child_init hooks run (tests/c_plugins/mod_ws_settings.c); a TCP bridge
+on apr_socket_* configured by its directive (tests/c_plugins/mod_tcp_bridge.c). Each also
+under apache2 with the stand-in mod_websocket running the same plugin: the same answers."""
 
 from __future__ import annotations
 
 import re
 import socket
+import socketserver
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.geows_process import GeowsProcess, missing_tool, run_cli
@@ -231,3 +236,100 @@ class GeowsLike:
 
     def __init__(self, port: int):
         self.port = port
+
+
+# A TCP bridge (tests/c_plugins/mod_tcp_bridge.c) to a backend the test runs.
+BRIDGE_CONFIG = """
+LoadModule tcp_bridge_module mod_tcp_bridge.so
+Listen 127.0.0.1:@PORT@
+StartServers 1
+LogLevel info
+<Location /bridge>
+  SetHandler websocket-handler
+  WebSocketHandler mod_tcp_bridge.so tcp_bridge_init
+  TcpBridgeBackend 127.0.0.1:{backend}
+</Location>
+<Location /nowhere>
+  SetHandler websocket-handler
+  WebSocketHandler mod_tcp_bridge.so tcp_bridge_init
+</Location>
+"""
+
+
+class _Backend(socketserver.BaseRequestHandler):
+    """Answers each read with what it saw; closes after "bye"."""
+
+    def handle(self) -> None:
+        self.request.settimeout(10)
+        while data := self.request.recv(4096):
+            self.request.sendall(b"backend saw " + data)
+            if data == b"bye":
+                return
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[int]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Backend)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+def bridged(port: int) -> list[bytes | str]:
+    """What the client gets through the bridge for two messages, then its "bye"."""
+    answers: list[bytes | str] = []
+    with connect(f"ws://127.0.0.1:{port}/bridge", open_timeout=10) as ws:
+        for message in ("hello", b"\x00binary\xff", "bye"):
+            ws.send(message)
+            answers.append(ws.recv(timeout=5))
+        with pytest.raises(ConnectionClosed):  # the backend closed: so does the bridge
+            ws.recv(timeout=5)
+    return answers
+
+
+BRIDGED = [b"backend saw hello", b"backend saw \x00binary\xff", b"backend saw bye"]
+
+
+def test_a_tcp_bridge_on_apr_sockets_configured_by_its_directive(
+        plugins: Path, backend: int) -> None:  # noqa: F811
+    server = GeowsProcess(BRIDGE_CONFIG.format(backend=backend), server_root=plugins)
+    try:
+        assert bridged(server.port) == BRIDGED
+        assert bridged(server.port) == BRIDGED  # a second connection: a socket of its own
+        assert status_of(server, "/nowhere") == 403
+    finally:
+        assert server.stop() == 0
+    assert "Traceback" not in server.error_log
+    assert re.search(r"\[tcp_bridge:info\] .* tcp bridge: /bridge to 127\.0\.0\.1:\d+$",
+                     server.error_log, re.M), server.error_log
+
+
+def test_apache_bridges_the_same(plugins: Path, backend: int,  # noqa: F811
+                                 standin: Path) -> None:
+    port = harness.free_port()
+    config = plugins / "bridge.conf"
+    config.write_text(
+        REFUSED_CONFIG.format(modules=harness.MODULES, standin=standin, root=plugins)
+        .replace("LoadModule ws_settings_module mod_ws_settings.so\n", "")
+        .replace("Listen 127.0.0.1:80\n", "User www-data\nGroup www-data\n")
+        .replace("refused-error.log", "bridge-error.log")
+        + BRIDGE_CONFIG.format(backend=backend).replace("@PORT@", str(port)))
+    env = harness.httpd_env(plugins / "run", {"STANDIN_PLUGINS": "1"})
+    with harness.running_httpd(config, plugins, env, [port], plugins / "bridge-error.log"):
+        assert bridged(port) == BRIDGED
+        assert status_of(GeowsLike(port), "/nowhere") == 403
+
+
+def test_a_backend_that_is_not_host_port_is_a_t_error(plugins: Path) -> None:  # noqa: F811
+    config = plugins / "bridge-refused.conf"
+    config.write_text(BRIDGE_CONFIG.format(backend=1).replace("127.0.0.1:1", "nohost")
+                      .replace("@PORT@", "80"))
+    checked = run_cli("-t", "-f", str(config), "-d", str(plugins))
+    assert checked.returncode == 1
+    assert checked.stderr.strip().endswith(
+        f"{config}:9: TcpBridgeBackend: 'nohost' is not host:port"), checked.stderr
