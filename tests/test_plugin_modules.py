@@ -21,7 +21,7 @@ from websockets.sync.client import connect
 
 from tests.geows_process import GeowsProcess, missing_tool, run_cli
 from tests.httpd import harness
-from tests.test_c_plugins import status_of, url
+from tests.test_c_plugins import TEST_SOURCES, status_of, url
 from tests.test_httpd_runtime import plugins  # noqa: F401 (its fixture: builds the module)
 
 # Two <Location>s that both apply to /nested/inner, merged in file order; vhost.test's
@@ -333,3 +333,24 @@ def test_a_backend_that_is_not_host_port_is_a_t_error(plugins: Path) -> None:  #
     assert checked.returncode == 1
     assert checked.stderr.strip().endswith(
         f"{config}:9: TcpBridgeBackend: 'nohost' is not host:port"), checked.stderr
+
+
+def test_a_module_built_for_another_httpd_is_refused_at_its_loadmodule_as_httpd_does(
+        plugins: Path, standin: Path) -> None:  # noqa: F811
+    config = plugins / "old.conf"
+    config.write_text(REFUSED_CONFIG.format(modules=harness.MODULES, standin=standin,
+                                            root=plugins)
+                      .replace("ws_settings_module mod_ws_settings.so",
+                               "old_version_module mod_old_version.so")
+                      .replace("mod_ws_settings.so ws_settings_init",
+                               "mod_old_version.so old_version_init"))
+    message = (f'Module "{TEST_SOURCES / "mod_old_version.c"}" is not compatible with this '
+               "version of Apache (found 20051115, need 20120211). Please contact the vendor "
+               "for the correct version.")
+    checked = run_cli("-t", "-f", str(config), "-d", str(plugins))
+    assert checked.returncode == 1
+    assert checked.stderr.strip().endswith(f"{config}:4: {message}"), checked.stderr
+    httpd = harness.httpd_check(config, plugins, harness.httpd_env(plugins / "run"))
+    assert not httpd.ok
+    # LoadModule runs while httpd reads the file: its error is on one line
+    assert f"Syntax error on line 4 of {config}: {message}" in httpd.output, httpd.output

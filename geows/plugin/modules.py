@@ -59,7 +59,8 @@ def load_plugin_modules(config: Config, *, hooks: bool = True) -> None:
             raise ConfigError(f"Can't locate API module structure `{module.identifier}' in "
                               f"file {module.path}: undefined symbol: {module.identifier}",
                               module.file, module.line) from None
-        refused = runtime.geows_module_add(address, module.path.encode())
+        refused = runtime.geows_module_add(address, module.identifier.encode(),
+                                           module.path.encode())
         if refused is not None:
             raise ConfigError(refused.decode("utf-8", "replace"), module.file, module.line)
     _evaluate(config, modules, runtime)
@@ -86,7 +87,7 @@ def _evaluate(config: Config, modules: PluginModules, runtime: ctypes.CDLL) -> N
 
 
 def _prototypes(runtime: ctypes.CDLL) -> None:
-    runtime.geows_module_add.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    runtime.geows_module_add.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
     runtime.geows_module_add.restype = ctypes.c_char_p
     runtime.geows_module_directive.argtypes = [
         ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,

@@ -25,7 +25,9 @@
  * on_connect given a WebSocketServer (request, header_get/set, the subprotocol calls, send
  * from any thread, close) and refusing with 403 by returning NULL, its on_message given
  * each unfragmented text or binary message, its on_disconnect called once the connection
- * ends. Pings are answered; fragments, extensions and draft-76 are not handled.
+ * ends. Pings are answered; fragments, extensions and draft-76 are not handled. The
+ * connection is read and written under the connection's lock, as httpd's filters serve
+ * one thread at a time: a frame is read whole once its first byte is there.
  *
  * THIS IS A TEST DOUBLE, not mod_websocket. When httpd runs with STANDIN_ECHO=1 in its
  * environment (tests/test_migration_walkthrough.py), a WebSocket handshake to such a
@@ -40,6 +42,7 @@
 #include "http_config.h"
 #include "http_protocol.h"
 #include "http_log.h"
+#include "http_core.h"
 #include "util_filter.h"
 #include "apr_strings.h"
 #include "apr_base64.h"
@@ -365,7 +368,7 @@ static int standin_echo(request_rec *r, const char *report)
 
 struct _WebSocketState {
     request_rec *r;
-    wire w;
+    wire w;                     /* reads and writes, under the lock */
     apr_thread_mutex_t *lock;   /* sends come from the plugin's threads too */
     const char *protocol;
     int closed;
@@ -482,29 +485,72 @@ static WebSocketPlugin *load_plugin(request_rec *r, const standin_config *conf)
     return plugin;
 }
 
+/* One client frame (masked) read whole: 1, or 0 when the connection ends or misbehaves. */
+static int frame_read(wire *w, unsigned char *head, unsigned char *mask, unsigned char *ext,
+                      unsigned char *payload, apr_uint64_t *length)
+{
+    apr_uint64_t len;
+    apr_size_t i, size;
+    if (wire_read(w, head, 2) != 0 || !(head[1] & 0x80))
+        return 0;
+    len = head[1] & 0x7F;
+    if (len == 126 || len == 127) {
+        size = len == 126 ? 2 : 8;
+        if (wire_read(w, ext, size) != 0)
+            return 0;
+        for (len = 0, i = 0; i < size; i++)
+            len = (len << 8) | ext[i];
+    }
+    if (len > ECHO_MAX || wire_read(w, mask, 4) != 0
+            || wire_read(w, payload, (apr_size_t)len) != 0)
+        return 0;
+    *length = len;
+    return 1;
+}
+
+/* Whether a frame's first byte can be read now, the lock held (httpd's filters are not
+   for two threads at once: the connection is read and written under the lock, as the
+   module does); otherwise the socket is waited on without it, a little at a time. */
+static int frame_waiting(struct _WebSocketState *state, apr_pollfd_t *socket)
+{
+    apr_int32_t ready;
+    apr_status_t status;
+    apr_thread_mutex_lock(state->lock);
+    apr_brigade_cleanup(state->w.bb);
+    status = ap_get_brigade(state->w.c->input_filters, state->w.bb, AP_MODE_SPECULATIVE,
+                            APR_NONBLOCK_READ, 1);
+    if (status == APR_SUCCESS && !APR_BRIGADE_EMPTY(state->w.bb))
+        return 1;
+    apr_thread_mutex_unlock(state->lock);
+    if (status != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(status))
+        return -1;
+    apr_poll(socket, 1, &ready, apr_time_from_msec(20));
+    return 0;
+}
+
 /* Frames until a close or the connection's end: messages to on_message, pings answered. */
 static void plugin_frames(WebSocketServer *server, WebSocketPlugin *plugin, void *private)
 {
     unsigned char *payload = apr_palloc(server->state->r->pool, ECHO_MAX + 1);
     unsigned char head[2], mask[4], ext[8];
+    apr_pollfd_t socket = {0};
+    socket.p = server->state->r->pool;
+    socket.desc_type = APR_POLL_SOCKET;
+    socket.reqevents = APR_POLLIN;
+    socket.desc.s = ap_get_conn_socket(server->state->r->connection);
     for (;;) {
-        apr_uint64_t len;
-        apr_size_t i, size;
-        int opcode;
-        if (wire_read(&server->state->w, head, 2) != 0 || !(head[1] & 0x80))
+        apr_uint64_t len, i;
+        int opcode, waiting = frame_waiting(server->state, &socket), whole;
+        if (waiting < 0)
+            return;
+        if (waiting == 0)
+            continue;
+        /* the frame's bytes follow its first: read whole under the lock */
+        whole = frame_read(&server->state->w, head, mask, ext, payload, &len);
+        apr_thread_mutex_unlock(server->state->lock);
+        if (!whole)
             return;
         opcode = head[0] & 0x0F;
-        len = head[1] & 0x7F;
-        if (len == 126 || len == 127) {
-            size = len == 126 ? 2 : 8;
-            if (wire_read(&server->state->w, ext, size) != 0)
-                return;
-            for (len = 0, i = 0; i < size; i++)
-                len = (len << 8) | ext[i];
-        }
-        if (len > ECHO_MAX || wire_read(&server->state->w, mask, 4) != 0
-                || wire_read(&server->state->w, payload, (apr_size_t)len) != 0)
-            return;
         for (i = 0; i < len; i++)
             payload[i] ^= mask[i % 4];
         payload[len] = '\0';

@@ -25,18 +25,20 @@ static apr_pool_t *temp_pool;
 #define SERVER_OVERRIDE ((RSRC_CONF | OR_ALL) & ~(OR_AUTHCFG | OR_LIMIT))
 #define SECTION_OVERRIDE (OR_ALL | ACCESS_CONF)
 
-/* The message ap_add_module and mod_so give; NULL once registered. */
-const char *geows_module_add(module *m, const char *file)
+/* The message mod_so's load_module and ap_add_module give; NULL once registered.
+   `identifier` is LoadModule's module name, `file` the file it was found in. */
+const char *geows_module_add(module *m, const char *identifier, const char *file)
 {
     const char *name;
     if (m->magic != MODULE_MAGIC_COOKIE)
-        return apr_psprintf(geows_pconf, "API module structure in file %s is garbled - "
+        return apr_psprintf(geows_pconf, "API module structure '%s' in file %s is garbled - "
                             "expected signature %08lx but saw %08lx - perhaps this is not an "
                             "Apache module DSO, or was compiled for a different Apache "
-                            "version?", file, MODULE_MAGIC_COOKIE, m->magic);
+                            "version?", identifier, file, MODULE_MAGIC_COOKIE, m->magic);
     if (m->version != MODULE_MAGIC_NUMBER_MAJOR)
         return apr_psprintf(geows_pconf, "Module \"%s\" is not compatible with this version "
-                            "of Apache (found %d, need %d).", m->name, m->version,
+                            "of Apache (found %d, need %d). Please contact the vendor for "
+                            "the correct version.", m->name, m->version,
                             MODULE_MAGIC_NUMBER_MAJOR);
     if (total == GEOWS_MODULE_SLOTS)
         return apr_psprintf(geows_pconf, "Module \"%s\": geows loads at most %d plugin "

@@ -66,7 +66,7 @@ int geows_hook_count(const char *name);
 #define GEOWS_DIRECTIVE_DONE 0
 #define GEOWS_DIRECTIVE_UNKNOWN 1
 #define GEOWS_DIRECTIVE_REFUSED 2
-const char *geows_module_add(module *m, const char *file);
+const char *geows_module_add(module *m, const char *identifier, const char *file);
 int geows_module_directive(const char *name, const char *args, const char *file, int line,
                            const char *section, int in_directory, const char *path,
                            server_rec *server, ap_conf_vector_t *vector, const char **message);
