@@ -354,3 +354,24 @@ def test_a_module_built_for_another_httpd_is_refused_at_its_loadmodule_as_httpd_
     assert not httpd.ok
     # LoadModule runs while httpd reads the file: its error is on one line
     assert f"Syntax error on line 4 of {config}: {message}" in httpd.output, httpd.output
+
+
+def test_beside_another_unknown_module_an_unknown_directive_is_a_warning_unless_websocket(
+        plugins: Path) -> None:  # noqa: F811
+    (plugins / "libphp.so").write_text("no shared object: loading it would fail\n")
+    base = ("LoadModule php_module libphp.so\n"
+            "LoadModule ws_settings_module mod_ws_settings.so\nListen 127.0.0.1:80\n"
+            "<Location /ws>\n  SetHandler websocket-handler\n"
+            "  WebSocketHandler mod_ws_settings.so ws_settings_init\n  {line}\n</Location>\n")
+    config = plugins / "beside.conf"
+    config.write_text(base.format(line="php_value x 1"))
+    checked = run_cli("-t", "-f", str(config), "-d", str(plugins))
+    assert checked.returncode == 0, checked.stderr
+    assert (f"{config}:7: php_value is a directive of no module geows knows: accepted, as it "
+            "may be one of php_module") in checked.stderr
+    config.write_text(base.format(line="WebSocketOrginCheck Same"))
+    checked = run_cli("-t", "-f", str(config), "-d", str(plugins))
+    assert checked.returncode == 1
+    assert checked.stderr.strip().endswith(
+        f"{config}:7: Invalid command 'WebSocketOrginCheck', perhaps misspelled or defined by "
+        "a module not included in the server configuration"), checked.stderr

@@ -110,7 +110,8 @@ def _run(directive: ModuleDirective, server: int, vector: int | None,
         raise ConfigError((message.value or b"").decode("utf-8", "replace"), directive.file,
                           directive.line)
     if status == UNKNOWN:
-        if not modules.others:
+        # never a WebSocket* name: those are mod_websocket's and geows', and must be known
+        if not modules.others or directive.name.lower().startswith("websocket"):
             raise ConfigError(invalid_command(directive.name), directive.file, directive.line)
         log.warning("%s:%d: %s is a directive of no module geows knows: accepted, as it may "
                     "be one of %s (loaded by LoadModule; geows cannot read what they "

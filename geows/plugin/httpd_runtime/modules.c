@@ -18,7 +18,21 @@
 typedef void *(*merger_func)(apr_pool_t *, void *, void *);
 
 static module *registered[GEOWS_MODULE_SLOTS];
+static char short_names[GEOWS_MODULE_SLOTS][64];  /* made at registration: read by any thread */
 static int total;
+
+static void set_short_name(int index, const char *name)
+{
+    const char *dot;
+    size_t length;
+    if (strncmp(name, "mod_", 4) == 0)
+        name += 4;
+    dot = strchr(name, '.');
+    length = dot != NULL ? (size_t)(dot - name) : strlen(name);
+    if (length >= sizeof(short_names[0]))
+        length = sizeof(short_names[0]) - 1;
+    memcpy(short_names[index], name, length);
+}
 static apr_pool_t *temp_pool;
 
 /* What cmd_parms->override is where a directive stands (config.c, core.c). */
@@ -50,6 +64,7 @@ const char *geows_module_add(module *m, const char *identifier, const char *file
     if (name != NULL)
         m->name = name + 1;
     m->module_index = total;
+    set_short_name(total, m->name);
     m->next = total > 0 ? registered[total - 1] : NULL;
     registered[total++] = m;
     /* the main server's configs, made at start for every module (create_server_config,
@@ -71,22 +86,9 @@ const char *geows_module_add(module *m, const char *identifier, const char *file
 /* The short name httpd's log lines give a module ([foo:info] for mod_foo.c), or "". */
 const char *geows_module_short_name(int module_index)
 {
-    static char names[GEOWS_MODULE_SLOTS][64];
-    const char *name, *dot;
-    size_t length;
     if (module_index < 0 || module_index >= total)
         return "";
-    if (names[module_index][0] == '\0') {
-        name = registered[module_index]->name;
-        if (strncmp(name, "mod_", 4) == 0)
-            name += 4;
-        dot = strchr(name, '.');
-        length = dot != NULL ? (size_t)(dot - name) : strlen(name);
-        if (length >= sizeof(names[0]))
-            length = sizeof(names[0]) - 1;
-        memcpy(names[module_index], name, length);
-    }
-    return names[module_index];
+    return short_names[module_index];
 }
 
 static const command_rec *find_command(const char *name, module **owner)
