@@ -160,6 +160,30 @@ static int wire_write(wire *w, const void *data, apr_size_t n)
     return 0;
 }
 
+/* A server frame's head (RFC 6455 section 5.2: unmasked) for `first` (FIN and opcode)
+ * and a payload of len bytes, in head[10]; its length. */
+static apr_size_t frame_head(unsigned char *head, int first, apr_uint64_t len)
+{
+    apr_size_t i;
+
+    head[0] = (unsigned char)first;
+    if (len < 126) {
+        head[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len <= 0xFFFF) {
+        head[1] = 126;
+        head[2] = (unsigned char)(len >> 8);
+        head[3] = (unsigned char)len;
+        return 4;
+    }
+    head[1] = 127;
+    for (i = 0; i < 8; i++) {
+        head[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+    }
+    return 10;
+}
+
 /* RFC 6455 section 5.2: echo text, binary and continuation frames as they came (so a
  * fragmented message comes back fragmented), answer pings, answer a close and stop. */
 static void echo_rfc6455(wire *w, apr_pool_t *p)
@@ -169,7 +193,7 @@ static void echo_rfc6455(wire *w, apr_pool_t *p)
 
     for (;;) {
         apr_uint64_t len;
-        apr_size_t i, used = 2;
+        apr_size_t i, used;
         int opcode;
 
         if (wire_read(w, head, 2) != 0) {
@@ -200,23 +224,7 @@ static void echo_rfc6455(wire *w, apr_pool_t *p)
             payload[i] ^= mask[i % 4];
         }
         /* The answer: same FIN and opcode (a ping's is a pong), unmasked. */
-        head[0] = (head[0] & 0x80) | (opcode == 0x9 ? 0xA : opcode);
-        if (len < 126) {
-            head[1] = (unsigned char)len;
-        }
-        else if (len <= 0xFFFF) {
-            head[1] = 126;
-            head[2] = (unsigned char)(len >> 8);
-            head[3] = (unsigned char)len;
-            used = 4;
-        }
-        else {
-            head[1] = 127;
-            for (i = 0; i < 8; i++) {
-                head[2 + i] = (unsigned char)(len >> (56 - 8 * i));
-            }
-            used = 10;
-        }
+        used = frame_head(head, (head[0] & 0x80) | (opcode == 0x9 ? 0xA : opcode), len);
         if (opcode == 0xA) {
             continue;               /* an unsolicited pong needs no answer */
         }
@@ -425,26 +433,10 @@ static size_t CALLBACK plugin_send(const WebSocketServer *server, const int type
 {
     struct _WebSocketState *state = server->state;
     unsigned char head[10];
-    apr_size_t used = 2, i;
     int opcode = type == MESSAGE_TYPE_TEXT ? 0x1 : type == MESSAGE_TYPE_BINARY ? 0x2
         : type == MESSAGE_TYPE_CLOSE ? 0x8 : type == MESSAGE_TYPE_PING ? 0x9 : 0xA;
+    apr_size_t used = frame_head(head, 0x80 | opcode, buffer_size);
     size_t sent = 0;
-    head[0] = (unsigned char)(0x80 | opcode);
-    if (buffer_size < 126) {
-        head[1] = (unsigned char)buffer_size;
-    }
-    else if (buffer_size <= 0xFFFF) {
-        head[1] = 126;
-        head[2] = (unsigned char)(buffer_size >> 8);
-        head[3] = (unsigned char)buffer_size;
-        used = 4;
-    }
-    else {
-        head[1] = 127;
-        for (i = 0; i < 8; i++)
-            head[2 + i] = (unsigned char)((apr_uint64_t)buffer_size >> (56 - 8 * i));
-        used = 10;
-    }
     apr_thread_mutex_lock(state->lock);
     if (!state->closed && wire_write(&state->w, head, used) == 0
             && (buffer_size == 0 || wire_write(&state->w, buffer, buffer_size) == 0))
