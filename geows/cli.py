@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 # loads no plugin loader and no runtime (docs/explanation/layout.md).
                 from geows.plugin.loading import load_plugins
 
-                load_plugins(config)
+                load_plugins(config, test=True)
                 print("Syntax OK", file=sys.stderr)
                 return 0
             return Master(config, path=args.config, server_root=args.server_root,

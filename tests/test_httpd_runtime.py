@@ -44,7 +44,8 @@ HTTPD_CFLAGS = ["-I/usr/include/apache2", "-I/usr/include/apr-1.0", "-DLINUX", "
 # Each plugin and the libraries it is linked with: request_rec.so with none, as apxs
 # builds a module (APR comes from the runtime, loaded RTLD_GLOBAL first).
 PLUGINS = {"apr_increment": ["-lapr-1"], "request_rec": [], "missing_ap": [],
-           "ap_battery_plugin": []}
+           "ap_battery_plugin": [], "mod_ws_settings": [], "mod_tcp_bridge": [],
+           "mod_old_version": []}
 
 CONFIG = """
 Listen 127.0.0.1:@PORT@

@@ -83,11 +83,15 @@ class Declarations:
         elif check_context:
             _check_context(name, key, context, self._modules())
 
-    def check(self) -> None:
+    def check(self, plugin_modules: set[str] | frozenset[str] = frozenset()) -> None:
         """At the end of the read: the first directive no loaded module declares is refused,
-        unless modules geows has no table of are loaded (then it may be theirs: a warning)."""
+        unless modules geows has no table of are loaded (then it may be theirs: a warning).
+        With plugin modules loaded, a directive in no table is left to them (they evaluate
+        it when loaded, and refuse it if none declares it: geows.plugin.modules)."""
         mpm_loaded = not self.loaded.isdisjoint(MPMS)
         for name, key, context, file, line in self.pending:
+            if plugin_modules and key not in DIRECTIVES and not key.startswith("<"):
+                continue
             if self._declared(key, mpm_loaded):
                 if context:
                     try:

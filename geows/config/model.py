@@ -15,6 +15,7 @@ from geows.config import paths
 from geows.config.access_lines import ACCESS_CONTAINERS, AccessLine, is_access_directive
 from geows.config.logs import LogTarget, ServerLogs
 from geows.config.paths import DEFAULT_DOCUMENT_ROOT, Alias, ProxyPass, compile_pcre
+from geows.config.plugin_modules import PluginModules
 from geows.config.tls_settings import TlsSettings
 from geows.config.vhosts import RequestLimits, VirtualHost, VirtualHostTable
 from geows.errors import ConfigError
@@ -303,6 +304,7 @@ class Config:
     # None: Off.
     watchdog: float | None = limits.WATCHDOG
     broadcast: BroadcastSettings | None = None  # WebSocketBroadcast*; None: Off
+    plugin_modules: PluginModules | None = None  # LoadModule'd plugin modules; None: none
     _vhost_table: VirtualHostTable | None = field(default=None, init=False, repr=False,
                                                   compare=False)
     _plans: dict[int, _Plan] = field(default_factory=dict, init=False, repr=False,

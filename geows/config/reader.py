@@ -26,6 +26,7 @@ from geows.config.access_lines import (
     is_access_directive,
     is_remoteip_directive,
 )
+from geows.config.declared import DIRECTIVES as DECLARED
 from geows.config.declared import Declarations, unknown_module
 from geows.config.directives import ANYWHERE, DIR, SERVER, SERVER_ONLY, VHOST, Spec, table
 from geows.config.drafts import AccessDraft, LocationDraft, Scope, VirtualHostDraft, not_allowed
@@ -43,6 +44,7 @@ from geows.config.modules import (
     mpm,
 )
 from geows.config.names import Names
+from geows.config.plugin_modules import PluginModuleDrafts
 from geows.config.tls_settings import check_tls
 from geows.config.tree import Node, Section, parse
 from geows.config.vhosts import ANY_PORT, RequestLimits, VirtualHost, VirtualHostAddress
@@ -115,8 +117,11 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
         server = AccessDraft("server", "", False, None, file, 0)
         self.access.append(server)
         self.declared = Declarations()
+        self.plugin_modules = PluginModuleDrafts()
         self._walk_file(file, Scope(SERVER, access=server))
-        self.declared.check()
+        plugin_paths = [self._plugin_path(draft.plugin) for draft in self.drafts
+                        if draft.websocket_at is not None]
+        self.declared.check(self.plugin_modules.plugin_identifiers(plugin_paths))
         error_log = self._error_log(self.logs)
         self.main_logs = self._server_logs(self.logs, None, self.server_name)
         vhosts = [self._finish_vhost(vhost, error_log) for vhost in self.vhosts]
@@ -143,7 +148,9 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
             tls=self.tls.settings(self.tls), request_limits=RequestLimits(**self.request_limits),
             max_connections=self.max_connections, error_log=error_log, logs=self.main_logs,
             process=ProcessSettings(**self.process), message_memory=self.message_memory,
-            watchdog=self.watchdog, broadcast=self._broadcast_settings())
+            watchdog=self.watchdog, broadcast=self._broadcast_settings(),
+            plugin_modules=self.plugin_modules.finish(plugin_paths, self.drafts, self.vhosts,
+                                                      self.declared.unknown))
         if self.guard:
             config.check_htaccess()
             config.check_alias_expressions()
@@ -209,7 +216,13 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
         """The node's arguments after ${VAR} substitution, which, as in httpd, may add words."""
         if "${" not in node.raw:
             return node.args
-        return split_words(_VARIABLE.sub(lambda m: self._variable(m, node), node.raw))
+        return split_words(self._arg_text(node))
+
+    def _arg_text(self, node: Node) -> str:
+        """The node's argument text after ${VAR} substitution."""
+        if "${" not in node.raw:
+            return node.raw
+        return _VARIABLE.sub(lambda m: self._variable(m, node), node.raw)
 
     def _variable(self, match: re.Match[str], node: Node) -> str:
         name = match[1]
@@ -389,6 +402,11 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
             return
         if spec is None:
             self.declared.directive(node, scope.kind)
+            if node.key not in DECLARED:  # perhaps a plugin module's (plugin_modules)
+                location = scope.location
+                self.plugin_modules.directive(
+                    node, self._arg_text(node), scope.kind, scope.section,
+                    location.pattern if location is not None else None, location, scope.vhost)
             log.debug("%s:%d: %s is not used by geows", node.file, node.line, node.name)
             return
         spec.check(args, scope.kind)
@@ -409,6 +427,7 @@ class _Reader(core.CoreDirectives, mpm.MpmDirectives, mod_alias.AliasDirectives,
                               "object file: No such file or directory")
         self.modules |= directives.module_names(args[0])
         self.declared.load(args[0])
+        self.plugin_modules.load(args[0], path, node)
 
     def _define(self, node: Node, args: Sequence[str], scope: Scope) -> None:
         _check_variable_name(args[0])

@@ -21,6 +21,7 @@ from geows import limits
 from geows.messages import BINARY, CLOSE, PING, PONG, TEXT, Broadcast
 
 if TYPE_CHECKING:
+    from geows.config import LocationSection
     from geows.http import Request
     from geows.log_format import ServerNames
 
@@ -133,6 +134,11 @@ class WebSocketServer:
 
        Whether the connection is TLS.
 
+    .. attribute:: locations
+
+       The <Location> sections that apply, in merge order (Route.sections): a C
+       plugin's request() merges its modules' per-directory configs along them.
+
     .. attribute:: subprotocols
        :type: tuple[str, ...]
 
@@ -146,18 +152,20 @@ class WebSocketServer:
     """
 
     __slots__ = ("request", "remote_addr", "user", "local_addr", "server_names", "secure",
-                 "subprotocols", "response_headers", "_subprotocol", "_channel")
+                 "locations", "subprotocols", "response_headers", "_subprotocol", "_channel")
 
     def __init__(self, request: Request, remote_addr: tuple[str, int],
                  subprotocols: tuple[str, ...], channel: _Channel, user: str | None = None,
                  *, local_addr: tuple[str, int] | None = None,
-                 server_names: ServerNames | None = None, secure: bool = False):
+                 server_names: ServerNames | None = None, secure: bool = False,
+                 locations: tuple[LocationSection, ...] = ()):
         self.request = request
         self.remote_addr = remote_addr
         self.user = user   # who Basic authentication let through (httpd's REMOTE_USER)
         self.local_addr = local_addr
         self.server_names = server_names
         self.secure = secure
+        self.locations = locations
         self.subprotocols = subprotocols
         self.response_headers: list[tuple[str, str]] = []
         self._subprotocol = subprotocols[0] if subprotocols else None

@@ -137,7 +137,7 @@ _STATE_OFFSET = _ServerStruct.state.offset
 _live: dict[int, _Connection] = {}
 _keys = itertools.count(1)
 
-# Each .so once, however many lines name it (dlopen would share it anyway);
+# Each .so once (by its real path), however many lines name it (dlopen would share it anyway);
 # each plugin struct once, so that destroy() runs once for it.
 _libraries: dict[str, ctypes.CDLL] = {}
 _plugins: dict[int, CPlugin] = {}
@@ -264,19 +264,10 @@ def load_c_plugin(settings: WebSocketSettings) -> CPlugin:
         return ConfigError(f"WebSocketHandler: {message}", settings.file, settings.line)
 
     path = settings.plugin
-    library = _libraries.get(path)
-    if library is None:
-        reason = refusal(path)
-        if reason is not None:
-            raise fail(f"cannot load C plugin {path}: {reason}")
-        try:
-            # As Apache's apr_dso_load: every symbol resolved now, and exported
-            # to libraries loaded later.
-            library = ctypes.CDLL(path, mode=os.RTLD_NOW | os.RTLD_GLOBAL)
-        except OSError as exc:  # the message is dlerror()'s, often led by the path
-            reason = str(exc).removeprefix(f"{path}: ")
-            raise fail(f"cannot load C plugin {path}: {reason}") from None
-        _libraries[path] = library
+    try:
+        library = open_library(path)
+    except OSError as exc:
+        raise fail(f"cannot load C plugin {path}: {exc}") from None
     try:
         init = library[settings.init]  # not getattr: it refuses names like __init__
     except AttributeError:
@@ -304,6 +295,25 @@ def load_c_plugin(settings: WebSocketSettings) -> CPlugin:
     if address not in _plugins:
         _plugins[address] = CPlugin(path, plugin, address, _gap_function(library))
     return _plugins[address]
+
+
+def open_library(path: str) -> ctypes.CDLL:
+    """The plugin's library, loaded once however many lines name it (a LoadModule and a
+    WebSocketHandler alike); OSError saying why it cannot be."""
+    real = os.path.realpath(path)
+    library = _libraries.get(real)
+    if library is None:
+        reason = refusal(path)
+        if reason is not None:
+            raise OSError(reason)
+        try:
+            # As Apache's apr_dso_load: every symbol resolved now, and exported
+            # to libraries loaded later.
+            library = ctypes.CDLL(path, mode=os.RTLD_NOW | os.RTLD_GLOBAL)
+        except OSError as exc:  # the message is dlerror()'s, often led by the path
+            raise OSError(str(exc).removeprefix(f"{path}: ")) from None
+        _libraries[real] = library
+    return library
 
 
 def _gap_function(library: ctypes.CDLL) -> Callable[[bytes, int, int], None] | None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from gevent import monkey
 
-from geows.config import Config
+from geows.config import Config, LocationSection
 from geows.config.logs import LEVELS
 from geows.config.modules.core import LOG_LEVELS
 from geows.log_format import ServerNames
@@ -78,6 +78,7 @@ WIRE = "latin-1"
 
 _library: ctypes.CDLL | None = None
 _servers: dict[ServerNames, int] = {}   # server_rec addresses; the main server's first
+_section_vectors: dict[int, int] = {}   # by id() of a LocationSection, lasting as the config
 
 
 def built() -> Path | None:
@@ -103,6 +104,8 @@ def start(config: Config) -> None:
     library.geows_crash_plugin.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
     library.geows_crash_report_to.argtypes = [ctypes.c_int, ctypes.c_long, ctypes.c_char_p]
     library.geows_crash_loading.argtypes = [ctypes.c_char_p]
+    library.geows_request_merge.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
+                                            ctypes.c_int]
     level = LOG_LEVELS.index(config.log_level)
     main = _server_facts(config.logs.names, config.file, 0, False, level)
     status = library.geows_runtime_start(config.server_root.encode(), _log_line,
@@ -146,6 +149,23 @@ def crash_loading(init: str | None) -> None:
     in PATH"), or None once it returned: a crash meanwhile is said as its line's."""
     if _library is not None:
         _library.geows_crash_loading(None if init is None else init.encode())
+
+
+def loaded() -> ctypes.CDLL | None:
+    """The runtime, once `start` loaded it."""
+    return _library
+
+
+def server_for(names: ServerNames | None) -> int:
+    """The server_rec of the server with these names (None: the main server)."""
+    main = next(iter(_servers.values()))
+    return main if names is None else _servers.get(names, main)
+
+
+def set_section_vector(section: LocationSection, vector: int) -> None:
+    """A <Location>'s configuration vector (plugin modules' directives in it): merged into
+    the per_dir_config of a request the section applies to."""
+    _section_vectors[id(section)] = vector
 
 
 def _server_facts(names: ServerNames, file: str, line: int, virtual: bool,
@@ -233,11 +253,14 @@ class Request:
             client_ip.encode(), local_ip.encode(), client_port, local_port,
             (ctypes.c_char_p * len(names))(*names), (ctypes.c_char_p * len(values))(*values),
             len(names), int(self._began * 1_000_000), handle.secure)
-        server = _servers.get(handle.server_names) if handle.server_names else None
-        address = _library.geows_request_new(server or next(iter(_servers.values())),
+        address = _library.geows_request_new(server_for(handle.server_names),
                                              ctypes.byref(facts))
         if address is None:
             raise OSError("APR could not make the request's pools")
+        vectors = [vector for section in handle.locations
+                   if (vector := _section_vectors.get(id(section)))]
+        _library.geows_request_merge(address, (ctypes.c_void_p * len(vectors))(*vectors),
+                                     len(vectors))
         self.address = address
         return address
 

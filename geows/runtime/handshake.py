@@ -140,7 +140,8 @@ class Handshake:
         handle = WebSocketServer(request, self.record.remote_addr, protocol.subprotocols,
                                  session, user, local_addr=self.record.local,
                                  server_names=route.logs.names,
-                                 secure=self.tls_context is not None)
+                                 secure=self.tls_context is not None,
+                                 locations=route.sections)
         protocol.receive_data(self._after_body(request, protocol.name))
         on_connect = getattr(plugin, "on_connect", None)
         try:

@@ -56,8 +56,9 @@ def build_standin(dest: Path) -> Path:
     """Compile the stand-in module into dest; return the .so path."""
     source = dest / "mod_websocket_standin.c"
     shutil.copy(HERE / "mod_websocket_standin.c", source)
-    subprocess.run([APXS, "-c", "-o", "mod_websocket_standin.so", source.name], cwd=dest,
-                   check=True, capture_output=True, text=True)
+    # plugins/c: websocket_plugin.h, for the C plugins it runs
+    subprocess.run([APXS, "-c", f"-I{REPO / 'plugins' / 'c'}", "-o", "mod_websocket_standin.so",
+                    source.name], cwd=dest, check=True, capture_output=True, text=True)
     return dest / ".libs" / "mod_websocket_standin.so"
 
 

@@ -19,6 +19,16 @@
  * init function, the size limit and the draft-75 flag, and declines otherwise, as the
  * module does when no plugin is configured.
  *
+ * With STANDIN_PLUGINS=1 in httpd's environment (tests/test_plugin_modules.py), a location
+ * whose WebSocketHandler names a .so runs that C plugin as mod_websocket runs one, for
+ * RFC 6455 handshakes: the library loaded once per process, its init function called, its
+ * on_connect given a WebSocketServer (request, header_get/set, the subprotocol calls, send
+ * from any thread, close) and refusing with 403 by returning NULL, its on_message given
+ * each unfragmented text or binary message, its on_disconnect called once the connection
+ * ends. Pings are answered; fragments, extensions and draft-76 are not handled. The
+ * connection is read and written under the connection's lock, as httpd's filters serve
+ * one thread at a time: a frame is read whole once its first byte is there.
+ *
  * THIS IS A TEST DOUBLE, not mod_websocket. When httpd runs with STANDIN_ECHO=1 in its
  * environment (tests/test_migration_walkthrough.py), a WebSocket handshake to such a
  * location is answered instead, whatever the plugin: RFC 6455 (Sec-WebSocket-Accept from
@@ -31,11 +41,18 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_protocol.h"
+#include "http_log.h"
+#include "http_core.h"
 #include "util_filter.h"
 #include "apr_strings.h"
 #include "apr_base64.h"
 #include "apr_md5.h"
 #include "apr_sha1.h"
+#include "apr_dso.h"
+#include "apr_hash.h"
+#include "apr_thread_mutex.h"
+
+#include "websocket_plugin.h"
 
 #include <stdlib.h>
 
@@ -143,6 +160,30 @@ static int wire_write(wire *w, const void *data, apr_size_t n)
     return 0;
 }
 
+/* A server frame's head (RFC 6455 section 5.2: unmasked) for `first` (FIN and opcode)
+ * and a payload of len bytes, in head[10]; its length. */
+static apr_size_t frame_head(unsigned char *head, int first, apr_uint64_t len)
+{
+    apr_size_t i;
+
+    head[0] = (unsigned char)first;
+    if (len < 126) {
+        head[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len <= 0xFFFF) {
+        head[1] = 126;
+        head[2] = (unsigned char)(len >> 8);
+        head[3] = (unsigned char)len;
+        return 4;
+    }
+    head[1] = 127;
+    for (i = 0; i < 8; i++) {
+        head[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+    }
+    return 10;
+}
+
 /* RFC 6455 section 5.2: echo text, binary and continuation frames as they came (so a
  * fragmented message comes back fragmented), answer pings, answer a close and stop. */
 static void echo_rfc6455(wire *w, apr_pool_t *p)
@@ -152,7 +193,7 @@ static void echo_rfc6455(wire *w, apr_pool_t *p)
 
     for (;;) {
         apr_uint64_t len;
-        apr_size_t i, used = 2;
+        apr_size_t i, used;
         int opcode;
 
         if (wire_read(w, head, 2) != 0) {
@@ -183,23 +224,7 @@ static void echo_rfc6455(wire *w, apr_pool_t *p)
             payload[i] ^= mask[i % 4];
         }
         /* The answer: same FIN and opcode (a ping's is a pong), unmasked. */
-        head[0] = (head[0] & 0x80) | (opcode == 0x9 ? 0xA : opcode);
-        if (len < 126) {
-            head[1] = (unsigned char)len;
-        }
-        else if (len <= 0xFFFF) {
-            head[1] = 126;
-            head[2] = (unsigned char)(len >> 8);
-            head[3] = (unsigned char)len;
-            used = 4;
-        }
-        else {
-            head[1] = 127;
-            for (i = 0; i < 8; i++) {
-                head[2 + i] = (unsigned char)(len >> (56 - 8 * i));
-            }
-            used = 10;
-        }
+        used = frame_head(head, (head[0] & 0x80) | (opcode == 0x9 ? 0xA : opcode), len);
         if (opcode == 0xA) {
             continue;               /* an unsolicited pong needs no answer */
         }
@@ -347,10 +372,253 @@ static int standin_echo(request_rec *r, const char *report)
     return OK;
 }
 
+/* C plugins (STANDIN_PLUGINS=1): as mod_websocket runs them. */
+
+struct _WebSocketState {
+    request_rec *r;
+    wire w;                     /* reads and writes, under the lock */
+    apr_thread_mutex_t *lock;   /* sends come from the plugin's threads too */
+    const char *protocol;
+    int closed;
+};
+
+static request_rec *CALLBACK plugin_request(const WebSocketServer *server)
+{
+    return server->state->r;
+}
+
+static const char *CALLBACK plugin_header_get(const WebSocketServer *server, const char *key)
+{
+    return apr_table_get(server->state->r->headers_in, key);
+}
+
+static void CALLBACK plugin_header_set(const WebSocketServer *server, const char *key,
+                                       const char *value)
+{
+    apr_table_setn(server->state->r->headers_out, apr_pstrdup(server->state->r->pool, key),
+                   apr_pstrdup(server->state->r->pool, value));
+}
+
+/* The offered subprotocols, split at commas. */
+static apr_array_header_t *offered(request_rec *r)
+{
+    apr_array_header_t *list = apr_array_make(r->pool, 4, sizeof(char *));
+    const char *value = apr_table_get(r->headers_in, "Sec-WebSocket-Protocol");
+    char *last, *token, *copy = value != NULL ? apr_pstrdup(r->pool, value) : NULL;
+    for (token = copy ? apr_strtok(copy, ", ", &last) : NULL; token != NULL;
+         token = apr_strtok(NULL, ", ", &last))
+        *(char **)apr_array_push(list) = token;
+    return list;
+}
+
+static size_t CALLBACK plugin_protocol_count(const WebSocketServer *server)
+{
+    return (size_t)offered(server->state->r)->nelts;
+}
+
+static const char *CALLBACK plugin_protocol_index(const WebSocketServer *server,
+                                                  const size_t index)
+{
+    apr_array_header_t *list = offered(server->state->r);
+    return index < (size_t)list->nelts ? ((char **)list->elts)[index] : NULL;
+}
+
+static void CALLBACK plugin_protocol_set(const WebSocketServer *server, const char *protocol)
+{
+    server->state->protocol = protocol ? apr_pstrdup(server->state->r->pool, protocol) : NULL;
+}
+
+static size_t CALLBACK plugin_send(const WebSocketServer *server, const int type,
+                                   const unsigned char *buffer, const size_t buffer_size)
+{
+    struct _WebSocketState *state = server->state;
+    unsigned char head[10];
+    int opcode = type == MESSAGE_TYPE_TEXT ? 0x1 : type == MESSAGE_TYPE_BINARY ? 0x2
+        : type == MESSAGE_TYPE_CLOSE ? 0x8 : type == MESSAGE_TYPE_PING ? 0x9 : 0xA;
+    apr_size_t used = frame_head(head, 0x80 | opcode, buffer_size);
+    size_t sent = 0;
+    apr_thread_mutex_lock(state->lock);
+    if (!state->closed && wire_write(&state->w, head, used) == 0
+            && (buffer_size == 0 || wire_write(&state->w, buffer, buffer_size) == 0))
+        sent = buffer_size;
+    apr_thread_mutex_unlock(state->lock);
+    return sent;
+}
+
+static void CALLBACK plugin_close(const WebSocketServer *server)
+{
+    plugin_send(server, MESSAGE_TYPE_CLOSE, (const unsigned char *)"", 0);
+}
+
+/* Each library once per process; its plugin struct by library and init function. */
+static WebSocketPlugin *load_plugin(request_rec *r, const standin_config *conf)
+{
+    static apr_hash_t *plugins;
+    const char *key = apr_pstrcat(r->pool, conf->plugin, " ", conf->init, NULL);
+    WebSocketPlugin *plugin;
+    apr_dso_handle_t *dso = NULL;
+    apr_dso_handle_sym_t init;
+    apr_pool_t *pool = r->server->process->pool;
+    if (plugins == NULL)
+        plugins = apr_hash_make(pool);
+    plugin = apr_hash_get(plugins, key, APR_HASH_KEY_STRING);
+    if (plugin != NULL)
+        return plugin;
+    if (apr_dso_load(&dso, conf->plugin, pool) != APR_SUCCESS
+            || apr_dso_sym(&init, dso, conf->init) != APR_SUCCESS) {
+        char reason[256];
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "cannot load %s: %s", conf->plugin,
+                      apr_dso_error(dso, reason, sizeof(reason)));
+        return NULL;
+    }
+    plugin = ((WebSocketPlugin *(*)(void))init)();
+    if (plugin != NULL)
+        apr_hash_set(plugins, apr_pstrdup(pool, key), APR_HASH_KEY_STRING, plugin);
+    return plugin;
+}
+
+/* One client frame (masked) read whole: 1, or 0 when the connection ends or misbehaves. */
+static int frame_read(wire *w, unsigned char *head, unsigned char *mask, unsigned char *ext,
+                      unsigned char *payload, apr_uint64_t *length)
+{
+    apr_uint64_t len;
+    apr_size_t i, size;
+    if (wire_read(w, head, 2) != 0 || !(head[1] & 0x80))
+        return 0;
+    len = head[1] & 0x7F;
+    if (len == 126 || len == 127) {
+        size = len == 126 ? 2 : 8;
+        if (wire_read(w, ext, size) != 0)
+            return 0;
+        for (len = 0, i = 0; i < size; i++)
+            len = (len << 8) | ext[i];
+    }
+    if (len > ECHO_MAX || wire_read(w, mask, 4) != 0
+            || wire_read(w, payload, (apr_size_t)len) != 0)
+        return 0;
+    *length = len;
+    return 1;
+}
+
+/* Whether a frame's first byte can be read now, the lock held (httpd's filters are not
+   for two threads at once: the connection is read and written under the lock, as the
+   module does); otherwise the socket is waited on without it, a little at a time. */
+static int frame_waiting(struct _WebSocketState *state, apr_pollfd_t *socket)
+{
+    apr_int32_t ready;
+    apr_status_t status;
+    apr_thread_mutex_lock(state->lock);
+    apr_brigade_cleanup(state->w.bb);
+    status = ap_get_brigade(state->w.c->input_filters, state->w.bb, AP_MODE_SPECULATIVE,
+                            APR_NONBLOCK_READ, 1);
+    if (status == APR_SUCCESS && !APR_BRIGADE_EMPTY(state->w.bb))
+        return 1;
+    apr_thread_mutex_unlock(state->lock);
+    if (status != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(status))
+        return -1;
+    apr_poll(socket, 1, &ready, apr_time_from_msec(20));
+    return 0;
+}
+
+/* Frames until a close or the connection's end: messages to on_message, pings answered. */
+static void plugin_frames(WebSocketServer *server, WebSocketPlugin *plugin, void *private)
+{
+    unsigned char *payload = apr_palloc(server->state->r->pool, ECHO_MAX + 1);
+    unsigned char head[2], mask[4], ext[8];
+    apr_pollfd_t socket = {0};
+    socket.p = server->state->r->pool;
+    socket.desc_type = APR_POLL_SOCKET;
+    socket.reqevents = APR_POLLIN;
+    socket.desc.s = ap_get_conn_socket(server->state->r->connection);
+    for (;;) {
+        apr_uint64_t len, i;
+        int opcode, waiting = frame_waiting(server->state, &socket), whole;
+        if (waiting < 0)
+            return;
+        if (waiting == 0)
+            continue;
+        /* the frame's bytes follow its first: read whole under the lock */
+        whole = frame_read(&server->state->w, head, mask, ext, payload, &len);
+        apr_thread_mutex_unlock(server->state->lock);
+        if (!whole)
+            return;
+        opcode = head[0] & 0x0F;
+        for (i = 0; i < len; i++)
+            payload[i] ^= mask[i % 4];
+        payload[len] = '\0';
+        if (opcode == 0x8) {
+            plugin_send(server, MESSAGE_TYPE_CLOSE, payload, len >= 2 ? 2 : 0);
+            return;
+        }
+        if (opcode == 0x9)
+            plugin_send(server, MESSAGE_TYPE_PONG, payload, (size_t)len);
+        else if (opcode == 0x1 || opcode == 0x2)
+            plugin->on_message(private, server, opcode == 0x1 ? MESSAGE_TYPE_TEXT
+                               : MESSAGE_TYPE_BINARY, payload, (size_t)len);
+    }
+}
+
+static int standin_plugin(request_rec *r, const standin_config *conf)
+{
+    const char *key = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
+    WebSocketPlugin *plugin = load_plugin(r, conf);
+    struct _WebSocketState *state = apr_pcalloc(r->pool, sizeof(*state));
+    WebSocketServer *server = apr_pcalloc(r->pool, sizeof(*server));
+    unsigned char sha1[APR_SHA1_DIGESTSIZE];
+    char *accept;
+    apr_sha1_ctx_t ctx;
+    void *private;
+    if (plugin == NULL)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    if (key == NULL || !header_has_token(r, "Upgrade", "websocket"))
+        return HTTP_BAD_REQUEST;
+    state->r = r;
+    state->w.c = r->connection;
+    state->w.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    apr_thread_mutex_create(&state->lock, APR_THREAD_MUTEX_DEFAULT, r->pool);
+    *server = (WebSocketServer){sizeof(WebSocketServer), WEBSOCKET_SERVER_VERSION_1, state,
+                                plugin_request, plugin_header_get, plugin_header_set,
+                                plugin_protocol_count, plugin_protocol_index,
+                                plugin_protocol_set, plugin_send, plugin_close};
+    /* as the module: on_connect holds the lock, so that the plugin's threads send only
+       once the 101 is out */
+    apr_thread_mutex_lock(state->lock);
+    private = plugin->on_connect != NULL ? plugin->on_connect(server) : NULL;
+    if (plugin->on_connect != NULL && private == NULL) {
+        apr_thread_mutex_unlock(state->lock);
+        return HTTP_FORBIDDEN;
+    }
+    apr_sha1_init(&ctx);
+    apr_sha1_update(&ctx, key, (unsigned int)strlen(key));
+    apr_sha1_update(&ctx, RFC6455_GUID, (unsigned int)strlen(RFC6455_GUID));
+    apr_sha1_final(sha1, &ctx);
+    accept = apr_palloc(r->pool, apr_base64_encode_len(sizeof(sha1)));
+    apr_base64_encode(accept, (const char *)sha1, sizeof(sha1));
+    r->status = HTTP_SWITCHING_PROTOCOLS;
+    r->status_line = ap_get_status_line(r->status);
+    apr_table_setn(r->headers_out, "Upgrade", "websocket");
+    apr_table_setn(r->headers_out, "Connection", "Upgrade");
+    apr_table_setn(r->headers_out, "Sec-WebSocket-Accept", accept);
+    if (state->protocol != NULL)
+        apr_table_setn(r->headers_out, "Sec-WebSocket-Protocol", state->protocol);
+    ap_send_interim_response(r, 1);
+    apr_thread_mutex_unlock(state->lock);
+    plugin_frames(server, plugin, private);
+    apr_thread_mutex_lock(state->lock);
+    state->closed = 1;
+    apr_thread_mutex_unlock(state->lock);
+    if (plugin->on_disconnect != NULL)
+        plugin->on_disconnect(private, server);
+    r->connection->keepalive = AP_CONN_CLOSE;
+    r->connection->aborted = 1;
+    return OK;
+}
+
 static int standin_handler(request_rec *r)
 {
     standin_config *conf = ap_get_module_config(r->per_dir_config, &websocket_module);
     const char *echo = getenv("STANDIN_ECHO");
+    const char *plugins = getenv("STANDIN_PLUGINS");
     const char *report;
 
     if (r->handler == NULL || strcmp(r->handler, "websocket-handler") != 0
@@ -360,6 +628,10 @@ static int standin_handler(request_rec *r)
     report = apr_psprintf(r->pool, "%s %s %" APR_INT64_T_FMT " %s", conf->plugin,
                           conf->init, conf->max_message_size,
                           conf->support_draft75 ? "on" : "off");
+    if (plugins != NULL && strcmp(plugins, "1") == 0
+            && ap_strcmp_match(conf->plugin, "*.so") == 0) {
+        return standin_plugin(r, conf);
+    }
     if (echo != NULL && strcmp(echo, "1") == 0) {
         int done = standin_echo(r, report);
 

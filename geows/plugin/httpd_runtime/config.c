@@ -1,13 +1,12 @@
 /*
  * A plugin module's configuration calls: the ap_set_*_slot family its command_rec
  * table names, module configuration vectors, and hook registration, which is
- * accepted and counted (geows runs none of httpd's hooks: docs/reference/c-plugins.md).
+ * accepted and counted; a plugin module's post_config and child_init hooks are kept and
+ * run once its directives are read (docs/reference/c-plugins.md), no other hook runs.
  */
 
 #include "runtime.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,13 +45,13 @@ AP_DECLARE_NONSTD(const char *) ap_set_string_slot_lower(cmd_parms *cmd, void *s
 AP_DECLARE_NONSTD(const char *) ap_set_int_slot(cmd_parms *cmd, void *struct_ptr,
                                                 const char *arg)
 {
+    /* as httpd: strtol's value is stored even when the word is refused */
     char *end;
-    long value;
-    errno = 0;
-    value = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || errno != 0 || value < INT_MIN || value > INT_MAX)
-        return apr_psprintf(cmd->pool, "%s takes an integer, not '%s'", directive(cmd), arg);
-    *SLOT(int, cmd, struct_ptr) = (int)value;
+    *SLOT(int, cmd, struct_ptr) = (int)strtol(arg, &end, 10);
+    if (*arg == '\0' || *end != '\0')
+        return apr_psprintf(cmd->pool, "Invalid value for directive %s, expected integer",
+                            cmd->directive != NULL ? cmd->directive->directive
+                                                   : directive(cmd));
     return NULL;
 }
 
@@ -74,7 +73,7 @@ AP_DECLARE_NONSTD(const char *) ap_set_file_slot(cmd_parms *cmd, void *struct_pt
 {
     const char *path = ap_server_root_relative(cmd->pool, arg);
     if (path == NULL)
-        return apr_psprintf(cmd->pool, "%s: invalid file path '%s'", directive(cmd), arg);
+        return apr_psprintf(cmd->pool, "%s: Invalid file path '%s'", directive(cmd), arg);
     *SLOT(const char *, cmd, struct_ptr) = path;
     return NULL;
 }
@@ -143,12 +142,74 @@ int geows_hook_count(const char *name)
     return count;
 }
 
+/* The post_config and child_init hooks a plugin module's register_hooks registers:
+   run (geows_run_module_hooks) once its directives are read; every other hook, and
+   these registered by a plugin that is no module, are only recorded. */
+#define KEPT_HOOKS 32
+
+typedef struct {
+    void (*function)(void);
+    int order;
+} kept_hook;
+
+int geows_registering_module;
+static kept_hook post_configs[KEPT_HOOKS], child_inits[KEPT_HOOKS];
+static int post_config_count, child_init_count;
+
+/* In nOrder's order, and in registration order for equal ones, as httpd sorts them. */
+static void keep(kept_hook *hooks, int *count, void (*function)(void), int order)
+{
+    int at = *count;
+    if (*count == KEPT_HOOKS)
+        return;
+    while (at > 0 && hooks[at - 1].order > order) {
+        hooks[at] = hooks[at - 1];
+        at--;
+    }
+    hooks[at].function = function;
+    hooks[at].order = order;
+    (*count)++;
+}
+
+static void record_module_hook(int hook, void (*function)(void), int order)
+{
+    if (!geows_registering_module || (hook != HOOK_post_config && hook != HOOK_child_init)) {
+        record_hook(hook);
+        return;
+    }
+    if (hook == HOOK_post_config)
+        keep(post_configs, &post_config_count, function, order);
+    else
+        keep(child_inits, &child_init_count, function, order);
+}
+
+const char *geows_run_module_hooks(void)
+{
+    apr_pool_t *ptemp;
+    int i, status;
+    if (apr_pool_create(&ptemp, geows_pconf) != APR_SUCCESS)
+        return "APR could not make the post_config hooks' temporary pool";
+    for (i = 0; i < post_config_count; i++) {
+        status = ((ap_HOOK_post_config_t *)post_configs[i].function)(
+            geows_pconf, geows_pconf, ptemp, geows_main_server);
+        if (status != OK && status != DECLINED) {
+            apr_pool_destroy(ptemp);
+            return apr_psprintf(geows_pconf, "a plugin module's post_config hook returned "
+                                "%d: configuration failed", status);
+        }
+    }
+    apr_pool_destroy(ptemp);
+    for (i = 0; i < child_init_count; i++)
+        ((ap_HOOK_child_init_t *)child_inits[i].function)(geows_pconf, geows_main_server);
+    return NULL;
+}
+
 #define GEOWS_HOOK(name) \
     AP_DECLARE(void) ap_hook_##name(ap_HOOK_##name##_t *pf, const char *const *aszPre, \
                                     const char *const *aszSucc, int nOrder) \
     { \
-        (void)pf; (void)aszPre; (void)aszSucc; (void)nOrder; \
-        record_hook(HOOK_##name); \
+        (void)aszPre; (void)aszSucc; \
+        record_module_hook(HOOK_##name, (void (*)(void))pf, nOrder); \
     }
 #include "hooks.def"
 #undef GEOWS_HOOK

@@ -26,8 +26,9 @@ static const char *source_name(const char *file)
     return slash != NULL ? slash + 1 : file;
 }
 
-static void log_line(const char *file, int line, int level, apr_status_t status,
-                     const char *client_ip, const apr_sockaddr_t *client_addr,
+static void log_line(const char *file, int line, int module_index, int level,
+                     apr_status_t status, const char *client_ip,
+                     const apr_sockaddr_t *client_addr,
                      const request_rec *r, const char *fmt, va_list args)
 {
     char text[LINE_MAX_BYTES];
@@ -52,19 +53,18 @@ static void log_line(const char *file, int line, int level, apr_status_t status,
     if (r != NULL && (referer = apr_table_get(r->headers_in, "Referer")) != NULL
             && used < sizeof(text))
         snprintf(text + used, sizeof(text) - used, ", referer: %s", referer);
-    /* No module name: geows registers no plugin module yet, and httpd prints a line
-       of a module it does not know (APLOG_NO_MODULE) as [:level]. */
-    geows_log_to(level, "", text);
+    /* A plugin module's short name ([foo:level]); "" for a module httpd does not know
+       (APLOG_NO_MODULE, or a plugin that is no module), which it prints as [:level]. */
+    geows_log_to(level, geows_module_short_name(module_index), text);
 }
 
 AP_DECLARE(void) ap_log_error_(const char *file, int line, int module_index, int level,
                                apr_status_t status, const server_rec *s, const char *fmt, ...)
 {
     va_list args;
-    (void)module_index;
     (void)s;
     va_start(args, fmt);
-    log_line(file, line, level, status, NULL, NULL, NULL, fmt, args);
+    log_line(file, line, module_index, level, status, NULL, NULL, NULL, fmt, args);
     va_end(args);
 }
 
@@ -72,10 +72,9 @@ AP_DECLARE(void) ap_log_perror_(const char *file, int line, int module_index, in
                                 apr_status_t status, apr_pool_t *p, const char *fmt, ...)
 {
     va_list args;
-    (void)module_index;
     (void)p;
     va_start(args, fmt);
-    log_line(file, line, level, status, NULL, NULL, NULL, fmt, args);
+    log_line(file, line, module_index, level, status, NULL, NULL, NULL, fmt, args);
     va_end(args);
 }
 
@@ -83,12 +82,12 @@ AP_DECLARE(void) ap_log_rerror_(const char *file, int line, int module_index, in
                                 apr_status_t status, const request_rec *r, const char *fmt, ...)
 {
     va_list args;
-    (void)module_index;
     va_start(args, fmt);
     if (r != NULL)
-        log_line(file, line, level, status, r->useragent_ip, r->useragent_addr, r, fmt, args);
+        log_line(file, line, module_index, level, status, r->useragent_ip,
+                 r->useragent_addr, r, fmt, args);
     else  /* a plugin's bug, logged rather than crashed on */
-        log_line(file, line, level, status, NULL, NULL, NULL, fmt, args);
+        log_line(file, line, module_index, level, status, NULL, NULL, NULL, fmt, args);
     va_end(args);
 }
 
@@ -96,9 +95,8 @@ AP_DECLARE(void) ap_log_cerror_(const char *file, int line, int module_index, in
                                 apr_status_t status, const conn_rec *c, const char *fmt, ...)
 {
     va_list args;
-    (void)module_index;
     va_start(args, fmt);
-    log_line(file, line, level, status, c != NULL ? c->client_ip : NULL,
+    log_line(file, line, module_index, level, status, c != NULL ? c->client_ip : NULL,
              c != NULL ? c->client_addr : NULL, NULL, fmt, args);
     va_end(args);
 }
@@ -108,10 +106,9 @@ AP_DECLARE(void) ap_log_cserror_(const char *file, int line, int module_index, i
                                  const char *fmt, ...)
 {
     va_list args;
-    (void)module_index;
     (void)s;
     va_start(args, fmt);
-    log_line(file, line, level, status, c != NULL ? c->client_ip : NULL,
+    log_line(file, line, module_index, level, status, c != NULL ? c->client_ip : NULL,
              c != NULL ? c->client_addr : NULL, NULL, fmt, args);
     va_end(args);
 }

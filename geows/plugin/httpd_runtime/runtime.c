@@ -23,14 +23,10 @@ geows_log_sink geows_log_to = NULL;
 apr_pool_t *geows_pconf = NULL;
 server_rec *geows_main_server = NULL;
 
-/* Room for every plugin module's slot in a configuration vector; a module whose
-   module_index is still -1 (never registered) reads the slot before the first, NULL. */
-#define GEOWS_MODULE_SLOTS 64
-
 static process_rec *process;
 static apr_uint32_t next_connection_id;
 
-static struct ap_conf_vector_t *empty_vector(apr_pool_t *pool)
+ap_conf_vector_t *geows_empty_vector(apr_pool_t *pool)
 {
     void **slots = apr_pcalloc(pool, (GEOWS_MODULE_SLOTS + 1) * sizeof(void *));
     return (struct ap_conf_vector_t *)(slots + 1);
@@ -79,8 +75,8 @@ server_rec *geows_server_new(const geows_server_facts *facts)
     s->log.level = facts->log_level;
     s->timeout = facts->timeout;
     s->keep_alive_timeout = facts->timeout;
-    s->module_config = empty_vector(geows_pconf);
-    s->lookup_defaults = empty_vector(geows_pconf);
+    s->module_config = geows_empty_vector(geows_pconf);
+    s->lookup_defaults = geows_empty_vector(geows_pconf);
     s->names = apr_array_make(geows_pconf, 1, sizeof(char *));
     s->wild_names = apr_array_make(geows_pconf, 1, sizeof(char *));
     s->limit_req_line = DEFAULT_LIMIT_REQUEST_LINE;
@@ -126,7 +122,7 @@ static conn_rec *connection(server_rec *server, const geows_request_facts *facts
     c->local_ip = apr_pstrdup(pool, facts->local_ip);
     c->local_addr = address(pool, facts->local_ip, facts->local_port);
     c->id = (long)apr_atomic_inc32(&next_connection_id);
-    c->conn_config = empty_vector(pool);
+    c->conn_config = geows_empty_vector(pool);
     c->notes = apr_table_make(pool, 4);
     c->bucket_alloc = apr_bucket_alloc_create(pool);
     c->keepalive = AP_CONN_CLOSE;  /* the connection becomes a WebSocket */
@@ -209,8 +205,8 @@ request_rec *geows_request_new(server_rec *server, const geows_request_facts *fa
     r->notes = apr_table_make(pool, 4);
     r->trailers_in = apr_table_make(pool, 1);
     r->trailers_out = apr_table_make(pool, 1);
-    r->per_dir_config = empty_vector(pool);
-    r->request_config = empty_vector(pool);
+    r->per_dir_config = geows_empty_vector(pool);
+    r->request_config = geows_empty_vector(pool);
     return r;
 }
 

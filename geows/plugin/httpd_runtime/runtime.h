@@ -72,6 +72,29 @@ void geows_crash_plugin(const char *path, const char *serving);
 /* The plugin init function running now (the crash line names it: "FILE:LINE:
    WebSocketHandler: init() in PATH"), or NULL once it returned. */
 void geows_crash_loading(const char *init);
+/* Plugin modules (modules.c): registered, their directives evaluated, their configs
+   merged. */
+#define GEOWS_DIRECTIVE_DONE 0
+#define GEOWS_DIRECTIVE_UNKNOWN 1
+#define GEOWS_DIRECTIVE_REFUSED 2
+const char *geows_module_add(module *m, const char *identifier, const char *file);
+int geows_module_directive(const char *name, const char *args, const char *file, int line,
+                           const char *section, int in_directory, const char *path,
+                           server_rec *server, ap_conf_vector_t *vector, const char **message);
+ap_conf_vector_t *geows_section_vector(void);
+void geows_modules_fixup(void);
+void geows_request_merge(request_rec *r, ap_conf_vector_t *const *sections, int count);
+const char *geows_module_short_name(int module_index);
+/* While a plugin module's register_hooks runs (config.c keeps its post_config and
+   child_init hooks); then, once every directive is read, they are run: NULL, or why
+   the configuration failed. */
+extern int geows_registering_module;
+const char *geows_run_module_hooks(void);
+
+/* Room for every plugin module's slot in a configuration vector; a module whose
+   module_index is still -1 (never registered) reads the slot before the first, NULL. */
+#define GEOWS_MODULE_SLOTS 64
+ap_conf_vector_t *geows_empty_vector(apr_pool_t *pool);
 
 /* Shared between the runtime's sources. */
 extern geows_log_sink geows_log_to;
