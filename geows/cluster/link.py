@@ -349,12 +349,13 @@ class Link:
                             "here up to seq %d): Redis restarted or lost its data; what it "
                             "kept of the old one was delivered first", name, decision.new,
                             decision.old, decision.old_last)
-        figures.epoch, figures.last_seq = order.epoch, order.last
 
     def _deliver(self, name: str, decision: Deliver) -> None:
         room, type, data = decision.entry.message
         count = self.host.deliver_relayed(name, type, data, room)
         figures = self._figures.locations[name]
+        # Together, so that the status page never shows one ahead of the other.
+        figures.epoch, figures.last_seq = decision.entry.epoch, decision.entry.seq
         figures.delivered += 1
         figures.repaired += decision.repaired
         waiter = self._waiting.get(decision.entry.id)
