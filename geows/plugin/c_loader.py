@@ -35,6 +35,7 @@ How a C plugin runs here:
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
 import logging
 import os
@@ -173,7 +174,7 @@ class _Connection:
         self.struct = _ConnectionStruct(_GeowsServerStruct(
             _ServerStruct(ctypes.sizeof(_GeowsServerStruct), SERVER_VERSION, self.key,
                           *_SERVER_CALLBACKS), *_GEOWS_CALLBACKS),
-            self.deliver if plugin.inline else None)
+            functools.partial(_send, self) if plugin.inline else None)
         self.address = ctypes.addressof(self.struct)
         self.private: int | None = None
         # One C call at a time per connection, even if its greenlet is killed
@@ -188,15 +189,6 @@ class _Connection:
         """Call into the plugin, in a pool thread."""
         with self.lock:
             return function(*args)
-
-    def deliver(self, type: int, data: bytes) -> int:
-        """send() from C during an inline on_message: called by geows.plugin._c_inline
-        with a message it checked (its type, TEXT's UTF-8), without ctypes."""
-        try:
-            return _send(self, type, data)
-        except BaseException:
-            _log_failure(self, "send")
-            return 0
 
     def c_string(self, text: str) -> int:
         """The address of a NUL-terminated copy of text, kept until the end."""
@@ -259,14 +251,15 @@ class CPlugin:
 
     def on_message(self, connection: _Connection, server: WebSocketServer, type: int,
                    data: str | bytes) -> None:
-        payload = data.encode("utf-8") if isinstance(data, str) else data
-        if self.inline and _c_inline is not None:  # no ctypes on the way there and back
-            start = perf_counter()
-            with connection.lock:
-                _c_inline.on_message(self._on_message_address, connection.private or 0,
-                                     connection.address, type, payload)
-            self._timed(start)
+        if self.inline and _c_inline is not None:
+            # No ctypes on the way there and back, and no lock: the connection's greenlet
+            # makes its calls one after the other, on this thread.
+            held = _c_inline.on_message(self._on_message_address, connection.private or 0,
+                                        connection.address, type, data)
+            if held > limits.C_INLINE_HOLD:
+                self._held(held)
             return
+        payload = data.encode("utf-8") if isinstance(data, str) else data
         # A copy C may write to, NUL-terminated for plugins that treat text as a string.
         buffer = ctypes.create_string_buffer(payload, len(payload) + 1)
         self._call(connection, self._on_message, connection.private, connection.address, type,
@@ -288,16 +281,17 @@ class CPlugin:
         try:
             return connection.call(function, *args)
         finally:
-            self._timed(start)
+            held = perf_counter() - start
+            if held > limits.C_INLINE_HOLD:
+                self._held(held)
 
-    def _timed(self, start: float) -> None:
-        """After an inline call: one that held the event loop too long sends the plugin's
-        later calls to threads."""
-        held = perf_counter() - start
-        if held > limits.C_INLINE_HOLD:
+    def _held(self, seconds: float) -> None:
+        """An inline call held the event loop too long: the plugin's later calls go to
+        threads."""
+        if self.inline:
             self.inline = False
             log.warning("C plugin %s held the event loop for %.2f s in one call: its "
-                        "callbacks run in threads from now on", self.path, held)
+                        "callbacks run in threads from now on", self.path, seconds)
 
     def on_broadcast_gap(self, location: str, first: int, last: int) -> None:
         if self._on_gap is not None:
@@ -504,13 +498,18 @@ def send(connection: _Connection, type: int, buffer: int | None, size: int) -> i
     return _send(connection, type, _message("send", type, buffer, size))
 
 
-def _send(connection: _Connection, type: int, data: bytes) -> int:
+def _send(connection: _Connection, type: int, data: str | bytes) -> int:
+    """send() to the connection: 0 when it is not open, what else went wrong logged. What
+    geows.plugin._c_inline hands an inline call's sends to (a checked str or bytes)."""
     try:
         return connection.handle.send(type, data)
     except ConnectionClosed:
         return 0  # the peer may leave at any time: not the plugin's fault
     except ValueError as exc:  # not open yet: the handshake is still being answered
         log.info("%s: send() refused: %s", connection, exc)
+        return 0
+    except BaseException:
+        _log_failure(connection, "send")
         return 0
 
 

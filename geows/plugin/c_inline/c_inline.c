@@ -16,6 +16,7 @@
 #include <Python.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef size_t (*send_function)(const void *server, int type, const unsigned char *buffer,
                                 size_t size);
@@ -31,34 +32,33 @@ static int known_type(int type)
     return type == 0 || type == 128 || type == 255 || type == 256 || type == 257;
 }
 
-/* Whether TEXT is UTF-8, as geows checks it; nothing raised */
-static int utf8(const unsigned char *buffer, size_t size)
-{
-    PyObject *text = PyUnicode_DecodeUTF8((const char *)buffer, (Py_ssize_t)size, "strict");
-
-    if (text == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
-    Py_DECREF(text);
-    return 1;
-}
-
 static size_t inline_send(const void *server, int type, const unsigned char *buffer,
                           size_t size)
 {
-    PyObject *deliver, *result;
+    PyObject *deliver, *args[2], *result;
     size_t sent;
 
     if (server == NULL || !PyGILState_Check())
         return fallback(server, type, buffer, size);
     deliver = *(PyObject *const *)((const char *)server + deliver_offset);
-    /* what is wrong goes to the callback, which says so */
-    if (deliver == NULL || deliver == Py_None || (buffer == NULL && size) || !known_type(type)
-        || (type == 0 && !utf8(buffer, size)))
+    if (deliver == NULL || deliver == Py_None || (buffer == NULL && size) || !known_type(type))
+        return fallback(server, type, buffer, size);  /* it says what is wrong */
+    /* TEXT as the str a Python plugin sends: UTF-8 checked once, here */
+    args[1] = type == 0 ? PyUnicode_DecodeUTF8((const char *)buffer, (Py_ssize_t)size, "strict")
+                        : PyBytes_FromStringAndSize((const char *)buffer, (Py_ssize_t)size);
+    if (args[1] == NULL) {
+        PyErr_Clear();
         return fallback(server, type, buffer, size);
-    result = PyObject_CallFunction(deliver, "iy#", type, (const char *)buffer,
-                                   (Py_ssize_t)size);
+    }
+    args[0] = PyLong_FromLong(type);
+    if (args[0] == NULL) {
+        Py_DECREF(args[1]);
+        PyErr_WriteUnraisable(deliver);
+        return 0;
+    }
+    result = PyObject_Vectorcall(deliver, args, 2, NULL);
+    Py_DECREF(args[0]);
+    Py_DECREF(args[1]);
     if (result == NULL) {  /* deliver() catches what it can: this is a bug of geows' */
         PyErr_WriteUnraisable(deliver);
         return 0;
@@ -86,8 +86,17 @@ static PyObject *setup(PyObject *module, PyObject *args)
     return PyLong_FromVoidPtr((void *)inline_send);
 }
 
-/* on_message(function, private, server, type, data): the plugin's on_message with a
- * NUL-terminated copy of data it may write to, as mod_websocket gave it */
+static double now(void)
+{
+    struct timespec at;
+
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    return (double)at.tv_sec + (double)at.tv_nsec / 1e9;
+}
+
+/* on_message(function, private, server, type, data) -> the seconds it took: the plugin's
+ * on_message with a NUL-terminated copy of data (bytes, or a str as UTF-8) it may write
+ * to, as mod_websocket gave it */
 static PyObject *on_message(PyObject *module, PyObject *args)
 {
     unsigned long long function, private_data, server;
@@ -95,9 +104,10 @@ static PyObject *on_message(PyObject *module, PyObject *args)
     const char *data;
     Py_ssize_t size;
     unsigned char *copy;
+    double start;
 
     (void)module;
-    if (!PyArg_ParseTuple(args, "KKKiy#", &function, &private_data, &server, &type, &data,
+    if (!PyArg_ParseTuple(args, "KKKis#", &function, &private_data, &server, &type, &data,
                           &size))
         return NULL;
     copy = malloc((size_t)size + 1);
@@ -105,19 +115,21 @@ static PyObject *on_message(PyObject *module, PyObject *args)
         return PyErr_NoMemory();
     memcpy(copy, data, (size_t)size);
     copy[size] = '\0';
+    start = now();
     ((on_message_function)(uintptr_t)function)((void *)(uintptr_t)private_data,
                                                 (const void *)(uintptr_t)server, type, copy,
                                                 (size_t)size);
+    start = now() - start;
     free(copy);
     if (PyErr_Occurred())
         return NULL;
-    Py_RETURN_NONE;
+    return PyFloat_FromDouble(start);
 }
 
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS, "setup(fallback, deliver_offset) -> inline send's address"},
     {"on_message", on_message, METH_VARARGS,
-     "on_message(function, private, server, type, data): call it on this thread"},
+     "on_message(function, private, server, type, data) -> seconds: call it on this thread"},
     {NULL, NULL, 0, NULL},
 };
 
