@@ -567,10 +567,12 @@ def report(info: dict, rows: dict, args, pin_note: str) -> str:
         tgt = "-" if target is None else (f">= {target}x" if higher else f"<= {target}")
         lines.append(f"| {label} | {shown} | {tgt} | {verdict} |")
 
-    for w in ("pingpong", "pipelined"):
-        ratio_line(f"geows C echo {w} / geows Python echo {w} (RFC 6455)",
-                   ratio(get(rows, "geows-c-rfc6455", w, "msgs_per_s"),
-                         get(rows, "geows-rfc6455", w, "msgs_per_s")), TARGET_C_VS_PYTHON)
+    for at in ("", *([f"@{args.against}"] if args.against else [])):
+        for w in ("pingpong", "pipelined"):
+            ratio_line(f"geows C echo {w} / geows Python echo {w} (RFC 6455){at}",
+                       ratio(get(rows, f"geows-c-rfc6455{at}", w, "msgs_per_s"),
+                             get(rows, f"geows-rfc6455{at}", w, "msgs_per_s")),
+                       TARGET_C_VS_PYTHON, info_only=bool(at))
     tcp_pp = get(rows, "gevent-tcp", "pingpong", "msgs_per_s")
     ws_pl = get(rows, "websockets", "pipelined", "msgs_per_s")
     for proto in ("rfc6455", "hixie76"):
@@ -683,7 +685,7 @@ def main(argv=None) -> int:
         log(f"warning: RLIMIT_NOFILE is {nofile}; {args.idle_conns} idle connections may fail")
 
     build_loadgen()
-    if any(ROWS[name][0] == "geows-c" for name in args.servers):
+    if any(ROWS[name.partition("@")[0]][0] == "geows-c" for name in args.servers):
         for tree in {REPO, Path(getattr(args, "against_tree", REPO))}:
             subprocess.run(["make", "-C", str(tree / "plugins" / "c"), "-s"], check=True)
     cpus = sorted(os.sched_getaffinity(0))
