@@ -119,7 +119,8 @@ class _GeowsServerStruct(ctypes.Structure):
 
 class _ConnectionStruct(ctypes.Structure):
     """What a connection's server pointer points at: the GeowsServer C sees, then (unknown
-    to C) the deliver() geows.plugin._c_inline hands an inline call's sends to."""
+    to C) `deliver`, the connection's _send, to which geows.plugin._c_inline hands an
+    inline call's sends (None: they go to the send callback)."""
 
     _fields_ = [("geows", _GeowsServerStruct), ("deliver", ctypes.py_object)]
 
@@ -200,7 +201,7 @@ class _Connection:
 
     def end(self) -> None:
         _live.pop(self.key, None)
-        self.struct.deliver = None  # the cycle through its bound method
+        self.struct.deliver = None  # the cycle through its _send
         # Its pools go unless a C call still runs (its greenlet was killed at shutdown):
         # then they are left to the process's end rather than freed under the plugin.
         if self.lock.acquire(blocking=False):
@@ -468,15 +469,11 @@ def protocol_set(connection: _Connection, protocol: bytes | None) -> None:
 
 def _message(call: str, type: int, buffer: int | None, size: int) -> bytes:
     """The message C passes to send() or broadcast(), checked (_Misuse)."""
-    if buffer is None and size:
-        raise _Misuse(f"{call}() with a NULL buffer of size {size}")
-    return _checked(call, type, ctypes.string_at(buffer, size) if size else b"")
-
-
-def _checked(call: str, type: int, data: bytes) -> bytes:
-    """A message's type, and TEXT's UTF-8, checked (_Misuse)."""
     if type not in MESSAGE_TYPES:
         raise _Misuse(f"{call}() with unknown message type {type}")
+    if buffer is None and size:
+        raise _Misuse(f"{call}() with a NULL buffer of size {size}")
+    data = ctypes.string_at(buffer, size) if size else b""
     if type == TEXT:
         try:
             data.decode("utf-8")
