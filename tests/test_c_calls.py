@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 from geows import limits
 from tests.geows_process import GeowsProcess
 from tests.test_blocking_plugins import round_trip_all
-from tests.test_c_plugins import CC, CFLAGS, SHIPPED, TEST_SOURCES, build_httpd_runtime
+from tests.test_c_plugins import CC, CFLAGS, SHIPPED, TEST_SOURCES, build_httpd_runtime, url
 
 CONFIG = """
 Listen 127.0.0.1:@PORT@
@@ -63,10 +63,6 @@ def geows(build_dir: Path) -> Iterator[GeowsProcess]:
     server = GeowsProcess(CONFIG, server_root=build_dir)
     yield server
     server.stop()
-
-
-def url(server: GeowsProcess, path: str) -> str:
-    return f"ws://127.0.0.1:{server.port}{path}"
 
 
 def test_each_library_is_called_where_its_imports_allow(geows: GeowsProcess) -> None:
