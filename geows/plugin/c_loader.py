@@ -14,8 +14,9 @@ How a C plugin runs here:
   waits: C cannot be monkeypatched, and a plugin that blocks (a sleep, a socket, a
   mutex held across send while another connection's call wants it) would stop every
   connection, or deadlock the hub, where Apache gave each connection a thread of its
-  own. An inline call that held the loop over limits.C_INLINE_HOLD sends the plugin's
-  later calls to threads;
+  own. An inline call that computed for over limits.C_INLINE_HOLD (the thread's CPU
+  time: a call preempted on a busy machine held nothing) sends the plugin's later
+  calls to threads;
 - each connection gets a WebSocketServer struct whose `state` field is a key
   into `_live`; the server callbacks are created once, here, and look the
   connection up by that key. The struct lives until on_disconnect returns
@@ -41,7 +42,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from time import perf_counter
+from time import thread_time
 from typing import Any
 
 from gevent import monkey
@@ -275,23 +276,24 @@ class CPlugin:
             connection.end()
 
     def _call(self, connection: _Connection, function: Callable[..., Any], *args: Any) -> Any:
-        """One callback: inline on the event loop, timed, or in a pool thread."""
+        """One callback: inline on the event loop, its CPU time measured, or in a pool
+        thread."""
         if not self.inline:
             return run_in_thread(connection.call, function, *args)
-        start = perf_counter()
+        start = thread_time()
         try:
             return connection.call(function, *args)
         finally:
-            held = perf_counter() - start
+            held = thread_time() - start
             if held > limits.C_INLINE_HOLD:
                 self._held(held)
 
     def _held(self, seconds: float) -> None:
-        """An inline call held the event loop too long: the plugin's later calls go to
-        threads."""
+        """An inline call computed too long on the event loop's thread: the plugin's later
+        calls go to threads."""
         if self.inline:
             self.inline = False
-            log.warning("C plugin %s held the event loop for %.2f s in one call: its "
+            log.warning("C plugin %s held the event loop for %.2f s of CPU in one call: its "
                         "callbacks run in threads from now on", self.path, seconds)
 
     def on_broadcast_gap(self, location: str, first: int, last: int) -> None:
