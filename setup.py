@@ -1,8 +1,9 @@
-"""The optional C part of geows: its httpd runtime for C plugins
+"""The optional C parts of geows: its httpd runtime for C plugins
 (geows/plugin/httpd_runtime), built against httpd 2.4's and APR's headers (Debian:
 apache2-dev, libapr1-dev, libaprutil1-dev) and linked with libapr-1 and libaprutil-1.
 Without them `pip install .` still installs geows, warning that the runtime was not
 built; a C plugin that needs it is then refused, naming the packages (README, C plugins).
+And geows.plugin._c_inline, the fast path of C plugins' calls on the event loop.
 Everything else about the package is in setup.cfg."""
 
 from pathlib import Path
@@ -24,4 +25,13 @@ RUNTIME = Extension(
     optional=True,
 )
 
-setup(ext_modules=[RUNTIME])
+# A Python module: a C plugin's on_message called on the event loop without ctypes
+# (geows.plugin.c_loader); without it the same calls go through ctypes, slower.
+INLINE = Extension(
+    "geows.plugin._c_inline",
+    sources=["geows/plugin/c_inline/c_inline.c"],
+    extra_compile_args=["-Wall", "-Wextra"],
+    optional=True,
+)
+
+setup(ext_modules=[RUNTIME, INLINE])

@@ -9,12 +9,15 @@ How a C plugin runs here:
 - its init function runs once per WebSocketHandler line, at configuration time
   (`geows -t` too), and a plugin struct it returns is checked as the module did; a
   crash in it is said at that line (c_runtime.crash_loading);
-- on_connect, on_message and on_disconnect run in an OS thread of
-  run_in_thread's pool while the connection's greenlet waits: C cannot be
-  monkeypatched, and a plugin that blocks (a sleep, a socket, a mutex held
-  across send while another connection's call wants it) would otherwise stop
-  every connection, or deadlock the hub, where Apache gave each connection a
-  thread of its own;
+- on_connect, on_message and on_disconnect run on the event loop, as a Python
+  plugin's do, when the library imports nothing that can wait (geows.plugin.c_calls);
+  otherwise in an OS thread of run_in_thread's pool while the connection's greenlet
+  waits: C cannot be monkeypatched, and a plugin that blocks (a sleep, a socket, a
+  mutex held across send while another connection's call wants it) would stop every
+  connection, or deadlock the hub, where Apache gave each connection a thread of its
+  own. An inline call that computed for over limits.C_INLINE_HOLD (the thread's CPU
+  time: a call preempted on a busy machine held nothing) sends the plugin's later
+  calls to threads;
 - each connection gets a WebSocketServer struct whose `state` field is a key
   into `_live`; the server callbacks are created once, here, and look the
   connection up by that key. The struct lives until on_disconnect returns
@@ -34,18 +37,24 @@ How a C plugin runs here:
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
 import logging
 import os
+import sys
 from collections.abc import Callable
+from time import thread_time
 from typing import Any
 
 from gevent import monkey
 
+from geows import limits
 from geows.config import WebSocketSettings
 from geows.errors import ConfigError, ConnectionClosed
 from geows.plugin.api import BINARY, CLOSE, PING, PONG, TEXT, WebSocketServer, check_room
+from geows.plugin.c_calls import may_wait
 from geows.plugin.c_runtime import Request, crash_loading, refusal
+from geows.plugin.elf import dynamic_needs
 from geows.plugin.threads import run_in_thread
 
 log = logging.getLogger("geows.plugin")
@@ -110,6 +119,14 @@ class _GeowsServerStruct(ctypes.Structure):
     ]
 
 
+class _ConnectionStruct(ctypes.Structure):
+    """What a connection's server pointer points at: the GeowsServer C sees, then (unknown
+    to C) `deliver`, the connection's _send, to which geows.plugin._c_inline hands an
+    inline call's sends (None: they go to the send callback)."""
+
+    _fields_ = [("geows", _GeowsServerStruct), ("deliver", ctypes.py_object)]
+
+
 class _PluginStruct(ctypes.Structure):
     """struct _WebSocketPlugin (40 bytes on LP64)."""
 
@@ -157,9 +174,10 @@ class _Connection:
         self.plugin = plugin
         self.handle = handle
         self.key = next(_keys)
-        self.struct = _GeowsServerStruct(
+        self.struct = _ConnectionStruct(_GeowsServerStruct(
             _ServerStruct(ctypes.sizeof(_GeowsServerStruct), SERVER_VERSION, self.key,
-                          *_SERVER_CALLBACKS), *_GEOWS_CALLBACKS)
+                          *_SERVER_CALLBACKS), *_GEOWS_CALLBACKS),
+            functools.partial(_send, self) if plugin.inline else None)
         self.address = ctypes.addressof(self.struct)
         self.private: int | None = None
         # One C call at a time per connection, even if its greenlet is killed
@@ -185,6 +203,7 @@ class _Connection:
 
     def end(self) -> None:
         _live.pop(self.key, None)
+        self.struct.deliver = None  # the cycle through its _send
         # Its pools go unless a C call still runs (its greenlet was killed at shutdown):
         # then they are left to the process's end rather than freed under the plugin.
         if self.lock.acquire(blocking=False):
@@ -207,12 +226,14 @@ class CPlugin:
     """
 
     def __init__(self, path: str, plugin: _PluginStruct, address: int,
-                 on_gap: Callable[[bytes, int, int], None] | None):
+                 on_gap: Callable[[bytes, int, int], None] | None, inline: bool):
         self.path = path
+        self.inline = inline  # callbacks on the event loop, else in pool threads
         self._address = address
         self._destroy = plugin.destroy
         self._on_connect = plugin.on_connect
         self._on_message = plugin.on_message
+        self._on_message_address = ctypes.cast(plugin.on_message, ctypes.c_void_p).value
         self._on_disconnect = plugin.on_disconnect
         self._on_gap = on_gap  # the library's geows_on_broadcast_gap, if it exports one
 
@@ -221,7 +242,7 @@ class CPlugin:
         if not self._on_connect:
             return connection
         try:
-            private = run_in_thread(connection.call, self._on_connect, connection.address)
+            private = self._call(connection, self._on_connect, connection.address)
         except BaseException:
             connection.end()
             raise
@@ -233,19 +254,48 @@ class CPlugin:
 
     def on_message(self, connection: _Connection, server: WebSocketServer, type: int,
                    data: str | bytes) -> None:
+        if self.inline and _c_inline is not None:
+            # No ctypes on the way there and back, and no lock: the connection's greenlet
+            # makes its calls one after the other, on this thread.
+            held = _c_inline.on_message(self._on_message_address, connection.private or 0,
+                                        connection.address, type, data)
+            if held > limits.C_INLINE_HOLD:
+                self._held(held)
+            return
         payload = data.encode("utf-8") if isinstance(data, str) else data
         # A copy C may write to, NUL-terminated for plugins that treat text as a string.
         buffer = ctypes.create_string_buffer(payload, len(payload) + 1)
-        run_in_thread(connection.call, self._on_message, connection.private,
-                      connection.address, type, buffer, len(payload))
+        self._call(connection, self._on_message, connection.private, connection.address, type,
+                   buffer, len(payload))
 
     def on_disconnect(self, connection: _Connection, server: WebSocketServer) -> None:
         try:
             if self._on_disconnect:
-                run_in_thread(connection.call, self._on_disconnect, connection.private,
-                              connection.address)
+                self._call(connection, self._on_disconnect, connection.private,
+                           connection.address)
         finally:
             connection.end()
+
+    def _call(self, connection: _Connection, function: Callable[..., Any], *args: Any) -> Any:
+        """One callback: inline on the event loop, its CPU time measured, or in a pool
+        thread."""
+        if not self.inline:
+            return run_in_thread(connection.call, function, *args)
+        start = thread_time()
+        try:
+            return connection.call(function, *args)
+        finally:
+            held = thread_time() - start
+            if held > limits.C_INLINE_HOLD:
+                self._held(held)
+
+    def _held(self, seconds: float) -> None:
+        """An inline call computed too long on the event loop's thread: the plugin's later
+        calls go to threads."""
+        if self.inline:
+            self.inline = False
+            log.warning("C plugin %s held the event loop for %.2f s of CPU in one call: its "
+                        "callbacks run in threads from now on", self.path, seconds)
 
     def on_broadcast_gap(self, location: str, first: int, last: int) -> None:
         if self._on_gap is not None:
@@ -293,7 +343,8 @@ def load_c_plugin(settings: WebSocketSettings) -> CPlugin:
     if not plugin.on_message:
         raise fail(f"{where} returned a plugin without on_message")
     if address not in _plugins:
-        _plugins[address] = CPlugin(path, plugin, address, _gap_function(library))
+        _plugins[address] = CPlugin(path, plugin, address, _gap_function(library),
+                                    _runs_inline(path))
     return _plugins[address]
 
 
@@ -314,6 +365,24 @@ def open_library(path: str) -> ctypes.CDLL:
             raise OSError(str(exc).removeprefix(f"{path}: ")) from None
         _libraries[real] = library
     return library
+
+
+def _runs_inline(path: str) -> bool:
+    """Whether the library's callbacks may run on the event loop (geows.plugin.c_calls);
+    which they do is logged."""
+    try:
+        with open(path, "rb") as file:
+            waits = may_wait(dynamic_needs(file.read()).symbols)
+    except (OSError, ValueError) as exc:  # it loaded, yet cannot be read: threads
+        waits = [f"(unread: {exc})"]
+    if waits:
+        more = f" and {len(waits) - 3} more" if len(waits) > 3 else ""
+        log.info("C plugin %s: callbacks in threads (it imports %s%s, which may wait)",
+                 path, ", ".join(waits[:3]), more)
+    else:
+        log.info("C plugin %s: callbacks on the event loop (it imports nothing that waits)",
+                 path)
+    return not waits
 
 
 def _gap_function(library: ctypes.CDLL) -> Callable[[bytes, int, int], None] | None:
@@ -338,22 +407,36 @@ def _server_callback(type_: Any, safe: Any) -> Callable[[Callable[..., Any]], An
         name = function.__name__
 
         def callback(server: int | None, *args: Any) -> Any:
-            connection = None
-            try:
-                key = ctypes.c_void_p.from_address(server + _STATE_OFFSET).value if server else None
-                connection = _live.get(key)
-                if connection is None:
-                    raise _Misuse(f"{name}() on a connection that has ended or is unknown")
-                return function(connection, *args)
-            except _Misuse as exc:
-                log.error("%s: %s", connection or "C plugin", exc)
-            except BaseException:  # C cannot take an exception: log it, answer `safe`
-                log.error("%s: %s() failed", connection or "C plugin", name, exc_info=True)
-            return safe
+            key = ctypes.c_void_p.from_address(server + _STATE_OFFSET).value if server else None
+            connection = _live.get(key)
+            if connection is None:
+                log.error("C plugin: %s() on a connection that has ended or is unknown", name)
+                return safe
+            return _guarded(connection, name, safe, function, *args)
 
         return type_(callback)
 
     return wrap
+
+
+def _guarded(connection: _Connection, name: str, safe: Any, function: Callable[..., Any],
+             *args: Any) -> Any:
+    """function(connection, *args), or `safe` with what went wrong logged: C cannot take
+    an exception."""
+    try:
+        return function(connection, *args)
+    except BaseException:
+        _log_failure(connection, name)
+        return safe
+
+
+def _log_failure(connection: _Connection, name: str) -> None:
+    """Log the exception being handled in callback `name`: misuse without a traceback."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, _Misuse):
+        log.error("%s: %s", connection, exc)
+    else:
+        log.error("%s: %s() failed", connection, name, exc_info=True)
 
 
 @_server_callback(_Request, None)
@@ -426,11 +509,19 @@ def _room(call: str, room: bytes) -> str:
 
 @_server_callback(_Send, 0)
 def send(connection: _Connection, type: int, buffer: int | None, size: int) -> int:
-    data = _message("send", type, buffer, size)
+    return _send(connection, type, _message("send", type, buffer, size))
+
+
+def _send(connection: _Connection, type: int, data: str | bytes) -> int:
+    """send() to the connection: 0 when it is not open, what else went wrong logged. What
+    geows.plugin._c_inline hands an inline call's sends to (a checked str or bytes)."""
     try:
         return connection.handle.send(type, data)
     except ConnectionClosed:
         return 0  # the peer may leave at any time: not the plugin's fault
+    except BaseException:
+        _log_failure(connection, "send")
+        return 0
 
 
 @_server_callback(_Close, None)
@@ -465,6 +556,20 @@ def broadcast(connection: _Connection, type: int, buffer: int | None, size: int,
                                        else _room("broadcast", room))
 
 
+def _inline_module() -> Any:
+    """geows.plugin._c_inline, or None if setup.py did not build it: inline calls
+    then go through ctypes. C's send() goes to it, which hands other contexts' sends to
+    the ctypes callback."""
+    try:
+        from geows.plugin import _c_inline  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _c_inline
+
+
+_c_inline = _inline_module()
+_SEND = send if _c_inline is None else _Send(_c_inline.setup(
+    ctypes.cast(send, ctypes.c_void_p).value, _ConnectionStruct.deliver.offset))
 _SERVER_CALLBACKS = (request, header_get, header_set, protocol_count, protocol_index,
-                     protocol_set, send, close)
+                     protocol_set, _SEND, close)
 _GEOWS_CALLBACKS = (join, leave, broadcast)

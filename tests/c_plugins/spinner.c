@@ -1,0 +1,43 @@
+/*
+ * Imports nothing that waits, so geows calls it on the event loop (tests/test_c_calls.py):
+ * "spin" computes for 0.3 s of CPU before answering, which sends its later calls to threads;
+ * "bad" sends TEXT that is not UTF-8 (refused and logged) before its echo; anything
+ * else is echoed.
+ */
+
+#include <string.h>
+#include <time.h>
+
+#include "websocket_plugin.h"
+
+static double cpu_now(void)
+{
+    struct timespec at;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &at);
+    return (double)at.tv_sec + (double)at.tv_nsec / 1e9;
+}
+
+static size_t CALLBACK spinner_on_message(void *plugin_private, const WebSocketServer *server,
+                                          const int type, unsigned char *buffer,
+                                          const size_t buffer_size)
+{
+    (void)plugin_private;
+    if (buffer_size == 4 && memcmp(buffer, "spin", 4) == 0) {
+        double until = cpu_now() + 0.3;
+        while (cpu_now() < until)
+            ;
+    }
+    if (buffer_size == 3 && memcmp(buffer, "bad", 3) == 0)
+        server->send(server, MESSAGE_TYPE_TEXT, (unsigned char *)"\xff\xfe", 2);
+    return server->send(server, type, buffer, buffer_size);
+}
+
+static WebSocketPlugin spinner_plugin = {
+    sizeof(WebSocketPlugin), WEBSOCKET_PLUGIN_VERSION_0, NULL, NULL, spinner_on_message, NULL
+};
+
+EXPORT WebSocketPlugin *CALLBACK spinner_init(void)
+{
+    return &spinner_plugin;
+}
