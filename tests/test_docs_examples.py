@@ -1,7 +1,7 @@
 """The examples the documentation shows, run: every `apache` block of docs/ passes
-`geows -t` (with the files it names made: a certificate, a password file, the plugins), the
-landing page's 30-second plugin answers in capitals, and the C how-to's build line makes a
-plugin geows serves.
+`geows -t` (with the files it names made: a certificate, a password file, the plugins, a
+plugin module), the landing page's 30-second plugin answers in capitals, and the C how-to's
+build line makes a plugin geows serves.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from websockets.sync.client import connect
 
 from tests.docs_site import LANDING
 from tests.geows_process import REPO, GeowsProcess, missing_tool, run_cli
+from tests.test_c_plugins import CFLAGS, TEST_SOURCES, build_httpd_runtime
+from tests.test_httpd_runtime import HTTPD_CFLAGS
 
 DOCS = REPO / "docs"
 BLOCKS = [(path, number, block) for path in sorted({*DOCS.rglob("*.md"), LANDING})
@@ -46,6 +48,18 @@ def c_how_to_build(root: Path) -> None:
     shutil.copy(REPO / "plugins/c/echo.c", root / "myplugin.c")
     line = re.search(r"^cc .*myplugin\.c$", (DOCS / "howto/c-plugin.md").read_text(), re.M)[0]
     built = subprocess.run(line.split(), cwd=root, capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+
+
+def tcp_bridge_module(root: Path) -> None:
+    """modules/mod_tcp_bridge.so in `root`: the plugin module docs/reference/c-plugins.md
+    loads, built from tests/c_plugins/ as apxs builds a module (APR from the runtime)."""
+    build_httpd_runtime()
+    (root / "modules").mkdir()
+    built = subprocess.run([tool("cc", "gcc libc6-dev"), *CFLAGS, *HTTPD_CFLAGS, "-o",
+                            str(root / "modules/mod_tcp_bridge.so"),
+                            str(TEST_SOURCES / "mod_tcp_bridge.c")],
+                           capture_output=True, text=True, timeout=120)
     assert built.returncode == 0, built.stderr
 
 
@@ -88,6 +102,8 @@ def answer(config: str, root: Path, path: str, message: str) -> str:
 def test_each_config_the_pages_show_passes_geows_t(tmp_path, page, number, block):
     for old, new in server_root(tmp_path).items():
         block = block.replace(old, new)
+    if "modules/mod_tcp_bridge.so" in block:
+        tcp_bridge_module(tmp_path)
     if not re.search(r"^Listen ", block, re.M):  # a part of a config: the rest of one
         block = "Listen 127.0.0.1:8080\n" + block
     (tmp_path / "httpd.conf").write_text(block)
