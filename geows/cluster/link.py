@@ -105,6 +105,9 @@ class _Unsettled:
     room: str | None
     id: str
     sent: float  # time.monotonic()
+    # Where this process's order of the location stood when it published: (epoch, last
+    # seq delivered). History that still reaches back past it says whether it ran.
+    after: tuple[str | None, int]
 
 
 class LinkLost(Exception):
@@ -180,8 +183,9 @@ class Link:
         try:
             epoch, seq = self._run_script(publisher, name, type, data, room, message_id)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
+            order = self._orders[name]
             self._unsettled.append(_Unsettled(name, type, data, room, message_id,
-                                              time.monotonic()))
+                                              time.monotonic(), (order.epoch, order.last)))
             self._fail(f"publishing: {exc}; whether that broadcast was published is "
                        "looked up once Redis answers again")
             return ()
@@ -393,9 +397,16 @@ class Link:
         assert self._publisher is not None
         unsettled, self._unsettled = self._unsettled, []
         for index, message in enumerate(unsettled):
-            if self._in_history(message):
+            published = self._in_history(message)
+            if published:
                 log.warning("%s: the broadcast whose publish was cut off had been published "
                             "(it is in Redis' history): not published again", message.name)
+                continue
+            if published is None:  # at most once: never published again on a guess
+                log.error("%s: whether the broadcast whose publish was cut off had been "
+                          "published cannot be told (Redis' history no longer reaches back "
+                          "to it): not published again; if it was not, it is lost",
+                          message.name)
                 continue
             if time.monotonic() - message.sent > limits.BROADCAST_SETTLE_LIMIT:
                 log.error("WebSocketBroadcast %s: a broadcast of %s whose publish was cut off "
@@ -414,12 +425,23 @@ class Link:
                 raise
             self._figures.published += 1
 
-    def _in_history(self, message: _Unsettled) -> bool:
+    def _in_history(self, message: _Unsettled) -> bool | None:
+        """Whether the message is in its location's history; None when the history no
+        longer reaches back to where this process stood when it published (trimmed, or
+        a new epoch began): then it cannot be told."""
         assert self._publisher is not None
         history = self._publisher.xrevrange(self._key(message.name, "history"),
                                             count=self.settings.history)
         wanted = message.id.encode()
-        return any(fields.get(b"id") == wanted for _, fields in history)
+        if any(fields.get(b"id") == wanted for _, fields in history):
+            return True
+        if len(history) < self.settings.history:
+            return False  # MAXLEN ~ never trims below the bound: nothing was trimmed
+        oldest_id, oldest = history[-1]
+        epoch, last = message.after
+        reaches_back = oldest.get(b"epoch") == (epoch or "").encode() and \
+            int(oldest_id.split(b"-")[1]) <= last + 1
+        return False if reaches_back else None
 
     def _fail(self, reason: str) -> None:
         """A publish failed: broadcasts reach this host only from now on; the link's

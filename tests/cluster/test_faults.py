@@ -209,3 +209,39 @@ def test_what_history_no_longer_holds_is_reported_lost(stop_after):  # noqa: F81
         assert set(got) | lost == set(range(1, 1501)) and not set(got) & lost
     finally:
         redis_server.stop()
+
+
+def test_a_cut_off_publish_history_no_longer_reaches_is_not_published_again(stop_after):  # noqa: F811
+    """A publish cut off that Redis did run, then trimmed out of a short history by the
+    other host's broadcasts before this host is back: whether it ran cannot be told, so it
+    is not published again (at most once), and the error log says so."""
+    redis_server = RedisServer()
+    try:
+        a = start_host(redis_server.url(), workers=1, history=5)
+        b = start_host(redis_server.url(), workers=1, history=5)
+        stop_after += [a, b]
+        sender, other, listener = Reader(a.port), Reader(b.port), Reader(b.port)
+        sender.send("?s:before")
+        sender.wait_for(1, "=")
+        redis_server.pause()
+        [worker] = a.wait_for_workers(1)
+        sender.send("?s:cut")
+        wait_until(lambda: "whether that broadcast was published is looked up" in a.error_log,
+                   10, lambda: f"the publish was not cut off:\n{a.error_log}")
+        os.kill(worker, signal.SIGSTOP)  # a back only once history has moved on
+        try:
+            redis_server.resume()  # Redis runs the publish it had read
+            for n in range(12):
+                other.send(f"s:b:{n}")
+            listener.wait_for(12, "s:b:")
+            listener.wait_for(1, "s:cut")  # Redis did publish it
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        wait_until(lambda: "cannot be told" in a.error_log, 20,
+                   lambda: f"no settlement said:\n{a.error_log}")
+        time.sleep(1)  # what a publish made again would take to arrive
+        assert listener.got("s:cut") == ["s:cut"]
+        assert other.got("s:cut") == ["s:cut"]
+        assert "published now" not in a.error_log
+    finally:
+        redis_server.stop()
