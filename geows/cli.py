@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.test:
                 from geows.plugin.c_runtime import report_crashes  # here, as load_plugins
 
-                report_crashes(config, sys.stderr.fileno(), "geows -t ends")  # an init's too
+                # An init's crash too; fd 2, the process's own: a signal handler writes the
+                # line, below whatever sys.stderr is (a caller may have redirected it).
+                report_crashes(config, 2, "geows -t ends")
                 show_empty_slots(config)
                 # Imported here, as Server for -X below: the master's process (this one)
                 # loads no plugin loader and no runtime (docs/explanation/layout.md).
