@@ -1,6 +1,7 @@
 """A broadcast's count across hosts (count_timeout) through a real redis-server: two geows
 hosts of two workers each on loopback, clients on both; the exact total, and "missing"
-within the timeout while a worker is stopped (SIGSTOP)."""
+within the timeout while a worker is stopped (SIGSTOP); the timeout's bounds, and no
+count for a broadcast of scope host."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import signal
 import time
 
+from tests.cluster.hosts import start_host
 from tests.cluster.redis_server import Reader
 from tests.cluster.test_link import hosts_with_readers, stop_after  # noqa: F401 (fixture)
 
@@ -23,6 +25,22 @@ def counted(reader: Reader, text: str, timeout: float) -> tuple[int, int, float]
     total, missing, said = answer[1:].split(" ", 2)
     assert said == text
     return int(total), int(missing), took
+
+
+def test_a_count_is_for_broadcasts_through_redis_within_bounds(
+        redis_server, stop_after):  # noqa: F811
+    host = start_host(redis_server.url(), workers=1)
+    stop_after.append(host)
+    chat, local = Reader(host.port), Reader(host.port, "/host")
+    host.readers = [chat, local]
+    for timeout in ("0", "-1", "10.5"):
+        chat.send(f"#{timeout} c:bad")
+    assert chat.wait_for(3, "!") == [
+        f"!count_timeout is more than 0 and at most 10 s, not {value}"
+        for value in (0.0, -1.0, 10.5)]
+    assert chat.got("c:") == []  # refused before anything was sent
+    local.send("#1 h:scope host")
+    assert local.wait_for(1, "+") == ["+None None h:scope host"]
 
 
 def test_the_count_across_hosts_is_exact_and_says_when_a_worker_did_not_report(
