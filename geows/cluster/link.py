@@ -14,9 +14,9 @@ up in the history once Redis answers again (geows.cluster.order does the orderin
 Keys, for each location name L under WebSocketBroadcastPrefix P: `P:L:order` (a hash:
 the epoch, its number, the run_id of the Redis that made it, the last seq), `P:L:history`
 (the Stream, entry IDs `number-seq`), and the channel `P:L`. For the count across hosts
-(broadcast's count_timeout): `P:L:links` (a sorted set: each linked process, scored by
-when its probe last registered it) and, for each counted message, `P:L:count:ID` (a hash:
-each process's count), both expiring.
+(broadcast's count_timeout, geows.cluster.counts): `P:L:links` (a sorted set: each
+linked process, scored by when its probe last registered it) and, for each counted
+message, `P:L:count:ID` (a hash: each process's count), both expiring.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ import redis
 from gevent.event import AsyncResult
 from gevent.lock import Semaphore
 from redis.backoff import NoBackoff
-from redis.commands.core import Script
 from redis.retry import Retry
 
 from geows import limits
+from geows.cluster import counts
 from geows.cluster.figures import LinkFigures, LocationFigures
 from geows.cluster.order import Deliver, Entry, Fetch, Lost, NewEpoch, Order, Position
 from geows.cluster.url import BroadcastSettings
@@ -89,25 +89,6 @@ end
 return {epoch, seq, links}
 """
 
-# KEYS: the live links of each location. ARGV: this link's id, how long the keys live
-# (ms), which is also how long a registration not renewed stays in them. Redis' clock
-# scores them, so that the hosts' clocks need not agree.
-REGISTER = """
-local now = redis.call('TIME')
-local ms = now[1] * 1000 + math.floor(now[2] / 1000)
-for _, key in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', ms - tonumber(ARGV[2]))
-  redis.call('ZADD', key, ms, ARGV[1])
-  redis.call('PEXPIRE', key, ARGV[2])
-end
-"""
-
-# KEYS: a counted message's counts (a hash: link id -> its count). ARGV: this link's id,
-# its count, how long the key lives (ms).
-REPORT = """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-"""
 
 
 class Host(Protocol):
@@ -165,8 +146,7 @@ class Link:
         self._publisher: redis.Redis | None = None
         self._subscriber: redis.client.PubSub | None = None
         self._script = ""
-        self._register: Script | None = None
-        self._report: Script | None = None
+        self._register_refused = False  # whether the error log said it was
         self._runner: gevent.Greenlet | None = None
         # Why the error log last said the link is down (None: it is up, or never was down)
         self._said_down: str | None = None
@@ -201,12 +181,11 @@ class Link:
             if place is None:
                 return self._here(name, type, data, room)
             count = waiter.wait(limits.BROADCAST_WAIT) or 0
-            if not place:
-                return Broadcast(count, CLUSTER)
-            seq, epoch, links = place
-            if count_timeout is None:
-                return Broadcast(count, CLUSTER, seq, epoch)
-            total, missing = self._count(name, message_id, links, asked + count_timeout)
+            if not place or count_timeout is None:  # () when its outcome is unknown
+                return Broadcast(count, CLUSTER, *place[:2])
+            seq, epoch, links = place  # and this process, registered or not
+            total, missing = self._count(name, message_id, links | {self._id},
+                                         asked + count_timeout)
             return Broadcast(count, CLUSTER, seq, epoch, total, missing)
         finally:
             del self._waiting[message_id]
@@ -219,8 +198,8 @@ class Link:
         publisher = self._publisher
         if publisher is not None:
             try:
-                _wait_for_counts(publisher, self._key(name, f"count:{message_id}"), links,
-                                 deadline, counted)
+                counts.wait(publisher, self._key(name, f"count:{message_id}"), links,
+                            deadline, counted)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 self._fail(f"reading a broadcast's count: {exc}")
         return (sum(counted[link] for link in links if link in counted),
@@ -328,8 +307,6 @@ class Link:
                      "retry": Retry(NoBackoff(), 0)}  # never a blind retry
         self._publisher = redis.Redis(**arguments, single_connection_client=True)
         self._script = self._publisher.script_load(PUBLISH)
-        self._register = self._publisher.register_script(REGISTER)
-        self._report = self._publisher.register_script(REPORT)
         self._subscriber = redis.Redis(**arguments).pubsub()
         self._subscriber.subscribe(*(self._key(name) for name in self.names))
         confirmed = 0
@@ -354,12 +331,24 @@ class Link:
         self._settle()
 
     def _register_link(self) -> None:
-        """This process is live in every location's P:L:links, for limits.BROADCAST_LINK_LIVE
-        (the key itself twice as long)."""
-        assert self._register is not None and self._publisher is not None
-        self._register(keys=[self._key(name, "links") for name in self.names],
-                       args=[self._id, int(limits.BROADCAST_LINK_LIVE * 2000)],
-                       client=self._publisher)
+        """This process is live in every location's P:L:links (geows.cluster.counts); a
+        refusal (Redis full, an ACL) leaves the link up, and is said once."""
+        assert self._publisher is not None
+        try:
+            counts.register(self._publisher, [self._key(name, "links") for name in self.names],
+                            self._id)
+        except redis.ResponseError as exc:
+            if not self._register_refused:
+                log.error("WebSocketBroadcast %s: Redis refused to register this process for "
+                          "the counts across hosts (%s): counted broadcasts leave its "
+                          "connections out until it takes a registration again",
+                          self._figures.url, exc)
+            self._register_refused = True
+            return
+        if self._register_refused:
+            log.warning("WebSocketBroadcast %s: Redis takes this process's registration for "
+                        "the counts across hosts again", self._figures.url)
+            self._register_refused = False
 
     def _position(self, name: str) -> Position | None:
         assert self._publisher is not None
@@ -434,13 +423,15 @@ class Link:
     def _deliver(self, name: str, decision: Deliver) -> None:
         room, type, data, counted = decision.entry.message
         count = self.host.deliver_relayed(name, type, data, room)
-        if counted and self._publisher is not None and self._report is not None:
+        if counted and self._publisher is not None:
             try:
-                self._report(keys=[self._key(name, f"count:{decision.entry.id}")],
-                             args=[self._id, count, int(limits.BROADCAST_COUNT_MAX * 1000)],
-                             client=self._publisher)
+                counts.report(self._publisher, self._key(name, f"count:{decision.entry.id}"),
+                              self._id, count)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 self._fail(f"reporting a broadcast's count: {exc}")
+            except redis.ResponseError as exc:  # refused: the sender says it missing
+                log.error("%s: Redis refused this process's count of a broadcast (%s)",
+                          name, exc)
         figures = self._figures.locations[name]
         figures.delivered += 1
         figures.repaired += decision.repaired
@@ -541,20 +532,6 @@ class Link:
 # TCP keepalive on both connections: a peer silent for good is noticed by the kernel too.
 _KEEPALIVE = {socket.TCP_KEEPIDLE: int(limits.BROADCAST_PROBE_TIMEOUT),
               socket.TCP_KEEPINTVL: 1, socket.TCP_KEEPCNT: 2}
-
-
-def _wait_for_counts(publisher: redis.Redis, key: str, links: set[str], deadline: float,
-                     counted: dict[str, int]) -> None:
-    """Fill `counted` (link id -> its count) from the counts' key until every one of
-    `links` is in it, or `deadline`; then delete the key (a late count recreates it, and it
-    expires)."""
-    while True:
-        counted.update((link.decode(), int(count))
-                       for link, count in publisher.hgetall(key).items())
-        if links <= counted.keys() or time.monotonic() >= deadline:
-            break
-        gevent.sleep(min(limits.BROADCAST_COUNT_POLL, max(0.0, deadline - time.monotonic())))
-    publisher.delete(key)
 
 
 def _room_field(room: str | None) -> str:

@@ -9,7 +9,7 @@ import os
 import signal
 import time
 
-from tests.cluster.hosts import start_host
+from tests.cluster.hosts import results, start_host
 from tests.cluster.redis_server import Reader
 from tests.cluster.test_link import hosts_with_readers, stop_after  # noqa: F401 (fixture)
 
@@ -79,3 +79,27 @@ def test_the_count_across_hosts_is_exact_and_says_when_a_worker_did_not_report(
     # process added after its sender stopped waiting (the stopped worker's)
     assert all(0 < client.pttl(key) <= 10_000 for key in keys
                if key.endswith(b":links") or b":count:" in key)
+
+
+def test_a_registration_redis_refuses_is_said_once_and_the_link_stays_up(
+        redis_server, stop_after):  # noqa: F811
+    """An ACL user that may not ZADD: each probe's registration is refused, the error log
+    says so once, broadcasts still go through Redis, and a counted one counts its
+    sender's process."""
+    redis_server.client().acl_setuser("geows", enabled=True, passwords=["+pw"],
+                                      keys=["*"], channels=["*"],
+                                      commands=["+@all", "-zadd"])
+    url = redis_server.url().replace("redis://", "redis://geows:pw@")
+    host = start_host(url, workers=1)
+    stop_after.append(host)
+    reader = Reader(host.port)
+    host.readers = [reader]
+    time.sleep(2.5)  # two probes or more, each refused
+    assert host.error_log.count("Redis refused to register this process") == 1, \
+        host.error_log
+    assert "the link to Redis is lost" not in host.error_log
+    reader.send("?c:still cluster")
+    reader.wait_for(1, "=")
+    assert results(reader)[0].scope == "cluster"
+    # a counted broadcast still counts its sender's own process
+    assert counted(reader, "c:counted", 1)[:2] == (1, 0)
