@@ -248,3 +248,11 @@ BROADCAST_REPAIR_PACE = 10.0
 # looked up in the history once Redis answers again, and published again if it is not
 # there; one still unsettled this long after it was sent is delivered on this host only.
 BROADCAST_SETTLE_LIMIT = 10.0
+# broadcast(count_timeout=...): the count across hosts. A process's link is live while it
+# registered itself in Redis within BROADCAST_LINK_LIVE (its probe does every
+# BROADCAST_PROBE_INTERVAL); the sender waits for every live link's count, polling every
+# BROADCAST_COUNT_POLL, count_timeout at most, which is at most BROADCAST_COUNT_MAX. The
+# counts' key expires after BROADCAST_COUNT_MAX past the last count added to it.
+BROADCAST_LINK_LIVE = 5.0
+BROADCAST_COUNT_POLL = 0.01
+BROADCAST_COUNT_MAX = 10.0

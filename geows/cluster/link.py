@@ -13,7 +13,10 @@ up in the history once Redis answers again (geows.cluster.order does the orderin
 
 Keys, for each location name L under WebSocketBroadcastPrefix P: `P:L:order` (a hash:
 the epoch, its number, the run_id of the Redis that made it, the last seq), `P:L:history`
-(the Stream, entry IDs `number-seq`), and the channel `P:L`.
+(the Stream, entry IDs `number-seq`), and the channel `P:L`. For the count across hosts
+(broadcast's count_timeout, geows.cluster.counts): `P:L:links` (a sorted set: each
+linked process, scored by when its probe last registered it) and, for each counted
+message, `P:L:count:ID` (a hash: each process's count), both expiring.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from geows import limits
+from geows.cluster import counts
 from geows.cluster.figures import LinkFigures, LocationFigures
 from geows.cluster.order import Deliver, Entry, Fetch, Lost, NewEpoch, Order, Position
 from geows.cluster.url import BroadcastSettings
@@ -43,8 +47,11 @@ from geows.messages import CLUSTER, LOCAL, TEXT, Broadcast
 
 log = logging.getLogger("geows.broadcast")
 
-# KEYS: the location's order hash, its history Stream. ARGV: a new epoch's token, the
-# history's length, the channel, room, type, message id, data. A new epoch starts when the
+# KEYS: the location's order hash, its history Stream, its live links. ARGV: a new
+# epoch's token, the history's length, the channel, room, type, message id, data, and ''
+# or (a count asked) BROADCAST_LINK_LIVE in ms: then the links registered within it are
+# returned too, read in the same step as the seq (a link registers once it knows its
+# position, so each of them delivers this message). A new epoch starts when the
 # hash is gone (Redis lost its data) or was made by a Redis of another run_id (restarted:
 # from a snapshot older than the last seq it handed out, it could hand one out again). Its
 # number follows the last one, or the history's last entry's if that is higher.
@@ -66,13 +73,22 @@ if not epoch or order[2] ~= run then
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local id = number .. '-' .. seq
+local counted = ARGV[8] ~= '' and '1' or ''
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id, 'epoch', epoch, 'room', ARGV[4],
-           'type', ARGV[5], 'id', ARGV[6], 'data', ARGV[7])
+           'type', ARGV[5], 'id', ARGV[6], 'count', counted, 'data', ARGV[7])
 local function field(value) return #value .. ':' .. value end
 redis.call('PUBLISH', ARGV[3], field(id) .. field(epoch) .. field(ARGV[4]) .. field(ARGV[5])
-           .. field(ARGV[6]) .. ARGV[7])
-return {epoch, seq}
+           .. field(ARGV[6]) .. field(counted) .. ARGV[7])
+local links = {}
+if counted ~= '' then
+  local now = redis.call('TIME')
+  local ms = now[1] * 1000 + math.floor(now[2] / 1000)
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ms - tonumber(ARGV[8]))
+  links = redis.call('ZRANGE', KEYS[3], 0, -1)
+end
+return {epoch, seq, links}
 """
+
 
 
 class Host(Protocol):
@@ -125,13 +141,15 @@ class Link:
         self._orders = {name: Order(settings.history) for name in self.names}
         self._figures = LinkFigures(url=settings.url.redacted, up=False, since=time.time(),
                                     locations={name: LocationFigures() for name in self.names})
-        self._ids = (f"{socket.gethostname()}:{os.getpid()}:{n}" for n in itertools.count(1))
+        self._id = f"{socket.gethostname()}:{os.getpid()}"  # in P:L:links
+        self._ids = (f"{self._id}:{n}" for n in itertools.count(1))
         self._waiting: dict[str, AsyncResult] = {}  # message id -> this worker's count
         self._unsettled: list[_Unsettled] = []
         self._started = False  # whether the orders have a starting position
         self._publisher: redis.Redis | None = None
         self._subscriber: redis.client.PubSub | None = None
         self._script = ""
+        self._register_refused = False  # whether the error log said it was
         self._runner: gevent.Greenlet | None = None
         # Why the error log last said the link is down (None: it is up, or never was down)
         self._said_down: str | None = None
@@ -150,28 +168,53 @@ class Link:
     def figures(self) -> LinkFigures:
         return self._figures
 
-    def publish(self, name: str, type: int, data: str | bytes,
-                room: str | None = None) -> Broadcast:
+    def publish(self, name: str, type: int, data: str | bytes, room: str | None = None,
+                count_timeout: float | None = None) -> Broadcast:
         """Broadcast through Redis, then wait (limits.BROADCAST_WAIT at most) for this
         process to deliver it in its place in the order; while the link is down, to this
-        host only."""
+        host only. With `count_timeout`, then wait for every live process's count too,
+        until count_timeout after the call at most (see messages.Broadcast)."""
+        asked = time.monotonic()
         message_id = next(self._ids)
         waiter = self._waiting[message_id] = AsyncResult()
         try:
             with self._publishing:
-                place = self._publish(name, type, data, room, message_id)
+                place = self._publish(name, type, data, room, message_id,
+                                      count_timeout is not None)
             if place is None:
                 return self._here(name, type, data, room)
-            return Broadcast(waiter.wait(limits.BROADCAST_WAIT) or 0, CLUSTER, *place)
+            count = waiter.wait(limits.BROADCAST_WAIT) or 0
+            if not place or count_timeout is None:  # () when its outcome is unknown
+                return Broadcast(count, CLUSTER, *place[:2])
+            seq, epoch, links = place  # and this process, registered or not
+            total, missing = self._count(name, message_id, links | {self._id},
+                                         asked + count_timeout)
+            return Broadcast(count, CLUSTER, seq, epoch, total, missing)
         finally:
             del self._waiting[message_id]
 
+    def _count(self, name: str, message_id: str, links: set[str],
+               deadline: float) -> tuple[int, int]:
+        """(the connections the processes that reported the message counted, how many of
+        `links` had not) once each of them reported, or at `deadline`."""
+        counted: dict[str, int] = {}
+        publisher = self._publisher
+        if publisher is not None:
+            try:
+                counts.wait(publisher, self._key(name, f"count:{message_id}"), links,
+                            deadline, counted)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                self._fail(f"reading a broadcast's count: {exc}")
+        return (sum(counted[link] for link in links if link in counted),
+                len(links - counted.keys()))
+
     def _publish(self, name: str, type: int, data: str | bytes, room: str | None,
-                 message_id: str) -> tuple[int, str] | tuple[()] | None:
-        """One publish, while no other runs: (seq, epoch); () when its outcome is unknown
-        (looked up once Redis answers again); None when it was not published (the link is
-        down, or went down while this one waited its turn: it is not tried against a Redis
-        that just timed out; or Redis refused it)."""
+                 message_id: str, counted: bool
+                 ) -> tuple[int, str, set[str]] | tuple[()] | None:
+        """One publish, while no other runs: (seq, epoch, the live links when `counted`);
+        () when its outcome is unknown (looked up once Redis answers again); None when it
+        was not published (the link is down, or went down while this one waited its turn:
+        it is not tried against a Redis that just timed out; or Redis refused it)."""
         publisher = self._publisher
         if not self._figures.up or publisher is None:
             return None
@@ -181,7 +224,8 @@ class Link:
             self._fail(f"connecting to publish: {exc}")
             return None
         try:
-            epoch, seq = self._run_script(publisher, name, type, data, room, message_id)
+            epoch, seq, links = self._run_script(publisher, name, type, data, room,
+                                                 message_id, counted)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             order = self._orders[name]
             self._unsettled.append(_Unsettled(name, type, data, room, message_id,
@@ -197,7 +241,7 @@ class Link:
             log.warning("WebSocketBroadcast %s: Redis takes broadcasts again after "
                         "refusing %d", self._figures.url, self._refusals)
             self._refusals = 0
-        return seq, epoch
+        return seq, epoch, links
 
     def _refused(self, name: str, exc: redis.RedisError) -> None:
         """Redis refused a publish: said once until it takes one again (a full Redis
@@ -213,21 +257,24 @@ class Link:
         return Broadcast(self.host.broadcast_here(name, type, data, room), LOCAL)
 
     def _run_script(self, publisher: redis.Redis, name: str, type: int, data: str | bytes,
-                    room: str | None, message_id: str) -> tuple[str, int]:
+                    room: str | None, message_id: str, counted: bool = False
+                    ) -> tuple[str, int, set[str]]:
         """Publish; NOSCRIPT (Redis restarted, or SCRIPT FLUSH) means it did not run, so it
         is loaded and run once more."""
-        keys = (self._key(name, "order"), self._key(name, "history"))
+        keys = (self._key(name, "order"), self._key(name, "history"),
+                self._key(name, "links"))
         # A new token each time: the epoch this publish may start must be named unlike any
         # before it, this process's own included (the number alone starts at 1 again when
         # Redis lost its data).
         arguments = (os.urandom(6).hex(), self.settings.history, self._key(name),
-                     _room_field(room), type, message_id, data)
+                     _room_field(room), type, message_id, data,
+                     int(limits.BROADCAST_LINK_LIVE * 1000) if counted else "")
         try:
-            epoch, seq = publisher.evalsha(self._script, 2, *keys, *arguments)
+            epoch, seq, links = publisher.evalsha(self._script, 3, *keys, *arguments)
         except redis.exceptions.NoScriptError:
             self._script = publisher.script_load(PUBLISH)
-            epoch, seq = publisher.evalsha(self._script, 2, *keys, *arguments)
-        return epoch.decode(), int(seq)
+            epoch, seq, links = publisher.evalsha(self._script, 3, *keys, *arguments)
+        return epoch.decode(), int(seq), {link.decode() for link in links}
 
     def _key(self, name: str, what: str | None = None) -> str:
         return f"{self.settings.prefix}:{name}" + (f":{what}" if what else "")
@@ -280,11 +327,32 @@ class Link:
                 self._apply(name, self._orders[name].resume(position))
             else:
                 self._orders[name].start(position)
+        self._register_link()  # once its position is known: it delivers what follows
         if self._started:
             self._figures.reconnects += 1
         self._started = True
         self._figures.up, self._figures.since = True, time.time()
         self._settle()
+
+    def _register_link(self) -> None:
+        """This process is live in every location's P:L:links (geows.cluster.counts); a
+        refusal (Redis full, an ACL) leaves the link up, and is said once."""
+        assert self._publisher is not None
+        try:
+            counts.register(self._publisher, [self._key(name, "links") for name in self.names],
+                            self._id)
+        except redis.ResponseError as exc:
+            if not self._register_refused:
+                log.error("WebSocketBroadcast %s: Redis refused to register this process for "
+                          "the counts across hosts (%s): counted broadcasts leave its "
+                          "connections out until it takes a registration again",
+                          self._figures.url, exc)
+            self._register_refused = True
+            return
+        if self._register_refused:
+            log.warning("WebSocketBroadcast %s: Redis takes this process's registration for "
+                        "the counts across hosts again", self._figures.url)
+            self._register_refused = False
 
     def _position(self, name: str) -> Position | None:
         assert self._publisher is not None
@@ -316,6 +384,7 @@ class Link:
                                    f"{limits.BROADCAST_PROBE_TIMEOUT:g} s")
                 continue
             if message["type"] == "pong":
+                self._register_link()
                 asked = None
                 next_probe = time.monotonic() + limits.BROADCAST_PROBE_INTERVAL
             elif message["type"] == "message":
@@ -355,8 +424,17 @@ class Link:
                             decision.old, decision.old_last)
 
     def _deliver(self, name: str, decision: Deliver) -> None:
-        room, type, data = decision.entry.message
+        room, type, data, counted = decision.entry.message
         count = self.host.deliver_relayed(name, type, data, room)
+        if counted and self._publisher is not None:
+            try:
+                counts.report(self._publisher, self._key(name, f"count:{decision.entry.id}"),
+                              self._id, count)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                self._fail(f"reporting a broadcast's count: {exc}")
+            except redis.ResponseError as exc:  # refused: the sender says it missing
+                log.error("%s: Redis refused this process's count of a broadcast (%s)",
+                          name, exc)
         figures = self._figures.locations[name]
         # Together, so that the status page never shows one ahead of the other.
         figures.epoch, figures.last_seq = decision.entry.epoch, decision.entry.seq
@@ -417,7 +495,7 @@ class Link:
                 continue
             log.warning("%s: the broadcast whose publish was cut off had not been published "
                         "(it is not in Redis' history): published now", message.name)
-            try:
+            try:  # not counted: its caller was told the outcome is unknown
                 self._run_script(self._publisher, message.name, message.type, message.data,
                                  message.room, message.id)
             except (redis.ConnectionError, redis.TimeoutError):
@@ -484,31 +562,34 @@ def _room_field(room: str | None) -> str:
     return "" if room is None else f"#{room}"
 
 
-def _message(room: bytes, type: bytes, data: bytes) -> tuple[str | None, int, str | bytes]:
-    """(room, type, data) as Server.deliver_relayed takes them: a text message's data as str."""
+def _message(room: bytes, type: bytes, data: bytes,
+             counted: bytes) -> tuple[str | None, int, str | bytes, bool]:
+    """(room, type, data) as Server.deliver_relayed takes them (a text message's data as
+    str), and whether its sender asked for a count."""
     kind = int(type)
     return (room[1:].decode() if room else None, kind,
-            data.decode() if kind == TEXT else data)
+            data.decode() if kind == TEXT else data, counted == b"1")
 
 
 def _published_entry(payload: bytes) -> Entry:
-    """What PUBLISH sent: netstrings (stream ID, epoch, room, type, id), then the data
-    (ValueError if it is not that)."""
+    """What PUBLISH sent: netstrings (stream ID, epoch, room, type, id, counted), then the
+    data (ValueError if it is not that)."""
     fields, at = [], 0
-    for _ in range(5):
+    for _ in range(6):
         colon = payload.index(b":", at)
         start = colon + 1
         end = start + int(payload[at:colon])
         fields.append(payload[start:end])
         at = end
-    stream_id, epoch, room, type, message_id = fields
+    stream_id, epoch, room, type, message_id, counted = fields
     number, seq = map(int, stream_id.split(b"-"))
     return Entry(epoch.decode(), number, seq, message_id.decode(),
-                 _message(room, type, payload[at:]))
+                 _message(room, type, payload[at:], counted))
 
 
 def _history_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> Entry:
     """An entry of a location's history (KeyError or ValueError if geows did not write it)."""
     number, seq = map(int, entry_id.split(b"-"))
     return Entry(fields[b"epoch"].decode(), number, seq, fields[b"id"].decode(),
-                 _message(fields[b"room"], fields[b"type"], fields[b"data"]))
+                 _message(fields[b"room"], fields[b"type"], fields[b"data"],
+                          fields.get(b"count", b"")))

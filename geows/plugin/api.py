@@ -83,7 +83,8 @@ class _Channel(Protocol):
     """What the server behind a handle provides (geows.runtime.session implements it)."""
 
     def send(self, type: int, data: str | bytes) -> int: ...
-    def broadcast(self, type: int, data: str | bytes, room: str | None) -> Broadcast: ...
+    def broadcast(self, type: int, data: str | bytes, room: str | None,
+                  count_timeout: float | None = None) -> Broadcast: ...
     def join(self, room: str) -> None: ...
     def leave(self, room: str) -> None: ...
     room_set: set[str]  # its rooms, changed in place (a join costs the same at any count)
@@ -208,7 +209,8 @@ class WebSocketServer:
         none of it is sent if on_connect refuses."""
         return self._channel.send(type, data)
 
-    def broadcast(self, type: int, data: str | bytes, room: str | None = None) -> Broadcast:
+    def broadcast(self, type: int, data: str | bytes, room: str | None = None,
+                  count_timeout: float | None = None) -> Broadcast:
         """Send one message to every open connection of this location, this one
         included, in every worker (with WebSocketBroadcast, of every host); with `room`,
         to that room's members only (this connection need not be one). Returns a
@@ -217,8 +219,20 @@ class WebSocketServer:
         waits on a slow reader: one whose unsent output is over limits.SEND_BUFFER is
         closed (1008) instead. ValueError for a bad room name (see join), or a message
         no client could be sent (as send: an unknown type, text that is not UTF-8, a
-        ping or pong over 125 bytes)."""
-        return self._channel.broadcast(type, data, None if room is None else check_room(room))
+        ping or pong over 125 bytes).
+
+        `count_timeout` (seconds, up to limits.BROADCAST_COUNT_MAX) asks a broadcast
+        through Redis (scope "cluster") for the count across hosts: it then waits, that
+        long at most, until every live process (each worker of every host linked to
+        Redis) has said how many of its connections took the message; the result's
+        `total` sums them and its `missing` says how many processes had not said in
+        time (0: `total` is exact). A broadcast of scope "host" or "local", or one from
+        an OS thread (handed over, not waited for), has neither (None)."""
+        if count_timeout is not None and not 0 < count_timeout <= limits.BROADCAST_COUNT_MAX:
+            raise ValueError(f"count_timeout is more than 0 and at most "
+                             f"{limits.BROADCAST_COUNT_MAX:g} s, not {count_timeout!r}")
+        return self._channel.broadcast(type, data, None if room is None else check_room(room),
+                                       count_timeout)
 
     def join(self, room: str) -> None:
         """Make this connection a member of the room: broadcasts to it reach this

@@ -176,16 +176,17 @@ class Server:
             self.link.stop()
 
     def broadcast(self, settings: WebSocketSettings, type: int, data: str | bytes,
-                  room: str | None = None) -> Broadcast:
+                  room: str | None = None, count_timeout: float | None = None) -> Broadcast:
         """Queue one message for every open connection of a location (or, with `room`, for
         that room's members): with a link to Redis (WebSocketBroadcast, the location's scope
         cluster), every host's, in the location's one order (geows.cluster.link); otherwise
         this worker's (in the hub's thread) and, through the master, the other workers'.
         Returns how many of this worker's took it, with the message's place in the order
-        and its scope (messages.Broadcast)."""
+        and its scope, and with `count_timeout` through Redis the count across hosts
+        (messages.Broadcast)."""
         name = self.location_names[settings]
         if self.link is not None and settings.broadcast_scope == CLUSTER:
-            return self.link.publish(name, type, data, room)
+            return self.link.publish(name, type, data, room, count_timeout)
         return Broadcast(self.broadcast_here(name, type, data, room), HOST)
 
     def broadcast_scope(self, settings: WebSocketSettings) -> str:

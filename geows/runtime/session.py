@@ -146,10 +146,12 @@ class Session:
         self.flush_later()
         return True
 
-    def broadcast(self, type: int, data: str | bytes, room: str | None = None) -> Broadcast:
+    def broadcast(self, type: int, data: str | bytes, room: str | None = None,
+                  count_timeout: float | None = None) -> Broadcast:
         """Send to the location's open connections, or the room's members (see
         WebSocketServer.broadcast); from an OS thread, handed over: what it reaches and
-        its scope as they stand then, and no place in the order yet."""
+        its scope as they stand then, and no place in the order or count across hosts
+        yet."""
         size = len(_payload(type, data))  # a bad one fails here, not where it is delivered
         if _thread_ident() != self.server.hub_thread:
             self.server.wait_for_room(time.monotonic() + limits.TIMEOUT)
@@ -158,7 +160,7 @@ class Session:
             return Broadcast(len(self.server.audience(self.settings, room)),
                              self.server.broadcast_scope(self.settings))
         self.server.catch_up()
-        return self.server.broadcast(self.settings, type, data, room)
+        return self.server.broadcast(self.settings, type, data, room, count_timeout)
 
     def join(self, room: str) -> None:
         """Become a member of the room (see WebSocketServer.join); from an OS thread it is

@@ -14,14 +14,24 @@ from tests.cluster.redis_server import Reader
 from tests.geows_process import GeowsProcess, join_all
 
 # "?text" broadcasts "text" and answers the sender with the result: "=count scope seq
-# epoch text"; any other text is broadcast alone.
+# epoch text"; "#T text" broadcasts "text" asking for the count across hosts within T s,
+# and answers "+total missing text" (or "!" and the ValueError); any other text is
+# broadcast alone.
 PLUGIN = """
 from geows.plugin import TEXT, Plugin
 
 
 def cast_init():
     def on_message(state, server, type, data):
-        if data.startswith("?"):
+        if data.startswith("#"):
+            timeout, text = data[1:].split(" ", 1)
+            try:
+                result = server.broadcast(TEXT, text, count_timeout=float(timeout))
+            except ValueError as exc:
+                server.send(TEXT, f"!{exc}")
+            else:
+                server.send(TEXT, f"+{result.total} {result.missing} {text}")
+        elif data.startswith("?"):
             result = server.broadcast(TEXT, data[1:])
             server.send(TEXT, f"={int(result)} {result.scope} {result.seq} {result.epoch} "
                               f"{data[1:]}")

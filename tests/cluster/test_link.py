@@ -161,4 +161,4 @@ def test_fleets_with_their_own_prefix_share_a_redis_apart(redis_server, stop_aft
         assert host.readers[0].got("from") == [f"from {host.port}"]
     assert sorted(redis_server.client().keys("*")) == [
         f"{prefix}:<Location /chat>:{key}".encode() for prefix in ("fleet1", "fleet2")
-        for key in ("history", "order")]
+        for key in ("history", "links", "order")]
