@@ -469,22 +469,20 @@ class Link:
             start = f"({batch[-1][0].decode()}"
 
     def _settle(self) -> None:
-        """Look each broadcast whose publish had an unknown outcome up in its history: there,
-        it was delivered (by the catch-up just done); not there, it is published again, or
-        past limits.BROADCAST_SETTLE_LIMIT delivered on this host only."""
+        """Settle each broadcast whose publish had an unknown outcome by its history
+        (_published): published again only when history shows it never ran."""
         assert self._publisher is not None
         unsettled, self._unsettled = self._unsettled, []
         for index, message in enumerate(unsettled):
-            published = self._in_history(message)
-            if published:
-                log.warning("%s: the broadcast whose publish was cut off had been published "
-                            "(it is in Redis' history): not published again", message.name)
-                continue
-            if published is None:  # at most once: never published again on a guess
-                log.error("%s: whether the broadcast whose publish was cut off had been "
-                          "published cannot be told (Redis' history no longer reaches back "
-                          "to it): not published again; if it was not, it is lost",
-                          message.name)
+            history = self._publisher.xrevrange(self._key(message.name, "history"),
+                                                count=self.settings.history)
+            published = _published(message, history, self.settings.history)
+            if published is not False:
+                log.log(logging.WARNING if published else logging.ERROR, "%s: the broadcast "
+                        "whose publish was cut off %s: not published again", message.name,
+                        "had been published (it is in Redis' history)" if published else
+                        "may have been published: that cannot be told (Redis' history no "
+                        "longer reaches back to it); if it was not, it is lost")
                 continue
             if time.monotonic() - message.sent > limits.BROADCAST_SETTLE_LIMIT:
                 log.error("WebSocketBroadcast %s: a broadcast of %s whose publish was cut off "
@@ -502,24 +500,6 @@ class Link:
                 self._unsettled = unsettled[index:] + self._unsettled
                 raise
             self._figures.published += 1
-
-    def _in_history(self, message: _Unsettled) -> bool | None:
-        """Whether the message is in its location's history; None when the history no
-        longer reaches back to where this process stood when it published (trimmed, or
-        a new epoch began): then it cannot be told."""
-        assert self._publisher is not None
-        history = self._publisher.xrevrange(self._key(message.name, "history"),
-                                            count=self.settings.history)
-        wanted = message.id.encode()
-        if any(fields.get(b"id") == wanted for _, fields in history):
-            return True
-        if len(history) < self.settings.history:
-            return False  # MAXLEN ~ never trims below the bound: nothing was trimmed
-        oldest_id, oldest = history[-1]
-        epoch, last = message.after
-        reaches_back = oldest.get(b"epoch") == (epoch or "").encode() and \
-            int(oldest_id.split(b"-")[1]) <= last + 1
-        return False if reaches_back else None
 
     def _fail(self, reason: str) -> None:
         """A publish failed: broadcasts reach this host only from now on; the link's
@@ -585,6 +565,22 @@ def _published_entry(payload: bytes) -> Entry:
     number, seq = map(int, stream_id.split(b"-"))
     return Entry(epoch.decode(), number, seq, message_id.decode(),
                  _message(room, type, payload[at:], counted))
+
+
+def _published(message: _Unsettled, history: list, bound: int) -> bool | None:
+    """Whether a cut-off publish ran, from its location's newest `bound` history entries;
+    None when they no longer reach back to where its process stood when it published
+    (trimmed by later broadcasts, or a new epoch began): then it cannot be told."""
+    if any(fields.get(b"id") == message.id.encode() for _, fields in history):
+        return True
+    if len(history) < bound:
+        return False  # MAXLEN ~ never trims below the bound: nothing was trimmed
+    oldest_id, oldest = history[-1]
+    epoch, last = message.after
+    if oldest.get(b"epoch") == (epoch or "").encode() and \
+            int(oldest_id.split(b"-")[1]) <= last + 1:
+        return False
+    return None
 
 
 def _history_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> Entry:

@@ -1,6 +1,6 @@
 """The link's faults, against a real redis-server: killed and restarted mid-stream (with
-and without its append-only file), stopped for 2 s, a client that never reads, a stalled
-worker over Redis' pubsub output-buffer limit, publishes whose outcome is unknown, and
+and without its append-only file), stopped for 2 s, a stalled worker
+over Redis' pubsub output-buffer limit, publishes whose outcome is unknown, and
 passwords kept out of logs.
 Each checks what the results promise (tests.cluster.hosts.check_delivery): nothing twice,
 one order, nothing lost that the results said went through Redis."""
