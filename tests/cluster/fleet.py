@@ -6,6 +6,7 @@ a status page; each host's figures, read from its ?prometheus in its own namespa
 from __future__ import annotations
 
 import http.client
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -94,10 +95,24 @@ class Host:
         """Each worker's geows_broadcast_link_up."""
         return list(self.figures().get("geows_broadcast_link_up", {}).values())
 
-    def per_worker(self, name: str) -> list[float]:
-        """A figure of the plugin's location, of each worker."""
-        return [value for labels, value in self.figures().get(name, {}).items()
+    def per_worker(self, name: str, page: Figures | None = None) -> list[float]:
+        """A figure of the plugin's location, of each worker (on `page`, or a page asked now)."""
+        page = self.figures() if page is None else page
+        return [value for labels, value in page.get(name, {}).items()
                 if ("location", LOCATION) in labels]
+
+    def page_where(self, name: str, values: list[float], timeout: float) -> Figures:
+        """The first page of figures on which each worker's `name` is `values`. Read what
+        goes with it from this page: each worker's figures on a page come from one report
+        of it, but two pages, answered by different workers, can show a worker's from
+        different reports, the later page the older."""
+        deadline = time.monotonic() + timeout
+        while True:
+            page = self.figures()
+            if self.per_worker(name, page) == values:
+                return page
+            assert time.monotonic() < deadline, f"{name} {self.per_worker(name, page)}"
+            time.sleep(0.02)
 
 
 @dataclass
