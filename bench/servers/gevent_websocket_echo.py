@@ -6,11 +6,10 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import signal  # noqa: E402
 import sys  # noqa: E402
 
-import gevent  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
+from gevent_tcp_echo import serve  # noqa: E402  (a sibling script, on sys.path as its directory)
 from geventwebsocket.exceptions import WebSocketError  # noqa: E402
 from geventwebsocket.handler import WebSocketHandler  # noqa: E402
 
@@ -29,12 +28,8 @@ def echo(environ, start_response):
 
 
 def main(port: int) -> None:
-    server = WSGIServer(("127.0.0.1", port), echo, handler_class=WebSocketHandler,
-                        log=None, backlog=511)
-    gevent.signal_handler(signal.SIGTERM, server.stop)
-    gevent.signal_handler(signal.SIGINT, server.stop)
-    print(f"listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)
-    server.serve_forever()
+    serve(WSGIServer(("127.0.0.1", port), echo, handler_class=WebSocketHandler, log=None,
+                     backlog=511), port)
 
 
 if __name__ == "__main__":
