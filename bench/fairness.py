@@ -17,9 +17,10 @@ Parts (each bounded in time; loopback only; every process started here is stoppe
              20 ms, opened before the flood) and a GET forwarded by ProxyPass to a backend
              (a new connection every 50 ms) are timed: p50 / p99 / max, and the flood's
              own rate. "none" is the same without a flood.
-  variants   the Pong flood again, with the wait in geows/fairness.py replaced by
-             gevent.sleep(0), by gevent.idle() without its bound, and by a timer due at
-             once (copies of this tree, patched here): the echo's wait under the flood
+  variants   the Pong flood again, with the wait in geows/runtime/fairness.py replaced
+             by gevent.idle() within 50 ms (the wait before issue 18), gevent.sleep(0),
+             gevent.idle() without a bound, and a timer due at once at the default
+             priority (copies of this tree, patched here): the echo's wait under the flood
              alone, then the flood beside bench/loadgen.c's 100 connections with 8
              messages in flight each (msg/s, p50, p99, max).
   relay      a 4 GiB download through ProxyPass, read as fast as it comes, while the
@@ -72,17 +73,19 @@ from websocket_echo import (  # noqa: E402  (a sibling script, not a package)
 
 from tests.floods import FLOODS, FRAMES, Flood  # noqa: E402
 
-# The base's yield (before geows/fairness.py), taken out of a copy for the saturated part.
+# The base's yield (before geows/runtime/fairness.py), taken out of a copy for the saturated part.
 BASE_YIELD = ("            if rounds % limits.ROUNDS_BEFORE_YIELD == 0:\n"
               "                gevent.sleep(0)  # recv() does not yield while data is waiting: "
               "be fair\n")
 
-# The wait that gives way in geows/fairness.py, and what the variants put in its place.
-WAIT = "    with gevent.Timeout(limits.TURN_WAIT, False):\n        gevent.idle()\n"
+# The wait that gives way in geows/runtime/fairness.py, and what the variants put in its place.
+WAIT = "        hub.wait(loop.timer(0, priority=MINPRI))\n"
 VARIANT_WAITS = {
-    "sleep(0)": "    gevent.sleep(0)\n",
-    "idle() alone": "    gevent.idle()\n",
-    "a timer due at once": "    with hub.loop.timer(0) as timer:\n        hub.wait(timer)\n",
+    "idle() within 50 ms (before issue 18)":
+        "        with gevent.Timeout(0.05, False):\n            gevent.idle()\n",
+    "sleep(0)": "        gevent.sleep(0)\n",
+    "idle() alone": "        gevent.idle()\n",
+    "a timer due at once, default priority": "        hub.wait(loop.timer(0))\n",
 }
 
 GEOWS_CONF = """\
@@ -122,14 +125,14 @@ def without_base_yield(base: Path, into: Path) -> Path:
 
 
 def variant(wait: str, into: Path) -> Path:
-    """This tree's geows and plugins, with the wait in geows/fairness.py replaced."""
+    """This tree's geows and plugins, with the wait in geows/runtime/fairness.py replaced."""
     for name in ("geows", "plugins"):
         shutil.copytree(REPO / name, into / name,
                         ignore=shutil.ignore_patterns("__pycache__", "*.so"))
-    fairness = into / "geows" / "fairness.py"
+    fairness = into / "geows" / "runtime" / "fairness.py"
     text = fairness.read_text()
     if WAIT not in text:
-        sys.exit("geows/fairness.py no longer has the wait this bench replaces")
+        sys.exit("geows/runtime/fairness.py no longer has the wait this bench replaces")
     fairness.write_text(text.replace(WAIT, wait))
     return into
 
@@ -460,8 +463,8 @@ def report(results: dict, names: dict[str, str]) -> str:
                              f"{cell(r['get']) if 'get' in r else '-'} | "
                              f"{r.get('flood_MB_s', '-')} |")
     if "variants" in results:
-        lines += ["", "The wait in geows/fairness.py, Pong flood: the echo's wait (ms), then "
-                  "beside loadgen 100 x 8 in flight", "",
+        lines += ["", "The wait in geows/runtime/fairness.py, Pong flood: the echo's wait "
+                  "(ms), then beside loadgen 100 x 8 in flight", "",
                   "| wait | echo p50 / p99 / max (n) | flood MB/s | loadgen msg/s | "
                   "loadgen p50 / p99 / max ms | flood MB/s beside loadgen |",
                   "|---|---:|---:|---:|---:|---:|"]
@@ -560,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"{kind:12} {name}: {r}")
         if "variants" in parts:
             results["variants"] = {}
-            waits = {"idle() within TURN_WAIT (this tree)": REPO, **{
+            waits = {"a lowest-priority timer due at once (this tree)": REPO, **{
                 name: variant(wait, workdir / f"variant-{i}")
                 for i, (name, wait) in enumerate(VARIANT_WAITS.items())}}
             for name, tree in waits.items():

@@ -204,7 +204,8 @@ static struct {
     double close_timeout;
     double verify_timeout;
     const char *label;
-} opt = {M_RFC6455, "127.0.0.1", 0, "/echo", 100, 10, 32, 1, 0, 100, 30, 5, 10, NULL};
+    const char *per_conn_path; /* --per-conn: each connection's echoes, one a line */
+} opt = {M_RFC6455, "127.0.0.1", 0, "/echo", 100, 10, 32, 1, 0, 100, 30, 5, 10, NULL, NULL};
 
 /* ------------------------------------------------------------ connection */
 
@@ -252,16 +253,19 @@ static void note_error(const char *fmt, ...) {
         if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) *p = ' ';
 }
 
-/* latency histogram: 1 us bins up to 1 s */
+/* latency histogram: 1 us bins up to 1 s, then 1 ms bins up to 10 minutes (a
+ * saturated server may keep a message waiting for seconds) */
 #define HIST_MAX 1000000
-static uint32_t *hist;
+#define HIST_MS_MAX 600000
+static uint32_t *hist, *hist_ms;
 static uint64_t hist_n, hist_over, lat_max_us;
 
 static void record_latency(uint64_t ns) {
     uint64_t us = ns / 1000;
     if (us > lat_max_us) lat_max_us = us;
-    if (us >= HIST_MAX) hist_over++;
-    else hist[us]++;
+    if (us < HIST_MAX) hist[us]++;
+    else if (us / 1000 < HIST_MS_MAX) hist_ms[us / 1000]++;
+    else hist_over++;
     hist_n++;
 }
 
@@ -273,6 +277,10 @@ static long percentile(double p) {
     for (long i = 0; i < HIST_MAX; i++) {
         acc += hist[i];
         if (acc >= want) return i;
+    }
+    for (long i = HIST_MAX / 1000; i < HIST_MS_MAX; i++) {
+        acc += hist_ms[i];
+        if (acc >= want) return i * 1000;
     }
     return (long)lat_max_us;
 }
@@ -313,6 +321,11 @@ static void wbuf_add(struct conn *c, const void *data, size_t n) {
 }
 
 static void conn_finish(struct conn *c);
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
 
 /* write what is queued; 0 ok, -1 when the connection broke */
 static int flush_out(struct conn *c) {
@@ -849,7 +862,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: loadgen --mode rfc6455|hixie76|tcp --port P [--host 127.0.0.1] [--path /echo]\n"
             "               [--connections N] [--seconds S] [--size B] [--inflight K] [--idle]\n"
-            "               [--ramp N] [--connect-timeout S] [--label TEXT]\n"
+            "               [--ramp N] [--connect-timeout S] [--label TEXT] [--per-conn FILE]\n"
             "       loadgen --serve --port P [--seconds S]   (a C epoll TCP echo, for calibration)\n"
             "       loadgen --selftest\n");
     exit(64);
@@ -860,7 +873,7 @@ int main(int argc, char **argv) {
         {"mode", 1, 0, 'm'}, {"host", 1, 0, 'h'}, {"port", 1, 0, 'p'}, {"path", 1, 0, 'P'},
         {"connections", 1, 0, 'c'}, {"seconds", 1, 0, 's'}, {"size", 1, 0, 'b'},
         {"inflight", 1, 0, 'k'}, {"idle", 0, 0, 'i'}, {"ramp", 1, 0, 'r'},
-        {"connect-timeout", 1, 0, 't'}, {"label", 1, 0, 'l'}, {"selftest", 0, 0, 'T'}, {"serve", 0, 0, 'S'}, {0, 0, 0, 0}};
+        {"connect-timeout", 1, 0, 't'}, {"label", 1, 0, 'l'}, {"per-conn", 1, 0, 'C'}, {"selftest", 0, 0, 'T'}, {"serve", 0, 0, 'S'}, {0, 0, 0, 0}};
     int serve = 0;
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -882,6 +895,7 @@ int main(int argc, char **argv) {
         case 'r': opt.ramp = atoi(optarg); break;
         case 't': opt.connect_timeout = atof(optarg); break;
         case 'l': opt.label = optarg; break;
+        case 'C': opt.per_conn_path = optarg; break;
         case 'T': return selftest();
         case 'S': serve = 1; break;
         default: usage();
@@ -916,6 +930,7 @@ int main(int argc, char **argv) {
     if (!rng_state) rng_state = 1;
 
     hist = calloc(HIST_MAX, sizeof *hist);
+    hist_ms = calloc(HIST_MS_MAX, sizeof *hist_ms);
     conns = calloc((size_t)opt.conns, sizeof *conns);
     for (int i = 0; i < opt.conns; i++) {
         conns[i].fd = -1;
@@ -998,12 +1013,13 @@ int main(int argc, char **argv) {
     int nper = 0;
     for (int i = 0; i < opt.conns; i++)
         if (conns[i].sent) per[nper++] = conns[i].recvd;
-    for (int i = 1; i < nper; i++) { /* insertion sort: n is small enough */
-        uint64_t v = per[i];
-        int j = i - 1;
-        while (j >= 0 && per[j] > v) { per[j + 1] = per[j]; j--; }
-        per[j + 1] = v;
+    if (opt.per_conn_path) { /* each connection's count, in connection order */
+        FILE *f = fopen(opt.per_conn_path, "w");
+        if (!f) die("--per-conn %s: %s", opt.per_conn_path, strerror(errno));
+        for (int i = 0; i < nper; i++) fprintf(f, "%llu\n", (unsigned long long)per[i]);
+        fclose(f);
     }
+    qsort(per, (size_t)nper, sizeof *per, cmp_u64);
     long errors = st.connect_errors + st.handshake_status + st.handshake_bad_answer + st.handshake_other +
                   st.mismatches + st.protocol_errors + st.dropped + st.write_errors;
     printf("{\"mode\": \"%s\", \"workload\": \"%s\", \"label\": \"%s\", \"connections\": %d, "
@@ -1014,11 +1030,12 @@ int main(int argc, char **argv) {
            opt.inflight, window);
     if (!opt.idle) {
         printf("\"messages\": %llu, \"msgs_per_s\": %.1f, \"latency_us\": {\"p50\": %ld, \"p90\": %ld, "
-               "\"p99\": %ld, \"max\": %llu}, \"per_conn_echoes\": {\"min\": %llu, \"median\": %llu, "
-               "\"max\": %llu}, ",
+               "\"p99\": %ld, \"max\": %llu}, \"per_conn_echoes\": {\"min\": %llu, \"p1\": %llu, "
+               "\"p10\": %llu, \"median\": %llu, \"max\": %llu}, ",
                (unsigned long long)st.messages, window > 0 ? (double)st.messages / window : 0.0,
                percentile(0.50), percentile(0.90), percentile(0.99), (unsigned long long)lat_max_us,
-               (unsigned long long)(nper ? per[0] : 0), (unsigned long long)(nper ? per[nper / 2] : 0),
+               (unsigned long long)(nper ? per[0] : 0), (unsigned long long)(nper ? per[nper / 100] : 0),
+               (unsigned long long)(nper ? per[nper / 10] : 0), (unsigned long long)(nper ? per[nper / 2] : 0),
                (unsigned long long)(nper ? per[nper - 1] : 0));
     } else {
         printf("\"open_at_ready\": %d, \"open_at_end\": %d, \"echo_ok_after_hold\": %ld, ",

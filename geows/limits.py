@@ -104,20 +104,16 @@ STATUS_INTERVAL = 1.0
 # takes few wake-ups, small enough to stay cheap per idle greenlet.
 RECV_SIZE = 65_536
 
-# How long a connection may work without a break while others wait: gevent's recv()
-# returns at once while bytes wait, so a greenlet whose client keeps it busy never blocks;
-# past this (parsing, answering, relaying a forwarded connection) it lets every other
-# ready connection go first (geows.runtime.fairness). mod_websocket gave each connection a thread,
-# and the kernel shared the CPU. 2 ms: another client's echo waits a few ms behind a
-# flooding client, and a bulk transfer gives way once per 2 ms, which costs it one pass
-# of the hub's loop (a 4 GiB download through ProxyPass lost nothing: see
-# bench/RESULTS-fairness.md).
+# How long a connection may work without a break while no other waits: gevent's recv()
+# returns at once while bytes wait, so a greenlet whose client keeps it busy never blocks.
+# While other connections wait for their turn it gives way after each piece of work (a
+# parse, a relayed chunk); with none waiting, after this long, and every connection the
+# next poll finds ready goes first (geows.runtime.fairness). mod_websocket gave each
+# connection a thread, and the kernel shared the CPU. 2 ms: another client's echo waits
+# a few ms behind a flooding client, and a bulk transfer gives way once per 2 ms, which
+# costs it one pass of the hub's loop (a 4 GiB download through ProxyPass lost nothing:
+# see bench/RESULTS-fairness.md).
 TURN = 0.002
-
-# How long a connection that gave way waits at most for the others to leave the worker
-# idle: a worker busy without a pause still gives it a turn of TURN this often (a few
-# percent of the CPU), so that no connection with bytes waiting is passed over for long.
-TURN_WAIT = 0.05
 
 # Frames one parse takes at most before the reading loop looks at the clock again, so
 # that a read full of tiny frames (64 KiB holds 10,922 empty Pongs) is parsed in pieces

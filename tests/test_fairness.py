@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import gevent
+import gevent.socket
 import pytest
 from websockets.sync.client import connect
 
@@ -132,26 +133,74 @@ def test_a_flood_does_not_stall_a_forwarded_get(front, kind):
 
 
 def test_a_connection_that_gave_way_gets_its_turn_from_a_worker_never_idle():
-    """give_way() lets the others go first, until the worker has nothing else to do; a
-    worker that never gets there (here a greenlet yielding with sleep(0) in a loop, which
-    keeps a hub callback pending in every pass) still gives it its turn after
-    limits.TURN_WAIT, not after the busy greenlet is done."""
+    """give_way() lets the others go first, for one pass of the hub's loop; a worker that
+    is never idle (here a greenlet yielding with sleep(0) in a loop, which keeps a hub
+    callback pending in every pass) gives it its turn after the next poll, not after the
+    busy greenlet is done."""
+    rounds = [0]
+
     def busy(seconds: float) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
+            rounds[0] += 1
             gevent.sleep(0)
 
-    def gives_way() -> float:
+    def gives_way() -> tuple[float, int, int]:
         fairness.give_way()  # its turn starts
         started = time.monotonic()
         while time.monotonic() - started <= limits.TURN:
             pass  # works past its turn
-        before = time.monotonic()
+        before, rounds_before = time.monotonic(), rounds[0]
+        passes_before = gevent.get_hub().loop.iteration
         fairness.give_way()
-        return time.monotonic() - before
+        return (time.monotonic() - before, rounds[0] - rounds_before,
+                gevent.get_hub().loop.iteration - passes_before)
 
-    assert gevent.spawn(gives_way).get() < 0.5  # an idle worker: it goes on at once
+    assert gevent.spawn(gives_way).get()[0] < 0.5  # an idle worker: it goes on at once
     other = gevent.spawn(busy, 2.0)
-    waited = gevent.spawn(gives_way).get()
+    waited, others_ran, passes = gevent.spawn(gives_way).get()
     other.kill()
-    assert limits.TURN_WAIT / 2 <= waited < 1.0
+    assert others_ran > 0  # it did give way
+    assert 1 <= passes <= 2, passes  # and came back after the next poll
+    assert waited < 1.0
+
+
+CONNECTIONS = 20
+BYTES_EACH = 4_000
+
+
+def test_a_saturated_worker_serves_each_ready_connection_once_per_pass():
+    """Issue 18's saturation: while other connections the poll found ready wait, a
+    connection whose bytes keep coming (recv() returns at once) reads at most twice per
+    pass of the hub's loop, not for a whole limits.TURN (hundreds of reads): no ready
+    connection's count falls far behind another's. Counted, not timed: every connection
+    has BYTES_EACH bytes waiting before any is read, and each read takes one byte."""
+    pairs = [gevent.socket.socketpair() for _ in range(CONNECTIONS)]
+    reads = [0] * CONNECTIONS
+    spread = []  # the largest count less the smallest, whenever a connection reads
+
+    def serve(i: int, sock: socket.socket) -> None:
+        while reads[i] < BYTES_EACH:
+            data = sock.recv(1)  # the first waits: all are woken by one poll
+            assert len(data) == 1
+            reads[i] += 1
+            spread.append(max(reads) - min(reads))
+            fairness.give_way()
+
+    try:
+        servers = [gevent.spawn(serve, i, server) for i, (_, server) in enumerate(pairs)]
+        gevent.sleep(0.05)  # they wait in recv()
+        assert reads == [0] * CONNECTIONS
+        for client, _ in pairs:
+            client.sendall(b"x" * BYTES_EACH)
+        gevent.joinall(servers, timeout=60, raise_error=True)
+        assert all(g.successful() for g in servers)
+    finally:
+        for client, server in pairs:
+            client.close()
+            server.close()
+    assert reads == [BYTES_EACH] * CONNECTIONS
+    # Each pass, every connection reads twice (its turn starts, then it finds others
+    # waiting); without turns per pass, the first one read for limits.TURN (hundreds of
+    # reads) before any other read at all, and the last of a pass did again.
+    assert max(spread) <= 3, max(spread)

@@ -28,12 +28,16 @@ def echo(sock, address):
         sock.close()
 
 
-def main(port: int) -> None:
-    server = StreamServer(("127.0.0.1", port), echo, backlog=511)
+def serve(server, port: int) -> None:
+    """Serve until SIGTERM or SIGINT (gevent_websocket_echo.py's server too)."""
     gevent.signal_handler(signal.SIGTERM, server.stop)
     gevent.signal_handler(signal.SIGINT, server.stop)
     print(f"listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)
     server.serve_forever()
+
+
+def main(port: int) -> None:
+    serve(StreamServer(("127.0.0.1", port), echo, backlog=511), port)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,16 @@
-"""What geows.runtime.server's _Listening relies on in gevent's StreamServer beyond its
-documented API (setup.cfg accepts gevent>=24.2,<27): the accept pause it starts after a failed
-accept() must be gevent's own `_timer`, which close() cancels, restarted through
-`_start_accepting_if_started`. Each test fails if the installed gevent changes that."""
+"""What geows relies on in gevent beyond its documented API (setup.cfg accepts
+gevent>=24.2,<27). geows.runtime.server's _Listening: the accept pause it starts after a
+failed accept() must be gevent's own `_timer`, which close() cancels, restarted through
+`_start_accepting_if_started`. geows.runtime.fairness: libev's `loop.pendingcnt` counts the
+watchers of a pass that have not run yet, and a timer due at once at the lowest priority
+fires after every socket the next poll finds ready. Each test fails if the installed
+gevent changes that."""
 
 import socket
 
 import gevent
+import gevent.socket
+from gevent.libev.corecext import MINPRI
 from gevent.server import StreamServer
 
 
@@ -41,3 +46,33 @@ def test_the_pause_restarts_accepting_and_its_bounds_are_gevents():
         assert not server.is_fatal_error(OSError(24, "EMFILE"))
     finally:
         server.close()
+
+
+def test_a_lowest_priority_timer_due_at_once_fires_after_the_ready_sockets():
+    order = []
+    pairs = [gevent.socket.socketpair() for _ in range(5)]
+
+    def reader(i: int, sock: socket.socket) -> None:
+        sock.recv(1)
+        order.append((f"read {i}", gevent.get_hub().loop.pendingcnt))
+
+    def gives_way() -> None:
+        gevent.get_hub().wait(gevent.get_hub().loop.timer(0, priority=MINPRI))
+        order.append(("resumed", None))
+
+    try:
+        readers = [gevent.spawn(reader, i, b) for i, (_, b) in enumerate(pairs)]
+        gevent.sleep(0.05)  # they wait in recv()
+        for a, _ in pairs:
+            a.send(b"x")
+        waiting = gevent.spawn(gives_way)  # starts before the poll that finds them
+        assert gevent.joinall([*readers, waiting], timeout=10) is not None
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
+    assert [name for name, _ in order][-1] == "resumed"
+    assert sorted(name for name, _ in order[:-1]) == [f"read {i}" for i in range(5)]
+    # each reader, woken by the one poll, saw as pending the readers not run yet and the
+    # timer (pending from that pass on, at the lowest priority, so run last)
+    assert sorted(pending for _, pending in order[:-1]) == [1, 2, 3, 4, 5]
