@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --apache-snippet: the address Apache connects to geows "
                              "from (default: loopback, when geows is reached on loopback)")
     parser.add_argument("--version", action=_Version, nargs=0,
-                        help="show the version, and whether RFC 6455's frames are cut in C "
+                        help="show the version, and whether the frames are cut in C "
                              "(geows.protocols._frames) or in pure Python, then exit")
     return parser
 

@@ -1,7 +1,8 @@
 /*
- * geows.protocols._frames: the per-frame work of RFC 6455's short path, in C. The contract,
- * and the same work in pure Python, are in frames.py: this file does what that one does,
- * result for result (tests/protocols/test_frames.py checks the two on random streams).
+ * geows.protocols._frames: the per-frame work of RFC 6455's short path, and draft-76's frame
+ * scan, in C. The contract, and the same work in pure Python, are in frames.py: this file
+ * does what that one does, result for result (tests/protocols/test_frames.py checks the two
+ * on random streams).
  *
  * Sans-I/O: bytes in, events and positions out. The frames it delivers become the same
  * Message events Python would make; every other frame is left to the caller.
@@ -12,8 +13,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Why scan_frames stopped: frames.py's WAIT, BUDGET, OVERSIZED, ENGINE, INVALID_TEXT */
-enum { WAIT, BUDGET, OVERSIZED, ENGINE, INVALID_TEXT };
+/* Why a scan stopped: frames.py's WAIT, BUDGET, OVERSIZED, ENGINE, INVALID_TEXT,
+   PEER_CLOSE, OVERSIZED_TEXT */
+enum { WAIT, BUDGET, OVERSIZED, ENGINE, INVALID_TEXT, PEER_CLOSE, OVERSIZED_TEXT };
 
 /* A text payload this short is unmasked on the stack before it is decoded */
 #define STACK_TEXT 512
@@ -215,12 +217,131 @@ static PyObject *append_frame(PyObject *module, PyObject *const *args, Py_ssize_
     Py_RETURN_NONE;
 }
 
+/* The payload of a draft-76 text frame as a Message event (invalid UTF-8 as U+FFFD) */
+static int deliver_text(PyObject *events, const unsigned char *payload, Py_ssize_t size)
+{
+    PyObject *args[2], *event;
+    int status;
+
+    args[1] = PyUnicode_DecodeUTF8((const char *)payload, size, "replace");
+    if (args[1] == NULL)
+        return -1;
+    args[0] = text_type;
+    event = PyObject_Vectorcall(message_class, args, 2, NULL);
+    Py_DECREF(args[1]);
+    if (event == NULL)
+        return -1;
+    status = PyList_Append(events, event);
+    Py_DECREF(event);
+    return status;
+}
+
+static PyObject *scan_draft76(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer view;
+    const unsigned char *buffer, *sentinel;
+    Py_ssize_t pos = 0, frames = 0, budget, max_size, skip, scanned, size, at, dropped;
+    uint64_t length;
+    unsigned char frame_type, byte, low;
+    int deliver_frames, stop = WAIT;
+    PyObject *events;
+
+    (void)module;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "scan_draft76 takes 7 arguments: buffer, budget, "
+                                         "max_size, skip, scanned, deliver, events");
+        return NULL;
+    }
+    budget = args[1] == Py_None ? -1 : PyLong_AsSsize_t(args[1]);
+    max_size = PyLong_AsSsize_t(args[2]);
+    skip = PyLong_AsSsize_t(args[3]);
+    scanned = PyLong_AsSsize_t(args[4]);
+    deliver_frames = PyObject_IsTrue(args[5]);
+    events = args[6];
+    if (PyErr_Occurred() || deliver_frames < 0)
+        return NULL;
+    if (!PyList_Check(events) || skip < 0 || scanned < 1) {
+        PyErr_SetString(PyExc_ValueError, "scan_draft76: events must be a list, skip >= 0, "
+                                          "scanned >= 1");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    buffer = view.buf;
+    size = view.len;
+    while (pos < size) {
+        if (frames == budget) {
+            stop = BUDGET;
+            break;
+        }
+        frames++;
+        if (skip) {
+            dropped = skip < size - pos ? skip : size - pos;
+            pos += dropped;
+            skip -= dropped;
+            if (skip)
+                break;
+            continue;
+        }
+        frame_type = buffer[pos];
+        if (frame_type & 0x80) {
+            /* A length-prefixed frame, 7 bits per byte, high bit set on all but the last */
+            length = 0;
+            at = pos + 1;
+            do {
+                if (at >= size)
+                    goto done;
+                byte = buffer[at++];
+                low = byte & 0x7F;
+                /* length * 128 + low > max_size, without overflowing */
+                if (max_size < low || length > (uint64_t)(max_size - low) / 128) {
+                    stop = OVERSIZED;
+                    goto done;
+                }
+                length = length * 128 + low;
+            } while (byte & 0x80);
+            if (frame_type == 0xFF && length == 0) {
+                stop = PEER_CLOSE;
+                pos = at;
+                break;
+            }
+            pos = at;
+            skip = (Py_ssize_t)length;
+            continue;
+        }
+        /* A sentinel frame runs to the next 0xFF */
+        sentinel = scanned < size - pos
+                   ? memchr(buffer + pos + scanned, 0xFF, (size_t)(size - pos - scanned))
+                   : NULL;
+        if (sentinel == NULL) {
+            if (size - pos - 1 > max_size)
+                stop = OVERSIZED_TEXT;
+            else
+                scanned = size - pos;
+            break;
+        }
+        if (frame_type == 0x00 && deliver_frames
+                && deliver_text(events, buffer + pos + 1, sentinel - (buffer + pos + 1)) < 0) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        pos = sentinel - buffer + 1;
+        scanned = 1;
+    }
+done:
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(innn)", stop, pos, skip, scanned);
+}
+
 static PyMethodDef methods[] = {
     {"scan_frames", (PyCFunction)(void (*)(void))scan_frames, METH_FASTCALL,
      "scan_frames(buffer, pos, frames, budget, max_size, deliver, events) -> "
-     "(stop, pos, frames, header, end): as geows.protocols.frames.scan_frames"},
+     "(stop, pos, frames, header, end): as geows.protocols.frames.python_scan_frames"},
     {"append_frame", (PyCFunction)(void (*)(void))append_frame, METH_FASTCALL,
-     "append_frame(output, opcode, payload): as geows.protocols.frames.append_frame"},
+     "append_frame(output, opcode, payload): as geows.protocols.frames.python_append_frame"},
+    {"scan_draft76", (PyCFunction)(void (*)(void))scan_draft76, METH_FASTCALL,
+     "scan_draft76(buffer, budget, max_size, skip, scanned, deliver, events) -> "
+     "(stop, pos, skip, scanned): as geows.protocols.frames.python_scan_draft76"},
     {NULL, NULL, 0, NULL},
 };
 

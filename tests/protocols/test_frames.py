@@ -1,7 +1,8 @@
 """The short path's per-frame work in C (geows.protocols._frames) against the same in pure
-Python (geows.protocols.frames): on random frame streams, read in random pieces, both give
-the same events, stops and positions; both frame replies alike. The C one must be built
-(setup.py build_ext): without it this module fails, as a missing tool does."""
+Python (geows.protocols.frames): on random frame streams, RFC 6455's and draft-76's, read in
+random pieces, both give the same events, stops and positions; both frame replies alike.
+The C one must be built (setup.py build_ext): without it this module fails, as a missing
+tool does."""
 
 import struct
 
@@ -15,8 +16,11 @@ from geows.protocols.frames import (
     ENGINE,
     INVALID_TEXT,
     OVERSIZED,
+    OVERSIZED_TEXT,
+    PEER_CLOSE,
     WAIT,
     python_append_frame,
+    python_scan_draft76,
     python_scan_frames,
 )
 
@@ -184,3 +188,61 @@ def test_compiled_and_pure_framing_agree(opcode, size, before):
     python_append_frame(pure, opcode, payload)
     assert compiled == pure
     assert len(pure) == len(before) + (2 if size < 126 else 4 if size < 65536 else 10) + size
+
+
+# Draft-76 (section 5.3): sentinel frames (a type byte under 0x80, then bytes up to 0xFF),
+# length-prefixed frames (a type byte from 0x80, the length in 7-bit groups), 0xFF 0x00.
+def length_prefix(length: int) -> bytes:
+    groups = [length & 0x7F]
+    while length >> 7:
+        length >>= 7
+        groups.append(0x80 | length & 0x7F)
+    return bytes(reversed(groups))
+
+
+draft76_frames = st.one_of(
+    st.builds(lambda kind, text: bytes([kind]) + text + b"\xff",
+              st.sampled_from([0x00, 0x00, 0x00, 0x01, 0x7f]),
+              st.text(max_size=40).map(str.encode) | st.binary(max_size=80).map(
+                  lambda data: data.replace(b"\xff", b""))),   # not UTF-8: U+FFFD
+    st.builds(lambda kind, length: bytes([kind]) + length_prefix(length) + b"x" * length,
+              st.sampled_from([0x80, 0x81, 0xfe, 0xff]),
+              st.sampled_from([0, 1, 127, 128, 16383, 16384]) | st.integers(0, 300)),
+    st.just(b"\xff\x00"),
+    st.just(b"\x80" + b"\xff" * 12 + b"\x01"),   # a length past 2^63
+)
+draft76_streams = st.lists(draft76_frames | st.binary(min_size=1, max_size=30), max_size=12)
+
+
+def drive_draft76(scan, chunks: list[bytes], *, budget: int | None, max_size: int,
+                  deliver: bool) -> list:
+    """Read `chunks` as hixie76.py does: scan the buffer, drop what it cut, scan again while
+    the budget stopped it; a close or an oversized frame ends the stream."""
+    buffer, skip, scanned, seen = bytearray(), 0, 1, []
+    for chunk in chunks:
+        buffer += chunk
+        while True:
+            events: list = []
+            stop, pos, skip, scanned = scan(buffer, budget, max_size, skip, scanned, deliver,
+                                            events)
+            seen.append((stop, pos, skip, scanned, events))
+            del buffer[:pos]
+            if stop in (PEER_CLOSE, OVERSIZED, OVERSIZED_TEXT):
+                return seen
+            if stop == WAIT:
+                break
+            assert stop == BUDGET and pos > 0   # it cut frames: the loop ends
+    return seen
+
+
+@settings(max_examples=600, deadline=None)
+@given(stream=draft76_streams, cuts=st.lists(st.integers(1, 400), max_size=8),
+       budget=st.sampled_from([None, 1, 2, 5]),
+       max_size=st.sampled_from([0, 1, 64, 127, 128, 16384, 1 << 20, (1 << 63) - 1]),
+       deliver=st.booleans() | st.just(True))
+def test_compiled_and_pure_draft76_scans_agree(stream, cuts, budget, max_size, deliver):
+    chunks = cut_into(b"".join(stream), cuts)
+    assert drive_draft76(_frames.scan_draft76, chunks, budget=budget, max_size=max_size,
+                         deliver=deliver) \
+        == drive_draft76(python_scan_draft76, chunks, budget=budget, max_size=max_size,
+                         deliver=deliver)
