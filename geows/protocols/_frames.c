@@ -43,40 +43,12 @@ static void unmask(char *out, const unsigned char *in, Py_ssize_t size,
         out[i] = (char)(in[i] ^ mask[i & 3]);
 }
 
-/* The payload as a Message event appended to events: 0 done, 1 not UTF-8 (text only),
-   -1 a Python error */
-static int deliver(PyObject *events, int opcode, const unsigned char *payload,
-                   Py_ssize_t size, const unsigned char *mask)
+/* Message(type, data) appended to events, taking data's reference: 0, or -1 an error */
+static int append_message(PyObject *events, PyObject *type, PyObject *data)
 {
-    PyObject *data, *args[2], *event;
-    char stack[STACK_TEXT], *text;
+    PyObject *args[2] = {type, data}, *event;
     int status;
 
-    if (opcode == 2) {
-        data = PyBytes_FromStringAndSize(NULL, size);
-        if (data == NULL)
-            return -1;
-        unmask(PyBytes_AS_STRING(data), payload, size, mask);
-        args[0] = binary_type;
-    } else {
-        text = size <= STACK_TEXT ? stack : PyMem_Malloc((size_t)size);
-        if (text == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        unmask(text, payload, size, mask);
-        data = PyUnicode_DecodeUTF8(text, size, "strict");
-        if (text != stack)
-            PyMem_Free(text);
-        if (data == NULL) {
-            if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
-                return -1;
-            PyErr_Clear();
-            return 1;
-        }
-        args[0] = text_type;
-    }
-    args[1] = data;
     event = PyObject_Vectorcall(message_class, args, 2, NULL);
     Py_DECREF(data);
     if (event == NULL)
@@ -84,6 +56,39 @@ static int deliver(PyObject *events, int opcode, const unsigned char *payload,
     status = PyList_Append(events, event);
     Py_DECREF(event);
     return status;
+}
+
+/* The payload as a Message event appended to events: 0 done, 1 not UTF-8 (text only),
+   -1 a Python error */
+static int deliver(PyObject *events, int opcode, const unsigned char *payload,
+                   Py_ssize_t size, const unsigned char *mask)
+{
+    PyObject *data;
+    char stack[STACK_TEXT], *text;
+
+    if (opcode == 2) {
+        data = PyBytes_FromStringAndSize(NULL, size);
+        if (data == NULL)
+            return -1;
+        unmask(PyBytes_AS_STRING(data), payload, size, mask);
+        return append_message(events, binary_type, data);
+    }
+    text = size <= STACK_TEXT ? stack : PyMem_Malloc((size_t)size);
+    if (text == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    unmask(text, payload, size, mask);
+    data = PyUnicode_DecodeUTF8(text, size, "strict");
+    if (text != stack)
+        PyMem_Free(text);
+    if (data == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+            return -1;
+        PyErr_Clear();
+        return 1;
+    }
+    return append_message(events, text_type, data);
 }
 
 static PyObject *scan_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -220,20 +225,9 @@ static PyObject *append_frame(PyObject *module, PyObject *const *args, Py_ssize_
 /* The payload of a draft-76 text frame as a Message event (invalid UTF-8 as U+FFFD) */
 static int deliver_text(PyObject *events, const unsigned char *payload, Py_ssize_t size)
 {
-    PyObject *args[2], *event;
-    int status;
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)payload, size, "replace");
 
-    args[1] = PyUnicode_DecodeUTF8((const char *)payload, size, "replace");
-    if (args[1] == NULL)
-        return -1;
-    args[0] = text_type;
-    event = PyObject_Vectorcall(message_class, args, 2, NULL);
-    Py_DECREF(args[1]);
-    if (event == NULL)
-        return -1;
-    status = PyList_Append(events, event);
-    Py_DECREF(event);
-    return status;
+    return text == NULL ? -1 : append_message(events, text_type, text);
 }
 
 static PyObject *scan_draft76(PyObject *module, PyObject *const *args, Py_ssize_t nargs)

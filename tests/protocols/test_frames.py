@@ -23,6 +23,7 @@ from geows.protocols.frames import (
     python_scan_draft76,
     python_scan_frames,
 )
+from tests.protocols.test_rfc6455 import cut_into
 
 # Lengths on each side of the length encodings' bounds (RFC 6455 5.2).
 BOUNDARY_SIZES = (0, 1, 2, 3, 7, 8, 9, 125, 126, 127, 65535, 65536)
@@ -122,14 +123,6 @@ def drive(scan, chunks: list[bytes], *, budget: int | None, max_size: int,
                 break
         del buffer[:pos]
     return seen
-
-
-def cut_into(data: bytes, cuts: list[int]) -> list[bytes]:
-    chunks, pos = [], 0
-    for cut in cuts:
-        chunks.append(data[pos:pos + cut])
-        pos += cut
-    return [*chunks, data[pos:]]
 
 
 @settings(max_examples=800, deadline=None)
