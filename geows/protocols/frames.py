@@ -4,9 +4,9 @@ frames, unmask and deliver the common ones, frame replies; and draft-76's frames
 
 Two flavours keep one contract: the pure Python here (python_*), and
 geows.protocols._frames, the same in C (_frames.c), which setup.py builds when a C compiler
-is there. `scan_frames` and `append_frame` are the compiled ones when they are built, unless
-the environment sets GEOWS_PURE_PYTHON (to anything but "" or "0"); `FLAVOUR` says which
-run (`geows --version` prints it). tests/protocols/test_frames.py
+is there. `scan_frames`, `append_frame` and `scan_draft76` are the compiled ones when they
+are built, unless the environment sets GEOWS_PURE_PYTHON (to anything but "" or "0");
+`FLAVOUR` says which run (`geows --version` prints it). tests/protocols/test_frames.py
 keeps the two equal on random frame streams.
 """
 
@@ -35,8 +35,8 @@ PEER_CLOSE, OVERSIZED_TEXT = 5, 6
 
 
 def python_scan_frames(buffer: bytes | bytearray, pos: int, frames: int, budget: int | None,
-                max_size: int, deliver: bool,
-                events: list[Event]) -> tuple[int, int, int, int, int]:
+                       max_size: int, deliver: bool,
+                       events: list[Event]) -> tuple[int, int, int, int, int]:
     """Cut whole frames from buffer[pos:]; while `deliver`, append a Message to `events` for
     each final, masked, uncompressed text or binary frame (RFC 6455 5.2), and stop at any
     other. `frames` counts the frames cut so far, `budget` (None: no limit) the most there
