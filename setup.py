@@ -3,7 +3,9 @@
 apache2-dev, libapr1-dev, libaprutil1-dev) and linked with libapr-1 and libaprutil-1.
 Without them `pip install .` still installs geows, warning that the runtime was not
 built; a C plugin that needs it is then refused, naming the packages (README, C plugins).
-And geows.plugin._c_inline, the fast path of C plugins' calls on the event loop.
+And geows.plugin._c_inline, the fast path of C plugins' calls on the event loop, and
+geows.protocols._frames, RFC 6455's per-frame work in C (geows/protocols/frames.py). Both
+need only a C compiler; without one, geows runs their pure-Python paths.
 Everything else about the package is in setup.cfg."""
 
 from pathlib import Path
@@ -34,4 +36,13 @@ INLINE = Extension(
     optional=True,
 )
 
-setup(ext_modules=[RUNTIME, INLINE])
+# A Python module: the short path's frames cut, unmasked and framed in C; without it
+# geows.protocols.frames does the same in Python, slower.
+FRAMES = Extension(
+    "geows.protocols._frames",
+    sources=["geows/protocols/_frames.c"],
+    extra_compile_args=["-Wall", "-Wextra"],
+    optional=True,
+)
+
+setup(ext_modules=[RUNTIME, INLINE, FRAMES])

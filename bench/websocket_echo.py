@@ -20,6 +20,9 @@ With --against REV (a commit), the geows rows run a second time from a checkout 
 (a git worktree under bench/build/), each beside its counterpart: a change's effect on the
 message path, measured in one run on one machine.
 
+The geows rows run twice: as built (RFC 6455's frames cut in C, geows.protocols._frames),
+and as geows-*-pure with GEOWS_PURE_PYTHON=1 (the same in pure Python).
+
 A last row, c-epoll-tcp, runs the same throughput workloads against loadgen's own
 C epoll echo (--serve): the load generator's ceiling, to show it is not the
 bottleneck for the Python servers.
@@ -56,6 +59,9 @@ BUILD = BENCH / "build"
 LOADGEN_SRC = BENCH / "loadgen.c"
 LOADGEN = BUILD / "loadgen"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(REPO))
+from geows.protocols.frames import PURE_PYTHON_ENV  # noqa: E402 - this tree's geows
+
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 GEOWS_CONF = """\
@@ -69,12 +75,19 @@ StartServers {workers}
 </Location>
 """
 # the plugin each geows server kind serves on /echo (relative to the tree it runs from)
-GEOWS_PLUGINS = {"geows": "plugins/echo.py", "geows-c": "plugins/c/echo.so"}
+GEOWS_PLUGINS = {"geows": "plugins/echo.py", "geows-pure": "plugins/echo.py",
+                 "geows-c": "plugins/c/echo.so"}
+# The frames each geows server kind cuts (geows/protocols/frames.py): geows in C when built
+# (whatever the environment says), geows-pure in pure Python.
+FRAMES_ENV = {"geows": {PURE_PYTHON_ENV: ""}, "geows-pure": {PURE_PYTHON_ENV: "1"}}
 
 # name -> (server kind, loadgen mode)
 ROWS = {
     "geows-rfc6455": ("geows", "rfc6455"),
     "geows-hixie76": ("geows", "hixie76"),
+    # the same two with GEOWS_PURE_PYTHON=1: compiled against pure frames in one run
+    "geows-rfc6455-pure": ("geows-pure", "rfc6455"),
+    "geows-hixie76-pure": ("geows-pure", "hixie76"),
     # mod_websocket's C echo (plugins/c/echo.c, built by `make -C plugins/c`) under geows
     "geows-c-rfc6455": ("geows-c", "rfc6455"),
     "websockets": ("websockets", "rfc6455"),
@@ -312,7 +325,8 @@ class ServerProcess:
             self.proc = subprocess.Popen(cmd, cwd=tree, stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=err,
                                          env={**os.environ, "PYTHONUNBUFFERED": "1",
-                                              "PYTHONPATH": str(tree)})
+                                              "PYTHONPATH": str(tree),
+                                              **FRAMES_ENV.get(kind, {})})
 
     @property
     def pid(self) -> int:
@@ -619,6 +633,12 @@ def report(info: dict, rows: dict, args, pin_note: str) -> str:
                        ratio(get(rows, f"geows-c-rfc6455{at}", w, "msgs_per_s"),
                              get(rows, f"geows-rfc6455{at}", w, "msgs_per_s")),
                        TARGET_C_VS_PYTHON, info_only=bool(at))
+    for proto in ("rfc6455", "hixie76"):
+        for w in ("pingpong", "pipelined"):
+            ratio_line(f"geows-{proto} {w} / the same on pure-Python frames",
+                       ratio(get(rows, f"geows-{proto}", w, "msgs_per_s"),
+                             get(rows, f"geows-{proto}-pure", w, "msgs_per_s")),
+                       None, info_only=True)
     # geows against each peer: (workload, peer, target); draft-76 for reference (issue 18
     # holds it to the same targets, but RFC 6455 is the row its verdicts are about)
     against = (("pingpong", "gevent-tcp", TARGET_PINGPONG_VS_TCP),

@@ -73,8 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--apache-address", metavar="ADDR",
                         help="with --apache-snippet: the address Apache connects to geows "
                              "from (default: loopback, when geows is reached on loopback)")
-    parser.add_argument("--version", action="version", version=f"geows/{__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the version, and whether the frames are cut in C "
+                             "(geows.protocols._frames) or in pure Python, then exit")
     return parser
+
+
+class _Version(argparse.Action):
+    """--version: the version, and which of geows.protocols.frames' flavours runs."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        # Here only: the master's process loads no protocol (docs/explanation/layout.md).
+        from geows.protocols.frames import FLAVOUR
+
+        print(f"geows/{__version__}\nframes: {FLAVOUR}")
+        parser.exit()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -84,10 +84,11 @@ def served(port: int, address: str = "127.0.0.1",
         return False
 
 
-def run_cli(*args: str, cwd: Path = REPO, timeout: float = 60) -> subprocess.CompletedProcess:
-    """Run `python -m geows ARGS` to completion."""
+def run_cli(*args: str, cwd: Path = REPO, timeout: float = 60,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m geows ARGS` to completion (in `env`, or this process' environment)."""
     return subprocess.run([sys.executable, "-m", "geows", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=env)
 
 
 class GeowsProcess:

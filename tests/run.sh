@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need on a fresh Debian machine, then run them all.
-# Usage: bash tests/run.sh [pytest arguments]
+# Usage: bash tests/run.sh [pytest arguments] (without any: the suite, and a part of it again
+# on the pure-Python frames)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,4 +35,17 @@ if [ ! tests/browser/node_modules/.package-lock.json -nt tests/browser/package-l
     npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/null
 fi
 .venv/bin/ruff check geows plugins tests docs
-exec .venv/bin/python -m pytest "$@"
+if [ $# -gt 0 ]; then
+    exec .venv/bin/python -m pytest "$@"
+fi
+# The whole suite, on the frames as built (in C: geows.protocols._frames), then the tests
+# that cross the protocols and the session again on the pure-Python frames
+# (docs/development.md, "The compiled frames", says why these).
+PURE_PYTHON_TESTS=(tests/protocols tests/runtime tests/compliance tests/test_rfc6455_server.py
+                   tests/test_draft76_server.py tests/test_early_sends.py tests/test_ping.py
+                   tests/test_fairness.py tests/test_message_memory_server.py
+                   tests/test_third_party_clients.py)
+status=0
+.venv/bin/python -m pytest || status=$?
+GEOWS_PURE_PYTHON=1 .venv/bin/python -m pytest "${PURE_PYTHON_TESTS[@]}" || status=$?
+exit "$status"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from geows import __version__
+from geows.protocols.frames import PURE_PYTHON_ENV
 from tests.draft76 import Draft76Client
 from tests.geows_process import REPO, GeowsProcess, run_cli
 
@@ -35,10 +37,14 @@ def config(tmp_path: Path, plugin: str = str(REPO / "plugins/echo.py"),
     return write(tmp_path, GOOD.format(plugin=plugin, init=init))
 
 
-def test_version():
-    result = run_cli("--version")
+@pytest.mark.parametrize(("pure_python", "frames"), [
+    ("", "compiled (geows.protocols._frames)"),   # setup.py built it (tests/run.sh)
+    ("0", "compiled (geows.protocols._frames)"),
+    ("1", f"pure Python ({PURE_PYTHON_ENV} is set)")])
+def test_version_says_which_frames_run(pure_python, frames):
+    result = run_cli("--version", env={**os.environ, PURE_PYTHON_ENV: pure_python})
     assert result.returncode == 0
-    assert result.stdout.strip() == f"geows/{__version__}"
+    assert result.stdout.splitlines() == [f"geows/{__version__}", f"frames: {frames}"]
 
 
 def test_syntax_ok_on_shipped_config():

@@ -2,8 +2,9 @@
 
 The handshake answer needs the 8 bytes (key3) that follow the request head, so
 the protocol takes them through `receive_data` like any other bytes; whatever
-follows key3 is already frames and is parsed, never dropped. Section numbers
-in comments are the draft's.
+follows key3 is already frames and is parsed, never dropped. The frames are cut
+by frames.py (scan_draft76: in C when it is built). Section numbers in comments
+are the draft's.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from geows.errors import HttpError
 from geows.http import Headers, Request, parse_decimal
 from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
 from geows.protocols.base import State, WebSocketProtocol
-from geows.protocols.events import CloseReceived, Message, ProtocolError
+from geows.protocols.events import CloseReceived, ProtocolError
+from geows.protocols.frames import BUDGET, OVERSIZED, OVERSIZED_TEXT, PEER_CLOSE, scan_draft76
 
 KEY3_SIZE = 8
 CLOSING_FRAME = b"\xff\x00"
@@ -168,61 +170,21 @@ class Hixie76(WebSocketProtocol):
             self._output += head.encode("latin-1")
             self._output += self._challenge_response(key3)
             self.state = State.OPEN
-        frames = 0
         self.more_to_parse = False
-        while self._buffer and self.state in (State.OPEN, State.CLOSING):
-            if frames == self.frame_budget:
-                self.more_to_parse = True
-                return
-            frames += 1
-            if not self._parse_frame():
-                return
-
-    def _parse_frame(self) -> bool:
-        """Consume one frame from the buffer; False when more bytes are needed."""
-        buffer = self._buffer
-        if self._skip:
-            dropped = min(self._skip, len(buffer))
-            del buffer[:dropped]
-            self._skip -= dropped
-            return not self._skip
-        frame_type = buffer[0]
-        if frame_type & 0x80:
-            # Section 5.3: a length-prefixed frame, 7 bits per byte, high bit
-            # set on all but the last. Only 0xFF 0x00 (closing) means anything.
-            length, pos = 0, 1
-            while True:
-                if pos >= len(buffer):
-                    return False
-                byte = buffer[pos]
-                length = length * 128 + (byte & 0x7F)
-                pos += 1
-                if length > self.max_message_size:
-                    self._fail("frame longer than MaxMessageSize")
-                    return False
-                if not byte & 0x80:
-                    break
-            del buffer[:pos]
-            if frame_type == 0xFF and length == 0:
-                self._closing_received()
-                return False
-            self._skip = length
-            return True
-        # Section 5.3: a sentinel frame runs to the next 0xFF.
-        end = buffer.find(b"\xff", self._scanned)
-        if end < 0:
-            if len(buffer) - 1 > self.max_message_size:
-                self._fail("message longer than MaxMessageSize")
-            else:
-                self._scanned = len(buffer)
-            return False
-        payload = bytes(buffer[1:end])
-        del buffer[: end + 1]
-        self._scanned = 1
-        if frame_type == 0x00 and self.state is State.OPEN:
-            # Invalid UTF-8 becomes U+FFFD, as the draft tells clients to do.
-            self._events.append(Message(TEXT, payload.decode("utf-8", "replace")))
-        return True
+        if self.state not in (State.OPEN, State.CLOSING):
+            return
+        stop, pos, self._skip, self._scanned = scan_draft76(
+            self._buffer, self.frame_budget, self.max_message_size, self._skip,
+            self._scanned, self.state is State.OPEN, self._events)
+        del self._buffer[:pos]
+        if stop == BUDGET:
+            self.more_to_parse = True
+        elif stop == PEER_CLOSE:
+            self._closing_received()
+        elif stop == OVERSIZED:
+            self._fail("frame longer than MaxMessageSize")
+        elif stop == OVERSIZED_TEXT:
+            self._fail("message longer than MaxMessageSize")
 
     def _closing_received(self) -> None:
         if self.state is State.OPEN:

@@ -12,10 +12,11 @@ short path here. Incoming bytes are cut into whole frames first (so the engine
 only ever sees whole frames, and faults are found in arrival order); a final,
 masked, uncompressed text or binary frame of an unfragmented message is then
 unmasked and delivered directly, and messages sent without an extension are
-framed directly. Every other frame (control frames, fragments, compressed
-frames, anything malformed) goes to the engine, a frame at a time, so that a
-parse can stop after frame_budget frames; an oversized frame, or any byte
-once closed, hands the whole stream to it (it discards what comes then). The
+framed directly (that per-frame work is frames.py's: in C when it is built).
+Every other frame (control frames, fragments, compressed frames, anything
+malformed) goes to the engine, a frame at a time, so that a parse can stop
+after frame_budget frames; an oversized frame, or any byte once closed, hands
+the whole stream to it (it discards what comes then). The
 tests check the short path against the engine on random frame streams.
 
 Compressed frames are inflated a step at a time (_SteppedInflate, in place of the
@@ -26,7 +27,6 @@ incomplete messages to WebSocketMessageMemory (memory.py), as they inflate.
 from __future__ import annotations
 
 import codecs
-import struct
 import sys
 import zlib
 from collections.abc import Callable, Iterable
@@ -45,17 +45,21 @@ from websockets.http11 import Request as WsRequest
 from websockets.protocol import State as WsState
 from websockets.server import ServerProtocol
 
-try:  # the C version websockets itself uses, when its wheel has it
-    from websockets.speedups import apply_mask
-except ImportError:  # pragma: no cover
-    from websockets.utils import apply_mask
-
 from geows import limits
 from geows.errors import HttpError
 from geows.http import Request
 from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
 from geows.protocols.base import State, WebSocketProtocol
 from geows.protocols.events import CloseReceived, Message, ProtocolError
+from geows.protocols.frames import (
+    BUDGET,
+    ENGINE,
+    INVALID_TEXT,
+    OVERSIZED,
+    append_frame,
+    apply_mask,
+    scan_frames,
+)
 from geows.protocols.memory import MessageMemory
 
 # Versions 7 and 8 (hybi-07/08, which mod_websocket accepted) frame exactly as 13.
@@ -165,15 +169,6 @@ def is_reserved_code(code: int) -> bool:
     return code in (1004, 1014) or 1016 <= code < 3000
 
 
-def _frame_header(opcode: int, length: int) -> bytes:
-    """5.2: FIN and the opcode, then the length; server frames are not masked."""
-    if length < 126:
-        return bytes((0x80 | opcode, length))
-    if length < 65536:
-        return struct.pack("!BBH", 0x80 | opcode, 126, length)
-    return struct.pack("!BBQ", 0x80 | opcode, 127, length)
-
-
 class RFC6455(WebSocketProtocol):
     name = "rfc6455"
     has_pings = True
@@ -270,56 +265,50 @@ class RFC6455(WebSocketProtocol):
         self._split_frames()
 
     def _split_frames(self) -> None:
-        """Deliver whole frames, up to frame_budget of them: common ones directly, the
-        others through the engine."""
+        """Deliver whole frames, up to frame_budget of them: common ones directly
+        (frames.scan_frames), the others through the engine."""
         buffer, pos, frames = self._pending, 0, 0
         self.more_to_parse = False
-        while len(buffer) - pos >= 2:
-            if frames == self.frame_budget:
-                self.more_to_parse = True
-                break
-            frames += 1
-            first, second = buffer[pos], buffer[pos + 1]
-            length, header = second & 0x7F, 2
-            if length >= 126:  # 5.2: a 16-bit or 64-bit extended length follows
-                header = 4 if length == 126 else 10
-                if len(buffer) - pos < header:
-                    break
-                length = int.from_bytes(buffer[pos + 2:pos + header], "big")
-            if length > self.max_message_size:
+        while True:
+            stop, pos, frames, header, end = scan_frames(
+                buffer, pos, frames, self.frame_budget, self.max_message_size,
+                self._short_path and not self._in_fragments, self._events)
+            if stop == ENGINE:
+                self._through_engine(buffer, pos, header, end)
+            elif stop == INVALID_TEXT:
+                self._fail_text(apply_mask(buffer[pos + header:end],
+                                           buffer[pos + header - 4:pos + header]))
+            elif stop == OVERSIZED:
                 return self._hand_over(pos)  # the engine answers 1009 from the header
-            header += 4 if second & 0x80 else 0
-            end = pos + header + length
-            if end > len(buffer):
-                break
-            opcode = first & 0x0F
-            # FIN, no RSV bits, masked, text or binary, no fragmented message open.
-            if self._short_path and first & 0xF0 == 0x80 and second & 0x80 \
-                    and opcode in (1, 2) and not self._in_fragments:
-                self._deliver(opcode, apply_mask(buffer[pos + header:end],
-                                                 buffer[pos + header - 4:pos + header]))
             else:
-                if opcode in (0, 1, 2):
-                    self._in_fragments = not first & 0x80
-                elif opcode == 8 and self._in_fragments:
-                    # 5.4: a close may come between fragments; the unfinished message is
-                    # dropped and the close answered (Autobahn 7.1.5). websockets would
-                    # call it an incomplete message (1002), so it is told the message ended:
-                    # a final empty continuation, whose event is dropped with the message.
-                    self._in_fragments = False
-                    self._engine.receive_data(_END_OF_MESSAGE)
-                    self._engine.events_received()
-                    self._drop_message()
-                frame = bytes(buffer[pos:end])
-                if opcode == 8 and length >= 2 and second & 0x80:
-                    frame = self._reserved_close(frame, header)
-                if frame:
-                    self._engine.receive_data(frame)
-                self._collect()
+                self.more_to_parse = stop == BUDGET
+                break
             pos = end
             if self.state is State.CLOSED:
                 return self._hand_over(pos)
         del buffer[:pos]
+
+    def _through_engine(self, buffer: bytearray, pos: int, header: int, end: int) -> None:
+        """The frame at buffer[pos:end] (`header` bytes of it its header), to the engine."""
+        first, second = buffer[pos], buffer[pos + 1]
+        opcode = first & 0x0F
+        if opcode in (0, 1, 2):
+            self._in_fragments = not first & 0x80
+        elif opcode == 8 and self._in_fragments:
+            # 5.4: a close may come between fragments; the unfinished message is
+            # dropped and the close answered (Autobahn 7.1.5). websockets would
+            # call it an incomplete message (1002), so it is told the message ended:
+            # a final empty continuation, whose event is dropped with the message.
+            self._in_fragments = False
+            self._engine.receive_data(_END_OF_MESSAGE)
+            self._engine.events_received()
+            self._drop_message()
+        frame = bytes(buffer[pos:end])
+        if opcode == 8 and end - pos - header >= 2 and second & 0x80:
+            frame = self._reserved_close(frame, header)
+        if frame:
+            self._engine.receive_data(frame)
+        self._collect()
 
     def _reserved_close(self, frame: bytes, header: int) -> bytes:
         """A client's masked close frame, as the engine is to read it: with a reserved code,
@@ -346,13 +335,11 @@ class RFC6455(WebSocketProtocol):
             self._engine.receive_data(rest)
             self._collect()
 
-    def _deliver(self, opcode: int, payload: bytes) -> None:
-        if opcode == 2:
-            self._events.append(Message(BINARY, payload))
-            return
+    def _fail_text(self, payload: bytes) -> None:
+        """8.1: a text frame's payload is not UTF-8: fail the connection (1007), saying where."""
         try:
-            self._events.append(Message(TEXT, payload.decode("utf-8")))
-        except UnicodeDecodeError as exc:  # 8.1
+            payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
             self._engine.fail(1007, f"invalid UTF-8 at byte {exc.start}")
             self._collect()
 
@@ -396,8 +383,7 @@ class RFC6455(WebSocketProtocol):
         if type in (TEXT, BINARY) and self._frame_directly:
             if self.state is not State.OPEN:
                 raise ValueError(f"cannot send while {self.state.value}")
-            self._output += _frame_header(1 if type == TEXT else 2, len(payload))
-            self._output += payload
+            append_frame(self._output, 1 if type == TEXT else 2, payload)
             return len(payload)
         try:
             if type == TEXT:
