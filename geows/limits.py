@@ -124,7 +124,7 @@ TURN = 0.002
 FRAMES_PER_PARSE = 32
 
 # httpd's Timeout default, for the waits it bounds in httpd too: a send to a client that
-# takes nothing (past it the client is closed, 1008; it bounded mod_websocket's writes),
+# takes nothing (past it the client is closed; it bounded mod_websocket's writes),
 # and a forwarded connection (ProxyPass) connecting to its backend, or with no bytes
 # moving either way (mod_proxy and its WebSocket tunnel).
 TIMEOUT = 60.0

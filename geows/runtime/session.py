@@ -423,18 +423,33 @@ class Session:
         data = self.protocol.data_to_send()
         self._queued = 0
         if data:
-            # Our own loop rather than sendall(): it costs gevent an extra syscall
-            # per call, and `unsent` must see what the kernel has not taken yet.
-            view = memoryview(data)
-            try:
-                while view:
-                    self._writing = len(view)
-                    sent = self.sock.send(view)
-                    self.record.bytes_out += sent
-                    view = view[sent:]
-            finally:
-                self._writing = 0
+            _write(self, data)
         return data
+
+
+def _write(session: Session, data: bytes) -> None:
+    """Write it all to the session's socket (its writer lock held), counting what the kernel
+    has not taken yet in its `unsent`. A client that takes nothing for httpd's Timeout
+    (limits.TIMEOUT) is closed: whoever writes to it would otherwise wait for good."""
+    # Our own loop rather than sendall(): it costs gevent an extra syscall per call.
+    view = memoryview(data)
+    took_nothing = gevent.Timeout(limits.TIMEOUT, TimeoutError)
+    try:
+        while view:
+            session._writing = len(view)
+            took_nothing.start()
+            sent = session.sock.send(view)
+            took_nothing.cancel()
+            session.record.bytes_out += sent
+            view = view[sent:]
+    except TimeoutError:
+        session.record.ending = ("closed: too slow to read what it was sent (took nothing "
+                                 f"for {limits.TIMEOUT:g} s)")
+        session.wake_reader()
+        raise
+    finally:
+        took_nothing.close()
+        session._writing = 0
 
 
 # A ping's or pong's payload (RFC 6455 5.5: a control frame's).

@@ -103,10 +103,14 @@ class Reader:
 
     def __init__(self, port: int, path: str = "/chat"):
         origin = f"http://127.0.0.1:{port}"
+        # No UTF-8 check here: websocket-client makes it in pure Python (~3 MB/s of a core,
+        # under the one GIL of every client of the test), slower than geows sends a flood of
+        # large messages, which then closes these clients as too slow to read (1008).
         self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", origin=origin,
-                                              timeout=30)
+                                              timeout=30, skip_utf8_validation=True)
         self.messages: list[str] = []
         self.arrived: list[float] = []  # time.monotonic() of each message
+        self.ended: str | None = None  # how its connection ended, once it has
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -118,8 +122,8 @@ class Reader:
                 with self.lock:
                     self.messages.append(message)
                     self.arrived.append(time.monotonic())
-        except (websocket.WebSocketException, OSError):
-            return
+        except (websocket.WebSocketException, OSError) as exc:
+            self.ended = f"{exc!r} after {len(self.messages)} messages"
 
     def send(self, text: str) -> None:
         self.ws.send(text)
@@ -136,14 +140,18 @@ class Reader:
 
     def wait_for(self, count: int, prefix: str = "", timeout: float = 20) -> list[str]:
         """The messages that start with `prefix` once there are `count` of them; fails
-        with what came if they do not come within `timeout`."""
+        with what came, and how its connection ended, if they do not come within `timeout`
+        (at once when it has ended)."""
         deadline = time.monotonic() + timeout
-        while len(got := self.got(prefix)) < count:
-            assert time.monotonic() < deadline, (f"{len(got)} of {count} messages "
-                                                 f"'{prefix}...' in {timeout} s, the last: "
-                                                 f"{[text[:40] for text in got[-3:]]}")
+        while True:
+            ended = self.ended  # read first: every message it kept came before it was set
+            if len(got := self.got(prefix)) >= count:
+                return got
+            assert ended is None and time.monotonic() < deadline, (
+                f"{len(got)} of {count} messages '{prefix}...' in {timeout} s, the last: "
+                f"{[text[:40] for text in got[-3:]]}; its connection "
+                f"{'ended: ' + ended if ended else 'is open'}")
             time.sleep(0.02)
-        return got
 
     def close(self) -> None:
         self.ws.close()

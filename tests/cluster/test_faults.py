@@ -1,6 +1,6 @@
 """The link's faults, against a real redis-server: killed and restarted mid-stream (with
-and without its append-only file), stopped for 2 s, a stalled worker
-over Redis' pubsub output-buffer limit, publishes whose outcome is unknown, and
+and without its append-only file), stopped for 2 s, a client that never reads, a stalled
+worker over Redis' pubsub output-buffer limit, publishes whose outcome is unknown, and
 passwords kept out of logs.
 Each checks what the results promise (tests.cluster.hosts.check_delivery): nothing twice,
 one order, nothing lost that the results said went through Redis."""
@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
+import struct
 import time
 
 import pytest
+import websocket
 
 from tests.cluster.hosts import check_delivery, results, send_all, start_host, wait_until
 from tests.cluster.redis_server import Reader, RedisServer
@@ -93,6 +96,54 @@ def test_redis_stopped_for_2_s_loses_nothing(stop_after):  # noqa: F811
             assert "are lost" not in host.error_log
     finally:
         redis_server.stop()
+
+
+def test_a_client_that_never_reads_is_closed_1008_and_the_others_get_everything(
+        redis_server, stop_after):  # noqa: F811
+    """A client of host A that never reads (a 4 kB receive buffer) while 12.8 MB of
+    broadcasts flow from both hosts: geows closes it (1008, past limits.SEND_BUFFER) as
+    for any broadcast; every other client of both hosts gets every message once, in the
+    one order, and the link to Redis never notices."""
+    hosts = hosts_with_readers(redis_server.url(), stop_after, readers=2)
+    host_a = next(iter(hosts))
+    stalled = websocket.create_connection(
+        f"ws://127.0.0.1:{host_a.port}/chat", origin=f"http://127.0.0.1:{host_a.port}",
+        sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),), timeout=10)
+    try:
+        senders = senders_of(hosts)
+        send_all({reader: texts(index, 100, 64_000) for index, reader in enumerate(senders)})
+        by_text = check_delivery(hosts, senders, "s:")
+        assert len(by_text) == 200
+        assert {result.scope for result in by_text.values()} == {"cluster"}
+        # its own access log line: closed as too slow (close(1008, ...)), and no other
+        port = stalled.sock.getsockname()[1]
+        log = host_a.wait_for_log("closed: too slow to read what it was sent")
+        (line,) = [line for line in log.splitlines() if "too slow to read" in line]
+        assert line.startswith(f"127.0.0.1:{port} ")
+        assert all("too slow" not in host.access_log for host in hosts if host is not host_a)
+        # what reached it before it was closed, in the order, then the end: the 1008 close
+        # frame queues behind what it never took, so it sees the connection end instead
+        # when geows ends it (limits.CLOSE_TIMEOUT after)
+        order = hosts[host_a][1].got("s:")
+        got: list[str] = []
+        close_code = None
+        for _ in range(len(order) + 1):
+            try:
+                opcode, data = stalled.recv_data(control_frame=True)
+            except (websocket.WebSocketConnectionClosedException, ConnectionError):
+                break
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                close_code = struct.unpack("!H", data[:2])[0]
+                break
+            got.append(data.decode())
+        assert got == order[:len(got)]
+        assert len(got) < len(order)
+        assert close_code in (1008, None), close_code
+    finally:
+        stalled.close()
+    for host in hosts:
+        assert "the link to Redis is lost" not in host.error_log
+        assert "are lost" not in host.error_log
 
 
 def test_a_stalled_worker_dropped_by_the_output_buffer_limit_repairs(stop_after):  # noqa: F811

@@ -15,6 +15,9 @@ from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
 
+from geows import limits
+from geows.errors import ConnectionClosed
+from geows.messages import TEXT
 from tests.draft76 import make_key
 
 
@@ -207,3 +210,31 @@ def _read_to_the_end(sock: socket.socket) -> bytes:
         while more := sock.recv(4096):
             data += more
     return data
+
+
+def test_a_greenlets_send_to_a_client_that_takes_nothing_ends_after_the_timeout(served,
+                                                                               monkeypatch):
+    """httpd's Timeout (limits.TIMEOUT) bounds a plugin greenlet's send as it bounds an OS
+    thread's: the client is closed and the send fails, rather than hold the sender and
+    the connection's writer lock for good."""
+    monkeypatch.setattr(limits, "TIMEOUT", 0.5)
+    client, handshake, greenlet = opened(served)  # then never reads
+    session = handshake.session
+    sent = 0
+
+    def flood() -> None:
+        nonlocal sent
+        for _ in range(400):  # 40 MB: past any kernel buffers
+            session.send(TEXT, "x" * 100_000)
+            sent += 1
+
+    sender = gevent.spawn(flood)
+    sender.join(timeout=10)
+    sender.kill(timeout=1)  # still sending: failed below
+    assert sender.dead and isinstance(sender.exception, ConnectionClosed), sender.exception
+    assert 1 <= sent < 400
+    greenlet.join(timeout=2)
+    assert greenlet.dead
+    assert handshake.record.ending == "closed: too slow to read what it was sent " \
+                                      "(took nothing for 0.5 s)"
+    client.sock.close()
