@@ -4,6 +4,12 @@
  * every one is sent before the 101, as a pusher's first ticks are; then refuses the
  * connection if the request has an X-Refuse header. Echoes messages; joins its thread in
  * on_disconnect. For tests/test_early_sends.py.
+ *
+ * early_thread_init is the same pusher written as mod_websocket requires
+ * (tests/test_c_plugins_apache.py): the module's send() takes the connection's lock,
+ * which on_connect's caller holds, so on_connect neither sends itself nor waits for its
+ * thread's sends (either would wait forever); it returns once the thread is about to
+ * send its first tick.
  */
 
 #include <pthread.h>
@@ -17,6 +23,7 @@
 typedef struct {
     const WebSocketServer *server;
     pthread_t thread;
+    volatile int started;
     volatile int sent;
 } Early;
 
@@ -25,6 +32,7 @@ static void *tick(void *arg)
     Early *early = arg;
     char text[16];
     int n;
+    __atomic_store_n(&early->started, 1, __ATOMIC_RELEASE);
     for (n = 0; n < 5; n++) {
         int length = snprintf(text, sizeof(text), "tick %d", n);
         early->server->send(early->server, MESSAGE_TYPE_TEXT, (unsigned char *)text,
@@ -57,6 +65,24 @@ static void *CALLBACK early_connect(const WebSocketServer *server)
     return early;
 }
 
+static void *CALLBACK early_thread_connect(const WebSocketServer *server)
+{
+    struct timespec pause = {0, 1000000};  /* 1 ms */
+    Early *early = calloc(1, sizeof(*early));
+    int waits;
+    if (early == NULL)
+        return NULL;
+    early->server = server;
+    if (pthread_create(&early->thread, NULL, tick, early) != 0) {
+        free(early);
+        return NULL;
+    }
+    for (waits = 0; waits < 5000 && !__atomic_load_n(&early->started, __ATOMIC_ACQUIRE);
+         waits++)
+        nanosleep(&pause, NULL);
+    return early;
+}
+
 static size_t CALLBACK early_message(void *private, const WebSocketServer *server,
                                      const int type, unsigned char *buffer, const size_t size)
 {
@@ -77,7 +103,17 @@ static WebSocketPlugin early = {
     early_disconnect
 };
 
+static WebSocketPlugin early_thread = {
+    sizeof(WebSocketPlugin), WEBSOCKET_PLUGIN_VERSION_0, NULL, early_thread_connect,
+    early_message, early_disconnect
+};
+
 EXPORT WebSocketPlugin *CALLBACK early_init(void)
 {
     return &early;
+}
+
+EXPORT WebSocketPlugin *CALLBACK early_thread_init(void)
+{
+    return &early_thread;
 }
