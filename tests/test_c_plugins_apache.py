@@ -13,6 +13,8 @@ the same questions by the same clients:
   serving that connection and no other: its connections end, the other process' answer
   on, and a new process takes its place and serves; each one's error log says so
   (httpd's AH00052 line, geows' naming the plugin, tests/test_c_plugin_faults.py).
+- test_plugins.c's gate and pusher, apr_increment.c (on APR's threads and r->pool): the
+  same refusals, subprotocol, counters and resets on both.
 - rooms.c: geows' rooms extension (geows_join, geows_leave, geows_broadcast_room) has no
   counterpart in mod_websocket, whose WebSocketServer ends before the extension's
   functions, so the stand-in does not implement it and cannot. What applies is the
@@ -39,7 +41,16 @@ from websockets.sync.client import connect
 from tests.geows_process import GeowsProcess, missing_tool
 from tests.httpd import harness
 from tests.process.test_workers import ask, clients_on_every_worker, serving
-from tests.test_c_plugins import CC, CFLAGS, TEST_SOURCES, build_httpd_runtime
+from tests.test_c_plugins import (
+    CC,
+    CFLAGS,
+    TEST_SOURCES,
+    build_httpd_runtime,
+    numbers,
+    status_of,
+    url,
+)
+from tests.test_httpd_runtime import HTTPD_CFLAGS
 from tests.test_plugin_modules import GeowsLike
 
 LOCATIONS = """
@@ -55,7 +66,24 @@ LOCATIONS = """
   SetHandler websocket-handler
   WebSocketHandler rooms.so rooms_init
 </Location>
+<Location /gate>
+  SetHandler websocket-handler
+  WebSocketHandler test_plugins.so gate_init
+</Location>
+<Location /pusher>
+  SetHandler websocket-handler
+  WebSocketHandler test_plugins.so pusher_init
+</Location>
+<Location /increment>
+  SetHandler websocket-handler
+  WebSocketHandler apr_increment.so apr_increment_init
+</Location>
 """
+
+# Each plugin and what it is built with beyond CFLAGS: apr_increment.c with httpd's and
+# APR's headers and libapr-1, as a plugin for the module was.
+BUILDS = {"early": [], "crash": [], "rooms": [], "test_plugins": [],
+          "apr_increment": [*HTTPD_CFLAGS, "-lapr-1"]}
 
 GEOWS_CONFIG = "Listen 127.0.0.1:@PORT@\nStartServers 2\n" + LOCATIONS
 
@@ -91,9 +119,9 @@ def plugins() -> Iterator[Path]:
     out = Path(tempfile.mkdtemp(prefix="geows-c-apache-"))
     try:
         out.chmod(0o755)
-        for name in ("early", "crash", "rooms"):
+        for name, flags in BUILDS.items():
             build = subprocess.run([CC, *CFLAGS, "-o", str(out / f"{name}.so"),
-                                    str(TEST_SOURCES / f"{name}.c")],
+                                    str(TEST_SOURCES / f"{name}.c"), *flags],
                                    capture_output=True, text=True, timeout=60)
             assert build.returncode == 0, f"cc {name}.c failed:\n{build.stderr}"
         (out / "standin").mkdir()
@@ -125,10 +153,6 @@ def apache(plugins: Path) -> Iterator[harness.Httpd]:
         yield httpd
 
 
-def url(port: int, path: str) -> str:
-    return f"ws://127.0.0.1:{port}{path}"
-
-
 def processes(listed: Callable[[], set[int]], count: int, gone: int | None = None,
               timeout: float = 20) -> set[int]:
     """The server's `count` serving processes, once there are that many and `gone` is not
@@ -140,9 +164,9 @@ def processes(listed: Callable[[], set[int]], count: int, gone: int | None = Non
     return now
 
 
-def early_ticks(port: int) -> list[str]:
+def early_ticks(server: GeowsLike) -> list[str]:
     """What a client of the pusher gets first, then the echo of its own message."""
-    with connect(url(port, "/early-thread"), open_timeout=10) as ws:
+    with connect(url(server, "/early-thread"), open_timeout=10) as ws:
         got = [ws.recv(timeout=10) for _ in range(5)]
         ws.send("after")
         got.append(ws.recv(timeout=10))
@@ -153,15 +177,52 @@ def test_a_pushers_ticks_sent_during_on_connect_come_right_after_the_101_in_orde
         geows: GeowsProcess, apache: harness.Httpd) -> None:
     expected = [*(f"tick {n}" for n in range(5)), "after"]
     for _ in range(5):  # either process of each
-        assert early_ticks(geows.port) == expected
-        assert early_ticks(apache.ports[0]) == expected
+        assert early_ticks(geows) == expected
+        assert early_ticks(GeowsLike(apache.ports[0])) == expected
 
 
-def crash_one_process(port: int, listed: Callable[[], set[int]], command: str) -> int:
+def gate_answers(server: GeowsLike) -> list[int | str]:
+    """The gate's status without its header and with a wrong one, then its echo."""
+    answers: list[int | str] = [status_of(server, "/gate"),
+                                status_of(server, "/gate", additional_headers={"X-Let-In": "no"})]
+    with connect(url(server, "/gate"), open_timeout=10,
+                 additional_headers={"X-Let-In": "yes"}) as ws:
+        ws.send("let in")
+        answers.append(ws.recv(timeout=10))
+    return answers
+
+
+def pushed(server: GeowsLike, path: str, subprotocols: list[str] | None = None
+           ) -> tuple[str | None, list[int], list[int]]:
+    """A pusher's subprotocol, its first five counters, and six from its reset's 0 on."""
+    with connect(url(server, path), open_timeout=10, subprotocols=subprotocols) as ws:
+        first = numbers(ws, 5)
+        ws.send("reset\n")
+        for _ in range(100):  # the counters already on their way, up to the reset's 0
+            if numbers(ws, 1) == [0]:
+                return ws.subprotocol, first, [0, *numbers(ws, 5)]
+    raise AssertionError(f"{path}: no 0 in the 100 counters after the reset")
+
+
+def test_the_gate_and_the_pushers_answer_the_same(geows: GeowsProcess,
+                                                  apache: harness.Httpd) -> None:
+    servers = (geows, GeowsLike(apache.ports[0]))
+    assert [gate_answers(server) for server in servers] == [[403, 403, "let in"]] * 2
+    for path, subprotocols in (("/pusher", None),
+                               ("/increment", ["other", "dumb-increment-protocol"])):
+        for server in servers:
+            subprotocol, first, after = pushed(server, path, subprotocols)
+            assert subprotocol == (subprotocols and "dumb-increment-protocol"), (path, server)
+            assert first == list(range(5)), (path, server)
+            assert after == list(range(6)), (path, server, after)
+    # the dumb increment refuses a client that does not offer its subprotocol
+    assert [status_of(server, "/increment") for server in servers] == [403, 403]
+
+
+def crash_one_process(server: GeowsLike, listed: Callable[[], set[int]], command: str) -> int:
     """Crash the process serving one connection with `command`: every connection of that
     process ends, the other's answer on, and a new process takes its place and serves.
     The crashed process' pid."""
-    server = GeowsLike(port)
     by_process = clients_on_every_worker(server, 2, path="/crash")
     victim, survivor = sorted(by_process)
     try:
@@ -178,7 +239,7 @@ def crash_one_process(port: int, listed: Callable[[], set[int]], command: str) -
                 client.close()
     replacement = (processes(listed, 2, gone=victim) - {survivor}).pop()
     for _ in range(200):  # until a connection lands on the new process
-        with connect(url(port, "/crash"), open_timeout=10) as ws:
+        with connect(url(server, "/crash"), open_timeout=10) as ws:
             if ask(ws, "pid") == str(replacement):
                 assert ask(ws, "echo") == "echo"
                 return victim
@@ -188,11 +249,11 @@ def crash_one_process(port: int, listed: Callable[[], set[int]], command: str) -
 @pytest.mark.parametrize("command", ["segv", "thread"])
 def test_a_crash_ends_its_own_process_alone_and_a_new_one_serves(
         geows: GeowsProcess, apache: harness.Httpd, plugins: Path, command: str) -> None:
-    victim = crash_one_process(apache.ports[0], apache.children, command)
+    victim = crash_one_process(GeowsLike(apache.ports[0]), apache.children, command)
     log = apache.log.read_text()
     assert re.search(rf"AH00052: child pid {victim} exit signal Segmentation fault \(11\)",
                      log), log
-    victim = crash_one_process(geows.port, geows.workers, command)
+    victim = crash_one_process(geows, geows.workers, command)
     geows.wait_for_log(f"worker pid {victim} (generation 0) killed by SIGSEGV; starting a "
                        "new one", access=False)
     assert f"C plugin {plugins / 'crash.so'} crashed (SIGSEGV at address 0x0) in " \
@@ -212,10 +273,10 @@ MODULE_ROOMS = [["size=80 join=0 leave=0 broadcast=0"], ["module 0 0 0"],
                 ["bad 0 0 0 0 0 0 0"], ["join red 0"], [], [], ["leave red 0"], []]
 
 
-def rooms_transcript(port: int) -> list[list[str]]:
+def rooms_transcript(server: GeowsLike) -> list[list[str]]:
     """What each of ROOM_COMMANDS got back."""
     transcript = []
-    with connect(url(port, "/rooms"), open_timeout=10) as ws:
+    with connect(url(server, "/rooms"), open_timeout=10) as ws:
         pid = ask(ws, "pid")
         for command in ROOM_COMMANDS:
             ws.send(command)
@@ -230,7 +291,7 @@ def rooms_transcript(port: int) -> list[list[str]]:
 def test_the_rooms_extension_is_seen_absent_under_the_module_and_refused_harmlessly(
         geows: GeowsProcess, apache: harness.Httpd) -> None:
     # "module" and "bad" reach no extension: the same answers on both
-    assert rooms_transcript(geows.port) == GEOWS_ROOMS
+    assert rooms_transcript(geows) == GEOWS_ROOMS
     crashes = apache.log.read_text().count("AH00052")  # the crash tests'
-    assert rooms_transcript(apache.ports[0]) == MODULE_ROOMS
+    assert rooms_transcript(GeowsLike(apache.ports[0])) == MODULE_ROOMS
     assert apache.log.read_text().count("AH00052") == crashes  # no child crashed on them
