@@ -42,7 +42,9 @@ static void *tick(void *arg)
     return NULL;
 }
 
-static void *CALLBACK early_connect(const WebSocketServer *server)
+/* An Early whose thread ticks, once the thread has sent all its ticks (until_sent) or is
+ * about to send its first (at most 5 s); NULL if it could not start. */
+static Early *start_ticking(const WebSocketServer *server, int until_sent)
 {
     struct timespec pause = {0, 1000000};  /* 1 ms */
     Early *early = calloc(1, sizeof(*early));
@@ -50,15 +52,25 @@ static void *CALLBACK early_connect(const WebSocketServer *server)
     if (early == NULL)
         return NULL;
     early->server = server;
-    server->send(server, MESSAGE_TYPE_TEXT, (const unsigned char *)"on_connect", 10);
     if (pthread_create(&early->thread, NULL, tick, early) != 0) {
         free(early);
         return NULL;
     }
-    for (waits = 0; waits < 5000 && !__atomic_load_n(&early->sent, __ATOMIC_ACQUIRE); waits++)
+    for (waits = 0; waits < 5000; waits++) {
+        if (__atomic_load_n(until_sent ? &early->sent : &early->started, __ATOMIC_ACQUIRE))
+            break;
         nanosleep(&pause, NULL);
-    if (server->header_get(server, "X-Refuse") != NULL) {  /* no on_disconnect follows */
-        pthread_join(early->thread, NULL);
+    }
+    return early;
+}
+
+static void *CALLBACK early_connect(const WebSocketServer *server)
+{
+    Early *early;
+    server->send(server, MESSAGE_TYPE_TEXT, (const unsigned char *)"on_connect", 10);
+    early = start_ticking(server, 1);
+    if (early != NULL && server->header_get(server, "X-Refuse") != NULL) {
+        pthread_join(early->thread, NULL);  /* no on_disconnect follows */
         free(early);
         return NULL;
     }
@@ -67,20 +79,7 @@ static void *CALLBACK early_connect(const WebSocketServer *server)
 
 static void *CALLBACK early_thread_connect(const WebSocketServer *server)
 {
-    struct timespec pause = {0, 1000000};  /* 1 ms */
-    Early *early = calloc(1, sizeof(*early));
-    int waits;
-    if (early == NULL)
-        return NULL;
-    early->server = server;
-    if (pthread_create(&early->thread, NULL, tick, early) != 0) {
-        free(early);
-        return NULL;
-    }
-    for (waits = 0; waits < 5000 && !__atomic_load_n(&early->started, __ATOMIC_ACQUIRE);
-         waits++)
-        nanosleep(&pause, NULL);
-    return early;
+    return start_ticking(server, 0);
 }
 
 static size_t CALLBACK early_message(void *private, const WebSocketServer *server,
