@@ -236,6 +236,10 @@ class CPlugin:
         self._on_message_address = ctypes.cast(plugin.on_message, ctypes.c_void_p).value
         self._on_disconnect = plugin.on_disconnect
         self._on_gap = on_gap  # the library's geows_on_broadcast_gap, if it exports one
+        if inline and _c_inline is not None:
+            # What the session calls for each message: C, straight to the plugin's, with
+            # no frame of geows' own; without the extension, on_message below.
+            self.on_message = _c_inline.OnMessage(self._on_message_address)
 
     def on_connect(self, server: WebSocketServer) -> _Connection | None:
         connection = _Connection(self, server)
@@ -254,14 +258,8 @@ class CPlugin:
 
     def on_message(self, connection: _Connection, server: WebSocketServer, type: int,
                    data: str | bytes) -> None:
-        if self.inline and _c_inline is not None:
-            # No ctypes on the way there and back, and no lock: the connection's greenlet
-            # makes its calls one after the other, on this thread.
-            held = _c_inline.on_message(self._on_message_address, connection.private or 0,
-                                        connection.address, type, data)
-            if held > limits.C_INLINE_HOLD:
-                self._held(held)
-            return
+        """In a pool thread, or inline through ctypes (the instance's own on_message, an
+        _c_inline.OnMessage, stands before this one while the extension calls it)."""
         payload = data.encode("utf-8") if isinstance(data, str) else data
         # A copy C may write to, NUL-terminated for plugins that treat text as a string.
         buffer = ctypes.create_string_buffer(payload, len(payload) + 1)
@@ -294,6 +292,7 @@ class CPlugin:
         calls go to threads."""
         if self.inline:
             self.inline = False
+            vars(self).pop("on_message", None)  # _c_inline's: this class's from now on
             log.warning("C plugin %s held the event loop for %.2f s of CPU in one call: its "
                         "callbacks run in threads from now on", self.path, seconds)
 
@@ -567,9 +566,17 @@ def _inline_module() -> Any:
     return _c_inline
 
 
+def _inline_held(on_message: Any, seconds: float) -> None:
+    """_c_inline's word that an inline call of `on_message` held the loop `seconds` of CPU."""
+    for plugin in _plugins.values():
+        if vars(plugin).get("on_message") is on_message:
+            plugin._held(seconds)
+
+
 _c_inline = _inline_module()
 _SEND = send if _c_inline is None else _Send(_c_inline.setup(
-    ctypes.cast(send, ctypes.c_void_p).value, _ConnectionStruct.deliver.offset))
+    ctypes.cast(send, ctypes.c_void_p).value, _ConnectionStruct.deliver.offset,
+    limits.C_INLINE_HOLD, _inline_held))
 _SERVER_CALLBACKS = (request, header_get, header_set, protocol_count, protocol_index,
                      protocol_set, _SEND, close)
 _GEOWS_CALLBACKS = (join, leave, broadcast)

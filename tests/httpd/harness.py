@@ -212,15 +212,17 @@ def _listening(port: int, address: str = "127.0.0.1",
 
 
 class Httpd:
-    """A running httpd (-X: one process) on the config; `stop()` always ends it.
+    """A running httpd (-X: one process; with one_process=False its MPM's parent in the
+    foreground, and the children it starts) on the config; `stop()` always ends it.
     `prefix`, `address` and `connect` as GeowsProcess' (another network namespace's)."""
 
     def __init__(self, conf: Path, root: Path, env: Mapping[str, str], ports: list[int],
                  log: Path, *, prefix: tuple[str, ...] = (), address: str = "127.0.0.1",
-                 connect: Connect = socket.create_connection):
+                 connect: Connect = socket.create_connection, one_process: bool = True):
         self.ports = ports
         self.log = log
-        self.proc = subprocess.Popen([*prefix, APACHE2, "-X", "-d", str(root), "-f", str(conf)],
+        mode = "-X" if one_process else "-DFOREGROUND"
+        self.proc = subprocess.Popen([*prefix, APACHE2, mode, "-d", str(root), "-f", str(conf)],
                                      env=dict(env), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 20   # a loaded CI machine: be patient
@@ -246,11 +248,17 @@ class Httpd:
         finally:
             conn.close()
 
+    def children(self) -> set[int]:
+        """The pids of the processes httpd's parent started (its MPM's children)."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return {int(pid) for pid in children.read_text().split()} if children.exists() \
+            else set()
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(5)
+                self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -258,8 +266,8 @@ class Httpd:
 
 @contextmanager
 def running_httpd(conf: Path, root: Path, env: Mapping[str, str], ports: list[int],
-                  log: Path) -> Iterator[Httpd]:
-    httpd = Httpd(conf, root, env, ports, log)
+                  log: Path, one_process: bool = True) -> Iterator[Httpd]:
+    httpd = Httpd(conf, root, env, ports, log, one_process=one_process)
     try:
         yield httpd
     finally:

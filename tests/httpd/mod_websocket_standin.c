@@ -19,11 +19,12 @@
  * init function, the size limit and the draft-75 flag, and declines otherwise, as the
  * module does when no plugin is configured.
  *
- * With STANDIN_PLUGINS=1 in httpd's environment (tests/test_plugin_modules.py), a location
- * whose WebSocketHandler names a .so runs that C plugin as mod_websocket runs one, for
- * RFC 6455 handshakes: the library loaded once per process, its init function called, its
- * on_connect given a WebSocketServer (request, header_get/set, the subprotocol calls, send
- * from any thread, close) and refusing with 403 by returning NULL, its on_message given
+ * With STANDIN_PLUGINS=1 in httpd's environment (tests/test_plugin_modules.py,
+ * tests/test_c_plugins_apache.py), a location whose WebSocketHandler names a .so runs
+ * that C plugin as mod_websocket runs one, for RFC 6455 handshakes: the library loaded
+ * once per process, its init function called, its on_connect given a WebSocketServer
+ * (request, header_get/set, the subprotocol calls, send from any thread, close) and
+ * refusing with 403 by returning NULL, its on_message given
  * each unfragmented text or binary message, its on_disconnect called once the connection
  * ends. Pings are answered; fragments, extensions and draft-76 are not handled. The
  * connection is read and written under the connection's lock, as httpd's filters serve

@@ -4,16 +4,19 @@
  *
  * ctypes costs microseconds a crossing (arguments converted, the GIL released and taken
  * back, a callback's frame built): more than the whole Python echo spends on a message.
- * Here on_message is called with the GIL held, and send() - the one callback an echo
- * makes - finds the connection's deliver() beside its server struct and calls it with
- * the message's bytes. A send() from any other context (a plugin's own thread, a call in
- * a pool thread, on_connect through ctypes) does not hold the GIL, and goes to the
- * ctypes callback as before. Only libraries that import nothing that can wait are
- * called here (geows.plugin.c_calls): holding the GIL in them holds no one for long.
+ * Here OnMessage, set as the plugin's on_message, is what the session calls, with the GIL
+ * held; and send() - the one callback an echo makes - finds the connection's deliver()
+ * beside its server struct and calls it with the message's bytes. A send() from any
+ * other context (a plugin's own thread, a call in a pool thread, on_connect through
+ * ctypes) does not hold the GIL, and goes to the ctypes callback as before. Only
+ * libraries that import nothing that can wait are called here (geows.plugin.c_calls):
+ * holding the GIL in them holds no one for long.
  */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -72,21 +75,8 @@ static size_t inline_send(const void *server, int type, const unsigned char *buf
     return sent;
 }
 
-/* setup(fallback, deliver_offset) -> the address of inline_send, for server structs */
-static PyObject *setup(PyObject *module, PyObject *args)
-{
-    unsigned long long address;
-    Py_ssize_t offset;
-
-    (void)module;
-    if (!PyArg_ParseTuple(args, "Kn", &address, &offset))
-        return NULL;
-    fallback = (send_function)(uintptr_t)address;
-    deliver_offset = offset;
-    return PyLong_FromVoidPtr((void *)inline_send);
-}
-
-/* This thread's CPU time: a call preempted on a busy machine has not held the loop */
+/* This thread's CPU time (a system call: 0.35 us here) and the monotonic clock (the
+ * vDSO's: 0.03 us) */
 static double cpu_now(void)
 {
     struct timespec at;
@@ -95,42 +85,151 @@ static double cpu_now(void)
     return (double)at.tv_sec + (double)at.tv_nsec / 1e9;
 }
 
-/* on_message(function, private, server, type, data) -> the CPU seconds it took: the plugin's
- * on_message with a NUL-terminated copy of data (bytes, or a str as UTF-8) it may write
- * to, as mod_websocket gave it */
-static PyObject *on_message(PyObject *module, PyObject *args)
+static double wall_now(void)
 {
-    unsigned long long function, private_data, server;
-    int type;
+    struct timespec at;
+
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    return (double)at.tv_sec + (double)at.tv_nsec / 1e9;
+}
+
+/* A call held the loop when it computed for over `hold` seconds of this thread's CPU: a
+ * call preempted on a busy machine held nothing. Reading the CPU clock twice a message
+ * would cost more than the rest of the call, so each call reads the wall clock, and the
+ * CPU clock is read at most once every CPU_EVERY seconds before a call, and after one
+ * only when the wall clock says it may have held: the CPU spent since that reading is
+ * the call's, plus at most CPU_EVERY. */
+#define CPU_EVERY 0.001
+static _Thread_local double cpu_read_at = -1.0, cpu_read;
+
+static double hold;                 /* limits.C_INLINE_HOLD */
+static PyObject *held;              /* held(on_message, cpu_seconds): the Python side's */
+static PyObject *private_name, *address_name;
+
+/* A plugin's on_message called here: OnMessage(function)(connection, server, type, data),
+ * as the session calls a plugin's on_message, with a NUL-terminated copy of data (bytes,
+ * or a str as UTF-8) C may write to, as mod_websocket gave it. */
+typedef struct {
+    PyObject_HEAD
+    on_message_function function;
+    vectorcallfunc vectorcall;
+} OnMessage;
+
+/* The address an attribute of the connection holds (None: NULL); -1 on error */
+static int address_of(PyObject *connection, PyObject *name, void **address)
+{
+    PyObject *value = PyObject_GetAttr(connection, name);
+
+    if (value == NULL)
+        return -1;
+    *address = value == Py_None ? NULL : PyLong_AsVoidPtr(value);
+    Py_DECREF(value);
+    return *address == NULL && PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *on_message_call(PyObject *callable, PyObject *const *args, size_t nargsf,
+                                 PyObject *kwnames)
+{
+    OnMessage *self = (OnMessage *)callable;
+    unsigned char small[1024], *copy = small;
     const char *data;
     Py_ssize_t size;
-    unsigned char *copy;
-    double start;
+    void *private_data, *server;
+    double start, spent;
+    long type;
 
-    (void)module;
-    if (!PyArg_ParseTuple(args, "KKKis#", &function, &private_data, &server, &type, &data,
-                          &size))
+    if (PyVectorcall_NARGS(nargsf) != 4 || kwnames != NULL) {
+        PyErr_SetString(PyExc_TypeError, "on_message(connection, server, type, data)");
         return NULL;
-    copy = malloc((size_t)size + 1);
-    if (copy == NULL)
+    }
+    type = PyLong_AsLong(args[2]);
+    if ((type == -1 && PyErr_Occurred()) || address_of(args[0], private_name, &private_data)
+        || address_of(args[0], address_name, &server))
+        return NULL;
+    if (PyUnicode_Check(args[3]))
+        data = PyUnicode_AsUTF8AndSize(args[3], &size);
+    else if (PyBytes_AsStringAndSize(args[3], (char **)&data, &size) < 0)
+        data = NULL;
+    if (data == NULL)
+        return NULL;
+    if ((size_t)size >= sizeof(small) && (copy = malloc((size_t)size + 1)) == NULL)
         return PyErr_NoMemory();
     memcpy(copy, data, (size_t)size);
     copy[size] = '\0';
-    start = cpu_now();
-    ((on_message_function)(uintptr_t)function)((void *)(uintptr_t)private_data,
-                                                (const void *)(uintptr_t)server, type, copy,
-                                                (size_t)size);
-    start = cpu_now() - start;
-    free(copy);
+    start = wall_now();
+    if (start - cpu_read_at > CPU_EVERY) {
+        cpu_read = cpu_now();
+        cpu_read_at = start;
+    }
+    self->function(private_data, server, (int)type, copy, (size_t)size);
+    spent = wall_now() - start;
+    if (copy != small)
+        free(copy);
     if (PyErr_Occurred())
         return NULL;
-    return PyFloat_FromDouble(start);
+    if (spent > hold && (spent = cpu_now() - cpu_read) > hold) {
+        cpu_read_at = -1.0;
+        return PyObject_CallFunction(held, "Od", callable, spent);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *on_message_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    unsigned long long function;
+    OnMessage *self;
+
+    if (held == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "setup() first");
+        return NULL;
+    }
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "OnMessage(function)");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "K", &function))
+        return NULL;
+    self = (OnMessage *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->function = (on_message_function)(uintptr_t)function;
+    self->vectorcall = on_message_call;
+    return (PyObject *)self;
+}
+
+static PyTypeObject OnMessageType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "geows.plugin._c_inline.OnMessage",
+    .tp_basicsize = sizeof(OnMessage),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(OnMessage, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_new = on_message_new,
+    .tp_doc = "OnMessage(function)(connection, server, type, data): a plugin's on_message "
+              "called here; held(it, cpu_seconds) when a call held the loop",
+};
+
+/* setup(fallback, deliver_offset, hold, held) -> the address of inline_send, for server
+ * structs */
+static PyObject *setup(PyObject *module, PyObject *args)
+{
+    unsigned long long address;
+    Py_ssize_t offset;
+    PyObject *callback;
+
+    (void)module;
+    if (!PyArg_ParseTuple(args, "KndO", &address, &offset, &hold, &callback))
+        return NULL;
+    fallback = (send_function)(uintptr_t)address;
+    deliver_offset = offset;
+    Py_INCREF(callback);
+    Py_XSETREF(held, callback);
+    return PyLong_FromVoidPtr((void *)inline_send);
 }
 
 static PyMethodDef methods[] = {
-    {"setup", setup, METH_VARARGS, "setup(fallback, deliver_offset) -> inline send's address"},
-    {"on_message", on_message, METH_VARARGS,
-     "on_message(function, private, server, type, data) -> CPU seconds: call it here"},
+    {"setup", setup, METH_VARARGS,
+     "setup(fallback, deliver_offset, hold, held) -> inline send's address"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -140,5 +239,15 @@ static struct PyModuleDef definition = {
 
 PyMODINIT_FUNC PyInit__c_inline(void)
 {
-    return PyModule_Create(&definition);
+    PyObject *module;
+
+    private_name = PyUnicode_InternFromString("private");
+    address_name = PyUnicode_InternFromString("address");
+    if (private_name == NULL || address_name == NULL || PyType_Ready(&OnMessageType) < 0)
+        return NULL;
+    module = PyModule_Create(&definition);
+    if (module != NULL && PyModule_AddObjectRef(module, "OnMessage",
+                                                (PyObject *)&OnMessageType) < 0)
+        Py_CLEAR(module);
+    return module;
 }
