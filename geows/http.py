@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import socket
+import sys
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from html import escape
@@ -267,7 +268,9 @@ class RequestParser:
             raise HttpError(400, f"malformed request header value: {name}: {value[:80]}")
         if self._limit_fields and len(self._fields) >= self._limit_fields:  # 0: no limit
             raise HttpError(400, "more request header fields than LimitRequestFields")
-        self._fields.append((name, value))
+        # Interned: most names and values are the same on every client's request, and each
+        # idle connection keeps its request (the plugin's, the access log's).
+        self._fields.append((sys.intern(name), sys.intern(value)))
         self._field_size = len(line)
 
     def _finish(self) -> Request:
@@ -319,7 +322,7 @@ def _split_request_line(line: str) -> tuple[str, str, str]:
         raise HttpError(400, f"request target incorrectly encoded: {target[:80]}")
     if not _PROTOCOL.fullmatch(version):
         raise HttpError(400, f"unrecognized protocol: {version[:20]}")
-    return method, target, version
+    return sys.intern(method), target, sys.intern(version)
 
 
 def _split_target(method: str, target: str, secure: bool) -> _Target:

@@ -133,7 +133,9 @@ class Server:
         (tls.listener_contexts: None for plain text)."""
         try:
             for listener in self.config.listeners:
-                handle = functools.partial(self._handle, tls_context=contexts[listener])
+                # Positional: a partial with keywords copies them into a dict that the
+                # connection's greenlet holds as long as it lives.
+                handle = functools.partial(self._handle, contexts[listener])
                 server = _Listening(listener, sockets[listener.host, listener.port], handle,
                                     spawn=self._group)
                 server.start()
@@ -261,6 +263,8 @@ class Server:
     def join(self, session: Session, room: str) -> None:
         """Make the connection a member of its location's room (in the hub's thread)."""
         self.members[session.settings].setdefault(room, set()).add(session)
+        if not session.room_set:  # a session holds no set of its own before it joins
+            session.room_set = set()
         session.room_set.add(room)
 
     def leave(self, session: Session, room: str) -> None:
@@ -400,8 +404,8 @@ class Server:
             session.record.ending = "closed with 1013: WebSocketMessageMemory full"
             gevent.spawn(session.flush_and_wake)
 
-    def _handle(self, sock: socket.socket, address: tuple,
-                tls_context: ssl.SSLContext | None) -> None:
+    def _handle(self, tls_context: ssl.SSLContext | None, sock: socket.socket,
+                address: tuple) -> None:
         self.accepted += 1
         admitted = self.count.take(self.max_connections,
                                    whole_server=self.config.max_connections is not None)
