@@ -68,6 +68,9 @@ def prepare(config: Config, inherited: Sockets | None = None,
     init function's too), then load the plugins (Python ones from `plugin_sources` where
     given: read_plugin_sources). ConfigError
     or OSError (a Listen that cannot bind) when one cannot be done."""
+    # A greenlet per connection: gevent's record of what spawned each (a weak reference and
+    # the spawning stack's frames, about 0.4 KB) is nothing geows reads.
+    gevent.config.track_greenlet_tree = False
     access_logs = log.configure(config)  # a worker's: with the master's piped loggers
     access = AccessControl(config)
     sockets = bind_all(config) if inherited is None else inherited
