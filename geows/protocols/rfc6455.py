@@ -214,13 +214,14 @@ class RFC6455(WebSocketProtocol):
             raise HttpError(self._response.status_code, reason,
                             tuple((k, v) for k, v in self._response.headers.raw_items()
                                   if k in ("Allow", "Upgrade")))
-        self._extensions = [
+        self._extensions = tuple(  # () when none: shared, as every empty container here
             _SteppedInflate(e, self._inflating) if isinstance(e, PerMessageDeflate) else e
-            for e in handshake.extensions]
+            for e in handshake.extensions)
         self._made_engine: ServerProtocol | None = None  # see _engine
         # Without an extension, text and binary frames are framed here (5.2).
         self._frame_directly = short_path and not handshake.extensions
-        self._fragments: list[str] | list[bytes] = []
+        # A list from a fragmented message's first frame to its end; () between them.
+        self._fragments: list[str] | list[bytes] | tuple[()] = ()
         self._held = 0                  # bytes the fragments hold (str: as Python holds them)
         self._memory = memory           # the worker's WebSocketMessageMemory; None: no cap
         self._holding = False           # whether the memory counts this message
@@ -251,7 +252,7 @@ class RFC6455(WebSocketProtocol):
         if self._made_engine is None:
             self._made_engine = ServerProtocol(state=WsState.OPEN,
                                                max_size=self.max_message_size, logger=_logger)
-            self._made_engine.extensions = self._extensions
+            self._made_engine.extensions = list(self._extensions)
         return self._made_engine
 
     def accept(self, subprotocol: str | None = None,
@@ -393,7 +394,7 @@ class RFC6455(WebSocketProtocol):
 
     def _drop_message(self) -> None:
         """The incomplete message ended (delivered, dropped or failed): it holds nothing."""
-        self._fragments = []
+        self._fragments = ()
         self._held = 0
         if self._holding:  # most messages never were: small, whole in one frame
             self._holding = False

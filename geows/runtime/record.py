@@ -28,7 +28,7 @@ class Record:
     """The facts about one connection that its access log lines may tell."""
 
     # Thousands live at once: slots keep each one small.
-    __slots__ = ("client", "remote_addr", "peer_ip", "started", "request_line", "status",
+    __slots__ = ("remote_addr", "peer_ip", "started", "request_line", "status",
                  "ending", "messages_in", "messages_out", "protocol", "request", "local",
                  "user", "handler", "tls", "bytes_in", "bytes_out", "head_size",
                  "response_head", "keep_response_head", "route")
@@ -36,7 +36,6 @@ class Record:
     def __init__(self, address: tuple, keep_response_head: bool = False):
         # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; httpd (APR) as a.b.c.d.
         ip = address[0].removeprefix("::ffff:") if "." in address[0] else address[0]
-        self.client = f"{ip}:{address[1]}"
         self.remote_addr = (ip, address[1])   # mod_remoteip's client, once it has spoken
         self.peer_ip = ip
         self.started = time.monotonic()
@@ -62,7 +61,12 @@ class Record:
         """The client is who mod_remoteip says it is from here on (logs, rules, plugin)."""
         if client_ip != self.remote_addr[0]:
             self.remote_addr = (client_ip, self.remote_addr[1])
-            self.client = f"{client_ip}:{self.remote_addr[1]}"
+
+    @property
+    def client(self) -> str:
+        """The client, ADDRESS:PORT, as the error log names it (made when it does: each idle
+        connection keeps its record)."""
+        return f"{self.remote_addr[0]}:{self.remote_addr[1]}"
 
     def sent_head(self, data: bytes) -> None:
         """Note the response head at the start of `data`, which went out."""
