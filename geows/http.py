@@ -307,7 +307,7 @@ class RequestParser:
             target=target,
             version=version,
             headers=headers,
-            path=normalize_path(split.path),
+            path=sys.intern(normalize_path(split.path)),  # as the fields' values
             query=split.query or "",
             host=host,
             origin_form=split.origin_form,
@@ -334,7 +334,7 @@ def _split_request_line(line: str) -> tuple[str, str, str]:
         raise HttpError(400, f"request target incorrectly encoded: {target[:80]}")
     if not _PROTOCOL.fullmatch(version):
         raise HttpError(400, f"unrecognized protocol: {version[:20]}")
-    return sys.intern(method), target, sys.intern(version)
+    return sys.intern(method), sys.intern(target), sys.intern(version)
 
 
 def _split_target(method: str, target: str, secure: bool) -> _Target:

@@ -146,7 +146,7 @@ class LocationSection:
         return f"<{kind} {self.pattern}>{where}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """What a request path resolves to."""
 
@@ -154,10 +154,11 @@ class Endpoint:
     settings: WebSocketSettings
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Route:
     """What httpd decides for one request from its path, Host and local address (Config.route):
-    made once per request and handed to the access check, the handler and the access log."""
+    made once per request and handed to the access check, the handler and the access log
+    (slots: each idle connection keeps its own)."""
 
     vhost: VirtualHost | None  # None: the main server
     sections: tuple[LocationSection, ...]  # the <Location>s that apply, in merge order

@@ -97,7 +97,6 @@ class Handshake:
         if self.tls_context is not None:
             self._start_tls(self.tls_context)
         request = record.request = self._read_head()
-        record.request_line = f"{request.method} {request.target[:200]} {request.version}"
         record.ending = "closed during the handshake"
         if not self.admitted:
             raise HttpError(503, f"over MaxRequestWorkers ({self.server.max_connections} "
