@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
@@ -364,7 +365,8 @@ class Config:
         return Route(
             vhost=vhost, sections=sections, handler=handler, endpoint=endpoint,
             proxy_pass=next((line for line in lines if line.rewrite(path) is not None), None),
-            file_name=self._translate(path, vhost, sections),
+            # Interned: each idle connection keeps its route, and a location's are the same.
+            file_name=sys.intern(self._translate(path, vhost, sections)),
             logs=self.logs if vhost is None else vhost.logs)
 
     def websocket_sections(self) -> list[LocationSection]:

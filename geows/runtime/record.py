@@ -36,7 +36,10 @@ class Record:
     def __init__(self, address: tuple, keep_response_head: bool = False):
         # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; httpd (APR) as a.b.c.d.
         ip = address[0].removeprefix("::ffff:") if "." in address[0] else address[0]
-        self.remote_addr = (ip, address[1])   # mod_remoteip's client, once it has spoken
+        # mod_remoteip's client, once it has spoken; the accepted address itself where it is
+        # (ip, port) already: each idle connection keeps its record.
+        self.remote_addr = address if ip is address[0] and len(address) == 2 \
+            else (ip, address[1])
         self.peer_ip = ip
         self.started = time.monotonic()
         self._line_read = "-"  # the request line of a head refused before it was whole
