@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 import socket
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from html import escape
@@ -62,12 +64,15 @@ _BODIES = {
 
 
 class Headers:
-    """Request header fields in arrival order; names compare case-insensitively."""
+    """Request header fields in arrival order; names compare case-insensitively.
 
-    __slots__ = ("_items",)
+    Held flat, name, value, name, value...: every idle connection keeps its request's, and a
+    tuple per field would cost 56 bytes more each."""
 
-    def __init__(self, items: list[tuple[str, str]] | None = None):
-        self._items: list[tuple[str, str]] = items or []
+    __slots__ = ("_flat",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()):
+        self._flat: tuple[str, ...] = tuple(part for item in items for part in item)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The field's value; repeated fields are joined with ", " (RFC 9110 5.3)."""
@@ -76,7 +81,7 @@ class Headers:
 
     def get_all(self, name: str) -> list[str]:
         key = name.lower()
-        return [value for field_name, value in self._items if field_name.lower() == key]
+        return [value for field_name, value in self if field_name.lower() == key]
 
     def tokens(self, name: str) -> list[str]:
         """A comma-separated token list, lowercased (Connection, Upgrade)."""
@@ -85,30 +90,35 @@ class Headers:
     def set(self, name: str, value: str) -> None:
         """Replace every field of that name by one, where the first was (apr_table_setn)."""
         key = name.lower()
-        first = next(i for i, (field_name, _) in enumerate(self._items)
-                     if field_name.lower() == key)
-        self._items[first] = (self._items[first][0], value)
-        self._items[:] = [item for i, item in enumerate(self._items)
-                          if i == first or item[0].lower() != key]
+        items = list(self)
+        first = next(i for i, (field_name, _) in enumerate(items) if field_name.lower() == key)
+        items[first] = (items[first][0], value)
+        self._flat = tuple(part for i, item in enumerate(items)
+                           if i == first or item[0].lower() != key for part in item)
 
     def remove(self, name: str) -> None:
         """Drop every field of that name (apr_table_unset)."""
         key = name.lower()
-        self._items[:] = [item for item in self._items if item[0].lower() != key]
+        self._flat = tuple(part for item in self if item[0].lower() != key for part in item)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and bool(self.get_all(name))
 
-    def __iter__(self):
-        return iter(self._items)
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        parts = iter(self._flat)
+        return zip(parts, parts, strict=False)  # pairs: name, value
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._flat) // 2
 
     def __repr__(self) -> str:
-        return f"Headers({self._items!r})"
+        return f"Headers({list(self)!r})"
 
 
+# Fields whose value a connection sends alone: the WebSocket handshake's keys, and
+# credentials (see RequestParser._add_field).
+_OWN_VALUES = frozenset({"sec-websocket-key", "sec-websocket-key1", "sec-websocket-key2",
+                         "cookie", "authorization"})
 # RFC 9110 5.6.2 token: a method or a field name (ap_scan_http_token).
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # A request target: visible ASCII and obs-text, no control byte (ap_scan_vchar_obstext).
@@ -267,7 +277,12 @@ class RequestParser:
             raise HttpError(400, f"malformed request header value: {name}: {value[:80]}")
         if self._limit_fields and len(self._fields) >= self._limit_fields:  # 0: no limit
             raise HttpError(400, "more request header fields than LimitRequestFields")
-        self._fields.append((name, value))
+        # Interned: most names and values are the same on every client's request, and each
+        # idle connection keeps its request (the plugin's, the access log's); not the values
+        # each connection sends its own, which would only grow the table of interned strings.
+        if name.lower() not in _OWN_VALUES:
+            value = sys.intern(value)
+        self._fields.append((sys.intern(name), value))
         self._field_size = len(line)
 
     def _finish(self) -> Request:
@@ -292,7 +307,7 @@ class RequestParser:
             target=target,
             version=version,
             headers=headers,
-            path=normalize_path(split.path),
+            path=sys.intern(normalize_path(split.path)),  # as the fields' values
             query=split.query or "",
             host=host,
             origin_form=split.origin_form,
@@ -319,7 +334,7 @@ def _split_request_line(line: str) -> tuple[str, str, str]:
         raise HttpError(400, f"request target incorrectly encoded: {target[:80]}")
     if not _PROTOCOL.fullmatch(version):
         raise HttpError(400, f"unrecognized protocol: {version[:20]}")
-    return method, target, version
+    return sys.intern(method), sys.intern(target), sys.intern(version)
 
 
 def _split_target(method: str, target: str, secure: bool) -> _Target:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
@@ -146,7 +147,7 @@ class LocationSection:
         return f"<{kind} {self.pattern}>{where}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """What a request path resolves to."""
 
@@ -154,10 +155,11 @@ class Endpoint:
     settings: WebSocketSettings
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Route:
     """What httpd decides for one request from its path, Host and local address (Config.route):
-    made once per request and handed to the access check, the handler and the access log."""
+    made once per request and handed to the access check, the handler and the access log
+    (slots: each idle connection keeps its own)."""
 
     vhost: VirtualHost | None  # None: the main server
     sections: tuple[LocationSection, ...]  # the <Location>s that apply, in merge order
@@ -363,7 +365,8 @@ class Config:
         return Route(
             vhost=vhost, sections=sections, handler=handler, endpoint=endpoint,
             proxy_pass=next((line for line in lines if line.rewrite(path) is not None), None),
-            file_name=self._translate(path, vhost, sections),
+            # Interned: each idle connection keeps its route, and a location's are the same.
+            file_name=sys.intern(self._translate(path, vhost, sections)),
             logs=self.logs if vhost is None else vhost.logs)
 
     def websocket_sections(self) -> list[LocationSection]:

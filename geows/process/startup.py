@@ -61,13 +61,16 @@ class Prepared:
 
 def prepare(config: Config, inherited: Sockets | None = None,
             plugin_sources: dict[str, bytes] | None = None) -> Prepared:
-    """Before serving `config` (read by read_config): open the logs, build the access rules,
-    bind the listening sockets unless `inherited` (a worker's, bound by the master), drop
-    to User/Group now that the logs, the sockets and the TLS keys are open, have a C
-    plugin's crash said in the error log (c_runtime.report_crashes: before they load, so an
-    init function's too), then load the plugins (Python ones from `plugin_sources` where
-    given: read_plugin_sources). ConfigError
+    """Before serving `config` (read by read_config): have gevent keep no spawning tree per
+    greenlet, open the logs, build the access rules, bind the listening sockets unless
+    `inherited` (a worker's, bound by the master), drop to User/Group now that the logs, the
+    sockets and the TLS keys are open, have a C plugin's crash said in the error log
+    (c_runtime.report_crashes: before they load, so an init function's too), then load the
+    plugins (Python ones from `plugin_sources` where given: read_plugin_sources). ConfigError
     or OSError (a Listen that cannot bind) when one cannot be done."""
+    # A greenlet per connection: gevent's record of what spawned each (a weak reference and
+    # the spawning stack's frames, about 0.4 KB) is nothing geows reads.
+    gevent.config.track_greenlet_tree = False
     access_logs = log.configure(config)  # a worker's: with the master's piped loggers
     access = AccessControl(config)
     sockets = bind_all(config) if inherited is None else inherited

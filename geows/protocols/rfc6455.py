@@ -209,14 +209,14 @@ class RFC6455(WebSocketProtocol):
             raise HttpError(self._response.status_code, reason,
                             tuple((k, v) for k, v in self._response.headers.raw_items()
                                   if k in ("Allow", "Upgrade")))
-        self._engine = ServerProtocol(state=WsState.OPEN, max_size=max_message_size,
-                                      logger=_logger)
-        self._engine.extensions = [
+        self._extensions = tuple(  # () when none: shared, as every empty container here
             _SteppedInflate(e, self._inflating) if isinstance(e, PerMessageDeflate) else e
-            for e in handshake.extensions]
+            for e in handshake.extensions)
+        self._made_engine: ServerProtocol | None = None  # see _engine
         # Without an extension, text and binary frames are framed here (5.2).
         self._frame_directly = short_path and not handshake.extensions
-        self._fragments: list[str] | list[bytes] = []
+        # A list from a fragmented message's first frame to its end; () between them.
+        self._fragments: list[str] | list[bytes] | tuple[()] = ()
         self._held = 0                  # bytes the fragments hold (str: as Python holds them)
         self._memory = memory           # the worker's WebSocketMessageMemory; None: no cap
         self._holding = False           # whether the memory counts this message
@@ -235,9 +235,20 @@ class RFC6455(WebSocketProtocol):
 
     @property
     def label(self) -> str:
-        if self._engine.extensions:
-            return "+".join([self.name, *(e.name for e in self._engine.extensions)])
+        if self._extensions:
+            return "+".join([self.name, *(e.name for e in self._extensions)])
         return self.name
+
+    @property
+    def _engine(self) -> ServerProtocol:
+        """The engine that frames the connection, born open, made when a frame first needs
+        it (a control frame, a fragment, a compressed frame, a close, the end): an idle
+        connection whose frames all took the short path holds none (about 1.5 KB)."""
+        if self._made_engine is None:
+            self._made_engine = ServerProtocol(state=WsState.OPEN,
+                                               max_size=self.max_message_size, logger=_logger)
+            self._made_engine.extensions = list(self._extensions)
+        return self._made_engine
 
     def accept(self, subprotocol: str | None = None,
                headers: Iterable[tuple[str, str]] = ()) -> None:
@@ -370,7 +381,7 @@ class RFC6455(WebSocketProtocol):
 
     def _drop_message(self) -> None:
         """The incomplete message ended (delivered, dropped or failed): it holds nothing."""
-        self._fragments = []
+        self._fragments = ()
         self._held = 0
         if self._holding:  # most messages never were: small, whole in one frame
             self._holding = False
@@ -416,12 +427,16 @@ class RFC6455(WebSocketProtocol):
             self._output += b"".join(writes)
 
     def _sync(self) -> None:
-        self._drain()
-        self.state = _STATES[self._engine.state]
-        if self._engine.eof_sent:
-            # The server closes the TCP connection once close frames crossed (7.1.1).
-            self.state = State.CLOSED
-            self._drop_message()  # an incomplete message can never end now
+        engine = self._made_engine
+        if engine is None:  # answered, and no frame has needed the engine yet
+            self.state = State.OPEN
+        else:
+            self._drain()
+            self.state = _STATES[engine.state]
+            if engine.eof_sent:
+                # The server closes the TCP connection once close frames crossed (7.1.1).
+                self.state = State.CLOSED
+                self._drop_message()  # an incomplete message can never end now
         if self._early and self.state is State.OPEN:
             early, self._early = self._early, b""
             self.receive_data(early)

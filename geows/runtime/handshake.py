@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import sys
 import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING
@@ -96,7 +97,6 @@ class Handshake:
         if self.tls_context is not None:
             self._start_tls(self.tls_context)
         request = record.request = self._read_head()
-        record.request_line = f"{request.method} {request.target[:200]} {request.version}"
         record.ending = "closed during the handshake"
         if not self.admitted:
             raise HttpError(503, f"over MaxRequestWorkers ({self.server.max_connections} "
@@ -131,9 +131,10 @@ class Handshake:
             allow_reserved_codes=settings.allow_reserved_codes)
         session = self.session = Session(self.server, self.sock, protocol, settings,
                                          self.record)
-        own = request_origin(request.host, self.tls_context is not None, route.logs.names.port,
-                             request.target_port)
-        refusal = settings.origin_refusal(sent_origin(request, protocol.name), own)
+        refusal = settings.origin_refusal(
+            sent_origin(request, protocol.name),
+            request_origin(request.host, self.tls_context is not None, route.logs.names.port,
+                           request.target_port))
         if refusal is not None:
             raise HttpError(403, refusal)
         plugin = self.server.plugins[settings]
@@ -261,7 +262,9 @@ class Handshake:
 
     def _read_head(self) -> http.Request:
         """The request head, under mod_reqtimeout's header budget and core's LimitRequest*."""
-        self.record.local = local_ip, local_port = self.sock.getsockname()[:2]
+        local_ip, local_port = self.sock.getsockname()[:2]
+        # Interned: every connection to a listener has the same, and each keeps its record.
+        self.record.local = local_ip, local_port = sys.intern(local_ip), local_port
         limits_here = self._request_limits = self.server.config.request_limits_for(
             local_port, local_ip)
         parser = http.RequestParser(**asdict(limits_here), secure=self.tls_context is not None)

@@ -28,7 +28,7 @@ class Record:
     """The facts about one connection that its access log lines may tell."""
 
     # Thousands live at once: slots keep each one small.
-    __slots__ = ("client", "remote_addr", "peer_ip", "started", "request_line", "status",
+    __slots__ = ("remote_addr", "peer_ip", "started", "_line_read", "status",
                  "ending", "messages_in", "messages_out", "protocol", "request", "local",
                  "user", "handler", "tls", "bytes_in", "bytes_out", "head_size",
                  "response_head", "keep_response_head", "route")
@@ -36,11 +36,13 @@ class Record:
     def __init__(self, address: tuple, keep_response_head: bool = False):
         # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; httpd (APR) as a.b.c.d.
         ip = address[0].removeprefix("::ffff:") if "." in address[0] else address[0]
-        self.client = f"{ip}:{address[1]}"
-        self.remote_addr = (ip, address[1])   # mod_remoteip's client, once it has spoken
+        # mod_remoteip's client, once it has spoken; the accepted address itself where it is
+        # (ip, port) already: each idle connection keeps its record.
+        self.remote_addr = address if ip is address[0] and len(address) == 2 \
+            else (ip, address[1])
         self.peer_ip = ip
         self.started = time.monotonic()
-        self.request_line = "-"
+        self._line_read = "-"  # the request line of a head refused before it was whole
         self.status: int | str = "-"
         self.ending = "closed before a complete request"
         self.messages_in = 0
@@ -62,7 +64,26 @@ class Record:
         """The client is who mod_remoteip says it is from here on (logs, rules, plugin)."""
         if client_ip != self.remote_addr[0]:
             self.remote_addr = (client_ip, self.remote_addr[1])
-            self.client = f"{client_ip}:{self.remote_addr[1]}"
+
+    @property
+    def request_line(self) -> str:
+        """The request line as the logs show it: the request's once its head is read (made
+        when a log line asks: each idle connection keeps its record), else what came of it
+        ("-": nothing)."""
+        request = self.request
+        if request is None:
+            return self._line_read
+        return f"{request.method} {request.target[:200]} {request.version}"
+
+    @request_line.setter
+    def request_line(self, line: str) -> None:
+        self._line_read = line
+
+    @property
+    def client(self) -> str:
+        """The client, ADDRESS:PORT, as the error log names it (made when it does: each idle
+        connection keeps its record)."""
+        return f"{self.remote_addr[0]}:{self.remote_addr[1]}"
 
     def sent_head(self, data: bytes) -> None:
         """Note the response head at the start of `data`, which went out."""

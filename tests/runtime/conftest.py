@@ -100,7 +100,7 @@ class Served:
         client = socket.create_connection(self.listener.getsockname(), timeout=2)
         sock, address = self.listener.accept()
         before = set(self.server.connections)
-        greenlet = gevent.spawn(self.server._handle, sock, address, None)
+        greenlet = gevent.spawn(self.server._handle, None, sock, address)
         gevent.idle()  # it runs until it waits for the request
         (handshake,) = self.server.connections - before
         self.greenlets.append(greenlet)
