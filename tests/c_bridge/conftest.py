@@ -1,0 +1,50 @@
+"""The C plugin bridge in this process (geows.plugin.c_loader, c_calls, elf, c_runtime):
+real test plugins (tests/c_plugins, plugins/c) built with cc once per session, loaded
+through ctypes beside geows' real httpd runtime, so that a mutation run
+(tests/mutation.sh) sees every call the tests make, which a CLI subprocess hides."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.geows_process import missing_tool
+from tests.test_c_plugins import CC, CFLAGS, SHIPPED, TEST_SOURCES, build_httpd_runtime
+from tests.test_httpd_runtime import HTTPD_CFLAGS
+
+# Each library and what its build adds to CFLAGS.
+LIBRARIES = {
+    "echo": (SHIPPED / "echo.c", []),
+    "test_plugins": (TEST_SOURCES / "test_plugins.c", []),
+    "rooms": (TEST_SOURCES / "rooms.c", []),
+    "undefined": (TEST_SOURCES / "undefined.c", []),
+    "sleeper": (TEST_SOURCES / "sleeper.c", []),
+    "spinner": (TEST_SOURCES / "spinner.c", []),
+    "request_rec": (TEST_SOURCES / "request_rec.c", HTTPD_CFLAGS),
+    "missing_ap": (TEST_SOURCES / "missing_ap.c", HTTPD_CFLAGS),
+}
+
+
+def build(out: Path, libraries: dict[str, tuple[Path, list[str]]]) -> None:
+    """Build each library (name: its source and what it adds to CFLAGS) at once, into
+    out/NAME.so."""
+    if CC is None:
+        missing_tool("no C compiler, cc (apt-get install gcc libc6-dev)")
+    builds = [(name, subprocess.Popen([CC, *CFLAGS, "-o", str(out / f"{name}.so"),
+                                       str(source), *flags], stderr=subprocess.PIPE,
+                                      text=True))
+              for name, (source, flags) in libraries.items()]
+    for name, running in builds:
+        _, errors = running.communicate(timeout=120)
+        assert running.returncode == 0, f"cc {name} failed:\n{errors}"
+
+
+@pytest.fixture(scope="session")
+def c_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """geows' httpd runtime built in place, and every library above in one directory."""
+    build_httpd_runtime()
+    out = tmp_path_factory.mktemp("c-bridge")
+    build(out, LIBRARIES)
+    return out

@@ -1,0 +1,501 @@
+"""geows.plugin.c_loader in this process: real C plugins loaded through ctypes and served
+by a runtime Server, their clients websockets' sans-I/O protocol over gevent sockets
+(tests/runtime); each callback of the server struct driven by the plugin's C; what the
+loader refuses at a WebSocketHandler line; where callbacks run and what is logged."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import gevent
+import pytest
+from gevent import socket
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+
+from geows import limits
+from geows.access.control import AccessControl
+from geows.config import Config, load_config
+from geows.errors import ConfigError
+from geows.messages import PING, TEXT
+from geows.plugin import c_loader
+from geows.plugin.c_calls import may_wait
+from geows.plugin.c_loader import CPlugin, load_c_plugin, open_library
+from geows.plugin.elf import dynamic_needs
+from geows.plugin.loading import load_plugins
+from geows.runtime.log import AccessLogs
+from geows.runtime.server import Server
+from tests.runtime.conftest import Served
+from tests.runtime.test_connection import Client
+
+CONFIG = """\
+Listen 127.0.0.1:{port}
+<Location /echo>
+  SetHandler websocket-handler
+  WebSocketHandler echo.so echo_init
+</Location>
+<Location /gate>
+  SetHandler websocket-handler
+  WebSocketHandler test_plugins.so gate_init
+</Location>
+<Location /api>
+  SetHandler websocket-handler
+  WebSocketHandler test_plugins.so api_init
+</Location>
+<Location /pusher>
+  SetHandler websocket-handler
+  WebSocketHandler test_plugins.so pusher_init
+</Location>
+<Location /rooms>
+  SetHandler websocket-handler
+  WebSocketHandler rooms.so rooms_init
+</Location>
+<Location /report>
+  SetHandler websocket-handler
+  WebSocketHandler request_rec.so request_rec_init
+</Location>
+<Location /sleeper>
+  SetHandler websocket-handler
+  WebSocketHandler sleeper.so sleeper_init
+</Location>
+<Location /spinner>
+  SetHandler websocket-handler
+  WebSocketHandler spinner.so spinner_init
+</Location>
+"""
+
+
+@pytest.fixture
+def fresh_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loader as a new process has it: no library opened, no plugin struct seen (the
+    libraries stay loaded: dlopen gives the same handle again)."""
+    monkeypatch.setattr(c_loader, "_libraries", {})
+    monkeypatch.setattr(c_loader, "_plugins", {})
+
+
+def config_in(directory: Path, text: str, **values: object) -> Config:
+    (directory / "httpd.conf").write_text(textwrap.dedent(text).format(**values))
+    return load_config("httpd.conf", server_root=directory)
+
+
+class CServed(Served):
+    """Served (tests/runtime) with C plugins, by their location."""
+
+    def __init__(self, server: Server, plugins: dict[str, CPlugin], listener: socket.socket):
+        super().__init__(server, None, listener)  # type: ignore[arg-type]
+        self.plugins = plugins
+
+    def open(self, path: str, **options) -> Client:
+        """A client whose handshake got its 101."""
+        client = self.start(path, **options)
+        response = client.next_event()
+        assert isinstance(response, Response) and response.status_code == 101, response
+        client.response = response
+        return client
+
+    def start(self, path: str, **options) -> Client:
+        sock, _, _ = self.connect()
+        return Client(sock, path, **options)
+
+
+@pytest.fixture
+def served(fresh_loader: None, c_build: Path) -> Iterator[CServed]:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    config = config_in(c_build, CONFIG, port=listener.getsockname()[1])
+    plugins = load_plugins(config)
+    server = Server(config, plugins, AccessControl(config), access_logs=AccessLogs())
+    by_path = {section.pattern: plugins[section.websocket] for section in config.locations}
+    served = CServed(server, by_path, listener)
+    yield served
+    gevent.killall(served.greenlets, timeout=2)
+    listener.close()
+
+
+def text(client: Client) -> str:
+    frame = client.next_event()
+    assert isinstance(frame, Frame) and frame.opcode is Opcode.TEXT, frame
+    return frame.data.decode()
+
+
+def send(client: Client, message: str | bytes) -> None:
+    if isinstance(message, str):
+        client.protocol.send_text(message.encode())
+    else:
+        client.protocol.send_binary(message)
+    client.flush()
+
+
+def close(client: Client) -> None:
+    client.protocol.send_close(1000)
+    client.flush()
+    while client.next_event() is not None:
+        pass
+
+
+def ended(served: CServed) -> None:
+    """Every connection's greenlet ended (on_disconnect has returned)."""
+    gevent.joinall(served.greenlets, timeout=5)
+    assert all(greenlet.dead for greenlet in served.greenlets)
+
+
+def test_echo_is_called_inline_and_answers_text_binary_and_empty(served: CServed) -> None:
+    assert served.plugins["/echo"].inline
+    live = len(c_loader._live)
+    client = served.open("/echo")
+    assert len(c_loader._live) == live + 1
+    for message in ("héllo, wörld", bytes(range(256)), "", b""):
+        send(client, message)
+        frame = client.next_event()
+        assert frame.data == (message.encode() if isinstance(message, str) else message)
+        assert frame.opcode is (Opcode.TEXT if isinstance(message, str) else Opcode.BINARY)
+    close(client)
+    ended(served)
+    assert len(c_loader._live) == live
+
+
+def test_a_plugin_in_threads_answers_too(served: CServed) -> None:
+    assert not served.plugins["/sleeper"].inline   # usleep
+    client = served.open("/sleeper")
+    send(client, "hi")
+    assert text(client) == "hi"
+    close(client)
+    ended(served)
+
+
+def test_on_connect_refuses_by_header(served: CServed) -> None:
+    live = len(c_loader._live)
+    refused = served.start("/gate").next_event()
+    assert isinstance(refused, Response) and refused.status_code == 403
+    refused = served.start("/gate", headers={"X-Let-In": "no"}).next_event()
+    assert isinstance(refused, Response) and refused.status_code == 403
+    ended(served)
+    assert len(c_loader._live) == live   # a refused connection is forgotten
+    client = served.open("/gate", headers={"X-Let-In": "yes"})
+    send(client, "in")
+    assert text(client) == "in"
+    close(client)
+
+
+def test_headers_and_subprotocols_through_the_api(served: CServed,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    client = served.open("/api", headers={"X-Echo-Me": "hello there"},
+                         subprotocols=["first", "second", "third"])
+    headers = client.response.headers
+    assert headers["X-Echoed"] == "hello there"
+    assert headers.get_all("X-Replaced") == ["second"]
+    assert headers["X-Early-Send"] == "5"   # held, and sent right after the 101
+    assert "X-Bad" not in headers and "X-Injected" not in headers
+    assert headers["Sec-WebSocket-Protocol"] == "second"
+    assert text(client) == "early"
+    send(client, "report")
+    assert text(client) == ("count=3 0=first 1=second past-end=NULL absent=NULL "
+                            "request=set stable=yes size=104 version=1 nul=yes")
+    close(client)
+    assert "header_set('X-Bad') refused: header name or value would break the response" \
+        in caplog.text
+    assert "protocol_set() refused: the client did not offer subprotocol 'never-offered'" \
+        in caplog.text
+
+
+def test_a_plugin_offered_no_subprotocol_counts_none(served: CServed) -> None:
+    client = served.open("/api")
+    assert "Sec-WebSocket-Protocol" not in client.response.headers
+    send(client, "report")
+    assert text(client).startswith("count=0 0=NULL 1=NULL past-end=NULL absent=NULL ")
+    close(client)
+
+
+MISUSE = ("send() with unknown message type 7", "send() of TEXT that is not UTF-8",
+          "send() with a NULL buffer of size 5", "header_get() with a NULL key",
+          "header_set() with a NULL key or value",
+          "header_set('X-Too-Late') refused: the handshake is already answered",
+          "protocol_set() refused: the handshake is already answered")
+
+
+def test_api_misuse_is_logged_without_a_traceback(served: CServed, c_build: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    client = served.open("/api")
+    send(client, "misuse")
+    assert text(client) == "survived 0 0 0 NULL"
+    send(client, "still open")
+    assert text(client) == "still open"
+    close(client)
+    port = client.sock.getsockname()[1]
+    for message in MISUSE:
+        (record,) = [record for record in caplog.records if message in record.getMessage()]
+        assert record.getMessage().startswith(
+            f"C plugin {c_build / 'test_plugins.so'} [client 127.0.0.1:{port}]: ")
+        assert (record.levelno, record.name, record.exc_info) == (logging.ERROR,
+                                                                  "geows.plugin", None)
+
+
+def test_misuse_from_four_threads_at_once_is_all_logged(
+        served: CServed, caplog: pytest.LogCaptureFixture) -> None:
+    client = served.open("/api")
+    send(client, "noise")
+    assert [text(client) for _ in range(5)] == ["done"] * 4 + ["quiet"]
+    close(client)
+    assert caplog.text.count("send() with unknown message type 7") == 400
+
+
+def test_close_from_the_plugin_sends_no_code(served: CServed) -> None:
+    client = served.open("/api")
+    send(client, "close")
+    frame = client.next_event()
+    assert frame.opcode is Opcode.CLOSE and frame.data == b""   # the client reads 1005
+    ended(served)
+
+
+def test_pusher_threads_send_and_on_disconnect_joins_them(served: CServed) -> None:
+    first = served.open("/pusher")
+    assert [int(text(first)) for _ in range(3)] == [0, 1, 2]
+    close(first)
+    ended(served)
+    client = served.open("/pusher")
+    send(client, "count")
+    replies = [text(client) for _ in range(4)]
+    assert "threads=1" in replies, replies   # the first connection's thread was joined
+    close(client)
+    ended(served)
+
+
+def test_the_extension_rooms_and_broadcasts_from_c(served: CServed,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    member, other = served.open("/rooms"), served.open("/rooms")
+    send(member, "size")
+    assert text(member) == "size=104 join=1 leave=1 broadcast=1"
+    send(member, "module")   # under mod_websocket: no extension, nothing joined or sent
+    assert text(member) == "module 0 0 0"
+    send(member, "join red")
+    assert text(member) == "join red 1"
+    send(other, "to red for red")
+    send(other, "all for all")
+    assert text(member) == "for red"
+    assert text(member) == text(other) == "for all"   # red's message never reached other
+    send(member, "leave red")
+    assert text(member) == "leave red 1"
+    send(other, "to red nobody")
+    send(other, "all again")
+    assert text(member) == "again"
+    send(member, "bad")
+    assert text(member) == "bad 0 0 0 0 0 0 0"
+    close(member)
+    close(other)
+    for message in ("join(b'') refused: a room's name cannot be empty",
+                    "join(b'" + "x" * 80 + "') refused: a room's name is at most 255 bytes",
+                    "join() with a NULL room", "join(b'\\xff\\xfe') refused: 'utf-8' codec "
+                    "can't decode byte 0xff", "leave() with a NULL room",
+                    "broadcast() with unknown message type 7",
+                    "broadcast(b'') refused: a room's name cannot be empty"):
+        assert message in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+def test_request_rec_is_made_once_and_its_pools_go_with_the_connection(
+        served: CServed) -> None:
+    client = served.open("/report?x=1")
+    (connection,) = [c for c in c_loader._live.values() if c.plugin is served.plugins["/report"]]
+    assert connection.request.address is not None   # on_connect asked for it
+    send(client, "report")
+    said = text(client)
+    assert "the_request=GET /report?x=1 HTTP/1.1 " in said and said.endswith(" same=yes")
+    close(client)
+    ended(served)
+    assert connection.request.address is None
+
+
+def test_an_inline_call_that_holds_the_loop_sends_its_plugin_to_threads(
+        served: CServed, caplog: pytest.LogCaptureFixture, c_build: Path) -> None:
+    assert limits.C_INLINE_HOLD < 0.3   # spinner.c computes for 0.3 s of CPU
+    plugin = served.plugins["/spinner"]
+    assert plugin.inline
+    client = served.open("/spinner")
+    send(client, "spin")
+    assert text(client) == "spin"
+    assert not plugin.inline
+    (warning,) = [record for record in caplog.records if "held the event loop" in
+                  record.getMessage()]
+    assert warning.levelno == logging.WARNING
+    assert warning.getMessage().startswith(
+        f"C plugin {c_build / 'spinner.so'} held the event loop for 0.3")
+    assert warning.getMessage().endswith(" s of CPU in one call: its callbacks run in threads "
+                                         "from now on")
+    send(client, "spin")   # in a thread now, and said once
+    assert text(client) == "spin"
+    send(client, "bad")    # through ctypes now: refused there too
+    assert text(client) == "bad"
+    close(client)
+    assert caplog.text.count("held the event loop") == 1
+    assert "send() of TEXT that is not UTF-8" in caplog.text
+
+
+def test_an_inline_send_that_is_not_utf8_is_refused(served: CServed,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    client = served.open("/spinner")
+    send(client, "bad")
+    assert text(client) == "bad"   # the refused message never went out
+    close(client)
+    assert "send() of TEXT that is not UTF-8" in caplog.text
+    assert served.plugins["/spinner"].inline
+
+
+def test_a_send_that_fails_is_logged_with_its_traceback_and_answers_0(
+        served: CServed, caplog: pytest.LogCaptureFixture) -> None:
+    client = served.open("/echo")
+    (connection,) = [c for c in c_loader._live.values() if c.plugin is served.plugins["/echo"]]
+    assert c_loader._send(connection, PING, b"x" * 126) == 0   # over a control frame's 125
+    (record,) = [record for record in caplog.records if "send() failed" in record.getMessage()]
+    assert record.exc_info is not None and record.levelno == logging.ERROR
+    assert c_loader._send(connection, TEXT, "fine") == 4
+    assert text(client) == "fine"
+    close(client)
+    ended(served)
+    assert c_loader._send(connection, TEXT, "gone") == 0   # closed: not the plugin's fault
+    assert caplog.text.count("send() failed") == 1
+
+
+def test_a_callback_on_an_ended_or_unknown_connection_is_logged_and_answers_safely(
+        served: CServed, caplog: pytest.LogCaptureFixture) -> None:
+    client = served.open("/echo")
+    (connection,) = [c for c in c_loader._live.values() if c.plugin is served.plugins["/echo"]]
+    assert c_loader.protocol_count(connection.address) == 0
+    close(client)
+    ended(served)
+    assert c_loader.protocol_count(connection.address) == 0
+    assert c_loader.send(connection.address, TEXT, None, 0) == 0
+    assert c_loader.header_get(None, b"Host") is None
+    assert c_loader.join(None, b"room") == 0
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "C plugin: protocol_count() on a connection that has ended or is unknown",
+        "C plugin: send() on a connection that has ended or is unknown",
+        "C plugin: header_get() on a connection that has ended or is unknown",
+        "C plugin: join() on a connection that has ended or is unknown"]
+
+
+def settings_for(directory: Path, handler: str):
+    config = config_in(directory, """\
+        Listen 127.0.0.1:80
+        <Location /x>
+          SetHandler websocket-handler
+          WebSocketHandler {handler}
+        </Location>
+        """, handler=handler)
+    return config.locations[0].websocket
+
+
+REFUSALS = {
+    "test_plugins.so null_init": "null_init() in @SO@ returned NULL",
+    "test_plugins.so version_init":
+        "version_init() in @SO@ returned a plugin with version 3 (expected 0)",
+    "test_plugins.so small_init":
+        "small_init() in @SO@ returned a plugin of size 16 (expected at least 40)",
+    "test_plugins.so no_message_init": "no_message_init() in @SO@ returned a plugin without "
+                                       "on_message",
+    "test_plugins.so no_such_init": "C plugin @SO@ has no init function 'no_such_init'",
+    "test_plugins.so __init__": "C plugin @SO@ has no init function '__init__'",
+    "undefined.so undefined_init": "cannot load C plugin @SO@: undefined symbol: "
+                                   "geows_test_undefined (no library it loads provides it)",
+    "missing.so missing_init": "cannot load C plugin @SO@: cannot open shared object file: "
+                               "No such file or directory",
+    "junk.so junk_init": "cannot load C plugin @SO@: invalid ELF header",
+}
+
+
+@pytest.mark.parametrize("handler", REFUSALS)
+def test_the_loader_refuses_at_the_websockethandler_line(fresh_loader: None, c_build: Path,
+                                                         handler: str) -> None:
+    (c_build / "junk.so").write_text("not a shared object\n" * 10)
+    settings = settings_for(c_build, handler)
+    with pytest.raises(ConfigError) as refused:
+        load_c_plugin(settings)
+    so = c_build / handler.split()[0]
+    assert (refused.value.file, refused.value.line) == (str(c_build / "httpd.conf"), 4)
+    assert refused.value.message == "WebSocketHandler: " + REFUSALS[handler].replace(
+        "@SO@", str(so))
+
+
+def test_a_library_is_opened_once_and_a_plugin_struct_made_once(
+        fresh_loader: None, c_build: Path, tmp_path: Path) -> None:
+    api = load_c_plugin(settings_for(c_build, "test_plugins.so api_init"))
+    assert load_c_plugin(settings_for(c_build, "test_plugins.so api_init")) is api
+    gate = load_c_plugin(settings_for(c_build, "test_plugins.so gate_init"))
+    assert gate is not api and gate.path == api.path == str(c_build / "test_plugins.so")
+    (tmp_path / "link.so").symlink_to(c_build / "test_plugins.so")
+    library = open_library(str(c_build / "test_plugins.so"))
+    assert open_library(str(tmp_path / "link.so")) is library   # by its real path
+    assert len(c_loader._libraries) == 1
+
+
+def test_where_callbacks_run_is_logged(fresh_loader: None, c_build: Path,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    assert load_c_plugin(settings_for(c_build, "echo.so echo_init")).inline
+    assert not load_c_plugin(settings_for(c_build, "sleeper.so sleeper_init")).inline
+    assert not load_c_plugin(settings_for(c_build, "test_plugins.so api_init")).inline
+    waits = may_wait(dynamic_needs((c_build / "test_plugins.so").read_bytes()).symbols)
+    assert len(waits) > 3
+    assert [record.getMessage() for record in caplog.records] == [
+        f"C plugin {c_build / 'echo.so'}: callbacks on the event loop (it imports nothing "
+        "that waits)",
+        f"C plugin {c_build / 'sleeper.so'}: callbacks in threads (it imports usleep, which "
+        "may wait)",
+        f"C plugin {c_build / 'test_plugins.so'}: callbacks in threads (it imports "
+        f"{', '.join(waits[:3])} and {len(waits) - 3} more, which may wait)"]
+    assert {record.levelno for record in caplog.records} == {logging.INFO}
+
+
+def test_a_library_that_cannot_be_read_is_called_in_threads(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    assert not c_loader._runs_inline(str(tmp_path / "gone.so"))
+    (tmp_path / "junk.so").write_bytes(b"junk")
+    assert not c_loader._runs_inline(str(tmp_path / "junk.so"))
+    assert [record.getMessage() for record in caplog.records] == [
+        f"C plugin {tmp_path / 'gone.so'}: callbacks in threads (it imports (unread: [Errno 2] "
+        f"No such file or directory: '{tmp_path / 'gone.so'}'), which may wait)",
+        f"C plugin {tmp_path / 'junk.so'}: callbacks in threads (it imports (unread: not an "
+        "ELF file), which may wait)"]
+
+
+def test_a_library_exporting_geows_on_broadcast_gap_is_told_of_lost_ranges(
+        fresh_loader: None, c_build: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    rooms = load_c_plugin(settings_for(c_build, "rooms.so rooms_init"))
+    api = load_c_plugin(settings_for(c_build, "test_plugins.so api_init"))
+    api.on_broadcast_gap("<Location /api>", 1, 1)   # no function of its own: nothing
+    rooms.on_broadcast_gap("<Location /rooms>", 3, 2**64 - 1)
+    said = ""
+    for _ in range(100):
+        said += capfd.readouterr().err
+        if "rooms.c: " in said:
+            break
+        gevent.sleep(0.05)
+    gevent.sleep(0.1)
+    said += capfd.readouterr().err
+    assert said == f"rooms.c: <Location /rooms> lost 3 to {2**64 - 1}\n"
+
+
+def test_destroy_runs_the_plugins_own_once_asked(fresh_loader: None, c_build: Path,
+                                                 capfd: pytest.CaptureFixture[str]) -> None:
+    api = load_c_plugin(settings_for(c_build, "test_plugins.so api_init"))
+    echo = load_c_plugin(settings_for(c_build, "echo.so echo_init"))
+    capfd.readouterr()
+    echo.destroy()   # echo.c has none
+    api.destroy()
+    assert capfd.readouterr().err == "api plugin destroyed\n"
+
+
+def test_the_struct_c_sees(served: CServed) -> None:
+    client = served.open("/echo")
+    (connection,) = [c for c in c_loader._live.values() if c.plugin is served.plugins["/echo"]]
+    struct = c_loader._GeowsServerStruct.from_address(connection.address)
+    assert (struct.server.size, struct.server.version) == (104, 1)
+    assert struct.server.state == connection.key
+    assert ctypes.sizeof(c_loader._ServerStruct) == 80
+    close(client)
