@@ -1,11 +1,19 @@
 """The C plugin bridge in this process (geows.plugin.c_loader, c_calls, elf, c_runtime):
 real test plugins (tests/c_plugins, plugins/c) built with cc once per session, loaded
 through ctypes beside geows' real httpd runtime, so that a mutation run
-(tests/mutation.sh) sees every call the tests make, which a CLI subprocess hides."""
+(tests/mutation.sh) sees every call the tests make, which a CLI subprocess hides.
+
+Each library built is kept in a cache by what went into it (its source, the headers beside
+it and in plugins/c, the compiler's command): a mutation run starts a pytest session per
+mutant, which would otherwise compile them all again each time."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,18 +35,37 @@ LIBRARIES = {
 }
 
 
+CACHE = Path(tempfile.gettempdir()) / f"geows-c-bridge-{os.getuid()}"
+
+
+def _key(source: Path, command: list[str]) -> str:
+    digest = hashlib.sha256("\0".join(command).encode())
+    for path in [source, *sorted(SHIPPED.glob("*.h")), *sorted(source.parent.glob("*.h"))]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def build(out: Path, libraries: dict[str, tuple[Path, list[str]]]) -> None:
     """Build each library (name: its source and what it adds to CFLAGS) at once, into
-    out/NAME.so."""
+    out/NAME.so, or copy it from the cache."""
     if CC is None:
         missing_tool("no C compiler, cc (apt-get install gcc libc6-dev)")
-    builds = [(name, subprocess.Popen([CC, *CFLAGS, "-o", str(out / f"{name}.so"),
-                                       str(source), *flags], stderr=subprocess.PIPE,
-                                      text=True))
-              for name, (source, flags) in libraries.items()]
-    for name, running in builds:
+    CACHE.mkdir(exist_ok=True)
+    builds = []
+    for name, (source, flags) in libraries.items():
+        cached = CACHE / f"{_key(source, [CC, *CFLAGS, str(source), *flags])}.so"
+        if not cached.exists():
+            made = CACHE / f"{cached.stem}.{os.getpid()}.tmp"
+            builds.append((name, made, cached, subprocess.Popen(
+                [CC, *CFLAGS, "-o", str(made), str(source), *flags],
+                stderr=subprocess.PIPE, text=True)))
+    for name, made, cached, running in builds:
         _, errors = running.communicate(timeout=120)
         assert running.returncode == 0, f"cc {name} failed:\n{errors}"
+        os.replace(made, cached)   # whole, or not there: another session may read it
+    for name, (source, flags) in libraries.items():
+        cached = CACHE / f"{_key(source, [CC, *CFLAGS, str(source), *flags])}.so"
+        shutil.copyfile(cached, out / f"{name}.so")
 
 
 @pytest.fixture(scope="session")

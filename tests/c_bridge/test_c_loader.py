@@ -58,10 +58,6 @@ Listen 127.0.0.1:{port}
   SetHandler websocket-handler
   WebSocketHandler request_rec.so request_rec_init
 </Location>
-<Location /sleeper>
-  SetHandler websocket-handler
-  WebSocketHandler sleeper.so sleeper_init
-</Location>
 <Location /spinner>
   SetHandler websocket-handler
   WebSocketHandler spinner.so spinner_init
@@ -159,16 +155,8 @@ def test_echo_is_called_inline_and_answers_text_binary_and_empty(served: CServed
     assert len(c_loader._live) == live
 
 
-def test_a_plugin_in_threads_answers_too(served: CServed) -> None:
-    assert not served.plugins["/sleeper"].inline   # usleep
-    client = served.open("/sleeper")
-    send(client, "hi")
-    assert text(client) == "hi"
-    close(client)
-    ended(served)
-
-
 def test_on_connect_refuses_by_header(served: CServed) -> None:
+    assert not served.plugins["/gate"].inline   # test_plugins.so imports pthread_*
     live = len(c_loader._live)
     refused = served.start("/gate").next_event()
     assert isinstance(refused, Response) and refused.status_code == 403
@@ -499,3 +487,41 @@ def test_the_struct_c_sees(served: CServed) -> None:
     assert struct.server.state == connection.key
     assert ctypes.sizeof(c_loader._ServerStruct) == 80
     close(client)
+
+
+def test_a_server_callback_finds_its_connection_by_the_key_in_its_struct(
+        served: CServed, caplog: pytest.LogCaptureFixture) -> None:
+    """_server_callback's wrapper, made afresh: the connection from the struct's `state`,
+    C's arguments passed on, and `safe` for an unknown connection or a failure."""
+    client = served.open("/echo")
+    (connection,) = [c for c in c_loader._live.values() if c.plugin is served.plugins["/echo"]]
+    seen = []
+
+    def probe(found, value: int) -> int:
+        seen.append((found, value))
+        return value * 2
+
+    def failing(found, value: int) -> int:
+        raise RuntimeError("failing on purpose")
+
+    wrap = c_loader._server_callback(ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p,
+                                                      ctypes.c_size_t), 7)
+    assert wrap(probe)(connection.address, 21) == 42
+    assert seen == [(connection, 21)]
+    assert wrap(failing)(connection.address, 1) == 7
+    (failure,) = caplog.records
+    assert failure.getMessage() == f"{connection}: failing() failed"
+    assert failure.exc_info is not None and failure.levelno == logging.ERROR
+    assert wrap(probe)(None, 1) == 7
+    close(client)
+    ended(served)
+    assert wrap(probe)(connection.address, 1) == 7
+    assert seen == [(connection, 21)]
+    assert [record.getMessage() for record in caplog.records[1:]] == [
+        "C plugin: probe() on a connection that has ended or is unknown"] * 2
+
+
+def test_the_inline_module_is_built() -> None:
+    from geows.plugin import _c_inline  # type: ignore[attr-defined]
+
+    assert c_loader._inline_module() is _c_inline

@@ -40,6 +40,14 @@ const char *geows_test_report(request_rec *r)
     return request_report(r);
 }
 
+const char *geows_test_server(request_rec *r)
+{
+    server_rec *s = r->server;
+    return apr_psprintf(r->pool, "%s admin=%s defined=%s:%u virtual=%d level=%d timeout=%"
+                        APR_TIME_T_FMT, s->server_hostname, s->server_admin, s->defn_name,
+                        s->defn_line_number, s->is_virtual, s->log.level, s->timeout);
+}
+
 void geows_test_log(request_rec *r, int level, const char *text)
 {
     ap_log_rerror(APLOG_MARK, level, 0, r, "%s", text);
@@ -82,6 +90,9 @@ LogLevel info
 </VirtualHost>
 <VirtualHost *:8080>
   ServerName w.test:81
+</VirtualHost>
+<VirtualHost *:8080>
+  ServerName v.test
 </VirtualHost>
 """
 
@@ -136,7 +147,7 @@ def test_start_makes_a_server_rec_for_the_main_server_and_each_vhost(
     assert server_for(None) == main
     assert server_for(ServerNames("main.test", 8080)) == main
     vhosts = [server_for(vhost.logs.names) for vhost in config.virtual_hosts]
-    assert len({main, *vhosts}) == 3
+    assert len({main, *vhosts}) == 3 and vhosts[0] == vhosts[2]   # one server_rec by names
     assert server_for(ServerNames("unknown.test")) == main
     c_runtime.start(config_in(libraries, "Listen 8081\nServerName again.test\n"))  # once
     assert c_runtime.loaded() is library and server_for(None) == main
@@ -192,6 +203,26 @@ def test_a_request_rec_says_what_the_handshake_said(started: Config, libraries: 
     request.destroy()
     assert request.address is None
     request.destroy()  # nothing left to destroy
+
+
+def server_said(libraries: Path, names: ServerNames | None) -> str:
+    reader = ctypes.CDLL(str(libraries / "reader.so"))
+    reader.geows_test_server.argtypes = [ctypes.c_void_p]
+    reader.geows_test_server.restype = ctypes.c_char_p
+    request = Request()
+    try:
+        return reader.geows_test_server(request.get(handle(
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", names=names))).decode()
+    finally:
+        request.destroy()
+
+
+def test_each_server_rec_says_where_it_was_defined(started: Config, libraries: Path) -> None:
+    conf = libraries / "httpd.conf"
+    assert server_said(libraries, None) == (
+        f"main.test admin=[no address given] defined={conf}:0 virtual=0 level=6 timeout=0")
+    assert server_said(libraries, started.virtual_hosts[1].logs.names) == (
+        f"w.test admin=[no address given] defined={conf}:19 virtual=1 level=6 timeout=0")
 
 
 def test_a_request_rec_without_query_host_user_or_local_address(
