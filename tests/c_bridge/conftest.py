@@ -30,6 +30,7 @@ LIBRARIES = {
     "undefined": (TEST_SOURCES / "undefined.c", []),
     "sleeper": (TEST_SOURCES / "sleeper.c", []),
     "spinner": (TEST_SOURCES / "spinner.c", []),
+    "waiter": (TEST_SOURCES / "waiter.c", []),
     "request_rec": (TEST_SOURCES / "request_rec.c", HTTPD_CFLAGS),
     "missing_ap": (TEST_SOURCES / "missing_ap.c", HTTPD_CFLAGS),
 }

@@ -29,6 +29,7 @@ from geows.plugin.elf import dynamic_needs
 from geows.plugin.loading import load_plugins
 from geows.runtime.log import AccessLogs
 from geows.runtime.server import Server
+from tests.c_bridge.conftest import build
 from tests.runtime.conftest import Served
 from tests.runtime.test_connection import Client
 
@@ -62,7 +63,119 @@ Listen 127.0.0.1:{port}
   SetHandler websocket-handler
   WebSocketHandler spinner.so spinner_init
 </Location>
+<Location /waiter>
+  SetHandler websocket-handler
+  WebSocketHandler waiter.so waiter_init
+</Location>
+<Location /probe>
+  SetHandler websocket-handler
+  WebSocketHandler probe.so probe_init
+</Location>
+<Location /bare>
+  SetHandler websocket-handler
+  WebSocketHandler probe.so bare_init
+</Location>
+<Location /threaded-bare>
+  SetHandler websocket-handler
+  WebSocketHandler probe_threaded.so bare_init
+</Location>
 """
+
+# Two plugins that say what the loader passes them: probe (on_connect returns the server
+# pointer as its private one, and computes for 0.3 s of CPU first when asked by the
+# X-Spin header; on_message echoes if it gets that pointer back; on_disconnect counts the
+# calls that get it; destroy says whether it got its own struct) and bare (no on_connect:
+# on_message answers whether its private pointer is NULL). Built once importing nothing
+# that waits (inline) and once with usleep (THREADED: in threads).
+PROBE = r"""
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "websocket_plugin.h"
+
+EXPORT int probe_disconnects, probe_destroyed;
+
+static double cpu_now(void)
+{
+    struct timespec at;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &at);
+    return (double)at.tv_sec + (double)at.tv_nsec / 1e9;
+}
+
+static void *CALLBACK probe_connect(const WebSocketServer *server)
+{
+    if (server->header_get(server, "X-Spin") != NULL) {
+        double until = cpu_now() + 0.3;
+        while (cpu_now() < until)
+            ;
+    }
+    return (void *)server;
+}
+
+static size_t CALLBACK probe_message(void *private, const WebSocketServer *server,
+                                     const int type, unsigned char *buffer, const size_t size)
+{
+#ifdef THREADED
+    if (size == 12345678)
+        usleep(1);
+#endif
+    if (private == server)
+        return server->send(server, type, buffer, size);
+    return server->send(server, MESSAGE_TYPE_TEXT, (const unsigned char *)"wrong private", 13);
+}
+
+static void CALLBACK probe_disconnect(void *private, const WebSocketServer *server)
+{
+    if (private == server)
+        probe_disconnects++;
+}
+
+static WebSocketPlugin probe;
+
+static void CALLBACK probe_destroy(WebSocketPlugin *plugin)
+{
+    probe_destroyed = plugin == &probe ? 1 : 2;
+}
+
+static WebSocketPlugin probe = {sizeof(WebSocketPlugin), WEBSOCKET_PLUGIN_VERSION_0,
+                                probe_destroy, probe_connect, probe_message, probe_disconnect};
+
+EXPORT WebSocketPlugin *CALLBACK probe_init(void)
+{
+    return &probe;
+}
+
+static size_t CALLBACK bare_message(void *private, const WebSocketServer *server,
+                                    const int type, unsigned char *buffer, const size_t size)
+{
+    const char *said = private == NULL ? "private=NULL" : "private=set";
+    (void)type, (void)buffer;
+#ifdef THREADED
+    if (size == 12345678)
+        usleep(1);
+#else
+    (void)size;
+#endif
+    return server->send(server, MESSAGE_TYPE_TEXT, (const unsigned char *)said, strlen(said));
+}
+
+static WebSocketPlugin bare = {sizeof(WebSocketPlugin), WEBSOCKET_PLUGIN_VERSION_0, NULL, NULL,
+                               bare_message, NULL};
+
+EXPORT WebSocketPlugin *CALLBACK bare_init(void)
+{
+    return &bare;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def probes(c_build: Path) -> Path:
+    """probe.so and probe_threaded.so, beside the other plugins."""
+    source = c_build / "probe.c"
+    source.write_text(PROBE)
+    build(c_build, {"probe": (source, []), "probe_threaded": (source, ["-DTHREADED"])})
+    return c_build
 
 
 @pytest.fixture
@@ -99,7 +212,7 @@ class CServed(Served):
 
 
 @pytest.fixture
-def served(fresh_loader: None, c_build: Path) -> Iterator[CServed]:
+def served(fresh_loader: None, c_build: Path, probes: Path) -> Iterator[CServed]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
@@ -184,6 +297,11 @@ def test_headers_and_subprotocols_through_the_api(served: CServed,
     send(client, "report")
     assert text(client) == ("count=3 0=first 1=second past-end=NULL absent=NULL "
                             "request=set stable=yes size=104 version=1 nul=yes")
+    for message in (b"\x00binary\x00with NULs\xff", b"", "", "t\u00e9xt"):   # in threads
+        send(client, message)
+        frame = client.next_event()
+        assert frame.data == (message.encode() if isinstance(message, str) else message)
+        assert frame.opcode is (Opcode.TEXT if isinstance(message, str) else Opcode.BINARY)
     close(client)
     assert "header_set('X-Bad') refused: header name or value would break the response" \
         in caplog.text
@@ -339,7 +457,9 @@ def test_a_send_that_fails_is_logged_with_its_traceback_and_answers_0(
     (connection,) = [c for c in c_loader._live.values() if c.plugin is served.plugins["/echo"]]
     assert c_loader._send(connection, PING, b"x" * 126) == 0   # over a control frame's 125
     (record,) = [record for record in caplog.records if "send() failed" in record.getMessage()]
-    assert record.exc_info is not None and record.levelno == logging.ERROR
+    assert record.getMessage() == f"{connection}: send() failed"
+    assert record.exc_info and record.exc_info[0] is not None   # with its traceback
+    assert record.levelno == logging.ERROR
     assert c_loader._send(connection, TEXT, "fine") == 4
     assert text(client) == "fine"
     close(client)
@@ -511,7 +631,8 @@ def test_a_server_callback_finds_its_connection_by_the_key_in_its_struct(
     assert wrap(failing)(connection.address, 1) == 7
     (failure,) = caplog.records
     assert failure.getMessage() == f"{connection}: failing() failed"
-    assert failure.exc_info is not None and failure.levelno == logging.ERROR
+    assert failure.exc_info and failure.exc_info[0] is RuntimeError
+    assert failure.levelno == logging.ERROR
     assert wrap(probe)(None, 1) == 7
     close(client)
     ended(served)
@@ -525,3 +646,107 @@ def test_the_inline_module_is_built() -> None:
     from geows.plugin import _c_inline  # type: ignore[attr-defined]
 
     assert c_loader._inline_module() is _c_inline
+
+
+@pytest.mark.parametrize("path", ["/probe", "/bare", "/threaded-bare"])
+def test_the_private_pointer_c_returned_comes_back_and_null_without_on_connect(
+        served: CServed, path: str) -> None:
+    plugin = served.plugins[path]
+    assert plugin.inline == (path != "/threaded-bare")
+    client = served.open(path)
+    send(client, "mine?")
+    assert text(client) == {"/probe": "mine?", "/bare": "private=NULL",
+                            "/threaded-bare": "private=NULL"}[path]
+    send(client, b"\x00\x01")
+    assert client.next_event().data == (b"\x00\x01" if path == "/probe" else b"private=NULL")
+    close(client)
+    ended(served)
+    assert plugin.inline == (path != "/threaded-bare")   # nothing held the loop
+
+
+def test_an_inline_on_connect_and_on_disconnect_get_what_c_expects(
+        served: CServed, probes: Path, caplog: pytest.LogCaptureFixture) -> None:
+    library = ctypes.CDLL(str(probes / "probe.so"))
+    disconnects = ctypes.c_int.in_dll(library, "probe_disconnects")
+    before = disconnects.value
+    plugin = served.plugins["/probe"]
+    client = served.open("/probe")
+    close(client)
+    ended(served)
+    assert disconnects.value == before + 1 and plugin.inline
+    client = served.open("/probe", headers={"X-Spin": "yes"})   # on_connect holds the loop
+    assert not plugin.inline
+    (warning,) = [record for record in caplog.records if "held the event loop" in
+                  record.getMessage()]
+    assert warning.getMessage().startswith(f"C plugin {probes / 'probe.so'} held the event "
+                                           "loop for 0.3")
+    send(client, "in a thread")
+    assert text(client) == "in a thread"
+    close(client)
+    ended(served)
+    assert disconnects.value == before + 2
+
+
+def test_destroy_gets_the_plugins_own_struct(fresh_loader: None, probes: Path) -> None:
+    library = ctypes.CDLL(str(probes / "probe.so"))
+    destroyed = ctypes.c_int.in_dll(library, "probe_destroyed")
+    destroyed.value = 0
+    load_c_plugin(settings_for(probes, "probe.so probe_init")).destroy()
+    assert destroyed.value == 1
+
+
+def test_a_call_in_a_thread_holds_its_connections_lock_and_its_pools_outlive_it(
+        served: CServed) -> None:
+    waiting, other = served.open("/waiter"), served.open("/waiter")
+    (connection,) = [c for c in c_loader._live.values()
+                     if c.plugin is served.plugins["/waiter"] and c.handle.remote_addr[1]
+                     == waiting.sock.getsockname()[1]]
+    assert connection.request.get(connection.handle) is not None   # pools to keep
+    send(waiting, "wait")   # waits in pthread_cond_wait, in a thread, holding the lock
+    deadline = gevent.get_hub().loop.now() + 5
+    while not connection.lock.locked():
+        assert gevent.get_hub().loop.now() < deadline, "the call never took the lock"
+        gevent.sleep(0.01)
+    connection.end()   # as at shutdown, its greenlet killed: the pools stay for the call
+    assert connection.request.address is not None
+    send(other, "release")
+    assert text(other) == "release"
+    deadline = gevent.get_hub().loop.now() + 5
+    while connection.lock.locked():   # the call returned: its "released" reached no one
+        assert gevent.get_hub().loop.now() < deadline, "the call never returned"
+        gevent.sleep(0.01)
+    close(waiting)
+    close(other)
+    ended(served)
+    assert connection.request.address is None   # destroyed once the call returned
+
+
+def test_a_plugin_library_exports_its_symbols_to_those_loaded_after(
+        fresh_loader: None, tmp_path: Path) -> None:
+    """As Apache's apr_dso_load: RTLD_GLOBAL, so a module's functions serve the plugins
+    loaded after it."""
+    (tmp_path / "provider.c").write_text("int geows_test_provided(void) { return 42; }\n")
+    (tmp_path / "user.c").write_text("extern int geows_test_provided(void);\n"
+                                     "int geows_test_use(void) { return geows_test_provided(); }\n")
+    build(tmp_path, {"provider": (tmp_path / "provider.c", []),
+                     "user": (tmp_path / "user.c", [])})
+    open_library(str(tmp_path / "provider.so"))
+    assert open_library(str(tmp_path / "user.so")).geows_test_use() == 42
+
+
+@pytest.mark.parametrize("count", [3, 4])
+def test_three_waiting_imports_are_named_and_more_are_counted(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, count: int) -> None:
+    names = [f"geows_wait_{n}" for n in range(count)]
+    calls = "".join(f" {name}();" for name in names)
+    (tmp_path / "waits.c").write_text("".join(f"extern void {name}(void);\n" for name in names)
+                                      + f"void all(void) {{{calls} }}\n")
+    build(tmp_path, {"waits": (tmp_path / "waits.c", [])})
+    caplog.set_level(logging.INFO)
+    assert not c_loader._runs_inline(str(tmp_path / "waits.so"))
+    waits = may_wait(dynamic_needs((tmp_path / "waits.so").read_bytes()).symbols)
+    assert sorted(waits) == names
+    more = " and 1 more" if count == 4 else ""
+    assert caplog.records[0].getMessage() == (
+        f"C plugin {tmp_path / 'waits.so'}: callbacks in threads (it imports "
+        f"{', '.join(waits[:3])}{more}, which may wait)")

@@ -425,6 +425,7 @@ def test_a_crash_in_an_init_function_is_said_at_its_line(crash_pipe: tuple[int, 
                                                  "/other>", "crash.so crash_at_init\n"
                                                  "</Location>\n<Location /other>"))
     c_runtime.report_crashes(config, crash_pipe[1], "the child ends")
+    load_c_plugin(config.locations[1].websocket)   # crash_init, which returns
     settings = config.locations[0].websocket
     said, signum = crashed_child(crash_pipe, lambda: load_c_plugin(settings))
     assert signum == signal.SIGSEGV
