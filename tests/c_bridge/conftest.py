@@ -66,13 +66,28 @@ def build(out: Path, libraries: dict[str, tuple[Path, list[str]]]) -> None:
         os.replace(made, cached)   # whole, or not there: another session may read it
     for name, (source, flags) in libraries.items():
         cached = CACHE / f"{_key(source, [CC, *CFLAGS, str(source), *flags])}.so"
-        shutil.copyfile(cached, out / f"{name}.so")
+        shutil.copyfile(cached, out / f"{name}.so.tmp")
+        os.replace(out / f"{name}.so.tmp", out / f"{name}.so")
+
+
+def built_once(name: str, libraries: dict[str, tuple[Path, list[str]]]) -> Path:
+    """A directory of the cache holding these libraries, the same for every session that
+    asks for the same: a process that runs the tests twice (mutmut's runs its statistics
+    and clean run in one) loads each library from one path, once. Two copies of one
+    library loaded RTLD_GLOBAL would share the first's exported symbols."""
+    digest = hashlib.sha256()
+    for library, (source, flags) in sorted(libraries.items()):
+        digest.update(f"{library}\0{source}\0{flags}\0".encode())
+        digest.update(source.read_bytes())
+    out = CACHE / f"{name}-{digest.hexdigest()[:16]}"
+    out.mkdir(parents=True, exist_ok=True)
+    build(out, {library: how for library, how in libraries.items()
+                if not (out / f"{library}.so").exists()})
+    return out
 
 
 @pytest.fixture(scope="session")
-def c_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def c_build() -> Path:
     """geows' httpd runtime built in place, and every library above in one directory."""
     build_httpd_runtime()
-    out = tmp_path_factory.mktemp("c-bridge")
-    build(out, LIBRARIES)
-    return out
+    return built_once("plugins", LIBRARIES)

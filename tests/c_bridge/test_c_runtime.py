@@ -25,7 +25,7 @@ from geows.plugin.api import WebSocketServer
 from geows.plugin.c_loader import load_c_plugin
 from geows.plugin.c_runtime import BUILD_HINT, Request, refusal, server_for
 from geows.plugin.elf import dynamic_needs
-from tests.c_bridge.conftest import build
+from tests.c_bridge.conftest import CACHE, build, built_once
 from tests.test_c_plugins import TEST_SOURCES
 from tests.test_httpd_runtime import HTTPD_CFLAGS
 
@@ -98,15 +98,18 @@ LogLevel info
 
 
 @pytest.fixture(scope="module")
-def libraries(c_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("c-runtime")
-    sources = {"reader": (READER, [*HTTPD_CFLAGS, f"-I{TEST_SOURCES}"]), "wanting": (WANTING, []),
-               "wanting_apr": (WANTING_APR, []), "wanting_other": (WANTING_OTHER, [])}
-    for name, (text, _) in sources.items():
-        (out / f"{name}.c").write_text(text)
-    build(out, {name: (out / f"{name}.c", flags) for name, (_, flags) in sources.items()})
-    build(out, {"crash": (TEST_SOURCES / "crash.c", [])})
-    return out
+def libraries(c_build: Path) -> Path:
+    sources = CACHE / "c-runtime-sources"
+    sources.mkdir(parents=True, exist_ok=True)
+    texts = {"reader": READER, "wanting": WANTING, "wanting_apr": WANTING_APR,
+             "wanting_other": WANTING_OTHER}
+    for name, text in texts.items():
+        if not (sources / f"{name}.c").exists() or (sources / f"{name}.c").read_text() != text:
+            (sources / f"{name}.c").write_text(text)
+    flags = {"reader": [*HTTPD_CFLAGS, f"-I{TEST_SOURCES}"]}
+    return built_once("c-runtime", {
+        **{name: (sources / f"{name}.c", flags.get(name, [])) for name in texts},
+        "crash": (TEST_SOURCES / "crash.c", [])})
 
 
 def config_in(directory: Path, text: str = CONFIG) -> Config:
