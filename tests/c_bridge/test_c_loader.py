@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -730,9 +732,12 @@ def test_a_plugin_library_exports_its_symbols_to_those_loaded_after(
         fresh_loader: None, tmp_path: Path) -> None:
     """As Apache's apr_dso_load: RTLD_GLOBAL, so a module's functions serve the plugins
     loaded after it."""
-    (tmp_path / "provider.c").write_text("int geows_test_provided(void) { return 42; }\n")
-    (tmp_path / "user.c").write_text("extern int geows_test_provided(void);\n"
-                                     "int geows_test_use(void) { return geows_test_provided(); }\n")
+    # a name of this test's own: an earlier run in this process (or the one it was forked
+    # from) may have loaded a library exporting another
+    name = f"geows_test_provided_{os.getpid()}_{time.monotonic_ns()}"
+    (tmp_path / "provider.c").write_text(f"int {name}(void) {{ return 42; }}\n")
+    (tmp_path / "user.c").write_text(f"extern int {name}(void);\n"
+                                     f"int geows_test_use(void) {{ return {name}(); }}\n")
     build(tmp_path, {"provider": (tmp_path / "provider.c", []),
                      "user": (tmp_path / "user.c", [])})
     open_library(str(tmp_path / "provider.so"))

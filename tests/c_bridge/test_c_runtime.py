@@ -422,8 +422,8 @@ def test_a_crash_in_a_plugin_is_said_on_the_fd_given(crash_pipe: tuple[int, int]
             "child ends") in said, said
 
 
-def test_a_crash_in_an_init_function_is_said_at_its_line(crash_pipe: tuple[int, int],
-                                                         libraries: Path) -> None:
+def test_a_crash_in_an_init_function_is_said_at_its_websockethandler_line(
+        crash_pipe: tuple[int, int], libraries: Path) -> None:
     config = config_in(libraries, CONFIG.replace("crash.so crash_init\n</Location>\n<Location "
                                                  "/other>", "crash.so crash_at_init\n"
                                                  "</Location>\n<Location /other>"))
