@@ -43,9 +43,25 @@ const char *geows_test_report(request_rec *r)
 const char *geows_test_server(request_rec *r)
 {
     server_rec *s = r->server;
-    return apr_psprintf(r->pool, "%s admin=%s defined=%s:%u virtual=%d level=%d timeout=%"
-                        APR_TIME_T_FMT, s->server_hostname, s->server_admin, s->defn_name,
-                        s->defn_line_number, s->is_virtual, s->log.level, s->timeout);
+    return apr_psprintf(r->pool, "%s:%u admin=%s defined=%s:%u virtual=%d level=%d timeout=%"
+                        APR_TIME_T_FMT, s->server_hostname, s->port, s->server_admin,
+                        s->defn_name, s->defn_line_number, s->is_virtual, s->log.level,
+                        s->timeout);
+}
+
+int geows_test_cleaned;
+
+static apr_status_t cleaned(void *data)
+{
+    (void)data;
+    geows_test_cleaned++;
+    return APR_SUCCESS;
+}
+
+/* Counts in geows_test_cleaned when r's pool is destroyed. */
+void geows_test_watch(request_rec *r)
+{
+    apr_pool_cleanup_register(r->pool, NULL, cleaned, apr_pool_cleanup_null);
 }
 
 void geows_test_log(request_rec *r, int level, const char *text)
@@ -64,6 +80,16 @@ int wanting(void)
         + ap_geows_test_5() + ap_geows_test_6();
 }
 """
+# Three and four of httpd's names, and one of APR's that the linker lists before httpd's.
+WANTING_3 = ("extern int ap_geows_test_1(void), ap_geows_test_2(void), ap_geows_test_3(void);\n"
+             "int wanting(void) { return ap_geows_test_1() + ap_geows_test_2()"
+             " + ap_geows_test_3(); }\n")
+WANTING_4 = ("extern int ap_geows_test_1(void), ap_geows_test_2(void), ap_geows_test_3(void);\n"
+             "extern int ap_geows_test_4(void);\n"
+             "int wanting(void) { return ap_geows_test_1() + ap_geows_test_2()"
+             " + ap_geows_test_3() + ap_geows_test_4(); }\n")
+APR_FIRST = ("extern int apr_geows_order_1(void), ap_geows_order_1(void);\n"
+             "int f(void) { return apr_geows_order_1() + ap_geows_order_1(); }\n")
 WANTING_APR = ("extern int apr_geows_test_1(void);\n"
                "int wanting(void) { return apr_geows_test_1(); }\n")
 WANTING_OTHER = ("extern int geows_test_other(void);\n"
@@ -102,7 +128,8 @@ def libraries(c_build: Path) -> Path:
     sources = CACHE / "c-runtime-sources"
     sources.mkdir(parents=True, exist_ok=True)
     texts = {"reader": READER, "wanting": WANTING, "wanting_apr": WANTING_APR,
-             "wanting_other": WANTING_OTHER}
+             "wanting_other": WANTING_OTHER, "wanting_3": WANTING_3, "wanting_4": WANTING_4,
+             "apr_first": APR_FIRST}
     for name, text in texts.items():
         if not (sources / f"{name}.c").exists() or (sources / f"{name}.c").read_text() != text:
             (sources / f"{name}.c").write_text(text)
@@ -172,7 +199,7 @@ def report(libraries: Path, address: int) -> dict[str, str]:
     reader = ctypes.CDLL(str(libraries / "reader.so"))
     reader.geows_test_report.argtypes = [ctypes.c_void_p]
     reader.geows_test_report.restype = ctypes.c_char_p
-    line = reader.geows_test_report(address).decode()
+    line = reader.geows_test_report(address).decode("utf-8", "surrogateescape")
     # values hold spaces ("the_request=GET / HTTP/1.1"): split before each " name="
     pairs, name = {}, None
     for word in line.split(" "):
@@ -223,9 +250,42 @@ def server_said(libraries: Path, names: ServerNames | None) -> str:
 def test_each_server_rec_says_where_it_was_defined(started: Config, libraries: Path) -> None:
     conf = libraries / "httpd.conf"
     assert server_said(libraries, None) == (
-        f"main.test admin=[no address given] defined={conf}:0 virtual=0 level=6 timeout=0")
+        f"main.test:8080 admin=[no address given] defined={conf}:0 virtual=0 level=6 timeout=0")
     assert server_said(libraries, started.virtual_hosts[1].logs.names) == (
-        f"w.test admin=[no address given] defined={conf}:19 virtual=1 level=6 timeout=0")
+        f"w.test:81 admin=[no address given] defined={conf}:19 virtual=1 level=6 timeout=0")
+
+
+def test_a_server_name_without_a_port_is_port_0(fresh_runtime: None, libraries: Path) -> None:
+    c_runtime.start(config_in(libraries, "Listen 8080\nServerName plain.test\n"))
+    assert server_said(libraries, None).startswith("plain.test:0 admin=")
+    root = ctypes.c_char_p.in_dll(c_runtime.loaded(), "ap_server_root").value
+    assert root == str(libraries).encode()   # ServerRoot
+
+
+def test_destroy_destroys_the_requests_pools(started: Config, libraries: Path) -> None:
+    reader = ctypes.CDLL(str(libraries / "reader.so"))
+    reader.geows_test_watch.argtypes = [ctypes.c_void_p]
+    cleaned = ctypes.c_int.in_dll(reader, "geows_test_cleaned")
+    before = cleaned.value
+    request = Request()
+    reader.geows_test_watch(request.get(handle(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
+    assert cleaned.value == before
+    request.destroy()
+    assert cleaned.value == before + 1
+
+
+def test_a_path_that_is_not_utf8_reaches_c_as_its_bytes(started: Config,
+                                                       libraries: Path) -> None:
+    request = Request()
+    said = report(libraries, request.get(handle(b"GET /caf%FF HTTP/1.1\r\nHost: x\r\n\r\n")))
+    assert said["uri"] == "/caf\udcff"   # the byte 0xFF, read back with surrogateescape
+    request.destroy()
+
+
+def test_built_is_none_where_setup_py_built_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    monkeypatch.setattr(c_runtime, "RUNTIME_FILES", [tmp_path / "_httpd_runtime.so"])
+    assert c_runtime.built() is None
 
 
 def test_a_request_rec_without_query_host_user_or_local_address(
@@ -323,6 +383,10 @@ def test_refusal_says_which_symbol_nothing_provides(started: Config, c_build: Pa
     assert refusal(str(libraries / "wanting_apr.so")) == (
         "undefined symbol: apr_geows_test_1 (geows' httpd runtime does not provide it: "
         "docs/reference/c-plugins.md lists what it does)")
+    assert dynamic_needs((libraries / "apr_first.so").read_bytes()).symbols[0].startswith(
+        "apr_")
+    assert refusal(str(libraries / "apr_first.so")).startswith(
+        "undefined symbol: ap_geows_order_1 ")
 
 
 def test_the_libraries_a_library_names_provide_symbols_too(started: Config,
@@ -355,6 +419,11 @@ def test_without_the_runtime_a_library_needing_it_is_told_how_to_build_it(
         f"built: {BUILD_HINT}")
     assert refusal(str(libraries / "wanting_apr.so")) == (
         f"it needs geows' httpd runtime (apr_geows_test_1), which is not built: {BUILD_HINT}")
+    for count, more in ((3, ""), (4, " and 1 more")):
+        symbols = dynamic_needs((libraries / f"wanting_{count}.so").read_bytes()).symbols
+        assert refusal(str(libraries / f"wanting_{count}.so")) == (
+            f"it needs geows' httpd runtime ({', '.join(symbols[:3])}{more}), which is not "
+            f"built: {BUILD_HINT}")
     assert refusal(str(libraries / "wanting_other.so")) == (
         "undefined symbol: geows_test_other (no library it loads provides it)")
 
