@@ -398,9 +398,12 @@ def test_the_libraries_a_library_names_provide_symbols_too(started: Config,
     build(tmp_path, {"libgone": (tmp_path / "gone.c", [])})
     build(tmp_path, {"lost": (tmp_path / "user.c", [f"-L{tmp_path}", "-lgone"])})
     assert refusal(str(tmp_path / "lost.so")) is None   # dlopen will name it
-    # NEEDED by its path: loaded, and it provides gone()
+    # NEEDED by its path: loaded (lazily: it needs a function nothing defines, which only a
+    # call would look up), and it provides gone()
     absolute = tmp_path / "libfound.so"
-    build(tmp_path, {"libfound": (tmp_path / "gone.c", [f"-Wl,-soname,{absolute}"])})
+    (tmp_path / "found.c").write_text("extern int geows_test_lazy(void);\n"
+                                      "int gone(void) { return geows_test_lazy(); }\n")
+    build(tmp_path, {"libfound": (tmp_path / "found.c", [f"-Wl,-soname,{absolute}"])})
     build(tmp_path, {"user": (tmp_path / "user.c", [str(absolute)])})
     assert dynamic_needs((tmp_path / "user.so").read_bytes()).libraries[0] == str(absolute)
     assert refusal(str(tmp_path / "user.so")) == (
