@@ -53,7 +53,7 @@ def dynamic_needs(data: bytes) -> Needs:
                     tag, value = struct.unpack_from(dynamic, data, at)
                     if tag == _DT_NEEDED:
                         libraries.append(_string(data, strings, value))
-    except (struct.error, IndexError, UnicodeDecodeError) as exc:
+    except (struct.error, IndexError, UnicodeDecodeError, OverflowError) as exc:
         raise ValueError(f"a damaged ELF file ({exc})") from None
     return Needs(tuple(symbols), tuple(libraries))
 

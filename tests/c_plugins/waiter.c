@@ -1,6 +1,7 @@
 /*
  * "wait" waits on the plugin's own mutex and condition until another connection sends
- * "release", then answers "released"; anything else is echoed. Under Apache the waiting
+ * "release", then answers "released"; "shut" makes the next "wait" wait again (a process
+ * that runs its tests twice, as a mutation run does); anything else is echoed. Under Apache the waiting
  * connection's thread waited and no other; so under geows (tests/test_c_calls.py).
  */
 
@@ -29,6 +30,11 @@ static size_t CALLBACK waiter_on_message(void *plugin_private, const WebSocketSe
             pthread_cond_wait(&released, &mutex);
         pthread_mutex_unlock(&mutex);
         return server->send(server, MESSAGE_TYPE_TEXT, (unsigned char *)"released", 8);
+    }
+    if (is(buffer, buffer_size, "shut")) {
+        pthread_mutex_lock(&mutex);
+        open_gate = 0;
+        pthread_mutex_unlock(&mutex);
     }
     if (is(buffer, buffer_size, "release")) {
         pthread_mutex_lock(&mutex);

@@ -24,10 +24,15 @@ from tests.draft76 import make_key
 class Client:
     """An RFC 6455 client: websockets' protocol over a gevent socket."""
 
-    def __init__(self, sock: socket.socket, path: str = "/echo"):
+    def __init__(self, sock: socket.socket, path: str = "/echo", *,
+                 subprotocols: list[str] | None = None, headers: dict[str, str] | None = None):
         self.sock = sock
-        self.protocol = ClientProtocol(parse_uri(f"ws://127.0.0.1{path}"))
-        self.protocol.send_request(self.protocol.connect())
+        self.protocol = ClientProtocol(parse_uri(f"ws://127.0.0.1{path}"),
+                                       subprotocols=subprotocols)
+        request = self.protocol.connect()
+        for name, value in (headers or {}).items():
+            request.headers[name] = value
+        self.protocol.send_request(request)
         self.events: list[Response | Frame] = []
         self.flush()
 
