@@ -15,8 +15,8 @@ from tests.geows_process import REPO, free_port
 
 PAGE = REPO / "docs/tutorial.md"
 # What the reader's copy of geows holds: enough to install it and serve conf/httpd.conf.
-SOURCES = ("geows", "plugins", "conf", "examples", "setup.cfg", "pyproject.toml", "README.md",
-           "LICENSE")
+SOURCES = ("geows", "plugins", "conf", "examples", "setup.cfg", "setup.py", "pyproject.toml",
+           "README.md", "LICENSE")
 
 
 def test_the_tutorial_runs_as_written(node, tmp_path):
