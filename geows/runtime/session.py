@@ -299,6 +299,7 @@ class Session:
         try:
             self.protocol.accept(handle.subprotocol, handle.response_headers)
             record.sent_head(self._finish_handshake(recv_head))
+            del recv_head  # a bound method: this frame lasts as long as the connection
             record.status = 101
             record.protocol = self.protocol.label  # with the extensions accept() agreed on
             if self.is_open:  # else the plugin closed it before the 101 went out
