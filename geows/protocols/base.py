@@ -83,9 +83,11 @@ class WebSocketProtocol(ABC):
         events, self._events = self._events, ()
         return events or []
 
-    def data_to_send(self) -> bytes:
+    def data_to_send(self) -> bytes | bytearray:
+        """The bytes to send, handed over (the protocol starts a buffer of its own for more):
+        no copy of them."""
         output, self._output = self._output, None
-        return b"" if output is None else bytes(output)
+        return b"" if output is None else output
 
     def close_expected(self) -> bool:
         """True while the driver should bound its wait for the peer (closing)."""

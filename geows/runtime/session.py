@@ -335,7 +335,7 @@ class Session:
     def _finish_handshake(self, recv_head: Callable[[], bytes]) -> bytes:
         """Send the 101 once the protocol has all it needs (draft-76: key3); returns
         what was sent, the response head first."""
-        sent = self._flush_answered()
+        sent = bytes(self._flush_answered())
         while self.protocol.state is State.CONNECTING:
             data = recv_head()
             if not data:
@@ -344,7 +344,7 @@ class Session:
             sent += self._flush_answered()
         return sent
 
-    def _flush_answered(self) -> bytes:
+    def _flush_answered(self) -> bytes | bytearray:
         """Write the 101 once the protocol has made it, and what was held right after it."""
         if self._held is not None and self.protocol.state is not State.CONNECTING:
             messages, closing = self._held.to_send()
@@ -411,7 +411,7 @@ class Session:
         except OSError as exc:
             raise ConnectionClosed(f"the peer is gone: {exc}") from exc
 
-    def _flush(self) -> bytes:
+    def _flush(self) -> bytes | bytearray:
         """Write what the protocol queued, once any write under way has ended (frames
         must not interleave), and return it."""
         while self._write_done is not None:
@@ -424,24 +424,25 @@ class Session:
         return data
 
 
-def _write(session: Session, data: bytes) -> None:
+def _write(session: Session, data: bytes | bytearray) -> None:
     """Write it all to the session's socket (as its one writer: see Session._flush), counting
     what the kernel has not taken yet in its `unsent`. A client that takes nothing for httpd's
     Timeout (limits.TIMEOUT) is closed: whoever writes to it would otherwise wait for good."""
     # Our own loop rather than sendall(): it costs gevent an extra syscall per call.
-    view = memoryview(data)
     sock = session.sock
+    sent = 0
     if type(sock) is GeventSocket:
         # Most writes are taken whole by the kernel at once: tried on the OS socket
-        # (non-blocking, so nothing can come between) first, they cost no timer (1.7 us).
+        # (non-blocking, so nothing can come between) first, they cost no timer (1.7 us)
+        # and no memoryview.
         try:
-            sent = sock._sock.send(view)
+            sent = sock._sock.send(data)
         except BlockingIOError:
-            sent = 0
+            pass
         session.record.bytes_out += sent
-        view = view[sent:]
-        if not view:
+        if sent == len(data):
             return
+    view = memoryview(data)[sent:]
     took_nothing = gevent.Timeout(limits.TIMEOUT, TimeoutError)
     done = session._write_done = Event()  # it yields from here on: other writers wait
     try:
