@@ -299,7 +299,8 @@ class RFC6455(WebSocketProtocol):
                 return self._hand_over(pos)
         self._pending = unparsed(buffer, pos)
 
-    def _through_engine(self, buffer: bytearray, pos: int, header: int, end: int) -> None:
+    def _through_engine(self, buffer: bytes | bytearray, pos: int, header: int,
+                        end: int) -> None:
         """The frame at buffer[pos:end] (`header` bytes of it its header), to the engine."""
         first, second = buffer[pos], buffer[pos + 1]
         opcode = first & 0x0F
@@ -450,7 +451,7 @@ class RFC6455(WebSocketProtocol):
             elif frame.opcode is Opcode.CLOSE:
                 close = self._engine.close_rcvd
                 self._event_list().append(CloseReceived(close.code if close else None,
-                                                  close.reason if close else ""))
+                                                        close.reason if close else ""))
                 continue
             elif frame.opcode is not Opcode.CONT:
                 continue  # ping (answered by the engine) and pong

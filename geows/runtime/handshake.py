@@ -36,11 +36,11 @@ log = logging.getLogger("geows.server")
 auth_log = logging.getLogger("geows.auth")
 
 # Errors that mean the peer went away: an ordinary end, never a traceback.
+PEER_GONE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
+
 # Each local address connections came in on, as the one tuple their records share: as many
 # as the addresses the listeners accept on.
 _LOCAL_ADDRESSES: dict[tuple[str, int], tuple[str, int]] = {}
-
-PEER_GONE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
 
 
 class HandshakeTimeout(Exception):

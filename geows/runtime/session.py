@@ -51,11 +51,11 @@ class Session:
     """One WebSocket connection after its protocol is chosen.
 
     Writers: the reader greenlet queues replies and writes them after each read;
-    other greenlets queue and write at once; one at a time writes (`_flush`: a write
+    other greenlets queue and write at once; one writes at a time (`_flush`: a write
     the kernel does not take whole waits, and the next writer waits for it); OS threads
-    hand messages over
-    (Server.call_from_thread) and never wait for the hub to take them, so a plugin
-    that joins its thread in on_disconnect cannot deadlock against a send.
+    hand messages over (Server.call_from_thread) and never wait for the hub to take
+    them, so a plugin that joins its thread in on_disconnect cannot deadlock against a
+    send.
     """
 
     # Thousands live at once, mostly idle: slots keep each one small.
