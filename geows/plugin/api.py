@@ -149,7 +149,7 @@ class WebSocketServer:
        (C: protocol_count and protocol_index).
 
     .. attribute:: response_headers
-       :type: list[tuple[str, str]]
+       :type: tuple[tuple[str, str], ...]
 
        The headers set_header added to the handshake's answer, in order.
     """
@@ -170,7 +170,7 @@ class WebSocketServer:
         self.secure = secure
         self.locations = locations
         self.subprotocols = subprotocols
-        self.response_headers: list[tuple[str, str]] = []
+        self.response_headers: tuple[tuple[str, str], ...] = ()  # shared while empty
         self._subprotocol = subprotocols[0] if subprotocols else None
         self._channel = channel
 
@@ -198,8 +198,8 @@ class WebSocketServer:
         if any(c in name + value for c in "\r\n") or ":" in name or not name:
             raise ValueError("header name or value would break the response")
         key = name.lower()
-        self.response_headers[:] = [(n, v) for n, v in self.response_headers if n.lower() != key]
-        self.response_headers.append((name, value))
+        self.response_headers = (*((n, v) for n, v in self.response_headers if n.lower() != key),
+                                 (name, value))
 
     def send(self, type: int, data: str | bytes) -> int:
         """Send one message; returns its payload size in bytes. Raises

@@ -1,4 +1,5 @@
-"""The one interface every WebSocket protocol object offers to the server loop."""
+"""The one interface every WebSocket protocol object offers to the server loop, and the
+buffer helper its implementations share."""
 
 from __future__ import annotations
 
@@ -40,8 +41,10 @@ class WebSocketProtocol(ABC):
         self.frame_budget = frame_budget
         self.more_to_parse = False
         self.state = State.CONNECTING
-        self._events: list[Event] = []
-        self._output = bytearray()
+        # Events and bytes to send, each made with its first (_event_list, _output_buffer):
+        # an idle connection holds neither.
+        self._events: list[Event] | tuple[()] = ()
+        self._output: bytearray | None = None
 
     @property
     @abstractmethod
@@ -77,14 +80,39 @@ class WebSocketProtocol(ABC):
         return self.name
 
     def events_received(self) -> list[Event]:
-        events, self._events = self._events, []
-        return events
+        events, self._events = self._events, ()
+        return events or []
 
-    def data_to_send(self) -> bytes:
-        data = bytes(self._output)
-        self._output.clear()
-        return data
+    def data_to_send(self) -> bytes | bytearray:
+        """The bytes to send, handed over (the protocol starts a buffer of its own for more):
+        no copy of them."""
+        output, self._output = self._output, None
+        return b"" if output is None else output
 
     def close_expected(self) -> bool:
         """True while the driver should bound its wait for the peer (closing)."""
         return self.state is State.CLOSING
+
+    def _event_list(self) -> list[Event]:
+        """The list that new events are appended to."""
+        if type(self._events) is tuple:
+            self._events = []
+        return self._events
+
+    def _output_buffer(self) -> bytearray:
+        """The buffer that bytes to send are appended to."""
+        if self._output is None:
+            self._output = bytearray()
+        return self._output
+
+
+def unparsed(buffer: bytes | bytearray, pos: int) -> bytes | bytearray:
+    """What waits past `pos` in a buffer of bytes received, for more to come: b"" when
+    nothing does (an idle connection holds no buffer), else a bytearray, which the next
+    bytes extend in place (the commonest read, whole frames, is parsed where it came)."""
+    if pos >= len(buffer):
+        return b""
+    if isinstance(buffer, bytearray):
+        del buffer[:pos]
+        return buffer
+    return bytearray(memoryview(buffer)[pos:])

@@ -17,7 +17,7 @@ from geows import limits
 from geows.errors import HttpError
 from geows.http import Headers, Request, parse_decimal
 from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
-from geows.protocols.base import State, WebSocketProtocol
+from geows.protocols.base import State, WebSocketProtocol, unparsed
 from geows.protocols.events import CloseReceived, ProtocolError
 from geows.protocols.frames import BUDGET, OVERSIZED, OVERSIZED_TEXT, PEER_CLOSE, scan_draft76
 
@@ -77,17 +77,17 @@ class Hixie76(WebSocketProtocol):
                  frame_budget: int | None = None):
         super().__init__(max_message_size=max_message_size, frame_budget=frame_budget)
         headers = request.headers
-        self._host = request.host  # the Host field, or what an absolute-form put in its place
-        if not self._host:
+        if not request.host:  # the Host field, or what an absolute-form put in its place
             raise HttpError(400, f"{self.name} handshake without Host")
         self._check_keys(headers)
-        self._origin = headers.get("Origin")
+        # The answer's Origin and Location, written from it when accepted.
+        self._request = request
+        self._secure = secure
         # mod_websocket split the offer on spaces; clients that learnt RFC 6455's
         # habit send commas. Either separates.
         offered = (headers.get(f"{self.header_prefix}Protocol") or "").replace(",", " ")
         self._subprotocols = tuple(offered.split())
-        self._location = f"{'wss' if secure else 'ws'}://{self._host}{request.origin_form}"
-        self._buffer = bytearray()
+        self._buffer: bytes | bytearray = b""  # bytes received, not parsed yet
         self._answer: list[str] | None = None   # response head, waiting for key3
         self._skip = 0                          # bytes left of a discarded frame
         self._scanned = 1                       # where to resume looking for 0xFF
@@ -112,11 +112,13 @@ class Hixie76(WebSocketProtocol):
                headers: Iterable[tuple[str, str]] = ()) -> None:
         if self.state is not State.CONNECTING or self._answer is not None:
             raise ValueError("the handshake is already answered")
-        prefix = self.header_prefix
+        prefix, request = self.header_prefix, self._request
         lines = [self.status_line, "Upgrade: WebSocket", "Connection: Upgrade"]
-        if self._origin is not None:
-            lines.append(f"{prefix}Origin: {self._origin}")
-        lines.append(f"{prefix}Location: {self._location}")
+        origin = request.headers.get("Origin")
+        if origin is not None:
+            lines.append(f"{prefix}Origin: {origin}")
+        lines.append(f"{prefix}Location: {'wss' if self._secure else 'ws'}://{request.host}"
+                     f"{request.origin_form}")
         if subprotocol is not None:
             lines.append(f"{prefix}Protocol: {subprotocol}")
         lines.extend(f"{name}: {value}" for name, value in headers)
@@ -144,17 +146,17 @@ class Hixie76(WebSocketProtocol):
             if isinstance(data, bytes):
                 payload.decode("utf-8")  # 0xFF inside would end the frame early
             # Section 5.3: 0x00, the UTF-8 text, 0xFF.
-            self._output += b"\x00" + payload + b"\xff"
+            self._output_buffer().extend(b"\x00" + payload + b"\xff")
         else:
             # As mod_websocket did: a 0x80 length-prefixed frame, which draft-76
             # clients read and discard (section 5.3).
-            self._output += b"\x80" + _length_prefix(len(payload)) + payload
+            self._output_buffer().extend(b"\x80" + _length_prefix(len(payload)) + payload)
         return len(payload)
 
     def close(self, code: int | None = None, reason: str = "") -> None:
         # Section 5.3: the closing handshake is 0xFF 0x00; it has no code.
         if self.state is State.OPEN:
-            self._output += CLOSING_FRAME
+            self._output_buffer().extend(CLOSING_FRAME)
             self.state = State.CLOSING
         elif self.state is State.CONNECTING:
             self.state = State.CLOSED
@@ -164,19 +166,18 @@ class Hixie76(WebSocketProtocol):
             if self._answer is None or len(self._buffer) < self.key3_size:
                 return
             key3 = bytes(self._buffer[:self.key3_size])
-            del self._buffer[:self.key3_size]
+            self._buffer = unparsed(self._buffer, self.key3_size)
             head = "\r\n".join(self._answer) + "\r\n\r\n"
             self._answer = None  # an idle connection keeps nothing of its handshake
-            self._output += head.encode("latin-1")
-            self._output += self._challenge_response(key3)
+            self._output_buffer().extend(head.encode("latin-1") + self._challenge_response(key3))
             self.state = State.OPEN
         self.more_to_parse = False
         if self.state not in (State.OPEN, State.CLOSING):
             return
         stop, pos, self._skip, self._scanned = scan_draft76(
             self._buffer, self.frame_budget, self.max_message_size, self._skip,
-            self._scanned, self.state is State.OPEN, self._events)
-        del self._buffer[:pos]
+            self._scanned, self.state is State.OPEN, self._event_list())
+        self._buffer = unparsed(self._buffer, pos)
         if stop == BUDGET:
             self.more_to_parse = True
         elif stop == PEER_CLOSE:
@@ -188,19 +189,19 @@ class Hixie76(WebSocketProtocol):
 
     def _closing_received(self) -> None:
         if self.state is State.OPEN:
-            self._output += CLOSING_FRAME
-        self._events.append(CloseReceived())
+            self._output_buffer().extend(CLOSING_FRAME)
+        self._event_list().append(CloseReceived())
         self._close_now()
 
     def _fail(self, reason: str) -> None:
         if self.state is State.OPEN:
-            self._output += CLOSING_FRAME
-        self._events.append(ProtocolError(1009, reason))
+            self._output_buffer().extend(CLOSING_FRAME)
+        self._event_list().append(ProtocolError(1009, reason))
         self._close_now()
 
     def _close_now(self) -> None:
         self.state = State.CLOSED
-        self._buffer.clear()
+        self._buffer = b""
 
 
 class Hixie75(Hixie76):

@@ -49,7 +49,7 @@ from geows import limits
 from geows.errors import HttpError
 from geows.http import Request
 from geows.messages import BINARY, CLOSE, PING, PONG, TEXT
-from geows.protocols.base import State, WebSocketProtocol
+from geows.protocols.base import State, WebSocketProtocol, unparsed
 from geows.protocols.events import CloseReceived, Message, ProtocolError
 from geows.protocols.frames import (
     BUDGET,
@@ -226,7 +226,7 @@ class RFC6455(WebSocketProtocol):
         self._failure_reported = False
         self._short_path = short_path   # False: every frame through the engine (the reference)
         self._engine_reads_all = False  # True once closed, or failing on a frame's size
-        self._pending = bytearray()     # an incomplete frame, waiting for its end
+        self._pending: bytes | bytearray = b""  # an incomplete frame, waiting for its end
         self._in_fragments = False      # the engine holds a fragmented message's start
 
     @property
@@ -258,7 +258,7 @@ class RFC6455(WebSocketProtocol):
             self._response.headers["Sec-WebSocket-Protocol"] = subprotocol
         for name, value in headers:
             self._response.headers[name] = value
-        self._output += self._response.serialize()
+        self._output_buffer().extend(self._response.serialize())
         self._response = None
         self._sync()
 
@@ -283,7 +283,7 @@ class RFC6455(WebSocketProtocol):
         while True:
             stop, pos, frames, header, end = scan_frames(
                 buffer, pos, frames, self.frame_budget, self.max_message_size,
-                self._short_path and not self._in_fragments, self._events)
+                self._short_path and not self._in_fragments, self._event_list())
             if stop == ENGINE:
                 self._through_engine(buffer, pos, header, end)
             elif stop == INVALID_TEXT:
@@ -297,9 +297,10 @@ class RFC6455(WebSocketProtocol):
             pos = end
             if self.state is State.CLOSED:
                 return self._hand_over(pos)
-        del buffer[:pos]
+        self._pending = unparsed(buffer, pos)
 
-    def _through_engine(self, buffer: bytearray, pos: int, header: int, end: int) -> None:
+    def _through_engine(self, buffer: bytes | bytearray, pos: int, header: int,
+                        end: int) -> None:
         """The frame at buffer[pos:end] (`header` bytes of it its header), to the engine."""
         first, second = buffer[pos], buffer[pos + 1]
         opcode = first & 0x0F
@@ -341,7 +342,7 @@ class RFC6455(WebSocketProtocol):
         fails) or once closed. Either way it only discards them, which costs nothing."""
         self._engine_reads_all = True
         rest = bytes(self._pending[pos:])
-        self._pending.clear()
+        self._pending = b""
         if rest:
             self._engine.receive_data(rest)
             self._collect()
@@ -363,7 +364,7 @@ class RFC6455(WebSocketProtocol):
         it and close with 1013, Try Again Later (7.4.1), reading nothing more (7.1.7)."""
         self._drop_message()
         self._engine_reads_all = True  # the engine discards what comes
-        self._pending.clear()
+        self._pending = b""
         self._engine.fail(1013, "WebSocketMessageMemory full: try again later")
         self._sync()
 
@@ -394,7 +395,7 @@ class RFC6455(WebSocketProtocol):
         if type in (TEXT, BINARY) and self._frame_directly:
             if self.state is not State.OPEN:
                 raise ValueError(f"cannot send while {self.state.value}")
-            append_frame(self._output, 1 if type == TEXT else 2, payload)
+            append_frame(self._output_buffer(), 1 if type == TEXT else 2, payload)
             return len(payload)
         try:
             if type == TEXT:
@@ -424,7 +425,7 @@ class RFC6455(WebSocketProtocol):
         """Move what the engine wrote into our output, in order with our own frames."""
         writes = self._engine.data_to_send()
         if writes:
-            self._output += b"".join(writes)
+            self._output_buffer().extend(b"".join(writes))
 
     def _sync(self) -> None:
         engine = self._made_engine
@@ -449,8 +450,8 @@ class RFC6455(WebSocketProtocol):
                 self._fragments = []
             elif frame.opcode is Opcode.CLOSE:
                 close = self._engine.close_rcvd
-                self._events.append(CloseReceived(close.code if close else None,
-                                                  close.reason if close else ""))
+                self._event_list().append(CloseReceived(close.code if close else None,
+                                                        close.reason if close else ""))
                 continue
             elif frame.opcode is not Opcode.CONT:
                 continue  # ping (answered by the engine) and pong
@@ -465,7 +466,8 @@ class RFC6455(WebSocketProtocol):
                 self._fragments.append(frame.data)
             if frame.fin:
                 empty = "" if self._message_type == TEXT else b""
-                self._events.append(Message(self._message_type, empty.join(self._fragments)))
+                self._event_list().append(Message(self._message_type,
+                                                  empty.join(self._fragments)))
                 self._drop_message()
                 continue
             # Plain and inflated fragments alike count against WebSocketMessageMemory.
@@ -476,5 +478,5 @@ class RFC6455(WebSocketProtocol):
         sent = self._engine.close_sent
         if sent is not None and sent.code in _PEER_FAULTS and not self._failure_reported:
             self._failure_reported = True
-            self._events.append(ProtocolError(sent.code, sent.reason))
+            self._event_list().append(ProtocolError(sent.code, sent.reason))
         self._sync()

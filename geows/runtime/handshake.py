@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-import sys
 import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING
@@ -38,6 +37,10 @@ auth_log = logging.getLogger("geows.auth")
 
 # Errors that mean the peer went away: an ordinary end, never a traceback.
 PEER_GONE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
+
+# Each local address connections came in on, as the one tuple their records share: as many
+# as the addresses the listeners accept on.
+_LOCAL_ADDRESSES: dict[tuple[str, int], tuple[str, int]] = {}
 
 
 class HandshakeTimeout(Exception):
@@ -262,9 +265,9 @@ class Handshake:
 
     def _read_head(self) -> http.Request:
         """The request head, under mod_reqtimeout's header budget and core's LimitRequest*."""
-        local_ip, local_port = self.sock.getsockname()[:2]
-        # Interned: every connection to a listener has the same, and each keeps its record.
-        self.record.local = local_ip, local_port = sys.intern(local_ip), local_port
+        local = self.sock.getsockname()[:2]
+        # Shared: every connection to a listener has the same, and each keeps its record.
+        self.record.local = local_ip, local_port = _LOCAL_ADDRESSES.setdefault(local, local)
         limits_here = self._request_limits = self.server.config.request_limits_for(
             local_port, local_ip)
         parser = http.RequestParser(**asdict(limits_here), secure=self.tls_context is not None)

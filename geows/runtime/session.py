@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 from gevent import monkey
-from gevent.lock import Semaphore
+from gevent.event import Event
 from gevent.socket import socket as GeventSocket
 
 from geows import limits
@@ -51,13 +51,15 @@ class Session:
     """One WebSocket connection after its protocol is chosen.
 
     Writers: the reader greenlet queues replies and writes them after each read;
-    other greenlets write under `_lock`; OS threads hand messages over
-    (Server.call_from_thread) and never wait for the hub to take them, so a plugin
-    that joins its thread in on_disconnect cannot deadlock against a send.
+    other greenlets queue and write at once; one writes at a time (`_flush`: a write
+    the kernel does not take whole waits, and the next writer waits for it); OS threads
+    hand messages over (Server.call_from_thread) and never wait for the hub to take
+    them, so a plugin that joins its thread in on_disconnect cannot deadlock against a
+    send.
     """
 
     # Thousands live at once, mostly idle: slots keep each one small.
-    __slots__ = ("server", "sock", "protocol", "settings", "record", "_lock", "_reader",
+    __slots__ = ("server", "sock", "protocol", "settings", "record", "_write_done", "_reader",
                  "_held", "_flush_pending", "_queued", "_writing", "_finished", "_close_timer",
                  "heard", "_pings", "room_set", "__weakref__")
 
@@ -68,7 +70,9 @@ class Session:
         self.protocol = protocol
         self.settings = settings
         self.record = record
-        self._lock = Semaphore()   # one writer at a time: sendall can yield mid-frame
+        # Set while a write waits for the kernel (it yields mid-frame): the next writer
+        # waits for it. Made by such a write only: an idle connection holds none.
+        self._write_done: Event | None = None
         self._reader = gevent.getcurrent()   # the greenlet reading this connection
         self._held: HeldSends | None = HeldSends()  # None once the 101 is out
         self._flush_pending = False
@@ -118,22 +122,13 @@ class Session:
         self._check_open()
         if self._held is not None:
             return self._held.add(type, _payload(type, data))
-        if gevent.getcurrent() is self._reader:
-            # No lock: queuing never yields, so no other writer can come between,
-            # and a writer already in sendall() took its bytes out before ours.
-            size = self._queue(type, data)
-            if self.unsent > limits.SEND_BUFFER:
-                with self._lock:  # a plugin sending in a loop: write as it goes
-                    self._flush_or_closed()
-            else:
-                self.flush_later()
+        # Queuing never yields, so no other writer can come between, and a write under way
+        # took its bytes out before ours.
+        size = self._queue(type, data)
+        if gevent.getcurrent() is self._reader and self.unsent <= limits.SEND_BUFFER:
+            self.flush_later()  # with the other replies to this read, in one write
         else:
-            with self._lock:
-                self._check_open()  # it may have closed while we waited
-                if self._held is not None:  # the 101 is being written: after it
-                    return self._held.add(type, _payload(type, data))
-                size = self._queue(type, data)
-                self._flush_or_closed()
+            self._flush_or_closed()  # another greenlet, or a plugin sending in a loop
         return size
 
     def send_nowait(self, type: int, data: str | bytes) -> bool:
@@ -248,11 +243,10 @@ class Session:
             gevent.spawn(self._flush_now)
 
     def _flush_now(self) -> None:
-        with self._lock:
-            try:
-                self._flush()
-            except OSError:
-                pass  # the reader sees the broken connection and ends it
+        try:
+            self._flush()
+        except OSError:
+            pass  # the reader sees the broken connection and ends it
 
     def close(self, code: int | None = None, ending: str = "closed by the plugin") -> None:
         """Start the closing handshake without waiting for it; the connection
@@ -305,6 +299,7 @@ class Session:
         try:
             self.protocol.accept(handle.subprotocol, handle.response_headers)
             record.sent_head(self._finish_handshake(recv_head))
+            del recv_head  # a bound method: this frame lasts as long as the connection
             record.status = 101
             record.protocol = self.protocol.label  # with the extensions accept() agreed on
             if self.is_open:  # else the plugin closed it before the 101 went out
@@ -340,20 +335,17 @@ class Session:
     def _finish_handshake(self, recv_head: Callable[[], bytes]) -> bytes:
         """Send the 101 once the protocol has all it needs (draft-76: key3); returns
         what was sent, the response head first."""
-        with self._lock:
-            sent = self._flush_answered()
+        sent = bytes(self._flush_answered())
         while self.protocol.state is State.CONNECTING:
             data = recv_head()
             if not data:
                 raise ConnectionResetError("client closed during the handshake")
-            with self._lock:
-                self.protocol.receive_data(data)
-                sent += self._flush_answered()
+            self.protocol.receive_data(data)
+            sent += self._flush_answered()
         return sent
 
-    def _flush_answered(self) -> bytes:
-        """Write the 101 once the protocol has made it, and what was held right after it
-        (caller holds the lock)."""
+    def _flush_answered(self) -> bytes | bytearray:
+        """Write the 101 once the protocol has made it, and what was held right after it."""
         if self._held is not None and self.protocol.state is not State.CONNECTING:
             messages, closing = self._held.to_send()
             self._held = None
@@ -371,30 +363,27 @@ class Session:
             if self.server.message_memory.closed:
                 self.server.end_for_memory()
             self._dispatch(plugin, state, handle)
-            with self._lock:
-                self._flush()  # the plugin's replies to this parse, in one write
+            self._flush()  # the plugin's replies to this parse, in one write
             if protocol.state is State.CLOSED:
                 return
             # recv() does not yield while bytes wait, so turns go by time: this parse and
             # the next are at most limits.FRAMES_PER_PARSE frames, of any kind.
             fairness.give_way()
             if protocol.more_to_parse:
-                with self._lock:
-                    protocol.receive_data(b"")
+                protocol.receive_data(b"")
                 continue
             try:
                 data = _recv(self.sock)
             except OSError:  # reset by the peer, or woken by wake_reader: the end
                 data = b""
             record.bytes_in += len(data)
-            with self._lock:
-                if data:
-                    self.heard = time.monotonic()
-                    protocol.receive_data(data)
-                else:
-                    if protocol.state is State.OPEN and record.ending == "open":
-                        record.ending = "connection dropped"
-                    protocol.receive_eof()
+            if data:
+                self.heard = time.monotonic()
+                protocol.receive_data(data)
+            else:
+                if protocol.state is State.OPEN and record.ending == "open":
+                    record.ending = "connection dropped"
+                protocol.receive_eof()
 
     def _dispatch(self, plugin: Any, state: Any, handle: WebSocketServer) -> None:
         record = self.record
@@ -422,8 +411,11 @@ class Session:
         except OSError as exc:
             raise ConnectionClosed(f"the peer is gone: {exc}") from exc
 
-    def _flush(self) -> bytes:
-        """Write what the protocol queued, and return it; caller holds the lock."""
+    def _flush(self) -> bytes | bytearray:
+        """Write what the protocol queued, once any write under way has ended (frames
+        must not interleave), and return it."""
+        while self._write_done is not None:
+            self._write_done.wait()  # bounded: that write takes at most limits.TIMEOUT
         self._flush_pending = False
         data = self.protocol.data_to_send()
         self._queued = 0
@@ -432,25 +424,27 @@ class Session:
         return data
 
 
-def _write(session: Session, data: bytes) -> None:
-    """Write it all to the session's socket (its writer lock held), counting what the kernel
-    has not taken yet in its `unsent`. A client that takes nothing for httpd's Timeout
-    (limits.TIMEOUT) is closed: whoever writes to it would otherwise wait for good."""
+def _write(session: Session, data: bytes | bytearray) -> None:
+    """Write it all to the session's socket (as its one writer: see Session._flush), counting
+    what the kernel has not taken yet in its `unsent`. A client that takes nothing for httpd's
+    Timeout (limits.TIMEOUT) is closed: whoever writes to it would otherwise wait for good."""
     # Our own loop rather than sendall(): it costs gevent an extra syscall per call.
-    view = memoryview(data)
     sock = session.sock
+    sent = 0
     if type(sock) is GeventSocket:
         # Most writes are taken whole by the kernel at once: tried on the OS socket
-        # (non-blocking, so nothing can come between) first, they cost no timer (1.7 us).
+        # (non-blocking, so nothing can come between) first, they cost no timer (1.7 us)
+        # and no memoryview.
         try:
-            sent = sock._sock.send(view)
+            sent = sock._sock.send(data)
         except BlockingIOError:
-            sent = 0
+            pass
         session.record.bytes_out += sent
-        view = view[sent:]
-        if not view:
+        if sent == len(data):
             return
+    view = memoryview(data)[sent:]
     took_nothing = gevent.Timeout(limits.TIMEOUT, TimeoutError)
+    done = session._write_done = Event()  # it yields from here on: other writers wait
     try:
         while view:
             session._writing = len(view)
@@ -467,6 +461,8 @@ def _write(session: Session, data: bytes) -> None:
     finally:
         took_nothing.close()
         session._writing = 0
+        session._write_done = None
+        done.set()
 
 
 # A ping's or pong's payload (RFC 6455 5.5: a control frame's).

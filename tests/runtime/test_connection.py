@@ -198,6 +198,36 @@ def test_a_silent_client_is_pinged_then_dropped_without_a_close_frame(served):
     assert handshake.record.ending == "no answer to a ping within 0.2s"
 
 
+def test_writers_take_turns_so_that_frames_arrive_whole_and_in_order(served):
+    """Greenlets sending to a client slower than they are (their writes wait mid-frame for
+    the kernel), and the reader echoing meanwhile, write one at a time: every frame arrives
+    whole, each greenlet's in the order it sent them."""
+    client, handshake, greenlet = opened(served)
+    session = handshake.session
+    size = 300_000  # several of these fill the loopback's buffers
+
+    def sender(letter: str) -> None:
+        for n in range(5):
+            session.send(TEXT, f"{letter}{n}" + letter * size)
+
+    senders = [gevent.spawn(sender, letter) for letter in "abc"]
+    client.send_text("echo me")
+    gevent.sleep(0.2)  # the client reads nothing yet
+    assert session.unsent > 0, "no write waited for the kernel: the test proves nothing"
+    received = []
+    with gevent.Timeout(10):
+        while len(received) < 16:
+            frame = client.next_event()
+            assert isinstance(frame, Frame) and frame.opcode is Opcode.TEXT, frame
+            received.append(frame.data.decode())
+    gevent.joinall(senders, timeout=2, raise_error=True)
+    assert "echo me" in received
+    for letter in "abc":
+        mine = [text for text in received if text.startswith(letter)]
+        assert mine == [f"{letter}{n}" + letter * size for n in range(5)]
+    assert handshake.session.messages == (1, 16)
+
+
 def _read_until(sock: socket.socket, end: bytes) -> bytes:
     data = b""
     with gevent.Timeout(2):
