@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import socket
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -25,6 +24,7 @@ from urllib.parse import unquote_to_bytes
 
 from geows import __version__, limits
 from geows.errors import HttpError
+from geows.strings import shared
 
 SERVER = f"geows/{__version__}"
 
@@ -277,12 +277,12 @@ class RequestParser:
             raise HttpError(400, f"malformed request header value: {name}: {value[:80]}")
         if self._limit_fields and len(self._fields) >= self._limit_fields:  # 0: no limit
             raise HttpError(400, "more request header fields than LimitRequestFields")
-        # Interned: most names and values are the same on every client's request, and each
+        # Shared: most names and values are the same on every client's request, and each
         # idle connection keeps its request (the plugin's, the access log's); not the values
-        # each connection sends its own, which would only grow the table of interned strings.
+        # each connection sends its own, which would only fill the table.
         if name.lower() not in _OWN_VALUES:
-            value = sys.intern(value)
-        self._fields.append((sys.intern(name), value))
+            value = shared(value)
+        self._fields.append((shared(name), value))
         self._field_size = len(line)
 
     def _finish(self) -> Request:
@@ -307,7 +307,7 @@ class RequestParser:
             target=target,
             version=version,
             headers=headers,
-            path=sys.intern(normalize_path(split.path)),  # as the fields' values
+            path=shared(normalize_path(split.path)),  # as the fields' values
             query=split.query or "",
             host=host,
             origin_form=split.origin_form,
@@ -334,7 +334,7 @@ def _split_request_line(line: str) -> tuple[str, str, str]:
         raise HttpError(400, f"request target incorrectly encoded: {target[:80]}")
     if not _PROTOCOL.fullmatch(version):
         raise HttpError(400, f"unrecognized protocol: {version[:20]}")
-    return sys.intern(method), sys.intern(target), sys.intern(version)
+    return shared(method), target, shared(version)
 
 
 def _split_target(method: str, target: str, secure: bool) -> _Target:

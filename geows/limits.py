@@ -100,6 +100,13 @@ LOG_FAILURE_REPORT = 1.0
 # How often each worker reports its figures for the status page.
 STATUS_INTERVAL = 1.0
 
+# Strings of requests that many connections send alike (header names and values, the
+# method, the path) are kept once per worker, so that thousands of idle connections, each
+# keeping its request, share them (geows.strings): at most this many, each at most this
+# long, since clients choose them.
+SHARED_STRINGS = 4_096
+SHARED_STRING_MAX = 256
+
 # Bytes asked of the socket per recv(); large enough that a 1 MiB message
 # takes few wake-ups, small enough to stay cheap per idle greenlet.
 RECV_SIZE = 65_536

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from geows import limits
+from geows import limits, strings
 from geows.errors import HttpError
 from geows.http import (
     MAX_OFF_T,
@@ -666,3 +666,27 @@ def test_a_message_closes_and_carries_its_content_unless_told():
 def test_port_65536_is_refused_and_an_authority_ends_at_slash_query_or_fragment():
     assert status_of(head("/", "Host: h:65536")) == 400
     assert feed_all(head("http://aXb/p", "Host: h")).host == "axb"
+
+
+def test_strings_many_requests_send_alike_are_kept_once_and_the_table_is_bounded(monkeypatch):
+    monkeypatch.setattr(strings, "_SHARED", {})
+    monkeypatch.setattr(limits, "SHARED_STRINGS", 10)
+
+    def request(value: str):
+        return feed_all(f"GET /chat?q={value} HTTP/1.1\r\nHost: h\r\nUser-Agent: {value}\r\n"
+                        f"X-Same: alike\r\n\r\n".encode())
+
+    first, second = request("a" * 5), request("a" * 5)
+    assert first.headers.get("User-Agent") is second.headers.get("User-Agent")
+    assert first.headers.get("X-Same") is second.headers.get("X-Same")
+    assert first.path is second.path
+    for n in range(100):  # clients choose them: the table stops at limits.SHARED_STRINGS
+        request(f"unique-{n}")
+    assert len(strings._SHARED) == 10
+    assert request("a" * 5).headers.get("User-Agent") is first.headers.get("User-Agent")
+
+    monkeypatch.setattr(strings, "_SHARED", {})
+    longest, longer = ("b" * n for n in (limits.SHARED_STRING_MAX, limits.SHARED_STRING_MAX + 1))
+    assert request(longer).headers.get("User-Agent") == longer
+    assert request(longest).headers.get("User-Agent") == longest
+    assert longest in strings._SHARED and longer not in strings._SHARED

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
@@ -21,6 +20,7 @@ from geows.config.tls_settings import TlsSettings
 from geows.config.vhosts import RequestLimits, VirtualHost, VirtualHostTable
 from geows.errors import ConfigError
 from geows.messages import CLUSTER
+from geows.strings import shared
 
 WEBSOCKET_HANDLER = "websocket-handler"
 # geows' status page; Apache's mod_status is "server-status", so both pages can coexist.
@@ -365,8 +365,8 @@ class Config:
         return Route(
             vhost=vhost, sections=sections, handler=handler, endpoint=endpoint,
             proxy_pass=next((line for line in lines if line.rewrite(path) is not None), None),
-            # Interned: each idle connection keeps its route, and a location's are the same.
-            file_name=sys.intern(self._translate(path, vhost, sections)),
+            # Shared: each idle connection keeps its route, and a location's are the same.
+            file_name=shared(self._translate(path, vhost, sections)),
             logs=self.logs if vhost is None else vhost.logs)
 
     def websocket_sections(self) -> list[LocationSection]:
