@@ -443,7 +443,8 @@ def _write(session: Session, data: bytes | bytearray) -> None:
         if sent == len(data):
             return
     view = memoryview(data)[sent:]
-    took_nothing = gevent.Timeout(limits.TIMEOUT, TimeoutError)
+    took_nothing = gevent.Timeout(
+        limits.TIMEOUT, TimeoutError(f"the client took nothing for {limits.TIMEOUT:g} s"))
     done = session._write_done = Event()  # it yields from here on: other writers wait
     try:
         while view:
@@ -457,6 +458,13 @@ def _write(session: Session, data: bytes | bytearray) -> None:
         session.record.ending = ("closed: too slow to read what it was sent (took nothing "
                                  f"for {limits.TIMEOUT:g} s)")
         session.wake_reader()
+        raise
+    except BaseException:
+        # Stopped from outside (a Timeout of the plugin's around its send, a kill): the rest
+        # of a frame goes with it, and the client must not read what follows as its payload.
+        if view:
+            session.record.ending = "closed: a send was interrupted in the middle of a frame"
+            session.wake_reader()
         raise
     finally:
         took_nothing.close()

@@ -9,6 +9,7 @@ import struct
 from hashlib import md5
 
 import gevent
+import pytest
 from gevent import socket
 from websockets.client import ClientProtocol
 from websockets.frames import Close, Frame, Opcode
@@ -17,7 +18,7 @@ from websockets.uri import parse_uri
 
 from geows import limits
 from geows.errors import ConnectionClosed
-from geows.messages import TEXT
+from geows.messages import BINARY, TEXT
 from tests.draft76 import make_key
 
 
@@ -272,4 +273,28 @@ def test_a_greenlets_send_to_a_client_that_takes_nothing_ends_after_the_timeout(
     assert greenlet.dead
     assert handshake.record.ending == "closed: too slow to read what it was sent " \
                                       "(took nothing for 0.5 s)"
+    assert str(sender.exception) == "the peer is gone: the client took nothing for 0.5 s"
+    client.sock.close()
+
+
+def test_a_send_stopped_from_outside_mid_frame_ends_the_connection(served):
+    """A plugin's own Timeout around a send to a client that reads nothing stops the write
+    mid-frame: the connection ends (its access log says why), rather than go on with the
+    next frame read by the client as the cut one's payload."""
+    client, handshake, greenlet = opened(served)  # then never reads
+    session = handshake.session
+
+    def send_within_a_timeout() -> None:
+        with gevent.Timeout(0.3, False):
+            session.send(BINARY, b"x" * 8_000_000)  # past any kernel buffers
+
+    sender = gevent.spawn(send_within_a_timeout)
+    sender.join(timeout=5)
+    assert sender.dead and sender.successful()
+    greenlet.join(timeout=5)
+    assert greenlet.dead
+    assert handshake.record.ending == \
+        "closed: a send was interrupted in the middle of a frame"
+    with pytest.raises(ConnectionClosed):
+        session.send(TEXT, "after")
     client.sock.close()
