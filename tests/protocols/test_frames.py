@@ -200,6 +200,18 @@ def test_a_text_that_is_not_utf8_stops_the_scan_at_its_frame():
         assert events == [Message(TEXT, "é")]
 
 
+def test_a_frame_whose_extended_length_is_cut_waits_for_the_rest():
+    """After a frame, a 16- or 64-bit length cut after its first byte: the scans wait for
+    the rest, even where that byte alone would be over max_size."""
+    empty = frame(2, b"", fin=True, rsv=0, mask=b"\x01\x02\x03\x04", length_bytes=None)
+    for cut in (b"\x82\xfe\x05", b"\x82\xff\x05"):
+        for scan in (_frames.scan_frames, python_scan_frames):
+            events: list = []
+            assert scan(empty + cut, 0, 0, None, 3, True, events) \
+                == (WAIT, len(empty), 2, 0, 0)
+            assert events == [Message(BINARY, b"")]
+
+
 @settings(max_examples=200, deadline=None)
 @given(opcode=st.sampled_from([1, 2, 8, 9, 10]),
        size=st.sampled_from(BOUNDARY_SIZES) | st.integers(0, 300),
