@@ -642,6 +642,16 @@ def test_tokens_split_on_commas_alone():
     assert headers.tokens("connection") == ["keep-alive", "upgrade", "close"]
 
 
+def test_headers_held_flat_count_and_show_their_fields_as_pairs():
+    headers = Headers([("Host", "h"), ("X-A", "1"), ("x-a", "2")])
+    assert len(headers) == 3
+    assert repr(headers) == "Headers([('Host', 'h'), ('X-A', '1'), ('x-a', '2')])"
+    headers.set("X-A", "3")
+    assert list(headers) == [("Host", "h"), ("X-A", "3")] and len(headers) == 2
+    headers.remove("host")
+    assert list(headers) == [("X-A", "3")] and len(headers) == 1
+
+
 @pytest.mark.parametrize("coding", ["gzip, deflate", "gzip,X chunked"])
 def test_is_chunked_needs_chunked_last_after_a_comma(coding):
     assert not is_chunked(coding)
