@@ -10,13 +10,16 @@
 #   after new tests or new entries in tests/mutation/equivalent.txt.
 # Each module's run stops after MUTATION_TIMEOUT seconds (default 1800); its mutants not yet
 # tried are then counted "not checked". MUTATION_CHILDREN mutants run at once (default: one
-# per core). Needs `bash tests/run.sh` to have made .venv (or VENV=path/to/venv). Exits
-# non-zero when a module scores under 95%.
+# per core). Every process of the run gets at most MUTATION_MEMORY_KB KB of address space
+# (default 4000000, ulimit -v): a mutant that allocates without bound then fails its tests
+# with a MemoryError instead of taking the machine's memory. Needs `bash tests/run.sh` to
+# have made .venv (or VENV=path/to/venv). Exits non-zero when a module scores under 95%.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 TIMEOUT=${MUTATION_TIMEOUT:-1800}
 CHILDREN=${MUTATION_CHILDREN:-$(nproc)}
+MEMORY_KB=${MUTATION_MEMORY_KB:-4000000}
 again=false
 if [ "${1:-}" = --again ]; then
     again=true
@@ -58,8 +61,8 @@ for module in "${modules[@]}"; do
     fi
     echo "== $module ($(date -u +%FT%TZ), ${#names[@]} name(s), at most ${TIMEOUT}s)"
     if [ ${#names[@]} -gt 0 ]; then
-        timeout "$TIMEOUT" "$VENV/bin/mutmut" run --max-children "$CHILDREN" "${names[@]}" >/dev/null \
-            || echo "   mutmut stopped: $?"
+        (ulimit -v "$MEMORY_KB" && timeout "$TIMEOUT" "$VENV/bin/mutmut" run \
+            --max-children "$CHILDREN" "${names[@]}" >/dev/null) || echo "   mutmut stopped: $?"
     fi
 done
 exec "$VENV/bin/python" tests/mutation/score.py "${modules[@]}"

@@ -642,6 +642,31 @@ def test_tokens_split_on_commas_alone():
     assert headers.tokens("connection") == ["keep-alive", "upgrade", "close"]
 
 
+def test_headers_held_flat_count_and_show_their_fields_as_pairs():
+    headers = Headers([("Host", "h"), ("X-A", "1"), ("x-a", "2")])
+    assert len(headers) == 3
+    assert repr(headers) == "Headers([('Host', 'h'), ('X-A', '1'), ('x-a', '2')])"
+    headers.set("X-A", "3")
+    assert list(headers) == [("Host", "h"), ("X-A", "3")] and len(headers) == 2
+    headers.remove("host")
+    assert list(headers) == [("X-A", "3")] and len(headers) == 1
+
+
+def test_names_and_values_shared_but_the_values_a_connection_sends_alone():
+    """Each idle connection keeps its request: the names and the values every client sends
+    alike are one string for all, the WebSocket key, cookies and credentials each its own."""
+    raw = head("/", "Host: example", "Upgrade: websocket", "Sec-WebSocket-Key: dGhlIHNhbXBsZQ==",
+               "Cookie: session=abc", "Authorization: Basic YTpi")
+    first, second = list(feed_all(raw).headers), list(feed_all(raw).headers)
+    assert first == second
+    for (name, value), (same_name, same_value) in zip(first, second, strict=True):
+        assert name is same_name
+        if name in ("Sec-WebSocket-Key", "Cookie", "Authorization"):
+            assert value is not same_value
+        else:
+            assert value is same_value
+
+
 @pytest.mark.parametrize("coding", ["gzip, deflate", "gzip,X chunked"])
 def test_is_chunked_needs_chunked_last_after_a_comma(coding):
     assert not is_chunked(coding)

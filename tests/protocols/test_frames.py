@@ -5,12 +5,14 @@ The C one must be built (setup.py build_ext): without it this module fails, as a
 tool does."""
 
 import struct
+import sys
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import geows.protocols
 from geows.messages import BINARY, TEXT
-from geows.protocols import Message, _frames  # type: ignore[attr-defined]
+from geows.protocols import Message, _frames, frames  # type: ignore[attr-defined]
 from geows.protocols.frames import (
     BUDGET,
     ENGINE,
@@ -18,12 +20,40 @@ from geows.protocols.frames import (
     OVERSIZED,
     OVERSIZED_TEXT,
     PEER_CLOSE,
+    PURE_PYTHON_ENV,
     WAIT,
     python_append_frame,
     python_scan_draft76,
     python_scan_frames,
 )
 from tests.protocols.test_rfc6455 import cut_into
+
+PURE = (frames.python_scan_frames, frames.python_append_frame, frames.python_scan_draft76)
+COMPILED = (_frames.scan_frames, _frames.append_frame, _frames.scan_draft76)
+
+
+def test_the_compiled_frames_run_unless_the_environment_asks_for_pure_python(monkeypatch):
+    """The flavour as chosen when geows starts (`geows --version` prints it): GEOWS_PURE_PYTHON
+    unset, empty or "0" leaves the compiled frames; any other value picks the pure ones."""
+    for value in (None, "", "0"):
+        if value is None:
+            monkeypatch.delenv(PURE_PYTHON_ENV, raising=False)
+        else:
+            monkeypatch.setenv(PURE_PYTHON_ENV, value)
+        assert frames._chosen() == ("compiled (geows.protocols._frames)", *COMPILED)
+    for value in ("1", "yes", "00"):
+        monkeypatch.setenv(PURE_PYTHON_ENV, value)
+        assert frames._chosen() == (f"pure Python ({PURE_PYTHON_ENV} is set)", *PURE)
+
+
+def test_the_pure_frames_run_where_the_compiled_ones_are_not_built(monkeypatch):
+    """An install without a C compiler has no geows.protocols._frames: None in sys.modules
+    makes its import fail as it then does."""
+    monkeypatch.delenv(PURE_PYTHON_ENV, raising=False)
+    monkeypatch.setitem(sys.modules, "geows.protocols._frames", None)
+    monkeypatch.delattr(geows.protocols, "_frames")
+    assert frames._chosen() == ("pure Python (geows.protocols._frames is not built)", *PURE)
+
 
 # Lengths on each side of the length encodings' bounds (RFC 6455 5.2).
 BOUNDARY_SIZES = (0, 1, 2, 3, 7, 8, 9, 125, 126, 127, 65535, 65536)
@@ -168,6 +198,18 @@ def test_a_text_that_is_not_utf8_stops_the_scan_at_its_frame():
         assert scan(good + bad + good, 0, 0, None, 125, True, events) \
             == (INVALID_TEXT, len(good), 2, 6, len(good + bad))
         assert events == [Message(TEXT, "é")]
+
+
+def test_a_frame_whose_extended_length_is_cut_waits_for_the_rest():
+    """After a frame, a 16- or 64-bit length cut after its first byte: the scans wait for
+    the rest, even where that byte alone would be over max_size."""
+    empty = frame(2, b"", fin=True, rsv=0, mask=b"\x01\x02\x03\x04", length_bytes=None)
+    for cut in (b"\x82\xfe\x05", b"\x82\xff\x05"):
+        for scan in (_frames.scan_frames, python_scan_frames):
+            events: list = []
+            assert scan(empty + cut, 0, 0, None, 3, True, events) \
+                == (WAIT, len(empty), 2, 0, 0)
+            assert events == [Message(BINARY, b"")]
 
 
 @settings(max_examples=200, deadline=None)
