@@ -1,0 +1,107 @@
+"""A plugin module (tests/c_plugins/mod_ws_settings.c, loaded by LoadModule) in this
+process: its directives in nested <Location>s evaluated by the real httpd runtime, each
+section's configuration vector kept by geows.plugin.c_runtime and merged, in the order the
+sections apply, into the per_dir_config of a request the plugin reads in on_connect; a
+section without its directives gives the server's defaults. tests/test_plugin_modules.py
+runs the same through the CLI, whose calls a mutation run does not see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import gevent
+import pytest
+from gevent import socket
+
+from geows.access.control import AccessControl
+from geows.plugin import c_loader, c_runtime, modules
+from geows.plugin.loading import load_plugins
+from geows.runtime.log import AccessLogs
+from geows.runtime.server import Server
+from tests.c_bridge.conftest import built_once
+from tests.c_bridge.test_c_loader import CServed, close, config_in, ended, send, text
+from tests.test_c_plugins import TEST_SOURCES
+from tests.test_httpd_runtime import HTTPD_CFLAGS
+
+# /nested/inner: both sections, merged in file order; /nested/inner/deeper: the same two
+# (it has none of the module's directives); /plain: none of them, the server's defaults.
+CONFIG = """\
+LoadModule ws_settings_module mod_ws_settings.so
+Listen 127.0.0.1:{port}
+SettingsBanner main-banner
+<Location /nested>
+  SetHandler websocket-handler
+  WebSocketHandler mod_ws_settings.so ws_settings_init
+  SettingsGreeting hello
+  SettingsLoud On
+  SettingsLimit 5
+  SettingsTag a b
+</Location>
+<Location /nested/inner>
+  SettingsGreeting "hi there"
+  SettingsLimit 7
+  SettingsTag c
+</Location>
+<Location /nested/inner/deeper>
+  Require all granted
+</Location>
+<Location /plain>
+  SetHandler websocket-handler
+  WebSocketHandler mod_ws_settings.so ws_settings_init
+</Location>
+"""
+
+HOOKS = " banner=main-banner post_config=1 child_init=1"
+
+
+@pytest.fixture(scope="module")
+def served(c_build: Path) -> Iterator[CServed]:
+    """The module registered with the runtime once (a process registers a module struct
+    once), the runtime and the loader as a new process has them, restored after."""
+    directory = built_once("modules", {
+        "mod_ws_settings": (TEST_SOURCES / "mod_ws_settings.c", HTTPD_CFLAGS)})
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (("_library", None), ("_servers", {}), ("_section_vectors", {})):
+            patch.setattr(c_runtime, name, value)
+        patch.setattr(c_loader, "_libraries", {})
+        patch.setattr(c_loader, "_plugins", {})
+        patch.setattr(modules, "_loaded", [])
+        config = config_in(directory, CONFIG, port=listener.getsockname()[1])
+        plugins = load_plugins(config)
+        server = Server(config, plugins, AccessControl(config), access_logs=AccessLogs())
+        by_path = {section.pattern: plugins[section.websocket] for section in config.locations
+                   if section.websocket is not None}
+        served = CServed(server, by_path, listener)
+        yield served
+        gevent.killall(served.greenlets, timeout=2)
+        listener.close()
+
+
+def report(served: CServed, path: str) -> str:
+    """What the plugin read from its request_rec's per_dir_config at `path`."""
+    client = served.open(path)
+    send(client, "report")
+    said = text(client)
+    close(client)
+    ended(served)
+    return said
+
+
+def test_nested_locations_merge_their_vectors_in_file_order(served: CServed) -> None:
+    assert report(served, "/nested/inner") == (
+        "greeting=hi there loud=1 limit=7 tags=a,b,c" + HOOKS)
+    assert report(served, "/nested/inner/deeper/x") == (
+        "greeting=hi there loud=1 limit=7 tags=a,b,c" + HOOKS)
+
+
+def test_one_locations_vector_over_the_servers_defaults(served: CServed) -> None:
+    assert report(served, "/nested") == "greeting=hello loud=1 limit=5 tags=a,b" + HOOKS
+
+
+def test_a_location_without_the_modules_directives_has_the_servers_defaults(
+        served: CServed) -> None:
+    assert report(served, "/plain") == "greeting=(unset) loud=-1 limit=-1 tags=(none)" + HOOKS
