@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any, NamedTuple
 
 import gevent
 import pytest
 from gevent import socket
 
 from geows.access.control import AccessControl
+from geows.config import Config
+from geows.config.model import WebSocketSettings
 from geows.plugin import c_loader, c_runtime, modules
+from geows.plugin.c_loader import CPlugin
 from geows.plugin.loading import load_plugins
 from geows.runtime.log import AccessLogs
 from geows.runtime.server import Server
@@ -55,30 +60,52 @@ SettingsBanner main-banner
 HOOKS = " banner=main-banner post_config=1 child_init=1"
 
 
-@pytest.fixture(scope="module")
-def served(c_build: Path) -> Iterator[CServed]:
-    """The module registered with the runtime once (a process registers a module struct
-    once), the runtime and the loader as a new process has them, restored after."""
+class Loaded(NamedTuple):
+    config: Config
+    plugins: dict[WebSocketSettings, CPlugin]
+    listener: socket.socket
+    state: dict[ModuleType, dict[str, Any]]   # the globals of the runtime and loaders
+
+
+@pytest.fixture(scope="session")
+def loaded(c_build: Path) -> Iterator[Loaded]:
+    """The config and its plugins loaded once per process, with the runtime and the loader
+    as a new process has them: a process registers a module struct once (a mutation run
+    gives pytest these tests among others, and may set up this module's fixtures more than
+    once). Their globals are put back at once for the other tests."""
     directory = built_once("modules", {
         "mod_ws_settings": (TEST_SOURCES / "mod_ws_settings.c", HTTPD_CFLAGS)})
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
+    names = {c_runtime: ("_library", "_servers", "_section_vectors"),
+             c_loader: ("_libraries", "_plugins"), modules: ("_loaded",)}
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in (("_library", None), ("_servers", {}), ("_section_vectors", {})):
-            patch.setattr(c_runtime, name, value)
-        patch.setattr(c_loader, "_libraries", {})
-        patch.setattr(c_loader, "_plugins", {})
-        patch.setattr(modules, "_loaded", [])
+        for module, fresh in ((c_runtime, (None, {}, {})), (c_loader, ({}, {})),
+                              (modules, ([],))):
+            for name, value in zip(names[module], fresh, strict=True):
+                patch.setattr(module, name, value)
         config = config_in(directory, CONFIG, port=listener.getsockname()[1])
         plugins = load_plugins(config)
-        server = Server(config, plugins, AccessControl(config), access_logs=AccessLogs())
-        by_path = {section.pattern: plugins[section.websocket] for section in config.locations
-                   if section.websocket is not None}
-        served = CServed(server, by_path, listener)
+        state = {module: {name: getattr(module, name) for name in module_names}
+                 for module, module_names in names.items()}
+    yield Loaded(config, plugins, listener, state)
+    listener.close()
+
+
+@pytest.fixture(scope="module")
+def served(loaded: Loaded) -> Iterator[CServed]:
+    with pytest.MonkeyPatch.context() as patch:
+        for module, values in loaded.state.items():
+            for name, value in values.items():
+                patch.setattr(module, name, value)
+        server = Server(loaded.config, loaded.plugins, AccessControl(loaded.config),
+                        access_logs=AccessLogs())
+        by_path = {section.pattern: loaded.plugins[section.websocket]
+                   for section in loaded.config.locations if section.websocket is not None}
+        served = CServed(server, by_path, loaded.listener)
         yield served
         gevent.killall(served.greenlets, timeout=2)
-        listener.close()
 
 
 def report(served: CServed, path: str) -> str:
