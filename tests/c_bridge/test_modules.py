@@ -78,17 +78,17 @@ def loaded(c_build: Path) -> Iterator[Loaded]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
-    names = {c_runtime: ("_library", "_servers", "_section_vectors"),
-             c_loader: ("_libraries", "_plugins"), modules: ("_loaded",)}
+    fresh: dict[ModuleType, dict[str, Any]] = {
+        c_runtime: {"_library": None, "_servers": {}, "_section_vectors": {}},
+        c_loader: {"_libraries": {}, "_plugins": {}}, modules: {"_loaded": []}}
     with pytest.MonkeyPatch.context() as patch:
-        for module, fresh in ((c_runtime, (None, {}, {})), (c_loader, ({}, {})),
-                              (modules, ([],))):
-            for name, value in zip(names[module], fresh, strict=True):
+        for module, values in fresh.items():
+            for name, value in values.items():
                 patch.setattr(module, name, value)
         config = config_in(directory, CONFIG, port=listener.getsockname()[1])
         plugins = load_plugins(config)
-        state = {module: {name: getattr(module, name) for name in module_names}
-                 for module, module_names in names.items()}
+        state = {module: {name: getattr(module, name) for name in values}
+                 for module, values in fresh.items()}
     yield Loaded(config, plugins, listener, state)
     listener.close()
 
