@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import gevent
 import pytest
 from gevent import socket
+from websockets.http11 import Response
 
 from geows.access.control import AccessControl
 from geows.config import Config
@@ -28,26 +29,13 @@ from tests.c_bridge.conftest import built_once
 from tests.c_bridge.test_c_loader import CServed, close, config_in, ended, send, text
 from tests.test_c_plugins import TEST_SOURCES
 from tests.test_httpd_runtime import HTTPD_CFLAGS
+from tests.test_plugin_modules import CONFIG
 
-# /nested/inner: both sections, merged in file order; /nested/inner/deeper: the same two
-# (it has none of the module's directives); /plain: none of them, the server's defaults.
-CONFIG = """\
-LoadModule ws_settings_module mod_ws_settings.so
-Listen 127.0.0.1:{port}
-SettingsBanner main-banner
-<Location /nested>
-  SetHandler websocket-handler
-  WebSocketHandler mod_ws_settings.so ws_settings_init
-  SettingsGreeting hello
-  SettingsLoud On
-  SettingsLimit 5
-  SettingsTag a b
-</Location>
-<Location /nested/inner>
-  SettingsGreeting "hi there"
-  SettingsLimit 7
-  SettingsTag c
-</Location>
+# tests/test_plugin_modules.py's config (nested <Location>s, /closed refused by its
+# SettingsLimit 0, two vhosts: a Host no vhost names gets the first, vhost.test), and two
+# <Location>s more: /nested/inner/deeper merges the same two sections (it has none of the
+# module's directives), /plain none of them (the server's defaults).
+MORE = """
 <Location /nested/inner/deeper>
   Require all granted
 </Location>
@@ -57,7 +45,7 @@ SettingsBanner main-banner
 </Location>
 """
 
-HOOKS = " banner=main-banner post_config=1 child_init=1"
+HOOKS = " banner=vhost-banner post_config=1 child_init=1"
 
 
 class Loaded(NamedTuple):
@@ -85,7 +73,8 @@ def loaded(c_build: Path) -> Iterator[Loaded]:
         for module, values in fresh.items():
             for name, value in values.items():
                 patch.setattr(module, name, value)
-        config = config_in(directory, CONFIG, port=listener.getsockname()[1])
+        port = listener.getsockname()[1]
+        config = config_in(directory, CONFIG.replace("@PORT@", str(port)) + MORE)
         plugins = load_plugins(config)
         state = {module: {name: getattr(module, name) for name in values}
                  for module, values in fresh.items()}
@@ -127,6 +116,8 @@ def test_nested_locations_merge_their_vectors_in_file_order(served: CServed) -> 
 
 def test_one_locations_vector_over_the_servers_defaults(served: CServed) -> None:
     assert report(served, "/nested") == "greeting=hello loud=1 limit=5 tags=a,b" + HOOKS
+    refused = served.start("/closed").next_event()   # by its SettingsLimit 0
+    assert isinstance(refused, Response) and refused.status_code == 403, refused
 
 
 def test_a_location_without_the_modules_directives_has_the_servers_defaults(
