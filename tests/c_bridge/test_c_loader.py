@@ -427,8 +427,7 @@ def test_an_inline_call_that_holds_the_loop_sends_its_plugin_to_threads(
     plugin = served.plugins["/spinner"]
     assert plugin.inline
     client = served.open("/spinner")
-    send(client, "spin")
-    assert text(client) == "spin"
+    assert loop_cpu(client, "spin") >= 0.25   # on the event loop's thread
     assert not plugin.inline
     (warning,) = [record for record in caplog.records if "held the event loop" in
                   record.getMessage()]
@@ -437,13 +436,42 @@ def test_an_inline_call_that_holds_the_loop_sends_its_plugin_to_threads(
         f"C plugin {c_build / 'spinner.so'} held the event loop for 0.3")
     assert warning.getMessage().endswith(" s of CPU in one call: its callbacks run in threads "
                                          "from now on")
-    send(client, "spin")   # in a thread now, and said once
-    assert text(client) == "spin"
+    assert loop_cpu(client, "spin") < 0.15   # in a thread now, and said once
     send(client, "bad")    # through ctypes now: refused there too
     assert text(client) == "bad"
     close(client)
     assert caplog.text.count("held the event loop") == 1
     assert "send() of TEXT that is not UTF-8" in caplog.text
+
+
+def loop_cpu(client: Client, message: str) -> float:
+    """The CPU time this thread (the event loop's) spent while the plugin echoed
+    `message`."""
+    start = time.thread_time()
+    send(client, message)
+    assert text(client) == message
+    return time.thread_time() - start
+
+
+@pytest.fixture
+def no_inline_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loader as it is where setup.py did not build geows.plugin._c_inline: inline
+    calls through ctypes (the struct's send stays _c_inline's, which hands a send made
+    without the GIL, as every ctypes call's is, to the ctypes callback)."""
+    monkeypatch.setattr(c_loader, "_c_inline", None)
+
+
+def test_without_the_inline_module_inline_calls_go_through_ctypes_and_a_hold_to_threads(
+        no_inline_module: None, served: CServed, caplog: pytest.LogCaptureFixture) -> None:
+    plugin = served.plugins["/spinner"]
+    assert plugin.inline and plugin.on_message.__func__ is CPlugin.on_message
+    client = served.open("/spinner")
+    assert loop_cpu(client, "echoed") < 0.15
+    assert loop_cpu(client, "spin") >= 0.25   # on the event loop's thread
+    assert not plugin.inline
+    assert loop_cpu(client, "spin") < 0.15   # in a thread now
+    close(client)
+    assert caplog.text.count("held the event loop") == 1
 
 
 def test_an_inline_send_that_is_not_utf8_is_refused(served: CServed,
