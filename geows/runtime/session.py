@@ -459,10 +459,11 @@ def _write(session: Session, data: bytes | bytearray) -> None:
                                  f"for {limits.TIMEOUT:g} s)")
         session.wake_reader()
         raise
-    except BaseException:
+    except BaseException as stopped:
         # Stopped from outside (a Timeout of the plugin's around its send, a kill): the rest
         # of a frame goes with it, and the client must not read what follows as its payload.
-        if view:
+        # (An OSError is the connection's own end, which the reader sees and says.)
+        if view and not isinstance(stopped, OSError):
             session.record.ending = "closed: a send was interrupted in the middle of a frame"
             session.wake_reader()
         raise
