@@ -40,7 +40,7 @@ def test_fan_out_1000_messages_from_every_host_reach_300_clients_once_in_one_ord
         assert host.per_worker("geows_broadcast_gaps_lost_total", page) == [0.0] * WORKERS
         last_seqs = host.per_worker("geows_broadcast_last_seq", page)
         assert len(last_seqs) == WORKERS and len(set(last_seqs)) == 1
-        published += sum(host.figures()["geows_broadcast_published_total"].values())
+        published += sum(page["geows_broadcast_published_total"].values())
     assert published == senders * each
 
 
