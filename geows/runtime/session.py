@@ -366,8 +366,8 @@ class Session:
             self._flush()  # the plugin's replies to this parse, in one write
             if protocol.state is State.CLOSED:
                 return
-            # recv() does not yield while bytes wait, so turns go by time: this parse and
-            # the next are at most limits.FRAMES_PER_PARSE frames, of any kind.
+            # recv() does not yield while bytes wait, so give_way() takes turns (each parse
+            # is at most limits.FRAMES_PER_PARSE frames, of any kind).
             fairness.give_way()
             if protocol.more_to_parse:
                 protocol.receive_data(b"")
