@@ -37,7 +37,6 @@ How a C plugin runs here:
 from __future__ import annotations
 
 import ctypes
-import functools
 import itertools
 import logging
 import os
@@ -121,8 +120,8 @@ class _GeowsServerStruct(ctypes.Structure):
 
 class _ConnectionStruct(ctypes.Structure):
     """What a connection's server pointer points at: the GeowsServer C sees, then (unknown
-    to C) `deliver`, the connection's _send, to which geows.plugin._c_inline hands an
-    inline call's sends (None: they go to the send callback)."""
+    to C) `deliver`, the send of the connection's handle, to which geows.plugin._c_inline
+    hands an inline call's sends (None: they go to the send callback)."""
 
     _fields_ = [("geows", _GeowsServerStruct), ("deliver", ctypes.py_object)]
 
@@ -177,7 +176,7 @@ class _Connection:
         self.struct = _ConnectionStruct(_GeowsServerStruct(
             _ServerStruct(ctypes.sizeof(_GeowsServerStruct), SERVER_VERSION, self.key,
                           *_SERVER_CALLBACKS), *_GEOWS_CALLBACKS),
-            functools.partial(_send, self) if plugin.inline else None)
+            handle.send if plugin.inline else None)
         self.address = ctypes.addressof(self.struct)
         self.private: int | None = None
         # One C call at a time per connection, even if its greenlet is killed
@@ -203,7 +202,7 @@ class _Connection:
 
     def end(self) -> None:
         _live.pop(self.key, None)
-        self.struct.deliver = None  # the cycle through its _send
+        self.struct.deliver = None  # the cycle through its handle
         # Its pools go unless a C call still runs (its greenlet was killed at shutdown):
         # then they are left to the process's end rather than freed under the plugin.
         if self.lock.acquire(blocking=False):
@@ -406,8 +405,7 @@ def _server_callback(type_: Any, safe: Any) -> Callable[[Callable[..., Any]], An
         name = function.__name__
 
         def callback(server: int | None, *args: Any) -> Any:
-            key = ctypes.c_void_p.from_address(server + _STATE_OFFSET).value if server else None
-            connection = _live.get(key)
+            connection = _connection_at(server)
             if connection is None:
                 log.error("C plugin: %s() on a connection that has ended or is unknown", name)
                 return safe
@@ -416,6 +414,12 @@ def _server_callback(type_: Any, safe: Any) -> Callable[[Callable[..., Any]], An
         return type_(callback)
 
     return wrap
+
+
+def _connection_at(server: int | None) -> _Connection | None:
+    """The open connection whose server struct is at `server` (its `state` holds the key)."""
+    return _live.get(ctypes.c_void_p.from_address(server + _STATE_OFFSET).value) if server \
+        else None
 
 
 def _guarded(connection: _Connection, name: str, safe: Any, function: Callable[..., Any],
@@ -512,8 +516,8 @@ def send(connection: _Connection, type: int, buffer: int | None, size: int) -> i
 
 
 def _send(connection: _Connection, type: int, data: str | bytes) -> int:
-    """send() to the connection: 0 when it is not open, what else went wrong logged. What
-    geows.plugin._c_inline hands an inline call's sends to (a checked str or bytes)."""
+    """send() to the connection: 0 when it is not open, what else went wrong logged.
+    (geows.plugin._c_inline does the same for an inline call's sends, in C.)"""
     try:
         return connection.handle.send(type, data)
     except ConnectionClosed:
@@ -521,6 +525,16 @@ def _send(connection: _Connection, type: int, data: str | bytes) -> int:
     except BaseException:
         _log_failure(connection, "send")
         return 0
+
+
+def _inline_send_failed(server: int, exc: BaseException) -> None:
+    """_c_inline's word that an inline call's send() to `server` raised `exc` (not
+    ConnectionClosed, which is 0 there, as in _send): logged as _send logs it."""
+    connection = _connection_at(server)
+    if connection is None:
+        log.error("C plugin: send() on a connection that has ended or is unknown")
+    else:
+        log.error("%s: send() failed", connection, exc_info=exc)
 
 
 @_server_callback(_Close, None)
@@ -576,7 +590,7 @@ def _inline_held(on_message: Any, seconds: float) -> None:
 _c_inline = _inline_module()
 _SEND = send if _c_inline is None else _Send(_c_inline.setup(
     ctypes.cast(send, ctypes.c_void_p).value, _ConnectionStruct.deliver.offset,
-    limits.C_INLINE_HOLD, _inline_held))
+    limits.C_INLINE_HOLD, _inline_held, ConnectionClosed, _inline_send_failed))
 _SERVER_CALLBACKS = (request, header_get, header_set, protocol_count, protocol_index,
                      protocol_set, _SEND, close)
 _GEOWS_CALLBACKS = (join, leave, broadcast)

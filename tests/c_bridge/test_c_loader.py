@@ -501,6 +501,27 @@ def test_a_send_that_fails_is_logged_with_its_traceback_and_answers_0(
     assert caplog.text.count("send() failed") == 1
 
 
+def test_an_inline_send_that_fails_is_logged_for_its_connection_and_a_closed_one_gives_0(
+        served: CServed, caplog: pytest.LogCaptureFixture) -> None:
+    plugin = served.plugins["/spinner"]
+    client = served.open("/spinner")
+    (connection,) = [c for c in c_loader._live.values() if c.plugin is plugin]
+    assert connection.struct.deliver is not None   # the sends below are _c_inline's
+    send(client, "ping")
+    assert text(client) == "ping gave 0"   # refused, and the connection goes on
+    (record,) = [record for record in caplog.records if "send() failed" in record.getMessage()]
+    assert record.getMessage() == f"{connection}: send() failed"
+    assert record.exc_info and record.exc_info[0] is not None   # with its traceback
+    assert record.levelno == logging.ERROR
+    send(client, "close")   # closes, then sends: 0, nothing logged and nothing sent
+    frame = client.next_event()
+    assert isinstance(frame, Frame) and frame.opcode is Opcode.CLOSE, frame
+    ended(served)
+    assert plugin.inline
+    assert caplog.text.count("send() failed") == 1
+    assert "Exception ignored" not in caplog.text and "not UTF-8" not in caplog.text
+
+
 def test_a_callback_on_an_ended_or_unknown_connection_is_logged_and_answers_safely(
         served: CServed, caplog: pytest.LogCaptureFixture) -> None:
     client = served.open("/echo")

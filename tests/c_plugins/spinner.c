@@ -1,10 +1,12 @@
 /*
  * Imports nothing that waits, so geows calls it on the event loop (tests/test_c_calls.py):
  * "spin" computes for 0.3 s of CPU before answering, which sends its later calls to threads;
- * "bad" sends TEXT that is not UTF-8 (refused and logged) before its echo; anything
- * else is echoed.
+ * "bad" sends TEXT that is not UTF-8 (refused and logged) before its echo; "ping" sends a
+ * ping over a control frame's 125 bytes (it fails, and is logged) and answers what send()
+ * gave; "close" closes, then sends (0: the connection is closing); anything else is echoed.
  */
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -27,6 +29,21 @@ static size_t CALLBACK spinner_on_message(void *plugin_private, const WebSocketS
         double until = cpu_now() + 0.3;
         while (cpu_now() < until)
             ;
+    }
+    if (buffer_size == 4 && memcmp(buffer, "ping", 4) == 0) {
+        unsigned char big[126];
+        char answer[32];
+
+        memset(big, 'x', sizeof big);
+        snprintf(answer, sizeof answer, "ping gave %zu",
+                 server->send(server, MESSAGE_TYPE_PING, big, sizeof big));
+        return server->send(server, MESSAGE_TYPE_TEXT, (unsigned char *)answer, strlen(answer));
+    }
+    if (buffer_size == 5 && memcmp(buffer, "close", 5) == 0) {
+        server->close(server);
+        if (server->send(server, type, buffer, buffer_size) != 0)
+            server->send(server, MESSAGE_TYPE_TEXT, (unsigned char *)"\xff", 1);  /* logged */
+        return 0;
     }
     if (buffer_size == 3 && memcmp(buffer, "bad", 3) == 0)
         server->send(server, MESSAGE_TYPE_TEXT, (unsigned char *)"\xff\xfe", 2);

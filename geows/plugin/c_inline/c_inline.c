@@ -5,8 +5,8 @@
  * ctypes costs microseconds a crossing (arguments converted, the GIL released and taken
  * back, a callback's frame built): more than the whole Python echo spends on a message.
  * Here OnMessage, set as the plugin's on_message, is what the session calls, with the GIL
- * held; and send() - the one callback an echo makes - finds the connection's deliver()
- * beside its server struct and calls it with the message's bytes. A send() from any
+ * held; and send() - the one callback an echo makes - finds the connection's deliver() (its
+ * handle's send) beside its server struct and calls it with the message's bytes. A send() from any
  * other context (a plugin's own thread, a call in a pool thread, on_connect through
  * ctypes) does not hold the GIL, and goes to the ctypes callback as before. Only
  * libraries that import nothing that can wait are called here (geows.plugin.c_calls):
@@ -28,11 +28,36 @@ typedef size_t (*on_message_function)(void *private_data, const void *server, in
 
 static send_function fallback;      /* the ctypes send callback */
 static Py_ssize_t deliver_offset;   /* a connection's deliver(), after its server struct */
+static PyObject *closed_error;      /* geows.errors.ConnectionClosed: send() gives 0 */
+static PyObject *send_failed;       /* send_failed(server, exception): logs it */
 
 /* The message types of websocket_plugin.h (geows.messages) */
 static int known_type(int type)
 {
     return type == 0 || type == 128 || type == 255 || type == 256 || type == 257;
+}
+
+/* send() raised: a closed connection is no fault of the plugin's (0, as the ctypes send
+   gives); anything else is logged for the connection by send_failed(). C takes no exception. */
+static void failed(const void *server)
+{
+    PyObject *type, *value, *traceback, *logged;
+
+    if (PyErr_ExceptionMatches(closed_error)) {
+        PyErr_Clear();
+        return;
+    }
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (traceback != NULL)
+        PyException_SetTraceback(value, traceback);
+    logged = PyObject_CallFunction(send_failed, "NO", PyLong_FromVoidPtr((void *)server), value);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+    if (logged == NULL)
+        PyErr_WriteUnraisable(send_failed);
+    Py_XDECREF(logged);
 }
 
 static size_t inline_send(const void *server, int type, const unsigned char *buffer,
@@ -62,8 +87,8 @@ static size_t inline_send(const void *server, int type, const unsigned char *buf
     result = PyObject_Vectorcall(deliver, args, 2, NULL);
     Py_DECREF(args[0]);
     Py_DECREF(args[1]);
-    if (result == NULL) {  /* deliver() catches what it can: this is a bug of geows' */
-        PyErr_WriteUnraisable(deliver);
+    if (result == NULL) {
+        failed(server);
         return 0;
     }
     sent = PyLong_AsSize_t(result);
@@ -209,27 +234,33 @@ static PyTypeObject OnMessageType = {
               "called here; held(it, cpu_seconds) when a call held the loop",
 };
 
-/* setup(fallback, deliver_offset, hold, held) -> the address of inline_send, for server
- * structs */
+/* setup(fallback, deliver_offset, hold, held, closed_error, send_failed) -> the address of
+ * inline_send, for server structs */
 static PyObject *setup(PyObject *module, PyObject *args)
 {
     unsigned long long address;
     Py_ssize_t offset;
-    PyObject *callback;
+    PyObject *callback, *closed, *failure;
 
     (void)module;
-    if (!PyArg_ParseTuple(args, "KndO", &address, &offset, &hold, &callback))
+    if (!PyArg_ParseTuple(args, "KndOOO", &address, &offset, &hold, &callback, &closed,
+                          &failure))
         return NULL;
     fallback = (send_function)(uintptr_t)address;
     deliver_offset = offset;
     Py_INCREF(callback);
     Py_XSETREF(held, callback);
+    Py_INCREF(closed);
+    Py_XSETREF(closed_error, closed);
+    Py_INCREF(failure);
+    Py_XSETREF(send_failed, failure);
     return PyLong_FromVoidPtr((void *)inline_send);
 }
 
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS,
-     "setup(fallback, deliver_offset, hold, held) -> inline send's address"},
+     "setup(fallback, deliver_offset, hold, held, closed_error, send_failed) -> inline "
+     "send's address"},
     {NULL, NULL, 0, NULL},
 };
 
