@@ -19,6 +19,7 @@ from websockets.sync.client import connect
 
 from geows import limits
 from geows.runtime import fairness
+from geows.runtime.session import _recv
 from tests.floods import FLOODS, Flood
 from tests.geows_process import GeowsProcess
 from tests.httpd import harness
@@ -204,3 +205,34 @@ def test_a_saturated_worker_serves_each_ready_connection_once_per_pass():
     # waiting); without turns per pass, the first one read for limits.TURN (hundreds of
     # reads) before any other read at all, and the last of a pass did again.
     assert max(spread) <= 3, max(spread)
+
+
+def test_the_pumps_read_takes_one_turn_per_pass_of_a_saturated_worker(monkeypatch):
+    """Session._pump reads through session._recv, which gives way by waiting on the
+    socket's watcher before every read, bytes waiting or not: while every connection has
+    bytes waiting, each reads once per pass, none twice before the others had theirs.
+    Before, a read found waiting bytes at once and the pump relied on give_way() after it
+    (the test above); without either, the first connection read all it was sent first."""
+    monkeypatch.setattr(limits, "RECV_SIZE", 1)  # a read per byte: many turns to count
+    pairs = [gevent.socket.socketpair() for _ in range(CONNECTIONS)]
+    reads = [0] * CONNECTIONS
+    spread = []
+
+    def serve(i: int, sock: socket.socket) -> None:
+        while reads[i] < BYTES_EACH:
+            assert len(_recv(sock)) == 1
+            reads[i] += 1
+            spread.append(max(reads) - min(reads))
+
+    try:
+        for client, _ in pairs:
+            client.sendall(b"x" * BYTES_EACH)  # all of it waits before the first read
+        servers = [gevent.spawn(serve, i, server) for i, (_, server) in enumerate(pairs)]
+        gevent.joinall(servers, timeout=60, raise_error=True)
+        assert all(g.successful() for g in servers)
+    finally:
+        for client, server in pairs:
+            client.close()
+            server.close()
+    assert reads == [BYTES_EACH] * CONNECTIONS
+    assert max(spread) <= 1, max(spread)

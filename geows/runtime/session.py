@@ -366,10 +366,10 @@ class Session:
             self._flush()  # the plugin's replies to this parse, in one write
             if protocol.state is State.CLOSED:
                 return
-            # recv() does not yield while bytes wait, so give_way() takes turns (each parse
-            # is at most limits.FRAMES_PER_PARSE frames, of any kind).
-            fairness.give_way()
             if protocol.more_to_parse:
+                # Each parse is at most limits.FRAMES_PER_PARSE frames, of any kind: the rest
+                # waits its turn.
+                fairness.give_way()
                 protocol.receive_data(b"")
                 continue
             try:
@@ -547,23 +547,27 @@ class HeldSends:
 
 
 def _recv(sock: socket.socket) -> bytes:
-    """sock.recv(limits.RECV_SIZE), from the reader. On a plain socket with nothing to read, it
-    waits on the socket's own io watcher right here rather than in gevent's recv, whose wait
-    runs four calls deeper: a waiting greenlet keeps a copy of its C stack, about 1 KB less
-    this way for every idle connection. A close from another greenlet ends the wait as it
-    ends gevent's (cancel_wait_ex, an OSError), as the watcher is the one gevent cancels.
-    (On TLS, bytes read and decrypted may wait in the SSL object: gevent's recv knows.)"""
+    """sock.recv(limits.RECV_SIZE), from the reader, after its turn. On a plain socket it
+    first waits on the socket's own io watcher, even when bytes already wait: that wait is
+    the connection's turn, as libev runs each ready watcher once per poll, so a client
+    that keeps it busy is read once per pass of the hub's loop like every other, at the
+    cost of no timer (fairness.give_way's) and no recv() that finds nothing (ping-pong's
+    commonest read; bench/RESULTS.md: 1.3x the messages per second). It waits right here
+    rather than in gevent's recv, whose wait runs four calls deeper: a waiting greenlet
+    keeps a copy of its C stack, about 1 KB less this way for every idle connection. A
+    close from another greenlet ends the wait as it ends gevent's (cancel_wait_ex, an
+    OSError), as the watcher is the one gevent cancels. On TLS, bytes read and decrypted
+    may wait in the SSL object, which the watcher cannot see: gevent's recv reads them, and
+    give_way() takes the turn."""
     if type(sock) is GeventSocket:
-        try:
-            return sock._sock.recv(limits.RECV_SIZE)  # the OS socket, non-blocking
-        except BlockingIOError:
-            pass  # waited for out here: the exception and its traceback are let go first
         watcher = sock._read_event
         watcher.start(gevent.getcurrent().switch)
         try:
             gevent.get_hub().switch()  # the watcher switches back
         finally:
             watcher.stop()
+    else:
+        fairness.give_way()
     return sock.recv(limits.RECV_SIZE)
 
 
