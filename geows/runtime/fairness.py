@@ -3,8 +3,10 @@
 gevent's recv() returns at once while bytes wait, and sendall() while the kernel takes
 them, so a greenlet whose client keeps it busy never blocks, and every other connection of
 the worker waits for it (mod_websocket gave each connection a thread: the kernel shared
-the CPU). The loops that read a client (session.Session._pump, both directions of
-forward._Relay) call `give_way()` between pieces of work. A greenlet that goes on working
+the CPU). The loops that read a client call `give_way()` between pieces of work: both
+directions of forward._Relay, and session.Session._pump between the parses of one read and
+before a read on TLS (on a plain socket its read waits on the socket's watcher first, which
+is its turn: session._recv). A greenlet that goes on working
 in the same pass of the hub's loop gives way at once while other connections wait for
 their turn, those that pass's poll found ready and those that gave way before (a
 saturated worker: each gets a piece or two per pass), and after limits.TURN when none do
