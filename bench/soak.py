@@ -5,7 +5,8 @@
 
 bench/loadgen.c (built into bench/build/) opens the connections and keeps one 32-byte
 message in flight on each for the whole run, checking every echo. Meanwhile the server's
-RSS and open descriptors are sampled every --interval seconds. Afterwards the script
+RSS and open descriptors (its master's and worker's together) are sampled every
+--interval seconds. Afterwards the script
 waits for the descriptors to come back to their baseline. It reports: messages, errors
 (any lost, mismatched or dropped message counts), RSS after warm-up (the first fifth of
 the run) against RSS at the end, and descriptors before, during and after. Loopback
@@ -30,16 +31,18 @@ from websocket_echo import (  # noqa: E402  (a sibling script, not a package)
     LOADGEN,
     ServerProcess,
     build_loadgen,
+    children,
     log,
     machine_info,
-    proc_rss_kb,
     raise_nofile,
+    tree_rss_kb,
 )
 
 
 def open_fds(pid: int) -> int | None:
+    """Descriptors open in pid and its children: geows serves in a worker process."""
     try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
+        return sum(len(os.listdir(f"/proc/{process}/fd")) for process in [pid, *children(pid)])
     except OSError:
         return None
 
@@ -47,7 +50,7 @@ def open_fds(pid: int) -> int | None:
 def sample(pid: int, every: float, stop: threading.Event, into: list[tuple]) -> None:
     started = time.monotonic()
     while not stop.wait(every):
-        into.append((round(time.monotonic() - started), proc_rss_kb(pid), open_fds(pid)))
+        into.append((round(time.monotonic() - started), tree_rss_kb(pid), open_fds(pid)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     server = ServerProcess("geows", None, BUILD)
     try:
         server.wait_listening()
-        base_fds, base_rss = open_fds(server.pid), proc_rss_kb(server.pid)
+        base_fds, base_rss = open_fds(server.pid), tree_rss_kb(server.pid)
         samples: list[tuple] = []
         stop = threading.Event()
         sampler = threading.Thread(target=sample, args=(server.pid, args.interval, stop,
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + 60
         while open_fds(server.pid) != base_fds and time.monotonic() < deadline:
             time.sleep(1)
-        after_fds, after_rss = open_fds(server.pid), proc_rss_kb(server.pid)
+        after_fds, after_rss = open_fds(server.pid), tree_rss_kb(server.pid)
     finally:
         server.stop()
     warm = [s for s in samples if s[0] >= seconds / 5]
