@@ -42,7 +42,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from time import thread_time
+from time import perf_counter, thread_time
 from typing import Any
 
 from gevent import monkey
@@ -60,6 +60,18 @@ log = logging.getLogger("geows.plugin")
 
 # A real lock: the holders are pool threads, not greenlets.
 _os_lock = monkey.get_original("_thread", "allocate_lock")
+
+
+class _InGeows(monkey.get_original("_thread", "_local")):  # type: ignore[misc]
+    """Per OS thread: the seconds its callbacks from C spent in geows (a send, a request()),
+    where Python may collect garbage. An inline call's hold is the plugin's own time: a
+    full collection in a worker holding thousands of connections takes a tenth of a
+    second, which made a C echo look like a plugin that computes (bench/RESULTS.md)."""
+
+    seconds = 0.0
+
+
+_in_geows = _InGeows()
 
 MESSAGE_TYPES = frozenset((TEXT, BINARY, CLOSE, PING, PONG))
 
@@ -278,11 +290,11 @@ class CPlugin:
         thread."""
         if not self.inline:
             return run_in_thread(connection.call, function, *args)
-        start = thread_time()
+        start, in_geows = thread_time(), _in_geows.seconds
         try:
             return connection.call(function, *args)
         finally:
-            held = thread_time() - start
+            held = thread_time() - start - (_in_geows.seconds - in_geows)
             if held > limits.C_INLINE_HOLD:
                 self._held(held)
 
@@ -405,11 +417,16 @@ def _server_callback(type_: Any, safe: Any) -> Callable[[Callable[..., Any]], An
         name = function.__name__
 
         def callback(server: int | None, *args: Any) -> Any:
-            connection = _connection_at(server)
-            if connection is None:
-                log.error("C plugin: %s() on a connection that has ended or is unknown", name)
-                return safe
-            return _guarded(connection, name, safe, function, *args)
+            entered = perf_counter()
+            try:
+                connection = _connection_at(server)
+                if connection is None:
+                    log.error("C plugin: %s() on a connection that has ended or is unknown",
+                              name)
+                    return safe
+                return _guarded(connection, name, safe, function, *args)
+            finally:
+                _in_geows.seconds += perf_counter() - entered
 
         return type_(callback)
 

@@ -6,8 +6,10 @@ loader refuses at a WebSocketHandler line; where callbacks run and what is logge
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -472,6 +474,51 @@ def test_without_the_inline_module_inline_calls_go_through_ctypes_and_a_hold_to_
     assert loop_cpu(client, "spin") < 0.15   # in a thread now
     close(client)
     assert caplog.text.count("held the event loop") == 1
+
+
+@pytest.fixture
+def slow_collection_in_a_send() -> Iterator[list[float]]:
+    """The next garbage collection that runs inside geows' Session.send computes for twice
+    limits.C_INLINE_HOLD, as a full collection of a worker holding thousands of connections
+    can: collections are made to run at almost every allocation meanwhile. Yields the CPU
+    seconds each such collection took."""
+    taken: list[float] = []
+
+    def collecting(phase: str, info: dict) -> None:
+        frame = sys._getframe(1)
+        while frame is not None and not (frame.f_code.co_name == "send"
+                                         and frame.f_code.co_filename.endswith("session.py")):
+            frame = frame.f_back
+        if phase == "start" and frame is not None and not taken:
+            start = time.thread_time()
+            while time.thread_time() - start < 2 * limits.C_INLINE_HOLD:
+                pass
+            taken.append(time.thread_time() - start)
+
+    threshold = gc.get_threshold()
+    gc.callbacks.append(collecting)
+    gc.set_threshold(1)
+    try:
+        yield taken
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(collecting)
+
+
+@pytest.mark.parametrize("path", ["inline module", "ctypes"])
+def test_a_collection_in_geows_send_is_not_the_plugins_hold(
+        path: str, served: CServed, slow_collection_in_a_send: list[float],
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    if path == "ctypes":
+        monkeypatch.setattr(c_loader, "_c_inline", None)
+    plugin = served.plugins["/spinner"]
+    client = served.open("/spinner")
+    send(client, "echoed")
+    assert text(client) == "echoed"
+    assert slow_collection_in_a_send and slow_collection_in_a_send[0] > limits.C_INLINE_HOLD
+    assert plugin.inline   # its own call computed for microseconds
+    assert "held the event loop" not in caplog.text
+    close(client)
 
 
 def test_an_inline_send_that_is_not_utf8_is_refused(served: CServed,
