@@ -1,9 +1,9 @@
 """The documentation site (docs/): it builds with warnings as errors and every internal link
 resolving, in CI too, and what it says cannot fall behind the code: every directive of the
 reader's table is described (one without fails the build), every public name of the plugin
-API has its docstring and its place,
-the status page's keys and the error messages it quotes are still geows', and the migration
-guide's command and configs are those the walkthrough runs.
+API has its docstring and its place, the status page's keys and the error messages it
+quotes are still geows', and the migration guide's command and configs are those the
+walkthrough runs.
 """
 
 from __future__ import annotations
