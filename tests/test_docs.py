@@ -185,6 +185,17 @@ def test_the_landing_page_keeps_the_set_up_commands_and_links_into_the_docs():
     assert "bash tests/mutation.sh" in landing.split("\n## Developing\n", 1)[1]  # issue 22
     links = re.findall(r"\]\((docs/[^)#]+)", landing)
     assert len(links) >= 5 and all((REPO / link).exists() for link in links), links
+    anchored = re.findall(r"\]\((docs/[^)#]+)#([^)]+)\)", landing)
+    assert anchored  # the httpd runtime's, the compiled frames': to a heading of the page
+    for page, anchor in anchored:
+        headings = re.findall(r"^#+ (.*)$", (REPO / page).read_text(), re.MULTILINE)
+        assert anchor in {_slug(heading) for heading in headings}, (page, anchor)
+
+
+def _slug(heading: str) -> str:
+    """A heading's anchor, as GitHub and MyST make it: lowercased, punctuation dropped,
+    spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
 
 
 # Where each section of the README before it became the landing page (issue 19) now lives.
