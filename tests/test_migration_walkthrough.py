@@ -10,6 +10,7 @@ when httpd's environment has STANDIN_ECHO=1.
 from __future__ import annotations
 
 import http.client
+import os
 import signal
 import time
 from contextlib import ExitStack
@@ -100,6 +101,14 @@ class Step:
         geows = GeowsProcess(text)
         self.stack.callback(geows.stop)
         return geows
+
+    def start_geows_on(self, text: str, port: int) -> None:
+        """geows on `text`, which names its port itself (the one Apache gave up)."""
+        conf = self.root / "geows.conf"
+        conf.write_text(text)
+        geows = harness.Geows(conf, REPO, os.environ, [port], self.root / "geows-error.log")
+        self.stack.callback(geows.stop)
+        geows.wait()
 
     def stop(self) -> None:
         self.stack.close()
@@ -236,6 +245,36 @@ def test_a_location_moves_and_moves_back_by_graceful_reloads_keeping_every_conne
             echoes_on(on_apache, "after the rollback")
     geows.wait_for_log('"GET /echo HTTP/1.1" 101 rfc6455')
     serves_the_page(public)
+
+
+def until(condition, what: str) -> None:
+    """Until condition() holds, 20 s at most."""
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_step2_to_step3_apache_frees_the_public_port_keeping_its_connections(step):
+    """The guide's step 3 move: `apachectl graceful` onto step 3's config moves Apache to
+    its loopback port and frees the public one, while a WebSocket Apache's mod_websocket
+    serves stays open; geows then binds the public port and serves as step 3 says."""
+    three, public, apache_port = step("3-by-reloads"), harness.free_port(), harness.free_port()
+    behind = three.start_geows(render("step2-geows.conf", geows="@PORT@"))
+    apache = three.start_apache(render("step2-apache.conf", public=public, geows=behind.port,
+                                       www=three.www), public, one_process=False)
+    with connect(f"ws://127.0.0.1:{public}/legacy", open_timeout=10) as on_apache:
+        echoes_on(on_apache, "before the move")
+        three.reload_apache(apache, render("step3-apache.conf", apache=apache_port,
+                                           www=three.www))
+        until(lambda: not harness.listening(public), "Apache kept the public port")
+        three.start_geows_on(render("step3-geows.conf", public=public, apache=apache_port),
+                             public)
+        echoes_on(on_apache, "after the move")  # the old child's, though its port is gone
+        assert answered_by(public, "/echo") == "geows"
+        assert answered_by(public, "/legacy") == "mod_websocket"  # through geows' tunnel
+        echoes_draft76(public, "/legacy")
+        serves_the_page(public)
 
 
 def test_step3_geows_takes_the_public_port_and_forwards_the_rest(step):
