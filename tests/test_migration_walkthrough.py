@@ -1,8 +1,9 @@
 """The migration guide's walkthrough (docs/migration.md), step by step, with Debian's
 apache2 and the real geows: each step runs the configs of examples/migration/ as they are
 (ports and the DocumentRoot substituted), and RFC 6455 and draft-76 clients echo on every
-WebSocket location of the public port while the static page is still served. The moves
-between steps are made as the guide makes them, by graceful reloads with WebSockets open.
+WebSocket location of the public port while the static page is still served. Step 1 to
+2 and back, and 2 to 3, are also made as the guide makes them: Apache's graceful reloads,
+with WebSockets open.
 
 Apache's mod_websocket is the stand-in tests/httpd/mod_websocket_standin.c, which echoes
 when httpd's environment has STANDIN_ECHO=1.
