@@ -1,16 +1,19 @@
 """The documentation site (docs/): it builds with warnings as errors and every internal link
-resolving, and what it says cannot fall behind the code: every directive of the reader's
-table is described, every public name of the plugin API has its docstring and its place,
-the status page's keys and the error messages it quotes are still geows', and the migration
-guide's command and configs are those the walkthrough runs.
+resolving, in CI too, and what it says cannot fall behind the code: every directive of the
+reader's table is described (one without fails the build), every public name of the plugin
+API has its docstring and its place, the status page's keys and the error messages it
+quotes are still geows', and the migration guide's command and configs are those the
+walkthrough runs.
 """
 
 from __future__ import annotations
 
+import configparser
 import inspect
 import re
 import shutil
 import sys
+from pathlib import Path
 
 from tests.docs_site import LANDING, build_site
 from tests.geows_process import REPO, run_cli
@@ -30,17 +33,49 @@ def test_the_site_builds_without_a_warning(tmp_path):
     assert 'id="geows.plugin.WebSocketServer.send"' in api
 
 
-def test_a_broken_internal_link_fails_the_build(tmp_path):
-    """The check the site relies on: a copy of docs/ (beside the folders it includes from)
-    with one link to a page that is not there."""
-    docs = tmp_path / "docs"
+def test_ci_runs_the_build_above():
+    """.ci/run is tests/run.sh, which installs Sphinx (the `docs` extra) and runs pytest on
+    its testpaths, this file among them: CI builds the site with warnings as errors."""
+    assert "exec bash tests/run.sh" in (REPO / ".ci/run").read_text()
+    run = (REPO / "tests/run.sh").read_text()
+    assert "pip install -q -e '.[test,docs]'" in run
+    assert "\n.venv/bin/python -m pytest || status=$?\n" in run  # no paths: the testpaths
+    settings = configparser.ConfigParser()
+    settings.read(REPO / "setup.cfg")
+    assert settings["tool:pytest"]["testpaths"].split() == ["tests"]
+
+
+def _copy_of_docs(root: Path) -> Path:
+    """A copy of docs/ in `root`, beside the folders it includes from and documents."""
+    docs = root / "docs"
     shutil.copytree(DOCS, docs, ignore=shutil.ignore_patterns("_build"))
     for folder in ("geows", "conf", "examples", "plugins"):
-        (tmp_path / folder).symlink_to(REPO / folder)
+        (root / folder).symlink_to(REPO / folder)
+    return docs
+
+
+def test_a_broken_internal_link_fails_the_build(tmp_path):
+    """The check the site relies on: a copy of docs/ with one link to a page that is not
+    there."""
+    docs = _copy_of_docs(tmp_path)
     page = docs / "howto/tls.md"
     page.write_text(page.read_text() + "\nSee [nothing](nothing.md).\n")
     built = build_site(tmp_path / "out", docs)
     assert built.returncode != 0 and "nothing.md" in built.stderr, built.stderr[-3000:]
+
+
+def test_a_directive_without_its_description_fails_the_build(tmp_path):
+    """CI's build, not only the test below, fails when the reference lacks a directive of
+    the table: a copy of docs/ whose directives.toml lost WebSocketPing's entry."""
+    docs = _copy_of_docs(tmp_path)
+    descriptions = docs / "reference/directives.toml"
+    entry = re.compile(r"^\[WebSocketPing\]\n(?:.+\n)*\n", re.MULTILINE)
+    text, removed = entry.subn("", descriptions.read_text())
+    assert removed == 1
+    descriptions.write_text(text)
+    built = build_site(tmp_path / "out", docs)
+    assert built.returncode != 0, built.stderr[-3000:]
+    assert "directive WebSocketPing has no entry" in built.stderr, built.stderr[-3000:]
 
 
 def test_every_directive_of_the_table_is_described():
@@ -150,6 +185,17 @@ def test_the_landing_page_keeps_the_set_up_commands_and_links_into_the_docs():
     assert "bash tests/mutation.sh" in landing.split("\n## Developing\n", 1)[1]  # issue 22
     links = re.findall(r"\]\((docs/[^)#]+)", landing)
     assert len(links) >= 5 and all((REPO / link).exists() for link in links), links
+    anchored = re.findall(r"\]\((docs/[^)#]+)#([^)]+)\)", landing)
+    assert anchored  # the httpd runtime's, the compiled frames': to a heading of the page
+    for page, anchor in anchored:
+        headings = re.findall(r"^#+ (.*)$", (REPO / page).read_text(), re.MULTILINE)
+        assert anchor in {_slug(heading) for heading in headings}, (page, anchor)
+
+
+def _slug(heading: str) -> str:
+    """A heading's anchor, as GitHub and MyST make it: lowercased, punctuation dropped,
+    spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
 
 
 # Where each section of the README before it became the landing page (issue 19) now lives.

@@ -1,7 +1,9 @@
 """The migration guide's walkthrough (docs/migration.md), step by step, with Debian's
 apache2 and the real geows: each step runs the configs of examples/migration/ as they are
 (ports and the DocumentRoot substituted), and RFC 6455 and draft-76 clients echo on every
-WebSocket location of the public port while the static page is still served.
+WebSocket location of the public port while the static page is still served. Step 1 to
+2 and back, and 2 to 3, are also made as the guide makes them: Apache's graceful reloads,
+with WebSockets open.
 
 Apache's mod_websocket is the stand-in tests/httpd/mod_websocket_standin.c, which echoes
 when httpd's environment has STANDIN_ECHO=1.
@@ -10,6 +12,9 @@ when httpd's environment has STANDIN_ECHO=1.
 from __future__ import annotations
 
 import http.client
+import os
+import signal
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -68,25 +73,44 @@ def lab(tmp_path_factory):
 class Step:
     """One step's processes: start_apache/start_geows as the step needs, stop() ends all."""
 
-    def __init__(self, lab: tuple[Path, Path], number: int):
+    def __init__(self, lab: tuple[Path, Path], name: int | str):
         self.base, self.standin = lab
-        self.root = self.base / f"step{number}"
+        self.root = self.base / f"step{name}"
         self.root.mkdir()
         (self.root / "modules").symlink_to(harness.MODULES)
         self.www = self.base / "www"
         self.stack = ExitStack()
 
-    def start_apache(self, text: str, port: int) -> None:
+    def start_apache(self, text: str, port: int, *, one_process: bool = True) -> harness.Httpd:
+        """httpd on `text`; with one_process=False, its parent and children, as a graceful
+        reload (`reload_apache`) needs them."""
         conf = self.root / "httpd.conf"
         conf.write_text(APACHE_BASE.format(standin=self.standin, root=self.root) + text)
         env = harness.httpd_env(self.root / "run", {"STANDIN_ECHO": "1"})
-        httpd = harness.Httpd(conf, self.root, env, [port], self.root / "error.log")
+        httpd = harness.Httpd(conf, self.root, env, [port], self.root / "error.log",
+                              one_process=one_process)
         self.stack.callback(httpd.stop)
+        return httpd
+
+    def reload_apache(self, httpd: harness.Httpd, text: str) -> None:
+        """`apachectl graceful` onto `text`: SIGUSR1 to httpd's parent, which rereads its
+        config and lets the children of the old one finish their connections."""
+        (self.root / "httpd.conf").write_text(
+            APACHE_BASE.format(standin=self.standin, root=self.root) + text)
+        httpd.proc.send_signal(signal.SIGUSR1)
 
     def start_geows(self, text: str) -> GeowsProcess:
         geows = GeowsProcess(text)
         self.stack.callback(geows.stop)
         return geows
+
+    def start_geows_on(self, text: str, port: int) -> None:
+        """geows on `text`, which names its port itself (the one Apache gave up)."""
+        conf = self.root / "geows.conf"
+        conf.write_text(text)
+        geows = harness.Geows(conf, REPO, os.environ, [port], self.root / "geows-error.log")
+        self.stack.callback(geows.stop)
+        geows.wait()
 
     def stop(self) -> None:
         self.stack.close()
@@ -96,8 +120,8 @@ class Step:
 def step(lab):
     made: list[Step] = []
 
-    def make(number: int) -> Step:
-        made.append(Step(lab, number))
+    def make(name: int | str) -> Step:
+        made.append(Step(lab, name))
         return made[-1]
 
     yield make
@@ -169,6 +193,90 @@ def test_step2_apache_lines_are_what_the_snippet_prints_for_step1():
     geows = [line for line in (EXAMPLES / "step2-geows.conf").read_text().splitlines()
              if line.startswith(("Listen", "RemoteIP"))]
     assert all(line in snippet for line in geows), geows
+
+
+def answered_by(port: int, path: str) -> str:
+    """Who answers a new RFC 6455 connection to path, which must echo: "mod_websocket" (the
+    stand-in's 101 says X-WebSocket) or "geows"."""
+    with connect(f"ws://127.0.0.1:{port}{path}", open_timeout=10) as ws:
+        ws.send("who")
+        assert ws.recv(timeout=10) == "who"
+        return "mod_websocket" if "X-WebSocket" in ws.response.headers else "geows"
+
+
+def until_answered_by(port: int, path: str, server: str) -> int:
+    """New connections to path, each echoing (none refused), until `server` answers one,
+    20 s at most; how many it took."""
+    deadline = time.monotonic() + 20
+    tries = 1
+    while answered_by(port, path) != server:
+        assert time.monotonic() < deadline, f"{path} not answered by {server} after {tries}"
+        tries += 1
+        time.sleep(0.05)
+    return tries
+
+
+def echoes_on(ws, text: str) -> None:
+    ws.send(text)
+    assert ws.recv(timeout=10) == text
+
+
+def test_a_location_moves_and_moves_back_by_graceful_reloads_keeping_every_connection(step):
+    """The guide's "without downtime": step 1 to step 2 by `apachectl graceful`, and the
+    rollback, while WebSockets stay open. Each open one keeps echoing where it started, no
+    new connection is refused, and new ones reach the location's new place."""
+    two, public = step("2-by-reloads"), harness.free_port()
+    apache = two.start_apache(render("step1-apache.conf", public=public, www=two.www),
+                              public, one_process=False)
+    assert answered_by(public, "/echo") == "mod_websocket"
+    with connect(f"ws://127.0.0.1:{public}/echo", open_timeout=10) as on_apache:
+        echoes_on(on_apache, "before the move")
+        geows = two.start_geows(render("step2-geows.conf", geows="@PORT@"))
+        two.reload_apache(apache, render("step2-apache.conf", public=public,
+                                         geows=geows.port, www=two.www))
+        until_answered_by(public, "/echo", "geows")
+        echoes_on(on_apache, "after the move")  # still the old child's, with mod_websocket
+        echoes_rfc6455(public, "/legacy")
+        serves_the_page(public)
+
+        with connect(f"ws://127.0.0.1:{public}/echo", open_timeout=10) as on_geows:
+            echoes_on(on_geows, "before the rollback")
+            two.reload_apache(apache, render("step1-apache.conf", public=public, www=two.www))
+            until_answered_by(public, "/echo", "mod_websocket")
+            echoes_on(on_geows, "after the rollback")  # through the old child's proxy
+            echoes_on(on_apache, "after the rollback")
+    geows.wait_for_log('"GET /echo HTTP/1.1" 101 rfc6455')
+    serves_the_page(public)
+
+
+def until(condition, what: str) -> None:
+    """Until condition() holds, 20 s at most."""
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_step2_to_step3_apache_frees_the_public_port_keeping_its_connections(step):
+    """The guide's step 3 move: `apachectl graceful` onto step 3's config moves Apache to
+    its loopback port and frees the public one, while a WebSocket Apache's mod_websocket
+    serves stays open; geows then binds the public port and serves as step 3 says."""
+    three, public, apache_port = step("3-by-reloads"), harness.free_port(), harness.free_port()
+    behind = three.start_geows(render("step2-geows.conf", geows="@PORT@"))
+    apache = three.start_apache(render("step2-apache.conf", public=public, geows=behind.port,
+                                       www=three.www), public, one_process=False)
+    with connect(f"ws://127.0.0.1:{public}/legacy", open_timeout=10) as on_apache:
+        echoes_on(on_apache, "before the move")
+        three.reload_apache(apache, render("step3-apache.conf", apache=apache_port,
+                                           www=three.www))
+        until(lambda: not harness.listening(public), "Apache kept the public port")
+        three.start_geows_on(render("step3-geows.conf", public=public, apache=apache_port),
+                             public)
+        echoes_on(on_apache, "after the move")  # the old child's, though its port is gone
+        assert answered_by(public, "/echo") == "geows"
+        assert answered_by(public, "/legacy") == "mod_websocket"  # through geows' tunnel
+        echoes_draft76(public, "/legacy")
+        serves_the_page(public)
 
 
 def test_step3_geows_takes_the_public_port_and_forwards_the_rest(step):

@@ -202,8 +202,9 @@ class Answer:
 Connect = Callable[[tuple[str, int], float], socket.socket]
 
 
-def _listening(port: int, address: str = "127.0.0.1",
+def listening(port: int, address: str = "127.0.0.1",
                connect: Connect = socket.create_connection) -> bool:
+    """Whether something accepts TCP connections on the port."""
     try:
         connect((address, port), 0.2).close()
         return True
@@ -226,7 +227,7 @@ class Httpd:
                                      env=dict(env), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 20   # a loaded CI machine: be patient
-        while not all(_listening(port, address, connect) for port in ports):
+        while not all(listening(port, address, connect) for port in ports):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"httpd did not start: {self.proc.stderr.read()}"
@@ -300,7 +301,7 @@ class Geows:
 
     def wait(self, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
-        while not all(_listening(port) for port in self.ports):
+        while not all(listening(port) for port in self.ports):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"geows did not start:\n{self.log.read_text()}")
