@@ -111,11 +111,13 @@ SHARED_STRING_MAX = 256
 # takes few wake-ups, small enough to stay cheap per idle greenlet.
 RECV_SIZE = 65_536
 
-# How long a connection may work without a break while no other waits: gevent's recv()
-# returns at once while bytes wait, so a greenlet whose client keeps it busy never blocks.
-# While other connections wait for their turn it gives way after each piece of work (a
-# parse, a relayed chunk); with none waiting, after this long, and every connection the
-# next poll finds ready goes first (geows.runtime.fairness). mod_websocket gave each
+# How long a loop may work without a break while no other waits: gevent's recv() returns
+# at once while bytes wait, so a greenlet whose client keeps it busy never blocks. While
+# other connections wait for their turn it gives way after each piece of work (a parse of
+# what one read brought, a relayed chunk); with none waiting, after this long, and every
+# connection the next poll finds ready goes first (geows.runtime.fairness). A WebSocket's
+# reader also waits on its socket before every read, which is a turn of its own
+# (geows.runtime.session._recv). mod_websocket gave each
 # connection a thread, and the kernel shared the CPU. 2 ms: another client's echo waits
 # a few ms behind a flooding client, and a bulk transfer gives way once per 2 ms, which
 # costs it one pass of the hub's loop (a 4 GiB download through ProxyPass lost nothing:
