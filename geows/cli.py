@@ -22,7 +22,14 @@ from geows.config.vhosts import VirtualHost
 from geows.errors import ConfigError
 from geows.process.master import Master
 from geows.process.pidfile import empty_slots_of, is_geows
-from geows.process.startup import Ending, prepare, read_config, serve, start_link
+from geows.process.startup import (
+    Ending,
+    collect_for_many_connections,
+    prepare,
+    read_config,
+    serve,
+    start_link,
+)
 from geows.runtime import log
 
 DEFAULT_CONFIG = "conf/httpd.conf"
@@ -210,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.log(log.NOTICE, "geows/%s configured -- serving %d WebSocket location(s) on %s "
                "in one process", __version__, len(config.websocket_sections()),
                ", ".join(host_port(host, port) for host, port in prepared.sockets))
+    collect_for_many_connections()
     serve(server, ending)
     return 0
 

@@ -37,7 +37,13 @@ from geows.errors import ConfigError  # noqa: E402
 from geows.process.assignment import Assignment, Parsed  # noqa: E402
 from geows.process.channel import Channel, Kind, broadcast_body, json_body, parse_broadcast  # noqa: E402
 from geows.process.shares import OpenConnections  # noqa: E402
-from geows.process.startup import Ending, prepare, serve, start_link  # noqa: E402
+from geows.process.startup import (  # noqa: E402
+    Ending,
+    collect_for_many_connections,
+    prepare,
+    serve,
+    start_link,
+)
 from geows.runtime import tls  # noqa: E402
 from geows.runtime.server import Server  # noqa: E402
 
@@ -80,6 +86,7 @@ def main() -> int:
     channel.send(Kind.READY)
     gevent.spawn(_listen_to_master, server, channel, messages, ending,
                  lambda: server.start(inherited, contexts))
+    collect_for_many_connections()
     serve(server, ending)
     _report_last(server, channel)
     return 0
