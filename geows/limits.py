@@ -188,9 +188,10 @@ WATCHDOG = 1.0
 # collections found them alive and promoted them, until a full collection scanned every
 # connection's objects (a quarter second at 10,000) and held the loop. With this, and the
 # objects of the worker's start frozen out of every collection (gc.freeze), 10,000
-# saturated connections got 18% more messages per second and half the p99 (bench/RESULTS-
-# soak.md); the young generation holds a few MB more at most.
-GC_YOUNG_OBJECTS = 50_000
+# saturated connections' p99 fell from 0.62-1.13 s to 0.45-0.50 s, at the same messages
+# per second (bench/RESULTS-soak.md). Each 10,000 costs about 0.1 KB per idle connection
+# at 5,000 held (what the young generation holds between collections).
+GC_YOUNG_OBJECTS = 10_000
 
 # Unsent output a connection may hold: bytes queued plus bytes the kernel has
 # not taken yet. Past it, a broadcast closes that connection (1008) rather than
