@@ -189,7 +189,11 @@ WATCHDOG = 1.0
 # connection's objects (a quarter second at 10,000) and held the loop. With this, and the
 # objects of the worker's start frozen out of every collection (gc.freeze), 10,000
 # saturated connections got 18% more messages per second and half the p99 (bench/RESULTS-
-# soak.md); the young generation holds a few MB more at most.
+# soak.md). What waits for a collection waits longer: a connection that ends frees its
+# objects at once (WebSocketProtocol.end breaks websockets' cycles, which grew a worker by
+# 56 MB over 1,500 connections one after the other), but a plugin's own reference cycles
+# wait for up to this many objects, and what they hold with them (one holding each 64 KiB
+# message grew a worker by 192 MB over 3,000 messages, where 700 grew it by 20 MB).
 GC_YOUNG_OBJECTS = 50_000
 
 # Unsent output a connection may hold: bytes queued plus bytes the kernel has
