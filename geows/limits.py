@@ -210,8 +210,9 @@ PLUGIN_THREAD_IDLE_TIMEOUT = 10.0
 
 # A C plugin whose library imports nothing that can wait runs its callbacks on the event
 # loop (geows.plugin.c_calls). One such call that computed this long (CPU time of the loop's
-# thread, so that a call preempted on a busy machine does not count) sends that plugin's
-# later calls to threads: a C echo's call takes microseconds.
+# thread, so that a call preempted on a busy machine does not count, less the time its
+# callbacks spent in geows: a send, a broadcast) sends that plugin's later calls to
+# threads: a C echo's call takes microseconds.
 C_INLINE_HOLD = 0.1
 
 # A room's name (WebSocketServer.join, broadcast(room=...)): at most this many bytes of

@@ -426,11 +426,20 @@ def _server_callback(type_: Any, safe: Any) -> Callable[[Callable[..., Any]], An
                     return safe
                 return _guarded(connection, name, safe, function, *args)
             finally:
-                _in_geows.seconds += perf_counter() - entered
+                _spent_in_geows(perf_counter() - entered)
 
         return type_(callback)
 
     return wrap
+
+
+def _spent_in_geows(seconds: float) -> None:
+    """A callback from C spent `seconds` in geows: not the hold of the inline call that made
+    it, whether ctypes called the plugin (CPlugin._call) or _c_inline did (a broadcast from an
+    OnMessage call, where only its sends are _c_inline's own)."""
+    _in_geows.seconds += seconds
+    if _c_inline is not None:
+        _c_inline.spent(seconds)
 
 
 def _connection_at(server: int | None) -> _Connection | None:

@@ -3,7 +3,8 @@
  * "spin" computes for 0.3 s of CPU before answering, which sends its later calls to threads;
  * "bad" sends TEXT that is not UTF-8 (refused and logged) before its echo; "ping" sends a
  * ping over a control frame's 125 bytes (it fails, and is logged) and answers what send()
- * gave; "close" closes, then sends (0: the connection is closing); anything else is echoed.
+ * gave; "close" closes, then sends (0: the connection is closing); "all TEXT" broadcasts TEXT
+ * to the location; anything else is echoed.
  */
 
 #include <stdio.h>
@@ -45,6 +46,8 @@ static size_t CALLBACK spinner_on_message(void *plugin_private, const WebSocketS
             server->send(server, MESSAGE_TYPE_TEXT, (unsigned char *)"\xff", 1);  /* logged */
         return 0;
     }
+    if (buffer_size >= 4 && memcmp(buffer, "all ", 4) == 0)
+        return geows_broadcast_room(server, type, buffer + 4, buffer_size - 4, NULL);
     if (buffer_size == 3 && memcmp(buffer, "bad", 3) == 0)
         server->send(server, MESSAGE_TYPE_TEXT, (unsigned char *)"\xff\xfe", 2);
     return server->send(server, type, buffer, buffer_size);
