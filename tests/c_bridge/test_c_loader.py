@@ -535,6 +535,24 @@ def test_a_collection_in_geows_is_not_the_plugins_hold(
     close(client)
 
 
+def test_an_inline_call_that_computes_then_waits_in_its_sends_still_held_the_loop(
+        inline_calls: str, served: CServed, caplog: pytest.LogCaptureFixture) -> None:
+    """The plugin computes for 0.3 s of CPU, then sends more than the socket takes while its
+    client reads nothing for a second: its sends wait 0.7 s, idle, geows' time and not the
+    plugin's; the 0.3 s held the loop all the same (a wait after it takes nothing from it:
+    the wait's wall time taken from the call's CPU time said -0.4 s)."""
+    plugin = served.plugins["/spinner"]
+    client = served.open("/spinner")
+    send(client, "spin, then flood")
+    gevent.sleep(1.0)  # the plugin computes 0.3 s of it, then its sends wait for the client
+    for _ in range(256):
+        frame = client.next_event()
+        assert isinstance(frame, Frame) and len(frame.data) == 65536, frame
+    assert not plugin.inline
+    assert caplog.text.count("held the event loop for 0.3") == 1
+    close(client)
+
+
 def test_an_inline_send_that_is_not_utf8_is_refused(served: CServed,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     client = served.open("/spinner")

@@ -141,12 +141,15 @@ static size_t inline_send(const void *server, int type, const unsigned char *buf
 
 /* A call held the loop when it computed for over `hold` seconds of this thread's CPU: a
  * call preempted on a busy machine held nothing, nor does the time its sends and other
- * callbacks spent in geows (in_geows), where Python may collect garbage: a full collection of a worker holding
- * thousands of connections takes a tenth of a second, which made a C echo look like a
- * plugin that computes (bench/RESULTS.md). Reading the CPU clock twice a message
- * would cost more than the rest of the call, so each call reads the wall clock, and the
- * CPU clock is read at most once every CPU_EVERY seconds before a call, and after one
- * only when the wall clock says it may have held: the CPU spent since that reading is
+ * callbacks spent in geows (in_geows), where Python may collect garbage: a full collection
+ * of a worker holding thousands of connections takes a tenth of a second, which made a C
+ * echo look like a plugin that computes (bench/RESULTS.md). The plugin's own CPU time is
+ * at most the thread's over the call, and at most the call's wall time less in_geows: the
+ * smaller is its hold (the CPU time less in_geows, a wall time, said nothing held of a
+ * call that computed, then waited in a send for its client). Reading the CPU clock twice
+ * a message would cost more than the rest of the call, so each call reads the wall clock,
+ * and the CPU clock is read at most once every CPU_EVERY seconds before a call, and after
+ * one only when the wall clock says it may have held: the CPU spent since that reading is
  * the call's, plus at most CPU_EVERY. */
 #define CPU_EVERY 0.001
 static _Thread_local double cpu_read_at = -1.0, cpu_read;
@@ -184,7 +187,7 @@ static PyObject *on_message_call(PyObject *callable, PyObject *const *args, size
     const char *data;
     Py_ssize_t size;
     void *private_data, *server;
-    double start, spent, sending;
+    double start, spent, sending, cpu;
     long type;
 
     if (PyVectorcall_NARGS(nargsf) != 4 || kwnames != NULL) {
@@ -218,9 +221,9 @@ static PyObject *on_message_call(PyObject *callable, PyObject *const *args, size
         free(copy);
     if (PyErr_Occurred())
         return NULL;
-    if (spent > hold && (spent = cpu_now() - cpu_read - sending) > hold) {
+    if (spent > hold && (cpu = cpu_now() - cpu_read) > hold) {
         cpu_read_at = -1.0;
-        return PyObject_CallFunction(held, "Od", callable, spent);
+        return PyObject_CallFunction(held, "Od", callable, cpu < spent ? cpu : spent);
     }
     Py_RETURN_NONE;
 }
@@ -300,7 +303,8 @@ static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS,
      "setup(fallback, deliver_offset, hold, held, closed_error, send_failed) -> inline "
      "send's address"},
-    {"spent", spent, METH_O, "spent(seconds): a callback of this thread spent that long in geows"},
+    {"spent", spent, METH_O,
+     "spent(seconds): a callback of this thread spent that long in geows"},
     {NULL, NULL, 0, NULL},
 };
 
