@@ -190,7 +190,12 @@ WATCHDOG = 1.0
 # objects of the worker's start frozen out of every collection (gc.freeze), 10,000
 # saturated connections' p99 fell from 0.62-1.13 s to 0.45-0.50 s, at the same messages
 # per second (bench/RESULTS-soak.md). Each 10,000 costs about 0.1 KB per idle connection
-# at 5,000 held (what the young generation holds between collections).
+# at 5,000 held (what the young generation holds between collections). What waits for a
+# collection waits longer: a connection that ends frees its objects at once
+# (WebSocketProtocol.end breaks websockets' cycles), but a plugin's own reference cycles
+# wait for up to this many objects, and what they hold with them (at 50,000, one holding
+# each 64 KiB message grew a worker by 192 MB over 3,000 messages, where 700 grew it by
+# 20 MB; not measured at 10,000).
 GC_YOUNG_OBJECTS = 10_000
 
 # Unsent output a connection may hold: bytes queued plus bytes the kernel has
@@ -207,8 +212,9 @@ PLUGIN_THREAD_IDLE_TIMEOUT = 10.0
 
 # A C plugin whose library imports nothing that can wait runs its callbacks on the event
 # loop (geows.plugin.c_calls). One such call that computed this long (CPU time of the loop's
-# thread, so that a call preempted on a busy machine does not count) sends that plugin's
-# later calls to threads: a C echo's call takes microseconds.
+# thread, so that a call preempted on a busy machine does not count, less the time its
+# callbacks spent in geows: a send, a broadcast) sends that plugin's later calls to
+# threads: a C echo's call takes microseconds.
 C_INLINE_HOLD = 0.1
 
 # A room's name (WebSocketServer.join, broadcast(room=...)): at most this many bytes of

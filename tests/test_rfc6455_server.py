@@ -320,6 +320,48 @@ def test_a_body_announced_on_the_handshake_is_dropped_before_the_frames(geows):
     assert data.startswith(b"HTTP/1.1 101") and data.endswith(b"\r\n\r\n\x81\x0eafter the body")
 
 
+def read_to_eof(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes (each recv bounded by the socket's
+    timeout)."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize("protocol", ["rfc6455", "draft76"])
+def test_frames_before_the_101_and_before_a_half_close_are_all_answered(geows, protocol):
+    """Frames in the handshake's own write (more than one parse's 32), more sent before the
+    101 is read, then the client's FIN at once: each is echoed, in order, before the server
+    sees the end and closes. What came with the handshake is parsed first; what waits in
+    the kernel is read when the reader's wait on its socket ends, data and FIN alike."""
+    early = [f"early {i}" for i in range(40)]
+    later = [f"later {i}" for i in range(40)]
+    if protocol == "rfc6455":
+        frames = [masked(0x1, text.encode()) for text in early + later]
+        sock = socket.create_connection(("127.0.0.1", geows.port), timeout=10)
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"Sec-WebSocket-Version: 13\r\n\r\n" + b"".join(frames[:40]))
+        echoed = [bytes([0x81, len(text)]) + text.encode() for text in early + later]
+    else:
+        client = Draft76Client(geows.port, "/plain", key3_later=True, after_key3=b"".join(
+            b"\x00" + text.encode() + b"\xff" for text in early))
+        sock = client.sock
+        frames = [b"\x00" + text.encode() + b"\xff" for text in early + later]
+        echoed = frames
+    with sock:
+        sock.sendall(b"".join(frames[40:]))
+        sock.shutdown(socket.SHUT_WR)
+        answered = read_to_eof(sock)
+    if protocol == "rfc6455":
+        head, _, answered = answered.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+    else:
+        answered = client.buffer + answered  # what the client read past the 101 and its key
+    assert answered == b"".join(echoed)
+
+
 @pytest.mark.parametrize(("length", "status"), [("65537", b"413"), ("5x", b"400")])
 def test_a_handshake_body_too_big_or_malformed_is_refused(geows, length, status):
     with handshake_with_body(geows.port, length, b"") as sock:

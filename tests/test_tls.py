@@ -7,6 +7,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +15,14 @@ import pytest
 from websockets.sync.client import connect
 
 from tests import draft76
-from tests.geows_process import GeowsProcess, free_port, missing_tool, run_cli
+from tests.geows_process import GeowsProcess, free_port, join_all, missing_tool, run_cli
+from tests.test_fairness import (
+    FLOOD_BYTES_AT_LEAST,
+    FLOOD_SECONDS,
+    PROBE_INTERVAL,
+    WAIT_LIMIT,
+)
+from tests.test_rfc6455_server import masked
 
 NAMES = ("a.test", "b.test")
 
@@ -131,6 +139,48 @@ def test_draft76_over_tls_says_wss(geows, certs, monkeypatch):
     client.send("hixie")
     assert client.recv() == "hixie"
     assert client.close()
+
+
+def test_a_tls_flood_does_not_stall_another_clients_echo(geows, certs):
+    """A TLS connection's reader cannot wait on its socket for its turn (decrypted bytes may
+    wait in the SSL object, which the poll cannot see): it gives way before each read and
+    between parses. While one TLS client floods empty Pongs, another's echo is answered
+    within a second each time (tests/test_fairness.py's limit), and the flood is read."""
+    context = client_context(certs)
+    raw = socket.create_connection(("127.0.0.1", geows.port), timeout=10)
+    flooder = context.wrap_socket(raw, server_hostname="a.test")
+    flooder.sendall(b"GET /echo HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\n"
+                    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    b"Sec-WebSocket-Version: 13\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += flooder.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    block = masked(0xA, b"") * (65536 // 6)
+    sent = [0]
+
+    def flood() -> None:
+        deadline = time.monotonic() + FLOOD_SECONDS
+        while time.monotonic() < deadline:
+            flooder.sendall(block)  # bounded by the socket's timeout
+            sent[0] += len(block)
+
+    waits = []
+    with flooder, connect(f"wss://127.0.0.1:{geows.port}/echo", ssl=context,
+                          server_hostname="b.test", open_timeout=10) as ws:
+        thread = threading.Thread(target=flood, daemon=True)
+        thread.start()
+        stop = time.monotonic() + FLOOD_SECONDS - PROBE_INTERVAL
+        while time.monotonic() < stop:
+            started = time.monotonic()
+            ws.send("are you there")
+            assert ws.recv(timeout=30) == "are you there"
+            waits.append(time.monotonic() - started)
+            time.sleep(PROBE_INTERVAL)
+        join_all([thread], FLOOD_SECONDS + 30)
+    assert sent[0] >= FLOOD_BYTES_AT_LEAST
+    assert len(waits) >= 10
+    assert max(waits) < WAIT_LIMIT, sorted(waits)[-5:]
 
 
 def test_ssl_protocol_refuses_an_older_client(geows, certs):

@@ -290,11 +290,14 @@ class CPlugin:
         thread."""
         if not self.inline:
             return run_in_thread(connection.call, function, *args)
-        start, in_geows = thread_time(), _in_geows.seconds
+        start, wall, in_geows = thread_time(), perf_counter(), _in_geows.seconds
         try:
             return connection.call(function, *args)
         finally:
-            held = thread_time() - start - (_in_geows.seconds - in_geows)
+            # Its own CPU time: at most the thread's, and at most its wall time less what
+            # its callbacks spent in geows (as _c_inline's OnMessage measures it).
+            held = min(thread_time() - start,
+                       perf_counter() - wall - (_in_geows.seconds - in_geows))
             if held > limits.C_INLINE_HOLD:
                 self._held(held)
 
@@ -426,11 +429,20 @@ def _server_callback(type_: Any, safe: Any) -> Callable[[Callable[..., Any]], An
                     return safe
                 return _guarded(connection, name, safe, function, *args)
             finally:
-                _in_geows.seconds += perf_counter() - entered
+                _spent_in_geows(perf_counter() - entered)
 
         return type_(callback)
 
     return wrap
+
+
+def _spent_in_geows(seconds: float) -> None:
+    """A callback from C spent `seconds` in geows: not the hold of the inline call that made
+    it, whether ctypes called the plugin (CPlugin._call) or _c_inline did (a broadcast from an
+    OnMessage call, where only its sends are _c_inline's own)."""
+    _in_geows.seconds += seconds
+    if _c_inline is not None:
+        _c_inline.spent(seconds)
 
 
 def _connection_at(server: int | None) -> _Connection | None:

@@ -65,6 +65,12 @@ class WebSocketProtocol(ABC):
         """The peer closed its side: nothing more will arrive."""
         self.state = State.CLOSED
 
+    def end(self) -> None:
+        """The connection is over (its socket closes) and nothing calls this object again:
+        let go of what refers back to it, so that reference counting frees the connection
+        at once. A worker runs the cyclic collector seldom (limits.GC_YOUNG_OBJECTS)."""
+        return None  # draft-76's and draft-75's objects make no cycle (RFC6455.end)
+
     @abstractmethod
     def send(self, type: int, data: str | bytes) -> int:
         """Queue one message; returns the payload size in bytes."""

@@ -204,6 +204,7 @@ class RFC6455(WebSocketProtocol):
         protocol = "HTTP/1.0" if request.version == "HTTP/1.0" else "HTTP/1.1"
         self._response = handshake.accept(WsRequest(request.target, headers,
                                                     method=request.method, protocol=protocol))
+        handshake.parser.close()  # done: a generator that holds its engine (see end())
         if self._response.status_code != 101:
             reason = str(handshake.handshake_exc or self._response.reason_phrase)
             raise HttpError(self._response.status_code, reason,
@@ -358,6 +359,17 @@ class RFC6455(WebSocketProtocol):
     def receive_eof(self) -> None:
         self._engine.receive_eof()
         self._collect()
+
+    def end(self) -> None:
+        # The engine's parser is a generator that holds the engine, suspended for good,
+        # and the error that ended it (EOF) holds its frame; the inflater calls back into
+        # this object (_inflating).
+        engine = self._made_engine
+        if engine is not None:
+            engine.parser.close()
+            engine.parser_exc = None
+            engine.extensions = []
+        self._extensions = ()
 
     def evict(self) -> None:
         """WebSocketMessageMemory is full and this incomplete message is the oldest: drop

@@ -92,6 +92,7 @@ class Handshake:
                 self.session.stop_timers()
                 self.session.drop_held()
                 self.session.leave_rooms()
+                self.session.protocol.end()
             self.sock.close()
             record.write(self.server.config, self.server.access_logs)
 

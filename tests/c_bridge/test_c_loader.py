@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import gevent
@@ -476,17 +477,17 @@ def test_without_the_inline_module_inline_calls_go_through_ctypes_and_a_hold_to_
     assert caplog.text.count("held the event loop") == 1
 
 
-@pytest.fixture
-def slow_collection_in_a_send() -> Iterator[list[float]]:
-    """The next garbage collection that runs inside geows' Session.send computes for twice
-    limits.C_INLINE_HOLD, as a full collection of a worker holding thousands of connections
-    can: collections are made to run at almost every allocation meanwhile. Yields the CPU
-    seconds each such collection took."""
+@contextmanager
+def slow_collection_in(call: str) -> Iterator[list[float]]:
+    """Meanwhile, the first garbage collection that runs inside geows' Session.<call> (its
+    send, its broadcast) computes for twice limits.C_INLINE_HOLD, as a full collection of a
+    worker holding thousands of connections can: collections are made to run at almost
+    every allocation. Gives the CPU seconds each such collection took."""
     taken: list[float] = []
 
     def collecting(phase: str, info: dict) -> None:
         frame = sys._getframe(1)
-        while frame is not None and not (frame.f_code.co_name == "send"
+        while frame is not None and not (frame.f_code.co_name == call
                                          and frame.f_code.co_filename.endswith("session.py")):
             frame = frame.f_back
         if phase == "start" and frame is not None and not taken:
@@ -505,19 +506,50 @@ def slow_collection_in_a_send() -> Iterator[list[float]]:
         gc.callbacks.remove(collecting)
 
 
-@pytest.mark.parametrize("path", ["inline module", "ctypes"])
-def test_a_collection_in_geows_send_is_not_the_plugins_hold(
-        path: str, served: CServed, slow_collection_in_a_send: list[float],
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    if path == "ctypes":
+@pytest.fixture(params=["inline module", "ctypes"])
+def inline_calls(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """How an inline plugin is called: by geows.plugin._c_inline, or through ctypes as where
+    setup.py did not build it (as no_inline_module; before `served` loads the plugins)."""
+    if request.param == "ctypes":
         monkeypatch.setattr(c_loader, "_c_inline", None)
+    return request.param
+
+
+@pytest.mark.parametrize(("message", "call"), [("echoed", "send"), ("all echoed", "broadcast")])
+def test_a_collection_in_geows_is_not_the_plugins_hold(
+        inline_calls: str, served: CServed, message: str, call: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A send or a broadcast of an inline call, in which Python collected garbage for 0.2 s:
+    geows' time, not the plugin's, which stays on the event loop."""
     plugin = served.plugins["/spinner"]
+    assert plugin.inline
+    assert isinstance(vars(plugin).get("on_message"), c_loader._c_inline.OnMessage
+                      if inline_calls == "inline module" else type(None))
     client = served.open("/spinner")
-    send(client, "echoed")
-    assert text(client) == "echoed"
-    assert slow_collection_in_a_send and slow_collection_in_a_send[0] > limits.C_INLINE_HOLD
+    with slow_collection_in(call) as taken:
+        send(client, message)
+        assert text(client) == "echoed"
+    assert taken and taken[0] > limits.C_INLINE_HOLD
     assert plugin.inline   # its own call computed for microseconds
     assert "held the event loop" not in caplog.text
+    close(client)
+
+
+def test_an_inline_call_that_computes_then_waits_in_its_sends_still_held_the_loop(
+        inline_calls: str, served: CServed, caplog: pytest.LogCaptureFixture) -> None:
+    """The plugin computes for 0.3 s of CPU, then sends more than the socket takes while its
+    client reads nothing for a second: its sends wait 0.7 s, idle, geows' time and not the
+    plugin's; the 0.3 s held the loop all the same (a wait after it takes nothing from it:
+    the wait's wall time taken from the call's CPU time said -0.4 s)."""
+    plugin = served.plugins["/spinner"]
+    client = served.open("/spinner")
+    send(client, "spin, then flood")
+    gevent.sleep(1.0)  # the plugin computes 0.3 s of it, then its sends wait for the client
+    for _ in range(256):
+        frame = client.next_event()
+        assert isinstance(frame, Frame) and len(frame.data) == 65536, frame
+    assert not plugin.inline
+    assert caplog.text.count("held the event loop for 0.3") == 1
     close(client)
 
 

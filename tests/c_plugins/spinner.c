@@ -3,7 +3,9 @@
  * "spin" computes for 0.3 s of CPU before answering, which sends its later calls to threads;
  * "bad" sends TEXT that is not UTF-8 (refused and logged) before its echo; "ping" sends a
  * ping over a control frame's 125 bytes (it fails, and is logged) and answers what send()
- * gave; "close" closes, then sends (0: the connection is closing); anything else is echoed.
+ * gave; "close" closes, then sends (0: the connection is closing); "all TEXT" broadcasts TEXT
+ * to the location; "spin, then flood" computes for 0.3 s, then sends 16 MiB (256 binary
+ * messages of 64 KiB: more than the socket takes at once); anything else is echoed.
  */
 
 #include <stdio.h>
@@ -25,10 +27,18 @@ static size_t CALLBACK spinner_on_message(void *plugin_private, const WebSocketS
                                           const size_t buffer_size)
 {
     (void)plugin_private;
-    if (buffer_size == 4 && memcmp(buffer, "spin", 4) == 0) {
+    if ((buffer_size == 4 && memcmp(buffer, "spin", 4) == 0)
+        || (buffer_size == 16 && memcmp(buffer, "spin, then flood", 16) == 0)) {
         double until = cpu_now() + 0.3;
         while (cpu_now() < until)
             ;
+    }
+    if (buffer_size == 16 && memcmp(buffer, "spin, then flood", 16) == 0) {
+        static unsigned char block[65536];
+
+        for (int i = 0; i < 256; i++)
+            server->send(server, MESSAGE_TYPE_BINARY, block, sizeof block);
+        return 0;
     }
     if (buffer_size == 4 && memcmp(buffer, "ping", 4) == 0) {
         unsigned char big[126];
@@ -45,6 +55,8 @@ static size_t CALLBACK spinner_on_message(void *plugin_private, const WebSocketS
             server->send(server, MESSAGE_TYPE_TEXT, (unsigned char *)"\xff", 1);  /* logged */
         return 0;
     }
+    if (buffer_size >= 4 && memcmp(buffer, "all ", 4) == 0)
+        return geows_broadcast_room(server, type, buffer + 4, buffer_size - 4, NULL);
     if (buffer_size == 3 && memcmp(buffer, "bad", 3) == 0)
         server->send(server, MESSAGE_TYPE_TEXT, (unsigned char *)"\xff\xfe", 2);
     return server->send(server, type, buffer, buffer_size);

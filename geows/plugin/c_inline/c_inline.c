@@ -78,24 +78,18 @@ static void failed(const void *server)
     Py_XDECREF(logged);
 }
 
-static size_t send_here(const void *server, int type, const unsigned char *buffer,
-                        size_t size)
+/* Wall seconds this thread's inline calls spent in geows, not the plugin's: their sends
+ * (inline_send) and their other callbacks (request, broadcast, join...: spent(), which
+ * geows.plugin.c_loader's ctypes callbacks call) */
+static _Thread_local double in_geows;
+
+/* deliver(type, data), its failures handled (failed()); steals data */
+static size_t deliver_here(PyObject *deliver, const void *server, int type, PyObject *data)
 {
-    PyObject *deliver, *args[2], *result;
+    PyObject *args[2], *result;
     size_t sent;
 
-    if (server == NULL || !PyGILState_Check())
-        return fallback(server, type, buffer, size);
-    deliver = *(PyObject *const *)((const char *)server + deliver_offset);
-    if (deliver == NULL || deliver == Py_None || (buffer == NULL && size) || !known_type(type))
-        return fallback(server, type, buffer, size);  /* it says what is wrong */
-    /* TEXT as the str a Python plugin sends: UTF-8 checked once, here */
-    args[1] = type == 0 ? PyUnicode_DecodeUTF8((const char *)buffer, (Py_ssize_t)size, "strict")
-                        : PyBytes_FromStringAndSize((const char *)buffer, (Py_ssize_t)size);
-    if (args[1] == NULL) {
-        PyErr_Clear();
-        return fallback(server, type, buffer, size);
-    }
+    args[1] = data;
     args[0] = PyLong_FromLong(type);
     if (args[0] == NULL) {
         Py_DECREF(args[1]);
@@ -118,27 +112,44 @@ static size_t send_here(const void *server, int type, const unsigned char *buffe
     return sent;
 }
 
-/* Wall seconds this thread's inline calls spent sending, in geows: not the plugin's */
-static _Thread_local double in_geows;
-
+/* The send() of every server struct. A send handed to the ctypes callback is counted in
+ * in_geows there (spent()), not here. */
 static size_t inline_send(const void *server, int type, const unsigned char *buffer,
                           size_t size)
 {
-    double entered = wall_now();
-    size_t sent = send_here(server, type, buffer, size);
+    PyObject *deliver, *data;
+    double entered;
+    size_t sent;
 
+    if (server == NULL || !PyGILState_Check())
+        return fallback(server, type, buffer, size);
+    deliver = *(PyObject *const *)((const char *)server + deliver_offset);
+    if (deliver == NULL || deliver == Py_None || (buffer == NULL && size) || !known_type(type))
+        return fallback(server, type, buffer, size);  /* it says what is wrong */
+    /* TEXT as the str a Python plugin sends: UTF-8 checked once, here */
+    data = type == 0 ? PyUnicode_DecodeUTF8((const char *)buffer, (Py_ssize_t)size, "strict")
+                     : PyBytes_FromStringAndSize((const char *)buffer, (Py_ssize_t)size);
+    if (data == NULL) {
+        PyErr_Clear();
+        return fallback(server, type, buffer, size);
+    }
+    entered = wall_now();
+    sent = deliver_here(deliver, server, type, data);
     in_geows += wall_now() - entered;
     return sent;
 }
 
 /* A call held the loop when it computed for over `hold` seconds of this thread's CPU: a
- * call preempted on a busy machine held nothing, nor does the time its sends spent in geows
- * (in_geows), where Python may collect garbage: a full collection of a worker holding
- * thousands of connections takes a tenth of a second, which made a C echo look like a
- * plugin that computes (bench/RESULTS.md). Reading the CPU clock twice a message
- * would cost more than the rest of the call, so each call reads the wall clock, and the
- * CPU clock is read at most once every CPU_EVERY seconds before a call, and after one
- * only when the wall clock says it may have held: the CPU spent since that reading is
+ * call preempted on a busy machine held nothing, nor does the time its sends and other
+ * callbacks spent in geows (in_geows), where Python may collect garbage: a full collection
+ * of a worker holding thousands of connections takes a tenth of a second, which made a C
+ * echo look like a plugin that computes (bench/RESULTS.md). The plugin's own CPU time is
+ * at most the thread's over the call, and at most the call's wall time less in_geows: the
+ * smaller is its hold (the CPU time less in_geows, a wall time, said nothing held of a
+ * call that computed, then waited in a send for its client). Reading the CPU clock twice
+ * a message would cost more than the rest of the call, so each call reads the wall clock,
+ * and the CPU clock is read at most once every CPU_EVERY seconds before a call, and after
+ * one only when the wall clock says it may have held: the CPU spent since that reading is
  * the call's, plus at most CPU_EVERY. */
 #define CPU_EVERY 0.001
 static _Thread_local double cpu_read_at = -1.0, cpu_read;
@@ -176,7 +187,7 @@ static PyObject *on_message_call(PyObject *callable, PyObject *const *args, size
     const char *data;
     Py_ssize_t size;
     void *private_data, *server;
-    double start, spent, sending;
+    double start, spent, sending, cpu;
     long type;
 
     if (PyVectorcall_NARGS(nargsf) != 4 || kwnames != NULL) {
@@ -210,9 +221,9 @@ static PyObject *on_message_call(PyObject *callable, PyObject *const *args, size
         free(copy);
     if (PyErr_Occurred())
         return NULL;
-    if (spent > hold && (spent = cpu_now() - cpu_read - sending) > hold) {
+    if (spent > hold && (cpu = cpu_now() - cpu_read) > hold) {
         cpu_read_at = -1.0;
-        return PyObject_CallFunction(held, "Od", callable, spent);
+        return PyObject_CallFunction(held, "Od", callable, cpu < spent ? cpu : spent);
     }
     Py_RETURN_NONE;
 }
@@ -275,10 +286,25 @@ static PyObject *setup(PyObject *module, PyObject *args)
     return PyLong_FromVoidPtr((void *)inline_send);
 }
 
+/* spent(seconds): a ctypes callback of this thread (a send handed over, a broadcast...)
+ * spent that long in geows */
+static PyObject *spent(PyObject *module, PyObject *seconds)
+{
+    double value = PyFloat_AsDouble(seconds);
+
+    (void)module;
+    if (value == -1.0 && PyErr_Occurred())
+        return NULL;
+    in_geows += value;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS,
      "setup(fallback, deliver_offset, hold, held, closed_error, send_failed) -> inline "
      "send's address"},
+    {"spent", spent, METH_O,
+     "spent(seconds): a callback of this thread spent that long in geows"},
     {NULL, NULL, 0, NULL},
 };
 
