@@ -3,6 +3,8 @@ worker traced by tracemalloc (PYTHONTRACEMALLOC), holds CONNECTIONS idle RFC 645
 draft-76 clients; a plugin on /probe, in that worker, says how many bytes of Python
 allocations (the greenlet's saved C stack among them) each one added, and which objects.
 A change that adds an object, a buffer or a level of C stack per connection fails here.
+And what a message leaves behind once it is echoed: nothing (a hub callback per reply kept
+about 125 bytes a message in a worker: bench/RESULTS-soak.md).
 
 bench/websocket_echo.py's idle workload measures the same in RSS (bench/RESULTS.md: the
 table of what each object costs); RSS adds the greenlet's page of Python frames (4 KB),
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import selectors
 import socket
 from collections.abc import Iterator
 
@@ -132,3 +135,54 @@ def test_an_idle_connection_stays_within_the_budget(geows, protocol, connect):
                            f"the most from:\n{where}"
     # It measured connections, not nothing: the greenlet's saved stack alone is over 1 KB.
     assert size > 2_000, f"{size:.0f} bytes per connection: the probe measured nothing?\n{where}"
+
+
+# Messages echoed between the two snapshots by ECHO_CLIENTS connections, each with one
+# in flight at all times (many replies per pass of the worker's loop, as under load: with a
+# few clients in step the callback's objects were freed), and what each may leave behind.
+ECHO_CLIENTS, MESSAGES = 200, 20_000
+BYTES_PER_MESSAGE_MAX = 10
+MESSAGE = b"x" * 32
+FRAME = bytes((0x81, 0x80 | len(MESSAGE))) + bytes(4) + MESSAGE  # masked with a zero key
+REPLY = bytes((0x81, len(MESSAGE))) + MESSAGE
+
+
+def echo_all(clients: list[socket.socket], count: int) -> None:
+    """`count` messages in all, each client keeping one in flight until they are sent."""
+    with selectors.DefaultSelector() as selector:
+        for client in clients:
+            selector.register(client, selectors.EVENT_READ, bytearray())
+            client.sendall(FRAME)
+        sent, answered = len(clients), 0
+        while answered < count:
+            events = selector.select(timeout=30)
+            assert events, f"no reply for 30 s, {answered} of {count} answered"
+            for key, _ in events:
+                buffer = key.data
+                buffer += key.fileobj.recv(65536)
+                while len(buffer) >= len(REPLY):
+                    assert buffer[:len(REPLY)] == REPLY, bytes(buffer[:40])
+                    del buffer[:len(REPLY)]
+                    answered += 1
+                    if sent < count:
+                        key.fileobj.sendall(FRAME)
+                        sent += 1
+
+
+def test_an_echoed_message_leaves_nothing_behind(geows):
+    probe = websocket.create_connection(f"ws://127.0.0.1:{geows.port}/probe", timeout=60)
+    clients = [rfc6455_client(geows.port) for _ in range(ECHO_CLIENTS)]
+    try:
+        echo_all(clients, 2 * ECHO_CLIENTS)  # caches and buffers settle
+        probe.send("mark")
+        assert probe.recv() == "marked"
+        echo_all(clients, MESSAGES)
+        probe.send(str(MESSAGES))
+        result = json.loads(probe.recv())
+    finally:
+        probe.close()
+        for client in clients:
+            client.close()
+    where = "\n".join(result["top"])
+    assert result["bytes"] <= BYTES_PER_MESSAGE_MAX, \
+        f"{result['bytes']:.0f} bytes kept per echoed message; the most from:\n{where}"

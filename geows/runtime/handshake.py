@@ -89,10 +89,7 @@ class Handshake:
             log.error("[client %s] internal error", record.client, exc_info=True)
         finally:
             if self.session is not None:
-                self.session.stop_timers()
-                self.session.drop_held()
-                self.session.leave_rooms()
-                self.session.protocol.end()
+                self.session.end()
             self.sock.close()
             record.write(self.server.config, self.server.access_logs)
 

@@ -41,7 +41,7 @@ from geows.protocols.memory import MessageMemory
 from geows.runtime import status
 from geows.runtime.handshake import Handshake
 from geows.runtime.log import AccessLogs
-from geows.runtime.session import Session
+from geows.runtime.session import ConnectionGreenlet, Session
 from geows.runtime.watchdog import Watchdog
 
 if TYPE_CHECKING:
@@ -99,7 +99,8 @@ class Server:
         self.handed = 0   # bytes handed over by threads and not yet taken: their bound
         # What this worker's incomplete messages hold together (WebSocketMessageMemory).
         self.message_memory = MessageMemory(config.message_memory)
-        self._group = Pool()  # unbounded; StreamServer needs a Pool, not a Group
+        # unbounded; StreamServer needs a Pool, not a Group
+        self._group = Pool(greenlet_class=ConnectionGreenlet)
         soft_fds = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         if soft_fds == resource.RLIM_INFINITY:
             soft_fds = 1 << 20

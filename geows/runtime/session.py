@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import gevent
-from gevent import monkey
+from gevent import Greenlet, monkey
 from gevent.event import Event
 from gevent.socket import socket as GeventSocket
 
@@ -45,6 +45,26 @@ NO_ROOMS: frozenset[str] = frozenset()
 # The real thread primitive: monkeypatching turns threading's into a greenlet one, which
 # cannot tell an OS thread (a C plugin's pthread) from the hub's.
 _thread_ident = monkey.get_original("_thread", "get_ident")
+
+
+class ConnectionGreenlet(Greenlet):
+    """The greenlet that serves one connection (the server's Pool makes them). gevent calls
+    `switch_out` before every switch to the hub: when the greenlet's session holds replies
+    to the read it is dispatching (its plugin blocked in on_message after sending), they go
+    out then, on the hub's next turn. A hub callback per reply did that before, and in a
+    worker each one's object stayed in memory for good, about 125 bytes a message
+    (bench/RESULTS-soak.md)."""
+
+    __slots__ = ("session",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.session: Session | None = None
+
+    def switch_out(self) -> None:
+        session = self.session
+        if session is not None and session._flush_pending:
+            session.flush_soon()
 
 
 class Session:
@@ -74,6 +94,8 @@ class Session:
         # waits for it. Made by such a write only: an idle connection holds none.
         self._write_done: Event | None = None
         self._reader = gevent.getcurrent()   # the greenlet reading this connection
+        if isinstance(self._reader, ConnectionGreenlet):
+            self._reader.session = self  # it writes the replies when it switches out
         self._held: HeldSends | None = HeldSends()  # None once the 101 is out
         self._flush_pending = False
         self._queued = 0           # payload bytes queued since the last write began
@@ -125,8 +147,14 @@ class Session:
         # Queuing never yields, so no other writer can come between, and a write under way
         # took its bytes out before ours.
         size = self._queue(type, data)
-        if gevent.getcurrent() is self._reader and self.unsent <= limits.SEND_BUFFER:
-            self.flush_later()  # with the other replies to this read, in one write
+        reader = self._reader
+        if gevent.getcurrent() is reader and self.unsent <= limits.SEND_BUFFER:
+            # With the other replies to this read, in one write after it, or when the
+            # reader switches out before that (ConnectionGreenlet).
+            if isinstance(reader, ConnectionGreenlet):
+                self._flush_pending = True
+            else:
+                self.flush_later()
         else:
             self._flush_or_closed()  # another greenlet, or a plugin sending in a loop
         return size
@@ -235,7 +263,11 @@ class Session:
         queued by anyone else go out on the hub's next turn."""
         if not self._flush_pending:
             self._flush_pending = True
-            self.server.hub.loop.run_callback(self._flush_if_blocked)
+            self.flush_soon()
+
+    def flush_soon(self) -> None:
+        """Write what is queued on the hub's next turn."""
+        self.server.hub.loop.run_callback(self._flush_if_blocked)
 
     def _flush_if_blocked(self) -> None:
         # Runs in the hub, which cannot block: a greenlet does the write.
@@ -323,6 +355,17 @@ class Session:
                 except Exception:
                     log.error("[client %s] plugin on_disconnect raised", record.client,
                               exc_info=True)
+
+    def end(self) -> None:
+        """The connection ends, its socket about to close: its timers let go, what it held
+        for after the 101 dropped, its rooms left, and what refers back to it (its
+        protocol's cycles, its reader greenlet) broken, so that it is freed at once."""
+        self.stop_timers()
+        self.drop_held()
+        self.leave_rooms()
+        self.protocol.end()
+        if isinstance(self._reader, ConnectionGreenlet):
+            self._reader.session = None
 
     def stop_timers(self) -> None:
         """Let the close and ping timers go, as the socket closes."""

@@ -9,7 +9,7 @@ address it came in on (getsockname), and WebSocketPing sets TCP options.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,10 @@ from geows.messages import TEXT
 from geows.runtime.handshake import Handshake
 from geows.runtime.log import AccessLogs
 from geows.runtime.server import Server
+from geows.runtime.session import ConnectionGreenlet
+
+# How long the echo plugin's "sleep" blocks in on_message between its two replies.
+SLEEP = 1.0
 
 CONFIG = """\
 Listen 127.0.0.1:{port}
@@ -68,6 +72,10 @@ class Echo:
             raise RuntimeError("on_message failed on purpose")
         elif isinstance(data, str) and data.startswith("join "):
             server.join(data.removeprefix("join "))
+        elif data == "sleep":  # replies, then blocks before it returns
+            server.send(TEXT, "before the sleep")
+            gevent.sleep(SLEEP)
+            server.send(TEXT, "after the sleep")
         elif data == "thread":
             thread = monkey.get_original("threading", "Thread")(
                 target=server.send, args=(TEXT, "from a thread"))
@@ -94,13 +102,15 @@ class Served:
         self.listener = listener
         self.greenlets: list[gevent.Greenlet] = []
 
-    def connect(self) -> tuple[socket.socket, Handshake, gevent.Greenlet]:
+    def connect(self, spawn: Callable[..., gevent.Greenlet] = ConnectionGreenlet.spawn
+                ) -> tuple[socket.socket, Handshake, gevent.Greenlet]:
         """A client socket, and the Handshake serving its other end, as the server's
-        StreamServer would start it (Server._handle), waiting for the request."""
+        StreamServer would start it (Server._handle, in a ConnectionGreenlet unless
+        `spawn` says otherwise), waiting for the request."""
         client = socket.create_connection(self.listener.getsockname(), timeout=2)
         sock, address = self.listener.accept()
         before = set(self.server.connections)
-        greenlet = gevent.spawn(self.server._handle, None, sock, address)
+        greenlet = spawn(self.server._handle, None, sock, address)
         gevent.idle()  # it runs until it waits for the request
         (handshake,) = self.server.connections - before
         self.greenlets.append(greenlet)

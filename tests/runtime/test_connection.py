@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import struct
+import time
 from hashlib import md5
 
 import gevent
@@ -19,7 +20,9 @@ from websockets.uri import parse_uri
 from geows import limits
 from geows.errors import ConnectionClosed
 from geows.messages import BINARY, TEXT
+from geows.runtime.session import ConnectionGreenlet
 from tests.draft76 import make_key
+from tests.runtime.conftest import SLEEP
 
 
 class Client:
@@ -61,9 +64,9 @@ class Client:
         self.flush()
 
 
-def opened(served, path: str = "/echo"):
+def opened(served, path: str = "/echo", spawn=ConnectionGreenlet.spawn):
     """A client whose handshake got its 101, the Handshake and its greenlet."""
-    sock, handshake, greenlet = served.connect()
+    sock, handshake, greenlet = served.connect(spawn)
     client = Client(sock, path)
     response = client.next_event()
     assert isinstance(response, Response) and response.status_code == 101
@@ -100,6 +103,23 @@ def test_rfc6455_echo_and_the_access_record(served):
     assert not any(served.server.locations.values())
     assert served.server.snapshot()["locations"]["<Location /echo>"] == {
         "rfc6455": {"open": 0, "accepted": 1, "messages_in": 2, "messages_out": 2}}
+
+
+@pytest.mark.parametrize("spawn", [ConnectionGreenlet.spawn, gevent.spawn],
+                         ids=["the server's greenlet", "any greenlet"])
+def test_a_reply_goes_out_as_soon_as_the_plugin_blocks_before_it_returns(served, spawn):
+    """The reader writes the replies to a read after dispatching it, or, when the plugin
+    blocks in on_message first, at once: its ConnectionGreenlet's switch_out, and for a
+    reader in any other greenlet a hub callback per reply."""
+    client, handshake, greenlet = opened(served, spawn=spawn)
+    started = time.monotonic()
+    client.send_text("sleep")
+    assert client.next_event() == Frame(Opcode.TEXT, b"before the sleep")
+    assert time.monotonic() - started < SLEEP / 2   # not held until on_message returned
+    assert client.next_event() == Frame(Opcode.TEXT, b"after the sleep")
+    assert time.monotonic() - started >= SLEEP
+    client.send_text("echoed")   # and the reader goes on as before
+    assert client.next_event() == Frame(Opcode.TEXT, b"echoed")
 
 
 def test_draft76_handshake_and_message(served):
