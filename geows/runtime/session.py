@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("geows.server")
 
+# Who writes what a session has queued: nobody needs to (NOTHING); the reader, after it
+# dispatches the read, or its ConnectionGreenlet's switch_out if its plugin blocks first
+# (AFTER_DISPATCH); a hub callback already scheduled, which writes all that is queued by then
+# (SCHEDULED), so that one is scheduled at a time however many sends and switches come.
+NOTHING, AFTER_DISPATCH, SCHEDULED = range(3)
+
 # The rooms of every session that never joined one: a set costs 216 bytes per connection.
 NO_ROOMS: frozenset[str] = frozenset()
 
@@ -63,8 +69,8 @@ class ConnectionGreenlet(Greenlet):
 
     def switch_out(self) -> None:
         session = self.session
-        if session is not None and session._flush_pending:
-            session.flush_soon()
+        if session is not None and session._unwritten == AFTER_DISPATCH:
+            session.flush_later()
 
 
 class Session:
@@ -80,7 +86,7 @@ class Session:
 
     # Thousands live at once, mostly idle: slots keep each one small.
     __slots__ = ("server", "sock", "protocol", "settings", "record", "_write_done", "_reader",
-                 "_held", "_flush_pending", "_queued", "_writing", "_finished", "_close_timer",
+                 "_held", "_unwritten", "_queued", "_writing", "_finished", "_close_timer",
                  "heard", "_pings", "room_set", "__weakref__")
 
     def __init__(self, server: Server, sock: socket.socket, protocol: WebSocketProtocol,
@@ -97,7 +103,7 @@ class Session:
         if isinstance(self._reader, ConnectionGreenlet):
             self._reader.session = self  # it writes the replies when it switches out
         self._held: HeldSends | None = HeldSends()  # None once the 101 is out
-        self._flush_pending = False
+        self._unwritten = NOTHING  # who writes what is queued
         self._queued = 0           # payload bytes queued since the last write began
         self._writing = 0          # bytes of the write in progress
         self._finished = False     # on_disconnect is due: nothing more is sent
@@ -151,10 +157,10 @@ class Session:
         if gevent.getcurrent() is reader and self.unsent <= limits.SEND_BUFFER:
             # With the other replies to this read, in one write after it, or when the
             # reader switches out before that (ConnectionGreenlet).
-            if isinstance(reader, ConnectionGreenlet):
-                self._flush_pending = True
-            else:
+            if not isinstance(reader, ConnectionGreenlet):
                 self.flush_later()
+            elif self._unwritten == NOTHING:
+                self._unwritten = AFTER_DISPATCH
         else:
             self._flush_or_closed()  # another greenlet, or a plugin sending in a loop
         return size
@@ -261,17 +267,13 @@ class Session:
         """Replies made while handling a read go out in one write after it, or as
         soon as the plugin blocks (sleeps, waits on I/O) before that; messages
         queued by anyone else go out on the hub's next turn."""
-        if not self._flush_pending:
-            self._flush_pending = True
-            self.flush_soon()
-
-    def flush_soon(self) -> None:
-        """Write what is queued on the hub's next turn."""
-        self.server.hub.loop.run_callback(self._flush_if_blocked)
+        if self._unwritten != SCHEDULED:  # one at a time: it writes all that is queued
+            self._unwritten = SCHEDULED
+            self.server.hub.loop.run_callback(self._flush_if_blocked)
 
     def _flush_if_blocked(self) -> None:
         # Runs in the hub, which cannot block: a greenlet does the write.
-        if self._flush_pending:
+        if self._unwritten != NOTHING:
             gevent.spawn(self._flush_now)
 
     def _flush_now(self) -> None:
@@ -459,7 +461,7 @@ class Session:
         must not interleave), and return it."""
         while self._write_done is not None:
             self._write_done.wait()  # bounded: that write takes at most limits.TIMEOUT
-        self._flush_pending = False
+        self._unwritten = NOTHING
         data = self.protocol.data_to_send()
         self._queued = 0
         if data:

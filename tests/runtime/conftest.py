@@ -27,6 +27,9 @@ from geows.runtime.session import ConnectionGreenlet
 
 # How long the echo plugin's "sleep" blocks in on_message between its two replies.
 SLEEP = 1.0
+# The echo plugin's "stream": a reply larger than a socket's buffers, then this many small
+# ones, each after a switch to the hub.
+STREAM_FIRST, STREAM_MORE = 200_000, 200
 
 CONFIG = """\
 Listen 127.0.0.1:{port}
@@ -76,6 +79,11 @@ class Echo:
             server.send(TEXT, "before the sleep")
             gevent.sleep(SLEEP)
             server.send(TEXT, "after the sleep")
+        elif data == "stream":  # a large reply, then small ones, yielding between them
+            server.send(TEXT, "x" * STREAM_FIRST)
+            for n in range(STREAM_MORE):
+                gevent.sleep(0)
+                server.send(TEXT, f"more {n}")
         elif data == "thread":
             thread = monkey.get_original("threading", "Thread")(
                 target=server.send, args=(TEXT, "from a thread"))

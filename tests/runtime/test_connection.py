@@ -4,6 +4,7 @@ and each test ends by reading the connection's access record."""
 
 from __future__ import annotations
 
+import gc
 import random
 import struct
 import time
@@ -22,7 +23,7 @@ from geows.errors import ConnectionClosed
 from geows.messages import BINARY, TEXT
 from geows.runtime.session import ConnectionGreenlet
 from tests.draft76 import make_key
-from tests.runtime.conftest import SLEEP
+from tests.runtime.conftest import SLEEP, STREAM_FIRST, STREAM_MORE
 
 
 class Client:
@@ -120,6 +121,24 @@ def test_a_reply_goes_out_as_soon_as_the_plugin_blocks_before_it_returns(served,
     assert time.monotonic() - started >= SLEEP
     client.send_text("echoed")   # and the reader goes on as before
     assert client.next_event() == Frame(Opcode.TEXT, b"echoed")
+
+
+def test_one_flush_waits_behind_a_stalled_write_however_often_the_plugin_yields(served):
+    """A plugin that sends while a write to a client who reads nothing is stalled, switching
+    to the hub between its sends: one greenlet waits to write what follows, not one per
+    switch (each switch of the reader used to schedule another)."""
+    client, handshake, greenlet = opened(served)
+    client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    handshake.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # it stalls soon
+    client.send_text("stream")
+    gevent.sleep(0.5)   # the plugin has sent them all; the client has read nothing
+    assert served.plugin.calls[-1] == "on_message 'stream'"
+    flushers = [g for g in gc.get_objects() if isinstance(g, gevent.Greenlet)
+                and not g.dead and getattr(g, "_run", None) == handshake.session._flush_now]
+    assert 1 <= len(flushers) <= 2, len(flushers)   # the stalled write, and one waiting
+    assert client.next_event() == Frame(Opcode.TEXT, b"x" * STREAM_FIRST)
+    for n in range(STREAM_MORE):
+        assert client.next_event() == Frame(Opcode.TEXT, f"more {n}".encode())
 
 
 def test_draft76_handshake_and_message(served):
