@@ -10,6 +10,7 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import gevent
@@ -170,30 +171,35 @@ CONNECTIONS = 20
 BYTES_EACH = 4_000
 
 
-def test_a_saturated_worker_serves_each_ready_connection_once_per_pass():
-    """Issue 18's saturation: while other connections the poll found ready wait, a
-    connection whose bytes keep coming (recv() returns at once) reads at most twice per
-    pass of the hub's loop, not for a whole limits.TURN (hundreds of reads): no ready
-    connection's count falls far behind another's. Counted, not timed: every connection
-    has BYTES_EACH bytes waiting before any is read, and each read takes one byte."""
+def spread_of_reads(read: Callable[[socket.socket], bytes], after_read: Callable[[], None],
+                    reading_first: bool) -> int:
+    """CONNECTIONS socket pairs, each sent BYTES_EACH bytes; a greenlet per pair reads them
+    with `read` (a byte a read), calling `after_read` after each. Its greenlets wait before
+    the bytes are sent when `reading_first` (one poll wakes them all). Returns the largest
+    gap between two connections' counts of reads, seen whenever one reads."""
     pairs = [gevent.socket.socketpair() for _ in range(CONNECTIONS)]
     reads = [0] * CONNECTIONS
-    spread = []  # the largest count less the smallest, whenever a connection reads
+    spread = []
 
     def serve(i: int, sock: socket.socket) -> None:
         while reads[i] < BYTES_EACH:
-            data = sock.recv(1)  # the first waits: all are woken by one poll
-            assert len(data) == 1
+            assert len(read(sock)) == 1
             reads[i] += 1
             spread.append(max(reads) - min(reads))
-            fairness.give_way()
+            after_read()
 
-    try:
-        servers = [gevent.spawn(serve, i, server) for i, (_, server) in enumerate(pairs)]
-        gevent.sleep(0.05)  # they wait in recv()
-        assert reads == [0] * CONNECTIONS
+    def send_all() -> None:
         for client, _ in pairs:
             client.sendall(b"x" * BYTES_EACH)
+
+    try:
+        if not reading_first:
+            send_all()  # all of it waits before the first read
+        servers = [gevent.spawn(serve, i, server) for i, (_, server) in enumerate(pairs)]
+        if reading_first:
+            gevent.sleep(0.05)  # they wait in their reads
+            assert reads == [0] * CONNECTIONS
+            send_all()
         gevent.joinall(servers, timeout=60, raise_error=True)
         assert all(g.successful() for g in servers)
     finally:
@@ -201,10 +207,20 @@ def test_a_saturated_worker_serves_each_ready_connection_once_per_pass():
             client.close()
             server.close()
     assert reads == [BYTES_EACH] * CONNECTIONS
+    return max(spread)
+
+
+def test_a_saturated_worker_serves_each_ready_connection_once_per_pass():
+    """Issue 18's saturation: while other connections the poll found ready wait, a
+    connection whose bytes keep coming (recv() returns at once) reads at most twice per
+    pass of the hub's loop, not for a whole limits.TURN (hundreds of reads): no ready
+    connection's count falls far behind another's. Counted, not timed: every connection
+    has BYTES_EACH bytes waiting before any is read, and each read takes one byte."""
+    spread = spread_of_reads(lambda sock: sock.recv(1), fairness.give_way, reading_first=True)
     # Each pass, every connection reads twice (its turn starts, then it finds others
     # waiting); without turns per pass, the first one read for limits.TURN (hundreds of
     # reads) before any other read at all, and the last of a pass did again.
-    assert max(spread) <= 3, max(spread)
+    assert spread <= 3, spread
 
 
 def test_the_pumps_read_takes_one_turn_per_pass_of_a_saturated_worker(monkeypatch):
@@ -214,25 +230,5 @@ def test_the_pumps_read_takes_one_turn_per_pass_of_a_saturated_worker(monkeypatc
     Before, a read found waiting bytes at once and the pump relied on give_way() after it
     (the test above); without either, the first connection read all it was sent first."""
     monkeypatch.setattr(limits, "RECV_SIZE", 1)  # a read per byte: many turns to count
-    pairs = [gevent.socket.socketpair() for _ in range(CONNECTIONS)]
-    reads = [0] * CONNECTIONS
-    spread = []
-
-    def serve(i: int, sock: socket.socket) -> None:
-        while reads[i] < BYTES_EACH:
-            assert len(_recv(sock)) == 1
-            reads[i] += 1
-            spread.append(max(reads) - min(reads))
-
-    try:
-        for client, _ in pairs:
-            client.sendall(b"x" * BYTES_EACH)  # all of it waits before the first read
-        servers = [gevent.spawn(serve, i, server) for i, (_, server) in enumerate(pairs)]
-        gevent.joinall(servers, timeout=60, raise_error=True)
-        assert all(g.successful() for g in servers)
-    finally:
-        for client, server in pairs:
-            client.close()
-            server.close()
-    assert reads == [BYTES_EACH] * CONNECTIONS
-    assert max(spread) <= 1, max(spread)
+    spread = spread_of_reads(_recv, lambda: None, reading_first=False)
+    assert spread <= 1, spread
