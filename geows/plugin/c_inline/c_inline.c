@@ -5,10 +5,11 @@
  * ctypes costs microseconds a crossing (arguments converted, the GIL released and taken
  * back, a callback's frame built): more than the whole Python echo spends on a message.
  * Here OnMessage, set as the plugin's on_message, is what the session calls, with the GIL
- * held; and send() - the one callback an echo makes - finds the connection's deliver() (its
- * handle's send) beside its server struct and calls it with the message's bytes. A send() from any
- * other context (a plugin's own thread, a call in a pool thread, on_connect through
- * ctypes) does not hold the GIL, and goes to the ctypes callback as before. Only
+ * held; and send() - the one callback an echo makes - finds the connection's deliver()
+ * (its handle's send) beside its server struct and calls it with the message's bytes. A
+ * send() from any other context (a plugin's own thread, a call in a pool thread,
+ * on_connect through ctypes) does not hold the GIL, and goes to the ctypes callback as
+ * before. Only
  * libraries that import nothing that can wait are called here (geows.plugin.c_calls):
  * holding the GIL in them holds no one for long.
  */
